@@ -1,0 +1,35 @@
+// Helpers shared by the test binaries.
+#pragma once
+
+#include <string>
+
+#include "edgesplit/graph.h"
+
+namespace edgesplit::testing {
+
+// Folder of the torchvision fixtures (env EDGESPLIT_FIXTURES, else the build's).
+std::string FixturesDir();
+// Path of fixture file `name` inside FixturesDir(); "" when it does not exist.
+// With EDGESPLIT_REQUIRE_FIXTURES=1 (CI) a missing fixture fails the test
+// instead of skipping it, so that CI cannot pass by skipping.
+std::string FixturePath(const std::string& name);
+bool FixturesRequired();
+
+// A fresh empty temporary directory, removed at process exit.
+std::string MakeTempDir();
+
+// Runs the edgesplit CLI with `args`; returns the exit code, fills stdout/stderr.
+int RunCli(const std::string& args, std::string* out, std::string* err = nullptr);
+
+std::string ReadFile(const std::string& path);
+void WriteFile(const std::string& path, const std::string& bytes);
+
+}  // namespace edgesplit::testing
+
+// Skips (or, in CI, fails) when a fixture is missing.
+#define ES_REQUIRE_FIXTURE(var, name)                                                    \
+  std::string var = ::edgesplit::testing::FixturePath(name);                            \
+  if (var.empty()) {                                                                     \
+    if (::edgesplit::testing::FixturesRequired()) FAIL() << "missing fixture " << name; \
+    GTEST_SKIP() << "fixture " << name << " not generated (run tools/make_fixtures.py)"; \
+  }
