@@ -1,0 +1,22 @@
+// The CLI's subcommands. Each registers its options on the CLI11 app and runs
+// through a thin function over the library; all logic lives in the modules.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+#include "edgesplit/status.h"
+
+namespace edgesplit::cli {
+
+// Every JSON document the CLI writes carries this.
+inline constexpr int kSchemaVersion = 1;
+
+// A subcommand's body: returns a Status; main prints failures and sets the exit code.
+using Runner = std::function<Status()>;
+
+Runner RegisterInspect(CLI::App& app);
+Runner RegisterSplit(CLI::App& app);
+
+}  // namespace edgesplit::cli

@@ -1,0 +1,33 @@
+// edgesplit: the command line. Subcommands live in their own files.
+#include <cstdio>
+#include <map>
+#include <memory>
+
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"edgesplit: split inference of CNNs across a microcontroller, its radio and edge devices"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "edgesplit 0.1.0");
+
+  std::map<CLI::App*, edgesplit::cli::Runner> runners;
+  auto add = [&](const char* name, const char* help, edgesplit::cli::Runner (*reg)(CLI::App&)) {
+    CLI::App* sub = app.add_subcommand(name, help);
+    runners[sub] = reg(*sub);
+  };
+  add("inspect", "Per-layer cost, cut points, activation memory and natural bottlenecks of a model",
+      edgesplit::cli::RegisterInspect);
+  add("split", "Cut a model at one or more cut points and write each segment as ONNX with a manifest",
+      edgesplit::cli::RegisterSplit);
+
+  CLI11_PARSE(app, argc, argv);
+  for (auto& [sub, run] : runners) {
+    if (!sub->parsed()) continue;
+    edgesplit::Status status = run();
+    if (!status.ok()) {
+      std::fprintf(stderr, "edgesplit %s: error: %s\n", sub->get_name().c_str(), status.message().c_str());
+      return 1;
+    }
+  }
+  return 0;
+}

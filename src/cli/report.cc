@@ -1,0 +1,101 @@
+#include "report.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <fstream>
+
+namespace edgesplit::cli {
+
+nlohmann::json ShapeJson(const Shape& shape) {
+  nlohmann::json j = nlohmann::json::array();
+  for (int64_t d : shape) j.push_back(d);
+  return j;
+}
+
+std::string ActivationText(const FusedActivation& a) {
+  switch (a.kind) {
+    case ActivationKind::kNone: return "";
+    case ActivationKind::kRelu: return "Relu";
+    case ActivationKind::kLeakyRelu: return fmt::format("LeakyRelu({:g})", a.alpha);
+    case ActivationKind::kClip: return fmt::format("Clip({:g},{:g})", a.min, a.max);
+  }
+  return "";
+}
+
+nlohmann::json CutJson(const CutPoint& c) {
+  return {
+      {"index", c.index},
+      {"position", c.position},
+      {"after", c.after},
+      {"aliases", c.aliases},
+      {"shape", ShapeJson(c.shape)},
+      {"elements", c.elements},
+      {"bytes_f32", c.bytes_f32},
+      {"bytes_int8", c.bytes_int8},
+      {"head_macs", c.head_macs},
+      {"head_weight_bytes_f32", c.head_weight_bytes_f32},
+      {"head_weight_bytes_int8", c.head_weight_bytes_int8},
+      {"head_arena_bytes_f32", c.head_arena_bytes_f32},
+      {"head_arena_bytes_int8", c.head_arena_bytes_int8},
+      {"tail_arena_bytes_f32", c.tail_arena_bytes_f32},
+      {"tail_arena_bytes_int8", c.tail_arena_bytes_int8},
+      {"bottleneck_loose", c.bottleneck_loose},
+      {"bottleneck_strict", c.bottleneck_strict},
+  };
+}
+
+nlohmann::json LayerJson(const Graph& graph, int node_index, const LayerStats& s) {
+  const Node& n = graph.nodes[node_index];
+  nlohmann::json j = {
+      {"name", n.name},
+      {"op", OpTypeName(n.op)},
+      {"aliases", n.aliases},
+      {"output_shape", n.outputs.empty() ? nlohmann::json::array() : ShapeJson(graph.tensors[n.outputs[0]].shape)},
+      {"macs", s.macs},
+      {"params", s.params},
+      {"weight_bytes_f32", s.weight_bytes_f32},
+      {"weight_bytes_int8", s.weight_bytes_int8},
+      {"output_bytes_f32", s.output_bytes_f32},
+      {"output_bytes_int8", s.output_bytes_int8},
+  };
+  std::string act = ActivationText(n.activation);
+  j["activation"] = act.empty() ? nlohmann::json(nullptr) : nlohmann::json(act);
+  return j;
+}
+
+std::string Human(double v) {
+  const char* units[] = {"", "K", "M", "G", "T"};
+  int u = 0;
+  while (v >= 1000.0 && u < 4) {
+    v /= 1000.0;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{:g}", v) : fmt::format("{:.3g}{}", v, units[u]);
+}
+
+std::string HumanBytes(int64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024.0 && u < 3) {
+    v /= 1024.0;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{}B", bytes) : fmt::format("{:.3g}{}", v, units[u]);
+}
+
+Status WriteOutput(const std::string& path, const std::string& text) {
+  if (path.empty() || path == "-") {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return Status::Ok();
+  }
+  std::ofstream out(path, std::ios::binary);
+  if (!out) return IoError("cannot open '" + path + "' for writing");
+  out << text;
+  out.close();
+  if (!out) return IoError("writing '" + path + "' failed");
+  return Status::Ok();
+}
+
+}  // namespace edgesplit::cli

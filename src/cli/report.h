@@ -1,0 +1,25 @@
+// JSON and text renderings of the analysis, shared by the subcommands.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "edgesplit/analysis.h"
+#include "edgesplit/graph.h"
+
+namespace edgesplit::cli {
+
+nlohmann::json ShapeJson(const Shape& shape);
+std::string ActivationText(const FusedActivation& activation);  // "" when none
+nlohmann::json CutJson(const CutPoint& cut);
+nlohmann::json LayerJson(const Graph& graph, int node_index, const LayerStats& stats);
+
+// "59.3M", "4.09G", "5.36KiB"...
+std::string Human(double value);
+std::string HumanBytes(int64_t bytes);
+
+// Writes `text` to `path`, or to stdout when `path` is empty or "-".
+Status WriteOutput(const std::string& path, const std::string& text);
+
+}  // namespace edgesplit::cli

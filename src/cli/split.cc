@@ -1,0 +1,125 @@
+// edgesplit split MODEL --split CUT[,CUT...] -o DIR
+//
+// Writes DIR/segment_0.onnx ... DIR/segment_K.onnx (segment k runs from cut
+// c_k to cut c_{k+1}, with c_0 the input and c_{K+1} the output) and
+// DIR/manifest.json describing the segments and the tensors crossing each cut.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+
+#include "commands.h"
+#include "edgesplit/analysis.h"
+#include "edgesplit/models.h"
+#include "edgesplit/onnx.h"
+#include "report.h"
+
+namespace edgesplit::cli {
+namespace {
+
+struct SplitArgs {
+  std::string model;
+  std::vector<std::string> cuts;
+  std::string out_dir;
+};
+
+nlohmann::json TensorJson(const Graph& g, int tensor) {
+  const Tensor& t = g.tensors[tensor];
+  return {{"name", t.name}, {"shape", ShapeJson(t.shape)}, {"dtype", DTypeName(t.dtype)}};
+}
+
+// Cut indices named by the user, in order, each strictly inside the model.
+Result<std::vector<int>> ResolveCuts(const std::vector<CutPoint>& cuts, const std::vector<std::string>& specs) {
+  std::vector<int> chosen;
+  for (const std::string& spec : specs) {
+    ES_ASSIGN_OR_RETURN(int index, ResolveCut(cuts, spec));
+    if (index == 0 || index + 1 == static_cast<int>(cuts.size()))
+      return InvalidArgument("cut '" + spec + "' is the model's " + (index == 0 ? "input" : "output") +
+                             "; a split needs cuts strictly inside the model (1.." + std::to_string(cuts.size() - 2) + ")");
+    if (std::find(chosen.begin(), chosen.end(), index) != chosen.end())
+      return InvalidArgument("cut '" + spec + "' (index " + std::to_string(index) + ") is given twice");
+    chosen.push_back(index);
+  }
+  std::sort(chosen.begin(), chosen.end());
+  return chosen;
+}
+
+Status RunSplit(const SplitArgs& a) {
+  ES_ASSIGN_OR_RETURN(Graph g, LoadModel(a.model));
+  ES_ASSIGN_OR_RETURN(std::vector<CutPoint> cuts, FindCutPoints(g));
+  ES_ASSIGN_OR_RETURN(std::vector<int> chosen, ResolveCuts(cuts, a.cuts));
+  std::error_code ec;
+  std::filesystem::create_directories(a.out_dir, ec);
+  if (ec) return IoError("cannot create '" + a.out_dir + "': " + ec.message());
+
+  std::vector<int> bounds = {0};
+  bounds.insert(bounds.end(), chosen.begin(), chosen.end());
+  bounds.push_back(static_cast<int>(cuts.size()) - 1);
+  nlohmann::json manifest;
+  manifest["schema_version"] = kSchemaVersion;
+  manifest["model"] = a.model;
+  manifest["format"] = "onnx";
+  manifest["num_cuts"] = cuts.size();
+  manifest["segments"] = nlohmann::json::array();
+  manifest["cut_tensors"] = nlohmann::json::array();
+  for (size_t k = 0; k + 1 < bounds.size(); ++k) {
+    const CutPoint& from = cuts[bounds[k]];
+    const CutPoint& to = cuts[bounds[k + 1]];
+    ES_ASSIGN_OR_RETURN(Graph seg, ExtractSegment(g, from.position, to.position));
+    seg.name = fmt::format("{} segment {} (cuts {}..{})", a.model, k, from.index, to.index);
+    const std::string file = fmt::format("segment_{}.onnx", k);
+    ES_RETURN_IF_ERROR(ExportOnnxFile(seg, (std::filesystem::path(a.out_dir) / file).string())
+                           .WithContext("segment " + std::to_string(k)));
+    ModelSummary m = Summarize(seg);
+    ES_ASSIGN_OR_RETURN(SegmentMemory mem_int8, PlanSegmentMemory(g, from.position, to.position, DType::kInt8));
+    ES_ASSIGN_OR_RETURN(SegmentMemory mem_f32, PlanSegmentMemory(g, from.position, to.position, DType::kFloat32));
+    manifest["segments"].push_back({
+        {"index", k},
+        {"file", file},
+        {"cut_before", from.index},
+        {"cut_after", to.index},
+        {"first_layer", seg.nodes.front().name},
+        {"last_layer", seg.nodes.back().name},
+        {"nodes", seg.nodes.size()},
+        {"input", TensorJson(seg, seg.inputs[0])},
+        {"output", TensorJson(seg, seg.outputs[0])},
+        {"macs", m.total_macs},
+        {"params", m.total_params},
+        {"weight_bytes_f32", m.total_weight_bytes_f32},
+        {"weight_bytes_int8", m.total_weight_bytes_int8},
+        {"arena_bytes_f32", mem_f32.arena_bytes},
+        {"arena_bytes_int8", mem_int8.arena_bytes},
+    });
+    if (k + 2 < bounds.size()) {
+      nlohmann::json cut = CutJson(to);
+      cut["tensor"] = TensorJson(g, to.tensor);
+      cut["from_segment"] = k;
+      cut["to_segment"] = k + 1;
+      manifest["cut_tensors"].push_back(cut);
+    }
+  }
+  ES_RETURN_IF_ERROR(WriteOutput((std::filesystem::path(a.out_dir) / "manifest.json").string(), manifest.dump(2) + "\n"));
+  std::string summary = fmt::format("wrote {} segments of {} to {}\n", bounds.size() - 1, a.model, a.out_dir);
+  for (const auto& s : manifest["segments"])
+    summary += fmt::format("  {}  cuts {:>3}..{:<3} {:>4} nodes  {:>9} MACs  {:>9} int8 weights  in {} out {}\n",
+                           s["file"].get<std::string>(), s["cut_before"].get<int>(), s["cut_after"].get<int>(),
+                           s["nodes"].get<int>(), Human(s["macs"].get<double>()),
+                           HumanBytes(s["weight_bytes_int8"].get<int64_t>()), s["input"]["shape"].dump(),
+                           s["output"]["shape"].dump());
+  return WriteOutput("", summary);
+}
+
+}  // namespace
+
+Runner RegisterSplit(CLI::App& app) {
+  auto args = std::make_shared<SplitArgs>();
+  app.add_option("model", args->model, "zoo spec or .onnx path")->required();
+  app.add_option("--split", args->cuts, "cut names, aliases or indices, comma-separated")
+      ->required()
+      ->delimiter(',');
+  app.add_option("-o,--output", args->out_dir, "output folder")->required();
+  return [args] { return RunSplit(*args); };
+}
+
+}  // namespace edgesplit::cli
