@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# README command 1: install dependencies, build, and run the demo on built-in
+# defaults. The demo grows with every capability that lands.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/install-deps.sh"
+"$root/scripts/build.sh" "$root/build"
+es="$root/build/edgesplit"
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+banner() { printf '\n==== %s\n' "$*"; }
+
+banner "1. The seed paper's model: MobileNetV2 (alpha 0.35, 224x224). Cut points, activation memory, bottlenecks"
+"$es" inspect mobilenet_v2:alpha=0.35,res=224
+
+banner "2. Split after block_16_project_BN (the paper's cut): two ONNX segments and a manifest"
+"$es" split mobilenet_v2:alpha=0.35,res=224 --split block_16_project_BN -o "$out/mbv2"
+python3 - "$out/mbv2/manifest.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+for c in m["cut_tensors"]:
+    print(f"cut tensor after {c['after']} (aliases {', '.join(c['aliases'])}): shape {c['shape']}, "
+          f"{c['bytes_int8']} bytes int8, {c['bytes_f32']} bytes f32")
+PY
+
+banner "3. ResNet50 split into three segments (what several ESP32-S3 boards would share)"
+"$es" split resnet50 --split conv3_block4_out,conv4_block6_out -o "$out/r50"
+
+banner "4. Natural bottlenecks of ResNet18 (strict rule), as CSV"
+"$es" inspect resnet18 --format csv | awk -F, 'NR==1 || $NF==1'

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Fuzzes the ONNX importer for N seconds (default 60) with libFuzzer, ASan and
+# UBSan. Builds build-fuzz/ with clang++-14, seeds a temporary corpus with
+# models from Debian's libonnx-testdata, and exits non-zero when the fuzzer
+# finds a crash, a sanitizer report, a leak or a hang. Crashing inputs are kept
+# in build-fuzz/fuzz-artifacts/ to reproduce with:
+#   build-fuzz/fuzz/onnx_import_fuzz build-fuzz/fuzz-artifacts/crash-...
+set -euo pipefail
+
+seconds="${1:-60}"
+root="$(cd "$(dirname "$0")/.." && pwd)"
+build="$root/build-fuzz"
+testdata=/usr/share/libonnx-testdata/data
+
+CXX=clang++-14 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DEDGESPLIT_FUZZ=ON -DEDGESPLIT_TESTS=OFF -DEDGESPLIT_BENCH=OFF >/dev/null
+cmake --build "$build" --target onnx_import_fuzz -j2
+
+corpus="$(mktemp -d)"
+trap 'rm -rf "$corpus"' EXIT
+# Seeds covering convs, pooling, shape-constant folding and legacy attribute forms.
+seeds=(
+  node/test_conv_with_strides_padding node/test_maxpool_2d_pads node/test_averagepool_2d_pads
+  node/test_gemm_all_attributes node/test_concat_3d_axis_1 node/test_softmax_axis_1 node/test_clip
+  node/test_reshape_negative_dim node/test_slice node/test_split_variable_parts_2d node/test_unsqueeze_two_axes
+  node/test_batchnorm_example node/test_qlinearconv node/test_quantizelinear_axis node/test_constant_pad
+  node/test_gather_0 node/test_shape node/test_reduce_mean_keepdims_example node/test_transpose_default
+  pytorch-converted/test_PixelShuffle pytorch-converted/test_GLU pytorch-operator/test_operator_index
+  pytorch-operator/test_operator_pad pytorch-converted/test_MaxPool2d_stride_padding_dilation
+)
+for seed in "${seeds[@]}"; do
+  if [[ -f "$testdata/$seed/model.onnx" ]]; then
+    cp "$testdata/$seed/model.onnx" "$corpus/$(basename "$seed").onnx"
+  fi
+done
+
+mkdir -p "$build/fuzz-artifacts"
+"$build/fuzz/onnx_import_fuzz" "$corpus" \
+  -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 -timeout=20 \
+  -artifact_prefix="$build/fuzz-artifacts/" -print_final_stats=1

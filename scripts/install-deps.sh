@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs edgesplit's build and test dependencies from Debian 12 packages.
+# Idempotent: packages already installed are skipped, and nothing is fetched
+# when everything is present.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  g++ cmake ninja-build ccache pkg-config git
+  # libraries
+  libonnx-dev libprotobuf-dev protobuf-compiler libcli11-dev nlohmann-json3-dev
+  libspdlog-dev libfmt-dev libasio-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev libonnx-testdata
+  # fuzzing (libFuzzer) and sanitizers
+  clang-14 libclang-rt-14-dev
+  # fixtures: torchvision models exported to ONNX with Debian's own python
+  python3 python3-numpy python3-onnx python3-torchvision
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages already installed"
+  exit 0
+fi
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  SUDO="sudo"
+fi
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
