@@ -396,3 +396,19 @@ TEST(Segments, ExtractedSegmentsChainBackToTheGraph) {
 
 }  // namespace
 }  // namespace edgesplit
+
+namespace edgesplit {
+namespace {
+TEST(Cuts, LayerInsideAResidualBlockGetsTheNearestCuts) {
+  Graph g = ResidualGraph();
+  auto cuts = FindCutPoints(g);
+  ASSERT_TRUE(cuts.ok());
+  auto r = ResolveCut(g, *cuts, "c3");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("'c1' (cut 1)"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("'out' (cut 2)"), std::string::npos) << r.status().message();
+  EXPECT_EQ(*ResolveCut(g, *cuts, "out"), 2);
+  EXPECT_NE(ResolveCut(g, *cuts, "nope").status().message().find("names no cut"), std::string::npos);
+}
+}  // namespace
+}  // namespace edgesplit

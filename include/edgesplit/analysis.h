@@ -86,6 +86,9 @@ Result<std::vector<CutPoint>> FindCutPoints(const Graph& graph);
 // A cut named by its index ("3"), "input", "output", or the name or alias of the
 // node just before it. The error lists what would have been accepted.
 Result<int> ResolveCut(const std::vector<CutPoint>& cuts, const std::string& spec);
+// The same, and when `spec` names a layer that is not at a cut (inside a
+// residual block), the error names the nearest cuts before and after it.
+Result<int> ResolveCut(const Graph& graph, const std::vector<CutPoint>& cuts, const std::string& spec);
 
 struct ModelSummary {
   Shape input_shape;

@@ -20,7 +20,7 @@ struct InspectArgs {
 
 std::string RenderJson(const std::string& model, const Graph& g, const ModelSummary& m,
                        const std::vector<CutPoint>& cuts) {
-  nlohmann::json j;
+  Json j;
   j["schema_version"] = kSchemaVersion;
   j["model"] = model;
   j["input_shape"] = ShapeJson(m.input_shape);
@@ -28,9 +28,9 @@ std::string RenderJson(const std::string& model, const Graph& g, const ModelSumm
   j["total_params"] = m.total_params;
   j["total_weight_bytes_f32"] = m.total_weight_bytes_f32;
   j["total_weight_bytes_int8"] = m.total_weight_bytes_int8;
-  j["layers"] = nlohmann::json::array();
+  j["layers"] = Json::array();
   for (size_t i = 0; i < g.nodes.size(); ++i) j["layers"].push_back(LayerJson(g, static_cast<int>(i), m.layers[i]));
-  j["cut_points"] = nlohmann::json::array();
+  j["cut_points"] = Json::array();
   for (const CutPoint& c : cuts) j["cut_points"].push_back(CutJson(c));
   return j.dump(2) + "\n";
 }

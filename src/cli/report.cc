@@ -7,8 +7,8 @@
 
 namespace edgesplit::cli {
 
-nlohmann::json ShapeJson(const Shape& shape) {
-  nlohmann::json j = nlohmann::json::array();
+Json ShapeJson(const Shape& shape) {
+  Json j = Json::array();
   for (int64_t d : shape) j.push_back(d);
   return j;
 }
@@ -23,7 +23,7 @@ std::string ActivationText(const FusedActivation& a) {
   return "";
 }
 
-nlohmann::json CutJson(const CutPoint& c) {
+Json CutJson(const CutPoint& c) {
   return {
       {"index", c.index},
       {"position", c.position},
@@ -45,13 +45,13 @@ nlohmann::json CutJson(const CutPoint& c) {
   };
 }
 
-nlohmann::json LayerJson(const Graph& graph, int node_index, const LayerStats& s) {
+Json LayerJson(const Graph& graph, int node_index, const LayerStats& s) {
   const Node& n = graph.nodes[node_index];
-  nlohmann::json j = {
+  Json j = {
       {"name", n.name},
       {"op", OpTypeName(n.op)},
       {"aliases", n.aliases},
-      {"output_shape", n.outputs.empty() ? nlohmann::json::array() : ShapeJson(graph.tensors[n.outputs[0]].shape)},
+      {"output_shape", n.outputs.empty() ? Json::array() : ShapeJson(graph.tensors[n.outputs[0]].shape)},
       {"macs", s.macs},
       {"params", s.params},
       {"weight_bytes_f32", s.weight_bytes_f32},
@@ -60,7 +60,7 @@ nlohmann::json LayerJson(const Graph& graph, int node_index, const LayerStats& s
       {"output_bytes_int8", s.output_bytes_int8},
   };
   std::string act = ActivationText(n.activation);
-  j["activation"] = act.empty() ? nlohmann::json(nullptr) : nlohmann::json(act);
+  j["activation"] = act.empty() ? Json(nullptr) : Json(act);
   return j;
 }
 

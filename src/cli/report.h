@@ -10,10 +10,13 @@
 
 namespace edgesplit::cli {
 
-nlohmann::json ShapeJson(const Shape& shape);
+// Keys keep insertion order, so documents read schema_version first.
+using Json = nlohmann::ordered_json;
+
+Json ShapeJson(const Shape& shape);
 std::string ActivationText(const FusedActivation& activation);  // "" when none
-nlohmann::json CutJson(const CutPoint& cut);
-nlohmann::json LayerJson(const Graph& graph, int node_index, const LayerStats& stats);
+Json CutJson(const CutPoint& cut);
+Json LayerJson(const Graph& graph, int node_index, const LayerStats& stats);
 
 // "59.3M", "4.09G", "5.36KiB"...
 std::string Human(double value);

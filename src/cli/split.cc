@@ -24,16 +24,16 @@ struct SplitArgs {
   std::string out_dir;
 };
 
-nlohmann::json TensorJson(const Graph& g, int tensor) {
+Json TensorJson(const Graph& g, int tensor) {
   const Tensor& t = g.tensors[tensor];
   return {{"name", t.name}, {"shape", ShapeJson(t.shape)}, {"dtype", DTypeName(t.dtype)}};
 }
 
 // Cut indices named by the user, in order, each strictly inside the model.
-Result<std::vector<int>> ResolveCuts(const std::vector<CutPoint>& cuts, const std::vector<std::string>& specs) {
+Result<std::vector<int>> ResolveCuts(const Graph& graph, const std::vector<CutPoint>& cuts, const std::vector<std::string>& specs) {
   std::vector<int> chosen;
   for (const std::string& spec : specs) {
-    ES_ASSIGN_OR_RETURN(int index, ResolveCut(cuts, spec));
+    ES_ASSIGN_OR_RETURN(int index, ResolveCut(graph, cuts, spec));
     if (index == 0 || index + 1 == static_cast<int>(cuts.size()))
       return InvalidArgument("cut '" + spec + "' is the model's " + (index == 0 ? "input" : "output") +
                              "; a split needs cuts strictly inside the model (1.." + std::to_string(cuts.size() - 2) + ")");
@@ -48,7 +48,7 @@ Result<std::vector<int>> ResolveCuts(const std::vector<CutPoint>& cuts, const st
 Status RunSplit(const SplitArgs& a) {
   ES_ASSIGN_OR_RETURN(Graph g, LoadModel(a.model));
   ES_ASSIGN_OR_RETURN(std::vector<CutPoint> cuts, FindCutPoints(g));
-  ES_ASSIGN_OR_RETURN(std::vector<int> chosen, ResolveCuts(cuts, a.cuts));
+  ES_ASSIGN_OR_RETURN(std::vector<int> chosen, ResolveCuts(g, cuts, a.cuts));
   std::error_code ec;
   std::filesystem::create_directories(a.out_dir, ec);
   if (ec) return IoError("cannot create '" + a.out_dir + "': " + ec.message());
@@ -56,13 +56,13 @@ Status RunSplit(const SplitArgs& a) {
   std::vector<int> bounds = {0};
   bounds.insert(bounds.end(), chosen.begin(), chosen.end());
   bounds.push_back(static_cast<int>(cuts.size()) - 1);
-  nlohmann::json manifest;
+  Json manifest;
   manifest["schema_version"] = kSchemaVersion;
   manifest["model"] = a.model;
   manifest["format"] = "onnx";
   manifest["num_cuts"] = cuts.size();
-  manifest["segments"] = nlohmann::json::array();
-  manifest["cut_tensors"] = nlohmann::json::array();
+  manifest["segments"] = Json::array();
+  manifest["cut_tensors"] = Json::array();
   for (size_t k = 0; k + 1 < bounds.size(); ++k) {
     const CutPoint& from = cuts[bounds[k]];
     const CutPoint& to = cuts[bounds[k + 1]];
@@ -92,7 +92,7 @@ Status RunSplit(const SplitArgs& a) {
         {"arena_bytes_int8", mem_int8.arena_bytes},
     });
     if (k + 2 < bounds.size()) {
-      nlohmann::json cut = CutJson(to);
+      Json cut = CutJson(to);
       cut["tensor"] = TensorJson(g, to.tensor);
       cut["from_segment"] = k;
       cut["to_segment"] = k + 1;

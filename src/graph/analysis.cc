@@ -272,4 +272,27 @@ Result<int> ResolveCut(const std::vector<CutPoint>& cuts, const std::string& spe
                   "residual block are not cut points (list them with `edgesplit inspect`)");
 }
 
+Result<int> ResolveCut(const Graph& graph, const std::vector<CutPoint>& cuts, const std::string& spec) {
+  Result<int> found = ResolveCut(cuts, spec);
+  const int node = found.ok() ? -1 : graph.FindNode(spec);
+  if (node < 0) return found;
+  // The layer exists but no cut follows it: point at the cuts around it.
+  const CutPoint* before = &cuts.front();
+  const CutPoint* after = &cuts.back();
+  for (const CutPoint& c : cuts) {
+    if (c.position <= node) before = &c;
+    if (c.position > node) {
+      after = &c;
+      break;
+    }
+  }
+  auto describe = [](const CutPoint& c) {
+    const std::string& name = c.aliases.empty() ? c.after : c.aliases.back();
+    return "'" + name + "' (cut " + std::to_string(c.index) + ")";
+  };
+  return NotFound("layer '" + spec + "' is not followed by a cut point (more than one tensor is live after it, as " +
+                  "inside a residual block); the nearest cuts are " + describe(*before) + " before it and " +
+                  describe(*after) + " after it");
+}
+
 }  // namespace edgesplit
