@@ -107,9 +107,11 @@ int ModelBuilder::Conv(const std::string& name, int x, const ConvSpec& spec) {
   const int64_t k = spec.kernel;
   const int64_t fan_in = in_per_group * k * k;
   const size_t count = static_cast<size_t>(spec.out_channels * fan_in);
-  int w =
-      AddFloatConstant(name + ".weight", {spec.out_channels, in_per_group, k, k},
-                       Normal(name + ".weight", count, 0.0f, std::sqrt(2.0f / static_cast<float>(fan_in))));
+  // He initialisation in its uniform form (variance 2/fan_in): the same scale as
+  // He-normal, several times cheaper to draw for ResNet50's 25 M weights.
+  const float bound = std::sqrt(6.0f / static_cast<float>(fan_in));
+  int w = AddFloatConstant(name + ".weight", {spec.out_channels, in_per_group, k, k},
+                           Uniform(name + ".weight", count, -bound, bound));
   int y = NewActivation(name, spec.out_channels);
 
   Node node;
@@ -220,10 +222,10 @@ int ModelBuilder::Flatten(const std::string& name, int x) {
 
 int ModelBuilder::Gemm(const std::string& name, int x, int64_t out_features, const std::string& output_name) {
   const int64_t in = channels(x);
-  // std sqrt(1/fan_in): no ReLU follows, so logits come out with unit-order variance.
+  // Variance 1/fan_in (uniform form): no ReLU follows, so logits come out with unit-order variance.
+  const float bound = std::sqrt(3.0f / static_cast<float>(in));
   int w = AddFloatConstant(name + ".weight", {out_features, in},
-                           Normal(name + ".weight", static_cast<size_t>(out_features * in), 0.0f,
-                                  std::sqrt(1.0f / static_cast<float>(in))));
+                           Uniform(name + ".weight", static_cast<size_t>(out_features * in), -bound, bound));
   int b = AddFloatConstant(name + ".bias", {out_features},
                            Normal(name + ".bias", static_cast<size_t>(out_features), 0.0f, 0.01f));
   int y = NewActivation(output_name, out_features);
