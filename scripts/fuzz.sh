@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes the ONNX importer for N seconds (default 60) with libFuzzer, ASan and
 # UBSan. Builds build-fuzz/ with clang++-14, seeds a temporary corpus with
-# models from Debian's libonnx-testdata, and exits non-zero when the fuzzer
+# models from Debian's libonnx-testdata and the ONNX tests' crafted models
+# (fuzz/make_onnx_seeds.cc), and exits non-zero when the fuzzer
 # finds a crash, a sanitizer report, a leak or a hang. Crashing inputs are kept
 # in build-fuzz/fuzz-artifacts/ to reproduce with:
 #   build-fuzz/fuzz/onnx_import_fuzz build-fuzz/fuzz-artifacts/crash-...
@@ -14,7 +15,7 @@ testdata=/usr/share/libonnx-testdata/data
 
 CXX=clang++-14 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DEDGESPLIT_FUZZ=ON -DEDGESPLIT_TESTS=OFF -DEDGESPLIT_BENCH=OFF >/dev/null
-cmake --build "$build" --target onnx_import_fuzz -j2
+cmake --build "$build" --target onnx_import_fuzz make_onnx_seeds -j2
 
 corpus="$(mktemp -d)"
 trap 'rm -rf "$corpus"' EXIT
@@ -33,6 +34,8 @@ for seed in "${seeds[@]}"; do
     cp "$testdata/$seed/model.onnx" "$corpus/$(basename "$seed").onnx"
   fi
 done
+
+"$build/fuzz/make_onnx_seeds" "$corpus"
 
 mkdir -p "$build/fuzz-artifacts"
 "$build/fuzz/onnx_import_fuzz" "$corpus" \

@@ -15,38 +15,9 @@ namespace edgesplit {
 namespace {
 
 using edgesplit::testing::MakeTempDir;
+using edgesplit::testing::ExpectSameNode;
 using edgesplit::testing::ReadFile;
 using edgesplit::testing::RunCli;
-
-// Compares node `a` of graph `ga` with node `b` of graph `gb`: op, names,
-// attributes, fused activation, and every input/output tensor's shape, dtype
-// and (for constants) bytes.
-void ExpectSameNode(const Graph& ga, const Node& a, const Graph& gb, const Node& b) {
-  SCOPED_TRACE("node " + a.name);
-  EXPECT_EQ(a.op, b.op);
-  EXPECT_EQ(a.name, b.name);
-  EXPECT_EQ(a.aliases, b.aliases);
-  EXPECT_EQ(a.activation, b.activation);
-  auto sorted = [](std::vector<Attribute> v) {
-    std::sort(v.begin(), v.end(), [](const Attribute& x, const Attribute& y) { return x.name < y.name; });
-    return v;
-  };
-  EXPECT_EQ(sorted(a.attrs), sorted(b.attrs));
-  ASSERT_EQ(a.inputs.size(), b.inputs.size());
-  for (size_t i = 0; i < a.inputs.size(); ++i) {
-    ASSERT_EQ(a.inputs[i] == kNoTensor, b.inputs[i] == kNoTensor);
-    if (a.inputs[i] == kNoTensor) continue;
-    const Tensor& ta = ga.tensors[a.inputs[i]];
-    const Tensor& tb = gb.tensors[b.inputs[i]];
-    EXPECT_EQ(ta.shape, tb.shape) << "input " << i;
-    EXPECT_EQ(ta.dtype, tb.dtype) << "input " << i;
-    EXPECT_EQ(ta.is_constant, tb.is_constant) << "input " << i;
-    if (ta.is_constant) EXPECT_TRUE(ta.data == tb.data) << "weights of input " << i << " differ";
-  }
-  ASSERT_EQ(a.outputs.size(), b.outputs.size());
-  for (size_t i = 0; i < a.outputs.size(); ++i)
-    EXPECT_EQ(ga.tensors[a.outputs[i]].shape, gb.tensors[b.outputs[i]].shape) << "output " << i;
-}
 
 class SplitChain : public ::testing::TestWithParam<const char*> {};
 

@@ -1,5 +1,7 @@
 #include "test_util.h"
 
+#include <gtest/gtest.h>
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -63,6 +65,31 @@ std::string ReadFile(const std::string& path) {
 void WriteFile(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+void ExpectSameNode(const Graph& ga, const Node& a, const Graph& gb, const Node& b) {
+  SCOPED_TRACE("node " + a.name);
+  EXPECT_EQ(a.op, b.op);
+  EXPECT_EQ(a.name, b.name);
+  EXPECT_EQ(a.aliases, b.aliases);
+  EXPECT_EQ(a.attrs, b.attrs);
+  EXPECT_EQ(a.activation, b.activation);
+  auto same_tensor = [&](int ta_id, int tb_id, const std::string& what) {
+    const Tensor& ta = ga.tensors[ta_id];
+    const Tensor& tb = gb.tensors[tb_id];
+    EXPECT_EQ(ta.name, tb.name) << what;
+    EXPECT_EQ(ta.dtype, tb.dtype) << what;
+    EXPECT_EQ(ta.shape, tb.shape) << what;
+    EXPECT_EQ(ta.is_constant, tb.is_constant) << what;
+    if (ta.is_constant) EXPECT_TRUE(ta.data == tb.data) << what << ": constant " << ta.name << " changed";
+  };
+  ASSERT_EQ(a.inputs.size(), b.inputs.size());
+  for (size_t k = 0; k < a.inputs.size(); ++k) {
+    ASSERT_EQ(a.inputs[k] == kNoTensor, b.inputs[k] == kNoTensor);
+    if (a.inputs[k] != kNoTensor) same_tensor(a.inputs[k], b.inputs[k], "input " + std::to_string(k));
+  }
+  ASSERT_EQ(a.outputs.size(), b.outputs.size());
+  for (size_t k = 0; k < a.outputs.size(); ++k) same_tensor(a.outputs[k], b.outputs[k], "output " + std::to_string(k));
 }
 
 int RunCli(const std::string& args, std::string* out, std::string* err) {

@@ -22,6 +22,11 @@ std::string MakeTempDir();
 int RunCli(const std::string& args, std::string* out, std::string* err = nullptr);
 
 std::string ReadFile(const std::string& path);
+
+// Expects node `a` of `ga` and node `b` of `gb` to be the same: op, name,
+// aliases, attributes, fused activation, and every input/output tensor's name,
+// shape, dtype and (for constants) bytes. Failures name the node.
+void ExpectSameNode(const Graph& ga, const Node& a, const Graph& gb, const Node& b);
 void WriteFile(const std::string& path, const std::string& bytes);
 
 }  // namespace edgesplit::testing

@@ -91,6 +91,11 @@ struct Attribute {
   std::vector<float> floats;
   std::string s;
   bool operator==(const Attribute&) const = default;
+
+  static Attribute Int(std::string name, int64_t value);
+  static Attribute Float(std::string name, float value);
+  static Attribute Ints(std::string name, std::vector<int64_t> values);
+  static Attribute String(std::string name, std::string value);
 };
 
 // An elementwise activation folded into the node that produces its input.
@@ -162,6 +167,16 @@ class Graph {
 Status InferNodeShapes(Graph& graph, int node_index);
 // Validate() and InferNodeShapes for every node in order.
 Status InferShapes(Graph& graph);
+
+// A node's input `index` as int64 values; it must be an int32/int64 constant
+// (shape, axes, pads... operands). Errors name the node.
+Result<std::vector<int64_t>> ConstantInts(const Graph& graph, const Node& node, int index);
+
+// Where a Slice node reads, after ONNX's clamping rules: one entry per input axis.
+struct SliceBounds {
+  std::vector<int64_t> starts, steps, counts;
+};
+Result<SliceBounds> ResolveSlice(const Graph& graph, const Node& node);
 
 // Graph rewrites, each keeping the topological order and the model's function.
 Status SortTopologically(Graph& graph);  // stable: keeps the given order where it can

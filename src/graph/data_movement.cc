@@ -13,10 +13,11 @@ namespace edgesplit::detail {
 // arenas) far from int64 overflow.
 constexpr int64_t kMaxElements = int64_t{1} << 40;
 
-Status NodeContext::Error(const std::string& message) const {
-  const Node& n = node();
+Status NodeError(const Node& n, const std::string& message) {
   return InvalidArgument("node '" + n.name + "' (" + OpTypeName(n.op) + "): " + message);
 }
+
+Status NodeContext::Error(const std::string& message) const { return NodeError(node(), message); }
 
 Result<const Tensor*> NodeContext::Input(int index) {
   const Node& n = node();
@@ -29,27 +30,18 @@ Result<const Tensor*> NodeContext::Input(int index) {
 }
 
 Result<std::vector<int64_t>> NodeContext::ConstantInts(int index) {
-  ES_ASSIGN_OR_RETURN(const Tensor* t, Input(index));
-  if (!t->is_constant)
-    return Error("input " + std::to_string(index) + " ('" + t->name + "') must be a constant; it is computed at run time");
-  std::vector<int64_t> values(static_cast<size_t>(t->num_elements()));
-  if (t->dtype == DType::kInt64) {
-    for (size_t i = 0; i < values.size(); ++i) values[i] = t->data_as<int64_t>()[i];
-  } else if (t->dtype == DType::kInt32) {
-    for (size_t i = 0; i < values.size(); ++i) values[i] = t->data_as<int32_t>()[i];
-  } else {
-    return Error("input " + std::to_string(index) + " ('" + t->name + "') must be int64, not " + DTypeName(t->dtype));
-  }
-  return values;
+  return edgesplit::ConstantInts(graph_, node(), index);
 }
 
 Status NodeContext::SetOutput(size_t index, Shape shape, DType dtype) {
   if (index >= node().outputs.size()) return Status::Ok();
+  // Bounded over the non-zero dims, so that an empty tensor cannot hide dims
+  // whose product would overflow later arithmetic (Flatten, strides).
   int64_t n = 1;
   for (int64_t d : shape) {
     if (d < 0) return Error("computed a negative dimension in " + ShapeToString(shape));
     if (d != 0 && n > kMaxElements / d) return Error("output shape " + ShapeToString(shape) + " is too large");
-    n *= d;
+    if (d != 0) n *= d;
   }
   Tensor& t = graph_.tensors[node().outputs[index]];
   t.shape = std::move(shape);
@@ -57,31 +49,32 @@ Status NodeContext::SetOutput(size_t index, Shape shape, DType dtype) {
   return Status::Ok();
 }
 
-Result<Shape> BroadcastShapes(const NodeContext& ctx, const Shape& a, const Shape& b) {
+Result<Shape> BroadcastShapes(const Node& node, const Shape& a, const Shape& b) {
   const size_t rank = std::max(a.size(), b.size());
   Shape out(rank);
   for (size_t i = 0; i < rank; ++i) {
     int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
     int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
     if (da != db && da != 1 && db != 1)
-      return ctx.Error("shapes " + ShapeToString(a) + " and " + ShapeToString(b) + " do not broadcast");
+      return NodeError(node, "shapes " + ShapeToString(a) + " and " + ShapeToString(b) + " do not broadcast");
     out[i] = da == 1 ? db : da;
   }
   return out;
 }
 
-Result<int64_t> NormalizeAxis(const NodeContext& ctx, int64_t axis, size_t rank) {
+Result<int64_t> NormalizeAxis(const Node& node, int64_t axis, size_t rank) {
   const int64_t r = static_cast<int64_t>(rank);
   if (axis < -r || axis >= r)
-    return ctx.Error("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
+    return NodeError(node, "axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
   return axis < 0 ? axis + r : axis;
 }
 
-Result<SliceBounds> ComputeSliceBounds(const NodeContext& ctx, const Shape& input, const std::vector<int64_t>& starts,
+namespace {
+Result<SliceBounds> ComputeSliceBounds(const Node& node, const Shape& input, const std::vector<int64_t>& starts,
                                        const std::vector<int64_t>& ends, const std::vector<int64_t>& axes_in,
                                        const std::vector<int64_t>& steps_in) {
   const size_t rank = input.size();
-  if (starts.size() != ends.size()) return ctx.Error("starts and ends have different lengths");
+  if (starts.size() != ends.size()) return NodeError(node, "starts and ends have different lengths");
   std::vector<int64_t> axes = axes_in;
   if (axes.empty()) {
     axes.resize(starts.size());
@@ -89,18 +82,18 @@ Result<SliceBounds> ComputeSliceBounds(const NodeContext& ctx, const Shape& inpu
   }
   std::vector<int64_t> steps = steps_in.empty() ? std::vector<int64_t>(starts.size(), 1) : steps_in;
   if (axes.size() != starts.size() || steps.size() != starts.size())
-    return ctx.Error("starts, ends, axes and steps must have the same length");
+    return NodeError(node, "starts, ends, axes and steps must have the same length");
   SliceBounds b;
   b.starts.assign(rank, 0);
   b.steps.assign(rank, 1);
   b.counts.assign(input.begin(), input.end());
   std::vector<char> seen(rank, 0);
   for (size_t i = 0; i < axes.size(); ++i) {
-    ES_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(ctx, axes[i], rank));
-    if (seen[axis]) return ctx.Error("axis " + std::to_string(axis) + " is sliced twice");
+    ES_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(node, axes[i], rank));
+    if (seen[axis]) return NodeError(node, "axis " + std::to_string(axis) + " is sliced twice");
     seen[axis] = 1;
     const int64_t dim = input[axis], step = steps[i];
-    if (step == 0) return ctx.Error("a slice step is 0");
+    if (step == 0) return NodeError(node, "a slice step is 0");
     // Clamp as the ONNX specification says; int64 extremes mean "to the end".
     auto clamp_index = [&](int64_t v, bool is_start) {
       if (v < 0) v = v < std::numeric_limits<int64_t>::min() / 2 ? -dim - 1 : v + dim;
@@ -118,6 +111,7 @@ Result<SliceBounds> ComputeSliceBounds(const NodeContext& ctx, const Shape& inpu
   }
   return b;
 }
+}  // namespace
 
 namespace {
 
@@ -176,7 +170,7 @@ Status InferSqueezeLike(NodeContext& ctx, const Tensor& x, bool squeeze) {
   const size_t out_rank = squeeze ? x.shape.size() : x.shape.size() + axes.size();
   std::vector<char> marked(squeeze ? x.shape.size() : out_rank, 0);
   for (int64_t a : axes) {
-    ES_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(ctx, a, marked.size()));
+    ES_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(ctx.node(), a, marked.size()));
     if (marked[axis]) return ctx.Error("axis " + std::to_string(axis) + " is listed twice");
     marked[axis] = 1;
   }
@@ -215,17 +209,12 @@ Status InferTranspose(NodeContext& ctx, const Tensor& x) {
 }
 
 Status InferSlice(NodeContext& ctx, const Tensor& x) {
-  ES_ASSIGN_OR_RETURN(std::vector<int64_t> starts, ctx.ConstantInts(1));
-  ES_ASSIGN_OR_RETURN(std::vector<int64_t> ends, ctx.ConstantInts(2));
-  std::vector<int64_t> axes, steps;
-  if (ctx.node().HasInput(3)) { ES_ASSIGN_OR_RETURN(axes, ctx.ConstantInts(3)); }
-  if (ctx.node().HasInput(4)) { ES_ASSIGN_OR_RETURN(steps, ctx.ConstantInts(4)); }
-  ES_ASSIGN_OR_RETURN(SliceBounds b, ComputeSliceBounds(ctx, x.shape, starts, ends, axes, steps));
+  ES_ASSIGN_OR_RETURN(SliceBounds b, ResolveSlice(ctx.graph(), ctx.node()));
   return ctx.SetOutput(0, b.counts, x.dtype);
 }
 
 Status InferSplit(NodeContext& ctx, const Tensor& x) {
-  ES_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(ctx, ctx.node().GetInt("axis", 0), x.shape.size()));
+  ES_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(ctx.node(), ctx.node().GetInt("axis", 0), x.shape.size()));
   const size_t parts = ctx.node().outputs.size();
   std::vector<int64_t> sizes;
   if (ctx.node().HasInput(1)) {
@@ -261,7 +250,7 @@ Status InferGather(NodeContext& ctx, const Tensor& x) {
   if (indices->dtype != DType::kInt64 && indices->dtype != DType::kInt32)
     return ctx.Error(std::string("indices must be int32 or int64, not ") + DTypeName(indices->dtype));
   if (x.shape.empty()) return ctx.Error("data must have rank >= 1");
-  ES_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(ctx, ctx.node().GetInt("axis", 0), x.shape.size()));
+  ES_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(ctx.node(), ctx.node().GetInt("axis", 0), x.shape.size()));
   if (indices->is_constant) {
     ES_ASSIGN_OR_RETURN(std::vector<int64_t> idx, ctx.ConstantInts(1));
     for (int64_t i : idx)
@@ -314,3 +303,39 @@ Status InferDataMovement(NodeContext& ctx) {
 }
 
 }  // namespace edgesplit::detail
+
+namespace edgesplit {
+
+Result<std::vector<int64_t>> ConstantInts(const Graph& graph, const Node& node, int index) {
+  if (!node.HasInput(static_cast<size_t>(index)) || node.inputs[index] < 0 ||
+      static_cast<size_t>(node.inputs[index]) >= graph.tensors.size())
+    return detail::NodeError(node, "input " + std::to_string(index) + " is missing");
+  const Tensor& t = graph.tensors[node.inputs[index]];
+  if (!t.is_constant)
+    return detail::NodeError(node, "input " + std::to_string(index) + " ('" + t.name +
+                                       "') must be a constant; it is computed at run time");
+  std::vector<int64_t> values(static_cast<size_t>(t.num_elements()));
+  if (t.data.size() < values.size() * DTypeSize(t.dtype))
+    return detail::NodeError(node, "constant '" + t.name + "' holds fewer bytes than its shape needs");
+  if (t.dtype == DType::kInt64) {
+    for (size_t i = 0; i < values.size(); ++i) values[i] = t.data_as<int64_t>()[i];
+  } else if (t.dtype == DType::kInt32) {
+    for (size_t i = 0; i < values.size(); ++i) values[i] = t.data_as<int32_t>()[i];
+  } else {
+    return detail::NodeError(node, "input " + std::to_string(index) + " ('" + t.name + "') must be int64, not " +
+                                       DTypeName(t.dtype));
+  }
+  return values;
+}
+
+Result<SliceBounds> ResolveSlice(const Graph& graph, const Node& node) {
+  if (!node.HasInput(0)) return detail::NodeError(node, "input 0 is missing");
+  ES_ASSIGN_OR_RETURN(std::vector<int64_t> starts, ConstantInts(graph, node, 1));
+  ES_ASSIGN_OR_RETURN(std::vector<int64_t> ends, ConstantInts(graph, node, 2));
+  std::vector<int64_t> axes, steps;
+  if (node.HasInput(3)) { ES_ASSIGN_OR_RETURN(axes, ConstantInts(graph, node, 3)); }
+  if (node.HasInput(4)) { ES_ASSIGN_OR_RETURN(steps, ConstantInts(graph, node, 4)); }
+  return detail::ComputeSliceBounds(node, graph.tensors[node.inputs[0]].shape, starts, ends, axes, steps);
+}
+
+}  // namespace edgesplit

@@ -69,6 +69,35 @@ bool OpTypeFromName(std::string_view name, OpType* op) {
 
 // ---- Node attributes ---------------------------------------------------------
 
+Attribute Attribute::Int(std::string name, int64_t value) {
+  Attribute a;
+  a.name = std::move(name);
+  a.kind = Kind::kInt;
+  a.i = value;
+  return a;
+}
+Attribute Attribute::Float(std::string name, float value) {
+  Attribute a;
+  a.name = std::move(name);
+  a.kind = Kind::kFloat;
+  a.f = value;
+  return a;
+}
+Attribute Attribute::Ints(std::string name, std::vector<int64_t> values) {
+  Attribute a;
+  a.name = std::move(name);
+  a.kind = Kind::kInts;
+  a.ints = std::move(values);
+  return a;
+}
+Attribute Attribute::String(std::string name, std::string value) {
+  Attribute a;
+  a.name = std::move(name);
+  a.kind = Kind::kString;
+  a.s = std::move(value);
+  return a;
+}
+
 const Attribute* Node::FindAttr(std::string_view attr_name) const {
   for (const Attribute& a : attrs)
     if (a.name == attr_name) return &a;

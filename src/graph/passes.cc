@@ -4,6 +4,7 @@
 #include <limits>
 #include <queue>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "edgesplit/graph.h"
 
@@ -129,6 +130,12 @@ Status RemoveIdentities(Graph& graph) {
 }
 
 Status FoldBatchNormIntoConv(Graph& graph) {
+  std::unordered_set<std::string> names;
+  for (const Tensor& t : graph.tensors) names.insert(t.name);
+  auto fresh_name = [&names](std::string name) {
+    while (!names.insert(name).second) name += "_";
+    return name;
+  };
   auto consumers = graph.Consumers();
   std::vector<int> producer = graph.Producers();
   std::vector<char> erase(graph.nodes.size(), 0);
@@ -158,7 +165,7 @@ Status FoldBatchNormIntoConv(Graph& graph) {
     const float* var = graph.tensors[bn.inputs[4]].data_as<float>();
     // New weights and bias as fresh constants: the originals may be shared.
     Tensor new_w = w;
-    new_w.name = conv.name + ".weight_bn_folded";
+    new_w.name = fresh_name(conv.name + ".weight_bn_folded");
     const int64_t per_channel = w.num_elements() / std::max<int64_t>(out_channels, 1);
     std::vector<float> bias(static_cast<size_t>(out_channels), 0.0f);
     if (conv.HasInput(2)) {
@@ -171,10 +178,8 @@ Status FoldBatchNormIntoConv(Graph& graph) {
       for (int64_t k = 0; k < per_channel; ++k) wc[k] *= scale;
       bias[c] = (bias[c] - mean[c]) * scale + beta[c];
     }
-    while (graph.FindTensor(new_w.name) != kNoTensor) new_w.name += "_";
     const int w_id = graph.AddTensor(std::move(new_w));
-    std::string bias_name = conv.name + ".bias_bn_folded";
-    while (graph.FindTensor(bias_name) != kNoTensor) bias_name += "_";
+    const std::string bias_name = fresh_name(conv.name + ".bias_bn_folded");
     const int b_id = graph.AddConstant(bias_name, DType::kFloat32, Shape{out_channels}, bias.data());
     Node& conv_ref = graph.nodes[p];  // AddTensor does not move nodes, but keep the reference fresh
     conv_ref.inputs.resize(3, kNoTensor);
@@ -280,6 +285,9 @@ Status RemoveUnused(Graph& graph) {
 Status Canonicalize(Graph& graph) {
   ES_RETURN_IF_ERROR(SortTopologically(graph));
   ES_RETURN_IF_ERROR(graph.Validate());
+  // Dead nodes first: a reader nobody needs must not block a fusion, or a
+  // second Canonicalize (after export drops it) would fuse what the first kept.
+  ES_RETURN_IF_ERROR(RemoveUnused(graph));
   ES_RETURN_IF_ERROR(RemoveIdentities(graph));
   ES_RETURN_IF_ERROR(InferShapes(graph));
   ES_RETURN_IF_ERROR(FoldBatchNormIntoConv(graph));

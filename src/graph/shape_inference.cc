@@ -134,7 +134,7 @@ Status InferBroadcast(NodeContext& ctx) {
   ES_ASSIGN_OR_RETURN(const Tensor* b, ctx.Input(1));
   if (a->dtype != b->dtype)
     return ctx.Error(std::string("input dtypes differ: ") + DTypeName(a->dtype) + " and " + DTypeName(b->dtype));
-  ES_ASSIGN_OR_RETURN(Shape out, detail::BroadcastShapes(ctx, a->shape, b->shape));
+  ES_ASSIGN_OR_RETURN(Shape out, detail::BroadcastShapes(ctx.node(), a->shape, b->shape));
   return ctx.SetOutput(0, std::move(out), a->dtype);
 }
 
@@ -156,7 +156,7 @@ Status InferConcat(NodeContext& ctx) {
   ES_ASSIGN_OR_RETURN(const Tensor* first, ctx.Input(0));
   const Attribute* axis_attr = ctx.node().FindAttr("axis");
   if (!axis_attr) return ctx.Error("attribute 'axis' is required");
-  ES_ASSIGN_OR_RETURN(int64_t axis, detail::NormalizeAxis(ctx, axis_attr->i, first->shape.size()));
+  ES_ASSIGN_OR_RETURN(int64_t axis, detail::NormalizeAxis(ctx.node(), axis_attr->i, first->shape.size()));
   Shape out = first->shape;
   for (size_t i = 1; i < ctx.node().inputs.size(); ++i) {
     ES_ASSIGN_OR_RETURN(const Tensor* t, ctx.Input(static_cast<int>(i)));
@@ -181,7 +181,7 @@ Status InferReduceMean(NodeContext& ctx) {
   const bool keepdims = ctx.node().GetInt("keepdims", 1) != 0;
   std::vector<char> reduce(x->shape.size(), axes.empty() ? 1 : 0);
   for (int64_t a : axes) {
-    ES_ASSIGN_OR_RETURN(int64_t axis, detail::NormalizeAxis(ctx, a, x->shape.size()));
+    ES_ASSIGN_OR_RETURN(int64_t axis, detail::NormalizeAxis(ctx.node(), a, x->shape.size()));
     reduce[axis] = 1;
   }
   Shape out;
@@ -194,7 +194,7 @@ Status InferReduceMean(NodeContext& ctx) {
 
 Status InferSoftmax(NodeContext& ctx) {
   ES_ASSIGN_OR_RETURN(const Tensor* x, ctx.Input(0));
-  ES_ASSIGN_OR_RETURN(int64_t axis, detail::NormalizeAxis(ctx, ctx.node().GetInt("axis", -1), x->shape.size()));
+  ES_ASSIGN_OR_RETURN(int64_t axis, detail::NormalizeAxis(ctx.node(), ctx.node().GetInt("axis", -1), x->shape.size()));
   (void)axis;
   return ctx.SetOutput(0, x->shape, x->dtype);
 }
@@ -214,7 +214,7 @@ Status InferGemm(NodeContext& ctx) {
                      ShapeToString(b->shape) + (tb ? " (transposed)" : ""));
   if (ctx.node().HasInput(2)) {
     ES_ASSIGN_OR_RETURN(const Tensor* c, ctx.Input(2));
-    ES_ASSIGN_OR_RETURN(Shape bc, detail::BroadcastShapes(ctx, c->shape, Shape{m, n}));
+    ES_ASSIGN_OR_RETURN(Shape bc, detail::BroadcastShapes(ctx.node(), c->shape, Shape{m, n}));
     if (bc != Shape{m, n})
       return ctx.Error("C " + ShapeToString(c->shape) + " does not broadcast to [" + std::to_string(m) + "," +
                        std::to_string(n) + "]");
@@ -229,7 +229,7 @@ Result<Shape> MatMulShape(NodeContext& ctx, Shape a, Shape b) {
   if (b_vec) b.push_back(1);
   const int64_t m = a[a.size() - 2], k = a.back(), kb = b[b.size() - 2], n = b.back();
   if (k != kb) return ctx.Error("inner dimensions differ: " + ShapeToString(a) + " x " + ShapeToString(b));
-  ES_ASSIGN_OR_RETURN(Shape batch, detail::BroadcastShapes(ctx, Shape(a.begin(), a.end() - 2),
+  ES_ASSIGN_OR_RETURN(Shape batch, detail::BroadcastShapes(ctx.node(), Shape(a.begin(), a.end() - 2),
                                                            Shape(b.begin(), b.end() - 2)));
   if (!a_vec) batch.push_back(m);
   if (!b_vec) batch.push_back(n);

@@ -29,20 +29,15 @@ class NodeContext {
   int node_index_;
 };
 
+// "node 'name' (Op): message" as an InvalidArgument.
+Status NodeError(const Node& node, const std::string& message);
 // Numpy-style multidirectional broadcasting.
-Result<Shape> BroadcastShapes(const NodeContext& ctx, const Shape& a, const Shape& b);
+Result<Shape> BroadcastShapes(const Node& node, const Shape& a, const Shape& b);
 // Maps axis in [-rank, rank) to [0, rank).
-Result<int64_t> NormalizeAxis(const NodeContext& ctx, int64_t axis, size_t rank);
+Result<int64_t> NormalizeAxis(const Node& node, int64_t axis, size_t rank);
 
 // Flatten, Reshape, Squeeze, Unsqueeze, Transpose, Slice, Split, Gather, Pad.
 Status InferDataMovement(NodeContext& ctx);
 
-// Slice bounds after ONNX's clamping rules, per axis of the input.
-struct SliceBounds {
-  std::vector<int64_t> starts, steps, counts;  // one per input axis
-};
-Result<SliceBounds> ComputeSliceBounds(const NodeContext& ctx, const Shape& input, const std::vector<int64_t>& starts,
-                                       const std::vector<int64_t>& ends, const std::vector<int64_t>& axes,
-                                       const std::vector<int64_t>& steps);
 
 }  // namespace edgesplit::detail

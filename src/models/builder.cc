@@ -17,30 +17,6 @@ uint64_t HashName(const std::string& name) {
   return h;
 }
 
-Attribute IntsAttr(const char* name, std::vector<int64_t> values) {
-  Attribute a;
-  a.name = name;
-  a.kind = Attribute::Kind::kInts;
-  a.ints = std::move(values);
-  return a;
-}
-
-Attribute IntAttr(const char* name, int64_t value) {
-  Attribute a;
-  a.name = name;
-  a.kind = Attribute::Kind::kInt;
-  a.i = value;
-  return a;
-}
-
-Attribute FloatAttr(const char* name, float value) {
-  Attribute a;
-  a.name = name;
-  a.kind = Attribute::Kind::kFloat;
-  a.f = value;
-  return a;
-}
-
 }  // namespace
 
 Status CheckNumClasses(const std::string& model, int num_classes) {
@@ -120,9 +96,9 @@ int ModelBuilder::Conv(const std::string& name, int x, const ConvSpec& spec) {
   node.inputs = {x, w};
   node.outputs = {y};
   const int64_t pad = (k - 1) / 2;
-  node.attrs = {IntsAttr("dilations", {1, 1}), IntAttr("group", spec.groups),
-                IntsAttr("kernel_shape", {k, k}), IntsAttr("pads", {pad, pad, pad, pad}),
-                IntsAttr("strides", {spec.stride, spec.stride})};
+  node.attrs = {Attribute::Ints("dilations", {1, 1}), Attribute::Int("group", spec.groups),
+                Attribute::Ints("kernel_shape", {k, k}), Attribute::Ints("pads", {pad, pad, pad, pad}),
+                Attribute::Ints("strides", {spec.stride, spec.stride})};
   graph_.AddNode(std::move(node));
   return y;
 }
@@ -144,7 +120,7 @@ int ModelBuilder::BatchNorm(const std::string& name, int x, float gamma) {
   node.name = name;
   node.inputs = {x, scale, bias, mean, var};
   node.outputs = {y};
-  node.attrs = {FloatAttr("epsilon", 1e-5f), FloatAttr("momentum", 0.9f)};  // torch's defaults
+  node.attrs = {Attribute::Float("epsilon", 1e-5f), Attribute::Float("momentum", 0.9f)};  // torch's defaults
   graph_.AddNode(std::move(node));
   return y;
 }
@@ -196,8 +172,8 @@ int ModelBuilder::MaxPool(const std::string& name, int x, int kernel, int stride
   node.name = name;
   node.inputs = {x};
   node.outputs = {y};
-  node.attrs = {IntAttr("ceil_mode", 0), IntsAttr("kernel_shape", {kernel, kernel}),
-                IntsAttr("pads", {pad, pad, pad, pad}), IntsAttr("strides", {stride, stride})};
+  node.attrs = {Attribute::Int("ceil_mode", 0), Attribute::Ints("kernel_shape", {kernel, kernel}),
+                Attribute::Ints("pads", {pad, pad, pad, pad}), Attribute::Ints("strides", {stride, stride})};
   graph_.AddNode(std::move(node));
   return y;
 }
@@ -215,7 +191,7 @@ int ModelBuilder::Flatten(const std::string& name, int x) {
   node.name = name;
   node.inputs = {x};
   node.outputs = {y};
-  node.attrs = {IntAttr("axis", 1)};
+  node.attrs = {Attribute::Int("axis", 1)};
   graph_.AddNode(std::move(node));
   return y;
 }
@@ -235,7 +211,7 @@ int ModelBuilder::Gemm(const std::string& name, int x, int64_t out_features, con
   node.name = name;
   node.inputs = {x, w, b};
   node.outputs = {y};
-  node.attrs = {FloatAttr("alpha", 1.0f), FloatAttr("beta", 1.0f), IntAttr("transB", 1)};
+  node.attrs = {Attribute::Float("alpha", 1.0f), Attribute::Float("beta", 1.0f), Attribute::Int("transB", 1)};
   graph_.AddNode(std::move(node));
   return y;
 }
