@@ -121,6 +121,18 @@ TEST(Cli, SplitWritesSegmentsAndManifest) {
   EXPECT_EQ(manifest["segments"][0]["output"], manifest["segments"][1]["input"]);
 }
 
+TEST(Cli, InspectReportsLayersOfModelsWithoutCutPoints) {
+  // ONNX's own Add test model has two inputs: layers yes, cut points no, and a note saying why.
+  const std::string model = "/usr/share/libonnx-testdata/data/node/test_add/model.onnx";
+  if (!std::filesystem::exists(model)) GTEST_SKIP() << "libonnx-testdata is not installed";
+  std::string out, err;
+  ASSERT_EQ(RunCli("inspect " + model + " --format json", &out, &err), 0) << err;
+  auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["layers"].size(), 1u);
+  EXPECT_TRUE(j["cut_points"].empty());
+  EXPECT_NE(err.find("exactly one input"), std::string::npos) << err;
+}
+
 TEST(Cli, BadInputsGetClearErrors) {
   std::string out, err;
   EXPECT_EQ(RunCli("inspect no_such_model", &out, &err), 1);

@@ -1,6 +1,7 @@
 // edgesplit inspect MODEL [--format table|json|csv] [--layers] [-o FILE]
 #include <fmt/format.h>
 
+#include <cstdio>
 #include <memory>
 
 #include "commands.h"
@@ -83,7 +84,7 @@ std::string RenderTable(const std::string& model, const Graph& g, const ModelSum
   for (const CutPoint& c : cuts) {
     std::string after = c.after;
     if (!c.aliases.empty()) after = c.aliases.back();  // the name a user knows the cut by
-    if (after.size() > 28) after = after.substr(0, 25) + "...";
+    if (after.size() > 28) after = "..." + after.substr(after.size() - 25);  // the end is the specific part
     const char* bottleneck = c.bottleneck_strict ? "strict" : c.bottleneck_loose ? "loose" : "";
     out += fmt::format("{:>4}  {:<28} {:<16} {:>9} {:>7.1f}% {:>9} {:>10} {:>10} {:>10}  {}\n", c.index, after,
                        ShapeToString(c.shape), HumanBytes(c.bytes_int8), 100.0 * double(c.head_macs) / total,
@@ -96,7 +97,17 @@ std::string RenderTable(const std::string& model, const Graph& g, const ModelSum
 Status RunInspect(const InspectArgs& a) {
   ES_ASSIGN_OR_RETURN(Graph g, LoadModel(a.model));
   ModelSummary m = Summarize(g);
-  ES_ASSIGN_OR_RETURN(std::vector<CutPoint> cuts, FindCutPoints(g));
+  // A model split analysis cannot handle (several inputs or outputs) still gets
+  // its layer report, with the reason on stderr.
+  std::vector<CutPoint> cuts;
+  Result<std::vector<CutPoint>> found = FindCutPoints(g);
+  if (found.ok()) {
+    cuts = std::move(found).value();
+  } else if (found.status().code() == StatusCode::kUnsupported) {
+    std::fprintf(stderr, "edgesplit inspect: note: no cut points: %s\n", found.status().message().c_str());
+  } else {
+    return found.status();
+  }
   std::string text;
   if (a.format == "json") text = RenderJson(a.model, g, m, cuts);
   else if (a.format == "csv") text = RenderCsv(g, m, cuts, a.layers);
