@@ -81,7 +81,9 @@ void ExpectSameNode(const Graph& ga, const Node& a, const Graph& gb, const Node&
     EXPECT_EQ(ta.dtype, tb.dtype) << what;
     EXPECT_EQ(ta.shape, tb.shape) << what;
     EXPECT_EQ(ta.is_constant, tb.is_constant) << what;
-    if (ta.is_constant) EXPECT_TRUE(ta.data == tb.data) << what << ": constant " << ta.name << " changed";
+    if (ta.is_constant) {
+      EXPECT_TRUE(ta.data == tb.data) << what << ": constant " << ta.name << " changed";
+    }
   };
   ASSERT_EQ(a.inputs.size(), b.inputs.size());
   for (size_t k = 0; k < a.inputs.size(); ++k) {
