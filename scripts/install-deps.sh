@@ -10,6 +10,8 @@ PACKAGES=(
   # libraries
   libonnx-dev libprotobuf-dev protobuf-compiler libcli11-dev nlohmann-json3-dev
   libspdlog-dev libfmt-dev libasio-dev
+  # image input (stb_image, header-only)
+  libstb-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev libonnx-testdata
   # fuzzing (libFuzzer) and sanitizers

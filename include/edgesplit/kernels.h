@@ -1,0 +1,74 @@
+// Kernel backends: how one graph node is computed.
+//
+// A backend works in two phases, as TensorFlow Lite Micro's kernels do:
+//   * Prepare (once, at load): checks the node (dtypes, shapes, attributes),
+//     resolves its attributes into a PreparedKernel and says how much scratch
+//     memory Eval needs. Prepare may allocate; it reports every problem as a
+//     Status naming the node.
+//   * Eval (every invocation): computes the node's outputs from its inputs'
+//     bytes. Eval never allocates, never throws, makes no OS call, and fails only
+//     on bad run-time data (e.g. a Gather index out of range).
+//
+// The `reference` backend is plain portable C++ loops: it defines the numerics
+// of every op (optimised backends must agree with it) and is the code a
+// microcontroller would run. Its accumulation order is fixed, so a segment gives
+// the same bits wherever it is cut.
+//
+// This module is part of the portable device-side core (no exceptions, no RTTI).
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "edgesplit/graph.h"
+#include "edgesplit/status.h"
+
+namespace edgesplit {
+
+inline constexpr int kMaxKernelRank = 8;
+
+// Shape and dtype of one node input or output, without heap storage.
+struct TensorDesc {
+  DType dtype = DType::kFloat32;
+  int rank = 0;
+  int64_t dims[kMaxKernelRank] = {};
+  int64_t elements = 1;
+  bool present = false;  // false for an omitted optional input
+};
+
+// A node after Prepare: everything Eval needs besides the tensors' bytes.
+// `ints`/`floats` hold op-specific resolved attributes (layout private to the backend).
+struct PreparedKernel {
+  OpType op = OpType::kIdentity;
+  int node_index = -1;
+  std::vector<TensorDesc> inputs;
+  std::vector<TensorDesc> outputs;
+  std::vector<int64_t> ints;
+  std::vector<float> floats;
+  FusedActivation activation;
+  int64_t scratch_bytes = 0;  // Eval's `scratch` must hold this many bytes (16-byte aligned)
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  // "reference", "onednn".
+  virtual const char* name() const = 0;
+  // Checks node `node_index` of `graph` (shapes inferred) and resolves it. On
+  // failure the Status names the node, its op and the reason (e.g. an
+  // unsupported dtype).
+  virtual Status Prepare(const Graph& graph, int node_index, PreparedKernel* kernel) const = 0;
+  // Computes the outputs. `inputs[i]` points to input i's bytes (nullptr when
+  // omitted), `outputs[i]` to output i's buffer; outputs never alias inputs.
+  virtual Status Eval(const PreparedKernel& kernel, const void* const* inputs, void* const* outputs,
+                      void* scratch) const = 0;
+};
+
+// The portable reference backend (a process-wide stateless instance).
+const Backend& ReferenceBackend();
+
+// A backend by name ("reference"); nullptr when unknown or not built.
+const Backend* FindBackend(std::string_view name);
+
+}  // namespace edgesplit

@@ -1,0 +1,137 @@
+// SegmentExecutor: prepare once (kernels, arena), invoke many times.
+#include <algorithm>
+#include <cstdint>
+#include <string>
+
+#include "edgesplit/analysis.h"
+#include "edgesplit/exec.h"
+
+namespace edgesplit {
+namespace {
+
+constexpr int64_t kAlignment = 64;
+
+unsigned char* Align(unsigned char* p) {
+  const uintptr_t v = reinterpret_cast<uintptr_t>(p);
+  return reinterpret_cast<unsigned char*>((v + kAlignment - 1) / kAlignment * kAlignment);
+}
+
+}  // namespace
+
+int64_t SegmentExecutor::TensorBytes(int id) const {
+  const Tensor& t = graph_->tensors[id];
+  return t.num_elements() * static_cast<int64_t>(DTypeSize(t.dtype));
+}
+
+Result<std::unique_ptr<SegmentExecutor>> SegmentExecutor::Create(const Graph& graph, int begin, int end,
+                                                                 const Backend& backend, DType compute_dtype) {
+  const int num_nodes = static_cast<int>(graph.nodes.size());
+  if (begin < 0 || end > num_nodes || begin >= end)
+    return InvalidArgument("segment [" + std::to_string(begin) + ", " + std::to_string(end) +
+                           ") is empty or outside the model's " + std::to_string(num_nodes) + " nodes");
+  if (compute_dtype != DType::kFloat32)
+    return Unsupported(std::string("compute dtype ") + DTypeName(compute_dtype) + " is not supported yet (f32 is)");
+  std::unique_ptr<SegmentExecutor> ex(new SegmentExecutor());
+  ex->graph_ = &graph;
+  ex->backend_ = &backend;
+  ex->begin_ = begin;
+  ex->end_ = end;
+
+  // Kernels.
+  ex->kernels_.resize(end - begin);
+  int64_t scratch = 0;
+  for (int n = begin; n < end; ++n) {
+    ES_RETURN_IF_ERROR(backend.Prepare(graph, n, &ex->kernels_[n - begin]).WithContext(std::string(backend.name()) + " backend"));
+    scratch = std::max(scratch, ex->kernels_[n - begin].scratch_bytes);
+  }
+
+  // Segment inputs and outputs.
+  const std::vector<int> producers = graph.Producers();
+  const std::vector<std::vector<int>> consumers = graph.Consumers();
+  std::vector<char> is_graph_output(graph.tensors.size(), 0);
+  for (int t : graph.outputs) is_graph_output[t] = 1;
+  if (begin == 0) {
+    ex->input_ids_ = graph.inputs;
+  } else {
+    std::vector<char> seen(graph.tensors.size(), 0);
+    for (int n = begin; n < end; ++n)
+      for (int t : graph.nodes[n].inputs)
+        if (t != kNoTensor && !graph.tensors[t].is_constant && producers[t] < begin && !seen[t]) {
+          seen[t] = 1;
+          ex->input_ids_.push_back(t);
+        }
+  }
+  if (end == num_nodes) {
+    ex->output_ids_ = graph.outputs;
+  } else {
+    for (size_t t = 0; t < graph.tensors.size(); ++t) {
+      if (graph.tensors[t].is_constant) continue;
+      const bool available = producers[t] < end && (producers[t] >= begin || (producers[t] < 0 && begin == 0) ||
+                                                    std::find(ex->input_ids_.begin(), ex->input_ids_.end(),
+                                                              static_cast<int>(t)) != ex->input_ids_.end());
+      if (!available) continue;
+      bool needed_later = is_graph_output[t] != 0;
+      for (int c : consumers[t]) needed_later |= c >= end;
+      if (needed_later) ex->output_ids_.push_back(static_cast<int>(t));
+    }
+  }
+
+  // Arena: the same plan `inspect` reports.
+  ES_ASSIGN_OR_RETURN(SegmentMemory mem, PlanSegmentMemory(graph, begin, end, compute_dtype));
+  ex->arena_bytes_ = mem.arena_bytes;
+  ex->scratch_bytes_ = scratch;
+  ex->arena_storage_.reset(new unsigned char[static_cast<size_t>(mem.arena_bytes + kAlignment)]());
+  ex->arena_ = Align(ex->arena_storage_.get());
+  ex->scratch_storage_.reset(new unsigned char[static_cast<size_t>(scratch + kAlignment)]());
+  ex->scratch_ = Align(ex->scratch_storage_.get());
+  ex->tensor_ptr_.assign(graph.tensors.size(), nullptr);
+  for (size_t i = 0; i < mem.tensor_ids.size(); ++i) {
+    const int t = mem.tensor_ids[i];
+    const int64_t bytes = ex->TensorBytes(t);
+    if (mem.offsets[i] + bytes > mem.arena_bytes)
+      return Internal("tensor '" + graph.tensors[t].name + "' does not fit its arena slot");
+    ex->tensor_ptr_[t] = ex->arena_ + mem.offsets[i];
+  }
+  for (size_t t = 0; t < graph.tensors.size(); ++t)
+    if (graph.tensors[t].is_constant)
+      ex->tensor_ptr_[t] = const_cast<unsigned char*>(graph.tensors[t].data.data());
+
+  // Per-node pointer lists, resolved once.
+  for (int n = begin; n < end; ++n) {
+    const Node& node = graph.nodes[n];
+    ex->input_offset_.push_back(ex->node_inputs_.size());
+    ex->output_offset_.push_back(ex->node_outputs_.size());
+    for (int t : node.inputs) {
+      if (t == kNoTensor) {
+        ex->node_inputs_.push_back(nullptr);
+        continue;
+      }
+      if (!ex->tensor_ptr_[t])
+        return Internal("node '" + node.name + "': input '" + graph.tensors[t].name + "' has no memory");
+      ex->node_inputs_.push_back(ex->tensor_ptr_[t]);
+    }
+    for (int t : node.outputs) {
+      if (!ex->tensor_ptr_[t])
+        return Internal("node '" + node.name + "': output '" + graph.tensors[t].name + "' has no memory");
+      ex->node_outputs_.push_back(ex->tensor_ptr_[t]);
+    }
+  }
+  for (int t : ex->input_ids_)
+    if (!ex->tensor_ptr_[t]) return Unsupported("segment input '" + graph.tensors[t].name + "' is never read");
+  for (int t : ex->output_ids_)
+    if (!ex->tensor_ptr_[t]) return Internal("segment output '" + graph.tensors[t].name + "' has no memory");
+  return ex;
+}
+
+Status SegmentExecutor::InvokeNodes(int first, int last) {
+  for (int i = first; i < last; ++i) {
+    Status s = backend_->Eval(kernels_[i], node_inputs_.data() + input_offset_[i], node_outputs_.data() + output_offset_[i],
+                              scratch_);
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Status SegmentExecutor::Invoke() { return InvokeNodes(0, end_ - begin_); }
+
+}  // namespace edgesplit
