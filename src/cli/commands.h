@@ -18,5 +18,7 @@ using Runner = std::function<Status()>;
 
 Runner RegisterInspect(CLI::App& app);
 Runner RegisterSplit(CLI::App& app);
+Runner RegisterInfer(CLI::App& app);
+Runner RegisterBenchEngine(CLI::App& app);
 
 }  // namespace edgesplit::cli

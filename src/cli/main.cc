@@ -19,6 +19,8 @@ int main(int argc, char** argv) {
       edgesplit::cli::RegisterInspect);
   add("split", "Cut a model at one or more cut points and write each segment as ONNX with a manifest",
       edgesplit::cli::RegisterSplit);
+  add("infer", "Run a model (whole, or head then tail at a cut) and print the top classes", edgesplit::cli::RegisterInfer);
+  add("bench-engine", "Time the inference engine on a model: whole invocations and each layer", edgesplit::cli::RegisterBenchEngine);
 
   CLI11_PARSE(app, argc, argv);
   for (auto& [sub, run] : runners) {
