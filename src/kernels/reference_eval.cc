@@ -31,13 +31,14 @@ Status RuntimeError(const PreparedKernel& k, const char* message) {
   return InvalidArgument(std::string("node ") + std::to_string(k.node_index) + " (" + OpTypeName(k.op) + "): " + message);
 }
 
-// ---- Conv: out[n,m] = bias[m] + sum over (ic, kh, kw) in that order; then the activation.
+// ---- Conv: out[n,m] = bias[m] + sum over (ic, kd, kh, kw) in that order; then the activation.
 void Conv(const PreparedKernel& k, const float* x, const float* w, const float* bias, float* y) {
   const int64_t* p = k.ints.data();
-  const int64_t N = p[kWinN], C = p[kWinC], H = p[kWinH], W = p[kWinW], M = p[kWinM], OH = p[kWinOH],
-                OW = p[kWinOW], KH = p[kWinKH], KW = p[kWinKW], SH = p[kWinSH], SW = p[kWinSW], DH = p[kWinDH],
-                DW = p[kWinDW], PT = p[kWinPT], PL = p[kWinPL], G = p[kWinGroup];
-  const int64_t Cg = C / G, Mg = M / G, plane = OH * OW;
+  const int64_t N = p[kWinN], C = p[kWinC], D = p[kWinD], H = p[kWinH], W = p[kWinW], M = p[kWinM],
+                OD = p[kWinOD], OH = p[kWinOH], OW = p[kWinOW], KD = p[kWinKD], KH = p[kWinKH], KW = p[kWinKW],
+                SD = p[kWinSD], SH = p[kWinSH], SW = p[kWinSW], DD = p[kWinDD], DH = p[kWinDH], DW = p[kWinDW],
+                PF = p[kWinPF], PT = p[kWinPT], PL = p[kWinPL], G = p[kWinGroup];
+  const int64_t Cg = C / G, Mg = M / G, plane = OD * OH * OW, in_plane = D * H * W;
   for (int64_t n = 0; n < N; ++n) {
     for (int64_t m = 0; m < M; ++m) {
       const int64_t g = m / Mg;
@@ -45,26 +46,32 @@ void Conv(const PreparedKernel& k, const float* x, const float* w, const float* 
       const float b = bias ? bias[m] : 0.0f;
       for (int64_t i = 0; i < plane; ++i) out[i] = b;
       for (int64_t ic = 0; ic < Cg; ++ic) {
-        const float* xin = x + (n * C + g * Cg + ic) * H * W;
-        const float* wk = w + (m * Cg + ic) * KH * KW;
-        for (int64_t kh = 0; kh < KH; ++kh) {
-          for (int64_t kw = 0; kw < KW; ++kw) {
-            const float wv = wk[kh * KW + kw];
-            // Output columns whose input column ox*SW - PL + kw*DW lies inside [0, W).
-            const int64_t off = kw * DW - PL;
-            int64_t lo = off >= 0 ? 0 : (-off + SW - 1) / SW;
-            int64_t hi = W - 1 - off < 0 ? 0 : (W - 1 - off) / SW + 1;
-            if (hi > OW) hi = OW;
-            if (lo >= hi) continue;
-            for (int64_t oy = 0; oy < OH; ++oy) {
-              const int64_t iy = oy * SH - PT + kh * DH;
-              if (iy < 0 || iy >= H) continue;
-              const float* row = xin + iy * W;
-              float* orow = out + oy * OW;
-              if (SW == 1) {
-                for (int64_t ox = lo; ox < hi; ++ox) orow[ox] += wv * row[ox + off];
-              } else {
-                for (int64_t ox = lo; ox < hi; ++ox) orow[ox] += wv * row[ox * SW + off];
+        const float* xin = x + (n * C + g * Cg + ic) * in_plane;
+        const float* wk = w + (m * Cg + ic) * KD * KH * KW;
+        for (int64_t kd = 0; kd < KD; ++kd) {
+          for (int64_t kh = 0; kh < KH; ++kh) {
+            for (int64_t kw = 0; kw < KW; ++kw) {
+              const float wv = wk[(kd * KH + kh) * KW + kw];
+              // Output columns whose input column ox*SW + off lies inside [0, W).
+              const int64_t off = kw * DW - PL;
+              const int64_t lo = off >= 0 ? 0 : (-off + SW - 1) / SW;
+              int64_t hi = W - 1 - off < 0 ? 0 : (W - 1 - off) / SW + 1;
+              if (hi > OW) hi = OW;
+              if (lo >= hi) continue;
+              for (int64_t od = 0; od < OD; ++od) {
+                const int64_t id = od * SD - PF + kd * DD;
+                if (id < 0 || id >= D) continue;
+                for (int64_t oy = 0; oy < OH; ++oy) {
+                  const int64_t iy = oy * SH - PT + kh * DH;
+                  if (iy < 0 || iy >= H) continue;
+                  const float* row = xin + (id * H + iy) * W;
+                  float* orow = out + (od * OH + oy) * OW;
+                  if (SW == 1) {
+                    for (int64_t ox = lo; ox < hi; ++ox) orow[ox] += wv * row[ox + off];
+                  } else {
+                    for (int64_t ox = lo; ox < hi; ++ox) orow[ox] += wv * row[ox * SW + off];
+                  }
+                }
               }
             }
           }
@@ -75,44 +82,69 @@ void Conv(const PreparedKernel& k, const float* x, const float* w, const float* 
   }
 }
 
-// ---- Pooling: windows scanned row by row; padding never contributes to max.
-void Pool(const PreparedKernel& k, const float* x, float* y) {
+// ---- Pooling: windows scanned in (kd, kh, kw) order; padding never contributes.
+template <typename T>
+void Pool(const PreparedKernel& k, const T* x, T* y) {
   const int64_t* p = k.ints.data();
-  const int64_t N = p[kWinN], C = p[kWinC], H = p[kWinH], W = p[kWinW], OH = p[kWinOH], OW = p[kWinOW],
-                KH = p[kWinKH], KW = p[kWinKW], SH = p[kWinSH], SW = p[kWinSW], DH = p[kWinDH], DW = p[kWinDW],
-                PT = p[kWinPT], PL = p[kWinPL], PB = p[kWinPB], PR = p[kWinPR];
+  const int64_t N = p[kWinN], C = p[kWinC], D = p[kWinD], H = p[kWinH], W = p[kWinW], OD = p[kWinOD],
+                OH = p[kWinOH], OW = p[kWinOW], KD = p[kWinKD], KH = p[kWinKH], KW = p[kWinKW], SD = p[kWinSD],
+                SH = p[kWinSH], SW = p[kWinSW], DD = p[kWinDD], DH = p[kWinDH], DW = p[kWinDW], PF = p[kWinPF],
+                PT = p[kWinPT], PL = p[kWinPL], PBk = p[kWinPBk], PB = p[kWinPB], PR = p[kWinPR];
   const bool is_max = k.op == OpType::kMaxPool;
   const bool include_pad = p[kWinGroup] != 0;
   for (int64_t nc = 0; nc < N * C; ++nc) {
-    const float* xin = x + nc * H * W;
-    float* out = y + nc * OH * OW;
-    for (int64_t oy = 0; oy < OH; ++oy) {
-      for (int64_t ox = 0; ox < OW; ++ox) {
-        float acc = is_max ? -std::numeric_limits<float>::infinity() : 0.0f;
-        int64_t valid = 0, padded = 0;
-        for (int64_t kh = 0; kh < KH; ++kh) {
-          const int64_t iy = oy * SH - PT + kh * DH;
-          for (int64_t kw = 0; kw < KW; ++kw) {
-            const int64_t ix = ox * SW - PL + kw * DW;
-            if (iy >= -PT && iy < H + PB && ix >= -PL && ix < W + PR) ++padded;
-            if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
-            const float v = xin[iy * W + ix];
-            if (is_max) {
-              if (v > acc || std::isnan(v)) acc = v;
-            } else {
-              acc += v;
+    const T* xin = x + nc * D * H * W;
+    T* out = y + nc * OD * OH * OW;
+    for (int64_t od = 0; od < OD; ++od) {
+      for (int64_t oy = 0; oy < OH; ++oy) {
+        for (int64_t ox = 0; ox < OW; ++ox) {
+          float acc = is_max ? -std::numeric_limits<float>::infinity() : 0.0f;
+          T best = std::numeric_limits<T>::lowest();
+          bool nan = false;
+          int64_t valid = 0, padded = 0;
+          for (int64_t kd = 0; kd < KD; ++kd) {
+            const int64_t id = od * SD - PF + kd * DD;
+            for (int64_t kh = 0; kh < KH; ++kh) {
+              const int64_t iy = oy * SH - PT + kh * DH;
+              for (int64_t kw = 0; kw < KW; ++kw) {
+                const int64_t ix = ox * SW - PL + kw * DW;
+                if (id >= -PF && id < D + PBk && iy >= -PT && iy < H + PB && ix >= -PL && ix < W + PR) ++padded;
+                if (id < 0 || id >= D || iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                const T v = xin[(id * H + iy) * W + ix];
+                if (is_max) {
+                  if (v > best) best = v;
+                  if constexpr (std::is_floating_point_v<T>) nan |= std::isnan(v);
+                } else {
+                  acc += static_cast<float>(v);
+                }
+                ++valid;
+              }
             }
-            ++valid;
           }
+          T result;
+          if (is_max) {
+            result = nan ? std::numeric_limits<T>::quiet_NaN() : best;
+            if constexpr (std::is_floating_point_v<T>) {
+              if (valid == 0) result = -std::numeric_limits<T>::infinity();
+            }
+          } else {
+            const int64_t count = include_pad ? padded : valid;
+            result = static_cast<T>(count > 0 ? acc / static_cast<float>(count) : 0.0f);
+          }
+          out[(od * OH + oy) * OW + ox] = result;
         }
-        if (!is_max) {
-          const int64_t count = include_pad ? padded : valid;
-          acc = count > 0 ? acc / static_cast<float>(count) : 0.0f;
-        }
-        out[oy * OW + ox] = acc;
       }
     }
   }
+}
+
+template <typename T>
+void ClipT(const void* x, const void* lo_p, const void* hi_p, void* y, int64_t n) {
+  const T* px = static_cast<const T*>(x);
+  T* py = static_cast<T*>(y);
+  const T lo = lo_p ? *static_cast<const T*>(lo_p) : std::numeric_limits<T>::lowest();
+  const T hi = hi_p ? *static_cast<const T*>(hi_p) : std::numeric_limits<T>::max();
+  for (int64_t i = 0; i < n; ++i) py[i] = px[i] < lo ? lo : (px[i] > hi ? hi : px[i]);
 }
 
 // ---- Elementwise binary with numpy broadcasting (odometer over all but the last dim).
@@ -157,15 +189,16 @@ Status Binary(const PreparedKernel& k, const void* a, const void* b, void* y) {
   const T* pb = static_cast<const T*>(b);
   T* py = static_cast<T*>(y);
   switch (k.op) {
-    case OpType::kAdd: Broadcast(k.ints.data(), pa, pb, py, [](T u, T v) { return u + v; }); break;
-    case OpType::kSub: Broadcast(k.ints.data(), pa, pb, py, [](T u, T v) { return u - v; }); break;
-    case OpType::kMul: Broadcast(k.ints.data(), pa, pb, py, [](T u, T v) { return u * v; }); break;
+    // Integer results wrap to T, as ONNX's reference does.
+    case OpType::kAdd: Broadcast(k.ints.data(), pa, pb, py, [](T u, T v) { return static_cast<T>(u + v); }); break;
+    case OpType::kSub: Broadcast(k.ints.data(), pa, pb, py, [](T u, T v) { return static_cast<T>(u - v); }); break;
+    case OpType::kMul: Broadcast(k.ints.data(), pa, pb, py, [](T u, T v) { return static_cast<T>(u * v); }); break;
     case OpType::kDiv:
       if constexpr (std::is_integral_v<T>) {
         for (int64_t i = 0; i < k.inputs[1].elements; ++i)
           if (pb[i] == 0) return RuntimeError(k, "integer division by zero");
       }
-      Broadcast(k.ints.data(), pa, pb, py, [](T u, T v) { return u / v; });
+      Broadcast(k.ints.data(), pa, pb, py, [](T u, T v) { return static_cast<T>(u / v); });
       break;
     default: break;
   }
@@ -336,7 +369,13 @@ Status Eval(const PreparedKernel& k, const void* const* inputs, void* const* out
       Conv(k, x, static_cast<const float*>(inputs[1]), static_cast<const float*>(in(2)), y);
       return Status::Ok();
     case OpType::kMaxPool:
-    case OpType::kAveragePool: Pool(k, x, y); return Status::Ok();
+    case OpType::kAveragePool:
+      switch (k.outputs[0].dtype) {
+        case DType::kInt8: Pool(k, static_cast<const int8_t*>(inputs[0]), static_cast<int8_t*>(outputs[0])); break;
+        case DType::kUInt8: Pool(k, static_cast<const uint8_t*>(inputs[0]), static_cast<uint8_t*>(outputs[0])); break;
+        default: Pool(k, x, y);
+      }
+      return Status::Ok();
     case OpType::kGlobalAveragePool: {
       const int64_t planes = k.ints[0], size = k.ints[1];
       for (int64_t c = 0; c < planes; ++c) {
@@ -373,12 +412,14 @@ Status Eval(const PreparedKernel& k, const void* const* inputs, void* const* out
       for (int64_t i = 0; i < n; ++i) y[i] = x[i] < 0.0f ? x[i] * alpha : x[i];
       return Status::Ok();
     }
-    case OpType::kClip: {
-      const float lo = in(1) ? *static_cast<const float*>(in(1)) : -std::numeric_limits<float>::infinity();
-      const float hi = in(2) ? *static_cast<const float*>(in(2)) : std::numeric_limits<float>::infinity();
-      for (int64_t i = 0; i < n; ++i) y[i] = x[i] < lo ? lo : (x[i] > hi ? hi : x[i]);
+    case OpType::kClip:
+      switch (k.outputs[0].dtype) {
+        case DType::kInt8: ClipT<int8_t>(inputs[0], in(1), in(2), outputs[0], n); break;
+        case DType::kUInt8: ClipT<uint8_t>(inputs[0], in(1), in(2), outputs[0], n); break;
+        case DType::kInt32: ClipT<int32_t>(inputs[0], in(1), in(2), outputs[0], n); break;
+        default: ClipT<float>(inputs[0], in(1), in(2), outputs[0], n);
+      }
       return Status::Ok();
-    }
     case OpType::kSigmoid:
       for (int64_t i = 0; i < n; ++i) y[i] = 1.0f / (1.0f + std::exp(-x[i]));
       return Status::Ok();
@@ -406,6 +447,8 @@ Status Eval(const PreparedKernel& k, const void* const* inputs, void* const* out
         case DType::kFloat32: return Binary<float>(k, inputs[0], inputs[1], outputs[0]);
         case DType::kInt32: return Binary<int32_t>(k, inputs[0], inputs[1], outputs[0]);
         case DType::kInt64: return Binary<int64_t>(k, inputs[0], inputs[1], outputs[0]);
+        case DType::kInt8: return Binary<int8_t>(k, inputs[0], inputs[1], outputs[0]);
+        case DType::kUInt8: return Binary<uint8_t>(k, inputs[0], inputs[1], outputs[0]);
         default: return RuntimeError(k, "unsupported dtype");
       }
     case OpType::kConcat: {

@@ -5,11 +5,14 @@
 
 namespace edgesplit::reference {
 
-// Conv/MaxPool/AveragePool `ints` (1-D windows use H = KH = 1):
+// Conv/MaxPool/AveragePool `ints`: 1-D and 2-D windows are mapped onto 3-D
+// (depth D, height H, width W) with unit extra dims.
 enum WindowIndex {
-  kWinN, kWinC, kWinH, kWinW, kWinM, kWinOH, kWinOW, kWinKH, kWinKW, kWinSH, kWinSW,
-  kWinDH, kWinDW, kWinPT, kWinPL, kWinPB, kWinPR,
+  kWinN, kWinC, kWinD, kWinH, kWinW, kWinM, kWinOD, kWinOH, kWinOW, kWinKD, kWinKH, kWinKW,
+  kWinSD, kWinSH, kWinSW, kWinDD, kWinDH, kWinDW,
+  kWinPF, kWinPT, kWinPL, kWinPBk, kWinPB, kWinPR,  // pads: front/top/left, back/bottom/right
   kWinGroup,  // Conv: group; AveragePool: count_include_pad
+  kWinCount
 };
 
 Status Eval(const PreparedKernel& k, const void* const* inputs, void* const* outputs, void* scratch);

@@ -38,30 +38,33 @@ Status RequireF32(const Node& node, const TensorDesc& d, const char* what) {
   return RequireDType(node, d, what, DType::kFloat32, DType::kFloat32, DType::kFloat32);
 }
 
-// Conv and pooling: maps 1-D and 2-D windows onto the 2-D layout.
-Status PrepareWindow(const Node& node, const TensorDesc& x, const TensorDesc& y, std::vector<int64_t>* ints,
-                     int64_t kh_w, int64_t kw_w) {
+// Conv and pooling: maps 1-D, 2-D and 3-D windows onto the 3-D layout.
+Status PrepareWindow(const Node& node, const TensorDesc& x, const TensorDesc& y, std::vector<int64_t>* ints) {
   const int spatial = x.rank - 2;
-  if (spatial != 1 && spatial != 2) return NodeFail(node, std::to_string(spatial) + "-D windows are not supported (1-D and 2-D are)");
+  if (spatial < 1 || spatial > 3) return NodeFail(node, std::to_string(spatial) + "-D windows are not supported (1-D to 3-D are)");
   std::vector<int64_t> k = node.GetInts("kernel_shape"), s = node.GetInts("strides"), dl = node.GetInts("dilations"),
                        p = node.GetInts("pads");
   if (k.size() != static_cast<size_t>(spatial)) return NodeFail(node, "kernel_shape is not resolved");
   if (s.empty()) s.assign(spatial, 1);
   if (dl.empty()) dl.assign(spatial, 1);
   if (p.empty()) p.assign(2 * spatial, 0);
-  int64_t H, W, OH, OW, KH, KW, SH, SW, DH, DW, PT, PL, PB, PR;
-  if (spatial == 2) {
-    H = x.dims[2]; W = x.dims[3]; OH = y.dims[2]; OW = y.dims[3];
-    KH = k[0]; KW = k[1]; SH = s[0]; SW = s[1]; DH = dl[0]; DW = dl[1];
-    PT = p[0]; PL = p[1]; PB = p[2]; PR = p[3];
-  } else {
-    H = 1; W = x.dims[2]; OH = 1; OW = y.dims[2];
-    KH = 1; KW = k[0]; SH = 1; SW = s[0]; DH = 1; DW = dl[0];
-    PT = 0; PL = p[0]; PB = 0; PR = p[1];
+  ints->assign(kWinCount, 0);
+  int64_t* w = ints->data();
+  w[kWinN] = x.dims[0];
+  w[kWinC] = x.dims[1];
+  w[kWinM] = y.dims[1];
+  const int lead = 3 - spatial;  // unit dims in front
+  for (int i = 0; i < 3; ++i) {
+    const int j = i - lead;
+    const bool real = j >= 0;
+    w[kWinD + i] = real ? x.dims[2 + j] : 1;
+    w[kWinOD + i] = real ? y.dims[2 + j] : 1;
+    w[kWinKD + i] = real ? k[j] : 1;
+    w[kWinSD + i] = real ? s[j] : 1;
+    w[kWinDD + i] = real ? dl[j] : 1;
+    w[kWinPF + i] = real ? p[j] : 0;
+    w[kWinPBk + i] = real ? p[j + spatial] : 0;
   }
-  (void)kh_w;
-  (void)kw_w;
-  *ints = {x.dims[0], x.dims[1], H, W, y.dims[1], OH, OW, KH, KW, SH, SW, DH, DW, PT, PL, PB, PR, 1};
   return Status::Ok();
 }
 
@@ -116,17 +119,20 @@ Status ReferenceBackendImpl::Prepare(const Graph& graph, int node_index, Prepare
     case OpType::kConv: {
       for (size_t i = 0; i < 3; ++i) ES_RETURN_IF_ERROR(RequireF32(node, in(i), "an input"));
       ES_RETURN_IF_ERROR(RequireF32(node, y, "the output"));
-      ES_RETURN_IF_ERROR(PrepareWindow(node, x, y, &k->ints, 0, 0));
+      ES_RETURN_IF_ERROR(PrepareWindow(node, x, y, &k->ints));
       k->ints[kWinGroup] = node.GetInt("group", 1);
       return Status::Ok();
     }
     case OpType::kMaxPool:
     case OpType::kAveragePool: {
-      ES_RETURN_IF_ERROR(RequireF32(node, x, "the input"));
+      if (node.op == OpType::kMaxPool)
+        ES_RETURN_IF_ERROR(RequireDType(node, x, "the input", DType::kFloat32, DType::kInt8, DType::kUInt8));
+      else
+        ES_RETURN_IF_ERROR(RequireF32(node, x, "the input"));
       if (node.outputs.size() != 1) return NodeFail(node, "the Indices output is not supported");
       if (node.op == OpType::kMaxPool && node.GetInt("storage_order", 0) != 0)
         return NodeFail(node, "storage_order=1 is not supported");
-      ES_RETURN_IF_ERROR(PrepareWindow(node, x, y, &k->ints, 0, 0));
+      ES_RETURN_IF_ERROR(PrepareWindow(node, x, y, &k->ints));
       k->ints[kWinGroup] = node.GetInt("count_include_pad", 0);
       return Status::Ok();
     }
@@ -155,7 +161,11 @@ Status ReferenceBackendImpl::Prepare(const Graph& graph, int node_index, Prepare
       k->floats = {node.GetFloat("alpha", 0.2f), node.GetFloat("beta", 0.5f)};
       return Status::Ok();
     case OpType::kClip:
-      for (size_t i = 0; i < 3; ++i) ES_RETURN_IF_ERROR(RequireF32(node, in(i), "an input"));
+      if (x.dtype != DType::kFloat32 && x.dtype != DType::kInt8 && x.dtype != DType::kUInt8 && x.dtype != DType::kInt32)
+        return NodeFail(node, std::string("dtype ") + DTypeName(x.dtype) + " is not supported");
+      for (size_t i = 1; i < 3; ++i)
+        if (in(i).present && (in(i).dtype != x.dtype || in(i).elements != 1))
+          return NodeFail(node, "min/max must be scalars of the input's dtype");
       return Status::Ok();
     case OpType::kIdentity:
     case OpType::kDropout:
@@ -173,7 +183,9 @@ Status ReferenceBackendImpl::Prepare(const Graph& graph, int node_index, Prepare
     case OpType::kDiv: {
       const TensorDesc& b = in(1);
       if (!b.present) return NodeFail(node, "needs two inputs");
-      ES_RETURN_IF_ERROR(RequireDType(node, x, "input A", DType::kFloat32, DType::kInt32, DType::kInt64));
+      if (x.dtype != DType::kFloat32 && x.dtype != DType::kInt32 && x.dtype != DType::kInt64 && x.dtype != DType::kInt8 &&
+          x.dtype != DType::kUInt8)
+        return NodeFail(node, std::string("dtype ") + DTypeName(x.dtype) + " is not supported");
       if (b.dtype != x.dtype || y.dtype != x.dtype) return NodeFail(node, "input dtypes differ");
       // ints: rank, out dims[rank], a strides[rank], b strides[rank]
       const int r = std::max(1, y.rank);
