@@ -1,0 +1,169 @@
+// SegmentExecutor: the arena is the planner's figure, Invoke allocates nothing,
+// unsupported nodes are named, and head+tail at every cut equals the whole model
+// bit for bit.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "edgesplit/analysis.h"
+#include "edgesplit/exec.h"
+#include "edgesplit/kernels.h"
+#include "edgesplit/models.h"
+#include "graph_builder.h"
+
+// Counts every allocation in this test binary.
+namespace {
+std::atomic<long> g_allocations{0};
+}
+void* operator new(size_t size) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(size ? size : 1)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](size_t size) { return operator new(size); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+void operator delete[](void* p, size_t) noexcept { std::free(p); }
+
+namespace edgesplit {
+namespace {
+
+Graph SmallMobileNet() {
+  Result<Graph> g = LoadModel("mobilenet_v2:alpha=0.35,res=96");
+  EXPECT_TRUE(g.ok()) << g.status().message();
+  return g.ok() ? std::move(g).value() : Graph{};
+}
+
+void FillInput(SegmentExecutor& ex, uint64_t seed) {
+  Rng rng(seed);
+  float* p = static_cast<float*>(ex.input());
+  for (int64_t i = 0; i < ex.input_bytes() / 4; ++i) p[i] = rng.Uniform(-1.0f, 1.0f);
+}
+
+TEST(ExecTest, ArenaEqualsPlannerFigure) {
+  Graph g = SmallMobileNet();
+  const int n = static_cast<int>(g.nodes.size());
+  auto cuts = FindCutPoints(g);
+  ASSERT_TRUE(cuts.ok());
+  for (const CutPoint& c : *cuts) {
+    if (c.position == 0 || c.position == n) continue;
+    auto head = SegmentExecutor::Create(g, 0, c.position, ReferenceBackend());
+    auto tail = SegmentExecutor::Create(g, c.position, n, ReferenceBackend());
+    ASSERT_TRUE(head.ok() && tail.ok());
+    EXPECT_EQ((*head)->arena_bytes(), c.head_arena_bytes_f32) << "cut " << c.index;
+    EXPECT_EQ((*tail)->arena_bytes(), c.tail_arena_bytes_f32) << "cut " << c.index;
+    EXPECT_EQ((*head)->arena_bytes(), PlanSegmentMemory(g, 0, c.position, DType::kFloat32)->arena_bytes);
+    EXPECT_EQ((*head)->scratch_bytes(), 0);
+    EXPECT_EQ((*head)->num_outputs(), 1);
+    EXPECT_EQ((*head)->output_tensor().name, g.tensors[c.tensor].name);
+    EXPECT_EQ((*tail)->num_inputs(), 1);
+    EXPECT_EQ((*tail)->input_tensor().name, g.tensors[c.tensor].name);
+  }
+  auto whole = SegmentExecutor::Create(g, 0, n, ReferenceBackend());
+  ASSERT_TRUE(whole.ok());
+  EXPECT_EQ((*whole)->arena_bytes(), PlanSegmentMemory(g, 0, n, DType::kFloat32)->arena_bytes);
+}
+
+TEST(ExecTest, InvokeAllocatesNothing) {
+  Graph g = SmallMobileNet();
+  auto ex = SegmentExecutor::Create(g, 0, static_cast<int>(g.nodes.size()), ReferenceBackend());
+  ASSERT_TRUE(ex.ok()) << ex.status().message();
+  FillInput(**ex, 1);
+  ASSERT_TRUE((*ex)->Invoke().ok());  // warm-up
+  const long before = g_allocations.load();
+  for (int i = 0; i < 3; ++i) {
+    Status s = (*ex)->Invoke();
+    if (!s.ok()) ADD_FAILURE() << s.message();
+  }
+  EXPECT_EQ(g_allocations.load() - before, 0);
+}
+
+TEST(ExecTest, SplitAtEveryCutIsBitExact) {
+  Graph g = SmallMobileNet();
+  const int n = static_cast<int>(g.nodes.size());
+  auto whole = SegmentExecutor::Create(g, 0, n, ReferenceBackend());
+  ASSERT_TRUE(whole.ok());
+  FillInput(**whole, 7);
+  std::vector<float> input(static_cast<const float*>((*whole)->input()),
+                           static_cast<const float*>((*whole)->input()) + (*whole)->input_bytes() / 4);
+  ASSERT_TRUE((*whole)->Invoke().ok());
+  auto cuts = FindCutPoints(g);
+  ASSERT_TRUE(cuts.ok());
+  int checked = 0;
+  for (const CutPoint& c : *cuts) {
+    if (c.position == 0 || c.position == n) continue;
+    auto head = SegmentExecutor::Create(g, 0, c.position, ReferenceBackend());
+    auto tail = SegmentExecutor::Create(g, c.position, n, ReferenceBackend());
+    ASSERT_TRUE(head.ok() && tail.ok());
+    std::memcpy((*head)->input(), input.data(), input.size() * 4);
+    ASSERT_TRUE((*head)->Invoke().ok());
+    ASSERT_EQ((*head)->output_bytes(), (*tail)->input_bytes());
+    std::memcpy((*tail)->input(), (*head)->output(), static_cast<size_t>((*head)->output_bytes()));
+    ASSERT_TRUE((*tail)->Invoke().ok());
+    ASSERT_EQ((*tail)->output_bytes(), (*whole)->output_bytes());
+    EXPECT_EQ(std::memcmp((*tail)->output(), (*whole)->output(), static_cast<size_t>((*whole)->output_bytes())), 0)
+        << "cut " << c.index << " after " << c.after;
+    ++checked;
+  }
+  EXPECT_GT(checked, 10);
+}
+
+TEST(ExecTest, ThreeSegmentsChainToTheWhole) {
+  Graph g = testing::ResidualNet();
+  ASSERT_FALSE(g.nodes.empty());
+  const int n = static_cast<int>(g.nodes.size());
+  auto cuts = FindCutPoints(g);
+  ASSERT_TRUE(cuts.ok());
+  ASSERT_GE(cuts->size(), 4u);
+  const int a = (*cuts)[1].position, b = (*cuts)[cuts->size() - 2].position;
+  auto whole = SegmentExecutor::Create(g, 0, n, ReferenceBackend());
+  ASSERT_TRUE(whole.ok()) << whole.status().message();
+  FillInput(**whole, 3);
+  std::vector<unsigned char> carry(static_cast<const unsigned char*>((*whole)->input()),
+                                   static_cast<const unsigned char*>((*whole)->input()) + (*whole)->input_bytes());
+  ASSERT_TRUE((*whole)->Invoke().ok());
+  for (auto [lo, hi] : {std::pair{0, a}, std::pair{a, b}, std::pair{b, n}}) {
+    auto ex = SegmentExecutor::Create(g, lo, hi, ReferenceBackend());
+    ASSERT_TRUE(ex.ok()) << ex.status().message();
+    ASSERT_EQ(static_cast<size_t>((*ex)->input_bytes()), carry.size());
+    std::memcpy((*ex)->input(), carry.data(), carry.size());
+    ASSERT_TRUE((*ex)->Invoke().ok());
+    const auto* out = static_cast<const unsigned char*>((*ex)->output());
+    carry.assign(out, out + (*ex)->output_bytes());
+  }
+  ASSERT_EQ(static_cast<int64_t>(carry.size()), (*whole)->output_bytes());
+  EXPECT_EQ(std::memcmp(carry.data(), (*whole)->output(), carry.size()), 0);
+}
+
+TEST(ExecTest, UnsupportedNodeIsNamed) {
+  testing::GraphBuilder b;
+  Tensor t;
+  t.name = "ids";
+  t.dtype = DType::kInt64;
+  t.shape = {4};
+  const int x = b.g.AddTensor(t);
+  b.g.inputs.push_back(x);
+  const int y = b.Op(OpType::kSigmoid, "squash", {x});
+  b.g.outputs = {y};
+  ASSERT_TRUE(InferShapes(b.g).ok());
+  auto ex = SegmentExecutor::Create(b.g, 0, 1, ReferenceBackend());
+  ASSERT_FALSE(ex.ok());
+  EXPECT_NE(ex.status().message().find("squash"), std::string::npos) << ex.status().message();
+  EXPECT_NE(ex.status().message().find("int64"), std::string::npos) << ex.status().message();
+}
+
+TEST(ExecTest, BadSegmentBoundsAreRejected) {
+  Graph g = SmallMobileNet();
+  EXPECT_FALSE(SegmentExecutor::Create(g, 3, 3, ReferenceBackend()).ok());
+  EXPECT_FALSE(SegmentExecutor::Create(g, -1, 3, ReferenceBackend()).ok());
+  EXPECT_FALSE(SegmentExecutor::Create(g, 0, static_cast<int>(g.nodes.size()) + 1, ReferenceBackend()).ok());
+  EXPECT_EQ(FindBackend("nope"), nullptr);
+  EXPECT_EQ(FindBackend("reference"), &ReferenceBackend());
+}
+
+}  // namespace
+}  // namespace edgesplit
