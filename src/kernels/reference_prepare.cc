@@ -82,6 +82,37 @@ void BroadcastStrides(const TensorDesc& d, const TensorDesc& out, int64_t* strid
   }
 }
 
+// MatMul operands: ints += M, K, N, batch rank, batch dims[br], a batch strides[br], b batch strides[br].
+void MatMulLayout(const TensorDesc& a, const TensorDesc& b, std::vector<int64_t>* ints) {
+  TensorDesc a2 = a, b2 = b;
+  if (a2.rank == 1) {  // Promote vectors to matrices.
+    a2.dims[1] = a2.dims[0];
+    a2.dims[0] = 1;
+    a2.rank = 2;
+  }
+  if (b2.rank == 1) {
+    b2.dims[1] = 1;
+    b2.rank = 2;
+  }
+  const int64_t M = a2.dims[a2.rank - 2], K = a2.dims[a2.rank - 1], N = b2.dims[b2.rank - 1];
+  const int br = std::max(a2.rank, b2.rank) - 2;
+  ints->insert(ints->end(), {M, K, N, br});
+  int64_t sa[kMaxKernelRank] = {}, sb[kMaxKernelRank] = {}, dims[kMaxKernelRank] = {};
+  int64_t stride_a = M * K, stride_b = K * N;
+  for (int i = br - 1; i >= 0; --i) {
+    const int ja = i - (br - (a2.rank - 2)), jb = i - (br - (b2.rank - 2));
+    const int64_t da = ja >= 0 ? a2.dims[ja] : 1, db = jb >= 0 ? b2.dims[jb] : 1;
+    dims[i] = std::max(da, db);
+    sa[i] = da == 1 ? 0 : stride_a;
+    sb[i] = db == 1 ? 0 : stride_b;
+    stride_a *= da;
+    stride_b *= db;
+  }
+  for (int i = 0; i < br; ++i) ints->push_back(dims[i]);
+  for (int i = 0; i < br; ++i) ints->push_back(sa[i]);
+  for (int i = 0; i < br; ++i) ints->push_back(sb[i]);
+}
+
 class ReferenceBackendImpl final : public Backend {
  public:
   const char* name() const override { return "reference"; }
@@ -331,36 +362,7 @@ Status ReferenceBackendImpl::Prepare(const Graph& graph, int node_index, Prepare
     }
     case OpType::kMatMul: {
       for (size_t i = 0; i < 2; ++i) ES_RETURN_IF_ERROR(RequireF32(node, in(i), "an input"));
-      const TensorDesc& b = in(1);
-      // Promote vectors to matrices.
-      TensorDesc a2 = x, b2 = b;
-      if (a2.rank == 1) {
-        a2.dims[1] = a2.dims[0];
-        a2.dims[0] = 1;
-        a2.rank = 2;
-      }
-      if (b2.rank == 1) {
-        b2.dims[1] = 1;
-        b2.rank = 2;
-      }
-      const int64_t M = a2.dims[a2.rank - 2], K = a2.dims[a2.rank - 1], N = b2.dims[b2.rank - 1];
-      const int br = std::max(a2.rank, b2.rank) - 2;
-      // ints: M, K, N, batch rank, batch dims[br], a batch strides[br], b batch strides[br]
-      k->ints = {M, K, N, br};
-      int64_t sa[kMaxKernelRank] = {}, sb[kMaxKernelRank] = {}, dims[kMaxKernelRank] = {};
-      int64_t stride_a = M * K, stride_b = K * N;
-      for (int i = br - 1; i >= 0; --i) {
-        const int ja = i - (br - (a2.rank - 2)), jb = i - (br - (b2.rank - 2));
-        const int64_t da = ja >= 0 ? a2.dims[ja] : 1, db = jb >= 0 ? b2.dims[jb] : 1;
-        dims[i] = std::max(da, db);
-        sa[i] = da == 1 ? 0 : stride_a;
-        sb[i] = db == 1 ? 0 : stride_b;
-        stride_a *= da;
-        stride_b *= db;
-      }
-      for (int i = 0; i < br; ++i) k->ints.push_back(dims[i]);
-      for (int i = 0; i < br; ++i) k->ints.push_back(sa[i]);
-      for (int i = 0; i < br; ++i) k->ints.push_back(sb[i]);
+      MatMulLayout(x, in(1), &k->ints);
       return Status::Ok();
     }
     case OpType::kPad: {
@@ -376,10 +378,78 @@ Status ReferenceBackendImpl::Prepare(const Graph& graph, int node_index, Prepare
       return Status::Ok();
     }
     case OpType::kQuantizeLinear:
-    case OpType::kDequantizeLinear:
-    case OpType::kQLinearConv:
-    case OpType::kQLinearMatMul:
-      return NodeFail(node, "is not implemented by the reference backend yet");
+    case OpType::kDequantizeLinear: {
+      const bool quantize = node.op == OpType::kQuantizeLinear;
+      if (quantize) {
+        ES_RETURN_IF_ERROR(RequireF32(node, x, "the input"));
+        ES_RETURN_IF_ERROR(RequireDType(node, y, "the output", DType::kInt8, DType::kUInt8, DType::kUInt8));
+      } else {
+        ES_RETURN_IF_ERROR(RequireDType(node, x, "the input", DType::kInt8, DType::kUInt8, DType::kInt32));
+      }
+      ES_RETURN_IF_ERROR(RequireF32(node, in(1), "the scale"));
+      const TensorDesc& scale = in(1);
+      if (!scale.present) return NodeFail(node, "needs a scale");
+      if (in(2).present && in(2).elements != scale.elements) return NodeFail(node, "scale and zero point sizes differ");
+      int64_t axis = node.GetInt("axis", 1);
+      const bool per_axis = scale.elements != 1 || scale.rank == 1;
+      int64_t outer = 1, dim = 1, inner = x.elements;
+      if (per_axis && x.rank > 0) {
+        if (axis < 0) axis += x.rank;
+        if (axis < 0 || axis >= x.rank) return NodeFail(node, "axis is out of range");
+        if (scale.elements != x.dims[axis])
+          return NodeFail(node, "per-axis scale has " + std::to_string(scale.elements) + " values for an axis of " +
+                                    std::to_string(x.dims[axis]));
+        outer = 1;
+        inner = 1;
+        for (int d = 0; d < x.rank; ++d) {
+          if (d < axis) outer *= x.dims[d];
+          if (d > axis) inner *= x.dims[d];
+        }
+        dim = x.dims[axis];
+      }
+      // ints: outer, dim, inner, data dtype (x for Dequantize, y for Quantize), zero point dtype
+      k->ints = {outer, dim, inner, static_cast<int64_t>(quantize ? y.dtype : x.dtype),
+                 static_cast<int64_t>(in(2).present ? in(2).dtype : (quantize ? y.dtype : x.dtype))};
+      return Status::Ok();
+    }
+    case OpType::kQLinearMatMul: {
+      // a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp
+      if (k->inputs.size() != 8) return NodeFail(node, "needs 8 inputs");
+      for (size_t i : {0, 2, 3, 5, 7})
+        ES_RETURN_IF_ERROR(RequireDType(node, in(i), "a quantized input", DType::kInt8, DType::kUInt8, DType::kUInt8));
+      for (size_t i : {1, 4, 6}) ES_RETURN_IF_ERROR(RequireF32(node, in(i), "a scale"));
+      const TensorDesc& b = in(3);
+      if (x.rank < 2 || b.rank < 2) return NodeFail(node, "operands must be matrices (or batches of them)");
+      if (in(1).elements != 1 || in(2).elements != 1 || in(6).elements != 1 || in(7).elements != 1)
+        return NodeFail(node, "a and y must be quantized per tensor");
+      const int64_t N = b.dims[b.rank - 1];
+      if ((in(4).elements != 1 && in(4).elements != N) || in(5).elements != in(4).elements)
+        return NodeFail(node, "b's scale/zero point must be per tensor or per column");
+      // ints: per column, a signed, b signed, y signed, then the MatMul layout
+      k->ints = {in(4).elements != 1, x.dtype == DType::kInt8, b.dtype == DType::kInt8, y.dtype == DType::kInt8};
+      MatMulLayout(x, b, &k->ints);
+      return Status::Ok();
+    }
+    case OpType::kQLinearConv: {
+      // x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, B
+      if (k->inputs.size() < 8) return NodeFail(node, "needs at least 8 inputs");
+      for (size_t i : {0, 2, 3, 5, 7})
+        ES_RETURN_IF_ERROR(RequireDType(node, in(i), "a quantized input", DType::kInt8, DType::kUInt8, DType::kUInt8));
+      for (size_t i : {1, 4, 6}) ES_RETURN_IF_ERROR(RequireF32(node, in(i), "a scale"));
+      ES_RETURN_IF_ERROR(RequireDType(node, in(8), "the bias", DType::kInt32, DType::kInt32, DType::kInt32));
+      const int64_t M = y.dims[1];
+      if (in(1).elements != 1 || in(2).elements != 1 || in(6).elements != 1 || in(7).elements != 1)
+        return NodeFail(node, "x and y must be quantized per tensor");
+      if ((in(4).elements != 1 && in(4).elements != M) || (in(5).elements != 1 && in(5).elements != M))
+        return NodeFail(node, "w's scale/zero point must be per tensor or per output channel");
+      ES_RETURN_IF_ERROR(PrepareWindow(node, x, y, &k->ints));
+      k->ints[kWinGroup] = node.GetInt("group", 1);
+      // extra: per-channel scale, per-channel zp, x signed, w signed, y signed
+      k->ints.insert(k->ints.end(), {in(4).elements != 1, in(5).elements != 1, x.dtype == DType::kInt8,
+                                     in(3).dtype == DType::kInt8, y.dtype == DType::kInt8});
+      k->scratch_bytes = (y.elements / std::max<int64_t>(1, y.dims[0] * M)) * 4;  // one int32 output plane
+      return Status::Ok();
+    }
   }
   return NodeFail(node, "is not supported by the reference backend");
 }
