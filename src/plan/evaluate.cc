@@ -1,0 +1,209 @@
+// Costing a plan from first principles (direct sums), the tables the solvers
+// share, and feasibility diagnostics.
+#include <algorithm>
+#include <cmath>
+
+#include "plan_internal.h"
+
+namespace edgesplit {
+namespace plan_internal {
+
+Tables::Tables(const Problem& p) : L(static_cast<int>(p.layers.size())), K(static_cast<int>(p.devices.size())) {
+  prefix.assign(K, std::vector<double>(L + 1, 0.0));
+  for (int k = 0; k < K; ++k)
+    for (int j = 0; j < L; ++j) prefix[k][j + 1] = prefix[k][j] + p.layers[j].compute_s[k];
+  weight_prefix.assign(L + 1, 0);
+  for (int j = 0; j < L; ++j) weight_prefix[j + 1] = weight_prefix[j] + p.layers[j].weight_bytes;
+  hop_s.assign(L, 0.0);
+  for (int i = 1; i < L; ++i) hop_s[i] = TransferSeconds(p.link, p.layers[i - 1].out_bytes);
+  input_s = TransferSeconds(p.link, p.input_bytes);
+  result_s = L > 0 ? TransferSeconds(p.link, p.layers[L - 1].out_bytes) : 0;
+}
+
+bool RunFits(const Problem& p, const Tables& t, int k, int first, int last) {
+  if (t.weight_prefix[last + 1] - t.weight_prefix[first] > p.devices[k].weight_capacity_bytes) return false;
+  for (int g = first; g <= last; ++g)
+    if (p.layers[g].arena_bytes > p.devices[k].ram_bytes) return false;
+  return true;
+}
+
+Weights AdditiveWeights(const Problem& p, Objective objective) {
+  Weights w;
+  w.compute.assign(p.devices.size(), 1.0);
+  if (objective != Objective::kEnergy) return w;
+  const PlanDevice& s = p.devices[0];
+  for (size_t k = 0; k < p.devices.size(); ++k) w.compute[k] = k == 0 ? s.active_w : s.idle_w;
+  w.input = s.tx_w;
+  w.hop_from_sensor = s.tx_w;
+  w.hop = s.idle_w;
+  w.result = s.rx_w;
+  return w;
+}
+
+std::vector<std::vector<char>> Reachability(const Problem& p, const Tables& t, bool use_all) {
+  const int L = t.L, K = t.K;
+  std::vector<std::vector<char>> reach(K + 1, std::vector<char>(L + 1, 0));
+  reach[K][L] = 1;
+  for (int d = K - 1; d >= 0; --d) {
+    reach[d][L] = use_all ? 0 : 1;
+    for (int i = L - 1; i >= 0; --i) {
+      bool ok = !use_all && reach[d + 1][i];  // skip device d
+      for (int j = i; j < L && !ok; ++j) {
+        if (!RunFits(p, t, d, i, j)) break;  // longer runs only get heavier
+        ok = reach[d + 1][j + 1] || (j + 1 == L && (!use_all || d + 1 == K));
+      }
+      reach[d][i] = ok;
+    }
+  }
+  return reach;
+}
+
+std::string InfeasibleReason(const Problem& p, const Tables& t, bool use_all) {
+  if (use_all && t.L < t.K)
+    return "--use-all needs at least one layer group per device: " + std::to_string(t.L) + " groups for " +
+           std::to_string(t.K) + " devices";
+  for (int g = 0; g < t.L; ++g) {
+    bool fits_somewhere = false;
+    for (int k = 0; k < t.K && !fits_somewhere; ++k) fits_somewhere = RunFits(p, t, k, g, g);
+    if (!fits_somewhere) {
+      const PlanLayer& l = p.layers[g];
+      return "layer group " + std::to_string(g) + " ('" + l.name + "': " + std::to_string(l.weight_bytes) +
+             " weight bytes, " + std::to_string(l.arena_bytes) + " arena bytes) fits no device on its own";
+    }
+  }
+  int64_t total = t.weight_prefix[t.L], capacity = 0;
+  for (const PlanDevice& d : p.devices) capacity += d.weight_capacity_bytes;
+  if (total > capacity)
+    return "the model's " + std::to_string(total) + " weight bytes exceed the devices' combined capacity of " +
+           std::to_string(capacity) + " bytes";
+  return "no assignment of the " + std::to_string(t.L) + " layer groups to the " + std::to_string(t.K) +
+         " devices in order keeps every device within its weight capacity and RAM" +
+         (use_all ? " while using every device" : "");
+}
+
+namespace {
+
+// Totals of a plan; the one costing routine behind EvaluatePlan and FastObjective.
+struct Totals {
+  bool feasible = true;
+  double latency = 0, max_compute = 0, max_transfer = 0, transfer_sum = 0;
+  double sensor_compute = 0, sensor_tx = 0, sensor_rx = 0;
+};
+
+Totals Accumulate(const Problem& p, const std::vector<Run>& runs, Plan* detail) {
+  Totals tot;
+  const int L = static_cast<int>(p.layers.size());
+  auto transfer = [&](const char* kind, int from, int to, int64_t bytes) {
+    const double s = TransferSeconds(p.link, bytes);
+    tot.latency += s;
+    tot.transfer_sum += s;
+    tot.max_transfer = std::max(tot.max_transfer, s);
+    if (from == 0) tot.sensor_tx += s;
+    if (to == 0) tot.sensor_rx += s;
+    if (detail) detail->transfers.push_back({kind, from, to, bytes, s});
+  };
+  if (runs.front().device != 0) transfer("input", 0, runs.front().device, p.input_bytes);
+  for (size_t r = 0; r < runs.size(); ++r) {
+    const Run& run = runs[r];
+    const PlanDevice& dev = p.devices[run.device];
+    Segment seg{run.device, run.first, run.last, 0, 0, 0};
+    for (int g = run.first; g <= run.last; ++g) {
+      seg.compute_s += p.layers[g].compute_s[run.device];
+      seg.weight_bytes += p.layers[g].weight_bytes;
+      seg.arena_bytes = std::max(seg.arena_bytes, p.layers[g].arena_bytes);
+    }
+    tot.latency += seg.compute_s;
+    tot.max_compute = std::max(tot.max_compute, seg.compute_s);
+    if (run.device == 0) tot.sensor_compute += seg.compute_s;
+    const bool heavy = seg.weight_bytes > dev.weight_capacity_bytes, big = seg.arena_bytes > dev.ram_bytes;
+    if ((heavy || big) && tot.feasible) {
+      tot.feasible = false;
+      if (detail) {
+        const std::string where = "device '" + dev.name + "' (index " + std::to_string(run.device) + ") gets groups " +
+                                  std::to_string(run.first) + ".." + std::to_string(run.last) + ": ";
+        detail->reason = where + (heavy ? std::to_string(seg.weight_bytes) + " weight bytes > weight_capacity_bytes " +
+                                              std::to_string(dev.weight_capacity_bytes)
+                                        : std::to_string(seg.arena_bytes) + " arena bytes > ram_bytes " +
+                                              std::to_string(dev.ram_bytes));
+      }
+    }
+    if (detail) detail->segments.push_back(seg);
+    if (r + 1 < runs.size()) transfer("hop", run.device, runs[r + 1].device, p.layers[run.last].out_bytes);
+  }
+  if (runs.back().device != 0) transfer("result", runs.back().device, 0, p.layers[L - 1].out_bytes);
+  return tot;
+}
+
+double Throughput(const Problem& p, const Totals& t) {
+  return std::max(t.max_compute, p.link.shared_medium ? t.transfer_sum : t.max_transfer);
+}
+
+double Energy(const Problem& p, const Totals& t) {
+  const PlanDevice& s = p.devices[0];
+  const double busy = t.sensor_compute + t.sensor_tx + t.sensor_rx;
+  return s.active_w * t.sensor_compute + s.tx_w * t.sensor_tx + s.rx_w * t.sensor_rx +
+         s.idle_w * std::max(0.0, t.latency - busy);
+}
+
+}  // namespace
+
+double FastObjective(const Problem& p, const std::vector<Run>& runs, Objective objective) {
+  const Totals t = Accumulate(p, runs, nullptr);
+  if (!t.feasible) return kInf;
+  switch (objective) {
+    case Objective::kLatency: return t.latency;
+    case Objective::kThroughput: return Throughput(p, t);
+    case Objective::kEnergy: return Energy(p, t);
+  }
+  return kInf;
+}
+
+}  // namespace plan_internal
+
+using plan_internal::Accumulate;
+
+Result<Plan> EvaluatePlan(const Problem& problem, const std::vector<Run>& runs) {
+  const int L = static_cast<int>(problem.layers.size()), K = static_cast<int>(problem.devices.size());
+  if (runs.empty()) return InvalidArgument("a plan needs at least one run");
+  for (size_t r = 0; r < runs.size(); ++r) {
+    const Run& run = runs[r];
+    const std::string at = "run " + std::to_string(r) + ": ";
+    if (run.device < 0 || run.device >= K) return InvalidArgument(at + "device index " + std::to_string(run.device) + " out of range");
+    if (run.first > run.last || run.first < 0 || run.last >= L) return InvalidArgument(at + "bad group range");
+    if (run.first != (r == 0 ? 0 : runs[r - 1].last + 1)) return InvalidArgument(at + "runs must cover the groups in order without gaps");
+    if (r > 0 && run.device <= runs[r - 1].device) return InvalidArgument(at + "devices must keep their order and appear once");
+  }
+  if (runs.back().last != L - 1) return InvalidArgument("the runs stop before the last group");
+  Plan plan;
+  const plan_internal::Totals t = Accumulate(problem, runs, &plan);
+  plan.feasible = t.feasible;
+  plan.latency_s = t.latency;
+  plan.throughput_stage_s = plan_internal::Throughput(problem, t);
+  plan.energy_j = plan_internal::Energy(problem, t);
+  return plan;
+}
+
+double ObjectiveValue(const Plan& plan, Objective objective) {
+  if (!plan.feasible) return plan_internal::kInf;
+  switch (objective) {
+    case Objective::kLatency: return plan.latency_s;
+    case Objective::kThroughput: return plan.throughput_stage_s;
+    case Objective::kEnergy: return plan.energy_j;
+  }
+  return plan_internal::kInf;
+}
+
+int64_t CountPlans(int layers, int devices, bool use_all) {
+  // sum over m used devices of C(L-1, m-1) * C(K, m) (use_all: m = K only).
+  auto choose = [](int n, int r) -> double {
+    if (r < 0 || r > n) return 0;
+    double c = 1;
+    for (int i = 1; i <= r; ++i) c = c * (n - r + i) / i;
+    return c;
+  };
+  double total = 0;
+  for (int m = use_all ? devices : 1; m <= devices; ++m) total += choose(layers - 1, m - 1) * choose(devices, m);
+  return total >= 9.2e18 ? INT64_MAX : static_cast<int64_t>(std::llround(total));
+}
+
+}  // namespace edgesplit
