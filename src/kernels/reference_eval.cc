@@ -64,8 +64,8 @@ void Conv(const PreparedKernel& k, const float* x, const float* w, const float* 
                 for (int64_t oy = 0; oy < OH; ++oy) {
                   const int64_t iy = oy * SH - PT + kh * DH;
                   if (iy < 0 || iy >= H) continue;
-                  const float* row = xin + (id * H + iy) * W;
-                  float* orow = out + (od * OH + oy) * OW;
+                  const float* __restrict row = xin + (id * H + iy) * W;
+                  float* __restrict orow = out + (od * OH + oy) * OW;
                   if (SW == 1) {
                     for (int64_t ox = lo; ox < hi; ++ox) orow[ox] += wv * row[ox + off];
                   } else {
