@@ -18,6 +18,8 @@ using Runner = std::function<Status()>;
 
 Runner RegisterInspect(CLI::App& app);
 Runner RegisterSplit(CLI::App& app);
+Runner RegisterPlan(CLI::App& app);     // plan.cc
+Runner RegisterCompare(CLI::App& app);  // compare.cc
 Runner RegisterInfer(CLI::App& app);
 Runner RegisterBenchEngine(CLI::App& app);
 

@@ -19,6 +19,8 @@ int main(int argc, char** argv) {
       edgesplit::cli::RegisterInspect);
   add("split", "Cut a model at one or more cut points and write each segment as ONNX with a manifest",
       edgesplit::cli::RegisterSplit);
+  add("plan", "Choose where to split a model across devices over a link (docs/planner.md)", edgesplit::cli::RegisterPlan);
+  add("compare", "Every planning algorithm against the optimum on the first 1..N devices", edgesplit::cli::RegisterCompare);
   add("infer", "Run a model (whole, or head then tail at a cut) and print the top classes", edgesplit::cli::RegisterInfer);
   add("bench-engine", "Time the inference engine on a model: whole invocations and each layer", edgesplit::cli::RegisterBenchEngine);
 

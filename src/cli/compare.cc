@@ -1,0 +1,131 @@
+// edgesplit compare (MODEL --devices ... --link ... | --problem FILE)
+//   [--max-devices N] [--use-all] [--objective ...] [--beam-width N] [--seed N]
+//   [--max-plans N] [--format table|csv|json] [-o FILE]
+//
+// Every algorithm on the first 1..N devices (--use-all: 2..N): objective value,
+// gap to the optimum (dp, exact) in percent, solve time, feasibility.
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "plan_args.h"
+#include "report.h"
+
+namespace edgesplit::cli {
+namespace {
+
+struct CompareArgs {
+  PlanSource source;
+  int max_devices = 0;  // 0: all
+  bool use_all = false;
+  std::string objective = "latency";
+  int beam_width = 8;
+  uint64_t seed = 1;
+  int64_t max_plans = 50000000;
+  std::string format = "table";
+  std::string output;
+};
+
+struct Row {
+  int devices = 0;
+  std::string algorithm;
+  bool ran = true, feasible = false;
+  double value = 0, gap_pct = 0, solve_s = 0;
+  std::string segments;  // "dev:first-last ..."
+};
+
+Problem FirstDevices(const Problem& p, int n) {
+  Problem q = p;
+  q.devices.resize(n);
+  for (PlanLayer& l : q.layers) l.compute_s.resize(n);
+  return q;
+}
+
+Status RunCompare(const CompareArgs& a) {
+  ES_ASSIGN_OR_RETURN(PlanInput in, LoadPlanInput(a.source));
+  ES_ASSIGN_OR_RETURN(Objective objective, ParseObjective(a.objective));
+  if (a.format != "table" && a.format != "csv" && a.format != "json") return InvalidArgument("--format must be table, csv or json");
+  const int K = static_cast<int>(in.problem.devices.size());
+  const int n_max = a.max_devices > 0 ? std::min(a.max_devices, K) : K;
+  std::vector<Row> rows;
+  for (int n = a.use_all ? std::min(2, n_max) : 1; n <= n_max; ++n) {
+    const Problem q = FirstDevices(in.problem, n);
+    PlanOptions o;
+    o.objective = objective;
+    o.use_all = a.use_all;
+    o.beam_width = a.beam_width;
+    o.seed = a.seed;
+    ES_ASSIGN_OR_RETURN(Plan opt, SolvePlan(q, Algorithm::kDp, o));
+    const double best = ObjectiveValue(opt, objective);
+    for (Algorithm alg : AllAlgorithms()) {
+      Row r;
+      r.devices = n;
+      r.algorithm = AlgorithmName(alg);
+      if (alg == Algorithm::kBruteForce && CountPlans(static_cast<int>(q.layers.size()), n, a.use_all) > a.max_plans) {
+        r.ran = false;
+        rows.push_back(r);
+        continue;
+      }
+      ES_ASSIGN_OR_RETURN(Plan plan, SolvePlan(q, alg, o));
+      r.feasible = plan.feasible;
+      r.solve_s = plan.solve_time_s;
+      if (plan.feasible) {
+        r.value = ObjectiveValue(plan, objective);
+        r.gap_pct = best > 0 ? 100 * (r.value - best) / best : 0;
+        for (const Segment& s : plan.segments) r.segments += fmt::format("{}{}:{}-{}", r.segments.empty() ? "" : " ", s.device, s.first_layer, s.last_layer);
+      }
+      rows.push_back(r);
+    }
+  }
+  std::string text;
+  const std::string unit = objective == Objective::kEnergy ? "J" : "s";
+  if (a.format == "json") {
+    Json j;
+    j["schema_version"] = kSchemaVersion;
+    j["model"] = in.problem.model;
+    j["link"] = in.problem.link.name;
+    j["dtype"] = in.problem.dtype;
+    j["objective"] = a.objective;
+    j["use_all"] = a.use_all;
+    j["rows"] = Json::array();
+    for (const Row& r : rows) {
+      Json x = {{"devices", r.devices}, {"algorithm", r.algorithm}, {"ran", r.ran}, {"feasible", r.feasible}};
+      if (r.ran && r.feasible) x.update({{"value", r.value}, {"gap_pct", r.gap_pct}, {"segments", r.segments}});
+      if (r.ran) x["solve_time_s"] = r.solve_s;
+      j["rows"].push_back(x);
+    }
+    text = j.dump(2) + "\n";
+  } else if (a.format == "csv") {
+    text = "devices,algorithm,feasible,value,gap_pct,solve_time_s,segments\n";
+    for (const Row& r : rows)
+      text += r.ran ? fmt::format("{},{},{},{:.9g},{:.6f},{:.9g},{}\n", r.devices, r.algorithm, r.feasible ? 1 : 0,
+                                  r.feasible ? r.value : 0, r.feasible ? r.gap_pct : 0, r.solve_s, r.segments)
+                    : fmt::format("{},{},,,,,skipped: more than --max-plans plans\n", r.devices, r.algorithm);
+  } else {
+    text = fmt::format("model {}  link {}  objective {}{}\n\n{:>7}  {:<12} {:>14} {:>9} {:>12}  {}\n", in.problem.model, in.problem.link.name,
+                       a.objective, a.use_all ? "  (use-all)" : "", "devices", "algorithm", a.objective + " " + unit, "gap", "solve time", "segments (device:groups)");
+    for (const Row& r : rows) {
+      if (!r.ran) text += fmt::format("{:>7}  {:<12} {:>14}\n", r.devices, r.algorithm, "skipped (too many plans)");
+      else if (!r.feasible) text += fmt::format("{:>7}  {:<12} {:>14} {:>9} {:>10.3f}ms\n", r.devices, r.algorithm, "infeasible", "", r.solve_s * 1e3);
+      else text += fmt::format("{:>7}  {:<12} {:>14.6f} {:>8.2f}% {:>10.3f}ms  {}\n", r.devices, r.algorithm, r.value, r.gap_pct, r.solve_s * 1e3, r.segments);
+    }
+  }
+  return WriteOutput(a.output, text);
+}
+
+}  // namespace
+
+Runner RegisterCompare(CLI::App& app) {
+  auto a = std::make_shared<CompareArgs>();
+  AddPlanSourceOptions(app, a->source);
+  app.add_option("--max-devices", a->max_devices, "Compare on the first 1..N devices (default: all)");
+  app.add_flag("--use-all", a->use_all, "Every device gets a segment (then from 2 devices up)");
+  app.add_option("--objective", a->objective, "latency, throughput or energy")->capture_default_str();
+  app.add_option("--beam-width", a->beam_width, "Beam search width")->capture_default_str();
+  app.add_option("--seed", a->seed, "random-fit seed")->capture_default_str();
+  app.add_option("--max-plans", a->max_plans, "Skip brute force above this many plans")->capture_default_str();
+  app.add_option("--format", a->format, "table, csv or json")->capture_default_str();
+  app.add_option("-o,--output", a->output, "Write to FILE instead of stdout");
+  return [a] { return RunCompare(*a); };
+}
+
+}  // namespace edgesplit::cli

@@ -1,0 +1,194 @@
+// edgesplit plan (MODEL --devices LIST --link NAME | --problem FILE)
+//   [--algorithm NAME] [--objective latency|throughput|energy] [--use-all]
+//   [--beam-width N] [--seed N] [--format table|json] [--dtype int8|f32]
+//   [--profiles DIR] [--dump-problem FILE] [--cuts LIST] [-o FILE]
+//
+// Chooses where to split MODEL across the devices (docs/planner.md). The JSON
+// is what `run --plan` executes. --cuts evaluates a given split instead of
+// solving: the first len(LIST)+1 devices take the segments in order.
+#include <fmt/format.h>
+
+#include <cstdio>
+
+#include "commands.h"
+#include "edgesplit/models.h"
+#include "edgesplit/plan.h"
+#include "plan_args.h"
+#include "report.h"
+
+namespace edgesplit::cli {
+
+Result<PlanInput> LoadPlanInput(const PlanSource& s) {
+  PlanInput in;
+  if (!s.problem_file.empty()) {
+    if (!s.model.empty()) return InvalidArgument("give either MODEL or --problem, not both");
+    ES_ASSIGN_OR_RETURN(in.problem, LoadProblem(s.problem_file));
+    return in;
+  }
+  if (s.model.empty()) return InvalidArgument("give a MODEL with --devices and --link, or --problem FILE");
+  if (s.devices.empty()) return InvalidArgument("--devices is required with a MODEL (e.g. --devices esp32s3,esp32s3)");
+  if (s.link.empty()) return InvalidArgument("--link is required with a MODEL (e.g. --link espnow)");
+  if (s.dtype != "int8" && s.dtype != "f32") return InvalidArgument("--dtype must be int8 or f32, not '" + s.dtype + "'");
+  const std::string dir = ProfilesDir(s.profiles_dir);
+  std::vector<DeviceProfile> devices;
+  for (const std::string& name : s.devices) {
+    ES_ASSIGN_OR_RETURN(DeviceProfile d, LoadDeviceProfile(dir, name));
+    devices.push_back(std::move(d));
+  }
+  ES_ASSIGN_OR_RETURN(LinkProfile link, LoadLinkProfile(dir, s.link));
+  ES_ASSIGN_OR_RETURN(Graph g, LoadModel(s.model));
+  ES_ASSIGN_OR_RETURN(in.problem, BuildProblem(g, s.model, devices, link, s.dtype == "f32" ? DType::kFloat32 : DType::kInt8));
+  ES_ASSIGN_OR_RETURN(in.cuts, FindCutPoints(g));
+  in.graph = std::move(g);
+  if (!s.dump_problem.empty()) ES_RETURN_IF_ERROR(WriteOutput(s.dump_problem, ProblemToJson(in.problem)));
+  return in;
+}
+
+void AddPlanSourceOptions(CLI::App& app, PlanSource& s) {
+  app.add_option("model", s.model, "Zoo spec or .onnx path");
+  app.add_option("--problem", s.problem_file, "Instance file (docs/planner.md) instead of MODEL");
+  app.add_option("--devices", s.devices, "Ordered device profiles; the first is the sensor")->delimiter(',');
+  app.add_option("--link", s.link, "Link profile: udp, tcp, espnow, espnow-v2, ble, ble-2m, ethernet");
+  app.add_option("--dtype", s.dtype, "int8 or f32 for the whole plan")->capture_default_str();
+  app.add_option("--profiles", s.profiles_dir, "Profiles folder (default: env EDGESPLIT_PROFILES, else the source tree's)");
+  app.add_option("--dump-problem", s.dump_problem, "Write the instance built from MODEL to this file");
+}
+
+namespace {
+
+struct PlanArgs {
+  PlanSource source;
+  std::string algorithm = "dp";
+  std::string objective = "latency";
+  bool use_all = false;
+  int beam_width = 8;
+  uint64_t seed = 1;
+  std::string format = "table";
+  std::string output;
+  std::vector<std::string> cuts;
+};
+
+std::string CutBefore(const Problem& p, int first) { return first == 0 ? "input" : p.layers[first - 1].name; }
+
+// Group boundaries named by the user: cut names/aliases (models) or layer names / indices (problem files).
+Result<std::vector<Run>> RunsFromCuts(const PlanInput& in, const std::vector<std::string>& specs) {
+  const Problem& p = in.problem;
+  const int L = static_cast<int>(p.layers.size());
+  std::vector<int> bounds;  // number of groups before each cut
+  for (const std::string& spec : specs) {
+    int b = -1;
+    if (in.graph) {
+      ES_ASSIGN_OR_RETURN(b, ResolveCut(*in.graph, in.cuts, spec));
+    } else {
+      for (int g = 0; g < L && b < 0; ++g)
+        if (p.layers[g].name == spec || std::to_string(g + 1) == spec) b = g + 1;
+      if (b < 0) return NotFound("no layer group named '" + spec + "' in the problem");
+    }
+    if (b <= 0 || b >= L) return InvalidArgument("cut '" + spec + "' is not strictly inside the model");
+    if (!bounds.empty() && b <= bounds.back()) return InvalidArgument("--cuts must be in model order, each once");
+    bounds.push_back(b);
+  }
+  if (static_cast<int>(bounds.size()) + 1 > static_cast<int>(p.devices.size()))
+    return InvalidArgument(std::to_string(bounds.size()) + " cuts need " + std::to_string(bounds.size() + 1) + " devices");
+  std::vector<Run> runs;
+  int first = 0;
+  for (size_t r = 0; r <= bounds.size(); ++r) {
+    const int end = r < bounds.size() ? bounds[r] : L;
+    runs.push_back({static_cast<int>(r), first, end - 1});
+    first = end;
+  }
+  return runs;
+}
+
+Json PlanJson(const Problem& p, const std::string& algorithm, const Plan& plan) {
+  Json j;
+  j["schema_version"] = kSchemaVersion;
+  j["model"] = p.model;
+  j["link"] = p.link.name;
+  j["dtype"] = p.dtype;
+  j["algorithm"] = algorithm;
+  j["feasible"] = plan.feasible;
+  if (!plan.feasible) j["reason"] = plan.reason;
+  j["latency_s"] = plan.latency_s;
+  j["throughput_stage_s"] = plan.throughput_stage_s;
+  j["energy_j"] = plan.energy_j;
+  j["solve_time_s"] = plan.solve_time_s;
+  j["segments"] = Json::array();
+  for (const Segment& s : plan.segments)
+    j["segments"].push_back({{"device", p.devices[s.device].name}, {"device_index", s.device}, {"first_layer", s.first_layer},
+                             {"last_layer", s.last_layer}, {"cut_before", CutBefore(p, s.first_layer)},
+                             {"cut_after", p.layers[s.last_layer].name}, {"compute_s", s.compute_s},
+                             {"weight_bytes", s.weight_bytes}, {"arena_bytes", s.arena_bytes}});
+  j["transfers"] = Json::array();
+  for (const Transfer& t : plan.transfers)
+    j["transfers"].push_back({{"kind", t.kind}, {"from", p.devices[t.from].name}, {"to", p.devices[t.to].name},
+                              {"bytes", t.bytes}, {"time_s", t.time_s}});
+  j["setup_s"] = p.link.setup_s;  // cold start, not in latency_s
+  return j;
+}
+
+std::string PlanTable(const Problem& p, const std::string& algorithm, const Plan& plan) {
+  std::string s = fmt::format("model       {}\nlink        {}{}\ndtype       {}\nalgorithm   {}\n", p.model.empty() ? "(problem file)" : p.model,
+                              p.link.name, p.link.shared_medium ? " (shared medium)" : "", p.dtype, algorithm);
+  if (!plan.feasible) return s + "feasible    no: " + plan.reason + "\n";
+  s += fmt::format("latency     {:.6f} s (steady state; +{:.3f} s link setup on a cold start)\nthroughput  {:.6f} s per inference (longest stage)\n"
+                   "energy      {:.6f} J on {}\nsolve time  {:.6f} s\n\n",
+                   plan.latency_s, p.link.setup_s, plan.throughput_stage_s, plan.energy_j, p.devices[0].name, plan.solve_time_s);
+  s += fmt::format("{:>3}  {:<16} {:>7}  {:<30} {:>11} {:>10} {:>10}\n", "#", "device", "groups", "cut after", "compute s", "weights", "arena");
+  for (size_t i = 0; i < plan.segments.size(); ++i) {
+    const Segment& g = plan.segments[i];
+    s += fmt::format("{:>3}  {:<16} {:>3}..{:<3} {:<30} {:>11.6f} {:>10} {:>10}\n", i, p.devices[g.device].name, g.first_layer,
+                     g.last_layer, p.layers[g.last_layer].name, g.compute_s, HumanBytes(g.weight_bytes), HumanBytes(g.arena_bytes));
+  }
+  s += "\ntransfers\n";
+  for (const Transfer& t : plan.transfers)
+    s += fmt::format("  {:<7} {:<16} -> {:<16} {:>10}  {:.6f} s\n", t.kind, p.devices[t.from].name, p.devices[t.to].name,
+                     HumanBytes(t.bytes), t.time_s);
+  return s;
+}
+
+Status RunPlan(const PlanArgs& a) {
+  ES_ASSIGN_OR_RETURN(PlanInput in, LoadPlanInput(a.source));
+  ES_ASSIGN_OR_RETURN(Objective objective, ParseObjective(a.objective));
+  if (a.format != "table" && a.format != "json") return InvalidArgument("--format must be table or json");
+  if (a.beam_width < 1) return InvalidArgument("--beam-width must be >= 1");
+  Plan plan;
+  std::string algorithm = a.algorithm;
+  if (!a.cuts.empty()) {
+    ES_ASSIGN_OR_RETURN(std::vector<Run> runs, RunsFromCuts(in, a.cuts));
+    ES_ASSIGN_OR_RETURN(plan, EvaluatePlan(in.problem, runs));
+    algorithm = "fixed";
+  } else {
+    ES_ASSIGN_OR_RETURN(Algorithm alg, ParseAlgorithm(a.algorithm));
+    PlanOptions o;
+    o.objective = objective;
+    o.use_all = a.use_all;
+    o.beam_width = a.beam_width;
+    o.seed = a.seed;
+    const int64_t count = CountPlans(static_cast<int>(in.problem.layers.size()), static_cast<int>(in.problem.devices.size()), a.use_all);
+    if (alg == Algorithm::kBruteForce && count > 2000000)
+      o.progress = [](double f) { std::fprintf(stderr, "\rbrute force: %5.1f%%", 100 * f), std::fflush(stderr); };
+    ES_ASSIGN_OR_RETURN(plan, SolvePlan(in.problem, alg, o));
+    if (o.progress) std::fprintf(stderr, "\n");
+  }
+  const std::string text = a.format == "json" ? PlanJson(in.problem, algorithm, plan).dump(2) + "\n" : PlanTable(in.problem, algorithm, plan);
+  return WriteOutput(a.output, text);
+}
+
+}  // namespace
+
+Runner RegisterPlan(CLI::App& app) {
+  auto a = std::make_shared<PlanArgs>();
+  AddPlanSourceOptions(app, a->source);
+  app.add_option("--algorithm", a->algorithm, "dp, beam, greedy, first-fit, random-fit or brute-force")->capture_default_str();
+  app.add_option("--objective", a->objective, "latency, throughput or energy")->capture_default_str();
+  app.add_flag("--use-all", a->use_all, "Give every device a segment");
+  app.add_option("--beam-width", a->beam_width, "Beam search width")->capture_default_str();
+  app.add_option("--seed", a->seed, "random-fit seed")->capture_default_str();
+  app.add_option("--format", a->format, "table or json")->capture_default_str();
+  app.add_option("--cuts", a->cuts, "Evaluate this split instead of solving (cut names, in order)")->delimiter(',');
+  app.add_option("-o,--output", a->output, "Write to FILE instead of stdout");
+  return [a] { return RunPlan(*a); };
+}
+
+}  // namespace edgesplit::cli

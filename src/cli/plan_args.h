@@ -1,0 +1,30 @@
+// What `plan` and `compare` share: where the instance comes from.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "edgesplit/analysis.h"
+#include "edgesplit/plan.h"
+
+namespace edgesplit::cli {
+
+struct PlanSource {
+  std::string model, problem_file, link, dtype = "int8", profiles_dir, dump_problem;
+  std::vector<std::string> devices;
+};
+
+struct PlanInput {
+  Problem problem;
+  std::optional<Graph> graph;  // when built from a model
+  std::vector<CutPoint> cuts;
+};
+
+void AddPlanSourceOptions(CLI::App& app, PlanSource& source);
+// The instance from --problem, or built from MODEL + profiles (writes --dump-problem).
+Result<PlanInput> LoadPlanInput(const PlanSource& source);
+
+}  // namespace edgesplit::cli

@@ -1,0 +1,110 @@
+// The CLI contract of `plan` and `compare`: JSON keys, instance files,
+// --dump-problem round trip, --cuts, formats and error messages.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "test_util.h"
+
+namespace edgesplit {
+namespace {
+
+using edgesplit::testing::MakeTempDir;
+using edgesplit::testing::ReadFile;
+using edgesplit::testing::RunCli;
+using edgesplit::testing::WriteFile;
+
+const char* kModel = "mobilenet_v2:alpha=0.35,res=96";
+
+TEST(PlanCli, JsonKeepsTheContract) {
+  std::string out, err;
+  ASSERT_EQ(RunCli(std::string("plan ") + kModel + " --devices esp32s3,esp32s3,rpi4 --link espnow --format json", &out, &err), 0) << err;
+  auto j = nlohmann::json::parse(out);
+  for (const char* key : {"schema_version", "model", "link", "dtype", "algorithm", "feasible", "latency_s", "throughput_stage_s",
+                          "energy_j", "solve_time_s", "segments", "transfers"})
+    EXPECT_TRUE(j.contains(key)) << key;
+  EXPECT_EQ(j["algorithm"], "dp");
+  EXPECT_EQ(j["dtype"], "int8");
+  EXPECT_EQ(j["link"], "espnow");
+  ASSERT_TRUE(j["feasible"].get<bool>());
+  ASSERT_FALSE(j["segments"].empty());
+  int next = 0;
+  for (const auto& s : j["segments"]) {
+    for (const char* key : {"device", "device_index", "first_layer", "last_layer", "cut_before", "cut_after", "compute_s",
+                            "weight_bytes", "arena_bytes"})
+      ASSERT_TRUE(s.contains(key)) << key;
+    EXPECT_EQ(s["first_layer"].get<int>(), next);
+    next = s["last_layer"].get<int>() + 1;
+  }
+  EXPECT_EQ(j["segments"][0]["cut_before"], "input");
+  for (const auto& t : j["transfers"]) {
+    for (const char* key : {"kind", "from", "to", "bytes", "time_s"}) ASSERT_TRUE(t.contains(key)) << key;
+    EXPECT_TRUE(t["kind"] == "input" || t["kind"] == "hop" || t["kind"] == "result");
+  }
+}
+
+TEST(PlanCli, DumpedProblemSolvesToTheSamePlan) {
+  const std::string dir = MakeTempDir(), file = dir + "/p.json";
+  std::string a, b, err;
+  ASSERT_EQ(RunCli(std::string("plan ") + kModel + " --devices esp32s3,esp32s3-espnn --link ble --use-all --format json --dump-problem " + file, &a, &err), 0) << err;
+  ASSERT_EQ(RunCli("plan --problem " + file + " --use-all --format json", &b, &err), 0) << err;
+  auto ja = nlohmann::json::parse(a), jb = nlohmann::json::parse(b);
+  EXPECT_NEAR(ja["latency_s"].get<double>(), jb["latency_s"].get<double>(), 1e-12);
+  EXPECT_EQ(ja["segments"].size(), 2u);
+  EXPECT_EQ(ja["segments"], jb["segments"]);
+}
+
+TEST(PlanCli, EveryAlgorithmAndObjectiveRuns) {
+  for (const char* alg : {"dp", "beam", "greedy", "first-fit", "random-fit", "brute-force"})
+    for (const char* obj : {"latency", "throughput", "energy"}) {
+      std::string out, err;
+      EXPECT_EQ(RunCli(std::string("plan ") + kModel + " --devices esp32s3,esp32s3,esp32s3 --link espnow --algorithm " + alg +
+                           " --objective " + obj + " --format json",
+                       &out, &err),
+                0)
+          << alg << " " << obj << ": " << err;
+      EXPECT_TRUE(nlohmann::json::parse(out)["feasible"].get<bool>()) << alg << " " << obj;
+    }
+}
+
+TEST(PlanCli, FixedCutsAndTable) {
+  std::string out, err;
+  ASSERT_EQ(RunCli("plan mobilenet_v2:alpha=0.35,res=224 --devices esp32s3,esp32s3 --link espnow --cuts block_16_project_BN", &out, &err), 0) << err;
+  EXPECT_NE(out.find("algorithm   fixed"), std::string::npos) << out;
+  EXPECT_NE(out.find("5.36KiB"), std::string::npos) << out;
+}
+
+TEST(PlanCli, InfeasibleAndBadInputSayWhy) {
+  const std::string dir = MakeTempDir(), file = dir + "/p.json";
+  WriteFile(file, R"({"schema_version":1,"input_bytes":10,"devices":[{"name":"tiny","weight_capacity_bytes":10,"ram_bytes":10}],
+    "layers":[{"name":"big","weight_bytes":100,"out_bytes":1,"arena_bytes":1,"compute_s":[1]}],
+    "link":{"per_message_s":0,"per_frame_s":0,"payload_bytes":250,"bytes_per_s":1000}})");
+  std::string out, err;
+  ASSERT_EQ(RunCli("plan --problem " + file + " --format json", &out, &err), 0) << err;
+  auto j = nlohmann::json::parse(out);
+  EXPECT_FALSE(j["feasible"].get<bool>());
+  EXPECT_NE(j["reason"].get<std::string>().find("'big'"), std::string::npos);
+  EXPECT_NE(RunCli(std::string("plan ") + kModel + " --devices esp32s3 --link carrier-pigeon", &out, &err), 0);
+  EXPECT_NE(err.find("espnow"), std::string::npos) << err;  // lists what exists
+  EXPECT_NE(RunCli(std::string("plan ") + kModel + " --devices esp32s3 --link espnow --algorithm magic", &out, &err), 0);
+  EXPECT_NE(err.find("beam"), std::string::npos) << err;
+}
+
+TEST(CompareCli, FormatsAndGaps) {
+  std::string out, err;
+  ASSERT_EQ(RunCli(std::string("compare ") + kModel + " --devices esp32s3,esp32s3,esp32s3 --link espnow --use-all --format json", &out, &err), 0) << err;
+  auto j = nlohmann::json::parse(out);
+  ASSERT_EQ(j["rows"].size(), 2u * 6u);  // 2 and 3 devices x 6 algorithms
+  for (const auto& r : j["rows"]) {
+    if (!r["feasible"].get<bool>()) continue;
+    EXPECT_GE(r["gap_pct"].get<double>(), -1e-6) << r.dump();
+    if (r["algorithm"] == "dp" || r["algorithm"] == "brute-force") EXPECT_NEAR(r["gap_pct"].get<double>(), 0, 1e-6);
+  }
+  ASSERT_EQ(RunCli(std::string("compare ") + kModel + " --devices esp32s3,esp32s3 --link udp --format csv", &out, &err), 0) << err;
+  EXPECT_EQ(out.rfind("devices,algorithm,feasible,value,gap_pct,solve_time_s", 0), 0u) << out;
+  ASSERT_EQ(RunCli(std::string("compare ") + kModel + " --devices esp32s3,esp32s3 --link udp", &out, &err), 0) << err;
+  EXPECT_NE(out.find("brute-force"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace edgesplit
