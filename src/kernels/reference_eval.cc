@@ -183,6 +183,34 @@ void Broadcast(const int64_t* p, const T* a, const T* b, T* y, F f) {
   }
 }
 
+// Integer arithmetic wraps (computed unsigned: no signed-overflow UB).
+template <typename T>
+T Wrap(uint64_t v) {
+  return static_cast<T>(static_cast<std::make_unsigned_t<T>>(v));
+}
+template <typename T>
+T AddOp(T u, T v) {
+  if constexpr (std::is_integral_v<T>) return Wrap<T>(static_cast<uint64_t>(u) + static_cast<uint64_t>(v));
+  else return u + v;
+}
+template <typename T>
+T SubOp(T u, T v) {
+  if constexpr (std::is_integral_v<T>) return Wrap<T>(static_cast<uint64_t>(u) - static_cast<uint64_t>(v));
+  else return u - v;
+}
+template <typename T>
+T MulOp(T u, T v) {
+  if constexpr (std::is_integral_v<T>) return Wrap<T>(static_cast<uint64_t>(u) * static_cast<uint64_t>(v));
+  else return u * v;
+}
+template <typename T>
+T DivOp(T u, T v) {
+  if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
+    if (v == -1) return Wrap<T>(0 - static_cast<uint64_t>(u));  // INT_MIN / -1 wraps
+  }
+  return static_cast<T>(u / v);
+}
+
 template <typename T>
 Status Binary(const PreparedKernel& k, const void* a, const void* b, void* y) {
   const T* pa = static_cast<const T*>(a);
@@ -190,15 +218,15 @@ Status Binary(const PreparedKernel& k, const void* a, const void* b, void* y) {
   T* py = static_cast<T*>(y);
   switch (k.op) {
     // Integer results wrap to T, as ONNX's reference does.
-    case OpType::kAdd: Broadcast(k.ints.data(), pa, pb, py, [](T u, T v) { return static_cast<T>(u + v); }); break;
-    case OpType::kSub: Broadcast(k.ints.data(), pa, pb, py, [](T u, T v) { return static_cast<T>(u - v); }); break;
-    case OpType::kMul: Broadcast(k.ints.data(), pa, pb, py, [](T u, T v) { return static_cast<T>(u * v); }); break;
+    case OpType::kAdd: Broadcast(k.ints.data(), pa, pb, py, [](T u, T v) { return AddOp(u, v); }); break;
+    case OpType::kSub: Broadcast(k.ints.data(), pa, pb, py, [](T u, T v) { return SubOp(u, v); }); break;
+    case OpType::kMul: Broadcast(k.ints.data(), pa, pb, py, [](T u, T v) { return MulOp(u, v); }); break;
     case OpType::kDiv:
       if constexpr (std::is_integral_v<T>) {
         for (int64_t i = 0; i < k.inputs[1].elements; ++i)
           if (pb[i] == 0) return RuntimeError(k, "integer division by zero");
       }
-      Broadcast(k.ints.data(), pa, pb, py, [](T u, T v) { return static_cast<T>(u / v); });
+      Broadcast(k.ints.data(), pa, pb, py, [](T u, T v) { return DivOp(u, v); });
       break;
     default: break;
   }
