@@ -6,6 +6,8 @@
 // gap to the optimum (dp, exact) in percent, solve time, feasibility.
 #include <fmt/format.h>
 
+#include <cmath>
+
 #include "commands.h"
 #include "plan_args.h"
 #include "report.h"
@@ -71,6 +73,7 @@ Status RunCompare(const CompareArgs& a) {
       if (plan.feasible) {
         r.value = ObjectiveValue(plan, objective);
         r.gap_pct = best > 0 ? 100 * (r.value - best) / best : 0;
+        if (std::abs(r.gap_pct) < 1e-9) r.gap_pct = 0;  // ties print as 0, not -0
         for (const Segment& s : plan.segments) r.segments += fmt::format("{}{}:{}-{}", r.segments.empty() ? "" : " ", s.device, s.first_layer, s.last_layer);
       }
       rows.push_back(r);
