@@ -194,5 +194,51 @@ TEST(ConformanceTest, ReferenceBackendRunsOnnxNodeTests) {
   EXPECT_GT(passed, 150);
 }
 
+// PyTorch's old exports (pytorch-converted, pytorch-operator): small real
+// models. Opset-6 models whose attributes changed meaning at 7 are skipped;
+// others are declared opset 7, as onnx_conformance_test.cc does.
+TEST(ConformanceTest, ReferenceBackendRunsLegacyPytorchModels) {
+  int passed = 0, data_sets = 0;
+  std::map<std::string, std::string> skipped, failures;
+  for (const char* sub : {"pytorch-converted", "pytorch-operator"}) {
+    const fs::path root = fs::path(kTestData).parent_path() / sub;
+    if (!fs::exists(root)) GTEST_SKIP() << "libonnx-testdata is not installed";
+    std::vector<fs::path> dirs;
+    for (const auto& entry : fs::directory_iterator(root)) dirs.push_back(entry.path());
+    std::sort(dirs.begin(), dirs.end());
+    for (const fs::path& dir : dirs) {
+      const std::string name = dir.filename().string();
+      onnx::ModelProto model;
+      if (!model.ParseFromString(testing::ReadFile((dir / "model.onnx").string()))) continue;
+      bool ops_ok = true, changed_at_7 = false;
+      for (const auto& n : model.graph().node()) {
+        ops_ok &= SupportedOp(n.op_type()) && (n.domain().empty() || n.domain() == "ai.onnx");
+        for (const auto& a : n.attribute())
+          changed_at_7 |= a.name() == "broadcast" || a.name() == "is_test" || a.name() == "consumed_inputs";
+      }
+      if (!ops_ok) continue;
+      if (changed_at_7) {
+        skipped[name] = "opset-6 attribute semantics";
+        continue;
+      }
+      if (std::string why = DTypeSkipReason(model); !why.empty()) {
+        skipped[name] = why;
+        continue;
+      }
+      for (auto& opset : *model.mutable_opset_import())
+        if (opset.version() < 7) opset.set_version(7);
+      std::string failure = RunCase(dir, model, &data_sets, &skipped);
+      if (failure == "skip") continue;
+      if (!failure.empty()) failures[name] = failure;
+      else ++passed;
+    }
+  }
+  std::printf("[ conformance ] legacy pytorch models: %d passed (%d data sets), %zu skipped\n", passed, data_sets,
+              skipped.size());
+  for (const auto& [name, reason] : skipped) std::printf("[ conformance ]   skipped %s: %s\n", name.c_str(), reason.c_str());
+  for (const auto& [name, why] : failures) ADD_FAILURE() << name << ": " << why;
+  EXPECT_GT(passed, 30);
+}
+
 }  // namespace
 }  // namespace edgesplit
