@@ -1,6 +1,9 @@
 // PNG/JPEG input through stb_image (Debian libstb-dev, header-only use).
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <string>
 
 #include "edgesplit/io.h"
@@ -29,7 +32,10 @@ Result<FloatArray> LoadImage(const std::string& path, int64_t height, int64_t wi
   if (height < 1 || width < 1 || height > 16384 || width > 16384)
     return InvalidArgument("cannot resize an image to " + std::to_string(height) + "x" + std::to_string(width));
   int w = 0, h = 0, channels = 0;
-  unsigned char* pixels = stbi_load(path.c_str(), &w, &h, &channels, 3);
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (!file) return IoError("cannot open image '" + path + "': " + std::strerror(errno));
+  unsigned char* pixels = stbi_load_from_file(file, &w, &h, &channels, 3);
+  std::fclose(file);
   if (!pixels) {
     const char* reason = stbi_failure_reason();
     return InvalidArgument("cannot read image '" + path + "': " + (reason ? reason : "unknown error"));
