@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes the ONNX importer for N seconds (default 60) with libFuzzer, ASan and
+# Fuzzes the ONNX importer, then the profile/instance parsers (fuzz/profile_fuzz.cc), for N seconds each (default 60) with libFuzzer, ASan and
 # UBSan. Builds build-fuzz/ with clang++-14, seeds a temporary corpus with
 # models from Debian's libonnx-testdata and the ONNX tests' crafted models
 # (fuzz/make_onnx_seeds.cc), and exits non-zero when the fuzzer
@@ -15,7 +15,7 @@ testdata=/usr/share/libonnx-testdata/data
 
 CXX=clang++-14 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DEDGESPLIT_FUZZ=ON -DEDGESPLIT_TESTS=OFF -DEDGESPLIT_BENCH=OFF >/dev/null
-cmake --build "$build" --target onnx_import_fuzz make_onnx_seeds -j2
+cmake --build "$build" --target onnx_import_fuzz make_onnx_seeds profile_fuzz -j2
 
 corpus="$(mktemp -d)"
 trap 'rm -rf "$corpus"' EXIT
@@ -40,4 +40,20 @@ done
 mkdir -p "$build/fuzz-artifacts"
 "$build/fuzz/onnx_import_fuzz" "$corpus" \
   -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 -timeout=20 \
+  -artifact_prefix="$build/fuzz-artifacts/" -print_final_stats=1
+
+# Profile and planner-instance parsers, seeded with the shipped profiles and a
+# dumped instance; same time budget.
+profile_corpus="$(mktemp -d)"
+trap 'rm -rf "$corpus" "$profile_corpus"' EXIT
+cp "$root"/profiles/devices/*.json "$root"/profiles/links/*.json "$profile_corpus/"
+cat > "$profile_corpus/problem.json" <<'JSON'
+{"schema_version":1,"input_bytes":100,"devices":[{"name":"a","weight_capacity_bytes":1000,"ram_bytes":1000},
+ {"name":"b","weight_capacity_bytes":500,"ram_bytes":800,"active_w":0.2,"idle_w":0.1,"tx_w":1,"rx_w":0.3}],
+ "layers":[{"name":"g0","weight_bytes":400,"out_bytes":50,"arena_bytes":300,"compute_s":[0.1,0.2]},
+ {"name":"g1","weight_bytes":300,"out_bytes":10,"arena_bytes":700,"compute_s":[0.3,0.1]}],
+ "link":{"per_message_s":0.004,"per_frame_s":0.0012,"payload_bytes":250,"bytes_per_s":125000,"loss":0.1,"shared_medium":true}}
+JSON
+"$build/fuzz/profile_fuzz" "$profile_corpus" \
+  -max_total_time="$seconds" -max_len=8192 -rss_limit_mb=2048 -timeout=20 \
   -artifact_prefix="$build/fuzz-artifacts/" -print_final_stats=1
