@@ -4,6 +4,7 @@
 // recomputed; instance files parse, round-trip and fail with named fields.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -56,7 +57,33 @@ std::vector<Run> RunsOf(const Plan& plan) {
   return runs;
 }
 
+// The test's own oracle for a plan's latency, from the formulas in plan.h.
+double OracleLatency(const Problem& p, const Plan& plan) {
+  auto T = [&](int64_t b) {
+    if (b <= 0) return 0.0;
+    const double frames = std::ceil(double(b) / double(p.link.payload_bytes));
+    return p.link.per_message_s + (frames * p.link.per_frame_s + double(b) / p.link.bytes_per_s) / (1 - p.link.loss);
+  };
+  double t = 0;
+  const auto& segs = plan.segments;
+  if (segs.front().device != 0) t += T(p.input_bytes);
+  for (size_t i = 0; i < segs.size(); ++i) {
+    int64_t w = 0, a = 0;
+    for (int g = segs[i].first_layer; g <= segs[i].last_layer; ++g) {
+      t += p.layers[g].compute_s[segs[i].device];
+      w += p.layers[g].weight_bytes;
+      a = std::max(a, p.layers[g].arena_bytes);
+    }
+    EXPECT_LE(w, p.devices[segs[i].device].weight_capacity_bytes);
+    EXPECT_LE(a, p.devices[segs[i].device].ram_bytes);
+    if (i + 1 < segs.size()) t += T(p.layers[segs[i].last_layer].out_bytes);
+  }
+  if (segs.back().device != 0) t += T(p.layers.back().out_bytes);
+  return t;
+}
+
 void ExpectRecomputes(const Problem& p, const Plan& plan) {
+  EXPECT_NEAR(OracleLatency(p, plan), plan.latency_s, 1e-9 * std::max(1.0, plan.latency_s));
   auto again = EvaluatePlan(p, RunsOf(plan));
   ASSERT_TRUE(again.ok()) << again.status().message();
   EXPECT_TRUE(again->feasible) << again->reason;

@@ -2,7 +2,7 @@
 //   [--max-devices N] [--use-all] [--objective ...] [--beam-width N] [--seed N]
 //   [--max-plans N] [--format table|csv|json] [-o FILE]
 //
-// Every algorithm on the first 1..N devices (--use-all: 2..N): objective value,
+// Every algorithm on the first 1..N devices: objective value (and latency),
 // gap to the optimum (dp, exact) in percent, solve time, feasibility.
 #include <fmt/format.h>
 
@@ -31,7 +31,7 @@ struct Row {
   int devices = 0;
   std::string algorithm;
   bool ran = true, feasible = false;
-  double value = 0, gap_pct = 0, solve_s = 0;
+  double value = 0, latency = 0, gap_pct = 0, solve_s = 0;
   std::string segments;  // "dev:first-last ..."
 };
 
@@ -49,7 +49,7 @@ Status RunCompare(const CompareArgs& a) {
   const int K = static_cast<int>(in.problem.devices.size());
   const int n_max = a.max_devices > 0 ? std::min(a.max_devices, K) : K;
   std::vector<Row> rows;
-  for (int n = a.use_all ? std::min(2, n_max) : 1; n <= n_max; ++n) {
+  for (int n = 1; n <= n_max; ++n) {
     const Problem q = FirstDevices(in.problem, n);
     PlanOptions o;
     o.objective = objective;
@@ -72,6 +72,7 @@ Status RunCompare(const CompareArgs& a) {
       r.solve_s = plan.solve_time_s;
       if (plan.feasible) {
         r.value = ObjectiveValue(plan, objective);
+        r.latency = plan.latency_s;
         r.gap_pct = best > 0 ? 100 * (r.value - best) / best : 0;
         if (std::abs(r.gap_pct) < 1e-9) r.gap_pct = 0;  // ties print as 0, not -0
         for (const Segment& s : plan.segments) r.segments += fmt::format("{}{}:{}-{}", r.segments.empty() ? "" : " ", s.device, s.first_layer, s.last_layer);
@@ -92,7 +93,7 @@ Status RunCompare(const CompareArgs& a) {
     j["rows"] = Json::array();
     for (const Row& r : rows) {
       Json x = {{"devices", r.devices}, {"algorithm", r.algorithm}, {"ran", r.ran}, {"feasible", r.feasible}};
-      if (r.ran && r.feasible) x.update({{"value", r.value}, {"gap_pct", r.gap_pct}, {"segments", r.segments}});
+      if (r.ran && r.feasible) x.update({{"value", r.value}, {"latency_s", r.latency}, {"gap_pct", r.gap_pct}, {"segments", r.segments}});
       if (r.ran) x["solve_time_s"] = r.solve_s;
       j["rows"].push_back(x);
     }
@@ -121,7 +122,7 @@ Runner RegisterCompare(CLI::App& app) {
   auto a = std::make_shared<CompareArgs>();
   AddPlanSourceOptions(app, a->source);
   app.add_option("--max-devices", a->max_devices, "Compare on the first 1..N devices (default: all)");
-  app.add_flag("--use-all", a->use_all, "Every device gets a segment (then from 2 devices up)");
+  app.add_flag("--use-all", a->use_all, "Every device gets a segment");
   app.add_option("--objective", a->objective, "latency, throughput or energy")->capture_default_str();
   app.add_option("--beam-width", a->beam_width, "Beam search width")->capture_default_str();
   app.add_option("--seed", a->seed, "random-fit seed")->capture_default_str();
