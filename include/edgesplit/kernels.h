@@ -50,22 +50,40 @@ struct PreparedKernel {
   int64_t scratch_bytes = 0;  // Eval's `scratch` must hold this many bytes (16-byte aligned)
 };
 
+// A backend is a name and two functions (as TFLite Micro's op registrations
+// are): no virtual dispatch, so it crosses the no-RTTI boundary of the portable
+// core cleanly. `context` is handed to both functions (backend-wide state).
 class Backend {
  public:
-  virtual ~Backend() = default;
+  using PrepareFn = Status (*)(const void* context, const Graph& graph, int node_index, PreparedKernel* kernel);
+  using EvalFn = Status (*)(const void* context, const PreparedKernel& kernel, const void* const* inputs,
+                            void* const* outputs, void* scratch);
+  constexpr Backend(const char* name, PrepareFn prepare, EvalFn eval, const void* context = nullptr)
+      : name_(name), prepare_(prepare), eval_(eval), context_(context) {}
+
   // "reference", "onednn".
-  virtual const char* name() const = 0;
+  const char* name() const { return name_; }
   // Checks node `node_index` of `graph` (shapes inferred) and resolves it. On
   // failure the Status names the node, its op and the reason (e.g. an
   // unsupported dtype).
-  virtual Status Prepare(const Graph& graph, int node_index, PreparedKernel* kernel) const = 0;
+  Status Prepare(const Graph& graph, int node_index, PreparedKernel* kernel) const {
+    return prepare_(context_, graph, node_index, kernel);
+  }
   // Computes the outputs. `inputs[i]` points to input i's bytes (nullptr when
   // omitted), `outputs[i]` to output i's buffer; outputs never alias inputs.
-  virtual Status Eval(const PreparedKernel& kernel, const void* const* inputs, void* const* outputs,
-                      void* scratch) const = 0;
+  // `scratch` holds at least kernel.scratch_bytes.
+  Status Eval(const PreparedKernel& kernel, const void* const* inputs, void* const* outputs, void* scratch) const {
+    return eval_(context_, kernel, inputs, outputs, scratch);
+  }
+
+ private:
+  const char* name_;
+  PrepareFn prepare_;
+  EvalFn eval_;
+  const void* context_;
 };
 
-// The portable reference backend (a process-wide stateless instance).
+// The portable reference backend (a process-wide constant).
 const Backend& ReferenceBackend();
 
 // A backend by name ("reference"); nullptr when unknown or not built.

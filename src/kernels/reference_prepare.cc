@@ -113,16 +113,7 @@ void MatMulLayout(const TensorDesc& a, const TensorDesc& b, std::vector<int64_t>
   for (int i = 0; i < br; ++i) ints->push_back(sb[i]);
 }
 
-class ReferenceBackendImpl final : public Backend {
- public:
-  const char* name() const override { return "reference"; }
-  Status Prepare(const Graph& graph, int node_index, PreparedKernel* k) const override;
-  Status Eval(const PreparedKernel& k, const void* const* inputs, void* const* outputs, void* scratch) const override {
-    return reference::Eval(k, inputs, outputs, scratch);
-  }
-};
-
-Status ReferenceBackendImpl::Prepare(const Graph& graph, int node_index, PreparedKernel* k) const {
+Status PrepareReference(const void* /*context*/, const Graph& graph, int node_index, PreparedKernel* k) {
   const Node& node = graph.nodes[node_index];
   *k = PreparedKernel();
   k->op = node.op;
@@ -454,12 +445,16 @@ Status ReferenceBackendImpl::Prepare(const Graph& graph, int node_index, Prepare
   return NodeFail(node, "is not supported by the reference backend");
 }
 
+Status EvalReference(const void* /*context*/, const PreparedKernel& k, const void* const* inputs, void* const* outputs,
+                     void* scratch) {
+  return reference::Eval(k, inputs, outputs, scratch);
+}
+
+constexpr Backend kReferenceBackend("reference", PrepareReference, EvalReference);
+
 }  // namespace
 
-const Backend& ReferenceBackend() {
-  static const ReferenceBackendImpl backend;
-  return backend;
-}
+const Backend& ReferenceBackend() { return kReferenceBackend; }
 
 const Backend* FindBackend(std::string_view name) {
   if (name == "reference") return &ReferenceBackend();
