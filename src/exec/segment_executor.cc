@@ -1,6 +1,7 @@
 // SegmentExecutor: prepare once (kernels, arena), invoke many times.
 #include <algorithm>
 #include <cstdint>
+#include <new>
 #include <string>
 
 #include "edgesplit/analysis.h"
@@ -80,9 +81,14 @@ Result<std::unique_ptr<SegmentExecutor>> SegmentExecutor::Create(const Graph& gr
   ES_ASSIGN_OR_RETURN(SegmentMemory mem, PlanSegmentMemory(graph, begin, end, compute_dtype));
   ex->arena_bytes_ = mem.arena_bytes;
   ex->scratch_bytes_ = scratch;
-  ex->arena_storage_.reset(new unsigned char[static_cast<size_t>(mem.arena_bytes + kAlignment)]());
+  // Allocation failure is an error, not an abort (the core has no exceptions).
+  ex->arena_storage_.reset(new (std::nothrow) unsigned char[static_cast<size_t>(mem.arena_bytes + kAlignment)]());
+  if (!ex->arena_storage_)
+    return OutOfRange("cannot allocate the activation arena of " + std::to_string(mem.arena_bytes) + " bytes");
   ex->arena_ = Align(ex->arena_storage_.get());
-  ex->scratch_storage_.reset(new unsigned char[static_cast<size_t>(scratch + kAlignment)]());
+  ex->scratch_storage_.reset(new (std::nothrow) unsigned char[static_cast<size_t>(scratch + kAlignment)]());
+  if (!ex->scratch_storage_)
+    return OutOfRange("cannot allocate " + std::to_string(scratch) + " bytes of kernel scratch memory");
   ex->scratch_ = Align(ex->scratch_storage_.get());
   ex->tensor_ptr_.assign(graph.tensors.size(), nullptr);
   for (size_t i = 0; i < mem.tensor_ids.size(); ++i) {
