@@ -182,6 +182,40 @@ TEST(ExecTest, ThreeSegmentsChainToTheWhole) {
   EXPECT_EQ(std::memcmp(carry.data(), (*whole)->output(), carry.size()), 0);
 }
 
+// At positions inside a residual block two activations are live: the head
+// hands both to the tail (matched by name), and the result is still exact.
+TEST(ExecTest, SplitAtEveryPositionPassesAllLiveTensors) {
+  Graph g = testing::ResidualNet();
+  ASSERT_FALSE(g.nodes.empty());
+  const int n = static_cast<int>(g.nodes.size());
+  auto whole = SegmentExecutor::Create(g, 0, n, ReferenceBackend());
+  ASSERT_TRUE(whole.ok());
+  FillInput(**whole, 11);
+  std::vector<unsigned char> input(static_cast<const unsigned char*>((*whole)->input()),
+                                   static_cast<const unsigned char*>((*whole)->input()) + (*whole)->input_bytes());
+  ASSERT_TRUE((*whole)->Invoke().ok());
+  int multi = 0;
+  for (int p = 1; p < n; ++p) {
+    auto head = SegmentExecutor::Create(g, 0, p, ReferenceBackend());
+    auto tail = SegmentExecutor::Create(g, p, n, ReferenceBackend());
+    ASSERT_TRUE(head.ok() && tail.ok()) << p;
+    std::memcpy((*head)->input(), input.data(), input.size());
+    ASSERT_TRUE((*head)->Invoke().ok());
+    ASSERT_EQ((*head)->num_outputs(), (*tail)->num_inputs()) << p;
+    multi += (*tail)->num_inputs() > 1;
+    for (int i = 0; i < (*tail)->num_inputs(); ++i) {
+      int j = 0;
+      while (j < (*head)->num_outputs() && (*head)->output_tensor(j).name != (*tail)->input_tensor(i).name) ++j;
+      ASSERT_LT(j, (*head)->num_outputs()) << (*tail)->input_tensor(i).name;
+      std::memcpy((*tail)->input(i), (*head)->output(j), static_cast<size_t>((*head)->output_bytes(j)));
+    }
+    ASSERT_TRUE((*tail)->Invoke().ok());
+    EXPECT_EQ(std::memcmp((*tail)->output(), (*whole)->output(), static_cast<size_t>((*whole)->output_bytes())), 0)
+        << "position " << p;
+  }
+  EXPECT_GT(multi, 0) << "no position inside a residual block was tried";
+}
+
 TEST(ExecTest, UnsupportedNodeIsNamed) {
   testing::GraphBuilder b;
   Tensor t;

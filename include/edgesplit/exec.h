@@ -35,7 +35,8 @@ class SegmentExecutor {
   SegmentExecutor& operator=(const SegmentExecutor&) = delete;
 
   // Segment inputs: the graph inputs when begin is 0, else the activations live
-  // at `begin` (one at a cut). Write their bytes before Invoke().
+  // at `begin`: one at a cut, more inside a residual block (match a head's
+  // outputs to a tail's inputs by tensor name). Write their bytes before Invoke().
   int num_inputs() const { return static_cast<int>(input_ids_.size()); }
   void* input(int i = 0) { return tensor_ptr_[input_ids_[i]]; }
   const Tensor& input_tensor(int i = 0) const { return graph_->tensors[input_ids_[i]]; }

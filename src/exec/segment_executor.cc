@@ -46,7 +46,12 @@ Result<std::unique_ptr<SegmentExecutor>> SegmentExecutor::Create(const Graph& gr
     scratch = std::max(scratch, ex->kernels_[n - begin].scratch_bytes);
   }
 
-  // Segment inputs and outputs.
+  // Arena: the same plan `inspect` reports.
+  ES_ASSIGN_OR_RETURN(SegmentMemory mem, PlanSegmentMemory(graph, begin, end, compute_dtype));
+
+  // Segment inputs: the graph inputs for the first segment, else every
+  // activation live at `begin` (the planner holds them from step 0; one at a
+  // cut, more when a tensor passes through the segment).
   const std::vector<int> producers = graph.Producers();
   const std::vector<std::vector<int>> consumers = graph.Consumers();
   std::vector<char> is_graph_output(graph.tensors.size(), 0);
@@ -54,31 +59,21 @@ Result<std::unique_ptr<SegmentExecutor>> SegmentExecutor::Create(const Graph& gr
   if (begin == 0) {
     ex->input_ids_ = graph.inputs;
   } else {
-    std::vector<char> seen(graph.tensors.size(), 0);
-    for (int n = begin; n < end; ++n)
-      for (int t : graph.nodes[n].inputs)
-        if (t != kNoTensor && !graph.tensors[t].is_constant && producers[t] < begin && !seen[t]) {
-          seen[t] = 1;
-          ex->input_ids_.push_back(t);
-        }
+    for (int t : mem.tensor_ids)
+      if (producers[t] < begin) ex->input_ids_.push_back(t);
   }
+  // Segment outputs: the graph outputs for the last segment, else every placed
+  // activation still needed at `end`.
   if (end == num_nodes) {
     ex->output_ids_ = graph.outputs;
   } else {
-    for (size_t t = 0; t < graph.tensors.size(); ++t) {
-      if (graph.tensors[t].is_constant) continue;
-      const bool available = producers[t] < end && (producers[t] >= begin || (producers[t] < 0 && begin == 0) ||
-                                                    std::find(ex->input_ids_.begin(), ex->input_ids_.end(),
-                                                              static_cast<int>(t)) != ex->input_ids_.end());
-      if (!available) continue;
+    for (int t : mem.tensor_ids) {
       bool needed_later = is_graph_output[t] != 0;
       for (int c : consumers[t]) needed_later |= c >= end;
-      if (needed_later) ex->output_ids_.push_back(static_cast<int>(t));
+      if (needed_later) ex->output_ids_.push_back(t);
     }
   }
 
-  // Arena: the same plan `inspect` reports.
-  ES_ASSIGN_OR_RETURN(SegmentMemory mem, PlanSegmentMemory(graph, begin, end, compute_dtype));
   ex->arena_bytes_ = mem.arena_bytes;
   ex->scratch_bytes_ = scratch;
   // Allocation failure is an error, not an abort (the core has no exceptions).
