@@ -1,49 +1,18 @@
 // Planner instances: building one from a model and profiles, reading and
 // writing instance files, and checking their shape.
 #include <cmath>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
+#include "../cost/json_fields.h"
 #include "edgesplit/plan.h"
 
 namespace edgesplit {
 namespace {
 
-using Json = nlohmann::ordered_json;
-
-std::string Where(const std::string& origin, const std::string& path) { return origin + ": field '" + path + "' "; }
-
-Result<double> GetNumber(const Json& o, const char* key, const std::string& origin, const std::string& path,
-                         bool required = true, double fallback = 0) {
-  auto it = o.find(key);
-  if (it == o.end() || it->is_null()) {
-    if (required) return InvalidArgument(Where(origin, path + key) + "is missing");
-    return fallback;
-  }
-  if (!it->is_number()) return InvalidArgument(Where(origin, path + key) + "must be a number");
-  const double v = it->get<double>();
-  if (!std::isfinite(v) || v < 0) return InvalidArgument(Where(origin, path + key) + "must be a finite number >= 0");
-  return v;
-}
-
-Result<int64_t> GetBytes(const Json& o, const char* key, const std::string& origin, const std::string& path) {
-  ES_ASSIGN_OR_RETURN(double v, GetNumber(o, key, origin, path));
-  if (v != std::floor(v) || v > 9e15) return InvalidArgument(Where(origin, path + key) + "must be a whole number of bytes");
-  return static_cast<int64_t>(v);
-}
-
-Result<std::string> GetString(const Json& o, const char* key, const std::string& origin, const std::string& path) {
-  auto it = o.find(key);
-  if (it == o.end() || !it->is_string()) return InvalidArgument(Where(origin, path + key) + "must be a string");
-  return it->get<std::string>();
-}
-
-Result<const Json*> GetArray(const Json& o, const char* key, const std::string& origin) {
-  auto it = o.find(key);
-  if (it == o.end() || !it->is_array() || it->empty()) return InvalidArgument(Where(origin, key) + "must be a non-empty array");
-  return &*it;
-}
+using json_fields::Reader;
+using OrderedJson = nlohmann::ordered_json;  // output keeps key order
+constexpr int64_t kMaxBytes = int64_t{1} << 53;
+constexpr double kMaxNumber = 1e300;
 
 }  // namespace
 
@@ -69,91 +38,82 @@ Status ValidateProblem(const Problem& p) {
 }
 
 Result<Problem> ParseProblem(const std::string& text, const std::string& origin) {
-  Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return InvalidArgument(origin + ": not valid JSON");
-  if (!j.is_object()) return InvalidArgument(origin + ": the top level must be a JSON object");
+  ES_ASSIGN_OR_RETURN(json_fields::Json j, json_fields::ParseObject(text, origin));
+  Reader r(j, origin, "");
   Problem p;
-  ES_ASSIGN_OR_RETURN(double schema, GetNumber(j, "schema_version", origin, ""));
-  if (schema != 1) return InvalidArgument(Where(origin, "schema_version") + "must be 1");
-  if (auto it = j.find("model"); it != j.end() && it->is_string()) p.model = it->get<std::string>();
-  if (auto it = j.find("dtype"); it != j.end() && it->is_string()) p.dtype = it->get<std::string>();
-  ES_ASSIGN_OR_RETURN(p.input_bytes, GetBytes(j, "input_bytes", origin, ""));
-  ES_ASSIGN_OR_RETURN(const Json* devices, GetArray(j, "devices", origin));
-  for (size_t d = 0; d < devices->size(); ++d) {
-    const Json& o = (*devices)[d];
-    const std::string path = "devices[" + std::to_string(d) + "].";
-    if (!o.is_object()) return InvalidArgument(Where(origin, path.substr(0, path.size() - 1)) + "must be an object");
-    PlanDevice dev;
-    ES_ASSIGN_OR_RETURN(dev.name, GetString(o, "name", origin, path));
-    ES_ASSIGN_OR_RETURN(dev.weight_capacity_bytes, GetBytes(o, "weight_capacity_bytes", origin, path));
-    ES_ASSIGN_OR_RETURN(dev.ram_bytes, GetBytes(o, "ram_bytes", origin, path));
-    ES_ASSIGN_OR_RETURN(dev.active_w, GetNumber(o, "active_w", origin, path, false));
-    ES_ASSIGN_OR_RETURN(dev.idle_w, GetNumber(o, "idle_w", origin, path, false));
-    ES_ASSIGN_OR_RETURN(dev.tx_w, GetNumber(o, "tx_w", origin, path, false));
-    ES_ASSIGN_OR_RETURN(dev.rx_w, GetNumber(o, "rx_w", origin, path, false));
-    p.devices.push_back(std::move(dev));
-  }
-  ES_ASSIGN_OR_RETURN(const Json* layers, GetArray(j, "layers", origin));
-  for (size_t g = 0; g < layers->size(); ++g) {
-    const Json& o = (*layers)[g];
-    const std::string path = "layers[" + std::to_string(g) + "].";
-    if (!o.is_object()) return InvalidArgument(Where(origin, path.substr(0, path.size() - 1)) + "must be an object");
-    PlanLayer l;
-    ES_ASSIGN_OR_RETURN(l.name, GetString(o, "name", origin, path));
-    ES_ASSIGN_OR_RETURN(l.weight_bytes, GetBytes(o, "weight_bytes", origin, path));
-    ES_ASSIGN_OR_RETURN(l.out_bytes, GetBytes(o, "out_bytes", origin, path));
-    ES_ASSIGN_OR_RETURN(l.arena_bytes, GetBytes(o, "arena_bytes", origin, path));
-    auto cs = o.find("compute_s");
-    if (cs == o.end() || !cs->is_array() || cs->size() != p.devices.size())
-      return InvalidArgument(Where(origin, path + "compute_s") + "must be an array with one number per device (" +
-                             std::to_string(p.devices.size()) + ")");
-    for (size_t k = 0; k < cs->size(); ++k) {
-      const Json& c = (*cs)[k];
-      if (!c.is_number() || !std::isfinite(c.get<double>()) || c.get<double>() < 0)
-        return InvalidArgument(Where(origin, path + "compute_s[" + std::to_string(k) + "]") + "must be a finite number >= 0");
-      l.compute_s.push_back(c.get<double>());
+  r.Integer("schema_version", 1, 1);
+  p.model = r.String("model", false);
+  p.dtype = r.String("dtype", false, "int8");
+  p.input_bytes = r.Integer("input_bytes", 0, kMaxBytes);
+  if (const json_fields::Json* devices = r.Array("devices")) {
+    for (size_t d = 0; d < devices->size() && r.status().ok(); ++d) {
+      Reader e = r.Element((*devices)[d], "devices", d);
+      PlanDevice dev;
+      dev.name = e.String("name");
+      dev.weight_capacity_bytes = e.Integer("weight_capacity_bytes", 0, kMaxBytes);
+      dev.ram_bytes = e.Integer("ram_bytes", 0, kMaxBytes);
+      dev.active_w = e.Number("active_w", 0, kMaxNumber, false);
+      dev.idle_w = e.Number("idle_w", 0, kMaxNumber, false);
+      dev.tx_w = e.Number("tx_w", 0, kMaxNumber, false);
+      dev.rx_w = e.Number("rx_w", 0, kMaxNumber, false);
+      r.Merge(e);
+      p.devices.push_back(std::move(dev));
     }
-    p.layers.push_back(std::move(l));
   }
-  auto link = j.find("link");
-  if (link == j.end() || !link->is_object()) return InvalidArgument(Where(origin, "link") + "must be an object");
-  LinkProfile& k = p.link;
-  k.name = link->contains("name") && (*link)["name"].is_string() ? (*link)["name"].get<std::string>() : "custom";
-  ES_ASSIGN_OR_RETURN(k.per_message_s, GetNumber(*link, "per_message_s", origin, "link."));
-  ES_ASSIGN_OR_RETURN(k.per_frame_s, GetNumber(*link, "per_frame_s", origin, "link."));
-  ES_ASSIGN_OR_RETURN(k.payload_bytes, GetBytes(*link, "payload_bytes", origin, "link."));
-  if (k.payload_bytes < 1) return InvalidArgument(Where(origin, "link.payload_bytes") + "must be >= 1");
-  ES_ASSIGN_OR_RETURN(k.bytes_per_s, GetNumber(*link, "bytes_per_s", origin, "link."));
-  if (!(k.bytes_per_s > 0)) return InvalidArgument(Where(origin, "link.bytes_per_s") + "must be > 0");
-  ES_ASSIGN_OR_RETURN(k.loss, GetNumber(*link, "loss", origin, "link.", false, 0));
-  if (k.loss >= 1) return InvalidArgument(Where(origin, "link.loss") + "must be in [0, 1)");
-  if (auto it = link->find("shared_medium"); it != link->end() && !it->is_null()) {
-    if (!it->is_boolean()) return InvalidArgument(Where(origin, "link.shared_medium") + "must be true or false");
-    k.shared_medium = it->get<bool>();
+  if (const json_fields::Json* layers = r.Array("layers")) {
+    for (size_t g = 0; g < layers->size() && r.status().ok(); ++g) {
+      const json_fields::Json& o = (*layers)[g];
+      Reader e = r.Element(o, "layers", g);
+      PlanLayer l;
+      l.name = e.String("name");
+      l.weight_bytes = e.Integer("weight_bytes", 0, kMaxBytes);
+      l.out_bytes = e.Integer("out_bytes", 0, kMaxBytes);
+      l.arena_bytes = e.Integer("arena_bytes", 0, kMaxBytes);
+      const json_fields::Json* cs = e.status().ok() && o.contains("compute_s") ? &o["compute_s"] : nullptr;
+      if (e.status().ok() && (!cs || !cs->is_array() || cs->size() != p.devices.size()))
+        e.Fail("compute_s", "must be an array with one number per device (" + std::to_string(p.devices.size()) + ")");
+      for (size_t k = 0; e.status().ok() && k < cs->size(); ++k) {
+        const json_fields::Json& c = (*cs)[k];
+        if (!c.is_number() || !std::isfinite(c.get<double>()) || c.get<double>() < 0)
+          e.Fail("compute_s[" + std::to_string(k) + "]", "must be a finite number >= 0");
+        else
+          l.compute_s.push_back(c.get<double>());
+      }
+      r.Merge(e);
+      p.layers.push_back(std::move(l));
+    }
   }
-  ES_ASSIGN_OR_RETURN(k.setup_s, GetNumber(*link, "setup_s", origin, "link.", false, 0));
+  Reader k = r.Object("link");
+  LinkProfile& link = p.link;
+  link.name = k.String("name", false, "custom");
+  link.per_message_s = k.Number("per_message_s", 0, kMaxNumber);
+  link.per_frame_s = k.Number("per_frame_s", 0, kMaxNumber);
+  link.payload_bytes = k.Integer("payload_bytes", 1, kMaxBytes);
+  link.bytes_per_s = k.Number("bytes_per_s", 1e-300, kMaxNumber, true, 1);
+  link.loss = k.Number("loss", 0, 0.999999, false, 0);
+  link.shared_medium = k.Bool("shared_medium", false);
+  link.setup_s = k.Number("setup_s", 0, kMaxNumber, false, 0);
+  r.Merge(k);
+  if (!r.status().ok()) return r.status();
   return p;
 }
 
 Result<Problem> LoadProblem(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return IoError("cannot read problem file '" + path + "'");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return ParseProblem(s.str(), path);
+  ES_ASSIGN_OR_RETURN(std::string text, json_fields::ReadTextFile(path));
+  return ParseProblem(text, path);
 }
 
 std::string ProblemToJson(const Problem& p) {
-  Json j;
+  OrderedJson j;
   j["schema_version"] = 1;
   if (!p.model.empty()) j["model"] = p.model;
   j["dtype"] = p.dtype;
   j["input_bytes"] = p.input_bytes;
-  j["layers"] = Json::array();
+  j["layers"] = OrderedJson::array();
   for (const PlanLayer& l : p.layers)
     j["layers"].push_back({{"name", l.name}, {"weight_bytes", l.weight_bytes}, {"out_bytes", l.out_bytes},
                            {"arena_bytes", l.arena_bytes}, {"compute_s", l.compute_s}});
-  j["devices"] = Json::array();
+  j["devices"] = OrderedJson::array();
   for (const PlanDevice& d : p.devices)
     j["devices"].push_back({{"name", d.name}, {"weight_capacity_bytes", d.weight_capacity_bytes}, {"ram_bytes", d.ram_bytes},
                             {"active_w", d.active_w}, {"idle_w", d.idle_w}, {"tx_w", d.tx_w}, {"rx_w", d.rx_w}});
