@@ -31,6 +31,66 @@ Status RuntimeError(const PreparedKernel& k, const char* message) {
   return InvalidArgument(std::string("node ") + std::to_string(k.node_index) + " (" + OpTypeName(k.op) + "): " + message);
 }
 
+// One (kd, kh) row of a KW=3 kernel: the three taps of each output element are
+// added in kw order in one pass. Each element sees exactly the additions, in
+// the same order, as three single-tap passes would make: the same bits, with a
+// third of the loads and stores of the output row.
+void Conv3Taps(const float* wr, const float* xin, float* out, int64_t kd, int64_t kh, const int64_t* p) {
+  const int64_t D = p[kWinD], H = p[kWinH], W = p[kWinW], OD = p[kWinOD], OH = p[kWinOH], OW = p[kWinOW],
+                SD = p[kWinSD], SH = p[kWinSH], SW = p[kWinSW], DD = p[kWinDD], DH = p[kWinDH], DW = p[kWinDW],
+                PF = p[kWinPF], PT = p[kWinPT], PL = p[kWinPL];
+  int64_t off[3], lo[3], hi[3];
+  int64_t ilo = 0, ihi = OW;
+  for (int kw = 0; kw < 3; ++kw) {
+    off[kw] = kw * DW - PL;
+    lo[kw] = off[kw] >= 0 ? 0 : (-off[kw] + SW - 1) / SW;
+    hi[kw] = W - 1 - off[kw] < 0 ? 0 : (W - 1 - off[kw]) / SW + 1;
+    if (hi[kw] > OW) hi[kw] = OW;
+    if (lo[kw] > ilo) ilo = lo[kw];
+    if (hi[kw] < ihi) ihi = hi[kw];
+  }
+  if (ihi < ilo) ihi = ilo;  // no interior: every column is an edge
+  const float w0 = wr[0], w1 = wr[1], w2 = wr[2];
+  for (int64_t od = 0; od < OD; ++od) {
+    const int64_t id = od * SD - PF + kd * DD;
+    if (id < 0 || id >= D) continue;
+    for (int64_t oy = 0; oy < OH; ++oy) {
+      const int64_t iy = oy * SH - PT + kh * DH;
+      if (iy < 0 || iy >= H) continue;
+      const float* __restrict row = xin + (id * H + iy) * W;
+      float* __restrict orow = out + (od * OH + oy) * OW;
+      auto edge = [&](int64_t ox) {
+        float acc = orow[ox];
+        for (int kw = 0; kw < 3; ++kw)
+          if (ox >= lo[kw] && ox < hi[kw]) acc += wr[kw] * row[ox * SW + off[kw]];
+        orow[ox] = acc;
+      };
+      for (int64_t ox = 0; ox < ilo; ++ox) edge(ox);
+      if (SW == 1) {
+        const float* r0 = row + off[0];
+        const float* r1 = row + off[1];
+        const float* r2 = row + off[2];
+        for (int64_t ox = ilo; ox < ihi; ++ox) {
+          float acc = orow[ox];
+          acc += w0 * r0[ox];
+          acc += w1 * r1[ox];
+          acc += w2 * r2[ox];
+          orow[ox] = acc;
+        }
+      } else {
+        for (int64_t ox = ilo; ox < ihi; ++ox) {
+          float acc = orow[ox];
+          acc += w0 * row[ox * SW + off[0]];
+          acc += w1 * row[ox * SW + off[1]];
+          acc += w2 * row[ox * SW + off[2]];
+          orow[ox] = acc;
+        }
+      }
+      for (int64_t ox = ihi; ox < OW; ++ox) edge(ox);
+    }
+  }
+}
+
 // ---- Conv: out[n,m] = bias[m] + sum over (ic, kd, kh, kw) in that order; then the activation.
 void Conv(const PreparedKernel& k, const float* x, const float* w, const float* bias, float* y) {
   const int64_t* p = k.ints.data();
@@ -50,6 +110,10 @@ void Conv(const PreparedKernel& k, const float* x, const float* w, const float* 
         const float* wk = w + (m * Cg + ic) * KD * KH * KW;
         for (int64_t kd = 0; kd < KD; ++kd) {
           for (int64_t kh = 0; kh < KH; ++kh) {
+            if (KW == 3) {
+              Conv3Taps(wk + (kd * KH + kh) * 3, xin, out, kd, kh, p);
+              continue;
+            }
             for (int64_t kw = 0; kw < KW; ++kw) {
               const float wv = wk[(kd * KH + kh) * KW + kw];
               // Output columns whose input column ox*SW + off lies inside [0, W).
