@@ -34,7 +34,10 @@ Problem SyntheticChain(int devices, int groups) {
     for (int k = 0; k < devices; ++k) l.compute_s.push_back((rng() % 1000) * 1e-4 * (1 + k % 3));
     p.layers.push_back(std::move(l));
   }
-  p.link = {.per_message_s = 0.004, .per_frame_s = 0.0012, .payload_bytes = 250, .bytes_per_s = 125000};
+  p.link.per_message_s = 0.004;
+  p.link.per_frame_s = 0.0012;
+  p.link.payload_bytes = 250;
+  p.link.bytes_per_s = 125000;
   return p;
 }
 

@@ -98,7 +98,9 @@ TEST(CompareCli, FormatsAndGaps) {
   for (const auto& r : j["rows"]) {
     if (!r["feasible"].get<bool>()) continue;
     EXPECT_GE(r["gap_pct"].get<double>(), -1e-6) << r.dump();
-    if (r["algorithm"] == "dp" || r["algorithm"] == "brute-force") EXPECT_NEAR(r["gap_pct"].get<double>(), 0, 1e-6);
+    if (r["algorithm"] == "dp" || r["algorithm"] == "brute-force") {
+      EXPECT_NEAR(r["gap_pct"].get<double>(), 0, 1e-6);
+    }
   }
   ASSERT_EQ(RunCli(std::string("compare ") + kModel + " --devices esp32s3,esp32s3 --link udp --format csv", &out, &err), 0) << err;
   EXPECT_EQ(out.rfind("devices,algorithm,feasible,value,gap_pct,solve_time_s", 0), 0u) << out;

@@ -115,16 +115,22 @@ TEST(Plan, DpEqualsBruteForceOnRandomInstances) {
         const double a = ObjectiveValue(*bf, obj), b = ObjectiveValue(*dp, obj);
         ASSERT_LE(std::fabs(a - b), 1e-9 * std::max(1.0, std::fabs(a))) << "brute force " << a << " dp " << b;
         ExpectRecomputes(p, *dp);
-        if (use_all) EXPECT_EQ(dp->segments.size(), p.devices.size());
+        if (use_all) {
+          EXPECT_EQ(dp->segments.size(), p.devices.size());
+        }
         // Heuristics: feasible plans no better than the optimum, costs that recompute.
         for (Algorithm alg : {Algorithm::kGreedy, Algorithm::kFirstFit, Algorithm::kRandomFit, Algorithm::kBeam}) {
           auto h = SolvePlan(p, alg, o);
           ASSERT_TRUE(h.ok());
-          if (alg == Algorithm::kRandomFit) EXPECT_TRUE(h->feasible) << "random-fit must find a plan when one exists";
+          if (alg == Algorithm::kRandomFit) {
+            EXPECT_TRUE(h->feasible) << "random-fit must find a plan when one exists";
+          }
           if (!h->feasible) continue;
           ExpectRecomputes(p, *h);
           EXPECT_GE(ObjectiveValue(*h, obj), a * (1 - 1e-9)) << AlgorithmName(alg);
-          if (use_all) EXPECT_EQ(h->segments.size(), p.devices.size()) << AlgorithmName(alg);
+          if (use_all) {
+            EXPECT_EQ(h->segments.size(), p.devices.size()) << AlgorithmName(alg);
+          }
         }
         if (HasFailure()) return;
       }
@@ -147,14 +153,19 @@ TEST(Plan, LargeChainsSolveWithoutEnumeration) {
   for (int g = 0; g < 1000; ++g)
     p.layers.push_back({"g" + std::to_string(g), int64_t(rng() % 100000), int64_t(rng() % 50000), int64_t(rng() % 500000),
                         std::vector<double>(64, (rng() % 1000) * 1e-4)});
-  p.link = {.per_message_s = 0.004, .per_frame_s = 0.0012, .payload_bytes = 250, .bytes_per_s = 125000};
+  p.link.per_message_s = 0.004;
+  p.link.per_frame_s = 0.0012;
+  p.link.payload_bytes = 250;
+  p.link.bytes_per_s = 125000;
   PlanOptions o;
   auto dp = SolvePlan(p, Algorithm::kDp, o);
   auto beam = SolvePlan(p, Algorithm::kBeam, o);
   ASSERT_TRUE(dp.ok() && beam.ok());
   ASSERT_TRUE(dp->feasible) << dp->reason;
   ExpectRecomputes(p, *dp);
-  if (beam->feasible) EXPECT_GE(beam->latency_s, dp->latency_s * (1 - 1e-9));
+  if (beam->feasible) {
+    EXPECT_GE(beam->latency_s, dp->latency_s * (1 - 1e-9));
+  }
 }
 
 TEST(Plan, InfeasibleSaysWhy) {
@@ -184,7 +195,10 @@ TEST(Plan, TransfersFollowTheContract) {
   p.input_bytes = 1000;
   p.devices = {{"sensor", 0, 0}, {"edge", 1000, 1000}};
   p.layers = {{"a", 10, 500, 10, {1, 0.5}}, {"b", 10, 100, 10, {1, 0.5}}};
-  p.link = {.per_message_s = 0.01, .per_frame_s = 0.001, .payload_bytes = 250, .bytes_per_s = 1000};
+  p.link.per_message_s = 0.01;
+  p.link.per_frame_s = 0.001;
+  p.link.payload_bytes = 250;
+  p.link.bytes_per_s = 1000;
   auto plan = SolvePlan(p, Algorithm::kDp, {});
   ASSERT_TRUE(plan.ok());
   ASSERT_TRUE(plan->feasible);
