@@ -1,4 +1,5 @@
-// Internal to the reference backend: PreparedKernel layouts and Eval.
+// Internal to the reference backend: PreparedKernel layouts and Eval. The
+// layouts of the other ops' `ints` are documented where Prepare fills them.
 #pragma once
 
 #include "edgesplit/kernels.h"
@@ -12,7 +13,8 @@ enum WindowIndex {
   kWinSD, kWinSH, kWinSW, kWinDD, kWinDH, kWinDW,
   kWinPF, kWinPT, kWinPL, kWinPBk, kWinPB, kWinPR,  // pads: front/top/left, back/bottom/right
   kWinGroup,  // Conv: group; AveragePool: count_include_pad
-  kWinCount
+  kWinCount  // QLinearConv appends: per-channel w scale, per-channel w zero point,
+             // x signed, w signed, y signed (int8 vs uint8)
 };
 
 Status Eval(const PreparedKernel& k, const void* const* inputs, void* const* outputs, void* scratch);
