@@ -29,3 +29,12 @@ banner "3. ResNet50 split into three segments (what several ESP32-S3 boards woul
 
 banner "4. Natural bottlenecks of ResNet18 (strict rule), as CSV"
 "$es" inspect resnet18 --format csv | awk -F, 'NR==1 || $NF==1'
+
+banner "5. Where to split MobileNetV2-0.35 over two ESP32-S3 boards on ESP-NOW (emulated device and link profiles, calibrated: docs/calibration.md)"
+"$es" plan mobilenet_v2:alpha=0.35,res=224 --devices esp32s3,esp32s3 --link espnow --use-all
+
+banner "6. The seed paper's optimizer experiment: every algorithm vs the exact dp, 1..5 ESP32-S3 on ESP-NOW (emulated profiles)"
+"$es" compare mobilenet_v2:alpha=0.35,res=224 --devices esp32s3,esp32s3,esp32s3,esp32s3,esp32s3 --link espnow --use-all
+
+banner "7. ResNet50 int8 (24 MiB of weights) needs at least three 13 MiB ESP32-S3 flash partitions; dp finds the best chain"
+"$es" plan resnet50 --devices esp32s3,esp32s3,esp32s3,esp32s3 --link espnow
