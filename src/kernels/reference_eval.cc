@@ -91,6 +91,68 @@ void Conv3Taps(const float* wr, const float* xin, float* out, int64_t kd, int64_
   }
 }
 
+// Pointwise conv: out[m] = bias[m] + sum over ic (ascending) of w[m,ic] * x[ic], over
+// whole planes, four output channels per pass over the input. The additions
+// per element are those of the general loop, in the same order: the same bits.
+void ConvPointwise(const PreparedKernel& k, const float* x, const float* w, const float* bias, float* y,
+                   float* scratch) {
+  const int64_t* p = k.ints.data();
+  const int64_t N = p[kWinN], C = p[kWinC], D = p[kWinD], H = p[kWinH], W = p[kWinW], M = p[kWinM],
+                OD = p[kWinOD], OH = p[kWinOH], OW = p[kWinOW], SD = p[kWinSD], SH = p[kWinSH], SW = p[kWinSW],
+                G = p[kWinGroup];
+  const int64_t Cg = C / G, Mg = M / G, plane = OD * OH * OW, in_plane = D * H * W;
+  const bool strided = SD != 1 || SH != 1 || SW != 1;
+  for (int64_t n = 0; n < N; ++n) {
+    const float* xn = x + n * C * in_plane;
+    if (strided) {  // gather the sampled pixels: [C, plane]
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t od = 0; od < OD; ++od)
+          for (int64_t oy = 0; oy < OH; ++oy) {
+            const float* row = xn + c * in_plane + (od * SD * H + oy * SH) * W;
+            float* dst = scratch + c * plane + (od * OH + oy) * OW;
+            for (int64_t ox = 0; ox < OW; ++ox) dst[ox] = row[ox * SW];
+          }
+      xn = scratch;
+    }
+    for (int64_t m0 = 0; m0 < M; m0 += 4) {
+      const int64_t g = m0 / Mg;
+      const int64_t block = (m0 + 4 <= M && (m0 + 3) / Mg == g) ? 4 : 1;
+      for (int64_t mb = 0; mb < block; ++mb) {
+        float* out = y + (n * M + m0 + mb) * plane;
+        const float b = bias ? bias[m0 + mb] : 0.0f;
+        for (int64_t i = 0; i < plane; ++i) out[i] = b;
+      }
+      if (block == 4) {
+        float* __restrict o0 = y + (n * M + m0) * plane;
+        float* __restrict o1 = o0 + plane;
+        float* __restrict o2 = o1 + plane;
+        float* __restrict o3 = o2 + plane;
+        for (int64_t ic = 0; ic < Cg; ++ic) {
+          const float* __restrict xc = xn + (g * Cg + ic) * plane;
+          const float w0 = w[m0 * Cg + ic], w1 = w[(m0 + 1) * Cg + ic], w2 = w[(m0 + 2) * Cg + ic],
+                      w3 = w[(m0 + 3) * Cg + ic];
+          for (int64_t i = 0; i < plane; ++i) {
+            const float v = xc[i];
+            o0[i] += w0 * v;
+            o1[i] += w1 * v;
+            o2[i] += w2 * v;
+            o3[i] += w3 * v;
+          }
+        }
+      } else {
+        float* __restrict o = y + (n * M + m0) * plane;
+        for (int64_t ic = 0; ic < Cg; ++ic) {
+          const float* __restrict xc = xn + (g * Cg + ic) * plane;
+          const float wv = w[m0 * Cg + ic];
+          for (int64_t i = 0; i < plane; ++i) o[i] += wv * xc[i];
+        }
+        m0 -= 3;  // advance by one
+      }
+    }
+    ActivateAll(y + n * M * plane, M * plane, k.activation);
+  }
+}
+
 // ---- Conv: out[n,m] = bias[m] + sum over (ic, kd, kh, kw) in that order; then the activation.
 void Conv(const PreparedKernel& k, const float* x, const float* w, const float* bias, float* y) {
   const int64_t* p = k.ints.data();
@@ -593,7 +655,11 @@ Status Eval(const PreparedKernel& k, const void* const* inputs, void* const* out
   auto in = [&](size_t i) -> const void* { return i < k.inputs.size() ? inputs[i] : nullptr; };
   switch (k.op) {
     case OpType::kConv:
-      Conv(k, x, static_cast<const float*>(inputs[1]), static_cast<const float*>(in(2)), y);
+      if (IsPointwise(k.ints.data()))
+        ConvPointwise(k, x, static_cast<const float*>(inputs[1]), static_cast<const float*>(in(2)), y,
+                      static_cast<float*>(scratch));
+      else
+        Conv(k, x, static_cast<const float*>(inputs[1]), static_cast<const float*>(in(2)), y);
       return Status::Ok();
     case OpType::kMaxPool:
     case OpType::kAveragePool:

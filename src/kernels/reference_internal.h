@@ -17,6 +17,12 @@ enum WindowIndex {
              // x signed, w signed, y signed (int8 vs uint8)
 };
 
+// A 1x1(x1) window without padding: a matrix product over whole planes.
+inline bool IsPointwise(const int64_t* w) {
+  return w[kWinKD] == 1 && w[kWinKH] == 1 && w[kWinKW] == 1 && w[kWinPF] == 0 && w[kWinPT] == 0 && w[kWinPL] == 0 &&
+         w[kWinPBk] == 0 && w[kWinPB] == 0 && w[kWinPR] == 0;
+}
+
 Status Eval(const PreparedKernel& k, const void* const* inputs, void* const* outputs, void* scratch);
 
 }  // namespace edgesplit::reference

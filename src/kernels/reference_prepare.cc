@@ -143,6 +143,10 @@ Status PrepareReference(const void* /*context*/, const Graph& graph, int node_in
       ES_RETURN_IF_ERROR(RequireF32(node, y, "the output"));
       ES_RETURN_IF_ERROR(PrepareWindow(node, x, y, &k->ints));
       k->ints[kWinGroup] = node.GetInt("group", 1);
+      // A strided pointwise conv gathers its input pixels into scratch first.
+      const int64_t* w = k->ints.data();
+      if (IsPointwise(w) && (w[kWinSD] != 1 || w[kWinSH] != 1 || w[kWinSW] != 1))
+        k->scratch_bytes = w[kWinC] * w[kWinOD] * w[kWinOH] * w[kWinOW] * 4;
       return Status::Ok();
     }
     case OpType::kMaxPool:
