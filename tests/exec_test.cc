@@ -39,6 +39,10 @@ void IgnoreFree(const volatile void*) {}
 const int kHooksInstalled = __sanitizer_install_malloc_and_free_hooks(CountMalloc, IgnoreFree);
 }  // namespace
 #else
+// A replaced global operator new/delete pair built on malloc/free: GCC cannot see
+// that they belong together and warns about every delete.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 void* operator new(size_t size) {
   g_allocations.fetch_add(1, std::memory_order_relaxed);
   if (void* p = std::malloc(size ? size : 1)) return p;
@@ -56,6 +60,7 @@ void operator delete(void* p, size_t) noexcept { std::free(p); }
 void operator delete[](void* p, size_t) noexcept { std::free(p); }
 void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
 #endif
 
 namespace edgesplit {

@@ -70,6 +70,39 @@ double TransferSeconds(const LinkProfile& link, int64_t bytes);
 // + per_layer_overhead_s. Nodes doing no work (Reshape, Flatten) cost only the overhead.
 double NodeSeconds(const DeviceProfile& device, const Graph& graph, int node_index, const LayerStats& stats);
 
+// ---- Fitting a device's compute model from measured layer times ------------
+// One timed layer: its class, its work in that class's unit (NodeWork) and the
+// measured seconds.
+struct LayerTiming {
+  OpClass op_class = OpClass::kElementwise;
+  double work = 0;
+  double seconds = 0;
+};
+
+// The fitted model t = per_layer_overhead_s + seconds_per_work[class] * work,
+// every coefficient >= 0. A class with no sample doing work keeps 0 and
+// samples[class] == 0.
+struct FittedRates {
+  double seconds_per_work[kNumOpClasses] = {};
+  double per_layer_overhead_s = 0;
+  int samples[kNumOpClasses] = {};
+};
+
+// Non-negative least squares on relative residuals weighted by 1/t (minimises
+// sum (predicted - t)^2 / t: large layers dominate as they do a model's time,
+// small ones still pin the overhead). Exact on noise-free data. Errors on no
+// samples or a non-finite/negative value.
+Result<FittedRates> FitLayerTimings(const std::vector<LayerTiming>& timings);
+
+// A device profile from fitted rates: clock_hz 1e9 nominal (rates are per
+// second; the clock only converts them to the file's per-cycle units), scale 1.
+// Classes without samples get `fallback`'s figure converted to this clock
+// (or a conservative 1 work/cycle when fallback is null) and a note in sources.
+DeviceProfile ProfileFromFit(const FittedRates& fit, const std::string& name, DType dtype, const DeviceProfile* fallback);
+
+// The JSON text ParseDeviceProfile reads (schema_version 1), sources included.
+std::string DeviceProfileToJson(const DeviceProfile& device, const std::string& description);
+
 // Parsers. `origin` names the text in errors ("profiles/devices/esp32s3.json");
 // every error names the origin and the field. Unknown keys are allowed.
 Result<DeviceProfile> ParseDeviceProfile(const std::string& json_text, const std::string& origin);
