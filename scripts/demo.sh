@@ -24,17 +24,23 @@ for c in m["cut_tensors"]:
           f"{c['bytes_int8']} bytes int8, {c['bytes_f32']} bytes f32")
 PY
 
-banner "3. ResNet50 split into three segments (what several ESP32-S3 boards would share)"
+banner "3. Real f32 inference (reference kernels): head then tail at the cut, bit-identical to the whole model"
+/usr/bin/python3 -c "import numpy as np; np.save('$out/input.npy', np.random.RandomState(0).uniform(-1, 1, (1, 3, 224, 224)).astype('float32'))"
+"$es" infer mobilenet_v2:alpha=0.35,res=224 --input "$out/input.npy" --split block_16_project_BN --top 3 --output "$out/split.npy"
+"$es" infer mobilenet_v2:alpha=0.35,res=224 --input "$out/input.npy" --output "$out/whole.npy" >/dev/null
+cmp "$out/split.npy" "$out/whole.npy" && echo "split output == whole-model output, byte for byte"
+
+banner "4. ResNet50 split into three segments (what several ESP32-S3 boards would share)"
 "$es" split resnet50 --split conv3_block4_out,conv4_block6_out -o "$out/r50"
 
-banner "4. Natural bottlenecks of ResNet18 (strict rule), as CSV"
+banner "5. Natural bottlenecks of ResNet18 (strict rule), as CSV"
 "$es" inspect resnet18 --format csv | awk -F, 'NR==1 || $NF==1'
 
-banner "5. Where to split MobileNetV2-0.35 over two ESP32-S3 boards on ESP-NOW (emulated device and link profiles, calibrated: docs/calibration.md)"
+banner "6. Where to split MobileNetV2-0.35 over two ESP32-S3 boards on ESP-NOW (emulated device and link profiles, calibrated: docs/calibration.md)"
 "$es" plan mobilenet_v2:alpha=0.35,res=224 --devices esp32s3,esp32s3 --link espnow --use-all
 
-banner "6. The seed paper's optimizer experiment: every algorithm vs the exact dp, 1..5 ESP32-S3 on ESP-NOW (emulated profiles)"
+banner "7. The seed paper's optimizer experiment: every algorithm vs the exact dp, 1..5 ESP32-S3 on ESP-NOW (emulated profiles)"
 "$es" compare mobilenet_v2:alpha=0.35,res=224 --devices esp32s3,esp32s3,esp32s3,esp32s3,esp32s3 --link espnow --use-all
 
-banner "7. ResNet50 int8 (24 MiB of weights) needs at least three 13 MiB ESP32-S3 flash partitions; dp finds the best chain"
+banner "8. ResNet50 int8 (24 MiB of weights) needs at least three 13 MiB ESP32-S3 flash partitions; dp finds the best chain"
 "$es" plan resnet50 --devices esp32s3,esp32s3,esp32s3,esp32s3 --link espnow
