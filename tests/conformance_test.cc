@@ -16,6 +16,7 @@
 #include "edgesplit/kernels.h"
 #include "edgesplit/onnx.h"
 #include "onnx/onnx_pb.h"
+#include "onnx_case_util.h"
 #include "test_util.h"
 
 namespace edgesplit {
@@ -37,28 +38,6 @@ bool SupportedOp(const std::string& op) {
 bool ExecDType(int t) {
   return t == onnx::TensorProto::FLOAT || t == onnx::TensorProto::INT8 || t == onnx::TensorProto::UINT8 ||
          t == onnx::TensorProto::INT32;
-}
-
-// Turns int64 parameter inputs (Reshape's shape, Slice's starts...) into
-// initializers from test_data_set_0, as real models hold them.
-void MakeParameterInputsConstant(const fs::path& dir, onnx::ModelProto* model) {
-  static const std::set<std::string> kParamOps = {"Reshape", "Slice", "Split", "Squeeze", "Unsqueeze",
-                                                  "Gather", "Pad", "ReduceMean", "Clip", "Dropout"};
-  auto* g = model->mutable_graph();
-  for (int i = 0; i < g->input_size(); ++i) {
-    const auto& vi = g->input(i);
-    if (vi.type().tensor_type().elem_type() != onnx::TensorProto::INT64) continue;
-    bool param = false, data = false;
-    for (const auto& n : g->node())
-      for (int k = 0; k < n.input_size(); ++k)
-        if (n.input(k) == vi.name()) (k > 0 && kParamOps.count(n.op_type()) ? param : data) = true;
-    if (!param || data) continue;
-    onnx::TensorProto t;
-    std::string bytes = testing::ReadFile((dir / "test_data_set_0" / ("input_" + std::to_string(i) + ".pb")).string());
-    if (!t.ParseFromString(bytes)) continue;
-    t.set_name(vi.name());
-    *g->add_initializer() = t;
-  }
 }
 
 // "" when the model's runtime inputs and outputs are all in executable dtypes, else the reason.
@@ -171,7 +150,7 @@ TEST(ConformanceTest, ReferenceBackendRunsOnnxNodeTests) {
       skipped[name] = "rejected at import (unsupported feature)";
       continue;
     }
-    MakeParameterInputsConstant(dir, &model);
+    testing::MakeParameterInputsConstant(dir, &model);
     if (std::string why = DTypeSkipReason(model); !why.empty()) {
       skipped[name] = why;
       continue;

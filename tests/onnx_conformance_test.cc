@@ -12,6 +12,7 @@
 #include "edgesplit/graph.h"
 #include "edgesplit/onnx.h"
 #include "onnx/onnx_pb.h"
+#include "onnx_case_util.h"
 #include "test_util.h"
 
 namespace edgesplit {
@@ -64,30 +65,6 @@ bool LoadIfSupported(const fs::path& dir, onnx::ModelProto* model) {
   return true;
 }
 
-// Node tests feed shape-like parameters (Reshape's shape, Slice's starts...) as
-// graph inputs; real models hold them as constants. Turns such int64 inputs into
-// initializers from the test's own input data (a graph input that is also an
-// initializer is a constant for the importer).
-void MakeParameterInputsConstant(const fs::path& dir, onnx::ModelProto* model) {
-  static const std::set<std::string> kParamOps = {"Reshape", "Slice", "Split", "Squeeze", "Unsqueeze",
-                                                  "Gather", "Pad", "ReduceMean", "Clip", "Dropout"};
-  auto* g = model->mutable_graph();
-  for (int i = 0; i < g->input_size(); ++i) {
-    const auto& vi = g->input(i);
-    if (vi.type().tensor_type().elem_type() != onnx::TensorProto::INT64) continue;
-    bool param = false, data = false;
-    for (const auto& n : g->node())
-      for (int k = 0; k < n.input_size(); ++k)
-        if (n.input(k) == vi.name()) (k > 0 && kParamOps.count(n.op_type()) ? param : data) = true;
-    if (!param || data) continue;
-    onnx::TensorProto t;
-    std::string bytes = testing::ReadFile((dir / "test_data_set_0" / ("input_" + std::to_string(i) + ".pb")).string());
-    if (!t.ParseFromString(bytes)) continue;
-    t.set_name(vi.name());
-    *g->add_initializer() = t;
-  }
-}
-
 struct Tally {
   int checked = 0;
   int expected_failures = 0;
@@ -136,7 +113,7 @@ TEST(OnnxConformanceTest, NodeModelsImportWithReferenceShapes) {
       ++tally.skipped;
       continue;
     }
-    MakeParameterInputsConstant(dir, &model);
+    testing::MakeParameterInputsConstant(dir, &model);
     auto it = kExpectedFailures.find(dir.filename().string());
     listed_failures_seen += it != kExpectedFailures.end();
     std::string expected = it == kExpectedFailures.end() ? "" : it->second;
