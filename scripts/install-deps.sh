@@ -10,6 +10,8 @@ PACKAGES=(
   # libraries
   libonnx-dev libprotobuf-dev protobuf-compiler libcli11-dev nlohmann-json3-dev
   libspdlog-dev libfmt-dev libasio-dev
+  # host kernels (oneDNN 2.6, OpenMP)
+  libdnnl-dev
   # image input (stb_image, header-only)
   libstb-dev
   # tests and benchmarks
@@ -18,6 +20,10 @@ PACKAGES=(
   clang-14 libclang-rt-14-dev
   # fixtures: torchvision models exported to ONNX with Debian's own python
   python3 python3-numpy python3-onnx python3-torchvision
+  # int8 accuracy fixtures (digits) and the PyTorch speed peer
+  python3-torch python3-sklearn
+  # network namespaces + netem for the runtime's impairment tests
+  iproute2
 )
 
 missing=()
