@@ -18,6 +18,7 @@ enum class StatusCode : unsigned char {
   kIoError,          // reading or writing a file failed
   kOutOfRange,       // a size or index beyond a limit
   kInternal,         // a broken invariant inside edgesplit: a bug
+  kDeadlineExceeded, // a request ran out of time (retries exhausted or its deadline passed)
 };
 
 class [[nodiscard]] Status {
@@ -47,6 +48,7 @@ inline Status NotFound(std::string m) { return Status(StatusCode::kNotFound, std
 inline Status IoError(std::string m) { return Status(StatusCode::kIoError, std::move(m)); }
 inline Status OutOfRange(std::string m) { return Status(StatusCode::kOutOfRange, std::move(m)); }
 inline Status Internal(std::string m) { return Status(StatusCode::kInternal, std::move(m)); }
+inline Status DeadlineExceeded(std::string m) { return Status(StatusCode::kDeadlineExceeded, std::move(m)); }
 
 // A value or the Status saying why there is none. Accessing value() of a failed
 // Result is a bug (it is checked in debug builds only, as std::optional is).
