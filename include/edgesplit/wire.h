@@ -270,6 +270,8 @@ class FragmentSender {
   uint32_t last_in_round_ = 0;
   uint32_t rounds_ = 0;
   bool active_ = false, done_ = false, in_round_ = false, rejected_ = false;
+  bool sack_pending_ = false;  // a SACK arrived after the round: start the next one now
+  bool force_last_ = false;   // everything acked but no "complete": resend the last fragment as a poll
   uint64_t deadline_us_ = 0, round_sent_us_ = 0;
   uint64_t datagrams_sent_ = 0, retransmissions_ = 0;
 };

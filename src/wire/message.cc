@@ -1,0 +1,241 @@
+// Tensor messages: the versioned, CRC-protected frame (layout in docs/wire.md).
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "byte_io.h"
+#include "edgesplit/wire.h"
+
+namespace edgesplit::wire {
+namespace {
+
+using internal::GetF32;
+using internal::GetU16;
+using internal::GetU32;
+using internal::PutF32;
+using internal::PutU16;
+using internal::PutU32;
+
+constexpr uint8_t kMagic[4] = {'E', 'S', 'W', 'F'};
+
+// Field offsets of the fixed header.
+enum Offset : size_t {
+  kOffMagic = 0,
+  kOffVersion = 4,
+  kOffType = 5,
+  kOffDType = 6,
+  kOffRank = 7,
+  kOffRequestId = 8,
+  kOffCutId = 12,
+  kOffErrorCode = 14,
+  kOffPayloadLength = 16,
+  kOffQuantScale = 20,
+  kOffQuantZeroPoint = 24,
+  kOffDeadlineBudget = 28,
+  kOffQueueLength = 32,
+  kOffServiceTime = 36,
+  kOffDims = 40,
+};
+static_assert(kOffDims == kMessageFixedHeaderBytes);
+
+// The wire codes of dtypes are fixed here, apart from DType's enumerator order,
+// so reordering the IR enum can never change the bytes on the wire.
+uint8_t DTypeCode(DType dtype) {
+  switch (dtype) {
+    case DType::kFloat32: return 1;
+    case DType::kInt8: return 2;
+    case DType::kUInt8: return 3;
+    case DType::kInt32: return 4;
+    case DType::kInt64: return 5;
+  }
+  return 0;
+}
+bool DTypeFromCode(uint8_t code, DType* dtype) {
+  switch (code) {
+    case 1: *dtype = DType::kFloat32; return true;
+    case 2: *dtype = DType::kInt8; return true;
+    case 3: *dtype = DType::kUInt8; return true;
+    case 4: *dtype = DType::kInt32; return true;
+    case 5: *dtype = DType::kInt64; return true;
+  }
+  return false;
+}
+
+bool IsTensorType(MessageType type) {
+  return type == MessageType::kTensorRequest || type == MessageType::kTensorResult;
+}
+bool IsReservedType(MessageType type) {
+  return type == MessageType::kSegmentChunk || type == MessageType::kSegmentAck;
+}
+bool IsKnownType(uint8_t code) {
+  return (code >= 1 && code <= 5) || code == 16 || code == 17;
+}
+
+std::string N(uint64_t v) { return std::to_string(v); }
+
+// Checks the fields that fix the message size; shared by DecodeMessage and
+// MessageSizeFromPrefix so both reject the same prefixes.
+Status CheckPrefix(std::span<const uint8_t> bytes, const WireLimits& limits, size_t* encoded_size) {
+  if (bytes.size() < kMessageFixedHeaderBytes)
+    return InvalidArgument("truncated message: " + N(bytes.size()) + " bytes, the header alone is " +
+                           N(kMessageFixedHeaderBytes));
+  if (std::memcmp(bytes.data() + kOffMagic, kMagic, 4) != 0)
+    return InvalidArgument("not an edgesplit message: bad magic (expected \"ESWF\")");
+  if (bytes[kOffVersion] != kWireVersion)
+    return Unsupported("message version " + N(bytes[kOffVersion]) + " (this build speaks version " +
+                       N(kWireVersion) + ")");
+  const uint8_t rank = bytes[kOffRank];
+  const size_t max_rank = limits.max_rank < kMaxRank ? limits.max_rank : kMaxRank;
+  if (rank > max_rank) return OutOfRange("message rank " + N(rank) + " exceeds the limit " + N(max_rank));
+  const uint32_t payload = GetU32(bytes.data() + kOffPayloadLength);
+  if (payload > limits.max_payload_bytes)
+    return OutOfRange("message payload of " + N(payload) + " bytes exceeds the limit of " +
+                      N(limits.max_payload_bytes));
+  *encoded_size = EncodedMessageBytes(rank, payload);
+  return Status::Ok();
+}
+
+void WriteHeader(const MessageHeader& h, size_t payload_bytes, uint8_t* out) {
+  std::memcpy(out + kOffMagic, kMagic, 4);
+  out[kOffVersion] = kWireVersion;
+  out[kOffType] = static_cast<uint8_t>(h.type);
+  out[kOffDType] = DTypeCode(h.dtype);
+  out[kOffRank] = h.rank;
+  PutU32(out + kOffRequestId, h.request_id);
+  PutU16(out + kOffCutId, h.cut_id);
+  PutU16(out + kOffErrorCode, h.error_code);
+  PutU32(out + kOffPayloadLength, static_cast<uint32_t>(payload_bytes));
+  PutF32(out + kOffQuantScale, h.quant_scale);
+  PutU32(out + kOffQuantZeroPoint, static_cast<uint32_t>(h.quant_zero_point));
+  PutU32(out + kOffDeadlineBudget, h.deadline_budget_us);
+  PutU32(out + kOffQueueLength, h.queue_length);
+  PutU32(out + kOffServiceTime, h.service_time_us);
+  for (size_t i = 0; i < h.rank; ++i) PutU32(out + kOffDims + 4 * i, h.dims[i]);
+}
+
+}  // namespace
+
+const char* MessageTypeName(MessageType type) {
+  switch (type) {
+    case MessageType::kTensorRequest: return "tensor_request";
+    case MessageType::kTensorResult: return "tensor_result";
+    case MessageType::kError: return "error";
+    case MessageType::kPing: return "ping";
+    case MessageType::kPong: return "pong";
+    case MessageType::kSegmentChunk: return "segment_chunk";
+    case MessageType::kSegmentAck: return "segment_ack";
+  }
+  return "unknown";
+}
+
+size_t WireDTypeSize(DType dtype) {
+  switch (dtype) {
+    case DType::kFloat32: return 4;
+    case DType::kInt8: return 1;
+    case DType::kUInt8: return 1;
+    case DType::kInt32: return 4;
+    case DType::kInt64: return 8;
+  }
+  return 0;
+}
+
+Status ValidateHeader(const MessageHeader& h, size_t payload_bytes, const WireLimits& limits) {
+  if (!IsKnownType(static_cast<uint8_t>(h.type)))
+    return InvalidArgument("unknown message type " + N(static_cast<uint8_t>(h.type)));
+  if (IsReservedType(h.type))
+    return Unsupported(std::string("message type ") + MessageTypeName(h.type) +
+                       " is reserved for over-the-air segment delivery");
+  if (DTypeCode(h.dtype) == 0) return InvalidArgument("unknown dtype " + N(static_cast<uint8_t>(h.dtype)));
+  const size_t max_rank = limits.max_rank < kMaxRank ? limits.max_rank : kMaxRank;
+  if (h.rank > max_rank) return OutOfRange("message rank " + N(h.rank) + " exceeds the limit " + N(max_rank));
+  if (payload_bytes > limits.max_payload_bytes)
+    return OutOfRange("message payload of " + N(payload_bytes) + " bytes exceeds the limit of " +
+                      N(limits.max_payload_bytes));
+  if (!std::isfinite(h.quant_scale) || h.quant_scale < 0.0f)
+    return InvalidArgument("quantization scale must be finite and >= 0");
+  if (!IsTensorType(h.type)) {
+    if (h.rank != 0)
+      return InvalidArgument(std::string(MessageTypeName(h.type)) + " message has rank " + N(h.rank) +
+                             "; only tensor messages carry a shape");
+    return Status::Ok();
+  }
+  // Product in 64 bits, stopping as soon as it passes the payload limit, so
+  // huge dims can neither overflow nor pass.
+  uint64_t bytes = WireDTypeSize(h.dtype);
+  for (size_t i = 0; i < h.rank; ++i) {
+    if (h.dims[i] == 0) return InvalidArgument("dimension " + N(i) + " of the tensor is 0");
+    bytes *= h.dims[i];
+    if (bytes > limits.max_payload_bytes)
+      return OutOfRange("tensor shape needs more than the payload limit of " + N(limits.max_payload_bytes) +
+                        " bytes");
+  }
+  if (bytes != payload_bytes)
+    return InvalidArgument("tensor shape and dtype need " + N(bytes) + " bytes but the payload length is " +
+                           N(payload_bytes));
+  return Status::Ok();
+}
+
+Result<size_t> EncodeMessageInPlace(const MessageHeader& header, size_t payload_bytes, std::span<uint8_t> out,
+                                    const WireLimits& limits) {
+  ES_RETURN_IF_ERROR(ValidateHeader(header, payload_bytes, limits));
+  const size_t total = EncodedMessageBytes(header.rank, payload_bytes);
+  if (out.size() < total)
+    return OutOfRange("message needs " + N(total) + " bytes, the output buffer has " + N(out.size()));
+  WriteHeader(header, payload_bytes, out.data());
+  const size_t body = total - kMessageCrcBytes;
+  PutU32(out.data() + body, Crc32(out.first(body)));
+  return total;
+}
+
+Result<size_t> EncodeMessage(const MessageHeader& header, std::span<const uint8_t> payload, std::span<uint8_t> out,
+                             const WireLimits& limits) {
+  const size_t offset = MessageHeaderBytes(header.rank <= kMaxRank ? header.rank : 0);
+  // Validate before copying: the copy must not run over a too-small buffer.
+  ES_RETURN_IF_ERROR(ValidateHeader(header, payload.size(), limits));
+  if (out.size() < EncodedMessageBytes(header.rank, payload.size()))
+    return OutOfRange("message needs " + N(EncodedMessageBytes(header.rank, payload.size())) +
+                      " bytes, the output buffer has " + N(out.size()));
+  if (!payload.empty()) std::memmove(out.data() + offset, payload.data(), payload.size());
+  return EncodeMessageInPlace(header, payload.size(), out, limits);
+}
+
+Result<size_t> MessageSizeFromPrefix(std::span<const uint8_t> prefix, const WireLimits& limits) {
+  size_t size = 0;
+  ES_RETURN_IF_ERROR(CheckPrefix(prefix, limits, &size));
+  return size;
+}
+
+Result<DecodedMessage> DecodeMessage(std::span<const uint8_t> bytes, const WireLimits& limits) {
+  size_t size = 0;
+  ES_RETURN_IF_ERROR(CheckPrefix(bytes, limits, &size));
+  if (bytes.size() < size)
+    return InvalidArgument("truncated message: " + N(bytes.size()) + " of " + N(size) + " bytes");
+  if (bytes.size() > size) return InvalidArgument(N(bytes.size() - size) + " trailing bytes after the message");
+  const size_t body = size - kMessageCrcBytes;
+  const uint32_t stored = GetU32(bytes.data() + body);
+  const uint32_t computed = Crc32(bytes.first(body));
+  if (stored != computed) return InvalidArgument("message CRC32 mismatch: corrupted in transit");
+
+  DecodedMessage m;
+  MessageHeader& h = m.header;
+  const uint8_t* p = bytes.data();
+  if (!IsKnownType(p[kOffType])) return InvalidArgument("unknown message type " + N(p[kOffType]));
+  h.type = static_cast<MessageType>(p[kOffType]);
+  if (!DTypeFromCode(p[kOffDType], &h.dtype)) return InvalidArgument("unknown dtype code " + N(p[kOffDType]));
+  h.rank = p[kOffRank];
+  h.request_id = GetU32(p + kOffRequestId);
+  h.cut_id = GetU16(p + kOffCutId);
+  h.error_code = GetU16(p + kOffErrorCode);
+  h.quant_scale = GetF32(p + kOffQuantScale);
+  h.quant_zero_point = static_cast<int32_t>(GetU32(p + kOffQuantZeroPoint));
+  h.deadline_budget_us = GetU32(p + kOffDeadlineBudget);
+  h.queue_length = GetU32(p + kOffQueueLength);
+  h.service_time_us = GetU32(p + kOffServiceTime);
+  for (size_t i = 0; i < h.rank; ++i) h.dims[i] = GetU32(p + kOffDims + 4 * i);
+  const size_t header_bytes = MessageHeaderBytes(h.rank);
+  m.payload = bytes.subspan(header_bytes, body - header_bytes);
+  ES_RETURN_IF_ERROR(ValidateHeader(h, m.payload.size(), limits));
+  return m;
+}
+
+}  // namespace edgesplit::wire
