@@ -1,0 +1,30 @@
+// Runs one asynchronous Asio operation to completion or a deadline: the way
+// every blocking call of the net module gets its timeout.
+#pragma once
+
+#include <asio.hpp>
+#include <optional>
+
+#include "edgesplit/net.h"
+
+namespace edgesplit::net::detail {
+
+// Runs `io` until `done` is set or `deadline` passes; on timeout calls
+// `cancel` and drains the aborted handler so that no handler outlives the
+// caller's stack. Returns whether the operation completed.
+template <typename Cancel>
+bool RunUntil(asio::io_context& io, const bool& done, Deadline deadline, Cancel cancel) {
+  io.restart();
+  while (!done && Clock::now() < deadline) {
+    if (io.run_one_until(deadline) == 0 && io.stopped()) io.restart();
+  }
+  if (done) return true;
+  cancel();
+  io.restart();
+  while (!done) io.run_one();  // the cancelled handler runs with operation_aborted
+  return false;
+}
+
+inline std::string ErrorText(const asio::error_code& ec) { return ec.message(); }
+
+}  // namespace edgesplit::net::detail

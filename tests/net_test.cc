@@ -1,0 +1,236 @@
+// Transports and the link shaper: real loopback sockets, deadlines, pacing and loss.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <thread>
+
+#include "edgesplit/net.h"
+
+namespace edgesplit::net {
+namespace {
+
+TEST(Endpoint, ParsesHostPortAndBarePort) {
+  auto a = ParseEndpoint("127.0.0.1:5000");
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  EXPECT_EQ(a->host, "127.0.0.1");
+  EXPECT_EQ(a->port, 5000);
+  auto b = ParseEndpoint("6001");
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->host, "127.0.0.1");
+  EXPECT_EQ(b->port, 6001);
+  for (const char* bad : {"", "host:", "1.2.3.4:70000", "1.2.3.4:12x", "x"}) {
+    auto r = ParseEndpoint(bad);
+    EXPECT_FALSE(r.ok()) << bad;
+    if (!r.ok()) {
+      EXPECT_NE(r.status().message().find("HOST:PORT"), std::string::npos);
+    }
+  }
+}
+
+TEST(Udp, DatagramsCrossLoopbackAndReceiveHonoursItsDeadline) {
+  auto a = DatagramSocket::Bind({"127.0.0.1", 0});
+  auto b = DatagramSocket::Bind({"127.0.0.1", 0});
+  ASSERT_TRUE(a.ok() && b.ok());
+  const std::vector<uint8_t> sent = {1, 2, 3, 250, 0, 7};
+  ASSERT_TRUE((*a)->SendTo((*b)->local_endpoint(), sent).ok());
+  std::vector<uint8_t> buffer(2048);
+  Endpoint from;
+  auto got = (*b)->ReceiveFrom(buffer, &from, DeadlineIn(2.0));
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ(std::vector<uint8_t>(buffer.begin(), buffer.begin() + static_cast<long>(**got)), sent);
+  EXPECT_EQ(from.port, (*a)->local_endpoint().port);
+
+  const auto t0 = Clock::now();
+  auto none = (*b)->ReceiveFrom(buffer, &from, DeadlineIn(0.05));
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  EXPECT_GE(SecondsSince(t0), 0.045);
+  EXPECT_LT(SecondsSince(t0), 1.0);
+}
+
+TEST(Udp, BindingAnAddressInUseFailsNamingIt) {
+  auto a = DatagramSocket::Bind({"127.0.0.1", 0});
+  ASSERT_TRUE(a.ok());
+  auto b = DatagramSocket::Bind((*a)->local_endpoint());
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.status().message().find((*a)->local_endpoint().ToString()), std::string::npos);
+  EXPECT_FALSE(DatagramSocket::Bind({"not-an-ip", 0}).ok());
+}
+
+TEST(Tcp, StreamsCarryBytesAndTimeOutCleanly) {
+  auto listener = TcpListener::Listen({"127.0.0.1", 0});
+  ASSERT_TRUE(listener.ok()) << listener.status().message();
+  const Endpoint at = (*listener)->local_endpoint();
+  std::vector<uint8_t> payload(300000);
+  for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<uint8_t>(i * 131 + 7);
+  std::thread client([&] {
+    auto s = TcpStream::Connect(at, DeadlineIn(2.0));
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    ASSERT_TRUE((*s)->WriteAll(payload, DeadlineIn(5.0)).ok());
+  });
+  auto accepted = (*listener)->Accept(DeadlineIn(2.0));
+  ASSERT_TRUE(accepted.ok() && accepted->has_value());
+  std::unique_ptr<TcpStream> server = std::move(**accepted);
+  std::vector<uint8_t> got(payload.size());
+  auto read = server->ReadExact(got, DeadlineIn(5.0));
+  client.join();
+  ASSERT_TRUE(read.ok()) << read.status().message();
+  EXPECT_TRUE(*read);
+  EXPECT_EQ(got, payload);
+  // The client closed: a clean end of stream, not an error.
+  std::vector<uint8_t> more(4);
+  auto eof = server->ReadExact(more, DeadlineIn(1.0));
+  ASSERT_TRUE(eof.ok()) << eof.status().message();
+  EXPECT_FALSE(*eof);
+  // Nobody connects: Accept returns nothing by its deadline.
+  const auto t0 = Clock::now();
+  auto none = (*listener)->Accept(DeadlineIn(0.05));
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  EXPECT_LT(SecondsSince(t0), 1.0);
+}
+
+TEST(Tcp, ConnectingToAClosedPortFailsNamingTheEndpoint) {
+  Endpoint closed;
+  {
+    auto l = TcpListener::Listen({"127.0.0.1", 0});
+    ASSERT_TRUE(l.ok());
+    closed = (*l)->local_endpoint();
+  }
+  auto s = TcpStream::Connect(closed, DeadlineIn(1.0));
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find(closed.ToString()), std::string::npos);
+}
+
+TEST(Tcp, ReadTimesOutMidBufferWithAClearError) {
+  auto listener = TcpListener::Listen({"127.0.0.1", 0});
+  ASSERT_TRUE(listener.ok());
+  auto client = TcpStream::Connect((*listener)->local_endpoint(), DeadlineIn(1.0));
+  ASSERT_TRUE(client.ok());
+  auto server = (*listener)->Accept(DeadlineIn(1.0));
+  ASSERT_TRUE(server.ok() && server->has_value());
+  const std::vector<uint8_t> half = {1, 2, 3};
+  ASSERT_TRUE((*client)->WriteAll(half, DeadlineIn(1.0)).ok());
+  std::vector<uint8_t> want(8);
+  auto r = (**server)->ReadExact(want, DeadlineIn(0.05));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("timed out after 3 of 8"), std::string::npos) << r.status().message();
+}
+
+ShaperConfig EspNowLike() {
+  ShaperConfig c;
+  c.enabled = true;
+  c.per_message_s = 0.004;
+  c.per_frame_s = 0.0012;
+  c.bytes_per_s = 125000;
+  return c;
+}
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+TEST(Shaper, AMessageTakesThePlannersTransferTime) {
+  // 5,488 B in 22 frames of <= 250 B: 4 ms + 22 x 1.2 ms + 5488 / 125000 s = 74.3 ms (docs/calibration.md).
+  LinkShaper shaper(EspNowLike());
+  const auto t0 = Clock::now();
+  shaper.BeginMessage(t0);
+  Clock::time_point last = t0;
+  for (int64_t left = 5488; left > 0; left -= 250) last = shaper.Release(t0, std::min<int64_t>(left, 250));
+  EXPECT_NEAR(Seconds(last - t0), 0.0743, 1e-4);
+  EXPECT_NEAR(shaper.MessageSeconds(5488, 22), 0.0743, 1e-4);
+}
+
+TEST(Shaper, TimeScaleShrinksEveryDuration) {
+  ShaperConfig c = EspNowLike();
+  c.time_scale = 0.01;
+  LinkShaper shaper(c);
+  const auto t0 = Clock::now();
+  shaper.BeginMessage(t0);
+  const auto r = shaper.Release(t0, 250);
+  EXPECT_NEAR(Seconds(r - t0), 0.01 * (0.004 + 0.0012 + 0.002), 1e-7);
+}
+
+TEST(Shaper, BleWritesRideConnectionEvents) {
+  ShaperConfig c;
+  c.enabled = true;
+  c.bytes_per_s = 1e9;  // isolate the connection events
+  c.frames_per_interval = 4;
+  c.interval_s = 0.015;
+  LinkShaper shaper(c);
+  const auto t0 = Clock::now();
+  shaper.BeginMessage(t0);
+  std::vector<double> at;
+  for (int i = 0; i < 9; ++i) at.push_back(Seconds(shaper.Release(t0, 244) - t0));
+  EXPECT_LT(at[3], 0.001);                 // first event: 4 writes
+  EXPECT_NEAR(at[4], 0.015, 1e-4);         // the fifth waits for the next event
+  EXPECT_NEAR(at[8], 0.030, 1e-4);         // the ninth for the third
+}
+
+TEST(Shaper, LossRateMatchesTheConfigurationAndIsSeeded) {
+  for (double loss : {0.0, 0.05, 0.2}) {
+    ShaperConfig c = EspNowLike();
+    c.loss = loss;
+    c.seed = 42;
+    LinkShaper a(c), b(c);
+    int dropped = 0;
+    for (int i = 0; i < 20000; ++i) {
+      const bool da = a.Drop();
+      EXPECT_EQ(da, b.Drop());
+      dropped += da;
+    }
+    EXPECT_NEAR(dropped / 20000.0, loss, 0.01) << loss;
+  }
+}
+
+TEST(Shaper, DisabledShaperNeitherDelaysNorDrops) {
+  ShaperConfig c = EspNowLike();
+  c.enabled = false;
+  c.loss = 0.9;
+  LinkShaper s(c);
+  const auto t0 = Clock::now();
+  s.BeginMessage(t0);
+  EXPECT_EQ(s.Release(t0, 250), t0);
+  EXPECT_FALSE(s.Drop());
+}
+
+TEST(Shaper, ShapedSenderPacesRealDatagrams) {
+  auto a = DatagramSocket::Bind({"127.0.0.1", 0});
+  auto b = DatagramSocket::Bind({"127.0.0.1", 0});
+  ASSERT_TRUE(a.ok() && b.ok());
+  ShaperConfig c = EspNowLike();
+  c.time_scale = 0.5;  // 10 frames: 0.5 x (4 + 10 x 3.2) ms = 18 ms
+  ShapedSender sender(a->get(), c);
+  std::vector<uint8_t> frame(250, 9);
+  const auto t0 = Clock::now();
+  sender.BeginMessage();
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(sender.SendFrame((*b)->local_endpoint(), frame).ok());
+  const double took = SecondsSince(t0);
+  EXPECT_GE(took, 0.018);
+  EXPECT_LT(took, 0.5);
+  std::vector<uint8_t> buf(512);
+  int received = 0;
+  while (true) {
+    auto r = (*b)->ReceiveFrom(buf, nullptr, DeadlineIn(0.05));
+    ASSERT_TRUE(r.ok());
+    if (!r->has_value()) break;
+    EXPECT_EQ(**r, 250u);
+    ++received;
+  }
+  EXPECT_EQ(received, 10);
+}
+
+TEST(Links, FramePayloadsAreTheRadiosLimits) {
+  LinkProfile espnow;
+  espnow.payload_bytes = 250;
+  EXPECT_EQ(FramePayloadBytes(espnow, TransportKind::kEspNow), 250);
+  LinkProfile udp;
+  udp.payload_bytes = 1472;
+  EXPECT_EQ(FramePayloadBytes(udp, TransportKind::kUdp), 1460);
+  auto k = ParseTransportKind("ble");
+  ASSERT_TRUE(k.ok());
+  EXPECT_EQ(*k, TransportKind::kBle);
+  EXPECT_FALSE(ParseTransportKind("zigbee").ok());
+}
+
+}  // namespace
+}  // namespace edgesplit::net
