@@ -10,8 +10,8 @@ PACKAGES=(
   # libraries
   libonnx-dev libprotobuf-dev protobuf-compiler libcli11-dev nlohmann-json3-dev
   libspdlog-dev libfmt-dev libasio-dev
-  # host kernels (oneDNN 2.6, OpenMP)
-  libdnnl-dev
+  # host kernels (oneDNN 2.6, OpenMP); dnnl-config.cmake also looks for OpenCL
+  libdnnl-dev ocl-icd-opencl-dev opencl-c-headers
   # image input (stb_image, header-only)
   libstb-dev
   # tests and benchmarks

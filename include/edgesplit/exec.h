@@ -9,6 +9,13 @@
 // Split equivalence: head [0, p) then tail [p, end) on the same graph give the
 // same bits as [0, end), since each node runs the same kernel on the same bytes.
 //
+// Layouts: a backend may keep activations channels-last (TensorDesc::layout);
+// the layout of a tensor is a property of the graph, not of the segment. Users
+// always see row-major (NCHW) bytes at input()/output(): Invoke() transposes
+// channels-last segment inputs in place before the first node and outputs after
+// the last one, through the scratch buffer (which is sized for it). Transposes
+// move bytes, so splits stay exact and the arena stays PlanSegmentMemory's.
+//
 // Part of the portable device-side core (no exceptions, no RTTI).
 #pragma once
 
@@ -52,7 +59,9 @@ class SegmentExecutor {
   // Runs every node of the segment. Allocates nothing; fails only on bad
   // run-time data (the Status names the node).
   Status Invoke();
-  // Runs the segment's nodes [first, last) (relative to begin): for per-layer timing.
+  // Runs the segment's nodes [first, last) (relative to begin): for per-layer
+  // timing. first == 0 converts the inputs (so call it once per fresh input) and
+  // last == num_nodes() the outputs, as Invoke() does.
   Status InvokeNodes(int first, int last);
 
   int begin() const { return begin_; }
@@ -78,6 +87,12 @@ class SegmentExecutor {
   std::vector<const void*> node_inputs_;     // flattened per-node input pointers
   std::vector<void*> node_outputs_;          // flattened per-node output pointers
   std::vector<size_t> input_offset_, output_offset_;  // per node, into the flattened arrays
+  // A channels-last segment input/output: transposed to/from NCHW at the boundary.
+  struct BoundaryTranspose {
+    unsigned char* data;
+    int64_t n, c, hw;
+  };
+  std::vector<BoundaryTranspose> inputs_to_channels_last_, outputs_to_row_major_;
   std::unique_ptr<unsigned char[]> arena_storage_, scratch_storage_;
   unsigned char* arena_ = nullptr;
   unsigned char* scratch_ = nullptr;

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string_view>
 #include <vector>
 
@@ -28,6 +29,13 @@ namespace edgesplit {
 
 inline constexpr int kMaxKernelRank = 8;
 
+// How a tensor's bytes are ordered in the arena. Users always see row-major
+// (NCHW for images: ONNX's order); a backend may keep a 4-D activation
+// channels-last (NHWC, same size) between its own kernels. The executor
+// transposes segment inputs/outputs at the boundary, so heads and tails of
+// different backends interoperate.
+enum class TensorLayout : uint8_t { kRowMajor, kChannelsLast };
+
 // Shape and dtype of one node input or output, without heap storage.
 struct TensorDesc {
   DType dtype = DType::kFloat32;
@@ -35,7 +43,18 @@ struct TensorDesc {
   int64_t dims[kMaxKernelRank] = {};
   int64_t elements = 1;
   bool present = false;  // false for an omitted optional input
+  TensorLayout layout = TensorLayout::kRowMajor;  // dims stay in ONNX order either way
 };
+
+// Backend-private state of one prepared kernel (e.g. oneDNN primitives and
+// packed weights), destroyed with the kernel by the function the backend set.
+struct KernelStateDeleter {
+  void (*destroy)(void*) = nullptr;
+  void operator()(void* state) const {
+    if (destroy) destroy(state);
+  }
+};
+using KernelState = std::unique_ptr<void, KernelStateDeleter>;
 
 // A node after Prepare: everything Eval needs besides the tensors' bytes.
 // `ints`/`floats` hold op-specific resolved attributes (layout private to the backend).
@@ -48,6 +67,9 @@ struct PreparedKernel {
   std::vector<float> floats;
   FusedActivation activation;
   int64_t scratch_bytes = 0;  // Eval's `scratch` must hold this many bytes (16-byte aligned)
+  KernelState state;          // empty for the reference backend; move-only
+  // An int8 op of the quantized graph (TFLite integer arithmetic; see quant.h).
+  bool quantized = false;
 };
 
 // A backend is a name and two functions (as TFLite Micro's op registrations
@@ -86,7 +108,16 @@ class Backend {
 // The portable reference backend (a process-wide constant).
 const Backend& ReferenceBackend();
 
-// A backend by name ("reference"); nullptr when unknown or not built.
+// A backend by name ("reference", or a registered one such as "onednn");
+// nullptr when unknown or not built.
 const Backend* FindBackend(std::string_view name);
+
+// Makes `backend` (which must live for the whole process) findable by name.
+// For backends built outside the portable core; they register from a static
+// initializer, so call it before main() or before any concurrent FindBackend.
+// Returns false when the (small, fixed) registry is full or the name is taken.
+bool RegisterBackend(const Backend* backend);
+// A registered backend by name, or nullptr (FindBackend also knows "reference").
+const Backend* FindRegisteredBackend(std::string_view name);
 
 }  // namespace edgesplit

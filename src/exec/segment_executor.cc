@@ -1,6 +1,7 @@
 // SegmentExecutor: prepare once (kernels, arena), invoke many times.
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <new>
 #include <string>
 
@@ -15,6 +16,45 @@ constexpr int64_t kAlignment = 64;
 unsigned char* Align(unsigned char* p) {
   const uintptr_t v = reinterpret_cast<uintptr_t>(p);
   return reinterpret_cast<unsigned char*>((v + kAlignment - 1) / kAlignment * kAlignment);
+}
+
+// f32 [n, c, hw] <-> [n, hw, c]: a pure permutation of 4-byte values.
+void TransposeToChannelsLast(const float* src, float* dst, int64_t n, int64_t c, int64_t hw) {
+  for (int64_t b = 0; b < n; ++b, src += c * hw, dst += c * hw)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t p = 0; p < hw; ++p) dst[p * c + ch] = src[ch * hw + p];
+}
+void TransposeToRowMajor(const float* src, float* dst, int64_t n, int64_t c, int64_t hw) {
+  for (int64_t b = 0; b < n; ++b, src += c * hw, dst += c * hw)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t p = 0; p < hw; ++p) dst[ch * hw + p] = src[p * c + ch];
+}
+
+// The layout every kernel of the segment sees for each tensor (row-major when
+// no kernel says otherwise). Kernels that disagree are a backend bug.
+Result<std::vector<TensorLayout>> ResolveLayouts(const Graph& graph, int begin, const std::vector<PreparedKernel>& kernels) {
+  std::vector<TensorLayout> layout(graph.tensors.size(), TensorLayout::kRowMajor);
+  std::vector<char> seen(graph.tensors.size(), 0);
+  auto visit = [&](int t, const TensorDesc& d, const Node& node) -> Status {
+    if (t == kNoTensor) return Status::Ok();
+    if (seen[t] && layout[t] != d.layout)
+      return Internal("node '" + node.name + "' sees tensor '" + graph.tensors[t].name + "' in another layout than its other users");
+    if (d.layout == TensorLayout::kChannelsLast &&
+        (graph.tensors[t].shape.size() != 4 || graph.tensors[t].dtype != DType::kFloat32 || graph.tensors[t].is_constant))
+      return Internal("node '" + node.name + "' asks for a channels-last '" + graph.tensors[t].name + "' that is not a 4-D f32 activation");
+    seen[t] = 1;
+    layout[t] = d.layout;
+    return Status::Ok();
+  };
+  for (size_t i = 0; i < kernels.size(); ++i) {
+    const Node& node = graph.nodes[begin + i];
+    const PreparedKernel& k = kernels[i];
+    if (k.inputs.size() == node.inputs.size())
+      for (size_t j = 0; j < node.inputs.size(); ++j) ES_RETURN_IF_ERROR(visit(node.inputs[j], k.inputs[j], node));
+    if (k.outputs.size() == node.outputs.size())
+      for (size_t j = 0; j < node.outputs.size(); ++j) ES_RETURN_IF_ERROR(visit(node.outputs[j], k.outputs[j], node));
+  }
+  return layout;
 }
 
 }  // namespace
@@ -74,6 +114,12 @@ Result<std::unique_ptr<SegmentExecutor>> SegmentExecutor::Create(const Graph& gr
     }
   }
 
+  // Channels-last boundary tensors are transposed in place through scratch.
+  ES_ASSIGN_OR_RETURN(std::vector<TensorLayout> layouts, ResolveLayouts(graph, begin, ex->kernels_));
+  for (const std::vector<int>* ids : {&ex->input_ids_, &ex->output_ids_})
+    for (int t : *ids)
+      if (layouts[t] == TensorLayout::kChannelsLast) scratch = std::max(scratch, ex->TensorBytes(t));
+
   ex->arena_bytes_ = mem.arena_bytes;
   ex->scratch_bytes_ = scratch;
   // Allocation failure is an error, not an abort (the core has no exceptions).
@@ -121,15 +167,33 @@ Result<std::unique_ptr<SegmentExecutor>> SegmentExecutor::Create(const Graph& gr
     if (!ex->tensor_ptr_[t]) return Unsupported("segment input '" + graph.tensors[t].name + "' is never read");
   for (int t : ex->output_ids_)
     if (!ex->tensor_ptr_[t]) return Internal("segment output '" + graph.tensors[t].name + "' has no memory");
+  auto boundary = [&](int t) {
+    const Shape& s = graph.tensors[t].shape;
+    return BoundaryTranspose{static_cast<unsigned char*>(ex->tensor_ptr_[t]), s[0], s[1], s[2] * s[3]};
+  };
+  for (int t : ex->input_ids_)
+    if (layouts[t] == TensorLayout::kChannelsLast) ex->inputs_to_channels_last_.push_back(boundary(t));
+  for (int t : ex->output_ids_)
+    if (layouts[t] == TensorLayout::kChannelsLast) ex->outputs_to_row_major_.push_back(boundary(t));
   return ex;
 }
 
 Status SegmentExecutor::InvokeNodes(int first, int last) {
+  if (first == 0)
+    for (const BoundaryTranspose& b : inputs_to_channels_last_) {
+      std::memcpy(scratch_, b.data, static_cast<size_t>(b.n * b.c * b.hw * 4));
+      TransposeToChannelsLast(reinterpret_cast<const float*>(scratch_), reinterpret_cast<float*>(b.data), b.n, b.c, b.hw);
+    }
   for (int i = first; i < last; ++i) {
     Status s = backend_->Eval(kernels_[i], node_inputs_.data() + input_offset_[i], node_outputs_.data() + output_offset_[i],
                               scratch_);
     if (!s.ok()) return s;
   }
+  if (last == end_ - begin_)
+    for (const BoundaryTranspose& b : outputs_to_row_major_) {
+      std::memcpy(scratch_, b.data, static_cast<size_t>(b.n * b.c * b.hw * 4));
+      TransposeToRowMajor(reinterpret_cast<const float*>(scratch_), reinterpret_cast<float*>(b.data), b.n, b.c, b.hw);
+    }
   return Status::Ok();
 }
 

@@ -135,6 +135,7 @@ Status PrepareReference(const void* /*context*/, const Graph& graph, int node_in
     static const TensorDesc kAbsent;
     return i < k->inputs.size() ? k->inputs[i] : kAbsent;
   };
+  if (IsQuantizedNode(graph, node)) return PrepareInt8(graph, node_index, k);
   if (node.activation.kind != ActivationKind::kNone && y.dtype != DType::kFloat32)
     return NodeFail(node, "a fused activation needs a float output");
   switch (node.op) {
@@ -458,11 +459,18 @@ constexpr Backend kReferenceBackend("reference", PrepareReference, EvalReference
 
 }  // namespace
 
+namespace reference {
+Status WindowLayout(const Node& node, const TensorDesc& x, const TensorDesc& y, std::vector<int64_t>* ints) {
+  return PrepareWindow(node, x, y, ints);
+}
+void BroadcastLayout(const TensorDesc& d, const TensorDesc& out, int64_t* strides) { BroadcastStrides(d, out, strides); }
+}  // namespace reference
+
 const Backend& ReferenceBackend() { return kReferenceBackend; }
 
 const Backend* FindBackend(std::string_view name) {
   if (name == "reference") return &ReferenceBackend();
-  return nullptr;
+  return FindRegisteredBackend(name);
 }
 
 }  // namespace edgesplit

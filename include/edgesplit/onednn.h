@@ -1,0 +1,59 @@
+// The `onednn` kernel backend: f32 nodes on oneDNN 2.6 (Debian libdnnl), the
+// rest on the reference kernels.
+//
+// What runs on oneDNN (everything else falls back to the reference kernel of
+// that node, with identical results to the reference backend there):
+//   * Conv 2-D (groups, depthwise, dilations, asymmetric pads, strides, bias)
+//     with its fused Relu/Clip/LeakyRelu as a post-op;
+//   * Gemm (transA 0, alpha = beta = 1) and 2-D MatMul with a constant B, as
+//     inner products with the fused activation;
+//   * MaxPool / AveragePool 2-D, GlobalAveragePool;
+//   * Add/Sub/Mul/Div (broadcast of one operand, fused activation), Concat,
+//     standalone Relu/Clip/LeakyRelu/Sigmoid/HardSwish.
+// Primitives are created, and weights reordered into oneDNN's packed layout,
+// once in Prepare; Eval only points the prepared memory objects at the arena
+// and executes (user-managed scratchpad, reported as the kernel's scratch).
+//
+// Layout: a 4-D f32 activation whose producer and every consumer run on
+// oneDNN is kept channels-last (NHWC, the same size as NCHW), so there is no
+// reorder between layers; graph inputs/outputs and tensors touching a fallback
+// node stay row-major. The choice depends on the graph only, not on the
+// segment, so a node runs the same primitive on the same bytes wherever the
+// model is cut (split runs are bit-identical to whole ones) and the executor
+// only transposes at segment boundaries.
+//
+// Numerics: oneDNN's accumulation order differs from the reference's; outputs
+// agree within 1e-4 * max|reference| (tests/onednn_test.cc).
+//
+// Errors: every oneDNN error (unsupported configuration, out of memory) is a
+// Status naming the node; nothing throws across this interface.
+//
+// Threads: oneDNN runs on an OpenMP pool. SetOneDnnThreads(n) caps it for the
+// whole process (Prepare and Eval apply it on whichever thread calls them).
+// Eval on one kernel must not run concurrently with itself; different
+// executors may run on different threads (each thread gets its own stream on
+// first use). Idle OpenMP threads spin unless OMP_WAIT_POLICY=passive is in
+// the environment before the process starts (the CLI ensures it).
+//
+// Not part of the portable core: built with exceptions, links libdnnl.
+#pragma once
+
+#include "edgesplit/kernels.h"
+#include "edgesplit/status.h"
+
+namespace edgesplit {
+
+// The backend (a process-wide constant); also found as FindBackend("onednn").
+const Backend& OneDnnBackend();
+
+// Caps oneDNN's threads at `threads` (0: all cores). Call before preparing
+// executors: a primitive's blocking is chosen for the thread count at Prepare.
+Status SetOneDnnThreads(int threads);
+// The current cap (all cores unless SetOneDnnThreads set one).
+int OneDnnThreads();
+
+// Which oneDNN implementation a prepared kernel runs ("brg_conv:avx512_core",
+// "reference" for a fallback node): for profiling and tests.
+const char* OneDnnImplementation(const PreparedKernel& kernel);
+
+}  // namespace edgesplit

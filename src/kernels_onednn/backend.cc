@@ -1,0 +1,143 @@
+// The oneDNN backend: Prepare builds a primitive for each native node (or
+// defers to the reference kernel), Eval points the memory objects at the
+// arena and executes through oneDNN's C API (its C++ execute() builds a map).
+#include <omp.h>
+
+#include <atomic>
+#include <string>
+
+#include "edgesplit/onednn.h"
+#include "onednn_internal.h"
+
+namespace edgesplit {
+namespace {
+
+using onednn::PrimitiveState;
+using onednn::NativeKind;
+
+std::atomic<int> g_threads{0};  // 0: OpenMP's default (all cores)
+
+// OpenMP's thread count is per calling thread: apply the cap wherever oneDNN runs.
+void ApplyThreads() {
+  const int want = g_threads.load(std::memory_order_relaxed);
+  if (want > 0 && omp_get_max_threads() != want) omp_set_num_threads(want);
+}
+
+// One stream per thread (a stream is not meant to be shared across threads).
+dnnl_stream_t ThreadStream() {
+  thread_local dnnl_stream_t stream = nullptr;
+  if (!stream && dnnl_stream_create(&stream, onednn::Engine().get(), dnnl_stream_default_flags) != dnnl_success)
+    stream = nullptr;
+  return stream;
+}
+
+Status NodeFail(const Node& node, const std::string& message) {
+  return Unsupported("node '" + node.name + "' (" + OpTypeName(node.op) + "): " + message);
+}
+
+void DestroyState(void* state) { delete static_cast<PrimitiveState*>(state); }
+
+Status Describe(const Graph& graph, int tensor, TensorDesc* d) {
+  if (tensor == kNoTensor) return Status::Ok();
+  const Tensor& t = graph.tensors[tensor];
+  if (t.shape.size() > kMaxKernelRank) return Unsupported("tensor '" + t.name + "' has too many dims");
+  d->dtype = t.dtype;
+  d->rank = static_cast<int>(t.shape.size());
+  for (int i = 0; i < d->rank; ++i) d->dims[i] = t.shape[i];
+  d->elements = t.num_elements();
+  d->present = true;
+  if (!t.is_constant && onednn::KeepChannelsLast(graph, tensor)) d->layout = TensorLayout::kChannelsLast;
+  return Status::Ok();
+}
+
+bool AnyChannelsLast(const PreparedKernel& k) {
+  for (const std::vector<TensorDesc>* v : {&k.inputs, &k.outputs})
+    for (const TensorDesc& d : *v)
+      if (d.layout == TensorLayout::kChannelsLast) return true;
+  return false;
+}
+
+Status PrepareOneDnn(const void* /*context*/, const Graph& graph, int node_index, PreparedKernel* k) {
+  const Node& node = graph.nodes[node_index];
+  const NativeKind kind = onednn::Classify(graph, node_index);
+  if (kind == NativeKind::kNone) return ReferenceBackend().Prepare(graph, node_index, k);
+  *k = PreparedKernel();
+  k->op = node.op;
+  k->node_index = node_index;
+  k->activation = node.activation;
+  k->inputs.resize(node.inputs.size());
+  k->outputs.resize(node.outputs.size());
+  for (size_t i = 0; i < node.inputs.size(); ++i) ES_RETURN_IF_ERROR(Describe(graph, node.inputs[i], &k->inputs[i]));
+  for (size_t i = 0; i < node.outputs.size(); ++i) ES_RETURN_IF_ERROR(Describe(graph, node.outputs[i], &k->outputs[i]));
+  ApplyThreads();  // primitives pick their blocking for the thread count
+  auto state = std::make_unique<PrimitiveState>();
+  try {
+    if (!ThreadStream()) return Internal("cannot create a oneDNN stream");
+    onednn::BuildPrimitive(kind, graph, node, *k, state.get());
+  } catch (const dnnl::error& e) {
+    // A configuration oneDNN refuses: the reference kernel can take it as long
+    // as no neighbour expects channels-last bytes from this node.
+    if (!AnyChannelsLast(*k)) return ReferenceBackend().Prepare(graph, node_index, k);
+    return NodeFail(node, std::string("oneDNN cannot run it: ") + e.what() + " (status " + std::to_string(e.status) + ")");
+  } catch (const std::bad_alloc&) {
+    return NodeFail(node, "out of memory while preparing its oneDNN primitive");
+  }
+  k->scratch_bytes = state->scratchpad_bytes;
+  k->state = KernelState(state.release(), KernelStateDeleter{DestroyState});
+  return Status::Ok();
+}
+
+Status EvalOneDnn(const void* /*context*/, const PreparedKernel& k, const void* const* inputs, void* const* outputs,
+                  void* scratch) {
+  if (!k.state) return ReferenceBackend().Eval(k, inputs, outputs, scratch);
+  PrimitiveState& st = *static_cast<PrimitiveState*>(k.state.get());
+  ApplyThreads();
+  dnnl_stream_t stream = ThreadStream();
+  if (!stream) return Internal("cannot create a oneDNN stream");
+  for (onednn::EvalArg& a : st.eval_args) {
+    void* p = a.source == onednn::ArgSource::kInput    ? const_cast<void*>(inputs[a.index])
+              : a.source == onednn::ArgSource::kOutput ? outputs[a.index]
+                                                       : scratch;
+    if (p == a.bound) continue;
+    if (dnnl_memory_set_data_handle_v2(st.args[a.slot].memory, p, stream) != dnnl_success)
+      return Internal("oneDNN rejected a buffer of node " + std::to_string(k.node_index));
+    a.bound = p;
+  }
+  const dnnl_status_t s = dnnl_primitive_execute(st.primitive.get(), stream, static_cast<int>(st.args.size()), st.args.data());
+  if (s != dnnl_success) return Internal("oneDNN failed on node " + std::to_string(k.node_index) + " (status " + std::to_string(s) + ")");
+  dnnl_stream_wait(stream);
+  return Status::Ok();
+}
+
+constexpr Backend kOneDnnBackend("onednn", PrepareOneDnn, EvalOneDnn);
+
+}  // namespace
+
+const Backend& OneDnnBackend() { return kOneDnnBackend; }
+
+Status SetOneDnnThreads(int threads) {
+  if (threads < 0) return InvalidArgument("thread count " + std::to_string(threads) + " is negative");
+  g_threads.store(threads == 0 ? omp_get_num_procs() : threads, std::memory_order_relaxed);
+  ApplyThreads();
+  return Status::Ok();
+}
+
+int OneDnnThreads() {
+  const int t = g_threads.load(std::memory_order_relaxed);
+  return t > 0 ? t : omp_get_max_threads();
+}
+
+const char* OneDnnImplementation(const PreparedKernel& kernel) {
+  if (!kernel.state) return "reference";
+  return static_cast<const PrimitiveState*>(kernel.state.get())->implementation.c_str();
+}
+
+}  // namespace edgesplit
+
+// Registers "onednn" with FindBackend. The linker keeps this object file
+// because es_onednn's users are linked with -u edgesplit_onednn_registered
+// (see CMakeLists.txt).
+extern "C" {
+extern const bool edgesplit_onednn_registered;
+const bool edgesplit_onednn_registered = edgesplit::RegisterBackend(&edgesplit::OneDnnBackend());
+}

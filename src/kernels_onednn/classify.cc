@@ -1,0 +1,155 @@
+// Which nodes the oneDNN backend runs natively, and which activations it keeps
+// channels-last. Both are pure functions of the graph (see onednn_internal.h).
+#include <algorithm>
+
+#include "onednn_internal.h"
+
+namespace edgesplit::onednn {
+namespace {
+
+bool IsF32(const Graph& g, int t) { return t == kNoTensor || g.tensors[t].dtype == DType::kFloat32; }
+bool IsConstant(const Graph& g, int t) { return t != kNoTensor && g.tensors[t].is_constant; }
+size_t Rank(const Graph& g, int t) { return g.tensors[t].shape.size(); }
+bool AllF32(const Graph& g, const Node& n) {
+  for (int t : n.inputs)
+    if (!IsF32(g, t)) return false;
+  for (int t : n.outputs)
+    if (!IsF32(g, t)) return false;
+  return true;
+}
+
+// oneDNN's pooling counts padding past the explicit pads (ceil_mode's overhang)
+// as padding; AveragePool with count_include_pad would then divide differently.
+bool HasCeilOverhang(const Graph& g, const Node& n) {
+  const Shape& x = g.tensors[n.inputs[0]].shape;
+  const Shape& y = g.tensors[n.outputs[0]].shape;
+  std::vector<int64_t> k = n.GetInts("kernel_shape"), s = n.GetInts("strides"), d = n.GetInts("dilations"),
+                       p = n.GetInts("pads");
+  for (size_t i = 0; i < 2; ++i) {
+    const int64_t stride = s.size() == 2 ? s[i] : 1, dil = d.size() == 2 ? d[i] : 1;
+    const int64_t pad_l = p.size() == 4 ? p[i] : 0, pad_r = p.size() == 4 ? p[i + 2] : 0;
+    const int64_t reach = (y[2 + i] - 1) * stride + (k[i] - 1) * dil + 1 - x[2 + i] - pad_l;
+    if (reach > pad_r) return true;
+  }
+  return false;
+}
+
+// Right-aligned broadcast of `b` onto `y`: each dim is 1 or equal.
+bool BroadcastsOnto(const Shape& b, const Shape& y) {
+  if (b.size() > y.size()) return false;
+  for (size_t i = 0; i < b.size(); ++i) {
+    const int64_t db = b[b.size() - 1 - i], dy = y[y.size() - 1 - i];
+    if (db != 1 && db != dy) return false;
+  }
+  return true;
+}
+
+NativeKind ClassifyBinary(const Graph& g, const Node& n) {
+  if (n.inputs.size() != 2 || n.inputs[0] == kNoTensor || n.inputs[1] == kNoTensor) return NativeKind::kNone;
+  const Shape& a = g.tensors[n.inputs[0]].shape;
+  const Shape& b = g.tensors[n.inputs[1]].shape;
+  const Shape& y = g.tensors[n.outputs[0]].shape;
+  if (y.empty() || y.size() > 6) return NativeKind::kNone;
+  const bool commutative = n.op == OpType::kAdd || n.op == OpType::kMul;
+  // oneDNN broadcasts src1 only: src0 must have the output's shape.
+  if (a == y && BroadcastsOnto(b, y)) return NativeKind::kBinary;
+  if (commutative && b == y && BroadcastsOnto(a, y)) return NativeKind::kBinary;
+  return NativeKind::kNone;
+}
+
+bool AcceptsChannelsLast(NativeKind kind) {
+  return kind == NativeKind::kConv || kind == NativeKind::kPool || kind == NativeKind::kGlobalPool ||
+         kind == NativeKind::kBinary || kind == NativeKind::kConcat || kind == NativeKind::kEltwise;
+}
+
+}  // namespace
+
+NativeKind Classify(const Graph& g, int node_index) {
+  const Node& n = g.nodes[node_index];
+  // Every FusedActivation kind is expressible as a post-op, so only the op matters.
+  if (n.inputs.empty() || n.inputs[0] == kNoTensor || n.outputs.size() != 1 || !AllF32(g, n))
+    return NativeKind::kNone;
+  const int x = n.inputs[0];
+  const bool no_activation = n.activation.kind == ActivationKind::kNone;
+  switch (n.op) {
+    case OpType::kConv: {
+      if (Rank(g, x) != 4 || n.inputs.size() < 2 || !IsConstant(g, n.inputs[1]) || Rank(g, n.inputs[1]) != 4)
+        return NativeKind::kNone;
+      if (n.inputs.size() > 2 && n.inputs[2] != kNoTensor && !IsConstant(g, n.inputs[2])) return NativeKind::kNone;
+      if (n.GetInts("kernel_shape").size() != 2) return NativeKind::kNone;
+      return NativeKind::kConv;
+    }
+    case OpType::kGemm: {
+      if (Rank(g, x) != 2 || n.inputs.size() < 2 || !IsConstant(g, n.inputs[1]) || Rank(g, n.inputs[1]) != 2)
+        return NativeKind::kNone;
+      if (n.GetInt("transA", 0) != 0 || n.GetFloat("alpha", 1.0f) != 1.0f) return NativeKind::kNone;
+      if (n.inputs.size() > 2 && n.inputs[2] != kNoTensor) {
+        const Tensor& c = g.tensors[n.inputs[2]];
+        const int64_t cols = g.tensors[n.outputs[0]].shape[1];
+        if (!c.is_constant || n.GetFloat("beta", 1.0f) != 1.0f || c.num_elements() != cols) return NativeKind::kNone;
+        if (c.shape.size() == 2 && c.shape[0] != 1) return NativeKind::kNone;
+      }
+      return NativeKind::kInnerProduct;
+    }
+    case OpType::kMatMul:
+      if (Rank(g, x) != 2 || n.inputs.size() != 2 || !IsConstant(g, n.inputs[1]) || Rank(g, n.inputs[1]) != 2)
+        return NativeKind::kNone;
+      return NativeKind::kInnerProduct;
+    case OpType::kMaxPool:
+    case OpType::kAveragePool:
+      if (Rank(g, x) != 4 || !no_activation || n.GetInts("kernel_shape").size() != 2) return NativeKind::kNone;
+      if (n.op == OpType::kMaxPool && n.GetInt("storage_order", 0) != 0) return NativeKind::kNone;
+      if (n.op == OpType::kAveragePool && n.GetInt("count_include_pad", 0) != 0 && HasCeilOverhang(g, n))
+        return NativeKind::kNone;
+      return NativeKind::kPool;
+    case OpType::kGlobalAveragePool:
+      return Rank(g, x) == 4 && no_activation ? NativeKind::kGlobalPool : NativeKind::kNone;
+    case OpType::kAdd:
+    case OpType::kSub:
+    case OpType::kMul:
+    case OpType::kDiv:
+      return ClassifyBinary(g, n);
+    case OpType::kConcat: {
+      const size_t rank = Rank(g, n.outputs[0]);
+      const int64_t axis = n.GetInt("axis", 0);
+      if (!no_activation || rank == 0 || rank > 6 || axis < 0 || axis >= static_cast<int64_t>(rank)) return NativeKind::kNone;
+      for (int t : n.inputs)
+        if (t == kNoTensor || Rank(g, t) != rank || g.tensors[t].num_elements() == 0) return NativeKind::kNone;
+      return NativeKind::kConcat;
+    }
+    case OpType::kRelu:
+    case OpType::kLeakyRelu:
+    case OpType::kSigmoid:
+    case OpType::kHardSwish:
+      return no_activation && Rank(g, x) >= 1 && Rank(g, x) <= 6 ? NativeKind::kEltwise : NativeKind::kNone;
+    case OpType::kClip:
+      if (!no_activation || Rank(g, x) < 1 || Rank(g, x) > 6) return NativeKind::kNone;
+      for (size_t i = 1; i < n.inputs.size(); ++i)
+        if (n.inputs[i] != kNoTensor && (!IsConstant(g, n.inputs[i]) || g.tensors[n.inputs[i]].num_elements() != 1))
+          return NativeKind::kNone;
+      return NativeKind::kEltwise;
+    default:
+      return NativeKind::kNone;
+  }
+}
+
+bool KeepChannelsLast(const Graph& g, int tensor) {
+  const Tensor& t = g.tensors[tensor];
+  if (t.is_constant || t.dtype != DType::kFloat32 || t.shape.size() != 4 || t.shape[2] * t.shape[3] <= 1) return false;
+  if (std::find(g.inputs.begin(), g.inputs.end(), tensor) != g.inputs.end()) return false;
+  if (std::find(g.outputs.begin(), g.outputs.end(), tensor) != g.outputs.end()) return false;
+  bool produced = false;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    const bool writes = std::find(n.outputs.begin(), n.outputs.end(), tensor) != n.outputs.end();
+    const bool reads = std::find(n.inputs.begin(), n.inputs.end(), tensor) != n.inputs.end();
+    if (!writes && !reads) continue;
+    if (!AcceptsChannelsLast(Classify(g, static_cast<int>(i)))) return false;
+    // A weight-like operand (e.g. a conv's W or a binary's broadcast side) is never an activation here.
+    if (reads && n.op == OpType::kConv && n.inputs[0] != tensor) return false;
+    produced |= writes;
+  }
+  return produced;
+}
+
+}  // namespace edgesplit::onednn

@@ -1,0 +1,273 @@
+// oneDNN primitives for the nodes Classify() accepts: created once, weights
+// reordered into the layout the chosen implementation wants, every other
+// argument bound to the arena at Eval.
+#include <cfloat>
+#include <cstring>
+
+#include "onednn_internal.h"
+
+namespace edgesplit::onednn {
+namespace {
+
+using dnnl::memory;
+using Dims = memory::dims;
+
+// The arena view of a tensor: ONNX-order dims with row-major or NHWC strides.
+memory::desc ActivationDesc(const TensorDesc& d) {
+  if (d.rank == 0) return memory::desc(Dims{1}, memory::data_type::f32, Dims{1});
+  Dims dims(d.dims, d.dims + d.rank), strides(d.rank);
+  if (d.layout == TensorLayout::kChannelsLast) {
+    const int64_t c = dims[1], h = dims[2], w = dims[3];
+    strides = {h * w * c, 1, w * c, c};
+  } else {
+    int64_t s = 1;
+    for (int i = d.rank - 1; i >= 0; --i) {
+      strides[i] = s;
+      s *= dims[i];
+    }
+  }
+  return memory::desc(dims, memory::data_type::f32, strides);
+}
+
+// `d` right-aligned onto `rank` dims (numpy broadcasting), row-major.
+memory::desc BroadcastDesc(const TensorDesc& d, int rank) {
+  if (d.rank == rank) return ActivationDesc(d);
+  TensorDesc wide = d;
+  wide.rank = rank;
+  const int lead = rank - d.rank;
+  for (int i = rank - 1; i >= 0; --i) wide.dims[i] = i >= lead ? d.dims[i - lead] : 1;
+  return ActivationDesc(wide);
+}
+
+dnnl::primitive_attr Attributes(const FusedActivation& a) {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  dnnl::post_ops ops;
+  switch (a.kind) {
+    case ActivationKind::kNone:
+      break;
+    case ActivationKind::kRelu:
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+      break;
+    case ActivationKind::kLeakyRelu:
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, a.alpha, 0.0f);
+      break;
+    case ActivationKind::kClip:
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, a.min, a.max);
+      break;
+  }
+  attr.set_post_ops(ops);
+  return attr;
+}
+
+// Copies constant weights (in the plain layout `user`) into a memory object in
+// the implementation's layout `packed`: done once, the memory owns the result.
+memory PackWeights(const Tensor& w, const memory::desc& user, const memory::desc& packed, const dnnl::engine& engine) {
+  memory source(user, engine, const_cast<uint8_t*>(w.data.data()));
+  memory target(packed, engine);
+  dnnl::stream stream(engine);
+  dnnl::reorder(source, target).execute(stream, source, target);
+  stream.wait();
+  return target;
+}
+
+int64_t Attr(const std::vector<int64_t>& v, size_t i, int64_t fallback) { return i < v.size() ? v[i] : fallback; }
+
+void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, PrimitiveState* st, const dnnl::engine& engine) {
+  const TensorDesc& x = k.inputs[0];
+  const TensorDesc& y = k.outputs[0];
+  const Tensor& w = g.tensors[n.inputs[1]];
+  const int64_t groups = n.GetInt("group", 1), c = x.dims[1], m = y.dims[1], kh = w.shape[2], kw = w.shape[3];
+  const Dims wdims = groups == 1 ? Dims{m, c, kh, kw} : Dims{groups, m / groups, c / groups, kh, kw};
+  const memory::desc w_user(wdims, memory::data_type::f32, groups == 1 ? memory::format_tag::oihw : memory::format_tag::goihw);
+  const memory::desc w_any(wdims, memory::data_type::f32, memory::format_tag::any);
+  const bool has_bias = n.HasInput(2);
+  const memory::desc bias_md = has_bias ? memory::desc(Dims{m}, memory::data_type::f32, memory::format_tag::a) : memory::desc();
+  const std::vector<int64_t> s = n.GetInts("strides"), d = n.GetInts("dilations"), p = n.GetInts("pads");
+  const Dims strides{Attr(s, 0, 1), Attr(s, 1, 1)};
+  const Dims dilates{Attr(d, 0, 1) - 1, Attr(d, 1, 1) - 1};  // oneDNN counts the gaps
+  const Dims pad_l{Attr(p, 0, 0), Attr(p, 1, 0)}, pad_r{Attr(p, 2, 0), Attr(p, 3, 0)};
+  const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                             ActivationDesc(x), w_any, bias_md, ActivationDesc(y), strides, dilates,
+                                             pad_l, pad_r);
+  const dnnl::convolution_forward::primitive_desc pd(desc, Attributes(n.activation), engine);
+  st->BindAtEval(DNNL_ARG_SRC, pd.src_desc(), ArgSource::kInput, 0, engine);
+  st->BindOwned(DNNL_ARG_WEIGHTS, PackWeights(w, w_user, pd.weights_desc(), engine));
+  if (has_bias) st->BindAtEval(DNNL_ARG_BIAS, pd.bias_desc(), ArgSource::kInput, 2, engine);
+  st->BindAtEval(DNNL_ARG_DST, pd.dst_desc(), ArgSource::kOutput, 0, engine);
+  st->primitive = dnnl::convolution_forward(pd);
+  st->Finish(pd, engine);
+}
+
+// Gemm (B as [K,N], or [N,K] when transB) and MatMul (B as [K,N]).
+void BuildInnerProduct(const Graph& g, const Node& n, const PreparedKernel& k, PrimitiveState* st,
+                       const dnnl::engine& engine) {
+  const TensorDesc& x = k.inputs[0];
+  const TensorDesc& y = k.outputs[0];
+  const Tensor& b = g.tensors[n.inputs[1]];
+  const int64_t rows = y.dims[0], cols = y.dims[1], depth = x.dims[1];
+  const bool trans_b = n.op == OpType::kGemm && n.GetInt("transB", 0) != 0;
+  // oneDNN's weights are {N, K}; B = [K, N] is that matrix with strides {1, N}.
+  const memory::desc w_user = trans_b ? memory::desc(Dims{cols, depth}, memory::data_type::f32, memory::format_tag::oi)
+                                      : memory::desc(Dims{cols, depth}, memory::data_type::f32, Dims{1, cols});
+  const memory::desc w_any(Dims{cols, depth}, memory::data_type::f32, memory::format_tag::any);
+  const bool has_bias = n.op == OpType::kGemm && n.HasInput(2);
+  const memory::desc bias_md = has_bias ? memory::desc(Dims{cols}, memory::data_type::f32, memory::format_tag::a) : memory::desc();
+  const memory::desc src_md(Dims{rows, depth}, memory::data_type::f32, memory::format_tag::nc);
+  const memory::desc dst_md(Dims{rows, cols}, memory::data_type::f32, memory::format_tag::nc);
+  const dnnl::inner_product_forward::desc desc(dnnl::prop_kind::forward_inference, src_md, w_any, bias_md, dst_md);
+  const dnnl::inner_product_forward::primitive_desc pd(desc, Attributes(n.activation), engine);
+  st->BindAtEval(DNNL_ARG_SRC, pd.src_desc(), ArgSource::kInput, 0, engine);
+  st->BindOwned(DNNL_ARG_WEIGHTS, PackWeights(b, w_user, pd.weights_desc(), engine));
+  if (has_bias) st->BindAtEval(DNNL_ARG_BIAS, pd.bias_desc(), ArgSource::kInput, 2, engine);
+  st->BindAtEval(DNNL_ARG_DST, pd.dst_desc(), ArgSource::kOutput, 0, engine);
+  st->primitive = dnnl::inner_product_forward(pd);
+  st->Finish(pd, engine);
+}
+
+void BuildPool(const Node& n, NativeKind kind, const PreparedKernel& k, PrimitiveState* st, const dnnl::engine& engine) {
+  const TensorDesc& x = k.inputs[0];
+  const TensorDesc& y = k.outputs[0];
+  dnnl::algorithm alg = dnnl::algorithm::pooling_avg_exclude_padding;
+  Dims kernel{x.dims[2], x.dims[3]}, strides{1, 1}, dilation{0, 0}, pad_l{0, 0}, pad_r{0, 0};
+  if (kind == NativeKind::kPool) {
+    if (n.op == OpType::kMaxPool) alg = dnnl::algorithm::pooling_max;
+    else if (n.GetInt("count_include_pad", 0) != 0) alg = dnnl::algorithm::pooling_avg_include_padding;
+    const std::vector<int64_t> ks = n.GetInts("kernel_shape"), s = n.GetInts("strides"), d = n.GetInts("dilations"),
+                               p = n.GetInts("pads");
+    for (size_t i = 0; i < 2; ++i) {
+      kernel[i] = ks[i];
+      strides[i] = Attr(s, i, 1);
+      dilation[i] = Attr(d, i, 1) - 1;
+      pad_l[i] = Attr(p, i, 0);
+      // ceil_mode: the last window may reach past the explicit pads; oneDNN
+      // wants that overhang as padding (Classify keeps it out of count_include_pad).
+      const int64_t reach = (y.dims[2 + i] - 1) * strides[i] + (kernel[i] - 1) * (dilation[i] + 1) + 1 - x.dims[2 + i] - pad_l[i];
+      pad_r[i] = std::max(Attr(p, i + 2, 0), reach);
+    }
+  }
+  const dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, alg, ActivationDesc(x), ActivationDesc(y),
+                                            strides, kernel, dilation, pad_l, pad_r);
+  const dnnl::pooling_v2_forward::primitive_desc pd(desc, Attributes(FusedActivation()), engine);
+  st->BindAtEval(DNNL_ARG_SRC, pd.src_desc(), ArgSource::kInput, 0, engine);
+  st->BindAtEval(DNNL_ARG_DST, pd.dst_desc(), ArgSource::kOutput, 0, engine);
+  st->primitive = dnnl::pooling_v2_forward(pd);
+  st->Finish(pd, engine);
+}
+
+void BuildBinary(const Node& n, const PreparedKernel& k, PrimitiveState* st, const dnnl::engine& engine) {
+  const TensorDesc& y = k.outputs[0];
+  // oneDNN broadcasts src1 only: the full-shape operand goes first (Classify
+  // allows swapping only for Add and Mul).
+  bool swap = k.inputs[0].elements != y.elements;
+  const int a = swap ? 1 : 0, b = swap ? 0 : 1;
+  dnnl::algorithm alg = dnnl::algorithm::binary_add;
+  if (n.op == OpType::kSub) alg = dnnl::algorithm::binary_sub;
+  if (n.op == OpType::kMul) alg = dnnl::algorithm::binary_mul;
+  if (n.op == OpType::kDiv) alg = dnnl::algorithm::binary_div;
+  const dnnl::binary::desc desc(alg, BroadcastDesc(k.inputs[a], y.rank), BroadcastDesc(k.inputs[b], y.rank), ActivationDesc(y));
+  const dnnl::binary::primitive_desc pd(desc, Attributes(n.activation), engine);
+  st->BindAtEval(DNNL_ARG_SRC_0, pd.src_desc(0), ArgSource::kInput, a, engine);
+  st->BindAtEval(DNNL_ARG_SRC_1, pd.src_desc(1), ArgSource::kInput, b, engine);
+  st->BindAtEval(DNNL_ARG_DST, pd.dst_desc(), ArgSource::kOutput, 0, engine);
+  st->primitive = dnnl::binary(pd);
+  st->Finish(pd, engine);
+}
+
+void BuildConcat(const Node& n, const PreparedKernel& k, PrimitiveState* st, const dnnl::engine& engine) {
+  std::vector<memory::desc> srcs;
+  for (const TensorDesc& d : k.inputs) srcs.push_back(ActivationDesc(d));
+  const dnnl::concat::primitive_desc pd(ActivationDesc(k.outputs[0]), static_cast<int>(n.GetInt("axis", 0)), srcs, engine,
+                                        Attributes(FusedActivation()));
+  for (size_t i = 0; i < srcs.size(); ++i)
+    st->BindAtEval(DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i), srcs[i], ArgSource::kInput, static_cast<int>(i), engine);
+  st->BindAtEval(DNNL_ARG_DST, pd.dst_desc(), ArgSource::kOutput, 0, engine);
+  st->primitive = dnnl::concat(pd);
+  st->Finish(pd, engine);
+}
+
+float ScalarOr(const Graph& g, const Node& n, size_t input, float fallback) {
+  if (!n.HasInput(input)) return fallback;
+  float v;
+  std::memcpy(&v, g.tensors[n.inputs[input]].data.data(), sizeof v);
+  return v;
+}
+
+void BuildEltwise(const Graph& g, const Node& n, const PreparedKernel& k, PrimitiveState* st, const dnnl::engine& engine) {
+  dnnl::algorithm alg = dnnl::algorithm::eltwise_relu;
+  float alpha = 0.0f, beta = 0.0f;
+  switch (n.op) {
+    case OpType::kLeakyRelu:
+      alpha = n.GetFloat("alpha", 0.01f);
+      break;
+    case OpType::kSigmoid:
+      alg = dnnl::algorithm::eltwise_logistic;
+      break;
+    case OpType::kHardSwish:
+      alg = dnnl::algorithm::eltwise_hardswish;
+      break;
+    case OpType::kClip:
+      alg = dnnl::algorithm::eltwise_clip;
+      alpha = ScalarOr(g, n, 1, -FLT_MAX);
+      beta = ScalarOr(g, n, 2, FLT_MAX);
+      break;
+    default:
+      break;
+  }
+  const memory::desc md = ActivationDesc(k.inputs[0]);
+  const dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_inference, alg, md, alpha, beta);
+  const dnnl::eltwise_forward::primitive_desc pd(desc, Attributes(FusedActivation()), engine);
+  st->BindAtEval(DNNL_ARG_SRC, pd.src_desc(), ArgSource::kInput, 0, engine);
+  st->BindAtEval(DNNL_ARG_DST, pd.dst_desc(), ArgSource::kOutput, 0, engine);
+  st->primitive = dnnl::eltwise_forward(pd);
+  st->Finish(pd, engine);
+}
+
+}  // namespace
+
+void PrimitiveState::BindAtEval(int arg, const memory::desc& md, ArgSource source, int index, const dnnl::engine& engine) {
+  memories.emplace_back(md, engine, static_cast<void*>(DNNL_MEMORY_NONE));
+  eval_args.push_back({static_cast<int>(args.size()), source, index});
+  args.push_back({arg, memories.back().get()});
+}
+
+void PrimitiveState::BindOwned(int arg, memory memory) {
+  memories.push_back(memory);
+  args.push_back({arg, memories.back().get()});
+}
+
+void PrimitiveState::Finish(const dnnl::primitive_desc_base& pd, const dnnl::engine& engine) {
+  implementation = pd.impl_info_str();
+  const memory::desc scratchpad = pd.scratchpad_desc();
+  scratchpad_bytes = static_cast<int64_t>(scratchpad.get_size());
+  if (scratchpad_bytes > 0) BindAtEval(DNNL_ARG_SCRATCHPAD, scratchpad, ArgSource::kScratch, 0, engine);
+}
+
+const dnnl::engine& Engine() {
+  static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+void BuildPrimitive(NativeKind kind, const Graph& graph, const Node& node, const PreparedKernel& k, PrimitiveState* state) {
+  const dnnl::engine& engine = Engine();
+  switch (kind) {
+    case NativeKind::kConv:
+      return BuildConv(graph, node, k, state, engine);
+    case NativeKind::kInnerProduct:
+      return BuildInnerProduct(graph, node, k, state, engine);
+    case NativeKind::kPool:
+    case NativeKind::kGlobalPool:
+      return BuildPool(node, kind, k, state, engine);
+    case NativeKind::kBinary:
+      return BuildBinary(node, k, state, engine);
+    case NativeKind::kConcat:
+      return BuildConcat(node, k, state, engine);
+    case NativeKind::kEltwise:
+      return BuildEltwise(graph, node, k, state, engine);
+    case NativeKind::kNone:
+      break;
+  }
+  throw dnnl::error(dnnl_unimplemented, "the node has no oneDNN primitive");
+}
+
+}  // namespace edgesplit::onednn

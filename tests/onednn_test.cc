@@ -1,0 +1,225 @@
+// The oneDNN backend: every tensor within 1e-4 * max|reference| of the
+// reference backend, channels-last kept between native nodes and never seen by
+// users, head + tail at every cut bit-identical to the whole, fallback nodes,
+// thread cap and registration.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "edgesplit/analysis.h"
+#include "edgesplit/exec.h"
+#include "edgesplit/kernels.h"
+#include "edgesplit/models.h"
+#include "edgesplit/onednn.h"
+#include "graph_builder.h"
+
+namespace edgesplit {
+namespace {
+
+Graph Load(const std::string& spec) {
+  Result<Graph> g = LoadModel(spec);
+  EXPECT_TRUE(g.ok()) << g.status().message();
+  return g.ok() ? std::move(g).value() : Graph{};
+}
+
+std::vector<float> RandomInput(const SegmentExecutor& ex, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> v(static_cast<size_t>(ex.input_bytes() / 4));
+  for (float& x : v) x = rng.Uniform(-1.0f, 1.0f);
+  return v;
+}
+
+// Largest |a - b| over `n` floats, and the largest |b|.
+void Compare(const float* a, const float* b, int64_t n, float* max_err, float* max_ref) {
+  *max_err = 0;
+  *max_ref = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    *max_err = std::max(*max_err, std::fabs(a[i] - b[i]));
+    *max_ref = std::max(*max_ref, std::fabs(b[i]));
+  }
+}
+
+TEST(OneDnnTest, IsRegisteredByName) {
+  EXPECT_EQ(FindBackend("onednn"), &OneDnnBackend());
+  EXPECT_STREQ(OneDnnBackend().name(), "onednn");
+  EXPECT_EQ(FindBackend("reference"), &ReferenceBackend());
+  EXPECT_FALSE(RegisterBackend(&OneDnnBackend())) << "a name can be registered once";
+}
+
+// Head [0, p) for every position p has every tensor live at p as an output, so
+// together they cover every activation of the model.
+class EveryTensorMatchesReference : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(EveryTensorMatchesReference, WithinTolerance) {
+  Graph g = Load(GetParam());
+  ASSERT_FALSE(g.nodes.empty());
+  const int n = static_cast<int>(g.nodes.size());
+  std::vector<float> input;
+  int compared = 0;
+  for (int p = 1; p <= n; ++p) {
+    auto ref = SegmentExecutor::Create(g, 0, p, ReferenceBackend());
+    auto dnn = SegmentExecutor::Create(g, 0, p, OneDnnBackend());
+    ASSERT_TRUE(ref.ok()) << ref.status().message();
+    ASSERT_TRUE(dnn.ok()) << dnn.status().message();
+    if (input.empty()) input = RandomInput(**ref, 5);
+    std::memcpy((*ref)->input(), input.data(), input.size() * 4);
+    std::memcpy((*dnn)->input(), input.data(), input.size() * 4);
+    ASSERT_TRUE((*ref)->Invoke().ok());
+    Status s = (*dnn)->Invoke();
+    ASSERT_TRUE(s.ok()) << s.message();
+    ASSERT_EQ((*ref)->num_outputs(), (*dnn)->num_outputs());
+    for (int o = 0; o < (*ref)->num_outputs(); ++o) {
+      ASSERT_EQ((*ref)->output_tensor(o).name, (*dnn)->output_tensor(o).name);
+      float err, max_ref;
+      Compare(static_cast<const float*>((*dnn)->output(o)), static_cast<const float*>((*ref)->output(o)),
+              (*ref)->output_bytes(o) / 4, &err, &max_ref);
+      EXPECT_LE(err, 1e-4f * max_ref) << "tensor '" << (*ref)->output_tensor(o).name << "' at position " << p;
+      ++compared;
+    }
+  }
+  EXPECT_GE(compared, n);
+}
+
+INSTANTIATE_TEST_SUITE_P(Zoo, EveryTensorMatchesReference,
+                         ::testing::Values("mobilenet_v2:alpha=0.35,res=96", "resnet18:res=32"),
+                         [](const auto& info) { return std::string(info.index == 0 ? "MobileNetV2" : "ResNet18"); });
+
+class OneDnnSplitEveryCut : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(OneDnnSplitEveryCut, IsBitExact) {
+  Graph g = Load(GetParam());
+  ASSERT_FALSE(g.nodes.empty());
+  const int n = static_cast<int>(g.nodes.size());
+  auto whole = SegmentExecutor::Create(g, 0, n, OneDnnBackend());
+  ASSERT_TRUE(whole.ok()) << whole.status().message();
+  const std::vector<float> input = RandomInput(**whole, 7);
+  std::memcpy((*whole)->input(), input.data(), input.size() * 4);
+  ASSERT_TRUE((*whole)->Invoke().ok());
+  auto cuts = FindCutPoints(g);
+  ASSERT_TRUE(cuts.ok());
+  int checked = 0;
+  for (const CutPoint& c : *cuts) {
+    if (c.position == 0 || c.position == n) continue;
+    auto head = SegmentExecutor::Create(g, 0, c.position, OneDnnBackend());
+    auto tail = SegmentExecutor::Create(g, c.position, n, OneDnnBackend());
+    ASSERT_TRUE(head.ok() && tail.ok());
+    EXPECT_EQ((*head)->arena_bytes(), c.head_arena_bytes_f32) << "the arena is the planner's figure";
+    EXPECT_EQ((*tail)->arena_bytes(), c.tail_arena_bytes_f32);
+    std::memcpy((*head)->input(), input.data(), input.size() * 4);
+    ASSERT_TRUE((*head)->Invoke().ok());
+    ASSERT_EQ((*head)->output_bytes(), (*tail)->input_bytes());
+    std::memcpy((*tail)->input(), (*head)->output(), static_cast<size_t>((*head)->output_bytes()));
+    ASSERT_TRUE((*tail)->Invoke().ok());
+    EXPECT_EQ(std::memcmp((*tail)->output(), (*whole)->output(), static_cast<size_t>((*whole)->output_bytes())), 0)
+        << "cut " << c.index << " after " << c.after;
+    ++checked;
+  }
+  EXPECT_GT(checked, 5);
+}
+
+INSTANTIATE_TEST_SUITE_P(Zoo, OneDnnSplitEveryCut,
+                         ::testing::Values("mobilenet_v2:alpha=0.35,res=96", "resnet18:res=64"),
+                         [](const auto& info) { return std::string(info.index == 0 ? "MobileNetV2" : "ResNet18"); });
+
+// The cut tensor users see is NCHW: a oneDNN head feeds a reference tail (and
+// the other way round) and both agree with the all-reference run.
+TEST(OneDnnTest, HeadsAndTailsOfDifferentBackendsInteroperate) {
+  Graph g = Load("mobilenet_v2:alpha=0.35,res=96");
+  const int n = static_cast<int>(g.nodes.size());
+  const int cut = g.FindNode("block_6_project") + 1;
+  ASSERT_GT(cut, 0);
+  auto whole = SegmentExecutor::Create(g, 0, n, ReferenceBackend());
+  ASSERT_TRUE(whole.ok());
+  const std::vector<float> input = RandomInput(**whole, 3);
+  std::memcpy((*whole)->input(), input.data(), input.size() * 4);
+  ASSERT_TRUE((*whole)->Invoke().ok());
+  for (bool onednn_head : {true, false}) {
+    auto head = SegmentExecutor::Create(g, 0, cut, onednn_head ? OneDnnBackend() : ReferenceBackend());
+    auto tail = SegmentExecutor::Create(g, cut, n, onednn_head ? ReferenceBackend() : OneDnnBackend());
+    ASSERT_TRUE(head.ok() && tail.ok());
+    ASSERT_EQ((*head)->num_outputs(), 1);
+    std::memcpy((*head)->input(), input.data(), input.size() * 4);
+    ASSERT_TRUE((*head)->Invoke().ok());
+    std::memcpy((*tail)->input(), (*head)->output(), static_cast<size_t>((*head)->output_bytes()));
+    ASSERT_TRUE((*tail)->Invoke().ok());
+    float err, max_ref;
+    Compare(static_cast<const float*>((*tail)->output()), static_cast<const float*>((*whole)->output()),
+            (*whole)->output_bytes() / 4, &err, &max_ref);
+    EXPECT_LE(err, 1e-4f * max_ref) << (onednn_head ? "onednn head" : "onednn tail");
+  }
+}
+
+// Convs run on oneDNN with their activations channels-last in between; the
+// graph's input and output stay row-major; reshapes fall back to the reference.
+TEST(OneDnnTest, KeepsChannelsLastBetweenNativeNodes) {
+  Graph g = Load("resnet18:res=32");
+  const int n = static_cast<int>(g.nodes.size());
+  int native = 0, fallback = 0, channels_last = 0;
+  for (int i = 0; i < n; ++i) {
+    PreparedKernel k;
+    Status s = OneDnnBackend().Prepare(g, i, &k);
+    ASSERT_TRUE(s.ok()) << s.message();
+    const std::string impl = OneDnnImplementation(k);
+    if (g.nodes[i].op == OpType::kConv) {
+      EXPECT_NE(impl, "reference") << g.nodes[i].name;
+      ++native;
+    }
+    if (impl == "reference") {
+      ++fallback;
+      for (const TensorDesc& d : k.inputs) EXPECT_EQ(d.layout, TensorLayout::kRowMajor) << g.nodes[i].name;
+      EXPECT_EQ(k.outputs[0].layout, TensorLayout::kRowMajor) << g.nodes[i].name;
+    }
+    if (i == 0) EXPECT_EQ(k.inputs[0].layout, TensorLayout::kRowMajor) << "the graph input is NCHW";
+    if (i == n - 1) EXPECT_EQ(k.outputs[0].layout, TensorLayout::kRowMajor) << "the graph output is row-major";
+    channels_last += k.outputs[0].layout == TensorLayout::kChannelsLast;
+  }
+  EXPECT_GT(native, 10);
+  EXPECT_GE(fallback, 1) << "resnet's flatten runs on the reference kernel";
+  EXPECT_GT(channels_last, 10);
+}
+
+// A node oneDNN does not run (Softmax, a 1-D conv) sits between native ones:
+// the tensors around it stay row-major and the result matches the reference.
+TEST(OneDnnTest, FallbackNodesBetweenNativeOnes) {
+  testing::GraphBuilder b;
+  int x = b.Input("x", {1, 4, 6, 6});
+  x = b.Conv("conv_a", x, 4, 8, 3, 1, 1, true);
+  x = b.Op(OpType::kSoftmax, "softmax", {x}, {b.Int("axis", 1)});
+  x = b.Conv("conv_b", x, 8, 8, 3, 2, 8);  // depthwise, strided
+  x = b.Op(OpType::kAdd, "bias", {x, b.Const("c", {1, 8, 1, 1})});
+  x = b.Op(OpType::kRelu, "relu", {x});
+  x = b.Op(OpType::kAveragePool, "pool", {x}, {b.IntsAttr("kernel_shape", {2, 2}), b.IntsAttr("strides", {2, 2}), b.Int("ceil_mode", 1)});
+  Graph g = b.Finish(x);
+  ASSERT_FALSE(g.nodes.empty());
+  const int n = static_cast<int>(g.nodes.size());
+  auto ref = SegmentExecutor::Create(g, 0, n, ReferenceBackend());
+  auto dnn = SegmentExecutor::Create(g, 0, n, OneDnnBackend());
+  ASSERT_TRUE(ref.ok() && dnn.ok()) << (dnn.ok() ? "" : dnn.status().message());
+  const std::vector<float> input = RandomInput(**ref, 9);
+  std::memcpy((*ref)->input(), input.data(), input.size() * 4);
+  std::memcpy((*dnn)->input(), input.data(), input.size() * 4);
+  ASSERT_TRUE((*ref)->Invoke().ok());
+  ASSERT_TRUE((*dnn)->Invoke().ok());
+  float err, max_ref;
+  Compare(static_cast<const float*>((*dnn)->output()), static_cast<const float*>((*ref)->output()),
+          (*ref)->output_bytes() / 4, &err, &max_ref);
+  EXPECT_GT(max_ref, 0.0f);
+  EXPECT_LE(err, 1e-4f * max_ref);
+}
+
+TEST(OneDnnTest, ThreadCap) {
+  const int before = OneDnnThreads();
+  EXPECT_GE(before, 1);
+  ASSERT_TRUE(SetOneDnnThreads(1).ok());
+  EXPECT_EQ(OneDnnThreads(), 1);
+  Status bad = SetOneDnnThreads(-2);
+  EXPECT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find("-2"), std::string::npos) << bad.message();
+  ASSERT_TRUE(SetOneDnnThreads(0).ok());  // back to all cores
+  EXPECT_GE(OneDnnThreads(), 1);
+}
+
+}  // namespace
+}  // namespace edgesplit
