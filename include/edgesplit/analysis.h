@@ -43,7 +43,8 @@ struct MemoryPlan {
 MemoryPlan PlanMemory(const std::vector<BufferRequest>& requests, int64_t alignment = 16);
 
 // Byte size of one activation element when a graph runs in `compute_dtype`:
-// float and 8-bit tensors take the compute dtype's size, int32/int64 their own.
+// float tensors take the compute dtype's size, 8-bit tensors (a quantized
+// graph's) 1 byte, int32/int64 their own.
 int64_t ActivationElementBytes(DType tensor_dtype, DType compute_dtype);
 
 // The arena for running nodes [begin, end) in `compute_dtype`, holding the

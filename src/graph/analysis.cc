@@ -152,9 +152,11 @@ MemoryPlan PlanMemory(const std::vector<BufferRequest>& requests, int64_t alignm
 
 int64_t ActivationElementBytes(DType tensor_dtype, DType compute_dtype) {
   switch (tensor_dtype) {
-    case DType::kFloat32:
+    // Float tensors take the compute dtype's size (an f32 model estimated in
+    // int8); 8-bit tensors are already quantized and take 1 byte in any mode.
+    case DType::kFloat32: return static_cast<int64_t>(DTypeSize(compute_dtype));
     case DType::kInt8:
-    case DType::kUInt8: return static_cast<int64_t>(DTypeSize(compute_dtype));
+    case DType::kUInt8: return 1;
     default: return static_cast<int64_t>(DTypeSize(tensor_dtype));
   }
 }

@@ -649,6 +649,7 @@ void QLinearConv(const PreparedKernel& k, const void* const* in, void* y, int32_
 }  // namespace
 
 Status Eval(const PreparedKernel& k, const void* const* inputs, void* const* outputs, void* scratch) {
+  if (k.quantized) return EvalInt8(k, inputs, outputs, scratch);
   const float* x = static_cast<const float*>(inputs[0]);
   float* y = static_cast<float*>(outputs[0]);
   const int64_t n = k.outputs[0].elements;

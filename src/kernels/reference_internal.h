@@ -25,4 +25,16 @@ inline bool IsPointwise(const int64_t* w) {
 
 Status Eval(const PreparedKernel& k, const void* const* inputs, void* const* outputs, void* scratch);
 
+// The window layout above from a node's resolved attributes (reference_prepare.cc).
+Status WindowLayout(const Node& node, const TensorDesc& x, const TensorDesc& y, std::vector<int64_t>* ints);
+// Strides of `d` broadcast to `out`'s rank (0 along broadcast dims), written to strides[out.rank].
+void BroadcastLayout(const TensorDesc& d, const TensorDesc& out, int64_t* strides);
+
+// int8 ops of the quantized graph (include/edgesplit/quant.h; reference_int8.cc):
+// a Conv/Gemm/Add/AveragePool/GlobalAveragePool whose data input is int8 with
+// QuantParams. Prepare checks the params and fills kernel->quantized.
+bool IsQuantizedNode(const Graph& graph, const Node& node);
+Status PrepareInt8(const Graph& graph, int node_index, PreparedKernel* kernel);
+Status EvalInt8(const PreparedKernel& k, const void* const* inputs, void* const* outputs, void* scratch);
+
 }  // namespace edgesplit::reference
