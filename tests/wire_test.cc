@@ -164,14 +164,16 @@ TEST(MessageTest, NonTensorTypesCarryOpaquePayloads) {
   h.request_id = 9;
   h.error_code = static_cast<WireErrorCode>(StatusCode::kOutOfRange);
   const Bytes reason = Ascii("tail segment 3 not loaded");
-  Result<DecodedMessage> m = DecodeMessage(Encode(h, reason));
+  const Bytes wire = Encode(h, reason);  // the decoded payload is a view into it
+  Result<DecodedMessage> m = DecodeMessage(wire);
   ASSERT_TRUE(m.ok()) << m.status().message();
   EXPECT_EQ(m->header.type, MessageType::kError);
   EXPECT_EQ(m->header.error_code, h.error_code);
   EXPECT_EQ(std::string(m->payload.begin(), m->payload.end()), "tail segment 3 not loaded");
   for (MessageType type : {MessageType::kPing, MessageType::kPong}) {
     h.type = type;
-    Result<DecodedMessage> probe = DecodeMessage(Encode(h, Pattern(1000, 5)));
+    const Bytes probe_wire = Encode(h, Pattern(1000, 5));
+    Result<DecodedMessage> probe = DecodeMessage(probe_wire);
     ASSERT_TRUE(probe.ok()) << probe.status().message();
     EXPECT_EQ(probe->payload.size(), 1000u);
   }
