@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes the ONNX importer, then the profile/instance parsers (fuzz/profile_fuzz.cc), for N seconds each (default 60) with libFuzzer, ASan and
+# Fuzzes the ONNX importer, then the profile/instance parsers (fuzz/profile_fuzz.cc), then the wire format (fuzz/wire_fuzz.cc), for N seconds each (default 60) with libFuzzer, ASan and
 # UBSan. Builds build-fuzz/ with clang++-14, seeds a temporary corpus with
 # models from Debian's libonnx-testdata and the ONNX tests' crafted models
 # (fuzz/make_onnx_seeds.cc), and exits non-zero when the fuzzer
@@ -15,7 +15,7 @@ testdata=/usr/share/libonnx-testdata/data
 
 CXX=clang++-14 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DEDGESPLIT_FUZZ=ON -DEDGESPLIT_TESTS=OFF -DEDGESPLIT_BENCH=OFF >/dev/null
-cmake --build "$build" --target onnx_import_fuzz make_onnx_seeds profile_fuzz -j2
+cmake --build "$build" --target onnx_import_fuzz make_onnx_seeds profile_fuzz wire_fuzz make_wire_seeds -j2
 
 corpus="$(mktemp -d)"
 trap 'rm -rf "$corpus"' EXIT
@@ -56,4 +56,13 @@ cat > "$profile_corpus/problem.json" <<'JSON'
 JSON
 "$build/fuzz/profile_fuzz" "$profile_corpus" \
   -max_total_time="$seconds" -max_len=8192 -rss_limit_mb=2048 -timeout=20 \
+  -artifact_prefix="$build/fuzz-artifacts/" -print_final_stats=1
+
+# Wire format: messages, datagrams and the reassembler/sender state machines,
+# seeded with valid frames and datagram sequences (fuzz/make_wire_seeds.cc).
+wire_corpus="$(mktemp -d)"
+trap 'rm -rf "$corpus" "$profile_corpus" "$wire_corpus"' EXIT
+"$build/fuzz/make_wire_seeds" "$wire_corpus"
+"$build/fuzz/wire_fuzz" "$wire_corpus" \
+  -max_total_time="$seconds" -max_len=16384 -rss_limit_mb=2048 -timeout=20 \
   -artifact_prefix="$build/fuzz-artifacts/" -print_final_stats=1
