@@ -1,0 +1,133 @@
+// edgesplit policy MODEL --device D --server S --link L [--candidates strict|loose|all]
+//   [--load-levels LIST] [--dtype int8|f32] [--profiles DIR] [--format table|json] [-o FILE]
+//
+// Prints the dynamic split policy (docs/dynamic.md): the candidates with their
+// latency terms and, per load level, the data rates at which the choice changes.
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "commands.h"
+#include "dynamic_args.h"
+#include "edgesplit/models.h"
+#include "report.h"
+
+namespace edgesplit::cli {
+
+void AddDynamicSourceOptions(CLI::App& app, DynamicSource& s) {
+  app.add_option("model", s.model, "Zoo spec or .onnx path")->required();
+  app.add_option("--device", s.device, "Head device profile (e.g. esp32s3-espnn)")->required();
+  app.add_option("--server", s.server, "Server device profile (e.g. edge-x86)")->required();
+  app.add_option("--link", s.link, "Link profile; its rate is replaced by the trace's or the estimate (e.g. udp)")->required();
+  app.add_option("--candidates", s.candidates, "strict or loose natural bottlenecks, or all cuts (+ both ends)")->capture_default_str();
+  app.add_option("--load-levels", s.load_levels, "Envelope grid of server loads, ascending, >= 1 (default 1..64, 4 per octave)")
+      ->delimiter(',');
+  app.add_option("--dtype", s.dtype, "int8 or f32: what crosses the link and what the weights take")->capture_default_str();
+  app.add_option("--profiles", s.profiles_dir, "Profiles folder (default: env EDGESPLIT_PROFILES, else the source tree's)");
+}
+
+Result<SplitPolicy> LoadSplitPolicy(const DynamicSource& s) {
+  if (s.dtype != "int8" && s.dtype != "f32") return InvalidArgument("--dtype must be int8 or f32, not '" + s.dtype + "'");
+  ES_ASSIGN_OR_RETURN(CandidateRule rule, ParseCandidateRule(s.candidates));
+  const std::string dir = ProfilesDir(s.profiles_dir);
+  ES_ASSIGN_OR_RETURN(DeviceProfile device, LoadDeviceProfile(dir, s.device));
+  ES_ASSIGN_OR_RETURN(DeviceProfile server, LoadDeviceProfile(dir, s.server));
+  ES_ASSIGN_OR_RETURN(LinkProfile link, LoadLinkProfile(dir, s.link));
+  ES_ASSIGN_OR_RETURN(Graph graph, LoadModel(s.model));
+  const DType dtype = s.dtype == "f32" ? DType::kFloat32 : DType::kInt8;
+  ES_ASSIGN_OR_RETURN(CandidateSet set, BuildCandidates(graph, s.model, device, server, link, rule, dtype));
+  PolicyOptions options;
+  options.rule = rule;
+  options.dtype = dtype;
+  options.load_levels = s.load_levels;
+  return SplitPolicy::Build(std::move(set), options);
+}
+
+namespace {
+
+struct PolicyArgs {
+  DynamicSource source;
+  std::string format = "table";
+  std::string output;
+};
+
+const char* KindName(CandidateKind k) {
+  return k == CandidateKind::kDeviceOnly ? "device-only" : k == CandidateKind::kServerOnly ? "server-only" : "split";
+}
+
+Json RateJson(double rate) { return std::isfinite(rate) ? Json(rate) : Json(nullptr); }
+
+Json PolicyJson(const SplitPolicy& p, const std::string& rule) {
+  const CandidateSet& set = p.candidate_set();
+  Json j;
+  j["schema_version"] = kSchemaVersion;
+  j["model"] = set.model;
+  j["device"] = set.device;
+  j["server"] = set.server;
+  j["link"] = set.link_name;
+  j["candidate_rule"] = rule;
+  j["latency_model"] = "head_s + tail_s * load + T_link(bytes, rate) + T_link(result_bytes, rate)";
+  j["candidates"] = Json::array();
+  for (const SplitCandidate& c : set.candidates)
+    j["candidates"].push_back({{"name", c.name}, {"kind", KindName(c.kind)}, {"cut_index", c.cut_index}, {"bytes", c.bytes},
+                               {"result_bytes", c.result_bytes}, {"head_s", c.head_s}, {"tail_s", c.tail_s},
+                               {"device_rest_s", c.device_rest_s}, {"head_weight_bytes", c.head_weight_bytes},
+                               {"head_arena_bytes", c.head_arena_bytes}});
+  j["dropped"] = set.dropped;
+  j["load_levels"] = Json::array();
+  for (int level = 0; level < static_cast<int>(p.load_levels().size()); ++level) {
+    Json l;
+    l["load"] = p.load_levels()[level];
+    l["breakpoints_bytes_per_s"] = Json::array();
+    l["pieces"] = Json::array();
+    for (const EnvelopePiece& e : p.Envelope(level)) {
+      if (e.from_rate > 0) l["breakpoints_bytes_per_s"].push_back(e.from_rate);
+      l["pieces"].push_back({{"candidate", set.candidates[e.candidate].name}, {"from_rate_bytes_per_s", e.from_rate},
+                             {"to_rate_bytes_per_s", RateJson(e.to_rate)}});
+    }
+    j["load_levels"].push_back(l);
+  }
+  return j;
+}
+
+std::string Mbit(double rate) { return fmt::format("{:.3g}", rate * 8 / 1e6); }
+
+std::string PolicyTable(const SplitPolicy& p, const std::string& rule) {
+  const CandidateSet& set = p.candidate_set();
+  std::string s = fmt::format("model       {}\nhead        {}\nserver      {}\nlink        {} (rate from the trace or the estimate)\n"
+                              "candidates  {} ({})\n\n",
+                              set.model, set.device, set.server, set.link_name, set.candidates.size(), rule);
+  s += fmt::format("{:<32} {:>4} {:>10} {:>11} {:>11}\n", "candidate", "cut", "sends", "head s", "tail s idle");
+  for (const SplitCandidate& c : set.candidates)
+    s += fmt::format("{:<32} {:>4} {:>10} {:>11.6f} {:>11.6f}\n", c.name, c.cut_index, HumanBytes(c.bytes), c.head_s, c.tail_s);
+  for (const std::string& d : set.dropped) s += "dropped: " + d + "\n";
+  s += "\nchoice by data rate (Mbit/s), per server load:\n";
+  for (int level = 0; level < static_cast<int>(p.load_levels().size()); ++level) {
+    std::string line;
+    for (const EnvelopePiece& e : p.Envelope(level)) {
+      if (!line.empty()) line += fmt::format(" | {} ", Mbit(e.from_rate));
+      line += set.candidates[e.candidate].name;
+    }
+    s += fmt::format("  load {:>6.2f}  {}\n", p.load_levels()[level], line);
+  }
+  return s;
+}
+
+Status RunPolicy(const PolicyArgs& a) {
+  if (a.format != "table" && a.format != "json") return InvalidArgument("--format must be table or json");
+  ES_ASSIGN_OR_RETURN(SplitPolicy policy, LoadSplitPolicy(a.source));
+  const std::string text = a.format == "json" ? PolicyJson(policy, a.source.candidates).dump(2) + "\n" : PolicyTable(policy, a.source.candidates);
+  return WriteOutput(a.output, text);
+}
+
+}  // namespace
+
+Runner RegisterPolicy(CLI::App& app) {
+  auto a = std::make_shared<PolicyArgs>();
+  AddDynamicSourceOptions(app, a->source);
+  app.add_option("--format", a->format, "table or json")->capture_default_str();
+  app.add_option("-o,--output", a->output, "Write to FILE instead of stdout");
+  return [a] { return RunPolicy(*a); };
+}
+
+}  // namespace edgesplit::cli
