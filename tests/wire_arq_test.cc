@@ -146,6 +146,33 @@ TEST(ReassemblerTest, RejectsReplaysStaleIdsAndInconsistentFragments) {
   EXPECT_NE(older.status.message().find("older than request"), std::string::npos) << older.status.message();
 }
 
+TEST(ReassemblerTest, ReusedIdWithOtherBytesIsRejectedNotFalselyCompleted) {
+  // A client that restarted and numbers from 1 again must not be told
+  // "complete" for a message the receiver never saw.
+  Receiver rx(4096);
+  for (const Bytes& f : Fragments(TensorMessage({1, 8, 8, 8}, 1, /*seed=*/1), 1, 250)) rx.Feed(f);
+  for (const Bytes& f : Fragments(TensorMessage({1, 8, 8, 8}, 2, /*seed=*/2), 2, 250)) rx.Feed(f);
+  const Bytes restarted = TensorMessage({1, 8, 8, 8}, 2, /*seed=*/3);  // same id 2, new tensor
+  Bytes acked(8), buf(250);
+  FragmentSender tx(acked);
+  ASSERT_TRUE(tx.Start(restarted, 2, ArqConfig{}, 0, 1000000).ok());
+  Result<size_t> n = tx.Poll(0, buf);
+  ASSERT_TRUE(n.ok() && *n > 0);
+  const ReceiveResult r = rx.Feed(Bytes(buf.begin(), buf.begin() + *n));
+  ASSERT_EQ(r.event, ReceiveEvent::kRejected);
+  EXPECT_NE(r.status.message().find("already delivered (replay)"), std::string::npos) << r.status.message();
+  ASSERT_GT(r.reply_bytes, 0u);
+  EXPECT_FALSE(tx.OnDatagram({rx.reply.data(), r.reply_bytes}, 1).ok());
+  EXPECT_FALSE(tx.done());
+  Result<size_t> after = tx.Poll(2, buf);
+  ASSERT_FALSE(after.ok());
+  EXPECT_NE(after.status().message().find("replayed or stale request id"), std::string::npos);
+  // An id delivered before the latest one is refused the same way.
+  const ReceiveResult older = rx.Feed(Fragments(TensorMessage({1, 8, 8, 8}, 1, 1), 1, 250)[0]);
+  EXPECT_EQ(older.event, ReceiveEvent::kRejected);
+  EXPECT_GT(older.reply_bytes, 0u);
+}
+
 TEST(ReassemblerTest, CorruptedFragmentsAreDroppedNeverDelivered) {
   const Bytes message = TensorMessage({1, 16, 8, 8}, 9);
   const std::vector<Bytes> fragments = Fragments(message, 9, 250);

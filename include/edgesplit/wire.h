@@ -280,9 +280,15 @@ class FragmentSender {
 // Receiver side: reassembly into a caller buffer, SACK generation, replay check.
 //
 // One message at a time. A fragment of a newer request than the one in
-// progress abandons it (the client has moved on); fragments of older or
-// already delivered requests are answered with a complete SACK (so a sender
-// whose SACK was lost stops) but never delivered twice.
+// progress abandons it (the client has moved on). A fragment identical to one
+// of the message just delivered is answered with a complete SACK (its sender
+// missed the first one) and never delivered twice. Fragments of replayed ids
+// (delivered before, but different bytes: e.g. a restarted client reusing ids),
+// of ids older than the replay window or than the request in progress, and of
+// messages too large for the buffers are rejected with a rejecting SACK, so the
+// sender fails at once with a clear error. Request ids must therefore be fresh
+// for the receiver: after a restart, start above the last id used (or call
+// replay_window().Reset() on both sides for a new session).
 struct ReassemblerConfig {
   size_t datagram_bytes = 250;             // the transport's payload size (bounds the SACK)
   uint64_t reassembly_timeout_us = 2000000;  // a partial message idle this long is dropped
@@ -295,7 +301,7 @@ enum class ReceiveEvent : uint8_t {
   kFragment,          // a new fragment was stored
   kDuplicate,         // a fragment already held (not stored again)
   kComplete,          // message() now holds a whole, CRC-checked, fresh message
-  kAlreadyDelivered,  // a fragment of a request delivered before (replay or retransmission)
+  kAlreadyDelivered,  // a retransmitted fragment of the message just delivered (answered "complete")
 };
 
 struct ReceiveResult {
@@ -327,6 +333,7 @@ class Reassembler {
 
  private:
   size_t WriteSack(uint8_t flags, uint32_t request_id, uint16_t count, std::span<uint8_t> reply) const;
+  bool IsRetransmissionOfDelivered(const FragmentHeader& h, std::span<const uint8_t> chunk) const;
 
   std::span<uint8_t> buffer_, bitmap_;
   ReassemblerConfig config_;

@@ -11,6 +11,13 @@ namespace {
 
 std::string N(uint64_t v) { return std::to_string(v); }
 
+// A rejecting SACK carries no reason (the receiver reports it on its side).
+Status Rejection(uint32_t request_id) {
+  return Unsupported("receiver rejected request " + N(request_id) +
+                     " (a message too large for its buffers, one that failed verification, or a replayed or"
+                     " stale request id)");
+}
+
 }  // namespace
 
 bool FragmentSender::IsAcked(uint32_t index) const { return (acked_[index / 8] >> (index % 8)) & 1u; }
@@ -65,7 +72,7 @@ void FragmentSender::StartRound(uint64_t now_us) {
 Result<size_t> FragmentSender::Poll(uint64_t now_us, std::span<uint8_t> out) {
   if (done_) return size_t{0};
   if (!active_) return InvalidArgument("fragment sender has no request in progress");
-  if (rejected_) return Unsupported("receiver rejected request " + N(request_id_));
+  if (rejected_) return Rejection(request_id_);
   if (now_us >= deadline_us_)
     return DeadlineExceeded("request " + N(request_id_) + ": deadline passed after " + N(rounds_) + " rounds, " +
                             N(acked_count_) + " of " + N(count_) + " fragments acknowledged");
@@ -112,8 +119,7 @@ Status FragmentSender::OnDatagram(std::span<const uint8_t> datagram, uint64_t no
   if (!active_ || done_ || sack.request_id != request_id_) return Status::Ok();  // stale or someone else's
   if (sack.flags & kSackFlagRejected) {
     rejected_ = true;
-    return Unsupported("receiver rejected request " + N(request_id_) +
-                       " (message too large for its buffer, or it failed verification)");
+    return Rejection(request_id_);
   }
   if (sack.fragment_count != count_)
     return InvalidArgument("SACK for request " + N(request_id_) + " names " + N(sack.fragment_count) +

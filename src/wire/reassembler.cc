@@ -52,6 +52,12 @@ bool Reassembler::Expire(uint64_t now_us) {
   return true;
 }
 
+bool Reassembler::IsRetransmissionOfDelivered(const FragmentHeader& h, std::span<const uint8_t> chunk) const {
+  if (!complete_ || h.request_id != request_id_ || h.count != count_ || h.total_length != total_) return false;
+  const uint64_t offset = static_cast<uint64_t>(h.index) * chunk_;
+  return offset + chunk.size() <= total_ && std::memcmp(buffer_.data() + offset, chunk.data(), chunk.size()) == 0;
+}
+
 size_t Reassembler::WriteSack(uint8_t flags, uint32_t request_id, uint16_t count, std::span<uint8_t> reply) const {
   const size_t cap = reply.size() < config_.datagram_bytes ? reply.size() : config_.datagram_bytes;
   if (cap < kSackFixedBytes) return 0;
@@ -90,22 +96,23 @@ ReceiveResult Reassembler::OnDatagram(std::span<const uint8_t> datagram, uint64_
 
   ReceiveResult r;
   r.request_id = h.request_id;
-  // Delivered already: answer "complete" so a sender whose SACK was lost stops,
-  // but never hand the message up twice.
-  if (replay_.Seen(h.request_id)) {
+  // A retransmitted fragment of the message just delivered (its sender missed
+  // the complete SACK): say "complete" again, never hand it up twice. Only if
+  // the bytes match what was delivered: a client that restarted and reused the
+  // id gets a rejection below, not a false "complete".
+  if (IsRetransmissionOfDelivered(h, chunk)) {
     r.event = ReceiveEvent::kAlreadyDelivered;
     r.reply_bytes = WriteSack(kSackFlagComplete, h.request_id, h.count, reply);
     return r;
   }
-  if (Status fresh = replay_.Check(h.request_id); !fresh.ok()) return Rejected(fresh, h.request_id);
-
-  if (in_progress() && h.request_id != request_id_) {
-    if (h.request_id < request_id_)
-      return Rejected(InvalidArgument("fragment of request " + N(h.request_id) + ", older than request " +
-                                      N(request_id_) + " in progress"),
-                      h.request_id);
-    active_ = false;  // a newer request: the client has given up on the old one
-  }
+  // Replayed, too old, or older than the request in progress: refused with a
+  // rejecting SACK, so a live sender fails at once instead of at its deadline.
+  Status fresh = replay_.Check(h.request_id);
+  if (fresh.ok() && in_progress() && h.request_id < request_id_)
+    fresh = InvalidArgument("fragment of request " + N(h.request_id) + ", older than request " + N(request_id_) +
+                            " in progress");
+  if (!fresh.ok()) return Rejected(fresh, h.request_id, WriteSack(kSackFlagRejected, h.request_id, h.count, reply));
+  if (in_progress() && h.request_id != request_id_) active_ = false;  // newer: the client gave up on the old one
   if (!in_progress()) {
     Status fits = Status::Ok();
     if (h.total_length < EncodedMessageBytes(0, 0))
