@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <random>
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -34,6 +36,20 @@ MessageHeader HeaderFor(size_t bytes) {
   h.rank = 1;
   h.dims[0] = static_cast<uint32_t>(bytes);
   return h;
+}
+
+// Two encoded messages, requests 1 and 2, used alternately: a receiver answers
+// a repeat of the message it just delivered with "complete" at the first
+// fragment, which would skip the work being measured.
+std::array<Bytes, 2> AlternatingFrames(size_t n, benchmark::State& state) {
+  std::array<Bytes, 2> frames;
+  for (uint32_t i = 0; i < 2; ++i) {
+    MessageHeader h = HeaderFor(n);
+    h.request_id = i + 1;
+    frames[i].resize(EncodedMessageBytes(1, n));
+    if (!EncodeMessage(h, Filled(n), frames[i]).ok()) state.SkipWithError("encode failed");
+  }
+  return frames;
 }
 
 // The textbook byte-at-a-time table CRC, as the baseline for slicing-by-8.
@@ -100,9 +116,8 @@ void Decode(benchmark::State& state, size_t n) {
 // Sender -> reassembler without a channel: fragment CRC + copy on both sides,
 // then the message CRC check. No loss, so one round.
 void Reassemble(benchmark::State& state, size_t n, size_t datagram_bytes) {
-  Bytes frame(EncodedMessageBytes(1, n));
-  if (!EncodeMessage(HeaderFor(n), Filled(n), frame).ok()) state.SkipWithError("encode failed");
-  Bytes acked(BitmapBytes(kMaxFragments)), bitmap(BitmapBytes(kMaxFragments)), buffer(frame.size());
+  const std::array<Bytes, 2> frames = AlternatingFrames(n, state);
+  Bytes acked(BitmapBytes(kMaxFragments)), bitmap(BitmapBytes(kMaxFragments)), buffer(frames[0].size());
   Bytes datagram(datagram_bytes), reply(datagram_bytes);
   ReassemblerConfig config;
   config.datagram_bytes = datagram_bytes;
@@ -110,16 +125,68 @@ void Reassemble(benchmark::State& state, size_t n, size_t datagram_bytes) {
   FragmentSender tx(acked);
   ArqConfig arq;
   arq.datagram_bytes = datagram_bytes;
+  uint32_t i = 0;
+  int64_t completes = 0;
   for (auto _ : state) {
-    rx.replay_window().Reset();  // the same request every iteration: not a replay here
-    if (!tx.Start(frame, /*request_id=*/0, arq, 0, 1000000).ok()) state.SkipWithError("start failed");
+    rx.replay_window().Reset();  // ids 1, 2, 1, ...: not replays here
+    const uint32_t which = i++ % 2;
+    if (!tx.Start(frames[which], which + 1, arq, 0, 1000000).ok()) state.SkipWithError("start failed");
     for (auto k = tx.Poll(0, datagram); k.ok() && *k > 0; k = tx.Poll(0, datagram)) {
       const ReceiveResult r = rx.OnDatagram({datagram.data(), *k}, 0, reply);
+      completes += r.event == ReceiveEvent::kComplete;
       if (r.reply_bytes > 0) (void)tx.OnDatagram({reply.data(), r.reply_bytes}, 0);
     }
     if (!tx.done()) state.SkipWithError("not delivered");
   }
+  if (completes != state.iterations()) state.SkipWithError("a request completed without reassembly");
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * n));
+}
+
+// The ARQ over a seeded channel that drops `loss_percent` of datagrams both
+// ways, on a fake clock (each datagram 100 us): reports the datagrams sent per
+// fragment and the rounds, the cost of loss that the planner's link model sees.
+void LossyArq(benchmark::State& state, size_t n, size_t datagram_bytes, int loss_percent) {
+  const std::array<Bytes, 2> frames = AlternatingFrames(n, state);
+  Bytes acked(BitmapBytes(kMaxFragments)), bitmap(BitmapBytes(kMaxFragments)), buffer(frames[0].size());
+  Bytes datagram(datagram_bytes), reply(datagram_bytes);
+  ReassemblerConfig config;
+  config.datagram_bytes = datagram_bytes;
+  Reassembler rx(buffer, bitmap, config);
+  FragmentSender tx(acked);
+  ArqConfig arq;
+  arq.datagram_bytes = datagram_bytes;
+  arq.rto_us = 10000;
+  arq.max_rounds = 64;
+  std::minstd_rand rng(42);
+  auto lost = [&] { return static_cast<int>(rng() % 100) < loss_percent; };
+  double datagrams = 0, rounds = 0, requests = 0;
+  uint32_t i = 0;
+  for (auto _ : state) {
+    rx.replay_window().Reset();
+    uint64_t now = 0;
+    const uint32_t which = i++ % 2;
+    if (!tx.Start(frames[which], which + 1, arq, now, 1000000000).ok()) state.SkipWithError("start failed");
+    while (!tx.done()) {
+      auto k = tx.Poll(now, datagram);
+      if (!k.ok()) {
+        state.SkipWithError("not delivered");
+        break;
+      }
+      if (*k == 0) {
+        now = std::max(now, tx.next_wake_us());
+        continue;
+      }
+      now += 100;
+      if (lost()) continue;
+      const ReceiveResult r = rx.OnDatagram({datagram.data(), *k}, now, reply);
+      if (r.reply_bytes > 0 && !lost()) (void)tx.OnDatagram({reply.data(), r.reply_bytes}, now);
+    }
+    datagrams += static_cast<double>(tx.datagrams_sent());
+    rounds += tx.rounds();
+    ++requests;
+  }
+  state.counters["datagrams_per_fragment"] = datagrams / requests / tx.fragment_count();
+  state.counters["rounds"] = rounds / requests;
 }
 
 class Capture : public benchmark::ConsoleReporter {
@@ -145,6 +212,11 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark(("Reassemble" + s + "/250").c_str(), Reassemble, n, size_t{250});
     benchmark::RegisterBenchmark(("Reassemble" + s + "/1460").c_str(), Reassemble, n, size_t{1460});
   }
+  for (int loss : {0, 5, 20})
+    for (size_t datagram : {size_t{250}, size_t{1460}}) {
+      const std::string name = "LossyArq/5488/" + std::to_string(datagram) + "/loss" + std::to_string(loss);
+      benchmark::RegisterBenchmark(name.c_str(), LossyArq, size_t{5488}, datagram, loss);
+    }
   benchmark::Initialize(&argc, argv);
   Capture reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);

@@ -50,22 +50,25 @@ Status FragmentSender::Start(std::span<const uint8_t> message, uint32_t request_
   deadline_us_ = deadline_us;
   datagrams_sent_ = retransmissions_ = 0;
   active_ = true;
-  StartRound(now_us);
+  StartRound(now_us, /*probe_only=*/false);
   return Status::Ok();
 }
 
-void FragmentSender::StartRound(uint64_t now_us) {
+void FragmentSender::StartRound(uint64_t now_us, bool probe_only) {
   ++rounds_;
   in_round_ = true;
   sack_pending_ = false;
   cursor_ = 0;
-  // The poll flag rides on the last fragment still missing; when every fragment
-  // is acknowledged but the SACK said "incomplete" was never seen, the last
-  // fragment is resent alone to ask again.
+  // The poll flag rides on the last fragment still missing.
   last_in_round_ = count_ - 1;
-  force_last_ = acked_count_ == count_;
-  if (!force_last_)
+  if (acked_count_ < count_)
     while (IsAcked(last_in_round_)) --last_in_round_;
+  // Alone, it is a probe: after a timeout (the poll or its SACK was lost, and
+  // most of the round probably arrived) and when everything is acknowledged
+  // but no "complete" came. The SACK it draws names exactly what to resend,
+  // which costs one round trip instead of a whole round of duplicates.
+  force_last_ = probe_only || acked_count_ == count_;
+  if (force_last_) cursor_ = last_in_round_;
   round_sent_us_ = now_us;
 }
 
@@ -82,7 +85,7 @@ Result<size_t> FragmentSender::Poll(uint64_t now_us, std::span<uint8_t> out) {
     if (rounds_ >= config_.max_rounds)
       return DeadlineExceeded("request " + N(request_id_) + ": not delivered after " + N(rounds_) + " rounds (" +
                               N(acked_count_) + " of " + N(count_) + " fragments acknowledged)");
-    StartRound(now_us);
+    StartRound(now_us, /*probe_only=*/!sack_pending_);
   }
   // Next fragment of this round that is still unacknowledged (a SACK that
   // arrived mid-round can have acknowledged some of them).
