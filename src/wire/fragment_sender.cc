@@ -11,6 +11,8 @@ namespace {
 
 std::string N(uint64_t v) { return std::to_string(v); }
 
+std::string Rounds(uint32_t n) { return N(n) + (n == 1 ? " round" : " rounds"); }
+
 // A rejecting SACK carries no reason (the receiver reports it on its side).
 Status Rejection(uint32_t request_id) {
   return Unsupported("receiver rejected request " + N(request_id) +
@@ -77,13 +79,13 @@ Result<size_t> FragmentSender::Poll(uint64_t now_us, std::span<uint8_t> out) {
   if (!active_) return InvalidArgument("fragment sender has no request in progress");
   if (rejected_) return Rejection(request_id_);
   if (now_us >= deadline_us_)
-    return DeadlineExceeded("request " + N(request_id_) + ": deadline passed after " + N(rounds_) + " rounds, " +
+    return DeadlineExceeded("request " + N(request_id_) + ": deadline passed after " + Rounds(rounds_) + ", " +
                             N(acked_count_) + " of " + N(count_) + " fragments acknowledged");
   if (!in_round_) {
     const bool timed_out = now_us >= round_sent_us_ + config_.rto_us;
     if (!sack_pending_ && !timed_out) return size_t{0};
     if (rounds_ >= config_.max_rounds)
-      return DeadlineExceeded("request " + N(request_id_) + ": not delivered after " + N(rounds_) + " rounds (" +
+      return DeadlineExceeded("request " + N(request_id_) + ": not delivered after " + Rounds(rounds_) + " (" +
                               N(acked_count_) + " of " + N(count_) + " fragments acknowledged)");
     StartRound(now_us, /*probe_only=*/!sack_pending_);
   }
