@@ -90,6 +90,10 @@ struct QuantizeOptions {
 Result<Graph> Quantize(const Graph& graph, const std::vector<CalibrationSample>& samples,
                        const QuantizeOptions& options = {});
 
+// True when `graph` holds int8 activations with QuantParams (Quantize()'s
+// output, or a QDQ model imported from ONNX).
+bool IsQuantized(const Graph& graph);
+
 // Every tensor's bytes after running `graph` (f32 or int8) on `input` with the
 // reference backend, indexed by tensor id (constants: their data). For tools and
 // tests (it keeps every intermediate tensor, unlike the executor).

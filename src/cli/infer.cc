@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "commands.h"
+#include "quant_args.h"
 #include "edgesplit/analysis.h"
 #include "edgesplit/exec.h"
 #include "edgesplit/io.h"
@@ -39,7 +40,7 @@ struct EngineArgs {
 
 void AddEngineOptions(CLI::App& app, EngineArgs* a) {
   app.add_option("MODEL", a->model, "Model: an .onnx file or a zoo spec (e.g. mobilenet_v2:alpha=0.35,res=96)")->required();
-  app.add_option("--dtype", a->dtype, "Arithmetic: f32 or int8 (int8: not yet supported)")
+  app.add_option("--dtype", a->dtype, "Arithmetic: f32 or int8 (TFLite-scheme post-training quantization, docs/quantization.md)")
       ->check(CLI::IsMember({"f32", "int8"}));
   app.add_option("--backend", a->backend, "Kernel backend: reference or onednn (onednn: not yet supported)")
       ->check(CLI::IsMember({"onednn", "reference"}));
@@ -49,7 +50,6 @@ void AddEngineOptions(CLI::App& app, EngineArgs* a) {
 
 // The backend named on the command line, or a clear error for what is not built yet.
 Result<const Backend*> ChooseBackend(const EngineArgs& a) {
-  if (a.dtype != "f32") return Unsupported("--dtype " + a.dtype + " is not yet supported (f32 is)");
   const Backend* backend = FindBackend(a.backend);
   if (!backend) return Unsupported("--backend " + a.backend + " is not yet supported (reference is)");
   return backend;
@@ -67,7 +67,6 @@ struct InferArgs {
 
 Status RunInfer(const InferArgs& a) {
   ES_ASSIGN_OR_RETURN(const Backend* backend, ChooseBackend(a.engine));
-  if (!a.calib.empty()) std::fprintf(stderr, "note: --calib is used by --dtype int8 only; ignored\n");
   ES_ASSIGN_OR_RETURN(Graph g, LoadModel(a.engine.model));
   if (g.inputs.size() != 1 || g.outputs.size() != 1)
     return Unsupported("infer needs a model with one input and one output (this one has " +
@@ -75,6 +74,8 @@ Status RunInfer(const InferArgs& a) {
   Preprocessing pre = DefaultPreprocessing(a.engine.model);
   for (size_t c = 0; c < 3 && c < a.mean.size(); ++c) pre.mean[c] = a.mean[c];
   for (size_t c = 0; c < 3 && c < a.std_dev.size(); ++c) pre.std[c] = a.std_dev[c];
+  // int8: quantized here (input quantized, output dequantized inside the graph: .npy stays float32).
+  ES_ASSIGN_OR_RETURN(g, InDtype(std::move(g), a.engine.dtype, CalibArgs{a.calib}, pre));
   const Tensor& model_input = g.tensors[g.inputs[0]];
   ES_ASSIGN_OR_RETURN(FloatArray input, LoadModelInput(a.input, model_input, pre));
 
@@ -88,25 +89,29 @@ Status RunInfer(const InferArgs& a) {
     else std::fprintf(stderr, "note: cut '%s' is the model's %s; running it whole\n", a.split.c_str(), position == 0 ? "input" : "output");
   }
   std::printf("model %s: input %s, %d nodes, backend %s, dtype %s\n", a.engine.model.c_str(),
-              ShapeToString(model_input.shape).c_str(), n, backend->name(), a.engine.dtype.c_str());
+              ShapeToString(model_input.shape).c_str(), n, backend->name(), IsQuantized(g) ? "int8" : "f32");
 
-  std::vector<float> carry = std::move(input.data);
+  // The bytes crossing each cut (int8 inside a quantized model); the model's
+  // own input and output are float32.
+  const unsigned char* input_bytes = reinterpret_cast<const unsigned char*>(input.data.data());
+  std::vector<unsigned char> link(input_bytes, input_bytes + input.data.size() * sizeof(float));
   Shape carry_shape = model_input.shape;
   double total_ms = 0;
   for (size_t s = 0; s + 1 < bounds.size(); ++s) {
     ES_ASSIGN_OR_RETURN(std::unique_ptr<SegmentExecutor> ex, SegmentExecutor::Create(g, bounds[s], bounds[s + 1], *backend));
-    if (ex->num_inputs() != 1 || ex->num_outputs() != 1 || ex->input_tensor().dtype != DType::kFloat32 ||
-        ex->output_tensor().dtype != DType::kFloat32)
-      return Internal("segment " + std::to_string(s) + " does not have one float input and output");
-    if (static_cast<size_t>(ex->input_bytes()) != carry.size() * sizeof(float))
+    const bool first = s == 0, last = s + 2 == bounds.size();
+    if (ex->num_inputs() != 1 || ex->num_outputs() != 1 || (first && ex->input_tensor().dtype != DType::kFloat32) ||
+        (last && ex->output_tensor().dtype != DType::kFloat32))
+      return Internal("segment " + std::to_string(s) + " does not have one input and output (float at the model's ends)");
+    if (static_cast<size_t>(ex->input_bytes()) != link.size())
       return Internal("segment " + std::to_string(s) + " input size mismatch");
-    std::memcpy(ex->input(), carry.data(), carry.size() * sizeof(float));
+    std::memcpy(ex->input(), link.data(), link.size());
     const auto t0 = Clock::now();
     ES_RETURN_IF_ERROR(ex->Invoke());
     const double ms = Ms(t0, Clock::now());
     total_ms += ms;
-    carry.resize(static_cast<size_t>(ex->output_bytes() / 4));
-    std::memcpy(carry.data(), ex->output(), carry.size() * sizeof(float));
+    const unsigned char* out = static_cast<const unsigned char*>(ex->output());
+    link.assign(out, out + ex->output_bytes());
     carry_shape = ex->output_tensor().shape;
     const char* role = bounds.size() == 2 ? "model" : s == 0 ? "head" : "tail";
     std::printf("%s: nodes [%d, %d) %8.2f ms  arena %s  scratch %s  -> '%s' %s (%s)\n", role, bounds[s], bounds[s + 1], ms,
@@ -115,6 +120,8 @@ Status RunInfer(const InferArgs& a) {
                 HumanBytes(ex->output_bytes()).c_str());
   }
   if (bounds.size() > 2) std::printf("total: %.2f ms\n", total_ms);
+  std::vector<float> carry(link.size() / sizeof(float));
+  std::memcpy(carry.data(), link.data(), carry.size() * sizeof(float));
   for (size_t i = 0; i < carry.size(); ++i)
     if (!std::isfinite(carry[i])) {
       std::fprintf(stderr, "warning: output element %zu is not finite\n", i);
@@ -159,6 +166,7 @@ Status RunBench(const BenchArgs& a) {
   ES_ASSIGN_OR_RETURN(const Backend* backend, ChooseBackend(a.engine));
   if (a.repeat < 1) return InvalidArgument("--repeat must be at least 1");
   ES_ASSIGN_OR_RETURN(Graph g, LoadModel(a.engine.model));
+  ES_ASSIGN_OR_RETURN(g, InDtype(std::move(g), a.engine.dtype, CalibArgs{}, DefaultPreprocessing(a.engine.model)));
   const int n = static_cast<int>(g.nodes.size());
   ES_ASSIGN_OR_RETURN(std::unique_ptr<SegmentExecutor> ex, SegmentExecutor::Create(g, 0, n, *backend));
   // Deterministic input in [-1, 1).
@@ -220,7 +228,7 @@ Runner RegisterInfer(CLI::App& app) {
   app.add_option("--input", a->input, "Input: .npy (float32 NCHW) or .png/.jpg image")->required();
   app.add_option("--output", a->output, "Write the output as .npy (float32)");
   app.add_option("--split", a->split, "Run head and tail split at this cut (index, layer name, input/output)");
-  app.add_option("--calib", a->calib, "Calibration images folder (int8)");
+  app.add_option("--calib", a->calib, "--dtype int8: calibration folder of .npy/.png/.jpg inputs (default: 16 seeded random inputs)");
   app.add_option("--top", a->top, "Print the K most probable classes (0: none)")->check(CLI::NonNegativeNumber);
   app.add_option("--mean", a->mean, "Per-channel mean for image inputs (3 values)")->expected(3);
   app.add_option("--std", a->std_dev, "Per-channel std for image inputs (3 values)")->expected(3);

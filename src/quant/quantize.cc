@@ -254,6 +254,12 @@ class Quantizer {
 
 }  // namespace
 
+bool IsQuantized(const Graph& graph) {
+  for (const Tensor& t : graph.tensors)
+    if (!t.is_constant && t.dtype == DType::kInt8 && !t.quant.empty()) return true;
+  return false;
+}
+
 Result<Graph> Quantize(const Graph& graph, const std::vector<CalibrationSample>& samples, const QuantizeOptions& options) {
   if (graph.inputs.size() != 1 || graph.outputs.size() != 1)
     return Unsupported("quantization needs a model with exactly one input and one output");
