@@ -22,6 +22,7 @@ Runner RegisterPlan(CLI::App& app);     // plan.cc
 Runner RegisterCompare(CLI::App& app);  // compare.cc
 Runner RegisterInfer(CLI::App& app);
 Runner RegisterBenchEngine(CLI::App& app);
+Runner RegisterProfile(CLI::App& app);  // profile.cc
 Runner RegisterQuantize(CLI::App& app);  // quantize.cc (docs/quantization.md)
 Runner RegisterSqnr(CLI::App& app);      // quantize.cc
 

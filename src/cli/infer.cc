@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "commands.h"
+#include "engine_timing.h"
 #include "quant_args.h"
 #include "edgesplit/analysis.h"
 #include "edgesplit/exec.h"
@@ -156,40 +157,15 @@ struct BenchArgs {
   std::string format = "table";
 };
 
-double Percentile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  const size_t i = std::min(v.size() - 1, static_cast<size_t>(std::ceil(q * static_cast<double>(v.size())) - 1));
-  return v[i];
-}
-
 Status RunBench(const BenchArgs& a) {
   ES_ASSIGN_OR_RETURN(const Backend* backend, ChooseBackend(a.engine));
-  if (a.repeat < 1) return InvalidArgument("--repeat must be at least 1");
   ES_ASSIGN_OR_RETURN(Graph g, LoadModel(a.engine.model));
   ES_ASSIGN_OR_RETURN(g, InDtype(std::move(g), a.engine.dtype, CalibArgs{}, DefaultPreprocessing(a.engine.model)));
   const int n = static_cast<int>(g.nodes.size());
-  ES_ASSIGN_OR_RETURN(std::unique_ptr<SegmentExecutor> ex, SegmentExecutor::Create(g, 0, n, *backend));
-  // Deterministic input in [-1, 1).
-  Rng rng(1);
-  for (int i = 0; i < ex->num_inputs(); ++i) {
-    if (ex->input_tensor(i).dtype != DType::kFloat32) return Unsupported("bench-engine needs float inputs");
-    float* p = static_cast<float*>(ex->input(i));
-    for (int64_t j = 0; j < ex->input_bytes(i) / 4; ++j) p[j] = rng.Uniform(-1.0f, 1.0f);
-  }
-  ES_RETURN_IF_ERROR(ex->Invoke());  // warm-up
-  std::vector<double> totals;
-  std::vector<std::vector<double>> layers(n);
-  for (int r = 0; r < a.repeat; ++r) {
-    const auto start = Clock::now();
-    auto t = start;
-    for (int i = 0; i < n; ++i) {
-      ES_RETURN_IF_ERROR(ex->InvokeNodes(i, i + 1));
-      const auto now = Clock::now();
-      layers[i].push_back(Ms(t, now));
-      t = now;
-    }
-    totals.push_back(Ms(start, t));
-  }
+  ES_ASSIGN_OR_RETURN(LayerTimes times, TimeLayers(g, *backend, a.repeat));
+  const SegmentExecutor* ex = times.executor.get();
+  const std::vector<double>& totals = times.totals_ms;
+  const std::vector<std::vector<double>>& layers = times.layers_ms;
   const double median = Percentile(totals, 0.5), p95 = Percentile(totals, 0.95);
   const double min = *std::min_element(totals.begin(), totals.end());
   if (a.format == "json") {

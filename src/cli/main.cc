@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
   add("compare", "Every planning algorithm against the optimum on the first 1..N devices", edgesplit::cli::RegisterCompare);
   add("infer", "Run a model (whole, or head then tail at a cut) and print the top classes", edgesplit::cli::RegisterInfer);
   add("bench-engine", "Time the inference engine on a model: whole invocations and each layer", edgesplit::cli::RegisterBenchEngine);
+  add("profile", "profile --measure: time the engine's layers on this machine and fit a device profile (docs/calibration.md)",
+      edgesplit::cli::RegisterProfile);
   add("quantize", "int8 post-training quantization (TFLite scheme); writes the model as QDQ ONNX (docs/quantization.md)",
       edgesplit::cli::RegisterQuantize);
   add("sqnr", "Per-layer signal-to-quantization-noise ratio of the int8 model against f32", edgesplit::cli::RegisterSqnr);

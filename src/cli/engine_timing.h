@@ -1,0 +1,36 @@
+// Per-layer timing of the inference engine, shared by bench-engine and
+// profile --measure.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "edgesplit/exec.h"
+#include "edgesplit/graph.h"
+#include "edgesplit/kernels.h"
+#include "edgesplit/status.h"
+
+namespace edgesplit::cli {
+
+struct LayerTimes {
+  std::unique_ptr<SegmentExecutor> executor;  // the executor that ran (arena sizes...)
+  std::vector<double> totals_ms;              // one per timed invocation
+  std::vector<std::vector<double>> layers_ms;  // [node][invocation]
+};
+
+// Which clock TimeLayers reads.
+enum class TimingClock {
+  kWall,        // steady_clock: what a user waits for (bench-engine)
+  kProcessCpu,  // CPU time of this process: with one engine thread, other load on
+                // the machine does not inflate it (profile --measure fits on it)
+};
+
+// Runs the whole model once to warm up, then `repeat` times node by node
+// (InvokeNodes(i, i + 1)), with deterministic float inputs in [-1, 1).
+Result<LayerTimes> TimeLayers(const Graph& graph, const Backend& backend, int repeat,
+                              TimingClock clock = TimingClock::kWall);
+
+// The q-quantile (0.5: median) of `v`; v must not be empty.
+double Percentile(std::vector<double> v, double q);
+
+}  // namespace edgesplit::cli
