@@ -171,7 +171,7 @@ TEST(OneDnnTest, KeepsChannelsLastBetweenNativeNodes) {
       for (const TensorDesc& d : k.inputs) EXPECT_EQ(d.layout, TensorLayout::kRowMajor) << g.nodes[i].name;
       EXPECT_EQ(k.outputs[0].layout, TensorLayout::kRowMajor) << g.nodes[i].name;
     }
-    if (i == 0) EXPECT_EQ(k.inputs[0].layout, TensorLayout::kRowMajor) << "the graph input is NCHW";
+    if (i == 0) EXPECT_EQ(k.inputs[0].layout, TensorLayout::kChannelsLast) << "the stem reads NHWC (transposed at the boundary)";
     if (i == n - 1) EXPECT_EQ(k.outputs[0].layout, TensorLayout::kRowMajor) << "the graph output is row-major";
     channels_last += k.outputs[0].layout == TensorLayout::kChannelsLast;
   }

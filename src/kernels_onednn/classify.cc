@@ -136,9 +136,8 @@ NativeKind Classify(const Graph& g, int node_index) {
 bool KeepChannelsLast(const Graph& g, int tensor) {
   const Tensor& t = g.tensors[tensor];
   if (t.is_constant || t.dtype != DType::kFloat32 || t.shape.size() != 4 || t.shape[2] * t.shape[3] <= 1) return false;
-  if (std::find(g.inputs.begin(), g.inputs.end(), tensor) != g.inputs.end()) return false;
   if (std::find(g.outputs.begin(), g.outputs.end(), tensor) != g.outputs.end()) return false;
-  bool produced = false;
+  bool produced = std::find(g.inputs.begin(), g.inputs.end(), tensor) != g.inputs.end();
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
     const bool writes = std::find(n.outputs.begin(), n.outputs.end(), tensor) != n.outputs.end();

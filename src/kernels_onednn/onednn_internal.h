@@ -18,10 +18,12 @@ enum class NativeKind : uint8_t { kNone, kConv, kInnerProduct, kPool, kGlobalPoo
 // A pure function of the graph: Prepare and the layout rule must agree on it.
 NativeKind Classify(const Graph& graph, int node_index);
 
-// The layout rule: a non-constant 4-D f32 activation (H*W > 1), neither a graph
-// input nor output, whose producer and every consumer are native nodes that
-// accept channels-last, is kept channels-last. Depends on the graph only, so
-// every segment of a model sees the same layouts.
+// The layout rule: a non-constant 4-D f32 activation (H*W > 1), not a graph
+// output, whose producer (if any: a graph input has none) and every consumer
+// are native nodes that accept channels-last, is kept channels-last (the
+// executor transposes a channels-last graph input at the boundary: oneDNN's
+// fast convs want NHWC on both sides, even for the 3-channel stem). Depends
+// on the graph only, so every segment of a model sees the same layouts.
 bool KeepChannelsLast(const Graph& graph, int tensor);
 
 // Where an execution argument's data is at Eval.
