@@ -158,9 +158,13 @@ struct ControllerOptions {
   // Probing while nothing is sent (device-only or fallback).
   double probe_interval_s = 1.0;
   int64_t probe_bytes = 4096;
-  // A transfer's first `check_bytes` are timed on their own (acks); if the
-  // fresh rate says finishing locally is faster, the head abandons the transfer.
-  int64_t check_bytes = 4096;
+  // A transfer's first `check_bytes` (0: one link frame, payload_bytes) are
+  // timed on their own (acks); if the fresh rate says finishing locally is
+  // faster, the head abandons the transfer. An ack not back after
+  // `ack_deadline_factor` x its expected time bounds the rate from above and is
+  // checked the same way, so a collapsed link costs little more than that wait.
+  int64_t check_bytes = 0;
+  double ack_deadline_factor = 2.0;
   // A failed transfer or probe (timeout, server gone) puts the head in fallback
   // until a probe succeeds.
   double timeout_s = 2.0;
@@ -195,6 +199,11 @@ class SplitController {
   // `seconds` after the first send. True when finishing locally now is faster
   // than waiting (updates the rate estimate from this partial sample).
   bool ShouldAbandon(int c, int64_t acked_bytes, double seconds);
+  // The first frames' size to time (check_bytes or one frame, at most `bytes`)
+  // and how long to wait for their ack before calling ShouldAbandon with the
+  // deadline as the elapsed time.
+  int64_t CheckBytes(int64_t bytes) const;
+  double AckDeadline(int64_t check_bytes) const;
   // While running device-only after a probe answered: the best candidate whose
   // cut is not yet passed at `elapsed_s` into local compute, or the current one
   // when staying is within hysteresis; becomes the current one. Server-only
@@ -281,7 +290,8 @@ struct PolicyResult {
 
 // Runs every policy over `trace`. The dynamic policy sees only what its
 // controller learnt (transfer timings, probe replies, server reports, as the
-// runtime would); the oracle takes the exact best for the true row; static
+// runtime would; the connection handshake before the first request counts as
+// a probe of the first row's link); the oracle takes the exact best for the true row; static
 // policies always run their candidate (falling back locally when the link is
 // down). gain_of_dynamic is filled when "dynamic" is among the policies.
 Result<std::vector<PolicyResult>> Simulate(const SplitPolicy& policy, const std::vector<TraceRow>& trace,

@@ -112,6 +112,15 @@ bool SplitController::ShouldAbandon(int c, int64_t acked_bytes, double seconds) 
   return (1 + options_.hysteresis) * cand.device_rest_s < wait;
 }
 
+int64_t SplitController::CheckBytes(int64_t bytes) const {
+  const int64_t check = options_.check_bytes > 0 ? options_.check_bytes : policy_->candidate_set().link.payload_bytes;
+  return std::min(check, bytes);
+}
+
+double SplitController::AckDeadline(int64_t check_bytes) const {
+  return options_.ack_deadline_factor * LinkSeconds(policy_->candidate_set().link, check_bytes, rate_);
+}
+
 int SplitController::Reconsider(double elapsed_s) {
   const auto& cs = policy_->candidates();
   int best = current_;

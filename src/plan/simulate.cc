@@ -66,11 +66,20 @@ RequestRecord RunDynamic(const SplitPolicy& policy, SplitController& ctrl, const
     ctrl.OnFailure(row.time_s + r.latency_s);
     return r;
   }
-  const int64_t check = std::min(o.check_bytes, c.bytes);
+  const int64_t check = ctrl.CheckBytes(c.bytes);
   if (check > 0 && check < c.bytes) {
-    const double check_s = LinkSeconds(link, check, rate);
-    if (ctrl.ShouldAbandon(d.candidate, check, check_s)) {
-      r.latency_s = c.head_s + check_s + c.device_rest_s;
+    // The first frames' ack: late past the deadline (a bound on the rate), or on time.
+    const double ack_s = LinkSeconds(link, check, rate), deadline_s = ctrl.AckDeadline(check);
+    double abandon_at = -1;
+    if (ack_s <= deadline_s) {
+      if (ctrl.ShouldAbandon(d.candidate, check, ack_s)) abandon_at = ack_s;
+    } else if (ctrl.ShouldAbandon(d.candidate, check, deadline_s)) {
+      abandon_at = deadline_s;
+    } else if (ctrl.ShouldAbandon(d.candidate, check, ack_s)) {
+      abandon_at = ack_s;
+    }
+    if (abandon_at >= 0) {
+      r.latency_s = c.head_s + abandon_at + c.device_rest_s;
       r.abandoned = true;
       return r;
     }
@@ -149,6 +158,14 @@ Result<std::vector<PolicyResult>> Simulate(const SplitPolicy& policy, const std:
     res.policy = spec.name;
     res.requests.reserve(trace.size());
     SplitController ctrl(&policy, options);
+    if (spec.kind == PolicyKind::kDynamic) {  // the connection handshake is timed like a probe
+      const TraceRow& first = trace.front();
+      const int64_t probe = options.probe_bytes;
+      if (first.rate_bytes_per_s > 0)
+        ctrl.OnProbe(probe, LinkSeconds(policy.candidate_set().link, probe, first.rate_bytes_per_s), {first.server_load, 0}, first.time_s);
+      else
+        ctrl.OnFailure(first.time_s);
+    }
     for (const TraceRow& row : trace) {
       RequestRecord r;
       switch (spec.kind) {
