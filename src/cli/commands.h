@@ -22,6 +22,10 @@ Runner RegisterPlan(CLI::App& app);     // plan.cc
 Runner RegisterCompare(CLI::App& app);  // compare.cc
 Runner RegisterInfer(CLI::App& app);
 Runner RegisterBenchEngine(CLI::App& app);
+
+// Re-executes the CLI once with OMP_WAIT_POLICY=passive when it is unset, so
+// idle oneDNN threads sleep instead of spinning (openmp_env.cc). Call first in main().
+void EnsurePassiveOpenMpWait(char** argv);
 Runner RegisterProfile(CLI::App& app);  // profile.cc
 Runner RegisterQuantize(CLI::App& app);  // quantize.cc (docs/quantization.md)
 Runner RegisterSqnr(CLI::App& app);      // quantize.cc

@@ -23,6 +23,7 @@
 #include "edgesplit/io.h"
 #include "edgesplit/kernels.h"
 #include "edgesplit/models.h"
+#include "edgesplit/onednn.h"
 #include "report.h"
 
 namespace edgesplit::cli {
@@ -35,7 +36,7 @@ double Ms(Clock::time_point a, Clock::time_point b) { return std::chrono::durati
 struct EngineArgs {
   std::string model;
   std::string dtype = "f32";
-  std::string backend = "reference";
+  std::string backend = "onednn";
   int threads = 0;  // 0: all cores
 };
 
@@ -43,16 +44,18 @@ void AddEngineOptions(CLI::App& app, EngineArgs* a) {
   app.add_option("MODEL", a->model, "Model: an .onnx file or a zoo spec (e.g. mobilenet_v2:alpha=0.35,res=96)")->required();
   app.add_option("--dtype", a->dtype, "Arithmetic: f32 or int8 (TFLite-scheme post-training quantization, docs/quantization.md)")
       ->check(CLI::IsMember({"f32", "int8"}));
-  app.add_option("--backend", a->backend, "Kernel backend: reference or onednn (onednn: not yet supported)")
+  app.add_option("--backend", a->backend, "Kernel backend: onednn (default; f32 on oneDNN) or reference (portable loops)")
       ->check(CLI::IsMember({"onednn", "reference"}));
-  app.add_option("--threads", a->threads, "Thread-pool size (default: all cores; the reference backend uses one)")
+  app.add_option("--threads", a->threads, "oneDNN thread-pool size (default: all cores; the reference backend uses one)")
       ->check(CLI::NonNegativeNumber);
 }
 
 // The backend named on the command line, or a clear error for what is not built yet.
 Result<const Backend*> ChooseBackend(const EngineArgs& a) {
   const Backend* backend = FindBackend(a.backend);
-  if (!backend) return Unsupported("--backend " + a.backend + " is not yet supported (reference is)");
+  if (!backend) return Unsupported("--backend " + a.backend + " is not built into this edgesplit");
+  // Before any executor exists: primitives are blocked for the thread count.
+  if (backend == &OneDnnBackend()) ES_RETURN_IF_ERROR(SetOneDnnThreads(a.threads));
   return backend;
 }
 
@@ -174,7 +177,7 @@ Status RunBench(const BenchArgs& a) {
     j["model"] = a.engine.model;
     j["backend"] = backend->name();
     j["dtype"] = a.engine.dtype;
-    j["threads"] = 1;
+    j["threads"] = backend == &OneDnnBackend() ? OneDnnThreads() : 1;
     j["repeat"] = a.repeat;
     j["arena_bytes"] = ex->arena_bytes();
     j["scratch_bytes"] = ex->scratch_bytes();
