@@ -29,5 +29,7 @@ void EnsurePassiveOpenMpWait(char** argv);
 Runner RegisterProfile(CLI::App& app);  // profile.cc
 Runner RegisterQuantize(CLI::App& app);  // quantize.cc (docs/quantization.md)
 Runner RegisterSqnr(CLI::App& app);      // quantize.cc
+Runner RegisterPolicy(CLI::App& app);    // policy.cc (docs/dynamic.md)
+Runner RegisterSimulate(CLI::App& app);  // simulate.cc
 
 }  // namespace edgesplit::cli

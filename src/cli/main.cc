@@ -29,6 +29,10 @@ int main(int argc, char** argv) {
   add("quantize", "int8 post-training quantization (TFLite scheme); writes the model as QDQ ONNX (docs/quantization.md)",
       edgesplit::cli::RegisterQuantize);
   add("sqnr", "Per-layer signal-to-quantization-noise ratio of the int8 model against f32", edgesplit::cli::RegisterSqnr);
+  add("policy", "Dynamic split policy: the data rates at which the best split changes, per server load (docs/dynamic.md)",
+      edgesplit::cli::RegisterPolicy);
+  add("simulate", "Split policies (dynamic, oracle, static...) over a channel/load trace (docs/dynamic.md)",
+      edgesplit::cli::RegisterSimulate);
 
   CLI11_PARSE(app, argc, argv);
   for (auto& [sub, run] : runners) {
