@@ -107,7 +107,10 @@ TEST_P(FragmentationSizes, InOrderShuffledAndDuplicatedFragmentsReassembleBitExa
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(EspNowBleUdp, FragmentationSizes, ::testing::Values(250, 244, 1460, 20));
+INSTANTIATE_TEST_SUITE_P(EspNowBleUdp, FragmentationSizes, ::testing::Values(250, 244, 1460, 20),
+                         [](const ::testing::TestParamInfo<size_t>& info) {
+                           return "datagram" + std::to_string(info.param);
+                         });
 
 TEST(ReassemblerTest, RejectsReplaysStaleIdsAndInconsistentFragments) {
   const Bytes m5 = TensorMessage({1, 8, 8, 8}, 5);
@@ -338,6 +341,11 @@ Outcome RunRequest(const Bytes& message, uint32_t request_id, const ArqConfig& c
   return o;
 }
 
+// Readable test names and ctest entries: "datagram250_loss20", ...
+void PrintTo(const LinkCase& c, std::ostream* os) {
+  *os << "datagram" << c.datagram_bytes << "_loss" << static_cast<int>(c.loss * 100 + 0.5);
+}
+
 class LossyLink : public ::testing::TestWithParam<LinkCase> {};
 
 TEST_P(LossyLink, DeliversBitExactOnceOrNamesTheDeadline) {
@@ -371,7 +379,8 @@ INSTANTIATE_TEST_SUITE_P(
                       LinkCase{244, 0.05, {1, 112, 7, 7}}, LinkCase{244, 0.20, {1, 112, 7, 7}},
                       LinkCase{1460, 0.0, {1, 32, 28, 28}}, LinkCase{1460, 0.05, {1, 32, 28, 28}},
                       LinkCase{1460, 0.20, {1, 32, 28, 28}}, LinkCase{20, 0.0, {1, 8, 8, 8}},
-                      LinkCase{20, 0.05, {1, 8, 8, 8}}, LinkCase{20, 0.20, {1, 2, 8, 8}}));
+                      LinkCase{20, 0.05, {1, 8, 8, 8}}, LinkCase{20, 0.20, {1, 2, 8, 8}}),
+    [](const ::testing::TestParamInfo<LinkCase>& info) { return ::testing::PrintToString(info.param); });
 
 TEST(ArqTest, TightDeadlineOnALossyLinkIsAClearError) {
   const Bytes message = TensorMessage({1, 112, 7, 7}, 8);

@@ -102,6 +102,12 @@ struct TypeCase {
   std::vector<uint32_t> shape;
 };
 
+// Readable test names and ctest entries: "int8_rank4", ...
+void PrintTo(const TypeCase& c, std::ostream* os) { *os << DTypeName(c.dtype) << "_rank" << c.shape.size(); }
+std::string TypeCaseName(const ::testing::TestParamInfo<TypeCase>& info) {
+  return ::testing::PrintToString(info.param) + "_" + std::to_string(info.index);
+}
+
 class MessageRoundTrip : public ::testing::TestWithParam<TypeCase> {};
 
 TEST_P(MessageRoundTrip, EveryFieldAndPayloadByteSurvives) {
@@ -146,7 +152,8 @@ INSTANTIATE_TEST_SUITE_P(AllDTypesAndRanks, MessageRoundTrip,
                          ::testing::Values(TypeCase{DType::kFloat32, {1, 3, 8, 8}}, TypeCase{DType::kInt8, {1, 112, 7, 7}},
                                            TypeCase{DType::kUInt8, {5}}, TypeCase{DType::kInt32, {2, 3}},
                                            TypeCase{DType::kInt64, {1, 2, 3}}, TypeCase{DType::kFloat32, {}},
-                                           TypeCase{DType::kInt8, {1, 2, 1, 3, 1, 2}}, TypeCase{DType::kFloat32, {1, 1000}}));
+                                           TypeCase{DType::kInt8, {1, 2, 1, 3, 1, 2}}, TypeCase{DType::kFloat32, {1, 1000}}),
+                         TypeCaseName);
 
 TEST(MessageTest, InPlaceEncodingEqualsCopyingEncoding) {
   MessageHeader h = TensorHeader(DType::kFloat32, {1, 8, 3, 3});
