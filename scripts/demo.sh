@@ -44,3 +44,6 @@ banner "7. The seed paper's optimizer experiment: every algorithm vs the exact d
 
 banner "8. ResNet50 int8 (24 MiB of weights) needs at least three 13 MiB ESP32-S3 flash partitions; dp finds the best chain"
 "$es" plan resnet50 --devices esp32s3,esp32s3,esp32s3,esp32s3 --link espnow
+
+banner "9. This machine measured: per-layer timing, a fitted device profile, its error on models it was not fitted on"
+"$es" profile --measure -o "$out/host.json"

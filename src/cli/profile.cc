@@ -32,7 +32,7 @@ struct ProfileArgs {
   std::vector<std::string> held_out = {"mobilenet_v2:alpha=1.0,res=128", "resnet18:res=96"};
   std::string backend = "reference";
   std::string name = "host-measured";
-  int repeat = 5;
+  int repeat = 9;
   std::string clock = "auto";
   std::string format = "table";
 };
