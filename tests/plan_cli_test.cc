@@ -43,6 +43,15 @@ TEST(PlanCli, JsonKeepsTheContract) {
   }
 }
 
+TEST(PlanCli, NotesADtypeTheDeviceWasNotProfiledFor) {
+  std::string out, err;
+  ASSERT_EQ(RunCli(std::string("plan ") + kModel + " --devices esp32s3,rpi4 --link espnow", &out, &err), 0) << err;
+  EXPECT_EQ(err.find("profiled for"), std::string::npos) << err;  // int8 plan, int8 profiles
+  ASSERT_EQ(RunCli(std::string("plan ") + kModel + " --devices esp32s3,rpi4 --link espnow --dtype f32", &out, &err), 0) << err;
+  EXPECT_NE(err.find("device 'esp32s3' is profiled for int8"), std::string::npos) << err;
+  EXPECT_NE(err.find("device 'rpi4' is profiled for int8"), std::string::npos) << err;
+}
+
 TEST(PlanCli, DumpedProblemSolvesToTheSamePlan) {
   const std::string dir = MakeTempDir(), file = dir + "/p.json";
   std::string a, b, err;

@@ -33,6 +33,11 @@ Result<PlanInput> LoadPlanInput(const PlanSource& s) {
   std::vector<DeviceProfile> devices;
   for (const std::string& name : s.devices) {
     ES_ASSIGN_OR_RETURN(DeviceProfile d, LoadDeviceProfile(dir, name));
+    // A profile's rates were measured or calibrated for one dtype; say so when
+    // the plan uses the other, rather than silently mixing them.
+    if (DTypeName(d.dtype) != s.dtype)
+      std::fprintf(stderr, "note: device '%s' is profiled for %s; its %s rates are used for this %s plan\n", d.name.c_str(),
+                   DTypeName(d.dtype), DTypeName(d.dtype), s.dtype.c_str());
     devices.push_back(std::move(d));
   }
   ES_ASSIGN_OR_RETURN(LinkProfile link, LoadLinkProfile(dir, s.link));
