@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "edgesplit/net.h"
+#include "edgesplit/wire.h"
 
 namespace edgesplit::net {
 namespace {
@@ -230,6 +231,81 @@ TEST(Links, FramePayloadsAreTheRadiosLimits) {
   ASSERT_TRUE(k.ok());
   EXPECT_EQ(*k, TransportKind::kBle);
   EXPECT_FALSE(ParseTransportKind("zigbee").ok());
+}
+
+}  // namespace
+}  // namespace edgesplit::net
+
+namespace edgesplit::net {
+namespace {
+
+// A wire message (kPing) of `n` pseudo-random payload bytes: what channels carry.
+std::vector<uint8_t> Pattern(size_t n, uint32_t seed) {
+  std::vector<uint8_t> payload(n);
+  uint32_t x = seed * 2654435761u + 1;
+  for (auto& b : payload) {
+    x = x * 1664525u + 1013904223u;
+    b = static_cast<uint8_t>(x >> 24);
+  }
+  wire::MessageHeader h;
+  h.type = wire::MessageType::kPing;
+  h.request_id = seed;
+  h.dtype = DType::kUInt8;
+  std::vector<uint8_t> out(wire::EncodedMessageBytes(0, n));
+  EXPECT_TRUE(wire::EncodeMessage(h, payload, out).ok());
+  return out;
+}
+
+TEST(Channel, UnshapedDatagramMessagesArriveWhole) {
+  ChannelOptions o;
+  o.kind = TransportKind::kUdp;
+  auto rx = MessageReceiver::Create(o, {"127.0.0.1", 0});
+  ASSERT_TRUE(rx.ok()) << rx.status().message();
+  auto tx = MessageSender::Create(o, (*rx)->local_endpoint());
+  ASSERT_TRUE(tx.ok()) << tx.status().message();
+  for (uint32_t id = 1; id <= 3; ++id) {
+    const std::vector<uint8_t> m = Pattern(4000, id);
+    SendReport rep;
+    const Status sent = (*tx)->Send(m, id, DeadlineIn(2), &rep);
+    ASSERT_TRUE(sent.ok()) << sent.message();
+    EXPECT_EQ(rep.fragments, 3);
+    EXPECT_LT(rep.transfer_s, 0.01) << "an unshaped loopback message should not wait for a retransmission timer";
+    auto got = (*rx)->Receive(DeadlineIn(2));
+    ASSERT_TRUE(got.ok() && got->has_value());
+    EXPECT_EQ(**got, m);
+  }
+}
+
+}  // namespace
+}  // namespace edgesplit::net
+
+namespace edgesplit::net {
+namespace {
+
+TEST(Channel, ShapedDatagramMessageTakesTheShapersTimeWithoutRetransmission) {
+  ChannelOptions o;
+  o.kind = TransportKind::kBle;
+  o.datagram_bytes = 244;
+  o.shaper.enabled = true;
+  o.shaper.per_message_s = 0.0147;
+  o.shaper.bytes_per_s = 91250;
+  o.shaper.time_scale = 0.25;
+  o.rto_s = 0.02;
+  auto rx = MessageReceiver::Create(o, {"127.0.0.1", 0});
+  ASSERT_TRUE(rx.ok()) << rx.status().message();
+  auto tx = MessageSender::Create(o, (*rx)->local_endpoint());
+  ASSERT_TRUE(tx.ok());
+  const std::vector<uint8_t> m = Pattern(4032, 5);
+  SendReport rep;
+  const Status sent = (*tx)->Send(m, 5, DeadlineIn(5), &rep);
+  ASSERT_TRUE(sent.ok()) << sent.message();
+  EXPECT_EQ(rep.retransmissions, 0);
+  // 19 frames: 14.7 ms + (4,076 B + 19 x 18 B) / 91,250 B/s = 63 ms emulated, 16 ms here.
+  EXPECT_GT(rep.transfer_s, 0.25 * 0.060);
+  EXPECT_LT(rep.transfer_s, 0.25 * 0.060 + 0.012) << rep.retransmissions << " retransmissions";
+  auto got = (*rx)->Receive(DeadlineIn(2));
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ(**got, m);
 }
 
 }  // namespace

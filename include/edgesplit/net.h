@@ -182,6 +182,8 @@ class TcpStream {
   // stream ending mid-buffer.
   Result<bool> ReadExact(std::span<uint8_t> buffer, Deadline deadline);
   Endpoint remote_endpoint() const;
+  // Segments the kernel retransmitted on this connection so far (TCP_INFO).
+  int64_t retransmitted_segments() const;
 
  private:
   friend class TcpListener;
@@ -206,6 +208,64 @@ class TcpListener {
   struct Impl;
   explicit TcpListener(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+};
+
+// ---- Reliable messages over a transport ----------------------------------------
+// A message is one encoded wire message (edgesplit/wire.h). Over datagram
+// transports it crosses as wire fragments of `datagram_bytes`, driven by
+// wire::FragmentSender / wire::Reassembler (selective ACK, bounded rounds,
+// deadline); the sender's frames go through its shaper (pacing and loss; SACKs
+// travel back unshaped and lossless, like ESP-NOW's MAC ACK inside per_frame_s).
+// Over TCP a message is written as it is and read back with
+// wire::MessageSizeFromPrefix.
+struct ChannelOptions {
+  TransportKind kind = TransportKind::kUdp;
+  int64_t datagram_bytes = kUdpPayloadBytes;  // one radio frame's payload (TCP: the pacing chunk)
+  ShaperConfig shaper;                         // the sender's pacing and loss
+  double rto_s = 0.05;                         // wait for a SACK after a round
+  int max_rounds = 24;                         // transmission rounds before giving up
+  uint32_t max_message_bytes = 16u << 20;      // larger messages are rejected by the receiver
+};
+
+struct SendReport {
+  int64_t message_bytes = 0;
+  int64_t fragments = 0;        // datagrams of one full transmission (TCP: pacing chunks)
+  int64_t retransmissions = 0;  // datagrams sent again (TCP: the kernel's retransmitted segments)
+  int64_t dropped = 0;          // frames the shaper's emulated medium lost
+  double transfer_s = 0;        // wall seconds from the first frame to the final SACK / last write
+};
+
+// Sends messages to one peer. Not thread-safe.
+class MessageSender {
+ public:
+  // Datagram kinds bind an ephemeral UDP port now; TCP connects on the first Send.
+  static Result<std::unique_ptr<MessageSender>> Create(const ChannelOptions& options, const Endpoint& peer);
+  virtual ~MessageSender() = default;
+  // Delivers `message` as request `request_id` by `deadline`, or fails saying
+  // why (DeadlineExceeded when the rounds or the time ran out, IoError...).
+  virtual Status Send(std::span<const uint8_t> message, uint32_t request_id, Deadline deadline, SendReport* report) = 0;
+  const Endpoint& peer() const { return peer_; }
+
+ protected:
+  explicit MessageSender(const Endpoint& peer) : peer_(peer) {}
+  Endpoint peer_;
+};
+
+// Receives messages on a local address. A background thread acknowledges and
+// reassembles (datagrams) or reads (TCP) while the owner computes, and queues
+// complete messages. Receive may be called from one thread; the destructor
+// stops and joins the background thread.
+class MessageReceiver {
+ public:
+  static Result<std::unique_ptr<MessageReceiver>> Create(const ChannelOptions& options, const Endpoint& local);
+  virtual ~MessageReceiver() = default;
+  virtual Endpoint local_endpoint() const = 0;
+  // The next complete message (CRC-checked, not yet decoded) by `deadline`;
+  // nullopt on timeout.
+  virtual Result<std::optional<std::vector<uint8_t>>> Receive(Deadline deadline) = 0;
+  // Datagrams or streams refused so far (corrupt, replayed, oversized...) and the last reason.
+  virtual int64_t rejected() const = 0;
+  virtual std::string last_rejection() const = 0;
 };
 
 }  // namespace edgesplit::net

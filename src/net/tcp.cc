@@ -1,4 +1,7 @@
 // TCP streams and listeners (Asio), every call bounded by a deadline.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include "asio_wait.h"
 #include "edgesplit/net.h"
 
@@ -53,6 +56,13 @@ Endpoint TcpStream::remote_endpoint() const {
   asio::error_code ec;
   const auto ep = impl_->socket.remote_endpoint(ec);
   return Endpoint{ep.address().to_string(), ep.port()};
+}
+
+int64_t TcpStream::retransmitted_segments() const {
+  tcp_info info{};
+  socklen_t len = sizeof(info);
+  if (getsockopt(const_cast<Impl&>(*impl_).socket.native_handle(), IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return 0;
+  return static_cast<int64_t>(info.tcpi_total_retrans);
 }
 
 void TcpStream::SetPacing(const ShaperConfig& config, int64_t chunk_bytes) {

@@ -1,0 +1,205 @@
+// The networked split runtime (module `runtime`): each device of a chain is
+// its own process (`edgesplit node`), the activation crosses a real socket
+// (edgesplit/net.h), and `edgesplit run` drives a chain of local node
+// processes and breaks every round trip down (docs/runtime.md).
+//
+//  * SegmentRunner: one node's segment of a model, compiled once (f32, or int8
+//    through edgesplit/quant.h), with the planner's predicted compute time.
+//  * RunNode: a node's loop: receive a tensor message, compute, hold the result
+//    until the emulated device's predicted time has passed (--emulate), send it
+//    to the next node (or back to the client), and print one JSON event line
+//    per request on `events` (what `run` reads to break the RTT down).
+//  * Chain: the client side. Starts the node processes (reaped and killed on
+//    destruction, and each dies with its parent), sends inputs, receives results,
+//    compares them bit for bit with the same segments run locally.
+//
+// Timing: with emulation (a device profile or a shaped link) every duration is
+// multiplied by `time_scale` while it runs and divided by it when reported, so
+// reported seconds are the emulated device's. Errors are Status values naming
+// the node, the request and the reason; every wait has a deadline.
+// Thread-safety: none of these objects may be shared between threads.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "edgesplit/cost.h"
+#include "edgesplit/exec.h"
+#include "edgesplit/graph.h"
+#include "edgesplit/net.h"
+#include "edgesplit/status.h"
+
+namespace edgesplit::runtime {
+
+// ---- One segment --------------------------------------------------------------
+struct SegmentSpec {
+  std::string model;                 // zoo spec or .onnx path (models.h)
+  std::string first_cut = "input";   // cut names, aliases or indices (analysis.h)
+  std::string last_cut = "output";
+  std::string dtype = "f32";         // f32 or int8 (int8: quantized with seeded samples)
+};
+
+// The graph a chain executes for `model` in `dtype`: the model itself for f32,
+// its int8 version (Quantize with 4 seeded random calibration samples, seed 1:
+// deterministic, so every process builds the same bits) for int8.
+Result<Graph> LoadExecutionGraph(const std::string& model, const std::string& dtype);
+
+class SegmentRunner {
+ public:
+  static Result<std::unique_ptr<SegmentRunner>> Load(const SegmentSpec& spec);
+  // The same from an already loaded pair of graphs (the client shares them).
+  static Result<std::unique_ptr<SegmentRunner>> FromGraphs(std::shared_ptr<const Graph> exec_graph,
+                                                           std::shared_ptr<const Graph> float_graph,
+                                                           const SegmentSpec& spec);
+
+  // Checks `payload` against the segment input (bytes and dtype), runs the
+  // segment, and leaves the result in output().
+  Status Run(std::span<const uint8_t> payload, DType dtype);
+  std::span<const uint8_t> output() const;
+  const Tensor& input_tensor() const { return executor_->input_tensor(); }
+  const Tensor& output_tensor() const { return executor_->output_tensor(); }
+  int first_cut_index() const { return first_cut_; }
+  int last_cut_index() const { return last_cut_; }
+  bool ends_at_output() const { return ends_at_output_; }
+  // The planner's compute time of this segment on `device` (sum of NodeSeconds
+  // over the float graph's nodes between the same cuts).
+  double PredictedSeconds(const DeviceProfile& device) const;
+
+ private:
+  SegmentRunner() = default;
+  std::shared_ptr<const Graph> exec_graph_, float_graph_;
+  std::unique_ptr<SegmentExecutor> executor_;
+  int first_cut_ = 0, last_cut_ = 0;
+  int float_begin_ = 0, float_end_ = 0;
+  bool ends_at_output_ = false;
+};
+
+// ---- Links as the runtime uses them --------------------------------------------
+struct LinkSettings {
+  std::string link = "udp";  // profile name or path (profiles/links)
+  std::string profiles_dir;  // "" = the default (cost.h ProfilesDir)
+  bool shaped = true;        // pace and lose frames as the profile says
+  double time_scale = 1;
+  double loss = -1;          // < 0: the profile's loss
+  uint64_t seed = 1;
+};
+// The transport, framing and shaper for `settings` (the shaper is disabled when
+// !shaped). TCP with loss > 0 is refused: TCP loss is real (scripts/netns.sh).
+struct ResolvedLink {
+  LinkProfile profile;
+  net::TransportKind kind = net::TransportKind::kUdp;
+  net::ChannelOptions channel;
+};
+Result<ResolvedLink> ResolveLink(const LinkSettings& settings);
+// --shape on|off|auto: "auto" shapes the radios that do not exist here (espnow,
+// ble) always, and udp/tcp only when a device is emulated.
+Result<bool> DecideShaping(const std::string& mode, const std::string& link, const std::string& profiles_dir, bool emulating);
+
+// ---- A node ---------------------------------------------------------------------
+struct NodeOptions {
+  SegmentSpec segment;
+  net::Endpoint listen;
+  std::optional<net::Endpoint> next;  // none: a sink (results are only reported)
+  LinkSettings link;
+  std::string emulate_device;         // device profile; "" = host speed
+  double request_timeout_s = 120;     // a request's whole budget at this node
+  int max_requests = 0;               // exit after this many (0: until stopped)
+};
+
+// Runs the node until SIGTERM/SIGINT (or max_requests). Prints one JSON line
+// per event on `events`: {"event": "listening", "address"} first, then
+// {"event": "request", "request_id", "cold", "compute_s", "predicted_compute_s",
+// "host_compute_s", "overrun_s", "setup_s", "hop": {...}} or {"event": "error",
+// "request_id", "message"} (the error also travels down the chain as a kError
+// message so the client learns it).
+Status RunNode(const NodeOptions& options, std::FILE* events);
+
+// ---- The client and its chain ----------------------------------------------------
+struct ChainNodeSpec {
+  std::string first_cut, last_cut;
+  std::string device;  // emulated device profile, "" = host speed
+};
+
+struct ChainOptions {
+  std::string model;
+  std::vector<ChainNodeSpec> nodes;
+  std::string dtype = "f32";
+  LinkSettings link;
+  int inflight = 1;
+  std::string node_binary;         // the `edgesplit` executable that runs `node`
+  double request_timeout_s = 120;  // per request, at the client
+};
+
+struct HopRecord {
+  int64_t bytes = 0;  // the encoded message
+  int64_t fragments = 0, retransmissions = 0;
+  double serialize_s = 0, transfer_s = 0, predicted_transfer_s = 0;
+};
+struct NodeRecord {
+  std::string device;  // "host" without emulation
+  double compute_s = 0, predicted_compute_s = 0, host_compute_s = 0, overrun_s = 0;
+};
+struct InferenceRecord {
+  uint32_t request_id = 0;
+  bool cold = false;
+  bool identical = false;  // result bytes == the local run's
+  double rtt_s = 0, setup_s = 0, reply_s = 0;
+  std::vector<NodeRecord> nodes;
+  std::vector<HopRecord> hops;  // node k -> node k+1
+  HopRecord reply;              // last node -> client
+  double done_at_s = 0;         // when the result arrived, seconds since the run began
+};
+
+struct RunSummary {
+  double cold_rtt_s = 0;
+  double steady_median_s = 0, steady_p95_s = 0;
+  double throughput_per_s = 0;
+};
+
+class Chain {
+ public:
+  // Starts one `node` process per spec (last first, each told the next one's
+  // address as it reports it) and the client's receiver. Fails, naming the
+  // node, when one does not come up within its deadline.
+  static Result<std::unique_ptr<Chain>> Start(const ChainOptions& options);
+  ~Chain();  // kills and reaps every node
+  Chain(const Chain&) = delete;
+  Chain& operator=(const Chain&) = delete;
+
+  // Sends `count` seeded inputs (`inflight` at a time) and collects one record
+  // per request. Fails on the first request that fails (a node's error, a dead
+  // node, a deadline) with a message naming the node and request.
+  Result<std::vector<InferenceRecord>> Run(int count);
+  // Kills node `i` (SIGKILL) / starts it again on the same address.
+  Status KillNode(int i);
+  Status RestartNode(int i);
+  int num_nodes() const;
+  bool emulated() const;
+  double time_scale() const;
+  const ResolvedLink& link() const;
+
+ private:
+  Chain() = default;
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// cold = the first record's RTT; steady = median / p95 of the others (of all
+// when there is one); throughput = records / the last done_at_s.
+RunSummary Summarize(const std::vector<InferenceRecord>& records);
+
+// The JSON shapes: one inference {"cold", "rtt_s", "setup_s", "nodes":
+// [{"device", "compute_s", "predicted_compute_s", ...}], "hops": [{"bytes",
+// "fragments", "retransmissions", "serialize_s", "transfer_s",
+// "predicted_transfer_s"}], "reply_s", ...} and the summary {"cold_rtt_s",
+// "steady_rtt_s": {"median", "p95"}, "throughput_per_s"}.
+nlohmann::ordered_json InferenceJson(const InferenceRecord& record);
+nlohmann::ordered_json SummaryJson(const RunSummary& summary);
+
+}  // namespace edgesplit::runtime

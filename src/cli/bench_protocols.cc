@@ -1,0 +1,106 @@
+// edgesplit bench-protocols [--format table|json] [--time-scale S] [--repeat N]
+//     [--protocols LIST] [--dtype int8|f32] [--model SPEC] [--cut NAME]
+//
+// The seed paper's experiment (docs/calibration.md): MobileNetV2-0.35 int8 cut
+// after block_16_project_BN, two emulated esp32s3 nodes, over udp, tcp, espnow
+// and ble. rtt_s is the RTT as the paper measured it: timed from the top of
+// setup(), so the cold round trip with the link's set-up.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "edgesplit/runtime.h"
+#include "report.h"
+
+namespace edgesplit::cli {
+namespace {
+
+struct BenchArgs {
+  std::string format = "table", dtype = "int8", model = "mobilenet_v2:alpha=0.35,res=224", cut = "block_16_project_BN";
+  std::string profiles;
+  std::vector<std::string> protocols = {"udp", "tcp", "espnow", "ble"};
+  double time_scale = 1;
+  int repeat = 2;
+};
+
+// The paper's RTTs (arXiv 2507.16594 v1/v2 abstracts); tcp has no number.
+double PaperRtt(const std::string& p) {
+  if (p == "udp") return 5.8;
+  if (p == "espnow") return 3.65;
+  if (p == "ble") return 10.0;  // "beyond 10 s": a lower bound
+  return 0;
+}
+
+Status RunBench(const BenchArgs& a) {
+  if (a.format != "table" && a.format != "json") return InvalidArgument("--format must be table or json");
+  if (a.repeat < 2) return InvalidArgument("--repeat must be >= 2 (one cold, then steady ones)");
+  char buf[4096];
+  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return IoError("cannot find the edgesplit binary");
+  Json j;
+  j["schema_version"] = kSchemaVersion;
+  j["emulated"] = true;
+  j["time_scale"] = a.time_scale;
+  j["model"] = a.model;
+  j["cut"] = a.cut;
+  j["dtype"] = a.dtype;
+  j["devices"] = {"esp32s3", "esp32s3"};
+  j["protocols"] = Json::array();
+  std::string table = fmt::format("{} {} split after {}, 2 x esp32s3 (emulated, time scale {})\n\n{:<8} {:>9} {:>10} {:>11} {:>12} {:>9} {:>9}  {}\n",
+                                  a.model, a.dtype, a.cut, a.time_scale, "protocol", "rtt s", "cold s", "steady s", "transfer ms",
+                                  "fragments", "paper s", "error");
+  for (const std::string& protocol : a.protocols) {
+    runtime::ChainOptions o;
+    o.model = a.model;
+    o.dtype = a.dtype;
+    o.nodes = {{"input", a.cut, "esp32s3"}, {a.cut, "output", "esp32s3"}};
+    o.link.link = protocol;
+    o.link.profiles_dir = a.profiles;
+    o.link.time_scale = a.time_scale;
+    o.link.shaped = true;
+    o.node_binary = std::string(buf, static_cast<size_t>(n));
+    auto chain = runtime::Chain::Start(o);
+    if (!chain.ok()) return chain.status().WithContext(protocol);
+    auto recs = (*chain)->Run(a.repeat);
+    if (!recs.ok()) return recs.status().WithContext(protocol);
+    const runtime::RunSummary s = runtime::Summarize(*recs);
+    bool identical = true;
+    for (const auto& r : *recs) identical &= r.identical;
+    const runtime::HopRecord& hop = recs->back().hops.front();
+    const double paper = PaperRtt(protocol);
+    Json p{{"protocol", protocol},
+           {"rtt_s", s.cold_rtt_s},
+           {"cold_rtt_s", s.cold_rtt_s},
+           {"steady_rtt_s", s.steady_median_s},
+           {"transfer_s", hop.transfer_s},
+           {"predicted_transfer_s", hop.predicted_transfer_s},
+           {"fragments", hop.fragments},
+           {"message_bytes", hop.bytes},
+           {"results_identical", identical}};
+    if (paper > 0) p["paper_rtt_s"] = paper, p["error_pct"] = 100.0 * (s.cold_rtt_s - paper) / paper;
+    j["protocols"].push_back(p);
+    table += fmt::format("{:<8} {:>9.3f} {:>10.3f} {:>11.3f} {:>12.2f} {:>9} {:>9} {}\n", protocol, s.cold_rtt_s, s.cold_rtt_s,
+                         s.steady_median_s, hop.transfer_s * 1e3, hop.fragments, paper > 0 ? fmt::format("{:.2f}", paper) : "-",
+                         paper > 0 ? fmt::format("{:+.1f}%", 100.0 * (s.cold_rtt_s - paper) / paper) : "-");
+    if (!identical) return Internal(protocol + ": a result differs from the local run");
+  }
+  return WriteOutput("", a.format == "json" ? j.dump(2) + "\n" : table);
+}
+
+}  // namespace
+
+Runner RegisterBenchProtocols(CLI::App& app) {
+  auto a = std::make_shared<BenchArgs>();
+  app.add_option("--format", a->format, "table or json")->capture_default_str();
+  app.add_option("--time-scale", a->time_scale, "Run emulated time this much faster (<1) or slower; reports stay in emulated seconds")
+      ->capture_default_str();
+  app.add_option("--repeat", a->repeat, "Inferences per protocol (the first is cold)")->capture_default_str();
+  app.add_option("--protocols", a->protocols, "Link profiles to run")->delimiter(',');
+  app.add_option("--dtype", a->dtype, "int8 (the paper's) or f32")->capture_default_str();
+  app.add_option("--model", a->model, "Model (default: the paper's)")->capture_default_str();
+  app.add_option("--cut", a->cut, "Cut (default: the paper's)")->capture_default_str();
+  app.add_option("--profiles", a->profiles, "Profiles folder");
+  return [a] { return RunBench(*a); };
+}
+
+}  // namespace edgesplit::cli

@@ -1,0 +1,258 @@
+// The client: starts a chain of node processes, feeds it inputs, receives the
+// results, checks them against a local run of the same segments, and merges
+// each node's event into one record per inference.
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <random>
+
+#include "edgesplit/models.h"
+#include "edgesplit/runtime.h"
+#include "messages.h"
+#include "process.h"
+
+namespace edgesplit::runtime {
+
+using detail::NodeProcess;
+using net::Clock;
+
+struct Chain::State {
+  ChainOptions options;
+  ResolvedLink link;
+  bool emulated = false;
+  std::unique_ptr<net::MessageReceiver> receiver;  // results from the last node
+  std::unique_ptr<net::MessageSender> sender;      // inputs to node 0 (unshaped: the sensor's own camera)
+  std::vector<std::unique_ptr<NodeProcess>> nodes;
+  std::vector<std::vector<std::string>> node_args;  // to restart a node as it was
+  std::vector<std::unique_ptr<SegmentRunner>> local;  // the same segments, run here
+  std::shared_ptr<const Graph> exec_graph;
+  uint32_t next_request = 1;
+
+  Status SpawnNode(size_t i, net::Deadline deadline) {
+    ES_ASSIGN_OR_RETURN(nodes[i], NodeProcess::Spawn(options.node_binary, node_args[i]));
+    auto address = nodes[i]->WaitListening(deadline);
+    if (!address.ok()) return address.status().WithContext("node " + std::to_string(i));
+    // Restarts reuse the address the node got the first time.
+    for (size_t a = 0; a + 1 < node_args[i].size(); ++a)
+      if (node_args[i][a] == "--listen") node_args[i][a + 1] = *address;
+    return Status::Ok();
+  }
+
+  std::string Listening(size_t i) {
+    for (size_t a = 0; a + 1 < node_args[i].size(); ++a)
+      if (node_args[i][a] == "--listen") return node_args[i][a + 1];
+    return "";
+  }
+
+  // A node that has died, as an error naming it; OK while all run.
+  Status CheckNodes(uint32_t request_id) {
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      const std::string why = nodes[i]->ExitReason();
+      if (!why.empty())
+        return IoError("node " + std::to_string(i) + " (pid " + std::to_string(nodes[i]->pid()) + ", " + Listening(i) + ") " +
+                       why + " while request " + std::to_string(request_id) + " was in flight");
+    }
+    return Status::Ok();
+  }
+};
+
+Result<std::unique_ptr<Chain>> Chain::Start(const ChainOptions& o) {
+  if (o.nodes.empty()) return InvalidArgument("a chain needs at least one node");
+  if (o.inflight < 1) return InvalidArgument("--inflight must be >= 1");
+  if (o.node_binary.empty()) return InvalidArgument("no edgesplit binary given to start the nodes");
+  std::unique_ptr<Chain> chain(new Chain());
+  chain->state_ = std::make_unique<State>();
+  State& s = *chain->state_;
+  s.options = o;
+  ES_ASSIGN_OR_RETURN(s.link, ResolveLink(o.link));
+  s.emulated = o.link.shaped;
+  for (const ChainNodeSpec& n : o.nodes) s.emulated |= !n.device.empty();
+
+  ES_ASSIGN_OR_RETURN(Graph exec, LoadExecutionGraph(o.model, o.dtype));
+  s.exec_graph = std::make_shared<const Graph>(std::move(exec));
+  std::shared_ptr<const Graph> float_graph = s.exec_graph;
+  if (o.dtype != "f32") {
+    ES_ASSIGN_OR_RETURN(Graph f, LoadModel(o.model));
+    float_graph = std::make_shared<const Graph>(std::move(f));
+  }
+  for (size_t i = 0; i < o.nodes.size(); ++i) {
+    SegmentSpec spec{o.model, o.nodes[i].first_cut, o.nodes[i].last_cut, o.dtype};
+    auto r = SegmentRunner::FromGraphs(s.exec_graph, float_graph, spec);
+    if (!r.ok()) return r.status().WithContext("node " + std::to_string(i));
+    if (i == 0 && r.value()->first_cut_index() != 0) return InvalidArgument("node 0 must start at the input");
+    if (i > 0 && r.value()->first_cut_index() != s.local.back()->last_cut_index())
+      return InvalidArgument("node " + std::to_string(i) + " does not start where node " + std::to_string(i - 1) + " ends");
+    s.local.push_back(std::move(r).value());
+  }
+  if (!s.local.back()->ends_at_output()) return InvalidArgument("the last node must end at the output");
+
+  ES_ASSIGN_OR_RETURN(s.receiver, net::MessageReceiver::Create(s.link.channel, {"127.0.0.1", 0}));
+  net::ChannelOptions camera = s.link.channel;
+  camera.shaper.enabled = false;
+  camera.shaper.loss = 0;
+
+  // Last node first: each node is told the address its successor reported.
+  s.nodes.resize(o.nodes.size());
+  s.node_args.resize(o.nodes.size());
+  std::string next = s.receiver->local_endpoint().ToString();
+  const net::Deadline deadline = net::DeadlineIn(120);
+  for (size_t k = o.nodes.size(); k-- > 0;) {
+    const ChainNodeSpec& n = o.nodes[k];
+    std::vector<std::string> args = {"node", "--model", o.model, "--segment", n.first_cut + ":" + n.last_cut,
+                                     "--listen", "127.0.0.1:0", "--next", next, "--link", o.link.link,
+                                     "--dtype", o.dtype, "--time-scale", std::to_string(o.link.time_scale),
+                                     "--loss", std::to_string(o.link.loss), "--seed", std::to_string(o.link.seed + k),
+                                     "--shape", o.link.shaped ? "on" : "off",
+                                     "--request-timeout", std::to_string(o.request_timeout_s)};
+    if (!o.link.profiles_dir.empty()) args.insert(args.end(), {"--profiles", o.link.profiles_dir});
+    if (!n.device.empty()) args.insert(args.end(), {"--emulate", n.device});
+    s.node_args[k] = args;
+    ES_RETURN_IF_ERROR(s.SpawnNode(k, deadline));
+    next = s.Listening(k);
+  }
+  ES_ASSIGN_OR_RETURN(net::Endpoint first, net::ParseEndpoint(next));
+  ES_ASSIGN_OR_RETURN(s.sender, net::MessageSender::Create(camera, first));
+  return chain;
+}
+
+Chain::~Chain() = default;
+int Chain::num_nodes() const { return static_cast<int>(state_->nodes.size()); }
+bool Chain::emulated() const { return state_->emulated; }
+double Chain::time_scale() const { return state_->emulated ? state_->options.link.time_scale : 1.0; }
+const ResolvedLink& Chain::link() const { return state_->link; }
+
+Status Chain::KillNode(int i) {
+  if (i < 0 || i >= num_nodes()) return OutOfRange("no node " + std::to_string(i));
+  state_->nodes[static_cast<size_t>(i)]->Kill();
+  return Status::Ok();
+}
+
+Status Chain::RestartNode(int i) {
+  if (i < 0 || i >= num_nodes()) return OutOfRange("no node " + std::to_string(i));
+  state_->nodes[static_cast<size_t>(i)].reset();  // kill and reap the old one
+  return state_->SpawnNode(static_cast<size_t>(i), net::DeadlineIn(120));
+}
+
+namespace {
+
+HopRecord HopFromJson(const nlohmann::json& j) {
+  HopRecord h;
+  h.bytes = j.value("bytes", int64_t{0});
+  h.fragments = j.value("fragments", int64_t{0});
+  h.retransmissions = j.value("retransmissions", int64_t{0});
+  h.serialize_s = j.value("serialize_s", 0.0);
+  h.transfer_s = j.value("transfer_s", 0.0);
+  h.predicted_transfer_s = j.value("predicted_transfer_s", 0.0);
+  return h;
+}
+
+}  // namespace
+
+Result<std::vector<InferenceRecord>> Chain::Run(int count) {
+  State& s = *state_;
+  const double scale = time_scale();
+  const Tensor& input = s.local.front()->input_tensor();
+  const size_t input_bytes = static_cast<size_t>(input.num_elements()) * sizeof(float);
+  struct Pending {
+    Clock::time_point sent;
+    std::vector<uint8_t> expected;
+    net::Deadline deadline;
+  };
+  std::map<uint32_t, Pending> pending;
+  std::vector<InferenceRecord> records;
+  std::vector<uint8_t> message, payload(input_bytes);
+  const auto start = Clock::now();
+  int sent = 0;
+  while (static_cast<int>(records.size()) < count) {
+    while (static_cast<int>(pending.size()) < s.options.inflight && sent < count) {
+      const uint32_t id = s.next_request++;
+      std::mt19937 rng(id);  // a seeded input per request
+      std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+      for (size_t e = 0; e < input_bytes / sizeof(float); ++e) {
+        const float v = u(rng);
+        std::memcpy(payload.data() + e * sizeof(float), &v, sizeof v);
+      }
+      Pending p;
+      p.deadline = net::DeadlineIn(s.options.request_timeout_s);
+      std::span<const uint8_t> carry = payload;
+      DType dtype = input.dtype;
+      for (auto& seg : s.local) {  // the reference answer
+        ES_RETURN_IF_ERROR(seg->Run(carry, dtype).WithContext("local run"));
+        carry = seg->output();
+        dtype = seg->output_tensor().dtype;
+      }
+      p.expected.assign(carry.begin(), carry.end());
+      ES_ASSIGN_OR_RETURN(size_t n, EncodeTensorMessage(wire::MessageType::kTensorRequest, id, 0, input, payload, &message));
+      const Status st = s.sender->Send(std::span<const uint8_t>(message.data(), n), id, p.deadline, nullptr);
+      if (!st.ok()) {
+        ES_RETURN_IF_ERROR(s.CheckNodes(id));
+        return st.WithContext("sending the input to node 0");
+      }
+      p.sent = Clock::now();
+      pending.emplace(id, std::move(p));
+      ++sent;
+    }
+    // Wait for a result, watching the nodes and the oldest request's deadline.
+    const uint32_t oldest = pending.begin()->first;
+    std::optional<std::vector<uint8_t>> bytes;
+    while (!bytes) {
+      ES_RETURN_IF_ERROR(s.CheckNodes(oldest));
+      if (Clock::now() >= pending.begin()->second.deadline)
+        return DeadlineExceeded("request " + std::to_string(oldest) + " got no result within " +
+                                std::to_string(s.options.request_timeout_s) + " s");
+      ES_ASSIGN_OR_RETURN(bytes, s.receiver->Receive(net::DeadlineIn(0.02)));
+    }
+    const auto arrived = Clock::now();
+    auto msg = wire::DecodeMessage(*bytes);
+    if (!msg.ok()) return msg.status().WithContext("result from the last node");
+    const uint32_t id = msg->header.request_id;
+    auto it = pending.find(id);
+    if (it == pending.end()) continue;  // a late answer to a request that already failed
+    if (msg->header.type == wire::MessageType::kError)
+      return Status(StatusCode::kInternal, std::string(msg->payload.begin(), msg->payload.end()));
+    InferenceRecord r;
+    r.request_id = id;
+    r.cold = false;  // cold when some node paid its first-request costs (set below)
+    r.identical = msg->payload.size() == it->second.expected.size() &&
+                  std::equal(msg->payload.begin(), msg->payload.end(), it->second.expected.begin());
+    r.rtt_s = std::chrono::duration<double>(arrived - it->second.sent).count() / scale;
+    r.done_at_s = std::chrono::duration<double>(arrived - start).count() / scale;
+    for (size_t k = 0; k < s.nodes.size(); ++k) {
+      auto ev = s.nodes[k]->WaitEvent(id, net::DeadlineIn(10));
+      if (!ev) return Internal("node " + std::to_string(k) + " reported nothing for request " + std::to_string(id));
+      if (ev->value("event", "") == "error") return IoError(ev->value("message", "node error"));
+      NodeRecord n;
+      n.device = ev->value("device", "host");
+      n.compute_s = ev->value("compute_s", 0.0);
+      n.predicted_compute_s = ev->value("predicted_compute_s", 0.0);
+      n.host_compute_s = ev->value("host_compute_s", 0.0);
+      n.overrun_s = ev->value("overrun_s", 0.0);
+      r.nodes.push_back(n);
+      r.setup_s += ev->value("setup_s", 0.0);
+      r.cold |= ev->value("cold", false);
+      const HopRecord hop = ev->contains("hop") ? HopFromJson((*ev)["hop"]) : HopRecord{};
+      if (k + 1 < s.nodes.size()) r.hops.push_back(hop);
+      else r.reply = hop;
+    }
+    r.reply_s = r.reply.transfer_s;
+    records.push_back(std::move(r));
+    pending.erase(it);
+  }
+  return records;
+}
+
+RunSummary Summarize(const std::vector<InferenceRecord>& records) {
+  RunSummary s;
+  if (records.empty()) return s;
+  s.cold_rtt_s = records.front().rtt_s;
+  std::vector<double> steady;
+  for (size_t i = records.size() > 1 ? 1 : 0; i < records.size(); ++i) steady.push_back(records[i].rtt_s);
+  std::sort(steady.begin(), steady.end());
+  s.steady_median_s = steady.size() % 2 ? steady[steady.size() / 2] : (steady[steady.size() / 2 - 1] + steady[steady.size() / 2]) / 2;
+  s.steady_p95_s = steady[std::min(steady.size() - 1, static_cast<size_t>(0.95 * static_cast<double>(steady.size() - 1) + 0.5))];
+  const double last = records.back().done_at_s;
+  s.throughput_per_s = last > 0 ? static_cast<double>(records.size()) / last : 0;
+  return s;
+}
+
+}  // namespace edgesplit::runtime

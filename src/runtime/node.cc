@@ -1,0 +1,168 @@
+// A node's loop: receive a tensor, compute its segment, release the result at
+// the emulated device's time, forward it, report one JSON event line.
+#include <csignal>
+
+#include <atomic>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "edgesplit/runtime.h"
+#include "edgesplit/wire.h"
+#include "messages.h"
+
+namespace edgesplit::runtime {
+namespace {
+
+std::atomic<bool> g_stop{false};
+void OnStopSignal(int) { g_stop = true; }
+
+using Json = nlohmann::ordered_json;
+using net::Clock;
+
+void Emit(std::FILE* events, const Json& j) {
+  if (!events) return;
+  const std::string line = j.dump() + "\n";
+  std::fwrite(line.data(), 1, line.size(), events);
+  std::fflush(events);
+}
+
+// Encodes a tensor message (or an error) into `out`.
+Result<size_t> EncodeTensor(wire::MessageType type, uint32_t request_id, int cut, const Tensor& t,
+                            std::span<const uint8_t> payload, std::vector<uint8_t>* out) {
+  wire::MessageHeader h;
+  h.type = type;
+  h.request_id = request_id;
+  h.cut_id = static_cast<uint16_t>(cut);
+  h.dtype = t.dtype;
+  if (t.shape.size() > wire::kMaxRank) return Unsupported("tensor '" + t.name + "' has rank above the wire's limit");
+  h.rank = static_cast<uint8_t>(t.shape.size());
+  for (size_t i = 0; i < t.shape.size(); ++i) h.dims[i] = static_cast<uint32_t>(t.shape[i]);
+  if (!t.quant.empty()) {
+    h.quant_scale = t.quant.scales[0];
+    h.quant_zero_point = t.quant.zero_points.empty() ? 0 : t.quant.zero_points[0];
+  }
+  out->resize(wire::EncodedMessageBytes(h.rank, payload.size()));
+  return wire::EncodeMessage(h, payload, *out);
+}
+
+}  // namespace
+
+Result<size_t> EncodeErrorMessage(uint32_t request_id, const Status& status, std::vector<uint8_t>* out) {
+  wire::MessageHeader h;
+  h.type = wire::MessageType::kError;
+  h.request_id = request_id;
+  h.dtype = DType::kUInt8;
+  h.error_code = static_cast<wire::WireErrorCode>(status.code());
+  const std::string& text = status.message();
+  out->resize(wire::EncodedMessageBytes(0, text.size()));
+  return wire::EncodeMessage(h, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()), *out);
+}
+
+Result<size_t> EncodeTensorMessage(wire::MessageType type, uint32_t request_id, int cut, const Tensor& t,
+                                   std::span<const uint8_t> payload, std::vector<uint8_t>* out) {
+  return EncodeTensor(type, request_id, cut, t, payload, out);
+}
+
+Status RunNode(const NodeOptions& o, std::FILE* events) {
+  ES_ASSIGN_OR_RETURN(std::unique_ptr<SegmentRunner> segment, SegmentRunner::Load(o.segment));
+  ES_ASSIGN_OR_RETURN(ResolvedLink link, ResolveLink(o.link));
+  std::optional<DeviceProfile> device;
+  if (!o.emulate_device.empty()) {
+    ES_ASSIGN_OR_RETURN(DeviceProfile d, LoadDeviceProfile(ProfilesDir(o.link.profiles_dir), o.emulate_device));
+    device = std::move(d);
+  }
+  const double scale = o.link.time_scale;
+  const double predicted = device ? segment->PredictedSeconds(*device) : 0.0;
+
+  ES_ASSIGN_OR_RETURN(std::unique_ptr<net::MessageReceiver> receiver, net::MessageReceiver::Create(link.channel, o.listen));
+  std::unique_ptr<net::MessageSender> sender;
+  if (o.next) {
+    ES_ASSIGN_OR_RETURN(sender, net::MessageSender::Create(link.channel, *o.next));
+  }
+
+  struct sigaction sa{};
+  sa.sa_handler = OnStopSignal;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  Emit(events, Json{{"event", "listening"}, {"address", receiver->local_endpoint().ToString()}});
+
+  // Only a hop to another node associates first (the paper's set-up time);
+  // the last node answers the sensor over the link already up.
+  // Set-up is emulated time: only on a shaped link.
+  const bool pays_setup = o.next && !segment->ends_at_output() && o.link.shaped;
+  bool cold = true;
+  int handled = 0;
+  std::vector<uint8_t> out;
+  while (!g_stop && (o.max_requests == 0 || handled < o.max_requests)) {
+    ES_ASSIGN_OR_RETURN(std::optional<std::vector<uint8_t>> bytes, receiver->Receive(net::DeadlineIn(0.1)));
+    if (!bytes) continue;
+    const net::Deadline deadline = net::DeadlineIn(o.request_timeout_s);
+    auto msg = wire::DecodeMessage(*bytes);
+    if (!msg.ok()) {
+      Emit(events, Json{{"event", "rejected"}, {"message", msg.status().message()}});
+      continue;
+    }
+    const uint32_t id = msg->header.request_id;
+    ++handled;
+    if (msg->header.type == wire::MessageType::kError) {  // pass an upstream error on to the client
+      if (sender) (void)sender->Send(*bytes, id, deadline, nullptr);
+      continue;
+    }
+    Json ev{{"event", "request"}, {"request_id", id}, {"cold", cold}};
+    const auto t0 = Clock::now();
+    Status status = msg->header.type == wire::MessageType::kTensorRequest
+                        ? segment->Run(msg->payload, msg->header.dtype)
+                        : InvalidArgument(std::string("unexpected message type ") + wire::MessageTypeName(msg->header.type));
+    const double host_s = net::SecondsSince(t0);
+    if (status.ok() && device) net::SleepUntil(t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(predicted * scale)));
+    const double held_s = net::SecondsSince(t0);
+    if (!status.ok()) {
+      status = status.WithContext("node " + receiver->local_endpoint().ToString() + " request " + std::to_string(id));
+      Emit(events, Json{{"event", "error"}, {"request_id", id}, {"message", status.message()}});
+      if (sender && EncodeErrorMessage(id, status, &out).ok()) (void)sender->Send(out, id, deadline, nullptr);
+      continue;
+    }
+    // One unit for every reported duration: emulated seconds (wall / scale)
+    // whenever anything is emulated, so the parts add up to the client's RTT.
+    const double unit = device || o.link.shaped ? scale : 1.0;
+    ev["device"] = device ? device->name : "host";
+    ev["compute_s"] = held_s / unit;
+    ev["predicted_compute_s"] = predicted;
+    ev["host_compute_s"] = host_s;
+    ev["overrun_s"] = device ? std::max(0.0, host_s / scale - predicted) : 0.0;
+    if (!sender) {
+      Emit(events, ev);
+      continue;
+    }
+    const auto ts = Clock::now();
+    const auto type = segment->ends_at_output() ? wire::MessageType::kTensorResult : wire::MessageType::kTensorRequest;
+    auto encoded = EncodeTensor(type, id, segment->last_cut_index(), segment->output_tensor(), segment->output(), &out);
+    if (!encoded.ok()) return encoded.status();
+    const double serialize_s = net::SecondsSince(ts);
+    double setup_s = 0;
+    if (cold && pays_setup) {
+      setup_s = link.profile.setup_s;
+      net::SleepUntil(net::DeadlineIn(setup_s * scale));
+    }
+    net::SendReport report;
+    const Status sent = sender->Send(std::span<const uint8_t>(out.data(), *encoded), id, deadline, &report);
+    if (!sent.ok()) {
+      Emit(events, Json{{"event", "error"}, {"request_id", id}, {"message", sent.message()}});
+      continue;  // the next request may find the peer back
+    }
+    cold = false;
+    ev["setup_s"] = setup_s;
+    ev["hop"] = Json{{"bytes", report.message_bytes},
+                     {"tensor_bytes", segment->output().size()},
+                     {"fragments", report.fragments},
+                     {"retransmissions", report.retransmissions},
+                     {"dropped", report.dropped},
+                     {"serialize_s", serialize_s / unit},
+                     {"transfer_s", report.transfer_s / unit},
+                     {"predicted_transfer_s", TransferSeconds(link.profile, static_cast<int64_t>(segment->output().size()))}};
+    Emit(events, ev);
+  }
+  return Status::Ok();
+}
+
+}  // namespace edgesplit::runtime
