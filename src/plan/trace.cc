@@ -104,7 +104,7 @@ Result<std::vector<TraceRow>> ParseTraceCsv(const std::string& text, const std::
         return InvalidArgument(where + ": column " + kColumns[c] + " is not a finite number: '" + fields[c].substr(0, 40) + "'");
     if (v[0] < 0) return InvalidArgument(where + ": time_s must be >= 0");
     if (!rows.empty() && v[0] < rows.back().time_s) return InvalidArgument(where + ": time_s goes backwards");
-    if (v[1] < 0) return InvalidArgument(where + ": rate_bytes_per_s must be >= 0 (0 = link down)");
+    if (v[1] != 0 && !(v[1] >= 1)) return InvalidArgument(where + ": rate_bytes_per_s must be 0 (link down) or >= 1");
     if (!(v[2] > 0)) return InvalidArgument(where + ": server_load must be > 0 (1 = idle)");
     if (rows.size() >= kMaxRows) return OutOfRange(where + ": more than " + std::to_string(kMaxRows) + " rows");
     rows.push_back({v[0], v[1], v[2]});
