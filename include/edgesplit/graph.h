@@ -55,11 +55,20 @@ struct Tensor {
   QuantParams quant;
   bool is_constant = false;
   std::vector<uint8_t> data;  // raw little-endian values; constants only
+  // A constant whose bytes live outside the graph (a segment file read in
+  // place, include/edgesplit/segment.h): not owned, must outlive the graph,
+  // num_elements() * DTypeSize(dtype) bytes. `data` stays empty then.
+  const uint8_t* external_data = nullptr;
 
   int64_t num_elements() const { return NumElements(shape); }
+  // A constant's bytes, wherever they are held.
+  const uint8_t* bytes() const { return external_data ? external_data : data.data(); }
+  size_t byte_size() const {
+    return external_data ? static_cast<size_t>(num_elements()) * DTypeSize(dtype) : data.size();
+  }
   // Typed view of a constant's data; the caller checks dtype first.
   template <typename T>
-  const T* data_as() const { return reinterpret_cast<const T*>(data.data()); }
+  const T* data_as() const { return reinterpret_cast<const T*>(bytes()); }
   template <typename T>
   T* mutable_data_as() { return reinterpret_cast<T*>(data.data()); }
 };

@@ -141,7 +141,7 @@ Result<std::unique_ptr<SegmentExecutor>> SegmentExecutor::Create(const Graph& gr
   }
   for (size_t t = 0; t < graph.tensors.size(); ++t)
     if (graph.tensors[t].is_constant)
-      ex->tensor_ptr_[t] = const_cast<unsigned char*>(graph.tensors[t].data.data());
+      ex->tensor_ptr_[t] = const_cast<unsigned char*>(graph.tensors[t].bytes());
 
   // Per-node pointer lists, resolved once.
   for (int n = begin; n < end; ++n) {

@@ -315,7 +315,7 @@ Result<std::vector<int64_t>> ConstantInts(const Graph& graph, const Node& node, 
     return detail::NodeError(node, "input " + std::to_string(index) + " ('" + t.name +
                                        "') must be a constant; it is computed at run time");
   std::vector<int64_t> values(static_cast<size_t>(t.num_elements()));
-  if (t.data.size() < values.size() * DTypeSize(t.dtype))
+  if (t.byte_size() < values.size() * DTypeSize(t.dtype))
     return detail::NodeError(node, "constant '" + t.name + "' holds fewer bytes than its shape needs");
   if (t.dtype == DType::kInt64) {
     for (size_t i = 0; i < values.size(); ++i) values[i] = t.data_as<int64_t>()[i];

@@ -234,8 +234,8 @@ Status Graph::Validate() const {
     if (!tensor_names.insert(t.name).second) return InvalidArgument("tensor name '" + t.name + "' is used twice");
     for (int64_t d : t.shape)
       if (d < 0) return InvalidArgument("tensor '" + t.name + "' has a negative dimension " + ShapeToString(t.shape));
-    if (t.is_constant && t.data.size() != static_cast<size_t>(t.num_elements()) * DTypeSize(t.dtype))
-      return InvalidArgument("constant '" + t.name + "' holds " + std::to_string(t.data.size()) +
+    if (t.is_constant && t.byte_size() != static_cast<size_t>(t.num_elements()) * DTypeSize(t.dtype))
+      return InvalidArgument("constant '" + t.name + "' holds " + std::to_string(t.byte_size()) +
                              " bytes but its shape " + ShapeToString(t.shape) + " needs " +
                              std::to_string(t.num_elements() * static_cast<int64_t>(DTypeSize(t.dtype))));
   }
