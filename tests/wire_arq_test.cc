@@ -84,7 +84,12 @@ TEST_P(FragmentationSizes, InOrderShuffledAndDuplicatedFragmentsReassembleBitExa
   const Bytes message = TensorMessage({1, 112, 7, 7}, 7);  // the paper's 5,488-byte cut tensor
   std::vector<Bytes> fragments = Fragments(message, 7, datagram);
   ASSERT_EQ(fragments.size(), FragmentCount(message.size(), datagram));
-  for (const Bytes& f : fragments) ASSERT_LE(f.size(), datagram);
+  size_t on_link = 0;
+  for (const Bytes& f : fragments) {
+    ASSERT_LE(f.size(), datagram);
+    on_link += f.size();
+  }
+  EXPECT_EQ(on_link, LinkBytesForMessage(message.size(), datagram));
 
   std::mt19937 rng(datagram);
   for (int order = 0; order < 2; ++order) {

@@ -313,6 +313,7 @@ TEST(DatagramTest, OverheadFitsEspNowBleAndUdp) {
   EXPECT_EQ(FragmentCount(message, 1460), 4u);
   EXPECT_EQ(FragmentCount(1, 250), 1u);
   EXPECT_EQ(FragmentCount(100, 18), 0u);  // no room for payload
+  EXPECT_EQ(LinkBytesForMessage(message, 250), 5548u + 24 * 18);
 }
 
 TEST(DatagramTest, FragmentRoundTripAndEveryCorruptionIsDetected) {

@@ -150,6 +150,11 @@ constexpr size_t FragmentCount(size_t message_bytes, size_t datagram_bytes) {
   if (chunk == 0) return 0;
   return message_bytes == 0 ? 1 : (message_bytes + chunk - 1) / chunk;
 }
+// Bytes a lossless transfer puts on the link for a message of `message_bytes`
+// (fragment headers included, SACKs not): what a link model should charge.
+constexpr size_t LinkBytesForMessage(size_t message_bytes, size_t datagram_bytes) {
+  return message_bytes + FragmentCount(message_bytes, datagram_bytes) * kFragmentHeaderBytes;
+}
 // Bitmap storage (one bit per fragment) a sender or reassembler needs.
 constexpr size_t BitmapBytes(size_t fragments) { return (fragments + 7) / 8; }
 
