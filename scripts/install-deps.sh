@@ -24,6 +24,9 @@ PACKAGES=(
   python3-torch python3-sklearn
   # network namespaces + netem for the runtime's impairment tests
   iproute2
+  # flat segment files (FlatBuffers, flatc at build time) and the Cortex-M4 build + QEMU run (docs/mcu.md)
+  libflatbuffers-dev flatbuffers-compiler
+  gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm
 )
 
 missing=()
