@@ -352,6 +352,11 @@ TEST(DynamicTrace, GeneratorsAreSeededBoundedAndKeepEachStateTwentyRequests) {
       }
     }
     EXPECT_TRUE(differs) << "another seed gives another trace";
+    std::set<double> rates_a, shared;
+    for (const TraceRow& r : a) rates_a.insert(r.rate_bytes_per_s);
+    for (const TraceRow& r : c)
+      if (rates_a.count(r.rate_bytes_per_s)) shared.insert(r.rate_bytes_per_s);
+    EXPECT_TRUE(shared.empty()) << "seeds 1 and 2 share " << shared.size() << " channel states: overlapping random streams";
     if (g == TraceGenerator::kConstant) EXPECT_EQ(states, 1);
     else EXPECT_GT(states, 5);
   }

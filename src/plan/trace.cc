@@ -51,19 +51,21 @@ bool ParseNumber(const std::string& field, double* out) {
 // SplitMix64: small, seedable, and the same everywhere (unlike <random>'s distributions).
 class TraceRng {
  public:
-  explicit TraceRng(uint64_t seed) : state_(seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
+  // The seed is mixed first: consecutive seeds would otherwise give the same
+  // stream shifted by one draw.
+  explicit TraceRng(uint64_t seed) : state_(Mix(seed ^ 0x632BE59BD9B4E019ull)) {}
+  uint64_t Next() { return Mix(state_ += 0x9E3779B97F4A7C15ull); }
   double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }  // [0, 1)
   double Normal() {  // Box-Muller
     const double u = 1 - Uniform(), v = Uniform();
     return std::sqrt(-2 * std::log(u)) * std::cos(6.283185307179586 * v);
   }
   double LogUniform(double lo, double hi) { return lo * std::pow(hi / lo, Uniform()); }
+  static uint64_t Mix(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
   int Dwell(int min_dwell) { return min_dwell + static_cast<int>(Next() % static_cast<uint64_t>(min_dwell + 1)); }
 
  private:
