@@ -15,7 +15,7 @@ testdata=/usr/share/libonnx-testdata/data
 
 CXX=clang++-14 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DEDGESPLIT_FUZZ=ON -DEDGESPLIT_TESTS=OFF -DEDGESPLIT_BENCH=OFF >/dev/null
-cmake --build "$build" --target onnx_import_fuzz make_onnx_seeds profile_fuzz wire_fuzz make_wire_seeds -j2
+cmake --build "$build" --target onnx_import_fuzz make_onnx_seeds profile_fuzz wire_fuzz make_wire_seeds trace_fuzz -j2
 
 corpus="$(mktemp -d)"
 trap 'rm -rf "$corpus"' EXIT
@@ -65,4 +65,13 @@ trap 'rm -rf "$corpus" "$profile_corpus" "$wire_corpus"' EXIT
 "$build/fuzz/make_wire_seeds" "$wire_corpus"
 "$build/fuzz/wire_fuzz" "$wire_corpus" \
   -max_total_time="$seconds" -max_len=16384 -rss_limit_mb=2048 -timeout=20 \
+  -artifact_prefix="$build/fuzz-artifacts/" -print_final_stats=1
+
+# Trace CSV parser + simulator (fuzz/trace_fuzz.cc), seeded with small traces.
+trace_corpus="$(mktemp -d)"
+trap 'rm -rf "$corpus" "$profile_corpus" "$wire_corpus" "$trace_corpus"' EXIT
+printf 'time_s,rate_bytes_per_s,server_load\n0,12500,1\n1,2500000,3.5\n2,0,1\n' > "$trace_corpus/basic.csv"
+printf '# comment\r\ntime_s,rate_bytes_per_s,server_load,extra\r\n0, 1e5 ,1,x\r\n' > "$trace_corpus/crlf.csv"
+"$build/fuzz/trace_fuzz" "$trace_corpus" \
+  -max_total_time="$seconds" -max_len=4096 -rss_limit_mb=2048 -timeout=20 \
   -artifact_prefix="$build/fuzz-artifacts/" -print_final_stats=1
