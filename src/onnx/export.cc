@@ -159,6 +159,10 @@ class Exporter {
 
 Result<std::string> ExportOnnxBytes(const Graph& graph) {
   ES_RETURN_IF_ERROR(graph.Validate());
+  if (onnx_internal::HasInt8Ops(graph)) {  // int8 ops are written in QDQ form (qdq.cc)
+    ES_ASSIGN_OR_RETURN(Graph qdq, onnx_internal::ExpandQdq(graph));
+    return ExportOnnxBytes(qdq);
+  }
   try {
     ES_ASSIGN_OR_RETURN(onnx::ModelProto model, Exporter(graph).Build());
     try {

@@ -371,6 +371,7 @@ Result<Graph> ImportModel(const onnx::ModelProto& model, const std::string& base
   }
   ES_RETURN_IF_ERROR(CheckDeclaredOutputs(graph, g));
   if (options.canonicalize) ES_RETURN_IF_ERROR(RestoreAliases(graph, model));
+  if (options.canonicalize) ES_RETURN_IF_ERROR(onnx_internal::FoldQdq(graph));  // QDQ -> int8 ops (qdq.cc)
   return graph;
 }
 

@@ -171,6 +171,20 @@ Status ImportOnlyOp(ImportState& state, OnnxNode& node, bool* handled);
 // an op worth folding; sets *folded.
 Status TryFold(ImportState& state, const OnnxNode& node, OpType op, bool* folded);
 
+// ---- qdq.cc: the int8 graph (quant.h) <-> ONNX's QDQ form ---------------------------
+
+// True when `graph` has int8 ops (int8 output with QuantParams) that ONNX can
+// only express as DequantizeLinear -> float op -> QuantizeLinear.
+bool HasInt8Ops(const Graph& graph);
+// The QDQ form of an int8 graph: every int8 op between DequantizeLinear nodes
+// on its int8/int32 inputs and a QuantizeLinear on its output.
+Result<Graph> ExpandQdq(const Graph& graph);
+// The reverse, after canonicalisation: puts Quantize/DequantizeLinear's constant
+// parameters on their int8 tensors (an invalid scale or zero point is an error
+// naming the node) and folds each DequantizeLinear -> op -> QuantizeLinear into
+// the int8 op when edgesplit's int8 kernel computes the same function.
+Status FoldQdq(Graph& graph);
+
 // ---- metadata.cc ----------------------------------------------------------------------
 
 // metadata_props key prefix: "edgesplit.aliases.<node name>" -> encoded list.
