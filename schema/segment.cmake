@@ -7,7 +7,7 @@ find_path(FLATBUFFERS_INCLUDE_DIR flatbuffers/flatbuffers.h REQUIRED)
 set(EDGESPLIT_SCHEMA_OUT ${CMAKE_BINARY_DIR}/generated/schema)
 add_custom_command(
   OUTPUT ${EDGESPLIT_SCHEMA_OUT}/segment_generated.h
-  COMMAND ${FLATC_EXECUTABLE} --cpp -o ${EDGESPLIT_SCHEMA_OUT} ${CMAKE_SOURCE_DIR}/schema/segment.fbs
+  COMMAND ${FLATC_EXECUTABLE} --cpp --gen-mutable -o ${EDGESPLIT_SCHEMA_OUT} ${CMAKE_SOURCE_DIR}/schema/segment.fbs
   DEPENDS ${CMAKE_SOURCE_DIR}/schema/segment.fbs
   COMMENT "flatc: schema/segment.fbs")
 add_custom_target(es_segment_schema_gen DEPENDS ${EDGESPLIT_SCHEMA_OUT}/segment_generated.h)

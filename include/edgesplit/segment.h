@@ -6,7 +6,8 @@
 //   * Reader + verifier (module es_segment, portable: no exceptions, no RTTI, no
 //     OS calls; it allocates only while building the Graph, i.e. at start-up).
 //     VerifySegment() checks every byte of an untrusted file before use:
-//     FlatBuffers structure (offsets in bounds, strings terminated, tables
+//     the size prefix (the file is a size-prefixed FlatBuffer: truncation and
+//     trailing bytes are caught), FlatBuffers structure (offsets in bounds, strings terminated, tables
 //     well-formed), identifier "ESSG", format version, dtypes and ops known,
 //     tensor indices in range, constant sizes and alignment, quantization
 //     parameter counts, shapes consistent with shape inference, and the stored

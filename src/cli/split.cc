@@ -3,6 +3,7 @@
 // Writes DIR/segment_0.onnx ... DIR/segment_K.onnx (segment k runs from cut
 // c_k to cut c_{k+1}, with c_0 the input and c_{K+1} the output) and
 // DIR/manifest.json describing the segments and the tensors crossing each cut.
+// --format flat writes segment_K.essg instead (include/edgesplit/segment.h).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -13,6 +14,8 @@
 #include "edgesplit/analysis.h"
 #include "edgesplit/models.h"
 #include "edgesplit/onnx.h"
+#include "edgesplit/segment.h"
+#include "quant_args.h"
 #include "report.h"
 
 namespace edgesplit::cli {
@@ -22,7 +25,31 @@ struct SplitArgs {
   std::string model;
   std::vector<std::string> cuts;
   std::string out_dir;
+  std::string format = "onnx";  // "onnx" (segment_K.onnx) or "flat" (segment_K.essg, docs/mcu.md)
+  std::string dtype = "f32";    // "int8": quantize first (the graph a microcontroller runs)
+  CalibArgs calib;
 };
+
+// Writes one segment in the chosen format; returns the file name.
+Result<std::string> WriteSegmentAs(const SplitArgs& a, const Graph& seg, size_t k, const CutPoint& from,
+                                   const CutPoint& to) {
+  const std::filesystem::path dir(a.out_dir);
+  if (a.format == "onnx") {
+    const std::string file = fmt::format("segment_{}.onnx", k);
+    ES_RETURN_IF_ERROR(ExportOnnxFile(seg, (dir / file).string()).WithContext("segment " + std::to_string(k)));
+    return file;
+  }
+  SegmentInfo info;
+  info.model = a.model;
+  info.index = static_cast<int>(k);
+  info.cut_before = from.index;
+  info.cut_after = to.index;
+  info.compute_dtype = DType::kFloat32;  // tensors take their own size: the executor's arena
+  ES_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, WriteSegment(seg, info));
+  const std::string file = fmt::format("segment_{}.essg", k);
+  ES_RETURN_IF_ERROR(WriteOutput((dir / file).string(), std::string(bytes.begin(), bytes.end())));
+  return file;
+}
 
 Json TensorJson(const Graph& g, int tensor) {
   const Tensor& t = g.tensors[tensor];
@@ -47,6 +74,7 @@ Result<std::vector<int>> ResolveCuts(const Graph& graph, const std::vector<CutPo
 
 Status RunSplit(const SplitArgs& a) {
   ES_ASSIGN_OR_RETURN(Graph g, LoadModel(a.model));
+  ES_ASSIGN_OR_RETURN(g, InDtype(std::move(g), a.dtype, a.calib, DefaultPreprocessing(a.model)));
   ES_ASSIGN_OR_RETURN(std::vector<CutPoint> cuts, FindCutPoints(g));
   ES_ASSIGN_OR_RETURN(std::vector<int> chosen, ResolveCuts(g, cuts, a.cuts));
   std::error_code ec;
@@ -59,7 +87,8 @@ Status RunSplit(const SplitArgs& a) {
   Json manifest;
   manifest["schema_version"] = kSchemaVersion;
   manifest["model"] = a.model;
-  manifest["format"] = "onnx";
+  manifest["format"] = a.format;
+  manifest["dtype"] = IsQuantized(g) ? "int8" : "f32";
   manifest["num_cuts"] = cuts.size();
   manifest["segments"] = Json::array();
   manifest["cut_tensors"] = Json::array();
@@ -68,9 +97,7 @@ Status RunSplit(const SplitArgs& a) {
     const CutPoint& to = cuts[bounds[k + 1]];
     ES_ASSIGN_OR_RETURN(Graph seg, ExtractSegment(g, from.position, to.position));
     seg.name = fmt::format("{} segment {} (cuts {}..{})", a.model, k, from.index, to.index);
-    const std::string file = fmt::format("segment_{}.onnx", k);
-    ES_RETURN_IF_ERROR(ExportOnnxFile(seg, (std::filesystem::path(a.out_dir) / file).string())
-                           .WithContext("segment " + std::to_string(k)));
+    ES_ASSIGN_OR_RETURN(const std::string file, WriteSegmentAs(a, seg, k, from, to));
     ModelSummary m = Summarize(seg);
     ES_ASSIGN_OR_RETURN(SegmentMemory mem_int8, PlanSegmentMemory(g, from.position, to.position, DType::kInt8));
     ES_ASSIGN_OR_RETURN(SegmentMemory mem_f32, PlanSegmentMemory(g, from.position, to.position, DType::kFloat32));
@@ -119,6 +146,11 @@ Runner RegisterSplit(CLI::App& app) {
       ->required()
       ->delimiter(',');
   app.add_option("-o,--output", args->out_dir, "output folder")->required();
+  app.add_option("--format", args->format, "onnx: segment_K.onnx; flat: segment_K.essg FlatBuffers files (docs/mcu.md)")
+      ->check(CLI::IsMember({"onnx", "flat"}));
+  app.add_option("--dtype", args->dtype, "f32, or int8 (post-training quantization first, docs/quantization.md)")
+      ->check(CLI::IsMember({"f32", "int8"}));
+  app.add_option("--calib", args->calib.calib, "--dtype int8: calibration folder (default: 16 seeded random inputs)");
   return [args] { return RunSplit(*args); };
 }
 

@@ -204,13 +204,18 @@ Result<const fb::Segment*> VerifiedRoot(const void* bytes, size_t size) {
   if (!bytes || size < 8) return Bad("truncated: " + std::to_string(size) + " bytes");
   if (reinterpret_cast<uintptr_t>(bytes) % kSegmentAlignment != 0)
     return InvalidArgument("segment file: buffer is not 16-byte aligned in memory");
-  if (!fb::SegmentBufferHasIdentifier(bytes))
+  // The file is size-prefixed, so a cut-off file is caught even where
+  // FlatBuffers would only have lost trailing padding.
+  const uint32_t prefix = flatbuffers::ReadScalar<uint32_t>(bytes);
+  if (prefix != size - sizeof(uint32_t))
+    return Bad("truncated or padded: the size prefix says " + std::to_string(prefix) + " bytes follow, the file has " +
+               std::to_string(size - sizeof(uint32_t)));
+  if (!flatbuffers::BufferHasIdentifier(bytes, fb::SegmentIdentifier(), /*size_prefixed=*/true))
     return Bad("missing the 'ESSG' identifier (not a segment file)");
   flatbuffers::Verifier verifier(static_cast<const uint8_t*>(bytes), size);
-  if (!fb::VerifySegmentBuffer(verifier))
-    return Bad("malformed or truncated FlatBuffer (offsets or lengths out of bounds) in " + std::to_string(size) +
-               " bytes");
-  const fb::Segment* root = fb::GetSegment(bytes);
+  if (!fb::VerifySizePrefixedSegmentBuffer(verifier))
+    return Bad("malformed FlatBuffer (offsets or lengths out of bounds) in " + std::to_string(size) + " bytes");
+  const fb::Segment* root = fb::GetSizePrefixedSegment(bytes);
   ES_RETURN_IF_ERROR(CheckFields(root));
   return root;
 }

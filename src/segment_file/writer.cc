@@ -65,7 +65,7 @@ Result<std::vector<uint8_t>> WriteSegment(const Graph& segment, const SegmentInf
                                 info.cut_after, b.CreateVector(tensors), b.CreateVector(nodes),
                                 b.CreateVector(segment.inputs), b.CreateVector(segment.outputs),
                                 static_cast<fb::DType>(info.compute_dtype), mem.arena_bytes, b.CreateVector(offsets));
-  fb::FinishSegmentBuffer(b, root);
+  fb::FinishSizePrefixedSegmentBuffer(b, root);  // the prefix lets the reader catch truncation
   return std::vector<uint8_t>(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
 }
 
