@@ -310,3 +310,119 @@ TEST(Channel, ShapedDatagramMessageTakesTheShapersTimeWithoutRetransmission) {
 
 }  // namespace
 }  // namespace edgesplit::net
+
+namespace edgesplit::net {
+namespace {
+
+// Crafted datagrams straight at a receiver: nothing bad may be delivered.
+class CraftedFrames : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    options_.kind = TransportKind::kEspNow;
+    options_.datagram_bytes = 250;
+    options_.max_message_bytes = 4096;
+    auto rx = MessageReceiver::Create(options_, {"127.0.0.1", 0});
+    ASSERT_TRUE(rx.ok());
+    rx_ = std::move(rx).value();
+    auto s = DatagramSocket::Bind({"127.0.0.1", 0});
+    ASSERT_TRUE(s.ok());
+    raw_ = std::move(s).value();
+  }
+  // The fragments of message `m` as request `id`, 250-byte datagrams.
+  std::vector<std::vector<uint8_t>> Fragments(const std::vector<uint8_t>& m, uint32_t id) {
+    std::vector<std::vector<uint8_t>> out;
+    const size_t chunk = wire::FragmentPayloadBytes(250);
+    const size_t count = wire::FragmentCount(m.size(), 250);
+    for (size_t i = 0; i < count; ++i) {
+      wire::FragmentHeader h;
+      h.request_id = id;
+      h.index = static_cast<uint16_t>(i);
+      h.count = static_cast<uint16_t>(count);
+      h.total_length = static_cast<uint32_t>(m.size());
+      if (i + 1 == count) h.flags = wire::kFragmentFlagPoll;
+      const size_t n = std::min(chunk, m.size() - i * chunk);
+      std::vector<uint8_t> d(250);
+      auto size = wire::EncodeFragment(h, std::span<const uint8_t>(m.data() + i * chunk, n), d);
+      EXPECT_TRUE(size.ok());
+      d.resize(*size);
+      out.push_back(d);
+    }
+    return out;
+  }
+  void SendAll(const std::vector<std::vector<uint8_t>>& ds) {
+    for (const auto& d : ds) ASSERT_TRUE(raw_->SendTo(rx_->local_endpoint(), d).ok());
+  }
+  bool Delivered(double seconds = 0.1) {
+    auto got = rx_->Receive(DeadlineIn(seconds));
+    return got.ok() && got->has_value();
+  }
+  ChannelOptions options_;
+  std::unique_ptr<MessageReceiver> rx_;
+  std::unique_ptr<DatagramSocket> raw_;
+};
+
+TEST_F(CraftedFrames, IntactMessageIsDeliveredOnceAndItsReplayIsNot) {
+  const auto frags = Fragments(Pattern(1000, 7), 7);
+  SendAll(frags);
+  EXPECT_TRUE(Delivered(2.0));
+  SendAll(frags);  // replayed
+  EXPECT_FALSE(Delivered());
+}
+
+TEST_F(CraftedFrames, CorruptedFragmentIsRejected) {
+  auto frags = Fragments(Pattern(1000, 8), 8);
+  frags[1][40] ^= 0x10;  // a payload bit: the fragment CRC no longer matches
+  SendAll(frags);
+  EXPECT_FALSE(Delivered());
+  EXPECT_GE(rx_->rejected(), 1);
+  EXPECT_FALSE(rx_->last_rejection().empty());
+}
+
+TEST_F(CraftedFrames, TruncatedFragmentIsRejected) {
+  auto frags = Fragments(Pattern(1000, 9), 9);
+  frags[0].resize(frags[0].size() - 7);
+  SendAll(frags);
+  EXPECT_FALSE(Delivered());
+  EXPECT_GE(rx_->rejected(), 1);
+}
+
+TEST_F(CraftedFrames, OversizedMessageIsRejected) {
+  SendAll(Fragments(Pattern(6000, 10), 10));  // the receiver accepts at most 4,096 bytes
+  EXPECT_FALSE(Delivered());
+  EXPECT_GE(rx_->rejected(), 1);
+}
+
+TEST_F(CraftedFrames, GarbageDatagramsAreRejectedNotDelivered) {
+  std::vector<uint8_t> junk(200, 0xAB);
+  ASSERT_TRUE(raw_->SendTo(rx_->local_endpoint(), junk).ok());
+  ASSERT_TRUE(raw_->SendTo(rx_->local_endpoint(), std::vector<uint8_t>{}).ok());
+  EXPECT_FALSE(Delivered());
+  EXPECT_GE(rx_->rejected(), 1);
+}
+
+TEST(Channel, TcpReceiverDropsAStreamThatSendsGarbage) {
+  ChannelOptions o;
+  o.kind = TransportKind::kTcp;
+  auto rx = MessageReceiver::Create(o, {"127.0.0.1", 0});
+  ASSERT_TRUE(rx.ok());
+  auto s = TcpStream::Connect((*rx)->local_endpoint(), DeadlineIn(1));
+  ASSERT_TRUE(s.ok());
+  std::vector<uint8_t> bad = Pattern(500, 3);
+  bad[bad.size() - 1] ^= 0xFF;  // CRC mismatch
+  ASSERT_TRUE((*s)->WriteAll(bad, DeadlineIn(1)).ok());
+  auto got = (*rx)->Receive(DeadlineIn(0.3));
+  ASSERT_TRUE(got.ok());
+  EXPECT_FALSE(got->has_value());
+  EXPECT_EQ((*rx)->rejected(), 1);
+  // A new connection with a good message still gets through.
+  auto s2 = TcpStream::Connect((*rx)->local_endpoint(), DeadlineIn(1));
+  ASSERT_TRUE(s2.ok());
+  const auto good = Pattern(500, 4);
+  ASSERT_TRUE((*s2)->WriteAll(good, DeadlineIn(1)).ok());
+  auto ok = (*rx)->Receive(DeadlineIn(2));
+  ASSERT_TRUE(ok.ok() && ok->has_value());
+  EXPECT_EQ(**ok, good);
+}
+
+}  // namespace
+}  // namespace edgesplit::net

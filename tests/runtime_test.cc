@@ -4,6 +4,9 @@
 #include <signal.h>
 
 #include <nlohmann/json.hpp>
+#include <cmath>
+#include <cstdlib>
+#include <map>
 #include <thread>
 
 #include "edgesplit/runtime.h"
@@ -189,6 +192,147 @@ TEST(Runtime, PipelinedRequestsAllArriveIdentical) {
   auto recs = (*chain)->Run(6);
   ASSERT_TRUE(recs.ok()) << recs.status().message();
   ExpectAllIdentical(*recs, 6);
+}
+
+}  // namespace
+}  // namespace edgesplit::runtime
+
+namespace edgesplit::runtime {
+namespace {
+
+using nlohmann::json;
+
+json RunJson(const std::string& args) {
+  std::string out, err;
+  const int rc = testing::RunCli(args, &out, &err);
+  EXPECT_EQ(rc, 0) << args << "\n" << err;
+  json j = json::parse(out, nullptr, false);
+  EXPECT_FALSE(j.is_discarded()) << out;
+  return j;
+}
+
+TEST(RunCli, JsonFollowsTheIssuesContract) {
+  const json j = RunJson(std::string("run ") + kModel + " --split " + kCut +
+                         " --link espnow --devices esp32s3,esp32s3 --repeat 3 --inflight 2 --time-scale 0.1 --format json");
+  for (const char* key : {"schema_version", "emulated", "link", "results_identical", "inferences", "summary"})
+    EXPECT_TRUE(j.contains(key)) << key;
+  EXPECT_TRUE(j["emulated"].get<bool>());
+  EXPECT_TRUE(j["results_identical"].get<bool>());
+  ASSERT_EQ(j["inferences"].size(), 3u);
+  const json& inf = j["inferences"][0];
+  for (const char* key : {"cold", "rtt_s", "setup_s", "nodes", "hops", "reply_s"}) EXPECT_TRUE(inf.contains(key)) << key;
+  EXPECT_TRUE(inf["cold"].get<bool>());
+  ASSERT_EQ(inf["nodes"].size(), 2u);
+  for (const char* key : {"device", "compute_s", "predicted_compute_s"}) EXPECT_TRUE(inf["nodes"][0].contains(key)) << key;
+  EXPECT_EQ(inf["nodes"][0]["device"], "esp32s3");
+  ASSERT_EQ(inf["hops"].size(), 1u);
+  for (const char* key : {"bytes", "fragments", "retransmissions", "serialize_s", "transfer_s", "predicted_transfer_s"})
+    EXPECT_TRUE(inf["hops"][0].contains(key)) << key;
+  const json& s = j["summary"];
+  EXPECT_TRUE(s.contains("cold_rtt_s"));
+  EXPECT_TRUE(s["steady_rtt_s"].contains("median"));
+  EXPECT_TRUE(s["steady_rtt_s"].contains("p95"));
+  EXPECT_GT(s["throughput_per_s"].get<double>(), 0);
+}
+
+TEST(RunCli, PlansOfThreeAndFiveNodesRunWithPredictionsBesideMeasurements) {
+  const std::string dir = testing::MakeTempDir();
+  for (int devices : {3, 5}) {
+    std::string list = "esp32s3";
+    for (int i = 1; i < devices; ++i) list += ",esp32s3";
+    const std::string plan = dir + "/plan" + std::to_string(devices) + ".json";
+    std::string out, err;
+    ASSERT_EQ(testing::RunCli(std::string("plan ") + kModel + " --devices " + list +
+                                  " --link espnow --use-all --dtype f32 --format json -o " + plan, &out, &err), 0) << err;
+    const json j = RunJson(std::string("run ") + kModel + " --plan " + plan + " --time-scale 0.1 --repeat 3 --format json");
+    EXPECT_TRUE(j["results_identical"].get<bool>()) << devices;
+    ASSERT_EQ(j["inferences"][0]["nodes"].size(), static_cast<size_t>(devices));
+    ASSERT_TRUE(j.contains("plan"));
+    const json& p = j["plan"];
+    EXPECT_GT(p["predicted_latency_s"].get<double>(), 0);
+    // Steady state against the planner: host jitter and the wire's framing
+    // overhead stay well inside this at a 0.1 time scale.
+    EXPECT_LT(std::abs(p["error_pct"].get<double>()), 40) << p.dump();
+    ASSERT_EQ(p["segments"].size(), static_cast<size_t>(devices));
+    for (const json& s : p["segments"]) {
+      EXPECT_TRUE(s.contains("error_pct"));
+      if (s["predicted_compute_s"].get<double>() > 0.05) {
+        EXPECT_LT(std::abs(s["error_pct"].get<double>()), 15) << s.dump();
+      }
+    }
+    EXPECT_EQ(p["hops"].size(), static_cast<size_t>(devices - 1));
+  }
+}
+
+TEST(RunCli, ErrorsAreClear) {
+  std::string out, err;
+  EXPECT_NE(testing::RunCli(std::string("run ") + kModel + " --link udp", &out, &err), 0);
+  EXPECT_NE(err.find("exactly one of --split"), std::string::npos) << err;
+  EXPECT_NE(testing::RunCli(std::string("run ") + kModel + " --split " + kCut + " --link tcp --loss 0.05", &out, &err), 0);
+  EXPECT_NE(err.find("TCP loss is real"), std::string::npos) << err;
+  EXPECT_NE(testing::RunCli(std::string("run ") + kModel + " --split " + kCut + " --link udp --devices esp32s3", &out, &err), 0);
+  EXPECT_NE(err.find("1 devices for 2 nodes"), std::string::npos) << err;
+  EXPECT_NE(testing::RunCli("node --model m --segment nocolon --listen 0 --link udp", &out, &err), 0);
+  EXPECT_NE(err.find("CUT:CUT"), std::string::npos) << err;
+}
+
+TEST(BenchProtocols, RanksTheProtocolsAsThePaperDid) {
+  // A reduced time scale keeps this fast; the real-scale figures are in docs/runtime.md.
+  std::string out, err;
+  ASSERT_EQ(testing::RunCli("bench-protocols --time-scale 0.1 --format json", &out, &err), 0) << err;
+  const json j = json::parse(out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << out;
+  EXPECT_TRUE(j.contains("schema_version"));
+  std::map<std::string, json> by;
+  for (const json& p : j["protocols"]) {
+    for (const char* key : {"protocol", "rtt_s", "cold_rtt_s", "steady_rtt_s", "transfer_s", "fragments"})
+      EXPECT_TRUE(p.contains(key)) << key;
+    EXPECT_TRUE(p["results_identical"].get<bool>());
+    by[p["protocol"].get<std::string>()] = p;
+  }
+  ASSERT_EQ(by.size(), 4u);
+  const double espnow = by["espnow"]["rtt_s"], udp = by["udp"]["rtt_s"], ble = by["ble"]["rtt_s"];
+  EXPECT_NEAR(espnow, 3.65, 0.365);
+  EXPECT_NEAR(udp, 5.8, 0.58);
+  EXPECT_GT(ble, 10.0 * 0.9);
+  EXPECT_LT(espnow, udp);
+  EXPECT_LT(udp, ble);
+  EXPECT_EQ(by["udp"]["fragments"], 4);  // 5,488 int8 bytes + header in 1,460-byte datagrams
+}
+
+}  // namespace
+}  // namespace edgesplit::runtime
+
+namespace edgesplit::runtime {
+namespace {
+
+// TCP loss is real: netem on the loopback of a fresh network namespace
+// (scripts/netns.sh checks that namespaces and netem work; root only).
+TEST(NetemTcp, ResultsStayBitExactUnderRealPacketLoss) {
+  const std::string script = std::string(EDGESPLIT_SOURCE_DIR) + "/scripts/netns.sh";
+  if (std::system((script + " check 2>/tmp/es_netns_check.txt").c_str()) != 0)
+    GTEST_SKIP() << "netem TCP tests skipped: " << testing::ReadFile("/tmp/es_netns_check.txt");
+  for (int loss : {0, 5, 20}) {
+    const std::string ns = "es_tcp_" + std::to_string(loss);
+    const std::string setup = "ip netns del " + ns + " 2>/dev/null; ip netns add " + ns + " && ip -n " + ns +
+                              " link set lo up && ip netns exec " + ns + " tc qdisc add dev lo root netem delay 1ms loss " +
+                              std::to_string(loss) + "%";
+    ASSERT_EQ(std::system(setup.c_str()), 0) << setup;
+    const std::string out_file = testing::MakeTempDir() + "/run.json";
+    const std::string cmd = "ip netns exec " + ns + " " + EDGESPLIT_CLI_PATH + " run " + kModel + " --split " + kCut +
+                            " --link tcp --repeat 3 --timeout 60 --format json -o " + out_file;
+    const int rc = std::system(cmd.c_str());
+    (void)std::system(("ip netns del " + ns).c_str());
+    ASSERT_EQ(rc, 0) << cmd;
+    const json j = json::parse(testing::ReadFile(out_file), nullptr, false);
+    ASSERT_FALSE(j.is_discarded());
+    EXPECT_TRUE(j["results_identical"].get<bool>()) << loss;
+    int64_t retx = 0;
+    for (const json& inf : j["inferences"]) retx += inf["hops"][0]["retransmissions"].get<int64_t>();
+    if (loss == 20) {
+      EXPECT_GT(retx, 0) << "the kernel must have retransmitted some segments at 20% loss";
+    }
+  }
 }
 
 }  // namespace

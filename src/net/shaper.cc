@@ -12,6 +12,8 @@
 namespace edgesplit::net {
 namespace {
 
+constexpr Clock::duration kCatchUp = std::chrono::milliseconds(20);
+
 Clock::duration Scaled(double seconds, double scale) {
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds * scale));
 }
@@ -74,7 +76,10 @@ void LinkShaper::BeginMessage(Clock::time_point now) {
 Clock::time_point LinkShaper::Release(Clock::time_point now, int64_t bytes) {
   if (!config_.enabled) return now;
   const double s = config_.time_scale;
-  Clock::time_point start = std::max(now, busy_until_);
+  // Frames of a burst follow each other on the medium's own clock: a sender
+  // that wakes a little late (a loaded host) must not push every later frame
+  // back too. Only after a real pause (longer than kCatchUp) does it restart from now.
+  Clock::time_point start = now > busy_until_ + kCatchUp ? now : busy_until_;
   if (message_pending_) {
     start += Scaled(config_.per_message_s, s);
     message_pending_ = false;
