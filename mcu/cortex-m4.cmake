@@ -1,0 +1,17 @@
+# CMake toolchain file: Debian's gcc-arm-none-eabi + newlib for a Cortex-M4F.
+set(CMAKE_SYSTEM_NAME Generic)
+set(CMAKE_SYSTEM_PROCESSOR arm)
+set(CMAKE_C_COMPILER arm-none-eabi-gcc)
+set(CMAKE_CXX_COMPILER arm-none-eabi-g++)
+set(CMAKE_ASM_COMPILER arm-none-eabi-gcc)
+set(CMAKE_SIZE arm-none-eabi-size)
+# A bare-metal target cannot run test executables: let try_compile build a library.
+set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)
+set(EDGESPLIT_MCU_CPU_FLAGS "-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16")
+set(CMAKE_C_FLAGS_INIT "${EDGESPLIT_MCU_CPU_FLAGS}")
+set(CMAKE_CXX_FLAGS_INIT "${EDGESPLIT_MCU_CPU_FLAGS}")
+set(CMAKE_ASM_FLAGS_INIT "${EDGESPLIT_MCU_CPU_FLAGS}")
+set(CMAKE_EXE_LINKER_FLAGS_INIT "${EDGESPLIT_MCU_CPU_FLAGS} --specs=nano.specs --specs=nosys.specs")
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)

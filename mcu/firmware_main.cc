@@ -1,0 +1,130 @@
+// Test firmware: runs the embedded segment file on the embedded input with the
+// reference backend and prints, over the platform seam:
+//   segment <model> cuts A..B nodes N arena BYTES heap BYTES
+//   layer <i> <op> <name> ticks <T>          (one per node, T at ticks_hz)
+//   ticks_hz <HZ> total_ticks <T>
+//   cut_tensor <name> <dtype> <shape> <bytes> <hex...>
+//   done
+// All allocation happens before LockHeap(): loading the segment (the Graph's
+// metadata; weights stay in flash) and creating the executor (the arena).
+#include <cstring>
+
+#include "edgesplit/exec.h"
+#include "edgesplit/kernels.h"
+#include "edgesplit/segment.h"
+#include "platform.h"
+
+extern "C" const uint8_t es_segment_blob[], es_segment_blob_end[];
+extern "C" const uint8_t es_input_blob[], es_input_blob_end[];
+
+namespace {
+
+using edgesplit::mcu::Output;
+
+void OutputNumber(uint64_t v) {
+  char buf[24];
+  int n = 0;
+  do {
+    buf[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v);
+  char out[24];
+  for (int i = 0; i < n; ++i) out[i] = buf[n - 1 - i];
+  Output(out, static_cast<size_t>(n));
+}
+
+void OutputHex(const uint8_t* bytes, size_t size) {
+  static const char kDigits[] = "0123456789abcdef";
+  char chunk[128];
+  size_t used = 0;
+  for (size_t i = 0; i < size; ++i) {
+    chunk[used++] = kDigits[bytes[i] >> 4];
+    chunk[used++] = kDigits[bytes[i] & 15];
+    if (used == sizeof(chunk)) {
+      Output(chunk, used);
+      used = 0;
+    }
+  }
+  Output(chunk, used);
+}
+
+int Fail(const edgesplit::Status& s) {
+  Output("edgesplit-mcu: error: ");
+  Output(s.message().c_str());
+  Output("\n");
+  return 1;
+}
+
+}  // namespace
+
+int main() {
+  using namespace edgesplit;
+  const size_t segment_size = static_cast<size_t>(es_segment_blob_end - es_segment_blob);
+  Result<LoadedSegment> seg = ReadSegment(es_segment_blob, segment_size);
+  if (!seg.ok()) return Fail(seg.status());
+  const Graph& g = seg->graph;
+  const int n = static_cast<int>(g.nodes.size());
+  Result<std::unique_ptr<SegmentExecutor>> made =
+      SegmentExecutor::Create(g, 0, n, ReferenceBackend(), seg->info.compute_dtype);
+  if (!made.ok()) return Fail(made.status());
+  SegmentExecutor& ex = **made;
+  const size_t input_size = static_cast<size_t>(es_input_blob_end - es_input_blob);
+  if (static_cast<int64_t>(input_size) != ex.input_bytes())
+    return Fail(InvalidArgument("embedded input has " + std::to_string(input_size) + " bytes, the segment wants " +
+                                std::to_string(ex.input_bytes())));
+  mcu::LockHeap();
+
+  Output("segment ");
+  Output(seg->info.model.c_str());
+  Output(" cuts ");
+  OutputNumber(static_cast<uint64_t>(seg->info.cut_before));
+  Output("..");
+  OutputNumber(static_cast<uint64_t>(seg->info.cut_after));
+  Output(" nodes ");
+  OutputNumber(static_cast<uint64_t>(n));
+  Output(" arena ");
+  OutputNumber(static_cast<uint64_t>(ex.arena_bytes()));
+  Output(" heap ");
+  OutputNumber(mcu::HeapBytes());
+  Output(" segment_bytes ");
+  OutputNumber(segment_size);
+  Output("\n");
+
+  std::memcpy(ex.input(), es_input_blob, input_size);
+  const uint64_t start = mcu::Ticks();
+  for (int i = 0; i < n; ++i) {
+    const uint64_t t0 = mcu::Ticks();
+    Status s = ex.InvokeNodes(i, i + 1);
+    const uint64_t t1 = mcu::Ticks();
+    if (!s.ok()) return Fail(s);
+    Output("layer ");
+    OutputNumber(static_cast<uint64_t>(i));
+    Output(" ");
+    Output(OpTypeName(ex.node(i).op));
+    Output(" ");
+    Output(ex.node(i).name.c_str());
+    Output(" ticks ");
+    OutputNumber(t1 - t0);
+    Output("\n");
+  }
+  const uint64_t total = mcu::Ticks() - start;
+  Output("ticks_hz ");
+  OutputNumber(mcu::TicksPerSecond());
+  Output(" total_ticks ");
+  OutputNumber(total);
+  Output("\n");
+
+  const Tensor& out = ex.output_tensor();
+  Output("cut_tensor ");
+  Output(out.name.c_str());
+  Output(" ");
+  Output(DTypeName(out.dtype));
+  Output(" ");
+  Output(ShapeToString(out.shape).c_str());
+  Output(" ");
+  OutputNumber(static_cast<uint64_t>(ex.output_bytes()));
+  Output(" ");
+  OutputHex(static_cast<const uint8_t*>(ex.output()), static_cast<size_t>(ex.output_bytes()));
+  Output("\ndone\n");
+  return 0;
+}
