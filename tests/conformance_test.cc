@@ -78,7 +78,8 @@ bool Close(const Tensor& got, const void* data, const Tensor& ref, std::string* 
 }
 
 // Runs one node test on every data set; "" on success, "skip" when listed in `skipped`, else the failure.
-std::string RunCase(const fs::path& dir, onnx::ModelProto& model, int* data_sets, std::map<std::string, std::string>* skipped) {
+std::string RunCase(const fs::path& dir, onnx::ModelProto& model, int* data_sets, std::map<std::string, std::string>* skipped,
+                    const Backend& backend = ReferenceBackend()) {
   const std::string name = dir.filename().string();
   std::string bytes;
   if (!model.SerializeToString(&bytes)) return "cannot serialise";
@@ -94,7 +95,7 @@ std::string RunCase(const fs::path& dir, onnx::ModelProto& model, int* data_sets
     (*skipped)[name] = "folded to constants at import";
     return "skip";
   }
-  auto ex = SegmentExecutor::Create(*g, 0, static_cast<int>(g->nodes.size()), ReferenceBackend());
+  auto ex = SegmentExecutor::Create(*g, 0, static_cast<int>(g->nodes.size()), backend);
   if (!ex.ok()) return "create: " + ex.status().message();
   for (int set = 0;; ++set) {
     const fs::path data_dir = dir / ("test_data_set_" + std::to_string(set));
@@ -126,7 +127,9 @@ std::string RunCase(const fs::path& dir, onnx::ModelProto& model, int* data_sets
   return "";
 }
 
-TEST(ConformanceTest, ReferenceBackendRunsOnnxNodeTests) {
+// Every runnable node test on `backend` (onednn runs the ops it implements on
+// oneDNN, in plain layouts since each model is one node, and defers the rest).
+void RunOnnxNodeTests(const Backend& backend) {
   if (!fs::exists(kTestData)) GTEST_SKIP() << "libonnx-testdata is not installed";
   std::vector<fs::path> dirs;
   for (const auto& entry : fs::directory_iterator(kTestData)) dirs.push_back(entry.path());
@@ -158,7 +161,7 @@ TEST(ConformanceTest, ReferenceBackendRunsOnnxNodeTests) {
     // Ops unchanged since opset 1 or 6 declare that opset, below the importer's range.
     for (auto& opset : *model.mutable_opset_import())
       if (opset.version() < 7) opset.set_version(7);
-    std::string failure = RunCase(dir, model, &data_sets, &skipped);
+    std::string failure = RunCase(dir, model, &data_sets, &skipped, backend);
     if (failure == "skip") continue;
     if (!failure.empty()) {
       failures[name] = failure;
@@ -166,11 +169,18 @@ TEST(ConformanceTest, ReferenceBackendRunsOnnxNodeTests) {
     }
     ++passed;
   }
-  std::printf("[ conformance ] reference backend: %d node tests passed (%d data sets), %zu skipped, %d use other ops\n",
-              passed, data_sets, skipped.size(), other_ops);
+  std::printf("[ conformance ] %s backend: %d node tests passed (%d data sets), %zu skipped, %d use other ops\n",
+              backend.name(), passed, data_sets, skipped.size(), other_ops);
   for (const auto& [name, reason] : skipped) std::printf("[ conformance ]   skipped %s: %s\n", name.c_str(), reason.c_str());
   for (const auto& [name, why] : failures) ADD_FAILURE() << name << ": " << why;
   EXPECT_GT(passed, 150);
+}
+
+TEST(ConformanceTest, ReferenceBackendRunsOnnxNodeTests) { RunOnnxNodeTests(ReferenceBackend()); }
+TEST(ConformanceTest, OneDnnBackendRunsOnnxNodeTests) {
+  const Backend* onednn = FindBackend("onednn");
+  ASSERT_NE(onednn, nullptr);
+  RunOnnxNodeTests(*onednn);
 }
 
 // PyTorch's old exports (pytorch-converted, pytorch-operator): small real

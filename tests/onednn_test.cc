@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -14,6 +15,7 @@
 #include "edgesplit/models.h"
 #include "edgesplit/onednn.h"
 #include "graph_builder.h"
+#include "test_util.h"
 
 namespace edgesplit {
 namespace {
@@ -207,6 +209,22 @@ TEST(OneDnnTest, FallbackNodesBetweenNativeOnes) {
           (*ref)->output_bytes() / 4, &err, &max_ref);
   EXPECT_GT(max_ref, 0.0f);
   EXPECT_LE(err, 1e-4f * max_ref);
+}
+
+// libgomp reads OMP_WAIT_POLICY once, before main(): the CLI re-executes
+// itself with it set to passive, so idle oneDNN threads sleep (spin count 0,
+// as libgomp itself reports) instead of spinning.
+TEST(OneDnnTest, CliRunsOpenMpWithPassiveWait) {
+  ASSERT_EQ(unsetenv("OMP_WAIT_POLICY"), 0);
+  ASSERT_EQ(setenv("OMP_DISPLAY_ENV", "verbose", 1), 0);
+  std::string out, err;
+  const int rc = testing::RunCli("--version", &out, &err);
+  unsetenv("OMP_DISPLAY_ENV");
+  EXPECT_EQ(rc, 0) << err;
+  const size_t last = err.rfind("GOMP_SPINCOUNT = '");  // the re-executed process reports last
+  ASSERT_NE(last, std::string::npos) << err;
+  EXPECT_EQ(err.substr(last, 20), "GOMP_SPINCOUNT = '0'") << err;
+  EXPECT_NE(err.find("GOMP_SPINCOUNT = '"), last) << "the CLI did not re-execute itself";
 }
 
 TEST(OneDnnTest, ThreadCap) {

@@ -13,6 +13,10 @@
 // Primitives are created, and weights reordered into oneDNN's packed layout,
 // once in Prepare; Eval only points the prepared memory objects at the arena
 // and executes (user-managed scratchpad, reported as the kernel's scratch).
+// Allocation: edgesplit allocates nothing in Eval, but oneDNN 2.6's execute
+// builds a small argument map per call inside libdnnl (a few heap blocks per
+// primitive, constant from call to call; tests/exec_test.cc pins it down), so
+// unlike the reference backend an onednn Invoke is not allocation-free.
 //
 // Layout: a 4-D f32 activation whose producer and every consumer run on
 // oneDNN is kept channels-last (NHWC, the same size as NCHW), so there is no

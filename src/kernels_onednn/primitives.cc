@@ -16,7 +16,11 @@ using Dims = memory::dims;
 memory::desc ActivationDesc(const TensorDesc& d) {
   if (d.rank == 0) return memory::desc(Dims{1}, memory::data_type::f32, Dims{1});
   Dims dims(d.dims, d.dims + d.rank), strides(d.rank);
-  if (d.layout == TensorLayout::kChannelsLast) {
+  // A [N,C,1,1] tensor has the same bytes either way: describe it as NHWC so
+  // that it matches its channels-last neighbours (a stride mismatch sends
+  // oneDNN to its slow reference kernels, e.g. for global pooling).
+  const bool unit_plane = d.rank == 4 && d.dims[2] * d.dims[3] == 1;
+  if (d.layout == TensorLayout::kChannelsLast || unit_plane) {
     const int64_t c = dims[1], h = dims[2], w = dims[3];
     strides = {h * w * c, 1, w * c, c};
   } else {
@@ -63,7 +67,7 @@ dnnl::primitive_attr Attributes(const FusedActivation& a) {
 // Copies constant weights (in the plain layout `user`) into a memory object in
 // the implementation's layout `packed`: done once, the memory owns the result.
 memory PackWeights(const Tensor& w, const memory::desc& user, const memory::desc& packed, const dnnl::engine& engine) {
-  memory source(user, engine, const_cast<uint8_t*>(w.data.data()));
+  memory source(user, engine, const_cast<uint8_t*>(w.bytes()));
   memory target(packed, engine);
   dnnl::stream stream(engine);
   dnnl::reorder(source, target).execute(stream, source, target);
@@ -189,7 +193,7 @@ void BuildConcat(const Node& n, const PreparedKernel& k, PrimitiveState* st, con
 float ScalarOr(const Graph& g, const Node& n, size_t input, float fallback) {
   if (!n.HasInput(input)) return fallback;
   float v;
-  std::memcpy(&v, g.tensors[n.inputs[input]].data.data(), sizeof v);
+  std::memcpy(&v, g.tensors[n.inputs[input]].bytes(), sizeof v);
   return v;
 }
 
