@@ -20,6 +20,7 @@
 #include "edgesplit/cost.h"
 #include "edgesplit/models.h"
 #include "engine_timing.h"
+#include "mcu_trace.h"
 #include "report.h"
 
 namespace edgesplit::cli {
@@ -35,6 +36,7 @@ struct ProfileArgs {
   int repeat = 9;
   std::string clock = "auto";
   std::string format = "table";
+  McuTraceArgs mcu;  // --from-mcu-trace (mcu_trace.h)
 };
 
 // CPU time is immune to other load on the machine but sums every thread's
@@ -99,7 +101,14 @@ Result<Measured> Measure(const std::string& spec, const Backend& backend, int re
 }
 
 Status RunProfile(const ProfileArgs& a) {
-  if (!a.measure) return InvalidArgument("profile needs --measure (it times this machine; `cost` only reads profiles)");
+  if (!a.mcu.trace.empty()) {
+    if (a.measure) return InvalidArgument("--measure and --from-mcu-trace are alternatives: give one");
+    McuTraceArgs m = a.mcu;
+    m.output = a.output;
+    if (a.name != ProfileArgs().name) m.name = a.name;
+    return RunProfileFromMcuTrace(m);
+  }
+  if (!a.measure) return InvalidArgument("profile needs --measure or --from-mcu-trace (it times this machine; `cost` only reads profiles)");
   if (a.output.empty()) return InvalidArgument("profile --measure needs -o FILE for the device profile it writes");
   if (a.models.empty()) return InvalidArgument("--models is empty: nothing to fit on");
   const Backend* backend = FindBackend(a.backend);
@@ -225,7 +234,11 @@ Status RunProfile(const ProfileArgs& a) {
 
 Runner RegisterProfile(CLI::App& app) {
   auto a = std::make_shared<ProfileArgs>();
-  app.add_flag("--measure", a->measure, "Time the engine's layers on this machine and fit a device profile")->required();
+  app.add_flag("--measure", a->measure, "Time the engine's layers on this machine and fit a device profile");
+  app.add_option("--from-mcu-trace", a->mcu.trace,
+                 "Fit a device profile from the Cortex-M4 firmware's per-layer instruction counts (docs/mcu.md)");
+  app.add_option("--mcu-clock-hz", a->mcu.clock_hz, "--from-mcu-trace: clock at one instruction per cycle (default 240e6)");
+  app.add_option("--compare", a->mcu.compare, "--from-mcu-trace: calibrated profile to compare with (default esp32s3)");
   app.add_option("-o,--output", a->output, "Write the fitted device profile (JSON) here")->required();
   app.add_option("--models", a->models, "Zoo specs or .onnx files to fit on (separated by ';' or spaces: specs contain commas)")->delimiter(';');
   app.add_option("--held-out", a->held_out, "Models to evaluate the fit on, never fitted on (';' or spaces)")->delimiter(';');
