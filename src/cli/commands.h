@@ -22,6 +22,9 @@ Runner RegisterPlan(CLI::App& app);     // plan.cc
 Runner RegisterCompare(CLI::App& app);  // compare.cc
 Runner RegisterInfer(CLI::App& app);
 Runner RegisterBenchEngine(CLI::App& app);
+Runner RegisterNode(CLI::App& app);            // node.cc (docs/runtime.md)
+Runner RegisterRun(CLI::App& app);             // run.cc
+Runner RegisterBenchProtocols(CLI::App& app);  // bench_protocols.cc
 
 // Re-executes the CLI once with OMP_WAIT_POLICY=passive when it is unset, so
 // idle oneDNN threads sleep instead of spinning (openmp_env.cc). Call first in main().

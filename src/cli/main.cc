@@ -34,6 +34,9 @@ int main(int argc, char** argv) {
   add("simulate", "Split policies (dynamic, oracle, static...) over a channel/load trace (docs/dynamic.md)",
       edgesplit::cli::RegisterSimulate);
 
+  add("node", "One device of a split-inference chain: receive, compute a segment, forward (docs/runtime.md)", edgesplit::cli::RegisterNode);
+  add("run", "Run a chain of local node processes over a link and break the round trip down", edgesplit::cli::RegisterRun);
+  add("bench-protocols", "The seed paper's experiment: MobileNetV2-0.35 int8 over udp, tcp, espnow and ble", edgesplit::cli::RegisterBenchProtocols);
   CLI11_PARSE(app, argc, argv);
   for (auto& [sub, run] : runners) {
     if (!sub->parsed()) continue;
