@@ -15,7 +15,7 @@ testdata=/usr/share/libonnx-testdata/data
 
 CXX=clang++-14 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DEDGESPLIT_FUZZ=ON -DEDGESPLIT_TESTS=OFF -DEDGESPLIT_BENCH=OFF >/dev/null
-cmake --build "$build" --target onnx_import_fuzz make_onnx_seeds profile_fuzz wire_fuzz make_wire_seeds trace_fuzz -j2
+cmake --build "$build" --target onnx_import_fuzz make_onnx_seeds profile_fuzz wire_fuzz make_wire_seeds trace_fuzz segment_fuzz make_segment_seeds -j2
 
 corpus="$(mktemp -d)"
 trap 'rm -rf "$corpus"' EXIT
@@ -74,4 +74,13 @@ printf 'time_s,rate_bytes_per_s,server_load\n0,12500,1\n1,2500000,3.5\n2,0,1\n' 
 printf '# comment\r\ntime_s,rate_bytes_per_s,server_load,extra\r\n0, 1e5 ,1,x\r\n' > "$trace_corpus/crlf.csv"
 "$build/fuzz/trace_fuzz" "$trace_corpus" \
   -max_total_time="$seconds" -max_len=4096 -rss_limit_mb=2048 -timeout=20 \
+  -artifact_prefix="$build/fuzz-artifacts/" -print_final_stats=1
+
+# Flat segment files (fuzz/segment_fuzz.cc), seeded with small f32 and int8
+# segments of zoo models (fuzz/make_segment_seeds.cc).
+segment_corpus="$(mktemp -d)"
+trap 'rm -rf "$corpus" "$profile_corpus" "$wire_corpus" "$trace_corpus" "$segment_corpus"' EXIT
+"$build/fuzz/make_segment_seeds" "$segment_corpus"
+"$build/fuzz/segment_fuzz" "$segment_corpus" \
+  -max_total_time="$seconds" -max_len=262144 -rss_limit_mb=2048 -timeout=20 \
   -artifact_prefix="$build/fuzz-artifacts/" -print_final_stats=1
