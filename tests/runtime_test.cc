@@ -104,7 +104,8 @@ TEST(Runtime, LossIsRepairedBitExactlyOnEveryDatagramLink) {
 }
 
 TEST(Runtime, EmulatedDeviceReleasesResultsAtThePredictedTime) {
-  ChainOptions o = TwoNodes("espnow", true, 0.05);
+  const double scale = 0.25;  // host compute (a few ms) stays far below the profile's
+  ChainOptions o = TwoNodes("espnow", true, scale);
   o.nodes[0].device = "esp32s3";
   o.nodes[1].device = "esp32s3";
   auto chain = Chain::Start(o);
@@ -112,18 +113,21 @@ TEST(Runtime, EmulatedDeviceReleasesResultsAtThePredictedTime) {
   auto recs = (*chain)->Run(2);
   ASSERT_TRUE(recs.ok()) << recs.status().message();
   const InferenceRecord& r = recs->back();
+  // Host lateness (a sleeper waking late on a loaded machine) is real time:
+  // 20 ms of it, divided by the scale, is the slack.
+  const double slack = 0.02 / scale;
   for (const NodeRecord& n : r.nodes) {
     EXPECT_EQ(n.device, "esp32s3");
     EXPECT_GT(n.predicted_compute_s, 0.01);
-    if (n.overrun_s == 0) {
-      EXPECT_NEAR(n.compute_s, n.predicted_compute_s, 0.05 * n.predicted_compute_s + 0.01);
-    }
+    EXPECT_EQ(n.overrun_s, 0) << "host compute " << n.host_compute_s << " s is slower than the profile";
     EXPECT_GE(n.compute_s, n.predicted_compute_s * 0.99);
+    EXPECT_LT(n.compute_s, n.predicted_compute_s + slack);
   }
-  // The RTT is the sum of its parts (plus a little host time).
+  // The RTT holds both computes and is about the sum of its parts (a hop's
+  // transfer_s ends at its final SACK, which overlaps the next node's start).
   const double parts = r.nodes[0].compute_s + r.nodes[1].compute_s + r.hops[0].transfer_s + r.reply_s;
-  EXPECT_GE(r.rtt_s, 0.98 * parts);
-  EXPECT_LT(r.rtt_s, 1.3 * parts + 0.05);
+  EXPECT_GE(r.rtt_s, r.nodes[0].compute_s + r.nodes[1].compute_s);
+  EXPECT_LT(r.rtt_s, 1.2 * parts + slack);
 }
 
 TEST(Runtime, ColdStartPaysTheLinksSetupOnce) {
@@ -244,21 +248,23 @@ TEST(RunCli, PlansOfThreeAndFiveNodesRunWithPredictionsBesideMeasurements) {
     std::string out, err;
     ASSERT_EQ(testing::RunCli(std::string("plan ") + kModel + " --devices " + list +
                                   " --link espnow --use-all --dtype f32 --format json -o " + plan, &out, &err), 0) << err;
-    const json j = RunJson(std::string("run ") + kModel + " --plan " + plan + " --time-scale 0.1 --repeat 3 --format json");
+    const json j = RunJson(std::string("run ") + kModel + " --plan " + plan + " --time-scale 0.25 --repeat 3 --format json");
     EXPECT_TRUE(j["results_identical"].get<bool>()) << devices;
     ASSERT_EQ(j["inferences"][0]["nodes"].size(), static_cast<size_t>(devices));
     ASSERT_TRUE(j.contains("plan"));
     const json& p = j["plan"];
     EXPECT_GT(p["predicted_latency_s"].get<double>(), 0);
     // Steady state against the planner: host jitter and the wire's framing
-    // overhead stay well inside this at a 0.1 time scale.
+    // overhead stay well inside this at a 0.25 time scale.
     EXPECT_LT(std::abs(p["error_pct"].get<double>()), 40) << p.dump();
     ASSERT_EQ(p["segments"].size(), static_cast<size_t>(devices));
     for (const json& s : p["segments"]) {
       EXPECT_TRUE(s.contains("error_pct"));
-      if (s["predicted_compute_s"].get<double>() > 0.05) {
-        EXPECT_LT(std::abs(s["error_pct"].get<double>()), 15) << s.dump();
-      }
+      // Emulated compute is released at the predicted time; host lateness
+      // (up to ~10 ms real = 0.04 s emulated at this scale) may add to it.
+      const double predicted = s["predicted_compute_s"].get<double>(), measured = s["measured_compute_s"].get<double>();
+      EXPECT_GE(measured, 0.99 * predicted) << s.dump();
+      EXPECT_LT(measured, 1.1 * predicted + 0.04) << s.dump();
     }
     EXPECT_EQ(p["hops"].size(), static_cast<size_t>(devices - 1));
   }
@@ -277,9 +283,10 @@ TEST(RunCli, ErrorsAreClear) {
 }
 
 TEST(BenchProtocols, RanksTheProtocolsAsThePaperDid) {
-  // A reduced time scale keeps this fast; the real-scale figures are in docs/runtime.md.
+  // A reduced time scale keeps this at ~20 s; 0.25 keeps the host's share
+  // (compute, scheduling) small. The real-scale figures are in docs/calibration.md.
   std::string out, err;
-  ASSERT_EQ(testing::RunCli("bench-protocols --time-scale 0.1 --format json", &out, &err), 0) << err;
+  ASSERT_EQ(testing::RunCli("bench-protocols --time-scale 0.25 --format json", &out, &err), 0) << err;
   const json j = json::parse(out, nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << out;
   EXPECT_TRUE(j.contains("schema_version"));
