@@ -4,14 +4,19 @@
 //   layer <i> <op> <name> ticks <T>          (one per node, T at ticks_hz)
 //   ticks_hz <HZ> total_ticks <T>
 //   cut_tensor <name> <dtype> <shape> <bytes> <hex...>
+//   wire message <bytes> fragments <n> datagram 250 radio_sent <k>
 //   done
+// The cut tensor is framed as the runtime frames it (wire.h: a tensor request
+// split into 250-byte ESP-NOW datagrams) and handed to the radio seam.
 // All allocation happens before LockHeap(): loading the segment (the Graph's
 // metadata; weights stay in flash) and creating the executor (the arena).
+#include <algorithm>
 #include <cstring>
 
 #include "edgesplit/exec.h"
 #include "edgesplit/kernels.h"
 #include "edgesplit/segment.h"
+#include "edgesplit/wire.h"
 #include "platform.h"
 
 extern "C" const uint8_t es_segment_blob[], es_segment_blob_end[];
@@ -72,6 +77,23 @@ int main() {
   if (static_cast<int64_t>(input_size) != ex.input_bytes())
     return Fail(InvalidArgument("embedded input has " + std::to_string(input_size) + " bytes, the segment wants " +
                                 std::to_string(ex.input_bytes())));
+  // The wire frame of the cut tensor and one datagram, both sized at start-up.
+  const Tensor& cut = ex.output_tensor();
+  wire::MessageHeader frame;
+  frame.type = wire::MessageType::kTensorRequest;
+  frame.request_id = 1;
+  frame.cut_id = static_cast<uint16_t>(seg->info.cut_after);
+  frame.dtype = cut.dtype;
+  frame.rank = static_cast<uint8_t>(cut.shape.size());
+  for (size_t d = 0; d < cut.shape.size() && d < wire::kMaxRank; ++d) frame.dims[d] = static_cast<uint32_t>(cut.shape[d]);
+  if (!cut.quant.empty()) {
+    frame.quant_scale = cut.quant.scales[0];
+    frame.quant_zero_point = cut.quant.zero_points[0];
+  }
+  constexpr size_t kDatagramBytes = 250;  // ESP-NOW's payload
+  const size_t message_bytes = wire::EncodedMessageBytes(frame.rank, static_cast<size_t>(ex.output_bytes()));
+  std::unique_ptr<uint8_t[]> message(new uint8_t[message_bytes]);
+  std::unique_ptr<uint8_t[]> datagram(new uint8_t[kDatagramBytes]);
   mcu::LockHeap();
 
   Output("segment ");
@@ -125,6 +147,31 @@ int main() {
   OutputNumber(static_cast<uint64_t>(ex.output_bytes()));
   Output(" ");
   OutputHex(static_cast<const uint8_t*>(ex.output()), static_cast<size_t>(ex.output_bytes()));
+  Output("\n");
+
+  Result<size_t> framed = wire::EncodeMessage(
+      frame, {static_cast<const uint8_t*>(ex.output()), static_cast<size_t>(ex.output_bytes())}, {message.get(), message_bytes});
+  if (!framed.ok()) return Fail(framed.status());
+  const size_t count = wire::FragmentCount(*framed, kDatagramBytes);
+  const size_t chunk = wire::FragmentPayloadBytes(kDatagramBytes);
+  size_t sent = 0;
+  for (size_t i = 0; i < count; ++i) {
+    wire::FragmentHeader fh;
+    fh.request_id = frame.request_id;
+    fh.index = static_cast<uint16_t>(i);
+    fh.count = static_cast<uint16_t>(count);
+    fh.total_length = static_cast<uint32_t>(*framed);
+    const size_t begin = i * chunk, len = std::min(chunk, *framed - begin);
+    Result<size_t> d = wire::EncodeFragment(fh, {message.get() + begin, len}, {datagram.get(), kDatagramBytes});
+    if (!d.ok()) return Fail(d.status());
+    sent += mcu::RadioSend(datagram.get(), *d) ? 1 : 0;  // QEMU has no radio: 0
+  }
+  Output("wire message ");
+  OutputNumber(*framed);
+  Output(" fragments ");
+  OutputNumber(count);
+  Output(" datagram 250 radio_sent ");
+  OutputNumber(sent);
   Output("\ndone\n");
   return 0;
 }

@@ -75,7 +75,7 @@ def module(path):
     if m: return m.group(1)
     if "model_blobs" in path: return "embedded model+input"
     if "CMakeFiles/firmware.elf" in path: return "firmware (main, seam, startup)"
-    m = re.search(r"(lib\w+)\.a\(", path)
+    m = re.search(r"(lib[\w+]+)\.a\(", path)
     return m.group(1) if m else "other"
 for line in open(sys.argv[1]):
     m = re.match(r"^(\.[\w.]+)\s", line)
