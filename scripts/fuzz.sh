@@ -15,7 +15,7 @@ testdata=/usr/share/libonnx-testdata/data
 
 CXX=clang++-14 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DEDGESPLIT_FUZZ=ON -DEDGESPLIT_TESTS=OFF -DEDGESPLIT_BENCH=OFF >/dev/null
-cmake --build "$build" --target onnx_import_fuzz make_onnx_seeds profile_fuzz wire_fuzz make_wire_seeds trace_fuzz segment_fuzz make_segment_seeds -j2
+cmake --build "$build" --target onnx_import_fuzz make_onnx_seeds profile_fuzz wire_fuzz make_wire_seeds trace_fuzz segment_fuzz make_segment_seeds net_fuzz -j2
 
 corpus="$(mktemp -d)"
 trap 'rm -rf "$corpus"' EXIT
@@ -83,4 +83,14 @@ trap 'rm -rf "$corpus" "$profile_corpus" "$wire_corpus" "$trace_corpus" "$segmen
 "$build/fuzz/make_segment_seeds" "$segment_corpus"
 "$build/fuzz/segment_fuzz" "$segment_corpus" \
   -max_total_time="$seconds" -max_len=262144 -rss_limit_mb=2048 -timeout=20 \
+  -artifact_prefix="$build/fuzz-artifacts/" -print_final_stats=1
+
+# Addresses and transport names (fuzz/net_fuzz.cc), seeded with valid ones.
+net_corpus="$(mktemp -d)"
+trap 'rm -rf "$corpus" "$profile_corpus" "$wire_corpus" "$trace_corpus" "$segment_corpus" "$net_corpus"' EXIT
+printf '127.0.0.1:5000' > "$net_corpus/endpoint"
+printf '6001' > "$net_corpus/port"
+printf 'espnow' > "$net_corpus/transport"
+"$build/fuzz/net_fuzz" "$net_corpus" \
+  -max_total_time="$seconds" -max_len=256 -rss_limit_mb=2048 -timeout=20 \
   -artifact_prefix="$build/fuzz-artifacts/" -print_final_stats=1
