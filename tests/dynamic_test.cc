@@ -361,6 +361,13 @@ TEST(DynamicTrace, GeneratorsAreSeededBoundedAndKeepEachStateTwentyRequests) {
     else EXPECT_GT(states, 5);
   }
   EXPECT_EQ(ParseTraceGenerator("sine").status().code(), StatusCode::kInvalidArgument);
+  for (auto bad : {+[](TraceOptions& o) { o.steps = 0; }, +[](TraceOptions& o) { o.min_dwell = 2147483647; },
+                   +[](TraceOptions& o) { o.min_rate_bytes_per_s = 0; }, +[](TraceOptions& o) { o.max_load = 0.5; },
+                   +[](TraceOptions& o) { o.interval_s = -1; }}) {
+    TraceOptions o;
+    bad(o);
+    EXPECT_FALSE(GenerateTrace(TraceGenerator::kGilbertElliott, o).ok());
+  }
 }
 
 // ---- Simulation -----------------------------------------------------------------------------

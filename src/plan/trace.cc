@@ -158,7 +158,7 @@ Result<std::vector<TraceRow>> GenerateTrace(TraceGenerator generator, const Trac
   if (!(o.min_rate_bytes_per_s > 0) || !(o.max_rate_bytes_per_s >= o.min_rate_bytes_per_s) || !std::isfinite(o.max_rate_bytes_per_s))
     return InvalidArgument("the rate range must satisfy 0 < min <= max");
   if (!(o.max_load >= 1) || !std::isfinite(o.max_load)) return InvalidArgument("max_load must be >= 1");
-  if (o.min_dwell < 1) return InvalidArgument("min_dwell must be >= 1");
+  if (o.min_dwell < 1 || o.min_dwell > 1000000) return InvalidArgument("min_dwell must be in [1, 1000000]");
   if (!(o.interval_s > 0)) return InvalidArgument("interval_s must be > 0");
   TraceRng rng(o.seed);
   const double lo = std::log(o.min_rate_bytes_per_s), hi = std::log(o.max_rate_bytes_per_s);
