@@ -9,6 +9,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "edgesplit/analysis.h"
 #include "edgesplit/exec.h"
@@ -504,6 +505,50 @@ TEST(Int8Kernels, BadQuantizationParametersAreRejectedByName) {
   expect_rejected("scales along axis", [](Graph& q, Node& n) { q.tensors[n.inputs[1]].quant.scales.pop_back(); });
   expect_rejected("bias", [](Graph& q, Node& n) { q.tensors[n.inputs[2]].dtype = DType::kInt8; });
   expect_rejected("int8 output", [](Graph& q, Node& n) { q.tensors[n.outputs[0]].dtype = DType::kUInt8; });
+}
+
+// ---- CLI ------------------------------------------------------------------------------
+
+TEST(QuantCli, InferInt8SplitQuantizeAndSqnr) {
+  const std::string dir = testing::MakeTempDir();
+  const std::string model = "mobilenet_v2:alpha=0.35,res=96";
+  Result<Graph> g = LoadModel(model);
+  ASSERT_TRUE(g.ok());
+  const CalibrationSample x = RandomCalibrationSamples(g->tensors[g->inputs[0]], 1, 4242)[0];
+  ASSERT_TRUE(WriteNpy(dir + "/x.npy", g->tensors[g->inputs[0]].shape, x.data()).ok());
+  std::string out, err;
+  ASSERT_EQ(testing::RunCli("infer " + model + " --input " + dir + "/x.npy --dtype int8 --backend reference --split "
+                            "block_16_project_BN --top 1 --output " + dir + "/y.npy", &out, &err), 0) << err;
+  EXPECT_NE(out.find("dtype int8"), std::string::npos) << out;
+  EXPECT_NE(out.find("'block_16_project_BN' [1,112,3,3] (1008B)"), std::string::npos) << out;  // int8 on the link
+  // The CLI's default calibration: 16 seeded random inputs (seed 1).
+  Result<Graph> q = Quantize(*g, RandomCalibrationSamples(g->tensors[g->inputs[0]], 16, 1));
+  ASSERT_TRUE(q.ok());
+  auto want = RunAllTensors(*q, x);
+  ASSERT_TRUE(want.ok());
+  Result<FloatArray> y = ReadNpy(dir + "/y.npy");
+  ASSERT_TRUE(y.ok());
+  ASSERT_EQ(y->data.size() * 4, (*want)[q->outputs[0]].size());
+  EXPECT_EQ(std::memcmp(y->data.data(), (*want)[q->outputs[0]].data(), y->data.size() * 4), 0);
+
+  // quantize -> QDQ .onnx -> infer gives the same bits.
+  ASSERT_EQ(testing::RunCli("quantize " + model + " -o " + dir + "/m.onnx", &out, &err), 0) << err;
+  EXPECT_NE(out.find("int8 nodes"), std::string::npos) << out;
+  ASSERT_EQ(testing::RunCli("infer " + dir + "/m.onnx --input " + dir + "/x.npy --backend reference --output " + dir +
+                            "/y2.npy", &out, &err), 0) << err;
+  EXPECT_NE(out.find("dtype int8"), std::string::npos) << out;
+  EXPECT_EQ(testing::ReadFile(dir + "/y.npy"), testing::ReadFile(dir + "/y2.npy"));
+
+  ASSERT_EQ(testing::RunCli("sqnr " + model + " --samples 2 --format json", &out, &err), 0) << err;
+  nlohmann::json j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["schema_version"], 1);
+  EXPECT_EQ(j["samples"], 2);
+  ASSERT_EQ(j["layers"].size(), g->nodes.size());
+  EXPECT_EQ(j["layers"][0]["name"], "Conv1");
+  EXPECT_GT(j["layers"][0]["sqnr_db"].get<double>(), 20.0);
+
+  EXPECT_EQ(testing::RunCli("infer " + model + " --input " + dir + "/x.npy --dtype int8 --calib /nonexistent/calib", &out, &err), 1);
+  EXPECT_NE(err.find("/nonexistent/calib"), std::string::npos) << err;
 }
 
 }  // namespace

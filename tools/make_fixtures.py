@@ -9,7 +9,8 @@ another python3 on PATH may lack them. For every model it writes
   OUTDIR/<name>.input.npy    a seeded float32 NCHW input, 1x3x224x224
   OUTDIR/<name>.output.npy   PyTorch's output for that input
 plus OUTDIR/resnet18_external.onnx (+ resnet18_external.data), the resnet18 model
-with its weights stored as ONNX external data.
+with its weights stored as ONNX external data, and the int8-accuracy fixtures:
+two CNNs trained on scikit-learn's digits (tools/train_digits.py, python3-sklearn).
 
 The weights are random (nothing can be downloaded here), but BatchNorm statistics
 are recomputed on random batches so that activations neither die nor explode:
@@ -30,9 +31,11 @@ try:
     import onnx
     import torch
     import torchvision.models as tvm
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import train_digits
 except ImportError as e:
     sys.exit(f"make_fixtures: {e}; run with Debian's /usr/bin/python3 "
-             "(apt-get install python3-torchvision python3-onnx)")
+             "(apt-get install python3-torchvision python3-onnx python3-sklearn)")
 
 # (file name, constructor, opset). The opsets cover the range the importer must
 # read: 11 (Clip with min/max inputs is new there), 13 (the default; Split and
@@ -57,8 +60,11 @@ CALIBRATION_BATCH_SIZE = 4
 
 
 def script_digest():
-    with open(os.path.abspath(__file__), "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
+    digest = hashlib.sha256()
+    for path in (os.path.abspath(__file__), os.path.abspath(train_digits.__file__)):
+        with open(path, "rb") as f:
+            digest.update(f.read())
+    return digest.hexdigest()
 
 
 def expected_files():
@@ -66,7 +72,7 @@ def expected_files():
     for name, _, _ in MODELS:
         names += [name + ".onnx", name + ".input.npy", name + ".output.npy"]
     names += [EXTERNAL_NAME + ".onnx", EXTERNAL_NAME + ".data"]
-    return names
+    return names + train_digits.FILES
 
 
 def up_to_date(outdir, digest):
@@ -174,6 +180,7 @@ def main(argv):
     t0 = time.time()
     write_external_copy(outdir)
     print(f"make_fixtures: {EXTERNAL_NAME:20s} external data  {time.time() - t0:.1f}s")
+    train_digits.make_digits_fixtures(outdir)
 
     with open(stamp, "w") as f:
         f.write(digest + "\n")

@@ -222,7 +222,9 @@ Status FoldQdq(Graph& g) {
   std::vector<char> erase(g.nodes.size(), 0);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node original = g.nodes[i];
-    if (!IsInt8Op(original.op) || original.outputs.size() != 1 || is_output[original.outputs[0]]) continue;
+    if (!IsInt8Op(original.op) || original.outputs.size() != 1 || is_output[original.outputs[0]] ||
+        !original.HasInput(0))
+      continue;
     const std::vector<int>& readers = consumers[original.outputs[0]];
     if (readers.size() != 1 || g.nodes[readers[0]].op != OpType::kQuantizeLinear) continue;
     const Node& qn = g.nodes[readers[0]];

@@ -202,15 +202,19 @@ class Quantizer {
   Status AddNode(const Node& src) {
     Node node = src;
     const OpType op = node.op;
-    const bool weighted = (op == OpType::kConv || op == OpType::kGemm) && CanRunWeightedInt8(node);
-    const bool add = op == OpType::kAdd && node.inputs.size() == 2 && IsActivation(f_, node.inputs[0]) &&
+    // Every int8 form needs a present data input and one output.
+    const bool has_data = !node.inputs.empty() && node.inputs[0] != kNoTensor && node.outputs.size() == 1;
+    const bool weighted = has_data && (op == OpType::kConv || op == OpType::kGemm) && CanRunWeightedInt8(node);
+    const bool add = has_data && op == OpType::kAdd && node.inputs.size() == 2 && IsActivation(f_, node.inputs[0]) &&
                      IsActivation(f_, node.inputs[1]) && node.activation.kind != ActivationKind::kLeakyRelu;
-    const bool pooled = (op == OpType::kAveragePool || op == OpType::kGlobalAveragePool) && PrimaryInt8(node.inputs[0]) &&
+    const bool pooled = has_data && (op == OpType::kAveragePool || op == OpType::kGlobalAveragePool) && PrimaryInt8(node.inputs[0]) &&
                         node.outputs.size() == 1 && node.activation.kind == ActivationKind::kNone;
-    const bool moved = IsDataMovement(op) && PrimaryInt8(node.inputs[0]) && node.outputs.size() == 1 &&
+    const bool moved = has_data && IsDataMovement(op) && PrimaryInt8(node.inputs[0]) && node.outputs.size() == 1 &&
                        node.activation.kind == ActivationKind::kNone;
-    bool concat = op == OpType::kConcat && !node.inputs.empty() && node.activation.kind == ActivationKind::kNone;
-    for (int t : node.inputs) concat = concat && PrimaryInt8(t) && q_.tensors[int8_of_[t]].quant == q_.tensors[int8_of_[node.inputs[0]]].quant;
+    bool concat = has_data && op == OpType::kConcat && !node.inputs.empty() && node.activation.kind == ActivationKind::kNone;
+    // Concat moves bytes only when every input already shares one set of params.
+    for (int t : node.inputs)
+      concat = concat && PrimaryInt8(t) && q_.tensors[int8_of_[t]].quant == q_.tensors[int8_of_[node.inputs[0]]].quant;
 
     if (weighted) {
       ES_ASSIGN_OR_RETURN(node.inputs[0], Int8Form(src.inputs[0]));
