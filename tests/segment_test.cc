@@ -9,6 +9,7 @@
 #include "edgesplit/analysis.h"
 #include "edgesplit/exec.h"
 #include "edgesplit/models.h"
+#include "edgesplit/onnx.h"
 #include "edgesplit/quant.h"
 #include "edgesplit/segment.h"
 #include "segment_generated.h"
@@ -123,6 +124,20 @@ TEST(SegmentFile, Float32SegmentRoundTrips) {
   ASSERT_TRUE(loaded.ok()) << loaded.status().message();
   const int n = static_cast<int>(loaded->graph.nodes.size());
   EXPECT_EQ(RunSegment(loaded->graph, 0, n, 5), RunSegment(m.graph, m.cuts[2].position, m.cuts[5].position, 5));
+}
+
+TEST(SegmentFile, ALoadedSegmentExportsToOnnxWithItsInPlaceWeights) {
+  SplitModel m = Load("resnet18:res=32", /*int8=*/false);
+  std::vector<uint8_t> bytes = FileOf(m, 0, 2);
+  std::unique_ptr<SegmentFile> file = SegmentFile::FromBytes(bytes.data(), bytes.size());
+  Result<LoadedSegment> loaded = ReadSegment(file->data(), file->size());
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  Result<std::string> onnx = ExportOnnxBytes(loaded->graph);
+  ASSERT_TRUE(onnx.ok()) << onnx.status().message();
+  Result<Graph> back = ImportOnnxBytes(onnx->data(), onnx->size(), "");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  const int n = static_cast<int>(back->nodes.size());
+  EXPECT_EQ(RunSegment(*back, 0, n, 9), RunSegment(loaded->graph, 0, n, 9));
 }
 
 // ---- Rejected files ----------------------------------------------------------

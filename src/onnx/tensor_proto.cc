@@ -256,7 +256,7 @@ void TensorToProto(const Tensor& tensor, onnx::TensorProto* proto) {
   proto->set_name(tensor.name);
   proto->set_data_type(OnnxFromDType(tensor.dtype));
   for (int64_t d : tensor.shape) proto->add_dims(d);
-  proto->set_raw_data(tensor.data.data(), tensor.data.size());
+  proto->set_raw_data(tensor.bytes(), tensor.byte_size());  // also constants held in place (segment files)
 }
 
 }  // namespace edgesplit::onnx_internal
