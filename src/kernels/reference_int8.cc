@@ -97,9 +97,15 @@ inline int8_t Clamp8(int32_t v, int64_t lo, int64_t hi) {
   return static_cast<int8_t>(v < lo ? lo : (v > hi ? hi : v));
 }
 
-// ---- Conv: ints = window layout (kWinCount) then kConvXZp, kConvYZp, lo, hi, then
-// per output channel (multiplier, shift).
-enum ConvExtra { kConvXZp = kWinCount, kConvYZp, kConvLo, kConvHi, kConvHasBias, kConvTable };
+// ---- Conv: ints = window layout (kWinCount) then kConvXZp, kConvYZp, lo, hi, has
+// bias, pointwise, then per output channel (multiplier, shift), then for a
+// pointwise conv per output channel -x_zp * sum(w) (every tap is inside the input).
+enum ConvExtra { kConvXZp = kWinCount, kConvYZp, kConvLo, kConvHi, kConvHasBias, kConvPointwise, kConvTable };
+
+// A 1x1 stride-1 conv without padding: whole-plane products.
+bool IsPlainPointwise(const int64_t* p) {
+  return IsPointwise(p) && p[kWinSD] == 1 && p[kWinSH] == 1 && p[kWinSW] == 1;
+}
 
 Status PrepareConv(const Graph& graph, const Node& node, PreparedKernel* k) {
   const TensorDesc& x = k->inputs[0];
@@ -117,8 +123,19 @@ Status PrepareConv(const Graph& graph, const Node& node, PreparedKernel* k) {
   k->ints[kWinGroup] = node.GetInt("group", 1);
   int64_t lo = 0, hi = 0;
   ES_RETURN_IF_ERROR(ActivationRange(node, ys, yz, &lo, &hi));
-  k->ints.insert(k->ints.end(), {xz, yz, lo, hi, node.HasInput(2) ? 1 : 0});
+  const bool pointwise = IsPlainPointwise(k->ints.data());
+  k->ints.insert(k->ints.end(), {xz, yz, lo, hi, node.HasInput(2) ? 1 : 0, pointwise ? 1 : 0});
   for (int64_t m = 0; m < M; ++m) PushMultiplier(static_cast<double>(xs) * ws[m] / ys, &k->ints);
+  if (pointwise) {
+    // sum (x - x_zp) * w = sum x * w - x_zp * sum w: the second term is a per-channel constant.
+    const Tensor& w = graph.tensors[node.inputs[1]];
+    const int64_t per_m = w.num_elements() / M;
+    for (int64_t m = 0; m < M; ++m) {
+      int64_t sum = 0;
+      for (int64_t i = 0; i < per_m; ++i) sum += w.data_as<int8_t>()[m * per_m + i];
+      k->ints.push_back(-int64_t{xz} * sum);
+    }
+  }
   k->scratch_bytes = (y.elements / std::max<int64_t>(1, y.dims[0] * M)) * 4;  // one int32 output plane
   return Status::Ok();
 }
@@ -136,12 +153,24 @@ void EvalConv(const PreparedKernel& k, const int8_t* x, const int8_t* w, const i
   const bool has_bias = p[kConvHasBias] != 0;
   const int64_t* table = p + kConvTable;
   const int64_t Cg = C / G, Mg = M / G, plane = OD * OH * OW, in_plane = D * H * W;
+  const bool pointwise = p[kConvPointwise] != 0;
+  const int64_t* zp_terms = table + 2 * M;
   for (int64_t n = 0; n < N; ++n) {
     for (int64_t m = 0; m < M; ++m) {
       const int64_t g = m / Mg;
       const int32_t b = has_bias ? bias[m] : 0;
-      for (int64_t i = 0; i < plane; ++i) acc[i] = b;
-      for (int64_t ic = 0; ic < Cg; ++ic) {
+      if (pointwise) {
+        const int32_t start = b + static_cast<int32_t>(zp_terms[m]);
+        for (int64_t i = 0; i < plane; ++i) acc[i] = start;
+        for (int64_t ic = 0; ic < Cg; ++ic) {
+          const int32_t wv = w[m * Cg + ic];
+          if (wv == 0) continue;
+          const int8_t* xc = x + (n * C + g * Cg + ic) * in_plane;
+          for (int64_t i = 0; i < plane; ++i) acc[i] += xc[i] * wv;
+        }
+      }
+      if (!pointwise) for (int64_t i = 0; i < plane; ++i) acc[i] = b;
+      for (int64_t ic = 0; ic < Cg && !pointwise; ++ic) {
         const int8_t* xc = x + (n * C + g * Cg + ic) * in_plane;
         const int8_t* wc = w + (m * Cg + ic) * KD * KH * KW;
         for (int64_t kd = 0; kd < KD; ++kd)
@@ -163,7 +192,12 @@ void EvalConv(const PreparedKernel& k, const int8_t* x, const int8_t* w, const i
                   if (iy < 0 || iy >= H) continue;
                   const int8_t* row = xc + (id * H + iy) * W;
                   int32_t* out = acc + (od * OH + oy) * OW;
-                  for (int64_t ox = ox_lo; ox < ox_hi; ++ox) out[ox] += (row[ox * SW + off] - xz) * wv;
+                  if (SW == 1) {  // contiguous: the compiler vectorises the widening multiply-add
+                    const int8_t* in = row + off;
+                    for (int64_t ox = ox_lo; ox < ox_hi; ++ox) out[ox] += (in[ox] - xz) * wv;
+                  } else {
+                    for (int64_t ox = ox_lo; ox < ox_hi; ++ox) out[ox] += (row[ox * SW + off] - xz) * wv;
+                  }
                 }
               }
             }
