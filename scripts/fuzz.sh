@@ -82,7 +82,7 @@ segment_corpus="$(mktemp -d)"
 trap 'rm -rf "$corpus" "$profile_corpus" "$wire_corpus" "$trace_corpus" "$segment_corpus"' EXIT
 "$build/fuzz/make_segment_seeds" "$segment_corpus"
 "$build/fuzz/segment_fuzz" "$segment_corpus" \
-  -max_total_time="$seconds" -max_len=262144 -rss_limit_mb=2048 -timeout=20 \
+  -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 -timeout=20 \
   -artifact_prefix="$build/fuzz-artifacts/" -print_final_stats=1
 
 # Addresses and transport names (fuzz/net_fuzz.cc), seeded with valid ones.
