@@ -5,6 +5,7 @@
 // sqnr prints each layer's signal-to-quantization-noise ratio, int8 vs f32.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -105,9 +106,11 @@ Status RunSqnr(const QuantizeArgs& a) {
   }
   std::string out = fmt::format("model {}: int8 vs f32 over {} {} sample{}\n\n", a.model, samples.size(),
                                 a.calib.calib.empty() ? "random" : "calibration", samples.size() == 1 ? "" : "s");
-  out += fmt::format("{:<36} {:<18} {:>12} {:>10}\n", "layer", "op", "elements", "SQNR dB");
+  size_t width = 5;  // the layer column fits the longest name (ONNX paths can be long)
+  for (const LayerSqnr& l : layers) width = std::max(width, l.node.size());
+  out += fmt::format("{:<{}} {:<18} {:>12} {:>10}\n", "layer", width, "op", "elements", "SQNR dB");
   for (const LayerSqnr& l : layers)
-    out += fmt::format("{:<36} {:<18} {:>12} {:>10}\n", l.node, OpTypeName(l.op), l.elements, Db(l.sqnr_db));
+    out += fmt::format("{:<{}} {:<18} {:>12} {:>10}\n", l.node, width, OpTypeName(l.op), l.elements, Db(l.sqnr_db));
   return WriteOutput(a.output, out);
 }
 
