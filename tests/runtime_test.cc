@@ -298,6 +298,9 @@ TEST(BenchProtocols, RanksTheProtocolsAsThePaperDid) {
     by[p["protocol"].get<std::string>()] = p;
   }
   ASSERT_EQ(by.size(), 4u);
+  for (const auto& [name, p] : by)
+    if (p["overrun_s"].get<double>() > 0)
+      GTEST_SKIP() << name << ": this host computes slower than the emulated esp32s3 (a sanitizer build?); figures not comparable";
   const double espnow = by["espnow"]["rtt_s"], udp = by["udp"]["rtt_s"], ble = by["ble"]["rtt_s"];
   EXPECT_NEAR(espnow, 3.65, 0.365);
   EXPECT_NEAR(udp, 5.8, 0.58);
