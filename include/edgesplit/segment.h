@@ -59,7 +59,8 @@ struct LoadedSegment {
   SegmentInfo info;
 };
 
-// Checks a whole file as described above, without building anything.
+// Checks a whole file as described above. It builds the Graph internally (shape
+// inference and planning need one), then drops it: use ReadSegment to keep it.
 Status VerifySegment(const void* bytes, size_t size);
 
 // VerifySegment, then the segment's Graph (constants read in place).
