@@ -51,16 +51,30 @@ TEST(OneDnnTest, IsRegisteredByName) {
 }
 
 // Head [0, p) for every position p has every tensor live at p as an output, so
-// together they cover every activation of the model.
-class EveryTensorMatchesReference : public ::testing::TestWithParam<const char*> {};
+// together they cover every activation of the model (MobileNetV2). ResNet18's
+// weights make that quadratic sweep slow: it is checked at its cut points.
+struct ToleranceCase {
+  const char* model;
+  bool every_position;
+};
+class EveryTensorMatchesReference : public ::testing::TestWithParam<ToleranceCase> {};
 
 TEST_P(EveryTensorMatchesReference, WithinTolerance) {
-  Graph g = Load(GetParam());
+  Graph g = Load(GetParam().model);
   ASSERT_FALSE(g.nodes.empty());
   const int n = static_cast<int>(g.nodes.size());
+  std::vector<int> positions;
+  if (GetParam().every_position) {
+    for (int p = 1; p <= n; ++p) positions.push_back(p);
+  } else {
+    auto cuts = FindCutPoints(g);
+    ASSERT_TRUE(cuts.ok());
+    for (const CutPoint& c : *cuts)
+      if (c.position > 0) positions.push_back(c.position);
+  }
   std::vector<float> input;
   int compared = 0;
-  for (int p = 1; p <= n; ++p) {
+  for (int p : positions) {
     auto ref = SegmentExecutor::Create(g, 0, p, ReferenceBackend());
     auto dnn = SegmentExecutor::Create(g, 0, p, OneDnnBackend());
     ASSERT_TRUE(ref.ok()) << ref.status().message();
@@ -81,11 +95,12 @@ TEST_P(EveryTensorMatchesReference, WithinTolerance) {
       ++compared;
     }
   }
-  EXPECT_GE(compared, n);
+  EXPECT_GE(compared, static_cast<int>(positions.size()));
 }
 
 INSTANTIATE_TEST_SUITE_P(Zoo, EveryTensorMatchesReference,
-                         ::testing::Values("mobilenet_v2:alpha=0.35,res=96", "resnet18:res=32"),
+                         ::testing::Values(ToleranceCase{"mobilenet_v2:alpha=0.35,res=96", true},
+                                           ToleranceCase{"resnet18:res=32", false}),
                          [](const auto& info) { return std::string(info.index == 0 ? "MobileNetV2" : "ResNet18"); });
 
 class OneDnnSplitEveryCut : public ::testing::TestWithParam<const char*> {};
