@@ -5,5 +5,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}
 shift || true
 jobs=$(nproc 2>/dev/null || echo 2)
+# ccache: paths relative to the checkout, so a fresh clone elsewhere (CI) hits
+# the cache of an earlier build of the same sources.
+export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
 cmake --build "$build" -j"$jobs"

@@ -12,6 +12,7 @@ seconds="${1:-60}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="$root/build-fuzz"
 testdata=/usr/share/libonnx-testdata/data
+export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1  # as scripts/build.sh
 
 CXX=clang++-14 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DEDGESPLIT_FUZZ=ON -DEDGESPLIT_TESTS=OFF -DEDGESPLIT_BENCH=OFF >/dev/null
