@@ -24,26 +24,55 @@ for c in m["cut_tensors"]:
           f"{c['bytes_int8']} bytes int8, {c['bytes_f32']} bytes f32")
 PY
 
-banner "3. Real f32 inference (reference kernels): head then tail at the cut, bit-identical to the whole model"
+banner "3. Real f32 inference (oneDNN backend): head then tail at the cut, bit-identical to the whole model"
 /usr/bin/python3 -c "import numpy as np; np.save('$out/input.npy', np.random.RandomState(0).uniform(-1, 1, (1, 3, 224, 224)).astype('float32'))"
 "$es" infer mobilenet_v2:alpha=0.35,res=224 --input "$out/input.npy" --split block_16_project_BN --top 3 --output "$out/split.npy"
 "$es" infer mobilenet_v2:alpha=0.35,res=224 --input "$out/input.npy" --output "$out/whole.npy" >/dev/null
 cmp "$out/split.npy" "$out/whole.npy" && echo "split output == whole-model output, byte for byte"
 
-banner "4. ResNet50 split into three segments (what several ESP32-S3 boards would share)"
+banner "4. The two backends on MobileNetV2-1.0 @224: oneDNN (channels-last, fused) vs the portable reference loops"
+"$es" bench-engine mobilenet_v2:alpha=1.0,res=224 --threads 2 --repeat 20 | head -1
+"$es" bench-engine mobilenet_v2:alpha=1.0,res=224 --backend reference --repeat 3 | head -1
+
+banner "5. int8 (TFLite scheme): quantize to QDQ ONNX, run it split at the paper's cut; the cut tensor crosses as 5,488 int8 bytes"
+"$es" quantize mobilenet_v2:alpha=0.35,res=224 -o "$out/mbv2_int8.onnx"
+"$es" infer "$out/mbv2_int8.onnx" --input "$out/input.npy" --split block_16_project_BN --backend reference --top 3 --output "$out/split8.npy"
+"$es" infer "$out/mbv2_int8.onnx" --input "$out/input.npy" --backend reference --output "$out/whole8.npy" >/dev/null
+cmp "$out/split8.npy" "$out/whole8.npy" && echo "int8 split output == int8 whole-model output, byte for byte"
+"$es" sqnr mobilenet_v2:alpha=0.35,res=96 --samples 4 | head -8
+
+banner "6. ResNet50 split into three segments (what several ESP32-S3 boards would share)"
 "$es" split resnet50 --split conv3_block4_out,conv4_block6_out -o "$out/r50"
 
-banner "5. Natural bottlenecks of ResNet18 (strict rule), as CSV"
+banner "7. Natural bottlenecks of ResNet18 (strict rule), as CSV"
 "$es" inspect resnet18 --format csv | awk -F, 'NR==1 || $NF==1'
 
-banner "6. Where to split MobileNetV2-0.35 over two ESP32-S3 boards on ESP-NOW (emulated device and link profiles, calibrated: docs/calibration.md)"
+banner "8. Where to split MobileNetV2-0.35 over two ESP32-S3 boards on ESP-NOW (emulated device and link profiles, calibrated: docs/calibration.md)"
 "$es" plan mobilenet_v2:alpha=0.35,res=224 --devices esp32s3,esp32s3 --link espnow --use-all
 
-banner "7. The seed paper's optimizer experiment: every algorithm vs the exact dp, 1..5 ESP32-S3 on ESP-NOW (emulated profiles)"
+banner "9. The seed paper's optimizer experiment: every algorithm vs the exact dp, 1..5 ESP32-S3 on ESP-NOW (emulated profiles)"
 "$es" compare mobilenet_v2:alpha=0.35,res=224 --devices esp32s3,esp32s3,esp32s3,esp32s3,esp32s3 --link espnow --use-all
 
-banner "8. ResNet50 int8 (24 MiB of weights) needs at least three 13 MiB ESP32-S3 flash partitions; dp finds the best chain"
+banner "10. ResNet50 int8 (24 MiB of weights) needs at least three 13 MiB ESP32-S3 flash partitions; dp finds the best chain"
 "$es" plan resnet50 --devices esp32s3,esp32s3,esp32s3,esp32s3 --link espnow
 
-banner "9. This machine measured: per-layer timing, a fitted device profile, its error on models it was not fitted on"
+banner "11. This machine measured: per-layer timing, a fitted device profile, its error on models it was not fitted on"
 "$es" profile --measure -o "$out/host.json"
+
+banner "12. Two node processes over emulated ESP-NOW (250-byte frames), int8, results checked against local inference (EMULATED timing, time scale 0.1)"
+"$es" run mobilenet_v2:alpha=0.35,res=224 --split block_16_project_BN --link espnow --devices esp32s3,esp32s3 --dtype int8 --repeat 3 --time-scale 0.1
+
+banner "13. A 3-device plan executed as a chain of processes: predictions beside measurements (EMULATED timing, time scale 0.25)"
+"$es" plan mobilenet_v2:alpha=0.35,res=96 --devices esp32s3,esp32s3,esp32s3 --link espnow --use-all --dtype f32 --format json > "$out/p3.json"
+"$es" run mobilenet_v2:alpha=0.35,res=96 --plan "$out/p3.json" --time-scale 0.25 --repeat 3
+
+banner "14. The seed paper's protocol experiment: UDP, TCP, ESP-NOW, BLE (EMULATED radios and devices, time scale 0.25; figures in emulated seconds)"
+"$es" bench-protocols --time-scale 0.25
+
+banner "15. Dynamic split computing: where the best split changes with the data rate, and a step trace replayed through every policy"
+"$es" policy mobilenet_v2 --device esp32s3-espnn --server edge-x86 --link udp | head -22
+"$es" simulate mobilenet_v2 --device esp32s3-espnn --server edge-x86 --link udp --generate step --seed 1 --steps 200
+
+banner "16. The device core on a Cortex-M4 (QEMU mps2-an386): flat int8 segment, flash/RAM per module, cut tensor equal to the host's"
+"$es" split mobilenet_v2:alpha=0.35,res=224 --split block_16_project_BN --format flat --dtype int8 -o "$out/flat"
+"$root/tools/build-mcu.sh" --res 96 --run --edgesplit "$es"
