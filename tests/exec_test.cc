@@ -15,54 +15,7 @@
 #include "edgesplit/onednn.h"
 #include "graph_builder.h"
 
-// Counts every allocation in this test binary: through the sanitizer's malloc
-// hooks under AddressSanitizer (which owns operator new there), else by
-// replacing the global operator new.
-#if defined(__SANITIZE_ADDRESS__)
-#define ES_COUNT_WITH_SANITIZER_HOOKS 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ES_COUNT_WITH_SANITIZER_HOOKS 1
-#endif
-#endif
-
-namespace {
-std::atomic<long> g_allocations{0};
-}
-
-#ifdef ES_COUNT_WITH_SANITIZER_HOOKS
-// From <sanitizer/allocator_interface.h> (shipped with clang, not with gcc).
-extern "C" int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void*, size_t),
-                                                         void (*free_hook)(const volatile void*));
-namespace {
-void CountMalloc(const volatile void*, size_t) { g_allocations.fetch_add(1, std::memory_order_relaxed); }
-void IgnoreFree(const volatile void*) {}
-const int kHooksInstalled = __sanitizer_install_malloc_and_free_hooks(CountMalloc, IgnoreFree);
-}  // namespace
-#else
-// A replaced global operator new/delete pair built on malloc/free: GCC cannot see
-// that they belong together and warns about every delete.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-void* operator new(size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size ? size : 1)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](size_t size) { return operator new(size); }
-void* operator new(size_t size, const std::nothrow_t&) noexcept {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  return std::malloc(size ? size : 1);
-}
-void* operator new[](size_t size, const std::nothrow_t& t) noexcept { return operator new(size, t); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
-void operator delete[](void* p, size_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-#pragma GCC diagnostic pop
-#endif
+#include "alloc_counter.h"  // counts every allocation in this binary
 
 namespace edgesplit {
 namespace {
@@ -110,17 +63,17 @@ TEST(ExecTest, InvokeAllocatesNothing) {
   FillInput(**ex, 1);
   ASSERT_TRUE((*ex)->Invoke().ok());  // warm-up
   {
-    const long probe = g_allocations.load();
+    const long probe = testing::AllocationCount();
     auto* counted = new std::vector<int>(100);
-    EXPECT_GT(g_allocations.load(), probe) << "allocation counting does not work";
+    EXPECT_GT(testing::AllocationCount(), probe) << "allocation counting does not work";
     delete counted;
   }
-  const long before = g_allocations.load();
+  const long before = testing::AllocationCount();
   for (int i = 0; i < 3; ++i) {
     Status s = (*ex)->Invoke();
     if (!s.ok()) ADD_FAILURE() << s.message();
   }
-  EXPECT_EQ(g_allocations.load() - before, 0);
+  EXPECT_EQ(testing::AllocationCount() - before, 0);
 }
 
 // The oneDNN backend: primitives, packed weights and the user-managed
@@ -134,14 +87,14 @@ TEST(ExecTest, OneDnnInvokeAllocatesOnlyInsideOneDnnExecute) {
   ASSERT_TRUE(ex.ok()) << ex.status().message();
   FillInput(**ex, 1);
   ASSERT_TRUE((*ex)->Invoke().ok());  // warm-up (the thread's stream)
-  const long before = g_allocations.load();
+  const long before = testing::AllocationCount();
   ASSERT_TRUE((*ex)->Invoke().ok());
-  const long one = g_allocations.load() - before;
+  const long one = testing::AllocationCount() - before;
   for (int i = 0; i < 3; ++i) {
     Status s = (*ex)->Invoke();
     if (!s.ok()) ADD_FAILURE() << s.message();
   }
-  EXPECT_EQ(g_allocations.load() - before, 4 * one) << "allocations per Invoke grow";
+  EXPECT_EQ(testing::AllocationCount() - before, 4 * one) << "allocations per Invoke grow";
   EXPECT_LE(one, 16 * (*ex)->num_nodes()) << "more than oneDNN's per-call argument map";
 }
 
