@@ -8,6 +8,7 @@
 // solving: the first len(LIST)+1 devices take the segments in order.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "commands.h"
@@ -35,7 +36,8 @@ Result<PlanInput> LoadPlanInput(const PlanSource& s) {
     ES_ASSIGN_OR_RETURN(DeviceProfile d, LoadDeviceProfile(dir, name));
     // A profile's rates were measured or calibrated for one dtype; say so when
     // the plan uses the other, rather than silently mixing them.
-    if (DTypeName(d.dtype) != s.dtype)
+    if (DTypeName(d.dtype) != s.dtype && std::find(s.devices.begin(), s.devices.end(), name) - s.devices.begin() ==
+                                             static_cast<std::ptrdiff_t>(devices.size()))  // once per device name
       std::fprintf(stderr, "note: device '%s' is profiled for %s; its %s rates are used for this %s plan\n", d.name.c_str(),
                    DTypeName(d.dtype), DTypeName(d.dtype), s.dtype.c_str());
     devices.push_back(std::move(d));
