@@ -73,6 +73,6 @@ banner "15. Dynamic split computing: where the best split changes with the data 
 "$es" policy mobilenet_v2 --device esp32s3-espnn --server edge-x86 --link udp | head -22
 "$es" simulate mobilenet_v2 --device esp32s3-espnn --server edge-x86 --link udp --generate step --seed 1 --steps 200
 
-banner "16. The device core on a Cortex-M4 (QEMU mps2-an386): flat int8 segment, flash/RAM per module, cut tensor equal to the host's"
+banner "16. The device core on a Cortex-M4 (QEMU mps2-an386): flat int8 segment, flash/RAM per module, the cut tensor it computes (tests/mcu_test.cc: equal to the host's, byte for byte)"
 "$es" split mobilenet_v2:alpha=0.35,res=224 --split block_16_project_BN --format flat --dtype int8 -o "$out/flat"
 "$root/tools/build-mcu.sh" --res 96 --run --edgesplit "$es"
