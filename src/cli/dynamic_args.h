@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "edgesplit/dynamic.h"
+#include "report.h"
 
 namespace edgesplit::cli {
 
@@ -18,5 +19,8 @@ struct DynamicSource {
 
 void AddDynamicSourceOptions(CLI::App& app, DynamicSource& source);
 Result<SplitPolicy> LoadSplitPolicy(const DynamicSource& source);
+// The keys every policy/simulate JSON document starts with: schema_version,
+// model, device, server, link.
+Json DynamicSetupJson(const SplitPolicy& policy);
 
 }  // namespace edgesplit::cli

@@ -26,6 +26,17 @@ void AddDynamicSourceOptions(CLI::App& app, DynamicSource& s) {
   app.add_option("--profiles", s.profiles_dir, "Profiles folder (default: env EDGESPLIT_PROFILES, else the source tree's)");
 }
 
+Json DynamicSetupJson(const SplitPolicy& p) {
+  const CandidateSet& set = p.candidate_set();
+  Json j;
+  j["schema_version"] = kSchemaVersion;
+  j["model"] = set.model;
+  j["device"] = set.device;
+  j["server"] = set.server;
+  j["link"] = set.link_name;
+  return j;
+}
+
 Result<SplitPolicy> LoadSplitPolicy(const DynamicSource& s) {
   if (s.dtype != "int8" && s.dtype != "f32") return InvalidArgument("--dtype must be int8 or f32, not '" + s.dtype + "'");
   ES_ASSIGN_OR_RETURN(CandidateRule rule, ParseCandidateRule(s.candidates));
@@ -59,12 +70,7 @@ Json RateJson(double rate) { return std::isfinite(rate) ? Json(rate) : Json(null
 
 Json PolicyJson(const SplitPolicy& p, const std::string& rule) {
   const CandidateSet& set = p.candidate_set();
-  Json j;
-  j["schema_version"] = kSchemaVersion;
-  j["model"] = set.model;
-  j["device"] = set.device;
-  j["server"] = set.server;
-  j["link"] = set.link_name;
+  Json j = DynamicSetupJson(p);
   j["candidate_rule"] = rule;
   j["latency_model"] = "head_s + tail_s * load + T_link(bytes, rate) + T_link(result_bytes, rate)";
   j["candidates"] = Json::array();

@@ -23,13 +23,7 @@ struct SimulateArgs {
 };
 
 Json ResultsJson(const SplitPolicy& p, const std::string& trace_name, size_t rows, const std::vector<PolicyResult>& results) {
-  const CandidateSet& set = p.candidate_set();
-  Json j;
-  j["schema_version"] = kSchemaVersion;
-  j["model"] = set.model;
-  j["device"] = set.device;
-  j["server"] = set.server;
-  j["link"] = set.link_name;
+  Json j = DynamicSetupJson(p);
   j["trace"] = trace_name;
   j["requests"] = rows;
   j["policies"] = Json::array();
