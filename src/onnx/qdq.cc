@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "edgesplit/unique_names.h"
 #include "edgesplit/kernels.h"
 #include "onnx_internal.h"
 
@@ -54,8 +55,8 @@ class Expander {
  public:
   explicit Expander(const Graph& q) : q_(q), out_(q) {
     out_.nodes.clear();
-    for (const Tensor& t : q.tensors) names_.insert(t.name);
-    for (const Node& n : q.nodes) names_.insert(n.name);
+    for (const Tensor& t : q.tensors) names_.Reserve(t.name);
+    for (const Node& n : q.nodes) names_.Reserve(n.name);
   }
 
   Result<Graph> Run() {
@@ -69,14 +70,14 @@ class Expander {
         if (t != kNoTensor && out_.tensors[t].dtype != DType::kInt64) t = Dequantized(t);
       const int y = src.outputs[0];
       Tensor yf;
-      yf.name = Fresh(q_.tensors[y].name + "_float");
+      yf.name = names_.Take(q_.tensors[y].name + "_float");
       yf.shape = q_.tensors[y].shape;
       n.outputs = {out_.AddTensor(std::move(yf))};
       const int yf_id = n.outputs[0];
       out_.nodes.push_back(std::move(n));
       Node qn;
       qn.op = OpType::kQuantizeLinear;
-      qn.name = Fresh(src.name + "_quantize");
+      qn.name = names_.Take(src.name + "_quantize");
       AddParams(&qn, yf_id, q_.tensors[y]);
       qn.outputs = {y};
       out_.nodes.push_back(std::move(qn));
@@ -87,25 +88,19 @@ class Expander {
   }
 
  private:
-  std::string Fresh(const std::string& base) {
-    std::string name = base;
-    for (int i = 1; names_.count(name); ++i) name = base + "_" + std::to_string(i);
-    names_.insert(name);
-    return name;
-  }
 
   // inputs = {x, scale, zero point} (+ axis when per-axis), from `q`'s params.
   void AddParams(Node* n, int x, const Tensor& q) {
     const QuantParams& p = q.quant;
     const bool per_axis = p.scales.size() != 1;
     const Shape shape = per_axis ? Shape{static_cast<int64_t>(p.scales.size())} : Shape{};
-    const int scale = out_.AddConstant(Fresh(q.name + "_scale"), DType::kFloat32, shape, p.scales.data());
+    const int scale = out_.AddConstant(names_.Take(q.name + "_scale"), DType::kFloat32, shape, p.scales.data());
     int zp;
     if (q.dtype == DType::kInt32) {
-      zp = out_.AddConstant(Fresh(q.name + "_zero_point"), DType::kInt32, shape, p.zero_points.data());
+      zp = out_.AddConstant(names_.Take(q.name + "_zero_point"), DType::kInt32, shape, p.zero_points.data());
     } else {
       std::vector<int8_t> z(p.zero_points.begin(), p.zero_points.end());
-      zp = out_.AddConstant(Fresh(q.name + "_zero_point"), DType::kInt8, shape, z.data());
+      zp = out_.AddConstant(names_.Take(q.name + "_zero_point"), DType::kInt8, shape, z.data());
     }
     n->inputs = {x, scale, zp};
     if (per_axis) n->SetInt("axis", p.axis);
@@ -117,12 +112,12 @@ class Expander {
     if (it != dq_.end()) return it->second;
     const Tensor& src = q_.tensors[t];
     Tensor f;
-    f.name = Fresh(src.name + "_dequantized");
+    f.name = names_.Take(src.name + "_dequantized");
     f.shape = src.shape;
     const int id = out_.AddTensor(std::move(f));
     Node n;
     n.op = OpType::kDequantizeLinear;
-    n.name = Fresh(src.name + "_dequantize");
+    n.name = names_.Take(src.name + "_dequantize");
     AddParams(&n, t, src);
     n.outputs = {id};
     out_.nodes.push_back(std::move(n));
@@ -132,7 +127,7 @@ class Expander {
 
   const Graph& q_;
   Graph out_;
-  std::unordered_set<std::string> names_;
+  UniqueNames names_;
   std::unordered_map<int, int> dq_;
 };
 

@@ -11,6 +11,7 @@
 #include <limits>
 #include <unordered_set>
 
+#include "edgesplit/unique_names.h"
 #include "edgesplit/quant.h"
 
 namespace edgesplit {
@@ -42,7 +43,7 @@ class Quantizer {
     q_.nodes.clear();
     int8_of_.assign(f.tensors.size(), kNoTensor);
     float_of_.assign(f.tensors.size(), kNoTensor);
-    for (const Tensor& t : f.tensors) names_.insert(t.name);
+    for (const Tensor& t : f.tensors) names_.Reserve(t.name);
     for (int t : f.inputs) float_of_[t] = t;
   }
 
@@ -57,15 +58,9 @@ class Quantizer {
   }
 
  private:
-  std::string FreshName(const std::string& base) {
-    std::string name = base;
-    for (int i = 1; names_.count(name); ++i) name = base + "_" + std::to_string(i);
-    names_.insert(name);
-    return name;
-  }
 
   int AddScalarConstant(const std::string& base, DType dtype, const void* value) {
-    return q_.AddConstant(FreshName(base), dtype, Shape{}, value);
+    return q_.AddConstant(names_.Take(base), dtype, Shape{}, value);
   }
 
   Result<QuantParams> RangeParams(int t) const {
@@ -80,14 +75,14 @@ class Quantizer {
     ES_ASSIGN_OR_RETURN(QuantParams params, RangeParams(t));
     const std::string& base = f_.tensors[t].name;
     Tensor qt;
-    qt.name = FreshName(base + "_quantized");
+    qt.name = names_.Take(base + "_quantized");
     qt.dtype = DType::kInt8;
     qt.shape = f_.tensors[t].shape;
     qt.quant = params;
     const int id = q_.AddTensor(std::move(qt));
     Node n;
     n.op = OpType::kQuantizeLinear;
-    n.name = FreshName(base + "_quantize");
+    n.name = names_.Take(base + "_quantize");
     const float scale = params.scales[0];
     const int8_t zp = static_cast<int8_t>(params.zero_points[0]);
     n.inputs = {float_of_[t], AddScalarConstant(base + "_scale", DType::kFloat32, &scale),
@@ -104,7 +99,7 @@ class Quantizer {
     const Tensor& src = q_.tensors[int8_of_[t]];
     const std::string base = f_.tensors[t].name;
     Tensor ft;
-    ft.name = name.empty() ? FreshName(base + "_dequantized") : name;
+    ft.name = name.empty() ? names_.Take(base + "_dequantized") : name;
     ft.dtype = DType::kFloat32;
     ft.shape = src.shape;
     const float scale = src.quant.scales[0];
@@ -112,7 +107,7 @@ class Quantizer {
     const int id = q_.AddTensor(std::move(ft));
     Node n;
     n.op = OpType::kDequantizeLinear;
-    n.name = FreshName(base + "_dequantize");
+    n.name = names_.Take(base + "_dequantize");
     n.inputs = {int8_of_[t], AddScalarConstant(base + "_dequant_scale", DType::kFloat32, &scale),
                 AddScalarConstant(base + "_dequant_zero_point", DType::kInt8, &zp)};
     n.outputs = {id};
@@ -127,7 +122,7 @@ class Quantizer {
     if (float_of_[t] != kNoTensor) return float_of_[t];
     Tensor& qt = q_.tensors[int8_of_[t]];
     const std::string name = qt.name;
-    qt.name = FreshName(name + "_quantized");
+    qt.name = names_.Take(name + "_quantized");
     return FloatForm(t, name);
   }
 
@@ -150,7 +145,7 @@ class Quantizer {
       const float r = std::round(v[i] / (*scales)[(i / inner) % channels]);
       q[i] = static_cast<int8_t>(std::isfinite(r) ? std::clamp(r, -static_cast<float>(kWeightMax), static_cast<float>(kWeightMax)) : 0.0f);
     }
-    const int id = q_.AddConstant(FreshName(src.name + "_quantized"), DType::kInt8, src.shape, q.data());
+    const int id = q_.AddConstant(names_.Take(src.name + "_quantized"), DType::kInt8, src.shape, q.data());
     q_.tensors[id].quant.scales = *scales;
     q_.tensors[id].quant.zero_points.assign(scales->size(), 0);
     q_.tensors[id].quant.axis = axis;
@@ -169,7 +164,7 @@ class Quantizer {
       const double r = std::round(static_cast<double>(src.data_as<float>()[c]) / scales[c]);
       q[c] = std::isfinite(r) ? static_cast<int32_t>(std::clamp(r, -2147483647.0, 2147483647.0)) : 0;
     }
-    const int id = q_.AddConstant(FreshName(src.name + "_quantized"), DType::kInt32, src.shape, q.data());
+    const int id = q_.AddConstant(names_.Take(src.name + "_quantized"), DType::kInt32, src.shape, q.data());
     q_.tensors[id].quant.scales = scales;
     q_.tensors[id].quant.zero_points.assign(scales.size(), 0);
     q_.tensors[id].quant.axis = 0;
@@ -253,7 +248,7 @@ class Quantizer {
   const std::vector<TensorRange>& ranges_;
   Graph q_;
   std::vector<int> int8_of_, float_of_;  // per float-graph tensor id: its form in q_ (ids are shared)
-  std::unordered_set<std::string> names_;
+  UniqueNames names_;
 };
 
 }  // namespace
