@@ -47,6 +47,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   auto again = edgesplit::ParseTraceCsv(edgesplit::TraceToCsv(*rows), "again.csv");
   if (!again.ok() || again->size() != rows->size()) std::abort();
+  for (size_t i = 0; i < rows->size(); ++i) {
+    const auto& a = (*rows)[i];
+    const auto& b = (*again)[i];
+    if (a.time_s != b.time_s || a.rate_bytes_per_s != b.rate_bytes_per_s || a.server_load != b.server_load) std::abort();
+  }
   if (rows->size() > 64) rows->resize(64);
   auto specs = edgesplit::ParsePolicySpecs(policy, "all");
   if (!specs.ok()) std::abort();

@@ -302,6 +302,20 @@ TEST(DynamicTrace, ParsesCommentsCrlfAndExtraColumnsAndRoundTrips) {
   for (size_t i = 0; i < rows->size(); ++i) EXPECT_NEAR((*again)[i].rate_bytes_per_s, (*rows)[i].rate_bytes_per_s, 0.1);
 }
 
+TEST(DynamicTrace, WrittenTraceReloadsBitForBitEvenForTinyAndOddValues) {
+  // Found by fuzz/trace_fuzz: a load of 5e-83 was written as 0.0000 and the
+  // written trace no longer parsed.
+  const std::vector<TraceRow> rows = {{0, 0, 5e-83}, {0.1, 1.0000000000000002, 1}, {1e14, 123456789.123, 987.654321e-5}};
+  const auto again = ParseTraceCsv(TraceToCsv(rows), "again");
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  ASSERT_EQ(again->size(), rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ((*again)[i].time_s, rows[i].time_s);
+    EXPECT_EQ((*again)[i].rate_bytes_per_s, rows[i].rate_bytes_per_s);
+    EXPECT_EQ((*again)[i].server_load, rows[i].server_load);
+  }
+}
+
 TEST(DynamicTrace, BadTracesNameTheLineAndTheProblem) {
   const std::string h = "time_s,rate_bytes_per_s,server_load\n";
   const std::map<std::string, std::string> cases = {

@@ -1,6 +1,7 @@
 // Channel/load traces: the CSV format the simulator reads and the seeded
 // generators (constant, step, random walk, Gilbert-Elliott) it can make.
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -127,10 +128,16 @@ Result<std::vector<TraceRow>> LoadTraceCsv(const std::string& path) {
 
 std::string TraceToCsv(const std::vector<TraceRow>& rows) {
   std::string s = "time_s,rate_bytes_per_s,server_load\n";
-  char buf[96];
+  // Shortest digits that read back as the same double: a written trace
+  // reloads bit for bit (a fixed precision turned tiny loads into 0).
+  char buf[32];
   for (const TraceRow& r : rows) {
-    std::snprintf(buf, sizeof buf, "%.6f,%.1f,%.4f\n", r.time_s, r.rate_bytes_per_s, r.server_load);
-    s += buf;
+    const double values[3] = {r.time_s, r.rate_bytes_per_s, r.server_load};
+    for (int c = 0; c < 3; ++c) {
+      const auto end = std::to_chars(buf, buf + sizeof buf, values[c]).ptr;
+      s.append(buf, end);
+      s += c < 2 ? ',' : '\n';
+    }
   }
   return s;
 }
