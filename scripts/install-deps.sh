@@ -27,6 +27,8 @@ PACKAGES=(
   # flat segment files (FlatBuffers, flatc at build time) and the Cortex-M4 build + QEMU run (docs/mcu.md)
   libflatbuffers-dev flatbuffers-compiler
   gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm
+  # over-the-air segment delivery: SHA-256 and Ed25519 signatures (docs/mcu.md)
+  libsodium-dev
 )
 
 missing=()
