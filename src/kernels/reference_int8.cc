@@ -146,8 +146,7 @@ void EvalConv(const PreparedKernel& k, const int8_t* x, const int8_t* w, const i
   const int64_t* p = k.ints.data();
   const int64_t N = p[kWinN], C = p[kWinC], D = p[kWinD], H = p[kWinH], W = p[kWinW], M = p[kWinM],
                 OD = p[kWinOD], OH = p[kWinOH], OW = p[kWinOW], KD = p[kWinKD], KH = p[kWinKH], KW = p[kWinKW],
-                SD = p[kWinSD], SH = p[kWinSH], SW = p[kWinSW], DD = p[kWinDD], DH = p[kWinDH], DW = p[kWinDW],
-                PF = p[kWinPF], PT = p[kWinPT], PL = p[kWinPL], G = p[kWinGroup];
+                SW = p[kWinSW], DW = p[kWinDW], PL = p[kWinPL], G = p[kWinGroup];
   const int32_t xz = static_cast<int32_t>(p[kConvXZp]), yz = static_cast<int32_t>(p[kConvYZp]);
   const int64_t lo = p[kConvLo], hi = p[kConvHi];
   const bool has_bias = p[kConvHasBias] != 0;
@@ -178,28 +177,18 @@ void EvalConv(const PreparedKernel& k, const int8_t* x, const int8_t* w, const i
             for (int64_t kw = 0; kw < KW; ++kw) {
               const int32_t wv = wc[(kd * KH + kh) * KW + kw];
               if (wv == 0) continue;
-              // Output columns whose tap lands inside the row: ix = ox*SW - PL + kw*DW in [0, W).
               const int64_t off = kw * DW - PL;
-              int64_t ox_lo = off >= 0 ? 0 : (-off + SW - 1) / SW;
-              int64_t ox_hi = W - 1 - off < 0 ? 0 : (W - 1 - off) / SW + 1;
-              ox_lo = std::min(ox_lo, OW);
-              ox_hi = std::min(ox_hi, OW);
-              for (int64_t od = 0; od < OD; ++od) {
-                const int64_t id = od * SD - PF + kd * DD;
-                if (id < 0 || id >= D) continue;
-                for (int64_t oy = 0; oy < OH; ++oy) {
-                  const int64_t iy = oy * SH - PT + kh * DH;
-                  if (iy < 0 || iy >= H) continue;
-                  const int8_t* row = xc + (id * H + iy) * W;
-                  int32_t* out = acc + (od * OH + oy) * OW;
-                  if (SW == 1) {  // contiguous: the compiler vectorises the widening multiply-add
-                    const int8_t* in = row + off;
-                    for (int64_t ox = ox_lo; ox < ox_hi; ++ox) out[ox] += (in[ox] - xz) * wv;
-                  } else {
-                    for (int64_t ox = ox_lo; ox < ox_hi; ++ox) out[ox] += (row[ox * SW + off] - xz) * wv;
-                  }
+              const TapColumns cols = InsideColumns(off, SW, W, OW);
+              ForEachTapRow(p, kd, kh, [&](int64_t in_row, int64_t out_row) {
+                const int8_t* row = xc + in_row;
+                int32_t* out = acc + out_row;
+                if (SW == 1) {  // contiguous: the compiler vectorises the widening multiply-add
+                  const int8_t* in = row + off;
+                  for (int64_t ox = cols.lo; ox < cols.hi; ++ox) out[ox] += (in[ox] - xz) * wv;
+                } else {
+                  for (int64_t ox = cols.lo; ox < cols.hi; ++ox) out[ox] += (row[ox * SW + off] - xz) * wv;
                 }
-              }
+              });
             }
       }
       const int32_t mult = static_cast<int32_t>(table[2 * m]);

@@ -25,6 +25,43 @@ inline bool IsPointwise(const int64_t* w) {
 
 Status Eval(const PreparedKernel& k, const void* const* inputs, void* const* outputs, void* scratch);
 
+// Output columns [lo, hi) of a window row whose input column ox * stride + offset
+// lies inside [0, width): the columns a tap reaches without touching padding.
+struct TapColumns {
+  int64_t lo, hi;
+};
+inline TapColumns InsideColumns(int64_t offset, int64_t stride, int64_t width, int64_t out_width) {
+  int64_t lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+  int64_t hi = width - 1 - offset < 0 ? 0 : (width - 1 - offset) / stride + 1;
+  if (lo > out_width) lo = out_width;
+  if (hi > out_width) hi = out_width;
+  if (hi < lo) hi = lo;
+  return {lo, hi};
+}
+
+// Calls visit(input_row_offset, output_row_offset) for every output row (od, oy),
+// in order, whose tap (kd, kh) lands inside the input (window layout above).
+template <typename Visit>
+inline void ForEachTapRow(const int64_t* win, int64_t kd, int64_t kh, Visit&& visit) {
+  const int64_t D = win[kWinD], H = win[kWinH], W = win[kWinW], OD = win[kWinOD], OH = win[kWinOH],
+                OW = win[kWinOW];
+  for (int64_t od = 0; od < OD; ++od) {
+    const int64_t id = od * win[kWinSD] - win[kWinPF] + kd * win[kWinDD];
+    if (id < 0 || id >= D) continue;
+    for (int64_t oy = 0; oy < OH; ++oy) {
+      const int64_t iy = oy * win[kWinSH] - win[kWinPT] + kh * win[kWinDH];
+      if (iy < 0 || iy >= H) continue;
+      visit((id * H + iy) * W, (od * OH + oy) * OW);
+    }
+  }
+}
+
+// ONNX's quantized ops (reference_qlinear.cc).
+void QuantizeDequantize(const PreparedKernel& k, const void* const* inputs, void* y);
+void QLinearMatMul(const PreparedKernel& k, const void* const* in, void* y);
+// `acc` holds one output plane of int32 (the kernel's scratch).
+void QLinearConv(const PreparedKernel& k, const void* const* in, void* y, int32_t* acc);
+
 // The window layout above from a node's resolved attributes (reference_prepare.cc).
 Status WindowLayout(const Node& node, const TensorDesc& x, const TensorDesc& y, std::vector<int64_t>* ints);
 // Strides of `d` broadcast to `out`'s rank (0 along broadcast dims), written to strides[out.rank].
