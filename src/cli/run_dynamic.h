@@ -1,0 +1,34 @@
+// `edgesplit run MODEL --dynamic ...`: the live dynamic split run
+// (docs/dynamic.md, "Live"). run.cc registers these flags beside its own and
+// hands over when --dynamic is given.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+#include "edgesplit/status.h"
+
+namespace edgesplit::cli {
+
+struct DynamicRunArgs {
+  bool dynamic = false;
+  std::string schedule, candidates = "strict";
+  double probe_interval = 1.0, hysteresis = 0.02, probe_timeout = 2.0;
+  // Larger than the controller's 4 KiB: the head times probes on the wall clock,
+  // and a longer probe averages the host's jitter out of the rate sample.
+  int64_t probe_bytes = 16384;
+};
+
+// The flags `run` already has, as it parsed them.
+struct RunCommonArgs {
+  std::string model, link, dtype, format, profiles, output, shape, plan;
+  std::vector<std::string> devices, split;
+  int repeat = 0, inflight = 1;
+  double loss = -1, time_scale = 1, timeout = 120;
+};
+
+void AddDynamicRunOptions(CLI::App& app, DynamicRunArgs* args);
+Status RunDynamic(const DynamicRunArgs& args, const RunCommonArgs& common);
+
+}  // namespace edgesplit::cli

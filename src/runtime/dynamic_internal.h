@@ -1,0 +1,60 @@
+// Helpers shared by the live dynamic run's head, server and client.
+#pragma once
+
+#include <algorithm>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "edgesplit/dynamic_runtime.h"
+#include "edgesplit/wire.h"
+
+namespace edgesplit::runtime::detail {
+
+// One JSON event line, flushed (what the client's NodeProcess reads).
+inline void EmitEvent(std::FILE* events, const nlohmann::ordered_json& j) {
+  if (!events) return;
+  const std::string line = j.dump() + "\n";
+  std::fwrite(line.data(), 1, line.size(), events);
+  std::fflush(events);
+}
+
+// The link's channel with its shaper paced at `rate` bytes/s (the retransmission
+// timer follows the frame time, as ResolveLink sets it for the profile's rate).
+inline net::ChannelOptions ChannelAtRate(const ResolvedLink& link, double rate, double time_scale) {
+  net::ChannelOptions c = link.channel;
+  c.shaper.bytes_per_s = rate;
+  c.rto_s = std::max(0.02, 8 * (link.profile.per_frame_s + static_cast<double>(c.datagram_bytes) / rate) * time_scale);
+  return c;
+}
+
+// The same channel, unpaced and lossless: the sensor's own bus to its
+// application, and the emulation's control messages.
+inline net::ChannelOptions Unshaped(const ResolvedLink& link) {
+  net::ChannelOptions c = link.channel;
+  c.shaper.enabled = false;
+  c.shaper.loss = 0;
+  return c;
+}
+
+// A kPing/kPong message whose payload is a control block padded to `payload_bytes`.
+inline Result<size_t> EncodeControlMessage(wire::MessageType type, uint32_t id, const DynamicControl& control,
+                                           size_t payload_bytes, std::vector<uint8_t>* out) {
+  std::vector<uint8_t> payload(std::max(payload_bytes, kDynamicControlBytes), 0);
+  ES_RETURN_IF_ERROR(EncodeDynamicControl(control, payload));
+  wire::MessageHeader h;
+  h.type = type;
+  h.request_id = id;
+  h.dtype = DType::kUInt8;
+  out->resize(wire::EncodedMessageBytes(0, payload.size()));
+  return wire::EncodeMessage(h, payload, *out);
+}
+
+// Emulated seconds -> a wall-clock duration at `scale`.
+inline net::Clock::duration Scaled(double seconds, double scale) {
+  return std::chrono::duration_cast<net::Clock::duration>(std::chrono::duration<double>(seconds * scale));
+}
+
+}  // namespace edgesplit::runtime::detail
