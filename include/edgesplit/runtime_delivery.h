@@ -1,0 +1,112 @@
+// Over-the-air segment delivery in the runtime (module `runtime`; the bytes
+// are edgesplit/delivery.h's, the protocol is docs/mcu.md "Over-the-air delivery").
+//
+//  * Key files: `edgesplit keygen -o KEY` writes KEY (secret, mode 0600) and
+//    KEY.pub; nodes verify with the .pub, the coordinator signs with KEY.
+//  * The coordinator: PackageSegment cuts a node's flat segment file out of
+//    the chain's execution graph; DeliverSegment sends it to the node over the
+//    chain's own link (chunks as kSegmentChunk wire messages, so datagram links
+//    fragment and repair them like tensors) and waits for its kSegmentAck.
+//  * The node: NodeDelivery turns chunk messages into a verified, loaded
+//    SegmentRunner, answers each delivery with an ack, and prints
+//    {"event":"delivery",...} or {"event":"delivery_rejected","reason",...}.
+//
+// A delivered segment runs through the reference backend over the flat file's
+// graph (weights read in place), in f32 or int8, exactly as the coordinator's
+// local run of the same cuts: the bytes are identical.
+// Thread-safety: none; one object per thread.
+#pragma once
+
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "edgesplit/delivery.h"
+#include "edgesplit/net.h"
+#include "edgesplit/runtime.h"
+#include "edgesplit/wire.h"
+
+namespace edgesplit::runtime {
+
+// ---- Key files -------------------------------------------------------------------
+// Writes a fresh Ed25519 pair to `path` (secret, 0600) and `path`.pub. Refuses
+// to overwrite either unless `force`; errors name the file.
+Status WriteKeyFiles(const std::string& path, bool force);
+Result<delivery::PublicKey> ReadPublicKeyFile(const std::string& path);
+Result<delivery::SecretKey> ReadSecretKeyFile(const std::string& path);
+
+// ---- Coordinator -------------------------------------------------------------------
+struct SegmentPackage {
+  std::vector<uint8_t> file;    // the flat segment (WriteSegment)
+  delivery::Manifest manifest;  // size and hash are filled in by BuildChunks
+};
+// Nodes [first_cut, last_cut) of `exec_graph` (LoadExecutionGraph's graph for
+// `model` in `dtype`) as a flat file, and the manifest naming them.
+Result<SegmentPackage> PackageSegment(const Graph& exec_graph, const std::string& model, const std::string& dtype,
+                                      const std::string& first_cut, const std::string& last_cut, int index,
+                                      uint32_t sequence);
+
+// Sends `chunks` (delivery::BuildChunks) to the node at `node` over `link` as
+// kSegmentChunk messages, request ids taken from *next_request_id (one id
+// space with the chain's tensors, so a node's replay window sees them
+// increase), stopping early if the node's refusal arrives, then waits by
+// `deadline` for its kSegmentAck on `acks`. A refusal is a report with
+// accepted = false (reason and detail from the node); transport failures and a
+// missing ack are errors. Durations are divided by `time_unit` (the time
+// scale when emulated).
+Result<DeliveryReport> DeliverSegment(const std::vector<std::vector<uint8_t>>& chunks, const ResolvedLink& link,
+                                      const net::Endpoint& node, net::MessageReceiver& acks, uint32_t* next_request_id,
+                                      net::Deadline deadline, double time_unit);
+
+// `run --deliver` (Chain, ChainOptions::deliver): empty nodes, then one
+// delivery per node over the chain's link, acks on a receiver of its own.
+class ChainDelivery {
+ public:
+  // Reads sign_key (and checks KEY.pub beside it matches) when given.
+  static Result<std::unique_ptr<ChainDelivery>> Create(const ChainOptions& options, const ResolvedLink& link);
+  // A node's `node` arguments made empty: no --model/--segment/--dtype; acks
+  // to this coordinator; --verify-key KEY.pub when signing.
+  void AdjustNodeArgs(std::vector<std::string>* args) const;
+  // Packages node k's segment of `exec_graph`, delivers it to `address` and
+  // records the report. A refusal fails, naming the node and its reason.
+  Status Deliver(int k, const Graph& exec_graph, const std::string& address, uint32_t* next_request_id, double time_unit);
+  const std::vector<DeliveryReport>& reports() const { return reports_; }
+
+ private:
+  ChainDelivery() = default;
+  ChainOptions options_;
+  ResolvedLink link_;
+  std::optional<delivery::SecretKey> key_;
+  std::unique_ptr<net::MessageReceiver> acks_;
+  std::vector<DeliveryReport> reports_;
+};
+
+// ---- Node ----------------------------------------------------------------------------
+class NodeDelivery {
+ public:
+  // Reads options.verify_key (if any); acks go to options.coordinator over `link`.
+  static Result<std::unique_ptr<NodeDelivery>> Create(const NodeOptions& options, const ResolvedLink& link);
+  // One decoded kSegmentChunk message. Returns the new segment when this chunk
+  // completed a delivery that verified and loaded; nullptr otherwise (the node
+  // keeps what it has). `serving`: the node has a segment now (reported).
+  std::unique_ptr<SegmentRunner> OnChunk(const wire::DecodedMessage& message, bool serving, std::FILE* events);
+  // Refuses a delivery whose chunks stopped (idle timeout); call when idle.
+  void Poll(bool serving, std::FILE* events);
+
+ private:
+  NodeDelivery(const delivery::ReceiverConfig& config) : receiver_(config) {}
+  std::unique_ptr<SegmentRunner> Load(uint32_t request_id, bool serving, std::FILE* events);
+  void Refused(uint32_t request_id, const delivery::DeliveryStep& step, bool serving, std::FILE* events);
+  void Reply(uint32_t request_id, const delivery::Ack& ack, std::FILE* events);
+
+  delivery::DeliveryReceiver receiver_;
+  bool verifying_ = false;
+  std::optional<net::Endpoint> coordinator_;
+  net::ChannelOptions channel_;
+  double reply_timeout_s_ = 30;
+  uint32_t last_request_id_ = 0;
+};
+
+}  // namespace edgesplit::runtime

@@ -1,0 +1,429 @@
+// Over-the-air segment delivery (edgesplit/delivery.h, runtime_delivery.h):
+// the byte level and the node's state machine in-process, then real node
+// processes over espnow (shaped, emulated) and tcp receiving good, corrupted,
+// truncated, replayed, unsigned and wrongly signed deliveries, and `run --deliver`.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "../src/runtime/process.h"
+#include "edgesplit/delivery.h"
+#include "edgesplit/runtime_delivery.h"
+#include "test_util.h"
+
+namespace edgesplit::runtime {
+namespace {
+
+using delivery::DeliveryReceiver;
+using delivery::DeliveryStep;
+using delivery::RejectReason;
+using json = nlohmann::json;
+using Chunks = std::vector<std::vector<uint8_t>>;
+
+constexpr const char* kModel = "mobilenet_v2:alpha=0.35,res=96";
+constexpr const char* kCut = "block_16_project_BN";
+
+struct Keys {
+  delivery::PublicKey pub;
+  delivery::SecretKey secret;
+};
+Keys NewKeys() {
+  Keys k;
+  EXPECT_TRUE(delivery::GenerateKeyPair(&k.pub, &k.secret).ok());
+  return k;
+}
+
+// The int8 execution graph and the two segments' files, built once.
+class Fixture {
+ public:
+  static Fixture& Get() {
+    static Fixture f;
+    return f;
+  }
+  std::shared_ptr<const Graph> graph;
+  SegmentPackage head, head15;  // input:block_16_project_BN, input:block_15_add
+
+ private:
+  Fixture() {
+    Result<Graph> g = LoadExecutionGraph(kModel, "int8");
+    EXPECT_TRUE(g.ok()) << g.status().message();
+    graph = std::make_shared<const Graph>(std::move(g).value());
+    head = Package("input", kCut);
+    head15 = Package("input", "block_15_add");
+  }
+  SegmentPackage Package(const std::string& a, const std::string& b) {
+    Result<SegmentPackage> p = PackageSegment(*graph, kModel, "int8", a, b, 0, 1);
+    EXPECT_TRUE(p.ok()) << p.status().message();
+    return p.ok() ? std::move(p).value() : SegmentPackage{};
+  }
+};
+
+Chunks BuildFor(const SegmentPackage& p, uint32_t sequence, const delivery::SecretKey* key) {
+  delivery::Manifest m = p.manifest;
+  m.sequence = sequence;
+  Result<Chunks> c = delivery::BuildChunks(m, p.file, key, 4096);
+  EXPECT_TRUE(c.ok()) << c.status().message();
+  return c.ok() ? std::move(c).value() : Chunks{};
+}
+
+// Feeds every chunk; returns the last step that was not kProgress/kNothing.
+DeliveryStep Feed(DeliveryReceiver& r, const Chunks& chunks) {
+  DeliveryStep last;
+  for (const auto& c : chunks) {
+    DeliveryStep s = r.OnChunk(c, 1);
+    if (s.event == DeliveryStep::kRejected || s.event == DeliveryStep::kComplete) last = s;
+  }
+  return last;
+}
+
+// ---- The byte level ----------------------------------------------------------------
+
+TEST(DeliveryCodec, ManifestAndAckRoundTripAndSignaturesCoverEveryField) {
+  const Keys k = NewKeys();
+  delivery::Manifest m;
+  m.sequence = 7;
+  m.model = kModel;
+  m.cut_before = 0;
+  m.cut_after = 17;
+  m.final_segment = true;
+  m.file_bytes = 1234;
+  m.sha256 = delivery::Sha256(std::vector<uint8_t>{1, 2, 3});
+  ASSERT_TRUE(delivery::SignManifest(&m, k.secret).ok());
+  Result<std::vector<uint8_t>> bytes = delivery::EncodeManifestChunk(m);
+  ASSERT_TRUE(bytes.ok());
+  Result<delivery::DecodedChunk> chunk = delivery::DecodeChunk(*bytes);
+  ASSERT_TRUE(chunk.ok()) << chunk.status().message();
+  Result<delivery::Manifest> back = delivery::DecodeManifest(*chunk);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->model, m.model);
+  EXPECT_EQ(back->cut_after, 17u);
+  EXPECT_TRUE(back->final_segment);
+  EXPECT_EQ(back->sha256, m.sha256);
+  EXPECT_TRUE(delivery::VerifyManifest(*back, k.pub).ok());
+  // Any signed byte changed (and the chunk still decodes): the signature fails.
+  for (size_t i = 0; i + delivery::kSignatureBytes < bytes->size(); ++i) {
+    std::vector<uint8_t> b = *bytes;
+    b[i] ^= 0x01;
+    Result<delivery::DecodedChunk> c = delivery::DecodeChunk(b);
+    if (!c.ok()) continue;
+    Result<delivery::Manifest> d = delivery::DecodeManifest(*c);
+    if (!d.ok()) continue;
+    EXPECT_FALSE(delivery::VerifyManifest(*d, k.pub).ok()) << "byte " << i << " is not covered by the signature";
+  }
+  EXPECT_FALSE(delivery::VerifyManifest(*back, NewKeys().pub).ok());
+
+  delivery::Ack ack;
+  ack.reason = RejectReason::kCorrupted;
+  ack.sequence = 9;
+  ack.detail = "SHA-256 differs";
+  Result<delivery::Ack> a = delivery::DecodeAck(delivery::EncodeAck(ack));
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  EXPECT_FALSE(a->accepted);
+  EXPECT_EQ(a->reason, RejectReason::kCorrupted);
+  EXPECT_EQ(a->detail, "SHA-256 differs");
+  std::vector<uint8_t> bad = delivery::EncodeAck(ack);
+  bad[6] = 0;  // rejected without a reason
+  EXPECT_FALSE(delivery::DecodeAck(bad).ok());
+  bad.pop_back();
+  EXPECT_FALSE(delivery::DecodeAck(bad).ok());
+}
+
+TEST(DeliveryCodec, KeyFilesSayWhatIsWrong) {
+  const Keys k = NewKeys();
+  Result<delivery::PublicKey> pub = delivery::ParsePublicKey(delivery::FormatPublicKey(k.pub));
+  ASSERT_TRUE(pub.ok());
+  EXPECT_EQ(pub->bytes, k.pub.bytes);
+  Result<delivery::SecretKey> sec = delivery::ParseSecretKey(delivery::FormatSecretKey(k.secret));
+  ASSERT_TRUE(sec.ok()) << sec.status().message();
+  EXPECT_EQ(delivery::PublicKeyOf(*sec).bytes, k.pub.bytes);
+  Result<delivery::PublicKey> swapped = delivery::ParsePublicKey(delivery::FormatSecretKey(k.secret));
+  ASSERT_FALSE(swapped.ok());
+  EXPECT_NE(swapped.status().message().find("secret key; a public key is needed"), std::string::npos) << swapped.status().message();
+  EXPECT_NE(delivery::ParsePublicKey("hello").status().message().find("not an edgesplit key file"), std::string::npos);
+  std::string text = delivery::FormatPublicKey(k.pub);
+  text[30] = 'z';
+  EXPECT_NE(delivery::ParsePublicKey(text).status().message().find("is not hex"), std::string::npos);
+  std::string secret = delivery::FormatSecretKey(k.secret);
+  secret[secret.size() - 3] = secret[secret.size() - 3] == '0' ? '1' : '0';  // damage the public half
+  EXPECT_NE(delivery::ParseSecretKey(secret).status().message().find("damaged"), std::string::npos);
+}
+
+TEST(DeliveryReceiverTest, EachBadDeliveryIsRefusedWithItsReasonAndTheFloorHolds) {
+  const Keys k = NewKeys(), other = NewKeys();
+  const SegmentPackage& p = Fixture::Get().head;
+  delivery::ReceiverConfig config;
+  config.verify_key = k.pub;
+  DeliveryReceiver r(config);
+
+  DeliveryStep s = Feed(r, BuildFor(p, 3, &k.secret));
+  ASSERT_EQ(s.event, DeliveryStep::kComplete) << s.detail;
+  EXPECT_TRUE(std::equal(r.file().begin(), r.file().end(), p.file.begin(), p.file.end()));
+  r.Accept();
+  EXPECT_EQ(r.newest_accepted(), 3u);
+
+  auto expect_refused = [&](const Chunks& chunks, RejectReason reason, const std::string& words) {
+    const DeliveryStep st = Feed(r, chunks);
+    EXPECT_EQ(st.event, DeliveryStep::kRejected) << delivery::RejectReasonName(reason);
+    EXPECT_EQ(st.reason, reason) << st.detail;
+    EXPECT_NE(st.detail.find(words), std::string::npos) << st.detail;
+    EXPECT_EQ(r.newest_accepted(), 3u);
+  };
+  Chunks c = BuildFor(p, 4, &k.secret);
+  c[2][delivery::kChunkHeaderBytes + 10] ^= 0x40;
+  expect_refused(c, RejectReason::kCorrupted, "SHA-256 of the received file");
+  c = BuildFor(p, 4, &k.secret);
+  c.erase(c.end() - 2);
+  expect_refused(c, RejectReason::kTruncated, "ended after");
+  expect_refused(BuildFor(p, 3, &k.secret), RejectReason::kReplayed, "not above the newest accepted one (3)");
+  expect_refused(BuildFor(p, 2, &k.secret), RejectReason::kReplayed, "sequence 2");
+  expect_refused(BuildFor(p, 4, &other.secret), RejectReason::kBadSignature, "does not verify");
+  expect_refused(BuildFor(p, 4, nullptr), RejectReason::kUnsigned, "not signed");
+  c = BuildFor(p, 4, &k.secret);
+  std::swap(c[1], c[2]);
+  expect_refused(c, RejectReason::kOutOfOrder, "offset 4096, expected 0");
+  // A data chunk with no manifest, and an undecodable chunk.
+  c = BuildFor(p, 5, &k.secret);
+  EXPECT_EQ(r.OnChunk(c[1], 1).reason, RejectReason::kMalformed);
+  EXPECT_EQ(r.OnChunk(std::vector<uint8_t>{1, 2, 3}, 1).reason, RejectReason::kMalformed);
+  // Stalled: refused as truncated once idle too long.
+  c = BuildFor(p, 5, &k.secret);
+  EXPECT_EQ(r.OnChunk(c[0], 1000).event, DeliveryStep::kProgress);
+  EXPECT_EQ(r.Expire(1001).event, DeliveryStep::kNothing);
+  EXPECT_EQ(r.Expire(1000 + config.idle_timeout_us).reason, RejectReason::kTruncated);
+  // Too large for the node.
+  delivery::ReceiverConfig small;
+  small.max_file_bytes = 1000;
+  DeliveryReceiver tiny(small);
+  EXPECT_EQ(Feed(tiny, BuildFor(p, 1, nullptr)).reason, RejectReason::kTooLarge);
+  // And a good one still goes through after all that.
+  ASSERT_EQ(Feed(r, BuildFor(p, 9, &k.secret)).event, DeliveryStep::kComplete);
+  r.Accept();
+  EXPECT_EQ(r.newest_accepted(), 9u);
+}
+
+// ---- Real node processes ---------------------------------------------------------------
+
+class NodeUnderDelivery {
+ public:
+  NodeUnderDelivery(const std::string& link_name, const std::string& pub_path) {
+    LinkSettings s;
+    s.link = link_name;
+    s.shaped = link_name != "tcp";
+    s.time_scale = 0.01;
+    Result<ResolvedLink> link = ResolveLink(s);
+    EXPECT_TRUE(link.ok()) << link.status().message();
+    link_ = *link;
+    acks_ = std::move(net::MessageReceiver::Create(link_.channel, {"127.0.0.1", 0})).value();
+    results_ = std::move(net::MessageReceiver::Create(link_.channel, {"127.0.0.1", 0})).value();
+    std::vector<std::string> args = {"node", "--listen", "127.0.0.1:0", "--next", results_->local_endpoint().ToString(),
+                                     "--link", link_name, "--time-scale", "0.01", "--shape", s.shaped ? "on" : "off",
+                                     "--coordinator", acks_->local_endpoint().ToString(), "--verify-key", pub_path};
+    Result<std::unique_ptr<detail::NodeProcess>> p = detail::NodeProcess::Spawn(EDGESPLIT_CLI_PATH, args);
+    EXPECT_TRUE(p.ok()) << p.status().message();
+    process_ = std::move(p).value();
+    Result<std::string> address = process_->WaitListening(net::DeadlineIn(30));
+    EXPECT_TRUE(address.ok()) << address.status().message();
+    node_ = std::move(net::ParseEndpoint(*address)).value();
+  }
+
+  // Delivers `chunks`; checks the node's event line agrees with the ack.
+  DeliveryReport Deliver(const Chunks& chunks) {
+    const uint32_t first = next_id_;
+    Result<DeliveryReport> r = DeliverSegment(chunks, link_, node_, *acks_, &next_id_, net::DeadlineIn(60), 0.01);
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    if (!r.ok()) return {};
+    // The event carries the id of the chunk that decided (the manifest when refused early, else the end).
+    bool found = false;
+    for (const net::Deadline until = net::DeadlineIn(5); !found && net::SecondsUntil(until) > 0;) {
+      for (uint32_t id = first; id < next_id_ && !found; ++id) {
+        std::optional<json> ev = process_->WaitEvent(id, net::DeadlineIn(0));
+        if (!ev) continue;
+        found = true;
+        EXPECT_EQ((*ev)["event"], r->accepted ? "delivery" : "delivery_rejected") << ev->dump();
+        if (!r->accepted) {
+          EXPECT_EQ((*ev)["reason"], r->reason) << ev->dump();
+        }
+      }
+      if (!found) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_TRUE(found) << "the node printed no delivery event";
+    return *r;
+  }
+
+  // One inference through the node: its output bytes, or the error it sent.
+  Result<std::vector<uint8_t>> Infer(SegmentRunner& local, uint32_t seed, std::vector<uint8_t>* expected) {
+    const Tensor& in = local.input_tensor();
+    std::vector<uint8_t> payload(static_cast<size_t>(in.num_elements()) * sizeof(float));
+    Rng rng(seed);
+    for (size_t e = 0; e < payload.size() / 4; ++e) {
+      const float v = rng.Uniform(-1.0f, 1.0f);
+      std::memcpy(payload.data() + 4 * e, &v, 4);
+    }
+    EXPECT_TRUE(local.Run(payload, in.dtype).ok());
+    expected->assign(local.output().begin(), local.output().end());
+    wire::MessageHeader h;
+    h.type = wire::MessageType::kTensorRequest;
+    h.request_id = next_id_++;
+    h.dtype = in.dtype;
+    h.rank = static_cast<uint8_t>(in.shape.size());
+    for (size_t i = 0; i < in.shape.size(); ++i) h.dims[i] = static_cast<uint32_t>(in.shape[i]);
+    std::vector<uint8_t> msg(wire::EncodedMessageBytes(h.rank, payload.size()));
+    ES_ASSIGN_OR_RETURN(size_t n, wire::EncodeMessage(h, payload, msg));
+    {  // a sender per request: over TCP the node then reads the next delivery's connection
+      ES_ASSIGN_OR_RETURN(std::unique_ptr<net::MessageSender> sender, net::MessageSender::Create(link_.channel, node_));
+      ES_RETURN_IF_ERROR(sender->Send(std::span<const uint8_t>(msg.data(), n), h.request_id, net::DeadlineIn(30), nullptr));
+    }
+    ES_ASSIGN_OR_RETURN(std::optional<std::vector<uint8_t>> got, results_->Receive(net::DeadlineIn(30)));
+    if (!got) return DeadlineExceeded("no result");
+    (void)process_->WaitEvent(h.request_id, net::DeadlineIn(5));
+    ES_ASSIGN_OR_RETURN(wire::DecodedMessage m, wire::DecodeMessage(*got));
+    if (m.header.type == wire::MessageType::kError) return Internal(std::string(m.payload.begin(), m.payload.end()));
+    return std::vector<uint8_t>(m.payload.begin(), m.payload.end());
+  }
+
+  bool alive() { return process_->ExitReason().empty(); }
+
+ private:
+  ResolvedLink link_;
+  std::unique_ptr<net::MessageReceiver> acks_, results_;
+  std::unique_ptr<detail::NodeProcess> process_;
+  net::Endpoint node_;
+  uint32_t next_id_ = 1;
+};
+
+std::unique_ptr<SegmentRunner> LocalRunner(const std::string& last_cut) {
+  auto g = Fixture::Get().graph;
+  Result<std::unique_ptr<SegmentRunner>> r = SegmentRunner::FromGraphs(g, g, {kModel, "input", last_cut, "int8"});
+  EXPECT_TRUE(r.ok()) << r.status().message();
+  return std::move(r).value();
+}
+
+void ExpectServes(NodeUnderDelivery& node, SegmentRunner& local, uint32_t seed, const std::string& what) {
+  std::vector<uint8_t> expected;
+  Result<std::vector<uint8_t>> got = node.Infer(local, seed, &expected);
+  ASSERT_TRUE(got.ok()) << what << ": " << got.status().message();
+  EXPECT_EQ(*got, expected) << what << ": the node's result differs from the local run";
+}
+
+TEST(DeliveryOverTheAir, GoodBadAndUpdatedDeliveriesOverEspNowAndTcp) {
+  const std::string dir = testing::MakeTempDir();
+  ASSERT_TRUE(WriteKeyFiles(dir + "/key", false).ok());
+  Result<delivery::SecretKey> key = ReadSecretKeyFile(dir + "/key");
+  ASSERT_TRUE(key.ok()) << key.status().message();
+  const Keys stranger = NewKeys();
+  const Fixture& f = Fixture::Get();
+  std::unique_ptr<SegmentRunner> head = LocalRunner(kCut), head15 = LocalRunner("block_15_add");
+
+  for (const char* link : {"espnow", "tcp"}) {
+    SCOPED_TRACE(link);
+    NodeUnderDelivery node(link, dir + "/key.pub");
+    // Empty: a tensor is refused with a reason, the node stays up.
+    std::vector<uint8_t> unused;
+    Result<std::vector<uint8_t>> early = node.Infer(*head, 1, &unused);
+    ASSERT_FALSE(early.ok());
+    EXPECT_NE(early.status().message().find("no segment loaded yet"), std::string::npos) << early.status().message();
+
+    const Chunks good = BuildFor(f.head, 1, &*key);
+    DeliveryReport r = node.Deliver(good);
+    ASSERT_TRUE(r.accepted) << r.reason << ": " << r.detail;
+    EXPECT_EQ(r.bytes, static_cast<int64_t>(f.head.file.size()));
+    EXPECT_EQ(r.chunks, static_cast<int64_t>(good.size()));
+    EXPECT_EQ(r.sha256, delivery::Hex(delivery::Sha256(f.head.file)));
+    EXPECT_GT(r.delivery_s, 0);
+    if (std::string(link) == "espnow") {
+      EXPECT_GE(r.fragments, r.wire_bytes / 232);  // 250-byte frames
+    }
+    ExpectServes(node, *head, 2, "after the first delivery");
+
+    // Each bad delivery is refused with its reason; the node keeps serving the old segment.
+    Chunks corrupted = BuildFor(f.head15, 2, &*key);
+    corrupted[3][delivery::kChunkHeaderBytes + 7] ^= 0x01;
+    Chunks truncated = BuildFor(f.head15, 2, &*key);
+    truncated.erase(truncated.end() - 3, truncated.end() - 1);
+    const std::pair<Chunks, std::string> bad[] = {
+        {corrupted, "corrupted"},
+        {truncated, "truncated"},
+        {good, "replayed"},
+        {BuildFor(f.head15, 2, &stranger.secret), "bad_signature"},
+        {BuildFor(f.head15, 2, nullptr), "unsigned"},
+    };
+    for (const auto& [chunks, reason] : bad) {
+      r = node.Deliver(chunks);
+      EXPECT_FALSE(r.accepted) << reason;
+      EXPECT_EQ(r.reason, reason) << r.detail;
+      ExpectServes(node, *head, 3, "after a " + reason + " delivery");
+    }
+    // An update replaces the segment; then its own replay is refused.
+    const Chunks update = BuildFor(f.head15, 2, &*key);
+    r = node.Deliver(update);
+    ASSERT_TRUE(r.accepted) << r.reason << ": " << r.detail;
+    ExpectServes(node, *head15, 4, "after the update");
+    EXPECT_EQ(node.Deliver(update).reason, "replayed");
+    ExpectServes(node, *head15, 5, "after the update's replay");
+    EXPECT_TRUE(node.alive());
+  }
+}
+
+// ---- The CLI ------------------------------------------------------------------------------
+
+json RunJson(const std::string& args) {
+  std::string out, err;
+  const int rc = testing::RunCli(args, &out, &err);
+  EXPECT_EQ(rc, 0) << args << "\n" << err;
+  const json j = json::parse(out, nullptr, false);
+  EXPECT_FALSE(j.is_discarded()) << out;
+  return j;
+}
+
+TEST(DeliveryCli, RunDeliverGivesIdenticalResultsAndReportsEachDelivery) {
+  const std::string dir = testing::MakeTempDir();
+  std::string out, err;
+  ASSERT_EQ(testing::RunCli("keygen -o " + dir + "/k", &out, &err), 0) << err;
+  for (const char* link : {"espnow", "tcp"}) {
+    const json j = RunJson(std::string("run ") + kModel + " --split " + kCut + " --link " + link +
+                           " --dtype int8 --repeat 2 --time-scale 0.01 --deliver --sign-key " + dir + "/k --format json");
+    EXPECT_TRUE(j["results_identical"].get<bool>()) << link;
+    ASSERT_EQ(j["deliveries"].size(), 2u) << link;
+    for (const json& d : j["deliveries"]) {
+      for (const char* key : {"node", "bytes", "chunks", "delivery_s", "sha256"}) EXPECT_TRUE(d.contains(key)) << key;
+      EXPECT_GT(d["bytes"].get<int64_t>(), 10000);
+      EXPECT_GT(d["chunks"].get<int64_t>(), 2);
+      EXPECT_GT(d["delivery_s"].get<double>(), 0);
+      EXPECT_EQ(d["sha256"].get<std::string>().size(), 64u);
+    }
+  }
+  // f32 segments are delivered too (no key: unsigned, nodes verify nothing).
+  const json f = RunJson(std::string("run ") + kModel + " --split " + kCut + " --link tcp --repeat 1 --deliver --format json");
+  EXPECT_TRUE(f["results_identical"].get<bool>());
+}
+
+TEST(DeliveryCli, KeygenAndItsErrorsAreClear) {
+  const std::string dir = testing::MakeTempDir();
+  std::string out, err;
+  ASSERT_EQ(testing::RunCli("keygen -o " + dir + "/k", &out, &err), 0) << err;
+  struct stat st;
+  ASSERT_EQ(stat((dir + "/k").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_TRUE(ReadPublicKeyFile(dir + "/k.pub").ok());
+  const std::string before = testing::ReadFile(dir + "/k");
+  EXPECT_NE(testing::RunCli("keygen -o " + dir + "/k", &out, &err), 0);
+  EXPECT_NE(err.find("exists; pass --force"), std::string::npos) << err;
+  EXPECT_EQ(testing::ReadFile(dir + "/k"), before);
+  ASSERT_EQ(testing::RunCli("keygen -o " + dir + "/k --force", &out, &err), 0) << err;
+  EXPECT_NE(testing::ReadFile(dir + "/k"), before);
+  EXPECT_NE(testing::RunCli("keygen -o " + dir + "/no/such/dir/k", &out, &err), 0);
+  EXPECT_NE(err.find("cannot write"), std::string::npos) << err;
+  // A secret key where the node wants the public one.
+  EXPECT_NE(testing::RunCli("node --listen 0 --link udp --verify-key " + dir + "/k", &out, &err), 0);
+  EXPECT_NE(err.find("a public key is needed"), std::string::npos) << err;
+  EXPECT_NE(testing::RunCli(std::string("run ") + kModel + " --split " + kCut + " --link tcp --sign-key " + dir + "/k", &out, &err), 0);
+  EXPECT_NE(err.find("give --deliver too"), std::string::npos) << err;
+  EXPECT_NE(testing::RunCli("node --model " + std::string(kModel) + " --listen 0 --link udp", &out, &err), 0);
+  EXPECT_NE(err.find("both --model and --segment, or neither"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace edgesplit::runtime
