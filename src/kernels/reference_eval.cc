@@ -49,7 +49,7 @@ void Conv3Taps(const float* wr, const float* xin, float* out, int64_t kd, int64_
   }
   if (ihi < ilo) ihi = ilo;  // no interior: every column is an edge
   const float w0 = wr[0], w1 = wr[1], w2 = wr[2];
-  ForEachTapRow(p, kd, kh, [&](int64_t in_row, int64_t out_row) {
+  ForEachTapRow(p, kd, kh, [=](int64_t in_row, int64_t out_row) {
     const float* __restrict row = xin + in_row;
     float* __restrict orow = out + out_row;
     auto edge = [&](int64_t ox) {
@@ -172,7 +172,7 @@ void Conv(const PreparedKernel& k, const float* x, const float* w, const float* 
               const int64_t off = kw * DW - PL;
               const TapColumns cols = InsideColumns(off, SW, W, OW);
               if (cols.lo >= cols.hi) continue;
-              ForEachTapRow(p, kd, kh, [&](int64_t in_row, int64_t out_row) {
+              ForEachTapRow(p, kd, kh, [=](int64_t in_row, int64_t out_row) {
                 const float* __restrict row = xin + in_row;
                 float* __restrict orow = out + out_row;
                 if (SW == 1) {

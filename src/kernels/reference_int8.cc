@@ -179,7 +179,7 @@ void EvalConv(const PreparedKernel& k, const int8_t* x, const int8_t* w, const i
               if (wv == 0) continue;
               const int64_t off = kw * DW - PL;
               const TapColumns cols = InsideColumns(off, SW, W, OW);
-              ForEachTapRow(p, kd, kh, [&](int64_t in_row, int64_t out_row) {
+              ForEachTapRow(p, kd, kh, [=](int64_t in_row, int64_t out_row) {
                 const int8_t* row = xc + in_row;
                 int32_t* out = acc + out_row;
                 if (SW == 1) {  // contiguous: the compiler vectorises the widening multiply-add

@@ -41,6 +41,8 @@ inline TapColumns InsideColumns(int64_t offset, int64_t stride, int64_t width, i
 
 // Calls visit(input_row_offset, output_row_offset) for every output row (od, oy),
 // in order, whose tap (kd, kh) lands inside the input (window layout above).
+// Hot loops pass a lambda capturing by value: a reference capture makes the
+// compiler reload every captured scalar after each store.
 template <typename Visit>
 inline void ForEachTapRow(const int64_t* win, int64_t kd, int64_t kh, Visit&& visit) {
   const int64_t D = win[kWinD], H = win[kWinH], W = win[kWinW], OD = win[kWinOD], OH = win[kWinOH],
