@@ -12,13 +12,17 @@ namespace edgesplit::runtime {
 namespace {
 
 constexpr const char* kModel = "mobilenet_v2:alpha=0.35,res=96";
-// 12.8 and 1 Mbit/s: a split and device-only for this model (checked below
-// against the policy, not assumed).
-constexpr double kHigh = 1.6e6, kLow = 125000;
-// Real time: the head times its transfers on the wall clock, and at a smaller
-// scale the host's own jitter (scheduling, loopback) weighs more against the
-// emulated frame times. Still ~3 s per test.
-constexpr double kTimeScale = 1.0;
+// 64 and 1 Mbit/s: server-only and device-only for this model (checked below
+// against the policy, not assumed). Both lie 2.5x or more inside their band of
+// the envelope (server-only above 20 Mbit/s, device-only below 2.5), so a rate
+// sample slowed by host jitter on a loaded machine does not flip the choice;
+// the intermediate splits show in docs/dynamic.md's measured run.
+constexpr double kHigh = 8e6, kLow = 125000;
+// Slower than real time: the head times its transfers on the wall clock, and
+// the host's own jitter (scheduling, loopback; 5-15 ms per transfer measured
+// on a loaded 2-core host) is divided by the scale in every rate sample. At 4
+// a 16 KiB probe at 64 Mbit/s still reads above 20 Mbit/s. 3-11 s per test.
+constexpr double kTimeScale = 4.0;
 
 DynamicChainOptions Options(std::vector<ScheduleRow> schedule) {
   DynamicChainOptions o;
@@ -162,7 +166,7 @@ TEST(DynamicLive, KillingTheServerFallsBackAndRestartingRecovers) {
 
 TEST(DynamicLive, CliWritesTheLogWithTheIssuesKeys) {
   const std::string dir = testing::MakeTempDir();
-  testing::WriteFile(dir + "/s.csv", "request,rate_bytes_per_s,server_load\n1,1.6e6,1\n4,125000,3\n");
+  testing::WriteFile(dir + "/s.csv", "request,rate_bytes_per_s,server_load\n1,8e6,1\n4,125000,3\n");
   std::string out, err;
   const int rc = testing::RunCli(std::string("run ") + kModel +
                                      " --dynamic --devices esp32s3-espnn,edge-x86 --link udp --repeat 6 --time-scale 1"
