@@ -35,6 +35,13 @@ Status NodeFail(const Node& node, const std::string& message) {
   return Unsupported("node '" + node.name + "' (" + OpTypeName(node.op) + "): " + message);
 }
 
+bool IsFloatNode(const Graph& graph, const Node& node) {
+  for (const std::vector<int>* v : {&node.inputs, &node.outputs})
+    for (int t : *v)
+      if (t != kNoTensor && graph.tensors[t].dtype != DType::kFloat32) return false;
+  return true;
+}
+
 void DestroyState(void* state) { delete static_cast<PrimitiveState*>(state); }
 
 Status Describe(const Graph& graph, int tensor, TensorDesc* d) {
@@ -61,7 +68,12 @@ Status PrepareOneDnn(const void* /*context*/, const Graph& graph, int node_index
   const Node& node = graph.nodes[node_index];
   const NativeKind kind = onednn::Classify(graph, node_index);
   if (kind == NativeKind::kNone) return ReferenceBackend().Prepare(graph, node_index, k);
+  // An int8 node is checked as the reference checks it (same errors, and the
+  // constants derived below can trust the quantization parameters).
+  const bool int8 = !IsFloatNode(graph, node);
+  if (int8) ES_RETURN_IF_ERROR(ReferenceBackend().Prepare(graph, node_index, k));
   *k = PreparedKernel();
+  k->quantized = int8 && kind != NativeKind::kPool && kind != NativeKind::kConcat && kind != NativeKind::kQuantizeInt8;
   k->op = node.op;
   k->node_index = node_index;
   k->activation = node.activation;
@@ -91,13 +103,17 @@ Status EvalOneDnn(const void* /*context*/, const PreparedKernel& k, const void* 
                   void* scratch) {
   if (!k.state) return ReferenceBackend().Eval(k, inputs, outputs, scratch);
   PrimitiveState& st = *static_cast<PrimitiveState*>(k.state.get());
-  ApplyThreads();
+  ApplyThreads();  // the int8 loops share oneDNN's OpenMP threads
+  if (!st.primitive) {  // an int8 op computed by edgesplit's loops alone
+    onednn::RunInt8Stage(st.int8, inputs, outputs, scratch);
+    return Status::Ok();
+  }
   dnnl_stream_t stream = ThreadStream();
   if (!stream) return Internal("cannot create a oneDNN stream");
   for (onednn::EvalArg& a : st.eval_args) {
     void* p = a.source == onednn::ArgSource::kInput    ? const_cast<void*>(inputs[a.index])
               : a.source == onednn::ArgSource::kOutput ? outputs[a.index]
-                                                       : scratch;
+                                                       : static_cast<unsigned char*>(scratch) + a.offset;
     if (p == a.bound) continue;
     if (dnnl_memory_set_data_handle_v2(st.args[a.slot].memory, p, stream) != dnnl_success)
       return Internal("oneDNN rejected a buffer of node " + std::to_string(k.node_index));
@@ -106,6 +122,7 @@ Status EvalOneDnn(const void* /*context*/, const PreparedKernel& k, const void* 
   const dnnl_status_t s = dnnl_primitive_execute(st.primitive.get(), stream, static_cast<int>(st.args.size()), st.args.data());
   if (s != dnnl_success) return Internal("oneDNN failed on node " + std::to_string(k.node_index) + " (status " + std::to_string(s) + ")");
   dnnl_stream_wait(stream);
+  onednn::RunInt8Stage(st.int8, inputs, outputs, scratch);  // requantizes an int8 conv's sums (no-op for f32)
   return Status::Ok();
 }
 

@@ -58,8 +58,70 @@ NativeKind ClassifyBinary(const Graph& g, const Node& n) {
 }
 
 bool AcceptsChannelsLast(NativeKind kind) {
-  return kind == NativeKind::kConv || kind == NativeKind::kPool || kind == NativeKind::kGlobalPool ||
-         kind == NativeKind::kBinary || kind == NativeKind::kConcat || kind == NativeKind::kEltwise;
+  return kind != NativeKind::kNone && kind != NativeKind::kInnerProduct && kind != NativeKind::kInnerProductInt8;
+}
+
+bool IsInt8(const Graph& g, int t) { return t != kNoTensor && g.tensors[t].dtype == DType::kInt8; }
+bool PerTensor(const Graph& g, int t) {
+  const QuantParams& q = g.tensors[t].quant;
+  return q.scales.size() == 1 && q.zero_points.size() == 1;
+}
+bool IsScalarConstant(const Graph& g, const Node& n, size_t i) {
+  return n.HasInput(i) && IsConstant(g, n.inputs[i]) && g.tensors[n.inputs[i]].num_elements() == 1;
+}
+
+// The int8 ops of the quantized graph (quant.h) that run natively. Anything
+// else (and any malformed parameters) goes to the reference kernel, which
+// also reports the errors.
+NativeKind ClassifyInt8(const Graph& g, const Node& n) {
+  const int x = n.inputs[0], y = n.outputs[0];
+  const bool plain = n.activation.kind == ActivationKind::kNone;
+  if (n.op == OpType::kQuantizeLinear) {
+    // A per-tensor QuantizeLinear of a 4-D f32 activation into int8.
+    if (!IsF32(g, x) || !IsInt8(g, y) || Rank(g, x) != 4 || !IsScalarConstant(g, n, 1)) return NativeKind::kNone;
+    if (n.HasInput(2) && (!IsScalarConstant(g, n, 2) || !IsInt8(g, n.inputs[2]))) return NativeKind::kNone;
+    return g.tensors[n.inputs[1]].dtype == DType::kFloat32 ? NativeKind::kQuantizeInt8 : NativeKind::kNone;
+  }
+  if (!IsInt8(g, x) || !IsInt8(g, y) || g.tensors[x].quant.empty()) return NativeKind::kNone;
+  switch (n.op) {
+    case OpType::kConv:
+      if (Rank(g, x) != 4 || n.inputs.size() < 2 || !IsInt8(g, n.inputs[1]) || !IsConstant(g, n.inputs[1]) ||
+          Rank(g, n.inputs[1]) != 4 || n.GetInts("kernel_shape").size() != 2)
+        return NativeKind::kNone;
+      return n.activation.kind == ActivationKind::kLeakyRelu ? NativeKind::kNone : NativeKind::kConvInt8;
+    case OpType::kGemm:
+      if (Rank(g, x) != 2 || n.inputs.size() < 2 || !IsInt8(g, n.inputs[1]) || !IsConstant(g, n.inputs[1]) ||
+          Rank(g, n.inputs[1]) != 2 || n.GetInt("transA", 0) != 0)
+        return NativeKind::kNone;
+      return n.activation.kind == ActivationKind::kLeakyRelu ? NativeKind::kNone : NativeKind::kInnerProductInt8;
+    case OpType::kAdd: {
+      // Same-shape operands only (the residual adds); broadcasting stays on the reference.
+      const Shape& ys = g.tensors[y].shape;
+      if (n.inputs.size() != 2 || !IsInt8(g, n.inputs[1]) || g.tensors[n.inputs[0]].shape != ys ||
+          g.tensors[n.inputs[1]].shape != ys || n.activation.kind == ActivationKind::kLeakyRelu)
+        return NativeKind::kNone;
+      return PerTensor(g, x) && PerTensor(g, n.inputs[1]) && PerTensor(g, y) ? NativeKind::kAddInt8 : NativeKind::kNone;
+    }
+    case OpType::kGlobalAveragePool:
+      if (Rank(g, x) != 4 || !plain || !PerTensor(g, x) || !PerTensor(g, y) || !(g.tensors[x].quant == g.tensors[y].quant))
+        return NativeKind::kNone;
+      return NativeKind::kGlobalPoolInt8;
+    case OpType::kMaxPool:  // bytes move: oneDNN's s8 max pooling is exact
+      if (Rank(g, x) != 4 || !plain || n.GetInts("kernel_shape").size() != 2 || n.GetInt("storage_order", 0) != 0 ||
+          n.outputs.size() != 1)
+        return NativeKind::kNone;
+      return NativeKind::kPool;
+    case OpType::kConcat: {
+      const size_t rank = Rank(g, y);
+      const int64_t axis = n.GetInt("axis", 0);
+      if (!plain || rank == 0 || rank > 6 || axis < 0 || axis >= static_cast<int64_t>(rank)) return NativeKind::kNone;
+      for (int t : n.inputs)
+        if (!IsInt8(g, t) || Rank(g, t) != rank || g.tensors[t].num_elements() == 0) return NativeKind::kNone;
+      return NativeKind::kConcat;
+    }
+    default:
+      return NativeKind::kNone;
+  }
 }
 
 }  // namespace
@@ -67,8 +129,8 @@ bool AcceptsChannelsLast(NativeKind kind) {
 NativeKind Classify(const Graph& g, int node_index) {
   const Node& n = g.nodes[node_index];
   // Every FusedActivation kind is expressible as a post-op, so only the op matters.
-  if (n.inputs.empty() || n.inputs[0] == kNoTensor || n.outputs.size() != 1 || !AllF32(g, n))
-    return NativeKind::kNone;
+  if (n.inputs.empty() || n.inputs[0] == kNoTensor || n.outputs.size() != 1) return NativeKind::kNone;
+  if (!AllF32(g, n)) return ClassifyInt8(g, n);
   const int x = n.inputs[0];
   const bool no_activation = n.activation.kind == ActivationKind::kNone;
   switch (n.op) {
@@ -135,7 +197,9 @@ NativeKind Classify(const Graph& g, int node_index) {
 
 bool KeepChannelsLast(const Graph& g, int tensor) {
   const Tensor& t = g.tensors[tensor];
-  if (t.is_constant || t.dtype != DType::kFloat32 || t.shape.size() != 4 || t.shape[2] * t.shape[3] <= 1) return false;
+  if (t.is_constant || (t.dtype != DType::kFloat32 && t.dtype != DType::kInt8) || t.shape.size() != 4 ||
+      t.shape[2] * t.shape[3] <= 1)
+    return false;
   if (std::find(g.outputs.begin(), g.outputs.end(), tensor) != g.outputs.end()) return false;
   bool produced = std::find(g.inputs.begin(), g.inputs.end(), tensor) != g.inputs.end();
   for (size_t i = 0; i < g.nodes.size(); ++i) {
@@ -143,7 +207,9 @@ bool KeepChannelsLast(const Graph& g, int tensor) {
     const bool writes = std::find(n.outputs.begin(), n.outputs.end(), tensor) != n.outputs.end();
     const bool reads = std::find(n.inputs.begin(), n.inputs.end(), tensor) != n.inputs.end();
     if (!writes && !reads) continue;
-    if (!AcceptsChannelsLast(Classify(g, static_cast<int>(i)))) return false;
+    const NativeKind kind = Classify(g, static_cast<int>(i));
+    if (!AcceptsChannelsLast(kind)) return false;
+    if (reads && kind == NativeKind::kQuantizeInt8) return false;  // it reads f32 row-major
     // A weight-like operand (e.g. a conv's W or a binary's broadcast side) is never an activation here.
     if (reads && n.op == OpType::kConv && n.inputs[0] != tensor) return false;
     produced |= writes;

@@ -9,21 +9,28 @@
 
 #include "edgesplit/graph.h"
 #include "edgesplit/kernels.h"
+#include "int8.h"
 
 namespace edgesplit::onednn {
 
-// How a node runs on oneDNN; kNone means the reference kernel runs it.
-enum class NativeKind : uint8_t { kNone, kConv, kInnerProduct, kPool, kGlobalPool, kBinary, kConcat, kEltwise };
+// How a node runs on oneDNN; kNone means the reference kernel runs it. kPool
+// and kConcat also take int8 (bytes move); the k*Int8 kinds run the quantized
+// graph's integer ops (see int8.h).
+enum class NativeKind : uint8_t {
+  kNone, kConv, kInnerProduct, kPool, kGlobalPool, kBinary, kConcat, kEltwise,
+  kConvInt8, kInnerProductInt8, kAddInt8, kGlobalPoolInt8, kQuantizeInt8,
+};
 
 // A pure function of the graph: Prepare and the layout rule must agree on it.
 NativeKind Classify(const Graph& graph, int node_index);
 
-// The layout rule: a non-constant 4-D f32 activation (H*W > 1), not a graph
+// The layout rule: a non-constant 4-D f32 or int8 activation (H*W > 1), not a graph
 // output, whose producer (if any: a graph input has none) and every consumer
 // are native nodes that accept channels-last, is kept channels-last (the
 // executor transposes a channels-last graph input at the boundary: oneDNN's
 // fast convs want NHWC on both sides, even for the 3-channel stem). Depends
-// on the graph only, so every segment of a model sees the same layouts.
+// on the graph only, so every segment of a model sees the same layouts. A
+// QuantizeLinear reads its f32 input row-major (it writes int8 channels-last).
 bool KeepChannelsLast(const Graph& graph, int tensor);
 
 // Where an execution argument's data is at Eval.
@@ -32,6 +39,7 @@ struct EvalArg {
   int slot;  // index into PrimitiveState::args
   ArgSource source;
   int index;  // input/output number
+  int64_t offset = 0;  // bytes into the scratch buffer (kScratch)
   void* bound = nullptr;  // handle set last time (skip the call when unchanged)
 };
 
@@ -43,14 +51,24 @@ struct PrimitiveState {
   std::vector<EvalArg> eval_args;      // the arguments pointed at the arena/scratch per Eval
   std::string implementation;
   int64_t scratchpad_bytes = 0;
+  // Integer work after (or instead of) the primitive: requantization of its
+  // int32 accumulators, or a whole int8 op run by edgesplit's own loops.
+  Int8Stage int8;
 
   // A memory object for `arg` whose data is given at Eval.
-  void BindAtEval(int arg, const dnnl::memory::desc& md, ArgSource source, int index, const dnnl::engine& engine);
+  void BindAtEval(int arg, const dnnl::memory::desc& md, ArgSource source, int index, const dnnl::engine& engine,
+                  int64_t offset = 0);
   // A memory object for `arg` that owns its data (e.g. reordered weights).
   void BindOwned(int arg, dnnl::memory memory);
   // Sets the primitive and binds the user-managed scratchpad it asks for.
   void Finish(const dnnl::primitive_desc_base& pd, const dnnl::engine& engine);
 };
+
+// The arena view of a tensor (dims in ONNX order, row-major or NHWC strides)
+// with element type `type`.
+dnnl::memory::desc ActivationDesc(const TensorDesc& d, dnnl::memory::data_type type);
+// The same with the tensor's own dtype (f32, int8 or int32).
+dnnl::memory::desc ActivationDesc(const TensorDesc& d);
 
 // The process-wide CPU engine (created on first use; throws dnnl::error).
 const dnnl::engine& Engine();
@@ -58,5 +76,13 @@ const dnnl::engine& Engine();
 // Builds the primitive for a node Classify() accepted. `k` has its tensor
 // descriptors (with layouts) filled. Throws dnnl::error when oneDNN refuses.
 void BuildPrimitive(NativeKind kind, const Graph& graph, const Node& node, const PreparedKernel& k, PrimitiveState* state);
+
+// The int8 parts (int8_build.cc): the requantization of a conv / inner
+// product (bias folded with the input zero point when `fold_zero_point`),
+// and the int8 ops run by edgesplit's loops. Throw dnnl::error(dnnl_unimplemented)
+// for a configuration they do not take (the node then falls back).
+void PrepareRequant(const Graph& graph, const Node& node, const PreparedKernel& k, int weight_axis, bool fold_zero_point,
+                    Int8Stage* stage);
+void BuildInt8Loop(NativeKind kind, const Graph& graph, const Node& node, const PreparedKernel& k, PrimitiveState* state);
 
 }  // namespace edgesplit::onednn

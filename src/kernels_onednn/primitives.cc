@@ -1,6 +1,7 @@
 // oneDNN primitives for the nodes Classify() accepts: created once, weights
 // reordered into the layout the chosen implementation wants, every other
 // argument bound to the arena at Eval.
+#include <algorithm>
 #include <cfloat>
 #include <cstring>
 
@@ -11,27 +12,6 @@ namespace {
 
 using dnnl::memory;
 using Dims = memory::dims;
-
-// The arena view of a tensor: ONNX-order dims with row-major or NHWC strides.
-memory::desc ActivationDesc(const TensorDesc& d) {
-  if (d.rank == 0) return memory::desc(Dims{1}, memory::data_type::f32, Dims{1});
-  Dims dims(d.dims, d.dims + d.rank), strides(d.rank);
-  // A [N,C,1,1] tensor has the same bytes either way: describe it as NHWC so
-  // that it matches its channels-last neighbours (a stride mismatch sends
-  // oneDNN to its slow reference kernels, e.g. for global pooling).
-  const bool unit_plane = d.rank == 4 && d.dims[2] * d.dims[3] == 1;
-  if (d.layout == TensorLayout::kChannelsLast || unit_plane) {
-    const int64_t c = dims[1], h = dims[2], w = dims[3];
-    strides = {h * w * c, 1, w * c, c};
-  } else {
-    int64_t s = 1;
-    for (int i = d.rank - 1; i >= 0; --i) {
-      strides[i] = s;
-      s *= dims[i];
-    }
-  }
-  return memory::desc(dims, memory::data_type::f32, strides);
-}
 
 // `d` right-aligned onto `rank` dims (numpy broadcasting), row-major.
 memory::desc BroadcastDesc(const TensorDesc& d, int rank) {
@@ -77,56 +57,85 @@ memory PackWeights(const Tensor& w, const memory::desc& user, const memory::desc
 
 int64_t Attr(const std::vector<int64_t>& v, size_t i, int64_t fallback) { return i < v.size() ? v[i] : fallback; }
 
+// The int32 accumulators of an int8 conv / inner product go to scratch after
+// oneDNN's scratchpad; the Int8Stage requantizes them into the output.
+void BindAccumulators(const memory::desc& acc, PrimitiveState* st, const dnnl::engine& engine) {
+  const int64_t offset = (st->scratchpad_bytes + 63) / 64 * 64;
+  st->BindAtEval(DNNL_ARG_DST, acc, ArgSource::kScratch, 0, engine, offset);
+  st->int8.acc_offset = offset;
+  st->scratchpad_bytes = offset + static_cast<int64_t>(acc.get_size());
+}
+
+bool HasPadding(const std::vector<int64_t>& pads) {
+  return std::any_of(pads.begin(), pads.end(), [](int64_t v) { return v != 0; });
+}
+
+// f32: the conv with its bias and fused activation. int8 (s8 x, per-channel
+// s8 W): oneDNN sums (x - x_zp) * W into int32 (its src zero point only where
+// padding needs it; elsewhere the zero point is folded into the bias) and the
+// Int8Stage adds the bias and requantizes.
 void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, PrimitiveState* st, const dnnl::engine& engine) {
   const TensorDesc& x = k.inputs[0];
   const TensorDesc& y = k.outputs[0];
   const Tensor& w = g.tensors[n.inputs[1]];
+  const bool int8 = x.dtype == DType::kInt8;
+  const memory::data_type wt = int8 ? memory::data_type::s8 : memory::data_type::f32;
   const int64_t groups = n.GetInt("group", 1), c = x.dims[1], m = y.dims[1], kh = w.shape[2], kw = w.shape[3];
   const Dims wdims = groups == 1 ? Dims{m, c, kh, kw} : Dims{groups, m / groups, c / groups, kh, kw};
-  const memory::desc w_user(wdims, memory::data_type::f32, groups == 1 ? memory::format_tag::oihw : memory::format_tag::goihw);
-  const memory::desc w_any(wdims, memory::data_type::f32, memory::format_tag::any);
-  const bool has_bias = n.HasInput(2);
+  const memory::desc w_user(wdims, wt, groups == 1 ? memory::format_tag::oihw : memory::format_tag::goihw);
+  const memory::desc w_any(wdims, wt, memory::format_tag::any);
+  const bool has_bias = n.HasInput(2) && !int8;
   const memory::desc bias_md = has_bias ? memory::desc(Dims{m}, memory::data_type::f32, memory::format_tag::a) : memory::desc();
   const std::vector<int64_t> s = n.GetInts("strides"), d = n.GetInts("dilations"), p = n.GetInts("pads");
   const Dims strides{Attr(s, 0, 1), Attr(s, 1, 1)};
   const Dims dilates{Attr(d, 0, 1) - 1, Attr(d, 1, 1) - 1};  // oneDNN counts the gaps
   const Dims pad_l{Attr(p, 0, 0), Attr(p, 1, 0)}, pad_r{Attr(p, 2, 0), Attr(p, 3, 0)};
+  const memory::desc dst_md = ActivationDesc(y, int8 ? memory::data_type::s32 : memory::data_type::f32);
+  dnnl::primitive_attr attr = Attributes(int8 ? FusedActivation() : n.activation);
+  const bool zero_point_in_onednn = int8 && HasPadding(p) && g.tensors[n.inputs[0]].quant.zero_points[0] != 0;
+  if (zero_point_in_onednn) attr.set_zero_points(DNNL_ARG_SRC, 0, {g.tensors[n.inputs[0]].quant.zero_points[0]});
+  if (int8) PrepareRequant(g, n, k, 0, !zero_point_in_onednn, &st->int8);
   const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-                                             ActivationDesc(x), w_any, bias_md, ActivationDesc(y), strides, dilates,
-                                             pad_l, pad_r);
-  const dnnl::convolution_forward::primitive_desc pd(desc, Attributes(n.activation), engine);
+                                             ActivationDesc(x), w_any, bias_md, dst_md, strides, dilates, pad_l, pad_r);
+  const dnnl::convolution_forward::primitive_desc pd(desc, attr, engine);
   st->BindAtEval(DNNL_ARG_SRC, pd.src_desc(), ArgSource::kInput, 0, engine);
   st->BindOwned(DNNL_ARG_WEIGHTS, PackWeights(w, w_user, pd.weights_desc(), engine));
   if (has_bias) st->BindAtEval(DNNL_ARG_BIAS, pd.bias_desc(), ArgSource::kInput, 2, engine);
-  st->BindAtEval(DNNL_ARG_DST, pd.dst_desc(), ArgSource::kOutput, 0, engine);
   st->primitive = dnnl::convolution_forward(pd);
   st->Finish(pd, engine);
+  if (int8) BindAccumulators(pd.dst_desc(), st, engine);
+  else st->BindAtEval(DNNL_ARG_DST, pd.dst_desc(), ArgSource::kOutput, 0, engine);
 }
 
-// Gemm (B as [K,N], or [N,K] when transB) and MatMul (B as [K,N]).
+// Gemm (B as [K,N], or [N,K] when transB) and MatMul (B as [K,N]). int8:
+// int32 sums x * B, the Int8Stage adds C - x_zp * sum B and requantizes.
 void BuildInnerProduct(const Graph& g, const Node& n, const PreparedKernel& k, PrimitiveState* st,
                        const dnnl::engine& engine) {
   const TensorDesc& x = k.inputs[0];
   const TensorDesc& y = k.outputs[0];
   const Tensor& b = g.tensors[n.inputs[1]];
+  const bool int8 = x.dtype == DType::kInt8;
+  const memory::data_type xt = int8 ? memory::data_type::s8 : memory::data_type::f32;
   const int64_t rows = y.dims[0], cols = y.dims[1], depth = x.dims[1];
   const bool trans_b = n.op == OpType::kGemm && n.GetInt("transB", 0) != 0;
   // oneDNN's weights are {N, K}; B = [K, N] is that matrix with strides {1, N}.
-  const memory::desc w_user = trans_b ? memory::desc(Dims{cols, depth}, memory::data_type::f32, memory::format_tag::oi)
-                                      : memory::desc(Dims{cols, depth}, memory::data_type::f32, Dims{1, cols});
-  const memory::desc w_any(Dims{cols, depth}, memory::data_type::f32, memory::format_tag::any);
-  const bool has_bias = n.op == OpType::kGemm && n.HasInput(2);
+  const memory::desc w_user = trans_b ? memory::desc(Dims{cols, depth}, xt, memory::format_tag::oi)
+                                      : memory::desc(Dims{cols, depth}, xt, Dims{1, cols});
+  const memory::desc w_any(Dims{cols, depth}, xt, memory::format_tag::any);
+  const bool has_bias = n.op == OpType::kGemm && n.HasInput(2) && !int8;
   const memory::desc bias_md = has_bias ? memory::desc(Dims{cols}, memory::data_type::f32, memory::format_tag::a) : memory::desc();
-  const memory::desc src_md(Dims{rows, depth}, memory::data_type::f32, memory::format_tag::nc);
-  const memory::desc dst_md(Dims{rows, cols}, memory::data_type::f32, memory::format_tag::nc);
+  const memory::desc src_md(Dims{rows, depth}, xt, memory::format_tag::nc);
+  const memory::desc dst_md(Dims{rows, cols}, int8 ? memory::data_type::s32 : memory::data_type::f32, memory::format_tag::nc);
+  if (int8) PrepareRequant(g, n, k, trans_b ? 0 : 1, true, &st->int8);
   const dnnl::inner_product_forward::desc desc(dnnl::prop_kind::forward_inference, src_md, w_any, bias_md, dst_md);
-  const dnnl::inner_product_forward::primitive_desc pd(desc, Attributes(n.activation), engine);
+  const dnnl::inner_product_forward::primitive_desc pd(desc, Attributes(int8 ? FusedActivation() : n.activation), engine);
   st->BindAtEval(DNNL_ARG_SRC, pd.src_desc(), ArgSource::kInput, 0, engine);
   st->BindOwned(DNNL_ARG_WEIGHTS, PackWeights(b, w_user, pd.weights_desc(), engine));
   if (has_bias) st->BindAtEval(DNNL_ARG_BIAS, pd.bias_desc(), ArgSource::kInput, 2, engine);
-  st->BindAtEval(DNNL_ARG_DST, pd.dst_desc(), ArgSource::kOutput, 0, engine);
   st->primitive = dnnl::inner_product_forward(pd);
   st->Finish(pd, engine);
+  if (int8) BindAccumulators(pd.dst_desc(), st, engine);
+  else st->BindAtEval(DNNL_ARG_DST, pd.dst_desc(), ArgSource::kOutput, 0, engine);
 }
 
 void BuildPool(const Node& n, NativeKind kind, const PreparedKernel& k, PrimitiveState* st, const dnnl::engine& engine) {
@@ -229,9 +238,41 @@ void BuildEltwise(const Graph& g, const Node& n, const PreparedKernel& k, Primit
 
 }  // namespace
 
-void PrimitiveState::BindAtEval(int arg, const memory::desc& md, ArgSource source, int index, const dnnl::engine& engine) {
+static memory::data_type DataType(DType dtype) {
+  switch (dtype) {
+    case DType::kInt8: return memory::data_type::s8;
+    case DType::kUInt8: return memory::data_type::u8;
+    case DType::kInt32: return memory::data_type::s32;
+    default: return memory::data_type::f32;
+  }
+}
+
+memory::desc ActivationDesc(const TensorDesc& d) { return ActivationDesc(d, DataType(d.dtype)); }
+
+memory::desc ActivationDesc(const TensorDesc& d, memory::data_type type) {
+  if (d.rank == 0) return memory::desc(Dims{1}, type, Dims{1});
+  Dims dims(d.dims, d.dims + d.rank), strides(d.rank);
+  // A [N,C,1,1] tensor has the same bytes either way: describe it as NHWC so
+  // that it matches its channels-last neighbours (a stride mismatch sends
+  // oneDNN to its slow reference kernels, e.g. for global pooling).
+  const bool unit_plane = d.rank == 4 && d.dims[2] * d.dims[3] == 1;
+  if (d.layout == TensorLayout::kChannelsLast || unit_plane) {
+    const int64_t c = dims[1], h = dims[2], w = dims[3];
+    strides = {h * w * c, 1, w * c, c};
+  } else {
+    int64_t s = 1;
+    for (int i = d.rank - 1; i >= 0; --i) {
+      strides[i] = s;
+      s *= dims[i];
+    }
+  }
+  return memory::desc(dims, type, strides);
+}
+
+void PrimitiveState::BindAtEval(int arg, const memory::desc& md, ArgSource source, int index, const dnnl::engine& engine,
+                                int64_t offset) {
   memories.emplace_back(md, engine, static_cast<void*>(DNNL_MEMORY_NONE));
-  eval_args.push_back({static_cast<int>(args.size()), source, index});
+  eval_args.push_back({static_cast<int>(args.size()), source, index, offset});
   args.push_back({arg, memories.back().get()});
 }
 
@@ -256,9 +297,15 @@ void BuildPrimitive(NativeKind kind, const Graph& graph, const Node& node, const
   const dnnl::engine& engine = Engine();
   switch (kind) {
     case NativeKind::kConv:
+    case NativeKind::kConvInt8:
       return BuildConv(graph, node, k, state, engine);
     case NativeKind::kInnerProduct:
+    case NativeKind::kInnerProductInt8:
       return BuildInnerProduct(graph, node, k, state, engine);
+    case NativeKind::kAddInt8:
+    case NativeKind::kGlobalPoolInt8:
+    case NativeKind::kQuantizeInt8:
+      return BuildInt8Loop(kind, graph, node, k, state);
     case NativeKind::kPool:
     case NativeKind::kGlobalPool:
       return BuildPool(node, kind, k, state, engine);

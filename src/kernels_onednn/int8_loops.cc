@@ -1,0 +1,235 @@
+// The int8 loops of the oneDNN backend (see int8.h), on the fixed-point
+// primitives of include/edgesplit/fixed_point.h, which define the result.
+// Requantization also has an AVX-512 version computing the same integers
+// sixteen lanes at a time; Add looks its result up in a table of all 65,536
+// operand pairs, filled by the portable arithmetic.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+
+#include "edgesplit/fixed_point.h"
+#include "int8.h"
+
+namespace edgesplit::onednn {
+namespace {
+
+using fixed_point::MultiplyByQuantizedMultiplier;
+constexpr int kAddLeftShift = 20;  // TFLite's int8 Add headroom (as reference_int8.cc)
+// Loops this long share the work across oneDNN's OpenMP threads.
+constexpr int64_t kParallelMin = 1 << 15;
+
+inline int8_t Clamp(int32_t v, int32_t lo, int32_t hi) { return static_cast<int8_t>(v < lo ? lo : (v > hi ? hi : v)); }
+// Two's-complement wrap-around, as the reference's int32 accumulators.
+inline int32_t WrapAdd(int32_t a, int32_t b) {
+  return static_cast<int32_t>(static_cast<uint32_t>(a) + static_cast<uint32_t>(b));
+}
+
+// ---- Portable loops.
+
+void RequantPortable(const Int8Stage& s, const int32_t* acc, int8_t* y) {
+  const Plane4& p = s.y;
+  for (int64_t b = 0; b < p.n; ++b)
+    for (int64_t c = 0; c < p.c; ++c)
+      for (int64_t i = 0; i < p.hw; ++i) {
+        const int64_t at = p.At(b, c, i);
+        const int32_t v = MultiplyByQuantizedMultiplier(WrapAdd(acc[at], s.bias[c]), s.multiplier[c], s.shift[c]);
+        y[at] = Clamp(v + s.y_zp, s.lo, s.hi);
+      }
+}
+
+inline int8_t AddOne(const Int8Stage& s, int32_t a, int32_t b) {
+  const int32_t va = MultiplyByQuantizedMultiplier((a - s.a_zp) * (1 << kAddLeftShift), s.a_mult, s.a_shift);
+  const int32_t vb = MultiplyByQuantizedMultiplier((b - s.b_zp) * (1 << kAddLeftShift), s.b_mult, s.b_shift);
+  return Clamp(MultiplyByQuantizedMultiplier(va + vb, s.y_mult, s.y_shift) + s.y_zp, s.lo, s.hi);
+}
+
+bool SameLayout(const Int8Stage& s) {
+  return s.a.channels_last == s.y.channels_last && s.b.channels_last == s.y.channels_last;
+}
+
+inline int8_t AddLookup(const int8_t* table, int8_t a, int8_t b) {
+  return table[static_cast<uint8_t>(a) | static_cast<unsigned>(static_cast<uint8_t>(b)) << 8];
+}
+
+void AddTable(const Int8Stage& s, const int8_t* a, const int8_t* b, int8_t* y) {
+  const int8_t* table = s.add_table.data();
+  if (SameLayout(s)) {
+    const int64_t n = s.y.elements();
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+    for (int64_t i = 0; i < n; ++i) y[i] = AddLookup(table, a[i], b[i]);
+    return;
+  }
+  for (int64_t n = 0; n < s.y.n; ++n)  // operands in different layouts (a fallback neighbour)
+    for (int64_t c = 0; c < s.y.c; ++c)
+      for (int64_t i = 0; i < s.y.hw; ++i) y[s.y.At(n, c, i)] = AddLookup(table, a[s.a.At(n, c, i)], b[s.b.At(n, c, i)]);
+}
+
+// ---- AVX-512: TFLite's MultiplyByQuantizedMultiplier for shift <= 0, lane by lane.
+
+// Compiled for AVX-512 (whatever the build's -march), run only when the CPU has it.
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq")
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 on its own _mm512_undefined_*
+#define ES_AVX512
+
+// floor-free SaturatingRoundingDoublingHighMul: (x*m + nudge) / 2^31 truncated
+// toward zero; m >= 2^30 or 0, so the saturating case never arises.
+ES_AVX512 inline __m512i HighMul(__m512i x, __m512i m) {
+  const __m512i zero = _mm512_setzero_si512();
+  const __m512i pos_nudge = _mm512_set1_epi64(int64_t{1} << 30), neg_nudge = _mm512_set1_epi64(1 - (int64_t{1} << 30));
+  const __m512i to_zero = _mm512_set1_epi64((int64_t{1} << 31) - 1);
+  const auto half = [&](__m512i xs, __m512i ms) {
+    __m512i p = _mm512_mul_epi32(xs, ms);  // low 32 bits of each 64-bit lane, signed
+    const __mmask8 neg = _mm512_cmplt_epi64_mask(p, zero);
+    p = _mm512_add_epi64(p, _mm512_mask_blend_epi64(neg, pos_nudge, neg_nudge));
+    p = _mm512_mask_add_epi64(p, _mm512_cmplt_epi64_mask(p, zero), p, to_zero);
+    return _mm512_srai_epi64(p, 31);
+  };
+  const __m512i even = half(x, m);
+  const __m512i odd = half(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(m, 32));
+  return _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
+}
+
+// RoundingDivideByPOT by `e` (0..31): to nearest, ties away from zero.
+ES_AVX512 inline __m512i DividePot(__m512i x, __m512i e) {
+  const __m512i one = _mm512_set1_epi32(1);
+  const __m512i mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, e), one);
+  const __m512i rem = _mm512_and_si512(x, mask);
+  __m512i threshold = _mm512_srai_epi32(mask, 1);
+  threshold = _mm512_mask_add_epi32(threshold, _mm512_cmplt_epi32_mask(x, _mm512_setzero_si512()), threshold, one);
+  const __m512i q = _mm512_srav_epi32(x, e);
+  return _mm512_mask_add_epi32(q, _mm512_cmpgt_epi32_mask(rem, threshold), q, one);
+}
+
+// x * M with M = m * 2^-e / 2^31, then + zp and clamped, as int8 in the low 16 bytes.
+ES_AVX512 inline __m128i Requant16(__m512i x, __m512i m, __m512i e, __m512i zp, __m512i lo, __m512i hi) {
+  __m512i v = _mm512_add_epi32(DividePot(HighMul(x, m), e), zp);
+  v = _mm512_min_epi32(_mm512_max_epi32(v, lo), hi);
+  return _mm512_cvtepi32_epi8(v);
+}
+
+inline __mmask16 TailMask(int64_t left) { return left >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << left) - 1); }
+
+ES_AVX512 void RequantAvx512(const Int8Stage& s, const int32_t* acc, int8_t* y) {
+  const Plane4& p = s.y;
+  const __m512i zp = _mm512_set1_epi32(s.y_zp), lo = _mm512_set1_epi32(s.lo), hi = _mm512_set1_epi32(s.hi);
+  const __m512i zero = _mm512_setzero_si512();
+  if (p.channels_last) {
+    const int64_t rows = p.n * p.hw;
+#pragma omp parallel for schedule(static) if (rows * p.c >= kParallelMin)
+    for (int64_t row = 0; row < rows; ++row)
+      for (int64_t c = 0; c < p.c; c += 16) {
+        const __mmask16 k = TailMask(p.c - c);
+        const __m512i bias = _mm512_maskz_loadu_epi32(k, s.bias.data() + c);
+        const __m512i m = _mm512_maskz_loadu_epi32(k, s.multiplier.data() + c);
+        const __m512i e = _mm512_sub_epi32(zero, _mm512_maskz_loadu_epi32(k, s.shift.data() + c));
+        const __m512i x = _mm512_add_epi32(_mm512_maskz_loadu_epi32(k, acc + row * p.c + c), bias);
+        _mm_mask_storeu_epi8(y + row * p.c + c, k, Requant16(x, m, e, zp, lo, hi));
+      }
+    return;
+  }
+  const int64_t planes = p.n * p.c;
+#pragma omp parallel for schedule(static) if (planes * p.hw >= kParallelMin)
+  for (int64_t plane = 0; plane < planes; ++plane) {
+    const int64_t c = plane % p.c;
+    const __m512i bias = _mm512_set1_epi32(s.bias[c]), m = _mm512_set1_epi32(s.multiplier[c]);
+    const __m512i e = _mm512_set1_epi32(-s.shift[c]);
+    for (int64_t i = 0; i < p.hw; i += 16) {
+      const __mmask16 k = TailMask(p.hw - i);
+      const __m512i x = _mm512_add_epi32(_mm512_maskz_loadu_epi32(k, acc + plane * p.hw + i), bias);
+      _mm_mask_storeu_epi8(y + plane * p.hw + i, k, Requant16(x, m, e, zp, lo, hi));
+    }
+  }
+}
+
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
+#undef ES_AVX512
+
+bool CpuHasAvx512() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("avx512dq");
+}
+
+std::atomic<bool> g_avx512_allowed{true};
+
+// ---- The loops without a vector version (cheap next to the convs).
+
+void GlobalPool(const Int8Stage& s, const int8_t* x, int8_t* y) {
+  const Plane4& in = s.a;
+  const int32_t count = static_cast<int32_t>(in.hw);
+  constexpr int64_t kBlock = 256;  // channels summed at once (contiguous when channels-last)
+  for (int64_t b = 0; b < in.n; ++b)
+    for (int64_t c0 = 0; c0 < in.c; c0 += kBlock) {
+      const int64_t cn = std::min(kBlock, in.c - c0);
+      int32_t sum[kBlock] = {};
+      for (int64_t i = 0; i < in.hw; ++i)
+        for (int64_t c = 0; c < cn; ++c) sum[c] += x[in.At(b, c0 + c, i)];
+      for (int64_t c = 0; c < cn; ++c)
+        y[b * in.c + c0 + c] = Clamp(count > 0 ? fixed_point::RoundedAverage(sum[c], count) : 0, -128, 127);
+    }
+}
+
+// ONNX QuantizeLinear (round half to even), as the reference computes it.
+void Quantize(const Int8Stage& s, const float* x, int8_t* y) {
+  const float z = static_cast<float>(s.y_zp);
+  const int64_t planes = s.a.n * s.a.c;
+#pragma omp parallel for schedule(static) if (s.a.elements() >= kParallelMin)
+  for (int64_t plane = 0; plane < planes; ++plane) {
+    const int64_t b = plane / s.a.c, c = plane % s.a.c;
+    for (int64_t i = 0; i < s.a.hw; ++i) {
+      const float v = x[s.a.At(b, c, i)] / s.scale;
+      float r = std::round(v);
+      if (std::fabs(v - std::trunc(v)) == 0.5f) r = 2.0f * std::round(v * 0.5f);
+      r += z;
+      r = r < -128.0f ? -128.0f : (r > 127.0f ? 127.0f : r);
+      y[s.y.At(b, c, i)] = static_cast<int8_t>(r);
+    }
+  }
+}
+
+}  // namespace
+
+bool Int8UsesAvx512() {
+  static const bool has = CpuHasAvx512();
+  return has && g_avx512_allowed.load(std::memory_order_relaxed);
+}
+
+void SetInt8Avx512(bool allowed) { g_avx512_allowed.store(allowed, std::memory_order_relaxed); }
+
+void BuildAddTable(Int8Stage* s) {
+  s->add_table.resize(256 * 256);
+  for (int a = -128; a < 128; ++a)
+    for (int b = -128; b < 128; ++b)
+      s->add_table[static_cast<uint8_t>(a) | static_cast<unsigned>(static_cast<uint8_t>(b)) << 8] = AddOne(*s, a, b);
+}
+
+void RunInt8Stage(const Int8Stage& s, const void* const* inputs, void* const* outputs, void* scratch) {
+  int8_t* y = static_cast<int8_t*>(outputs[0]);
+  switch (s.op) {
+    case Int8Stage::Op::kNone:
+      return;
+    case Int8Stage::Op::kRequant: {
+      const int32_t* acc = reinterpret_cast<const int32_t*>(static_cast<unsigned char*>(scratch) + s.acc_offset);
+      if (Int8UsesAvx512() && !s.left_shift) return RequantAvx512(s, acc, y);
+      return RequantPortable(s, acc, y);
+    }
+    case Int8Stage::Op::kAdd: {
+      const int8_t* a = static_cast<const int8_t*>(inputs[0]);
+      const int8_t* b = static_cast<const int8_t*>(inputs[1]);
+      return AddTable(s, a, b, y);
+    }
+    case Int8Stage::Op::kGlobalPool:
+      return GlobalPool(s, static_cast<const int8_t*>(inputs[0]), y);
+    case Int8Stage::Op::kQuantize:
+      return Quantize(s, static_cast<const float*>(inputs[0]), y);
+  }
+}
+
+}  // namespace edgesplit::onednn

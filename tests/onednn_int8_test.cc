@@ -1,0 +1,294 @@
+// The oneDNN backend on quantized (int8) graphs: every tensor within 1 LSB of
+// the reference int8 kernels (they are in fact equal), head + tail at every
+// cut bit-identical to the whole, convs native and int8 activations
+// channels-last, the AVX-512 loops equal to the portable ones, and Invoke's
+// allocations confined to oneDNN's execute as for f32.
+#include <gtest/gtest.h>
+
+#include <climits>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "alloc_counter.h"  // counts every allocation in this binary
+#include "edgesplit/analysis.h"
+#include "edgesplit/exec.h"
+#include "edgesplit/fixed_point.h"
+#include "edgesplit/models.h"
+#include "edgesplit/onednn.h"
+#include "edgesplit/onnx.h"
+#include "edgesplit/quant.h"
+#include "../src/kernels_onednn/int8.h"
+#include "test_util.h"
+
+namespace edgesplit {
+namespace {
+
+// The int8 graph of a zoo spec, or of a fixture ONNX file ("fixture:NAME").
+Graph Quantized(const std::string& spec) {
+  Result<Graph> f32 = spec.rfind("fixture:", 0) == 0 ? ImportOnnxFile(testing::FixturePath(spec.substr(8))) : LoadModel(spec);
+  EXPECT_TRUE(f32.ok()) << f32.status().message();
+  if (!f32.ok()) return Graph{};
+  Result<Graph> q = Quantize(*f32, RandomCalibrationSamples(f32->tensors[f32->inputs[0]], 4, 3));
+  EXPECT_TRUE(q.ok()) << q.status().message();
+  return q.ok() ? std::move(q).value() : Graph{};
+}
+
+std::vector<float> RandomInput(const SegmentExecutor& ex, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> v(static_cast<size_t>(ex.input_bytes() / 4));
+  for (float& x : v) x = rng.Uniform(-1.0f, 1.0f);
+  return v;
+}
+
+// Worst difference of output `o` in units of its last place: int8 values
+// directly, a dequantized f32 output in units of its producer's input scale.
+double LsbError(const Graph& g, const SegmentExecutor& a, const SegmentExecutor& b, int o, int64_t* differing) {
+  const Tensor& t = a.output_tensor(o);
+  double worst = 0;
+  if (t.dtype == DType::kInt8) {
+    const int8_t* x = static_cast<const int8_t*>(a.output(o));
+    const int8_t* y = static_cast<const int8_t*>(b.output(o));
+    for (int64_t i = 0; i < t.num_elements(); ++i) {
+      worst = std::max(worst, std::fabs(static_cast<double>(x[i]) - static_cast<double>(y[i])));
+      *differing += x[i] != y[i];
+    }
+    return worst;
+  }
+  EXPECT_EQ(t.dtype, DType::kFloat32) << t.name;
+  double unit = 0;  // the scale of the int8 tensor this float came from (0: a float op's output)
+  for (const Node& n : g.nodes)
+    if (n.op == OpType::kDequantizeLinear && n.outputs[0] == g.FindTensor(t.name)) unit = g.tensors[n.inputs[0]].quant.scales[0];
+  const float* x = static_cast<const float*>(a.output(o));
+  const float* y = static_cast<const float*>(b.output(o));
+  double max_ref = 0;
+  for (int64_t i = 0; i < t.num_elements(); ++i) max_ref = std::max(max_ref, std::fabs(double{y[i]}));
+  if (unit == 0) unit = 1e-4 * max_ref;
+  for (int64_t i = 0; i < t.num_elements(); ++i) {
+    worst = std::max(worst, std::fabs(double{x[i]} - double{y[i]}) / (unit * 1.0001));
+    *differing += x[i] != y[i];
+  }
+  return worst;
+}
+
+struct Int8Case {
+  const char* name;
+  const char* spec;
+  bool every_position;  // else the cut points only
+};
+class Int8EveryTensor : public ::testing::TestWithParam<Int8Case> {};
+
+// A head [0, p) outputs every tensor live at p, so the heads cover every activation.
+TEST_P(Int8EveryTensor, WithinOneLsbOfReference) {
+  const std::string spec = GetParam().spec;
+  if (spec.rfind("fixture:", 0) == 0) {
+    ES_REQUIRE_FIXTURE(path, spec.substr(8));
+  }
+  Graph g = Quantized(spec);
+  ASSERT_FALSE(g.nodes.empty());
+  const int n = static_cast<int>(g.nodes.size());
+  std::vector<int> positions;
+  if (GetParam().every_position) {
+    for (int p = 1; p <= n; ++p) positions.push_back(p);
+  } else {
+    auto cuts = FindCutPoints(g);
+    ASSERT_TRUE(cuts.ok());
+    for (const CutPoint& c : *cuts)
+      if (c.position > 0) positions.push_back(c.position);
+    if (positions.back() != n) positions.push_back(n);
+  }
+  std::vector<float> input;
+  int compared = 0;
+  int64_t differing = 0;
+  for (int p : positions) {
+    auto ref = SegmentExecutor::Create(g, 0, p, ReferenceBackend());
+    auto dnn = SegmentExecutor::Create(g, 0, p, OneDnnBackend());
+    ASSERT_TRUE(ref.ok()) << ref.status().message();
+    ASSERT_TRUE(dnn.ok()) << dnn.status().message();
+    if (input.empty()) input = RandomInput(**ref, 5);
+    std::memcpy((*ref)->input(), input.data(), input.size() * 4);
+    std::memcpy((*dnn)->input(), input.data(), input.size() * 4);
+    ASSERT_TRUE((*ref)->Invoke().ok());
+    Status s = (*dnn)->Invoke();
+    ASSERT_TRUE(s.ok()) << s.message();
+    ASSERT_EQ((*ref)->num_outputs(), (*dnn)->num_outputs());
+    for (int o = 0; o < (*ref)->num_outputs(); ++o) {
+      ASSERT_EQ((*ref)->output_tensor(o).name, (*dnn)->output_tensor(o).name);
+      EXPECT_LE(LsbError(g, **dnn, **ref, o, &differing), 1.0)
+          << "tensor '" << (*ref)->output_tensor(o).name << "' at position " << p;
+      ++compared;
+    }
+  }
+  EXPECT_GE(compared, static_cast<int>(positions.size()));
+  std::printf("[ info ] %s: %d tensors compared, %lld values differ from the reference\n", GetParam().name, compared,
+              static_cast<long long>(differing));
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, Int8EveryTensor,
+                         ::testing::Values(Int8Case{"MobileNetV2", "mobilenet_v2:alpha=0.35,res=96", true},
+                                           Int8Case{"ResNet18", "resnet18:res=32", false},
+                                           Int8Case{"ResNet50", "resnet50:res=32", false},
+                                           Int8Case{"DigitsCnn", "fixture:digits_cnn.onnx", true},
+                                           Int8Case{"DigitsMobileNetV2", "fixture:digits_mobilenet_v2.onnx", false}),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+class Int8SplitEveryCut : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(Int8SplitEveryCut, IsBitExactOnOneDnn) {
+  Graph g = Quantized(GetParam());
+  ASSERT_FALSE(g.nodes.empty());
+  const int n = static_cast<int>(g.nodes.size());
+  auto whole = SegmentExecutor::Create(g, 0, n, OneDnnBackend());
+  ASSERT_TRUE(whole.ok()) << whole.status().message();
+  const std::vector<float> input = RandomInput(**whole, 7);
+  std::memcpy((*whole)->input(), input.data(), input.size() * 4);
+  ASSERT_TRUE((*whole)->Invoke().ok());
+  auto cuts = FindCutPoints(g);
+  ASSERT_TRUE(cuts.ok());
+  int checked = 0;
+  for (const CutPoint& c : *cuts) {
+    if (c.position == 0 || c.position == n) continue;
+    auto head = SegmentExecutor::Create(g, 0, c.position, OneDnnBackend());
+    auto tail = SegmentExecutor::Create(g, c.position, n, OneDnnBackend());
+    ASSERT_TRUE(head.ok() && tail.ok());
+    std::memcpy((*head)->input(), input.data(), input.size() * 4);
+    ASSERT_TRUE((*head)->Invoke().ok());
+    ASSERT_EQ((*head)->output_bytes(), (*tail)->input_bytes());
+    EXPECT_EQ((*head)->output_tensor().dtype, DType::kInt8) << "the cut tensor crosses the link as int8";
+    std::memcpy((*tail)->input(), (*head)->output(), static_cast<size_t>((*head)->output_bytes()));
+    ASSERT_TRUE((*tail)->Invoke().ok());
+    EXPECT_EQ(std::memcmp((*tail)->output(), (*whole)->output(), static_cast<size_t>((*whole)->output_bytes())), 0)
+        << "cut " << c.index << " after " << c.after;
+    ++checked;
+  }
+  EXPECT_GT(checked, 5);
+}
+
+INSTANTIATE_TEST_SUITE_P(Zoo, Int8SplitEveryCut, ::testing::Values("mobilenet_v2:alpha=0.35,res=96", "resnet18:res=64"),
+                         [](const auto& info) { return std::string(info.index == 0 ? "MobileNetV2" : "ResNet18"); });
+
+// The int8 convs, adds and pools run natively with their int8 activations
+// channels-last; the float input is quantized straight into NHWC.
+TEST(OneDnnInt8Test, RunsNativelyChannelsLast) {
+  Graph g = Quantized("resnet18:res=32");
+  int convs = 0, adds = 0, int8_channels_last = 0;
+  for (int i = 0; i < static_cast<int>(g.nodes.size()); ++i) {
+    PreparedKernel k;
+    Status s = OneDnnBackend().Prepare(g, i, &k);
+    ASSERT_TRUE(s.ok()) << s.message();
+    const Node& node = g.nodes[i];
+    const std::string impl = OneDnnImplementation(k);
+    if (node.op == OpType::kConv || node.op == OpType::kAdd || node.op == OpType::kMaxPool ||
+        node.op == OpType::kGemm || node.op == OpType::kGlobalAveragePool) {
+      EXPECT_NE(impl, "reference") << node.name;
+    }
+    if (node.op == OpType::kConv) {
+      ++convs;
+      EXPECT_EQ(impl.find("ref"), std::string::npos) << node.name << " runs oneDNN's slow " << impl;
+    }
+    adds += node.op == OpType::kAdd;
+    if (node.op == OpType::kQuantizeLinear) {
+      EXPECT_EQ(k.inputs[0].layout, TensorLayout::kRowMajor) << "the float input stays NCHW";
+      EXPECT_EQ(k.outputs[0].layout, TensorLayout::kChannelsLast);
+    }
+    int8_channels_last += k.outputs[0].dtype == DType::kInt8 && k.outputs[0].layout == TensorLayout::kChannelsLast;
+  }
+  EXPECT_GT(convs, 10);
+  EXPECT_GT(adds, 3);
+  EXPECT_GT(int8_channels_last, 20);
+}
+
+// The AVX-512 requantization equals the portable fixed-point code on random
+// and extreme accumulators, multipliers and shifts, in both layouts and at
+// channel counts that leave vector tails.
+TEST(OneDnnInt8Test, VectorRequantizationIsTheFixedPointOne) {
+  if (!onednn::Int8UsesAvx512()) GTEST_SKIP() << "this CPU has no AVX-512";
+  Rng rng(17);
+  for (int64_t channels : {1, 7, 16, 19, 40}) {
+    for (bool channels_last : {true, false}) {
+      onednn::Int8Stage st;
+      st.op = onednn::Int8Stage::Op::kRequant;
+      st.y = {2, channels, 13, channels_last};
+      st.y_zp = static_cast<int32_t>(rng.Uniform(-128, 127));
+      st.lo = -128 + static_cast<int32_t>(rng.Uniform(0, 100));
+      st.hi = 127 - static_cast<int32_t>(rng.Uniform(0, 100));
+      for (int64_t c = 0; c < channels; ++c) {
+        int32_t m = 0;
+        int shift = 0;
+        fixed_point::QuantizeMultiplier(std::pow(10.0, rng.Uniform(-9.0f, -0.01f)), &m, &shift);
+        st.multiplier.push_back(m);
+        st.shift.push_back(shift);
+        st.bias.push_back(static_cast<int32_t>(rng.Uniform(-1e6f, 1e6f)));
+      }
+      if (channels > 1) st.multiplier[0] = st.shift[0] = 0;  // a multiplier too small to represent
+      std::vector<int32_t> acc(static_cast<size_t>(st.y.elements()));
+      for (size_t i = 0; i < acc.size(); ++i) {
+        const float r = rng.Uniform(0, 1);
+        acc[i] = r < 0.05f ? INT32_MAX - 2000000 : r < 0.1f ? INT32_MIN + 2000000
+                                               : static_cast<int32_t>(rng.Uniform(-3e7f, 3e7f));
+      }
+      std::vector<int8_t> fast(acc.size()), portable(acc.size());
+      void* out = fast.data();
+      onednn::RunInt8Stage(st, nullptr, &out, acc.data());
+      onednn::SetInt8Avx512(false);
+      out = portable.data();
+      onednn::RunInt8Stage(st, nullptr, &out, acc.data());
+      onednn::SetInt8Avx512(true);
+      EXPECT_EQ(fast, portable) << channels << " channels, channels_last " << channels_last;
+      int distinct = 0;
+      for (int8_t v : portable) distinct += v != portable[0];
+      EXPECT_GT(distinct, 0) << "the case exercises nothing";
+    }
+  }
+}
+
+// Whole models: the AVX-512 loops and the portable ones give the same bits.
+TEST(OneDnnInt8Test, VectorLoopsMatchPortableOnAModel) {
+  if (!onednn::Int8UsesAvx512()) GTEST_SKIP() << "this CPU has no AVX-512";
+  Graph g = Quantized("mobilenet_v2:alpha=0.35,res=96");
+  const int n = static_cast<int>(g.nodes.size());
+  std::vector<unsigned char> outputs[2];
+  for (int pass = 0; pass < 2; ++pass) {
+    onednn::SetInt8Avx512(pass == 0);
+    auto ex = SegmentExecutor::Create(g, 0, n, OneDnnBackend());
+    ASSERT_TRUE(ex.ok()) << ex.status().message();
+    const std::vector<float> input = RandomInput(**ex, 11);
+    std::memcpy((*ex)->input(), input.data(), input.size() * 4);
+    ASSERT_TRUE((*ex)->Invoke().ok());
+    const auto* o = static_cast<const unsigned char*>((*ex)->output());
+    outputs[pass].assign(o, o + (*ex)->output_bytes());
+  }
+  onednn::SetInt8Avx512(true);
+  EXPECT_EQ(outputs[0], outputs[1]);
+}
+
+// As for f32 (tests/exec_test.cc): edgesplit's int8 loops allocate nothing;
+// the only allocations are oneDNN 2.6's per-call argument maps, a constant
+// number per Invoke.
+TEST(OneDnnInt8Test, InvokeAllocatesOnlyInsideOneDnnExecute) {
+  Graph g = Quantized("mobilenet_v2:alpha=0.35,res=96");
+  auto ex = SegmentExecutor::Create(g, 0, static_cast<int>(g.nodes.size()), OneDnnBackend());
+  ASSERT_TRUE(ex.ok()) << ex.status().message();
+  const std::vector<float> input = RandomInput(**ex, 1);
+  std::memcpy((*ex)->input(), input.data(), input.size() * 4);
+  ASSERT_TRUE((*ex)->Invoke().ok());  // warm-up (the thread's stream)
+  int primitives = 0;
+  for (int i = 0; i < (*ex)->num_nodes(); ++i) {
+    PreparedKernel k;
+    ASSERT_TRUE(OneDnnBackend().Prepare(g, i, &k).ok());
+    const std::string impl = OneDnnImplementation(k);
+    primitives += impl != "reference" && impl.rfind("edgesplit:", 0) != 0;
+  }
+  const long before = testing::AllocationCount();
+  ASSERT_TRUE((*ex)->Invoke().ok());
+  const long one = testing::AllocationCount() - before;
+  for (int i = 0; i < 3; ++i) {
+    Status s = (*ex)->Invoke();
+    if (!s.ok()) ADD_FAILURE() << s.message();
+  }
+  EXPECT_EQ(testing::AllocationCount() - before, 4 * one) << "allocations per Invoke grow";
+  EXPECT_LE(one, 16 * primitives) << "more than oneDNN's per-call argument maps";
+}
+
+}  // namespace
+}  // namespace edgesplit
