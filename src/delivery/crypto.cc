@@ -101,6 +101,7 @@ Result<PublicKey> ParsePublicKey(std::string_view text) {
 }
 
 Result<SecretKey> ParseSecretKey(std::string_view text) {
+  ES_RETURN_IF_ERROR(InitCrypto());
   SecretKey k;
   ES_RETURN_IF_ERROR(ParseKeyLine(text, kSecretTag, kPublicTag, k.bytes));
   // libsodium's secret key is seed + public key: a damaged file shows as a mismatch.

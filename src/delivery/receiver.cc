@@ -7,6 +7,14 @@
 namespace edgesplit::delivery {
 namespace {
 std::string N(uint64_t v) { return std::to_string(v); }
+DeliveryStep Step(DeliveryStep::Event event, uint32_t sequence, RejectReason reason = RejectReason::kNone, std::string detail = {}) {
+  DeliveryStep s;
+  s.event = event;
+  s.sequence = sequence;
+  s.reason = reason;
+  s.detail = std::move(detail);
+  return s;
+}
 }  // namespace
 
 Result<std::vector<std::vector<uint8_t>>> BuildChunks(Manifest m, std::span<const uint8_t> file, const SecretKey* key,
@@ -38,12 +46,7 @@ DeliveryStep DeliveryReceiver::Refuse(uint32_t sequence, RejectReason reason, st
   refused_sequence_ = sequence;
   file_ = {};
   received_ = 0;
-  DeliveryStep s;
-  s.event = DeliveryStep::kRejected;
-  s.sequence = sequence;
-  s.reason = reason;
-  s.detail = std::move(detail);
-  return s;
+  return Step(DeliveryStep::kRejected, sequence, reason, std::move(detail));
 }
 
 DeliveryStep DeliveryReceiver::OnManifest(const DecodedChunk& chunk) {
@@ -67,21 +70,14 @@ DeliveryStep DeliveryReceiver::OnManifest(const DecodedChunk& chunk) {
   file_.assign(manifest_.file_bytes, 0);
   received_ = 0;
   state_ = State::kReceiving;
-  DeliveryStep s;
-  s.event = DeliveryStep::kProgress;
-  s.sequence = seq;
-  return s;
+  return Step(DeliveryStep::kProgress, seq);
 }
 
 DeliveryStep DeliveryReceiver::OnChunk(std::span<const uint8_t> payload, uint64_t now_us) {
   Result<DecodedChunk> chunk = DecodeChunk(payload);
   if (!chunk.ok()) {
     // Undecodable: refuse it, but keep a delivery in progress (its own chunks may still come).
-    DeliveryStep s;
-    s.event = DeliveryStep::kRejected;
-    s.reason = RejectReason::kMalformed;
-    s.detail = chunk.status().message();
-    return s;
+    return Step(DeliveryStep::kRejected, 0, RejectReason::kMalformed, chunk.status().message());
   }
   const ChunkHeader& h = chunk->header;
   last_chunk_us_ = now_us;
@@ -101,10 +97,7 @@ DeliveryStep DeliveryReceiver::OnChunk(std::span<const uint8_t> payload, uint64_
                         N(file_.size()) + "-byte file");
     std::memcpy(file_.data() + received_, chunk->body.data(), chunk->body.size());
     received_ += chunk->body.size();
-    DeliveryStep s;
-    s.event = DeliveryStep::kProgress;
-    s.sequence = h.sequence;
-    return s;
+    return Step(DeliveryStep::kProgress, h.sequence);
   }
   // The end: whole, and the bytes the manifest promised?
   if (received_ != file_.size())
@@ -115,10 +108,7 @@ DeliveryStep DeliveryReceiver::OnChunk(std::span<const uint8_t> payload, uint64_
     return Refuse(h.sequence, RejectReason::kCorrupted,
                   "SHA-256 of the received file is " + Hex(got) + ", the manifest says " + Hex(manifest_.sha256));
   state_ = State::kComplete;
-  DeliveryStep s;
-  s.event = DeliveryStep::kComplete;
-  s.sequence = h.sequence;
-  return s;
+  return Step(DeliveryStep::kComplete, h.sequence);
 }
 
 DeliveryStep DeliveryReceiver::Expire(uint64_t now_us) {
