@@ -1,6 +1,6 @@
-// The live dynamic run's small formats: the control block carried in kPing /
-// kPong payloads, the rate/load schedule CSV, and the candidate set both nodes
-// build from the same flags.
+// The live dynamic run's two formats of outside bytes: the control block
+// carried in kPing / kPong payloads and the rate/load schedule CSV (fuzzed:
+// fuzz/dynamic_control_fuzz.cc; this file depends on nothing but the header).
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -10,7 +10,6 @@
 #include <sstream>
 
 #include "edgesplit/dynamic_runtime.h"
-#include "edgesplit/models.h"
 
 namespace edgesplit::runtime {
 namespace {
@@ -181,26 +180,6 @@ Result<std::vector<ScheduleRow>> LoadScheduleCsv(const std::string& path) {
   std::stringstream text;
   text << in.rdbuf();
   return ParseScheduleCsv(text.str(), path);
-}
-
-// ---- Candidates ---------------------------------------------------------------------
-
-Result<SplitPolicy> BuildLivePolicy(const LivePolicySpec& s) {
-  if (s.dtype != "f32" && s.dtype != "int8") return InvalidArgument("--dtype must be f32 or int8, not '" + s.dtype + "'");
-  if (s.head_device.empty() || s.server_device.empty())
-    return InvalidArgument("--dynamic needs two device profiles, --devices HEAD,SERVER (e.g. esp32s3-espnn,edge-x86)");
-  const std::string dir = ProfilesDir(s.profiles_dir);
-  ES_ASSIGN_OR_RETURN(CandidateRule rule, ParseCandidateRule(s.rule));
-  ES_ASSIGN_OR_RETURN(DeviceProfile head, LoadDeviceProfile(dir, s.head_device));
-  ES_ASSIGN_OR_RETURN(DeviceProfile server, LoadDeviceProfile(dir, s.server_device));
-  ES_ASSIGN_OR_RETURN(LinkProfile link, LoadLinkProfile(dir, s.link));
-  ES_ASSIGN_OR_RETURN(Graph graph, LoadModel(s.model));
-  ES_ASSIGN_OR_RETURN(CandidateSet set, BuildCandidates(graph, s.model, head, server, link, rule,
-                                                        s.dtype == "f32" ? DType::kFloat32 : DType::kInt8));
-  PolicyOptions options;
-  options.rule = rule;
-  options.dtype = s.dtype == "f32" ? DType::kFloat32 : DType::kInt8;
-  return SplitPolicy::Build(std::move(set), options);
 }
 
 }  // namespace edgesplit::runtime

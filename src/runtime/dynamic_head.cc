@@ -11,7 +11,6 @@
 
 #include "dynamic_internal.h"
 #include "edgesplit/dynamic_runtime.h"
-#include "edgesplit/models.h"
 #include "messages.h"
 
 namespace edgesplit::runtime {
@@ -87,34 +86,20 @@ class Head {
 
 Status Head::Init() {
   if (!o_.server || !o_.next) return InvalidArgument("the head needs --server and --next");
-  ES_ASSIGN_OR_RETURN(SplitPolicy p, BuildLivePolicy(o_.policy));
-  policy_.emplace(std::move(p));
+  ES_ASSIGN_OR_RETURN(detail::LiveNode node, detail::LoadLiveNode(o_, o_.policy.head_device));
+  policy_.emplace(std::move(*node.policy));
   ctrl_ = std::make_unique<SplitController>(&*policy_, o_.controller);
-  LinkSettings ls = o_.link;
-  ls.shaped = true;
-  ES_ASSIGN_OR_RETURN(link_, ResolveLink(ls));
-  ES_ASSIGN_OR_RETURN(device_, LoadDeviceProfile(ProfilesDir(o_.link.profiles_dir), o_.policy.head_device));
-  rate_ = o_.initial_rate_bytes_per_s > 0 ? o_.initial_rate_bytes_per_s : link_.profile.bytes_per_s;
-  load_ = o_.initial_load;
-
-  ES_ASSIGN_OR_RETURN(Graph exec, LoadExecutionGraph(o_.policy.model, o_.policy.dtype));
-  auto exec_graph = std::make_shared<const Graph>(std::move(exec));
-  std::shared_ptr<const Graph> float_graph = exec_graph;
-  if (o_.policy.dtype != "f32") {
-    ES_ASSIGN_OR_RETURN(Graph f, LoadModel(o_.policy.model));
-    float_graph = std::make_shared<const Graph>(std::move(f));
-  }
-  ES_ASSIGN_OR_RETURN(whole_, SegmentRunner::FromGraphs(exec_graph, float_graph, {o_.policy.model, "input", "output", o_.policy.dtype}));
+  link_ = node.link;
+  device_ = node.device;
+  rate_ = node.rate;
+  load_ = node.load;
+  ES_ASSIGN_OR_RETURN(whole_, node.Segment(o_.policy, "input", "output"));
   whole_s_ = whole_->PredictedSeconds(device_);
   for (const SplitCandidate& c : policy_->candidates()) {
     HeadSegments s;
     if (c.kind == CandidateKind::kSplit) {
-      auto h = SegmentRunner::FromGraphs(exec_graph, float_graph, {o_.policy.model, "input", c.name, o_.policy.dtype});
-      if (!h.ok()) return h.status().WithContext("candidate " + c.name);
-      auto r = SegmentRunner::FromGraphs(exec_graph, float_graph, {o_.policy.model, c.name, "output", o_.policy.dtype});
-      if (!r.ok()) return r.status().WithContext("candidate " + c.name);
-      s.head = std::move(h).value();
-      s.rest = std::move(r).value();
+      ES_ASSIGN_OR_RETURN(s.head, node.Segment(o_.policy, "input", c.name));
+      ES_ASSIGN_OR_RETURN(s.rest, node.Segment(o_.policy, c.name, "output"));
       s.head_s = s.head->PredictedSeconds(device_);
       s.rest_s = s.rest->PredictedSeconds(device_);
     }

@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -51,6 +53,20 @@ inline Result<size_t> EncodeControlMessage(wire::MessageType type, uint32_t id, 
   out->resize(wire::EncodedMessageBytes(0, payload.size()));
   return wire::EncodeMessage(h, payload, *out);
 }
+
+// What both nodes load at start: the candidates, the shaped link, the device
+// they emulate, the execution graphs, and the conditions they start in.
+struct LiveNode {
+  std::optional<SplitPolicy> policy;
+  ResolvedLink link;
+  DeviceProfile device;
+  std::shared_ptr<const Graph> exec_graph, float_graph;
+  double rate = 0, load = 1;
+  // The segment first_cut..last_cut of the model (cut names); errors name the segment.
+  Result<std::unique_ptr<SegmentRunner>> Segment(const LivePolicySpec& spec, const std::string& first_cut,
+                                                 const std::string& last_cut) const;
+};
+Result<LiveNode> LoadLiveNode(const DynamicNodeOptions& options, const std::string& device);
 
 // Emulated seconds -> a wall-clock duration at `scale`.
 inline net::Clock::duration Scaled(double seconds, double scale) {

@@ -8,7 +8,6 @@
 
 #include "dynamic_internal.h"
 #include "edgesplit/dynamic_runtime.h"
-#include "edgesplit/models.h"
 #include "messages.h"
 
 namespace edgesplit::runtime {
@@ -50,27 +49,15 @@ class Server {
 };
 
 Status Server::Init() {
-  ES_ASSIGN_OR_RETURN(SplitPolicy policy, BuildLivePolicy(o_.policy));
-  LinkSettings ls = o_.link;
-  ls.shaped = true;
-  ES_ASSIGN_OR_RETURN(link_, ResolveLink(ls));
-  ES_ASSIGN_OR_RETURN(device_, LoadDeviceProfile(ProfilesDir(o_.link.profiles_dir), o_.policy.server_device));
-  rate_ = o_.initial_rate_bytes_per_s > 0 ? o_.initial_rate_bytes_per_s : link_.profile.bytes_per_s;
-  load_ = o_.initial_load;
-  ES_ASSIGN_OR_RETURN(Graph exec, LoadExecutionGraph(o_.policy.model, o_.policy.dtype));
-  auto exec_graph = std::make_shared<const Graph>(std::move(exec));
-  std::shared_ptr<const Graph> float_graph = exec_graph;
-  if (o_.policy.dtype != "f32") {
-    ES_ASSIGN_OR_RETURN(Graph f, LoadModel(o_.policy.model));
-    float_graph = std::make_shared<const Graph>(std::move(f));
-  }
-  for (const SplitCandidate& c : policy.candidates()) {
+  ES_ASSIGN_OR_RETURN(detail::LiveNode node, detail::LoadLiveNode(o_, o_.policy.server_device));
+  link_ = node.link;
+  device_ = node.device;
+  rate_ = node.rate;
+  load_ = node.load;
+  for (const SplitCandidate& c : node.policy->candidates()) {
     if (c.kind == CandidateKind::kDeviceOnly) continue;
-    const std::string first = c.kind == CandidateKind::kServerOnly ? "input" : c.name;
-    auto r = SegmentRunner::FromGraphs(exec_graph, float_graph, {o_.policy.model, first, "output", o_.policy.dtype});
-    if (!r.ok()) return r.status().WithContext("candidate " + c.name);
     Tail t;
-    t.runner = std::move(r).value();
+    ES_ASSIGN_OR_RETURN(t.runner, node.Segment(o_.policy, c.kind == CandidateKind::kServerOnly ? "input" : c.name, "output"));
     t.unloaded_s = t.runner->PredictedSeconds(device_);
     const int key = t.runner->first_cut_index();
     tails_[key] = std::move(t);
