@@ -18,7 +18,8 @@ namespace {
 using fixed_point::MultiplyByQuantizedMultiplier;
 constexpr int kAddLeftShift = 20;  // TFLite's int8 Add headroom (as reference_int8.cc)
 // Loops this long share the work across oneDNN's OpenMP threads.
-constexpr int64_t kParallelMin = 1 << 15;
+// (Not shorter ones: on a loaded machine every fork-join may wait for a core.)
+constexpr int64_t kParallelMin = 1 << 18;
 
 inline int8_t Clamp(int32_t v, int32_t lo, int32_t hi) { return static_cast<int8_t>(v < lo ? lo : (v > hi ? hi : v)); }
 // Two's-complement wrap-around, as the reference's int32 accumulators.
@@ -147,6 +148,21 @@ ES_AVX512 void RequantAvx512(const Int8Stage& s, const int32_t* acc, int8_t* y) 
   }
 }
 
+// ONNX QuantizeLinear of one contiguous run: x / scale rounded half to even
+// (roundscale's nearest mode is exactly that), + zero point, saturated: the
+// reference's float operations in the same order.
+ES_AVX512 void QuantizeRunAvx512(const float* x, int64_t n, float scale, float zp, int8_t* y) {
+  const __m512 s = _mm512_set1_ps(scale), z = _mm512_set1_ps(zp);
+  const __m512 lo = _mm512_set1_ps(-128.0f), hi = _mm512_set1_ps(127.0f);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = TailMask(n - i);
+    __m512 v = _mm512_div_ps(_mm512_maskz_loadu_ps(k, x + i), s);
+    v = _mm512_add_ps(_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), z);
+    v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+    _mm_mask_storeu_epi8(y + i, k, _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(v)));
+  }
+}
+
 #pragma GCC diagnostic pop
 #pragma GCC pop_options
 #undef ES_AVX512
@@ -177,19 +193,31 @@ void GlobalPool(const Int8Stage& s, const int8_t* x, int8_t* y) {
 }
 
 // ONNX QuantizeLinear (round half to even), as the reference computes it.
+int8_t QuantizeOne(float x, float scale, float zp) {
+  const float v = x / scale;
+  float r = std::round(v);
+  if (std::fabs(v - std::trunc(v)) == 0.5f) r = 2.0f * std::round(v * 0.5f);
+  r += zp;
+  return static_cast<int8_t>(r < -128.0f ? -128.0f : (r > 127.0f ? 127.0f : r));
+}
+
+// Row by row of the (row-major) input: each row's results go through a small
+// buffer to their channels-last places.
 void Quantize(const Int8Stage& s, const float* x, int8_t* y) {
   const float z = static_cast<float>(s.y_zp);
   const int64_t planes = s.a.n * s.a.c;
+  const bool avx512 = Int8UsesAvx512();
 #pragma omp parallel for schedule(static) if (s.a.elements() >= kParallelMin)
   for (int64_t plane = 0; plane < planes; ++plane) {
     const int64_t b = plane / s.a.c, c = plane % s.a.c;
-    for (int64_t i = 0; i < s.a.hw; ++i) {
-      const float v = x[s.a.At(b, c, i)] / s.scale;
-      float r = std::round(v);
-      if (std::fabs(v - std::trunc(v)) == 0.5f) r = 2.0f * std::round(v * 0.5f);
-      r += z;
-      r = r < -128.0f ? -128.0f : (r > 127.0f ? 127.0f : r);
-      y[s.y.At(b, c, i)] = static_cast<int8_t>(r);
+    constexpr int64_t kRun = 1024;
+    int8_t run[kRun];
+    for (int64_t i0 = 0; i0 < s.a.hw; i0 += kRun) {
+      const int64_t len = std::min(kRun, s.a.hw - i0);
+      const float* xr = x + s.a.At(b, c, i0);  // the input is row-major: a run is contiguous
+      if (avx512) QuantizeRunAvx512(xr, len, s.scale, z, run);
+      else for (int64_t i = 0; i < len; ++i) run[i] = QuantizeOne(xr[i], s.scale, z);
+      for (int64_t i = 0; i < len; ++i) y[s.y.At(b, c, i0 + i)] = run[i];
     }
   }
 }
