@@ -3,8 +3,6 @@
 // learns the rate from the transfer's ack timing and the load from the reply;
 // it finishes locally when the link or the server fails, and probes the link
 // (on a helper thread, beside local compute) while nothing is sent.
-#include <csignal>
-
 #include <atomic>
 #include <map>
 #include <thread>
@@ -18,9 +16,6 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 using net::Clock;
-
-std::atomic<bool> g_stop{false};
-void OnStopSignal(int) { g_stop = true; }
 
 // The segments one candidate needs on the head.
 struct HeadSegments {
@@ -112,10 +107,6 @@ Status Head::Init() {
   ES_ASSIGN_OR_RETURN(control_, net::MessageSender::Create(detail::Unshaped(link_), *o_.server));
   ES_RETURN_IF_ERROR(MakeServerSender());
 
-  struct sigaction sa{};
-  sa.sa_handler = OnStopSignal;
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
   start_ = Clock::now();
   // The connection handshake: tells the server where to answer and is timed like a probe.
   StartProbe();
@@ -343,7 +334,7 @@ Status Head::HandleRequest(uint32_t id, std::span<const uint8_t> input, DType dt
 }
 
 Status Head::Loop() {
-  while (!g_stop) {
+  while (!detail::StopRequested()) {
     FinishProbe(false);
     ES_ASSIGN_OR_RETURN(std::optional<std::vector<uint8_t>> bytes, from_client_->Receive(net::DeadlineIn(0.05)));
     if (!bytes) continue;
@@ -376,10 +367,7 @@ Status Head::Loop() {
 }  // namespace
 
 Status RunDynamicHead(const DynamicNodeOptions& options, std::FILE* events) {
-  if (!(options.link.time_scale > 0)) return InvalidArgument("--time-scale must be > 0");
-  Head head(options, events);
-  ES_RETURN_IF_ERROR(head.Init());
-  return head.Loop();
+  return detail::RunLiveNode<Head>(options, events);
 }
 
 }  // namespace edgesplit::runtime

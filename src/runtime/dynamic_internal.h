@@ -68,6 +68,21 @@ struct LiveNode {
 };
 Result<LiveNode> LoadLiveNode(const DynamicNodeOptions& options, const std::string& device);
 
+// SIGTERM/SIGINT end a node's loop: install once, then poll.
+void InstallStopSignals();
+bool StopRequested();
+
+// A node's whole life: check the scale, Init (loads, binds, prints
+// "listening"), then Loop until stopped.
+template <class Node>
+Status RunLiveNode(const DynamicNodeOptions& options, std::FILE* events) {
+  if (!(options.link.time_scale > 0)) return InvalidArgument("--time-scale must be > 0");
+  Node node(options, events);
+  ES_RETURN_IF_ERROR(node.Init());
+  InstallStopSignals();
+  return node.Loop();
+}
+
 // Emulated seconds -> a wall-clock duration at `scale`.
 inline net::Clock::duration Scaled(double seconds, double scale) {
   return std::chrono::duration_cast<net::Clock::duration>(std::chrono::duration<double>(seconds * scale));

@@ -1,6 +1,10 @@
 // The candidate set both nodes of a live dynamic run (and its client) build
 // from the same flags, so that cut ids and candidate indices agree, and the
 // rest of what both nodes load at start.
+#include <csignal>
+
+#include <atomic>
+
 #include "dynamic_internal.h"
 #include "edgesplit/dynamic_runtime.h"
 #include "edgesplit/models.h"
@@ -26,6 +30,18 @@ Result<SplitPolicy> BuildLivePolicy(const LivePolicySpec& s) {
 }
 
 namespace detail {
+namespace {
+std::atomic<bool> g_stop{false};
+void OnStopSignal(int) { g_stop = true; }
+}  // namespace
+
+void InstallStopSignals() {
+  struct sigaction sa{};
+  sa.sa_handler = OnStopSignal;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+}
+bool StopRequested() { return g_stop; }
 
 Result<LiveNode> LoadLiveNode(const DynamicNodeOptions& o, const std::string& device) {
   LiveNode n;

@@ -1,8 +1,6 @@
 // The live dynamic run's server node: the tail of every candidate, keyed by the
 // cut id a tensor arrives with, an emulated load that stretches its service
 // time, and a report (service time, load) in every reply.
-#include <csignal>
-
 #include <atomic>
 #include <map>
 
@@ -15,9 +13,6 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 using net::Clock;
-
-std::atomic<bool> g_stop{false};
-void OnStopSignal(int) { g_stop = true; }
 
 struct Tail {
   std::unique_ptr<SegmentRunner> runner;
@@ -63,10 +58,6 @@ Status Server::Init() {
     tails_[key] = std::move(t);
   }
   ES_ASSIGN_OR_RETURN(receiver_, net::MessageReceiver::Create(link_.channel, o_.listen));
-  struct sigaction sa{};
-  sa.sa_handler = OnStopSignal;
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
   detail::EmitEvent(events_, Json{{"event", "listening"}, {"address", receiver_->local_endpoint().ToString()}, {"tails", tails_.size()}});
   return Status::Ok();
 }
@@ -137,7 +128,7 @@ void Server::HandleTensor(const wire::DecodedMessage& msg) {
 }
 
 Status Server::Loop() {
-  while (!g_stop) {
+  while (!detail::StopRequested()) {
     ES_ASSIGN_OR_RETURN(std::optional<std::vector<uint8_t>> bytes, receiver_->Receive(net::DeadlineIn(0.05)));
     if (!bytes) continue;
     auto msg = wire::DecodeMessage(*bytes);
@@ -162,10 +153,7 @@ Status Server::Loop() {
 }  // namespace
 
 Status RunDynamicServer(const DynamicNodeOptions& options, std::FILE* events) {
-  if (!(options.link.time_scale > 0)) return InvalidArgument("--time-scale must be > 0");
-  Server server(options, events);
-  ES_RETURN_IF_ERROR(server.Init());
-  return server.Loop();
+  return detail::RunLiveNode<Server>(options, events);
 }
 
 }  // namespace edgesplit::runtime
