@@ -35,12 +35,7 @@ Graph Quantized(const std::string& spec) {
   return q.ok() ? std::move(q).value() : Graph{};
 }
 
-std::vector<float> RandomInput(const SegmentExecutor& ex, uint64_t seed) {
-  Rng rng(seed);
-  std::vector<float> v(static_cast<size_t>(ex.input_bytes() / 4));
-  for (float& x : v) x = rng.Uniform(-1.0f, 1.0f);
-  return v;
-}
+using testing::RandomInput;
 
 // Worst difference of output `o` in units of its last place: int8 values
 // directly, a dequantized f32 output in units of its producer's input scale.
@@ -79,7 +74,6 @@ struct Int8Case {
 };
 class Int8EveryTensor : public ::testing::TestWithParam<Int8Case> {};
 
-// A head [0, p) outputs every tensor live at p, so the heads cover every activation.
 TEST_P(Int8EveryTensor, WithinOneLsbOfReference) {
   const std::string spec = GetParam().spec;
   if (spec.rfind("fixture:", 0) == 0) {
@@ -87,40 +81,12 @@ TEST_P(Int8EveryTensor, WithinOneLsbOfReference) {
   }
   Graph g = Quantized(spec);
   ASSERT_FALSE(g.nodes.empty());
-  const int n = static_cast<int>(g.nodes.size());
-  std::vector<int> positions;
-  if (GetParam().every_position) {
-    for (int p = 1; p <= n; ++p) positions.push_back(p);
-  } else {
-    auto cuts = FindCutPoints(g);
-    ASSERT_TRUE(cuts.ok());
-    for (const CutPoint& c : *cuts)
-      if (c.position > 0) positions.push_back(c.position);
-    if (positions.back() != n) positions.push_back(n);
-  }
-  std::vector<float> input;
-  int compared = 0;
   int64_t differing = 0;
-  for (int p : positions) {
-    auto ref = SegmentExecutor::Create(g, 0, p, ReferenceBackend());
-    auto dnn = SegmentExecutor::Create(g, 0, p, OneDnnBackend());
-    ASSERT_TRUE(ref.ok()) << ref.status().message();
-    ASSERT_TRUE(dnn.ok()) << dnn.status().message();
-    if (input.empty()) input = RandomInput(**ref, 5);
-    std::memcpy((*ref)->input(), input.data(), input.size() * 4);
-    std::memcpy((*dnn)->input(), input.data(), input.size() * 4);
-    ASSERT_TRUE((*ref)->Invoke().ok());
-    Status s = (*dnn)->Invoke();
-    ASSERT_TRUE(s.ok()) << s.message();
-    ASSERT_EQ((*ref)->num_outputs(), (*dnn)->num_outputs());
-    for (int o = 0; o < (*ref)->num_outputs(); ++o) {
-      ASSERT_EQ((*ref)->output_tensor(o).name, (*dnn)->output_tensor(o).name);
-      EXPECT_LE(LsbError(g, **dnn, **ref, o, &differing), 1.0)
-          << "tensor '" << (*ref)->output_tensor(o).name << "' at position " << p;
-      ++compared;
-    }
-  }
-  EXPECT_GE(compared, static_cast<int>(positions.size()));
+  const int compared = testing::CompareHeadsWithReference(
+      g, GetParam().every_position, 5, [&](const SegmentExecutor& dnn, const SegmentExecutor& ref, int o, int p) {
+        EXPECT_LE(LsbError(g, dnn, ref, o, &differing), 1.0) << "tensor '" << ref.output_tensor(o).name << "' at position " << p;
+      });
+  EXPECT_GT(compared, 5);
   std::printf("[ info ] %s: %d tensors compared, %lld values differ from the reference\n", GetParam().name, compared,
               static_cast<long long>(differing));
 }

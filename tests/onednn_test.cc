@@ -27,12 +27,7 @@ Graph Load(const std::string& spec) {
   return g.ok() ? std::move(g).value() : Graph{};
 }
 
-std::vector<float> RandomInput(const SegmentExecutor& ex, uint64_t seed) {
-  Rng rng(seed);
-  std::vector<float> v(static_cast<size_t>(ex.input_bytes() / 4));
-  for (float& x : v) x = rng.Uniform(-1.0f, 1.0f);
-  return v;
-}
+using testing::RandomInput;
 
 // Largest |a - b| over `n` floats, and the largest |b|.
 void Compare(const float* a, const float* b, int64_t n, float* max_err, float* max_ref) {
@@ -63,40 +58,14 @@ class EveryTensorMatchesReference : public ::testing::TestWithParam<ToleranceCas
 TEST_P(EveryTensorMatchesReference, WithinTolerance) {
   Graph g = Load(GetParam().model);
   ASSERT_FALSE(g.nodes.empty());
-  const int n = static_cast<int>(g.nodes.size());
-  std::vector<int> positions;
-  if (GetParam().every_position) {
-    for (int p = 1; p <= n; ++p) positions.push_back(p);
-  } else {
-    auto cuts = FindCutPoints(g);
-    ASSERT_TRUE(cuts.ok());
-    for (const CutPoint& c : *cuts)
-      if (c.position > 0) positions.push_back(c.position);
-  }
-  std::vector<float> input;
-  int compared = 0;
-  for (int p : positions) {
-    auto ref = SegmentExecutor::Create(g, 0, p, ReferenceBackend());
-    auto dnn = SegmentExecutor::Create(g, 0, p, OneDnnBackend());
-    ASSERT_TRUE(ref.ok()) << ref.status().message();
-    ASSERT_TRUE(dnn.ok()) << dnn.status().message();
-    if (input.empty()) input = RandomInput(**ref, 5);
-    std::memcpy((*ref)->input(), input.data(), input.size() * 4);
-    std::memcpy((*dnn)->input(), input.data(), input.size() * 4);
-    ASSERT_TRUE((*ref)->Invoke().ok());
-    Status s = (*dnn)->Invoke();
-    ASSERT_TRUE(s.ok()) << s.message();
-    ASSERT_EQ((*ref)->num_outputs(), (*dnn)->num_outputs());
-    for (int o = 0; o < (*ref)->num_outputs(); ++o) {
-      ASSERT_EQ((*ref)->output_tensor(o).name, (*dnn)->output_tensor(o).name);
-      float err, max_ref;
-      Compare(static_cast<const float*>((*dnn)->output(o)), static_cast<const float*>((*ref)->output(o)),
-              (*ref)->output_bytes(o) / 4, &err, &max_ref);
-      EXPECT_LE(err, 1e-4f * max_ref) << "tensor '" << (*ref)->output_tensor(o).name << "' at position " << p;
-      ++compared;
-    }
-  }
-  EXPECT_GE(compared, static_cast<int>(positions.size()));
+  const int compared = testing::CompareHeadsWithReference(
+      g, GetParam().every_position, 5, [](const SegmentExecutor& dnn, const SegmentExecutor& ref, int o, int p) {
+        float err, max_ref;
+        Compare(static_cast<const float*>(dnn.output(o)), static_cast<const float*>(ref.output(o)), ref.output_bytes(o) / 4,
+                &err, &max_ref);
+        EXPECT_LE(err, 1e-4f * max_ref) << "tensor '" << ref.output_tensor(o).name << "' at position " << p;
+      });
+  EXPECT_GT(compared, 10);
 }
 
 INSTANTIATE_TEST_SUITE_P(Zoo, EveryTensorMatchesReference,

@@ -9,8 +9,17 @@
 
 #include "edgesplit/analysis.h"
 #include "edgesplit/exec.h"
+#include "edgesplit/onednn.h"
 
 namespace edgesplit::testing {
+
+// A seeded random f32 input for `ex`, uniform in [-1, 1).
+inline std::vector<float> RandomInput(const SegmentExecutor& ex, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> v(static_cast<size_t>(ex.input_bytes() / 4));
+  for (float& x : v) x = rng.Uniform(-1.0f, 1.0f);
+  return v;
+}
 
 // For every inner cut of `g`: head [0, cut) then tail [cut, n) on `backend`
 // gives the whole model's output bytes for `input`. `check` sees each cut's
@@ -46,6 +55,50 @@ inline int ExpectEveryCutBitExact(
     ++checked;
   }
   return checked;
+}
+
+// Heads [0, p) on the reference and the oneDNN backend, for every position p
+// (or every cut point's), fed the same seeded random input: a head outputs
+// every tensor live at p, so together they cover every activation. `compare`
+// gets each output o of both heads. Returns how many outputs were compared.
+inline int CompareHeadsWithReference(
+    const Graph& g, bool every_position, uint64_t seed,
+    const std::function<void(const SegmentExecutor& dnn, const SegmentExecutor& ref, int o, int position)>& compare) {
+  const int n = static_cast<int>(g.nodes.size());
+  std::vector<int> positions;
+  if (every_position) {
+    for (int p = 1; p <= n; ++p) positions.push_back(p);
+  } else {
+    auto cuts = FindCutPoints(g);
+    EXPECT_TRUE(cuts.ok());
+    if (!cuts.ok()) return 0;
+    for (const CutPoint& c : *cuts)
+      if (c.position > 0) positions.push_back(c.position);
+    if (positions.empty() || positions.back() != n) positions.push_back(n);
+  }
+  std::vector<float> input;
+  int compared = 0;
+  for (int p : positions) {
+    auto ref = SegmentExecutor::Create(g, 0, p, ReferenceBackend());
+    auto dnn = SegmentExecutor::Create(g, 0, p, OneDnnBackend());
+    EXPECT_TRUE(ref.ok()) << ref.status().message();
+    EXPECT_TRUE(dnn.ok()) << dnn.status().message();
+    if (!ref.ok() || !dnn.ok()) return compared;
+    if (input.empty()) input = RandomInput(**ref, seed);
+    std::memcpy((*ref)->input(), input.data(), input.size() * 4);
+    std::memcpy((*dnn)->input(), input.data(), input.size() * 4);
+    EXPECT_TRUE((*ref)->Invoke().ok());
+    Status s = (*dnn)->Invoke();
+    EXPECT_TRUE(s.ok()) << s.message();
+    EXPECT_EQ((*ref)->num_outputs(), (*dnn)->num_outputs());
+    if (!s.ok() || (*ref)->num_outputs() != (*dnn)->num_outputs()) return compared;
+    for (int o = 0; o < (*ref)->num_outputs(); ++o) {
+      EXPECT_EQ((*ref)->output_tensor(o).name, (*dnn)->output_tensor(o).name);
+      compare(**dnn, **ref, o, p);
+      ++compared;
+    }
+  }
+  return compared;
 }
 
 }  // namespace edgesplit::testing
