@@ -122,8 +122,12 @@ TEST(DynamicLive, SplitFollowsTheRateDownAndUpWithIdenticalResults) {
   EXPECT_LE(follow_up, 4) << "the split follows the step up within 5 requests";
   // Once followed, it stays (no flapping inside a channel state).
   for (const DynamicRecord& r : *recs) {
-    if (r.request >= down + follow_down && r.request < up) EXPECT_EQ(r.split, low) << "request " << r.request;
-    if (r.request >= up + follow_up) EXPECT_EQ(r.split, high) << "request " << r.request;
+    if (r.request >= down + follow_down && r.request < up) {
+      EXPECT_EQ(r.split, low) << "request " << r.request;
+    }
+    if (r.request >= up + follow_up) {
+      EXPECT_EQ(r.split, high) << "request " << r.request;
+    }
   }
   // The head learnt the rates from its own transfers and probes.
   const DynamicRecord& last = recs->back();
