@@ -2,7 +2,9 @@
 # f32 speed of edgesplit (onednn backend) against PyTorch on the same weights.
 #
 # Usage: bench/torch_vs_edgesplit.sh [BUILD_DIR]      (default: build)
-#   env: THREADS (2), ROUNDS (7), MODELS ("mobilenet_v2 resnet50"), REPEAT (20)
+#   env: THREADS (2), ROUNDS (7), MODELS ("mobilenet_v2 resnet50"), REPEAT (20),
+#        DTYPE (f32; int8 times edgesplit's int8 graph, seeded random
+#        calibration, against PyTorch's f32)
 #
 # Each torchvision model is exported to ONNX once (tools/torch_bench.py export:
 # seeded weights, saved beside the ONNX file), so both engines run the same
@@ -21,6 +23,7 @@ threads=${THREADS:-2}
 rounds=${ROUNDS:-7}
 models=${MODELS:-"mobilenet_v2 resnet50"}
 repeat=${REPEAT:-20}
+dtype=${DTYPE:-f32}
 python=/usr/bin/python3  # Debian's, with python3-torch
 cli=$build/edgesplit
 cache=$build/torch_bench
@@ -37,7 +40,7 @@ for m in $models; do
 done
 
 edgesplit_ms() {
-  "$cli" bench-engine "$cache/$1.onnx" --backend onednn --threads "$threads" --repeat "$repeat" --format json |
+  "$cli" bench-engine "$cache/$1.onnx" --backend onednn --dtype "$dtype" --threads "$threads" --repeat "$repeat" --format json |
     "$python" -c 'import json,sys; print(json.load(sys.stdin)["median_ms"])'
 }
 torch_ms() {
@@ -59,10 +62,10 @@ print("round %d  %-14s edgesplit %8.2f ms  torch eager %8.2f ms  jit %8.2f ms  r
   done
 done
 
-"$python" - "$results" "$threads" <<'EOF'
+"$python" - "$results" "$threads" "$dtype" <<'EOF'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-print(f"\nsummary: {sys.argv[2]} threads, f32, 1x3x224x224, {max(r['round'] for r in rows)} rounds (ratio = edgesplit / best PyTorch)")
+print(f"\nsummary: {sys.argv[2]} threads, edgesplit {sys.argv[3]} vs PyTorch f32, 1x3x224x224, {max(r['round'] for r in rows)} rounds (ratio = edgesplit / best PyTorch)")
 print(f"{'model':<14} {'edgesplit ms':>12} {'torch best ms':>13} {'ratio':>6} {'spread':>12}")
 for model in dict.fromkeys(r["torch"]["model"] for r in rows):
     rs = [r for r in rows if r["torch"]["model"] == model]

@@ -91,6 +91,7 @@ class SegmentExecutor {
   struct BoundaryTranspose {
     unsigned char* data;
     int64_t n, c, hw;
+    int64_t element_bytes;  // 4 (f32) or 1 (int8)
   };
   std::vector<BoundaryTranspose> inputs_to_channels_last_, outputs_to_row_major_;
   std::unique_ptr<unsigned char[]> arena_storage_, scratch_storage_;

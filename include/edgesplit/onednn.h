@@ -1,5 +1,5 @@
-// The `onednn` kernel backend: f32 nodes on oneDNN 2.6 (Debian libdnnl), the
-// rest on the reference kernels.
+// The `onednn` kernel backend: f32 and int8 nodes on oneDNN 2.6 (Debian
+// libdnnl), the rest on the reference kernels.
 //
 // What runs on oneDNN (everything else falls back to the reference kernel of
 // that node, with identical results to the reference backend there):
@@ -9,7 +9,14 @@
 //     inner products with the fused activation;
 //   * MaxPool / AveragePool 2-D, GlobalAveragePool;
 //   * Add/Sub/Mul/Div (broadcast of one operand, fused activation), Concat,
-//     standalone Relu/Clip/LeakyRelu/Sigmoid/HardSwish.
+//     standalone Relu/Clip/LeakyRelu/Sigmoid/HardSwish;
+//   * int8 (the quantized graph of quant.h): Conv (groups, depthwise,
+//     pointwise) and Gemm as oneDNN s8 primitives writing int32 sums, which
+//     edgesplit requantizes with TFLite's fixed point (the input zero point is
+//     oneDNN's where padding needs it, else folded into the bias); MaxPool and
+//     Concat as s8 primitives (bytes move); same-shape Add (a table of all
+//     operand pairs), GlobalAveragePool and a per-tensor QuantizeLinear of the
+//     graph input in edgesplit's loops (src/kernels_onednn/int8.h).
 // Primitives are created, and weights reordered into oneDNN's packed layout,
 // once in Prepare; Eval only points the prepared memory objects at the arena
 // and executes (user-managed scratchpad, reported as the kernel's scratch).
@@ -18,7 +25,7 @@
 // primitive, constant from call to call; tests/exec_test.cc pins it down), so
 // unlike the reference backend an onednn Invoke is not allocation-free.
 //
-// Layout: a 4-D f32 activation whose producer and every consumer run on
+// Layout: a 4-D f32 or int8 activation whose producer and every consumer run on
 // oneDNN is kept channels-last (NHWC, the same size as NCHW), so there is no
 // reorder between layers; graph inputs/outputs and tensors touching a fallback
 // node stay row-major. The choice depends on the graph only, not on the
@@ -26,8 +33,13 @@
 // model is cut (split runs are bit-identical to whole ones) and the executor
 // only transposes at segment boundaries.
 //
-// Numerics: oneDNN's accumulation order differs from the reference's; outputs
-// agree within 1e-4 * max|reference| (tests/onednn_test.cc).
+// Numerics: f32: oneDNN's accumulation order differs from the reference's;
+// outputs agree within 1e-4 * max|reference| (tests/onednn_test.cc). int8:
+// integer sums are exact and the requantization is the reference's, so every
+// tensor equals the reference int8 kernels' (the bar is 1 LSB;
+// tests/onednn_int8_test.cc counts differing values: 0 on the zoo and digits
+// models). An int32 sum beyond 2^24 may pass through oneDNN's f32 conversion
+// and could round: the one place a 1-LSB difference can arise.
 //
 // Errors: every oneDNN error (unsupported configuration, out of memory) is a
 // Status naming the node; nothing throws across this interface.

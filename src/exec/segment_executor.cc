@@ -18,13 +18,15 @@ unsigned char* Align(unsigned char* p) {
   return reinterpret_cast<unsigned char*>((v + kAlignment - 1) / kAlignment * kAlignment);
 }
 
-// f32 [n, c, hw] <-> [n, hw, c]: a pure permutation of 4-byte values.
-void TransposeToChannelsLast(const float* src, float* dst, int64_t n, int64_t c, int64_t hw) {
+// [n, c, hw] <-> [n, hw, c]: a pure permutation of T values (f32 or int8).
+template <typename T>
+void TransposeToChannelsLast(const T* src, T* dst, int64_t n, int64_t c, int64_t hw) {
   for (int64_t b = 0; b < n; ++b, src += c * hw, dst += c * hw)
     for (int64_t ch = 0; ch < c; ++ch)
       for (int64_t p = 0; p < hw; ++p) dst[p * c + ch] = src[ch * hw + p];
 }
-void TransposeToRowMajor(const float* src, float* dst, int64_t n, int64_t c, int64_t hw) {
+template <typename T>
+void TransposeToRowMajor(const T* src, T* dst, int64_t n, int64_t c, int64_t hw) {
   for (int64_t b = 0; b < n; ++b, src += c * hw, dst += c * hw)
     for (int64_t ch = 0; ch < c; ++ch)
       for (int64_t p = 0; p < hw; ++p) dst[ch * hw + p] = src[p * c + ch];
@@ -40,8 +42,10 @@ Result<std::vector<TensorLayout>> ResolveLayouts(const Graph& graph, int begin, 
     if (seen[t] && layout[t] != d.layout)
       return Internal("node '" + node.name + "' sees tensor '" + graph.tensors[t].name + "' in another layout than its other users");
     if (d.layout == TensorLayout::kChannelsLast &&
-        (graph.tensors[t].shape.size() != 4 || graph.tensors[t].dtype != DType::kFloat32 || graph.tensors[t].is_constant))
-      return Internal("node '" + node.name + "' asks for a channels-last '" + graph.tensors[t].name + "' that is not a 4-D f32 activation");
+        (graph.tensors[t].shape.size() != 4 || graph.tensors[t].is_constant ||
+         (graph.tensors[t].dtype != DType::kFloat32 && graph.tensors[t].dtype != DType::kInt8)))
+      return Internal("node '" + node.name + "' asks for a channels-last '" + graph.tensors[t].name +
+                      "' that is not a 4-D f32 or int8 activation");
     seen[t] = 1;
     layout[t] = d.layout;
     return Status::Ok();
@@ -169,7 +173,8 @@ Result<std::unique_ptr<SegmentExecutor>> SegmentExecutor::Create(const Graph& gr
     if (!ex->tensor_ptr_[t]) return Internal("segment output '" + graph.tensors[t].name + "' has no memory");
   auto boundary = [&](int t) {
     const Shape& s = graph.tensors[t].shape;
-    return BoundaryTranspose{static_cast<unsigned char*>(ex->tensor_ptr_[t]), s[0], s[1], s[2] * s[3]};
+    return BoundaryTranspose{static_cast<unsigned char*>(ex->tensor_ptr_[t]), s[0], s[1], s[2] * s[3],
+                             static_cast<int64_t>(DTypeSize(graph.tensors[t].dtype))};
   };
   for (int t : ex->input_ids_)
     if (layouts[t] == TensorLayout::kChannelsLast) ex->inputs_to_channels_last_.push_back(boundary(t));
@@ -181,8 +186,9 @@ Result<std::unique_ptr<SegmentExecutor>> SegmentExecutor::Create(const Graph& gr
 Status SegmentExecutor::InvokeNodes(int first, int last) {
   if (first == 0)
     for (const BoundaryTranspose& b : inputs_to_channels_last_) {
-      std::memcpy(scratch_, b.data, static_cast<size_t>(b.n * b.c * b.hw * 4));
-      TransposeToChannelsLast(reinterpret_cast<const float*>(scratch_), reinterpret_cast<float*>(b.data), b.n, b.c, b.hw);
+      std::memcpy(scratch_, b.data, static_cast<size_t>(b.n * b.c * b.hw * b.element_bytes));
+      if (b.element_bytes == 1) TransposeToChannelsLast(scratch_, b.data, b.n, b.c, b.hw);
+      else TransposeToChannelsLast(reinterpret_cast<const float*>(scratch_), reinterpret_cast<float*>(b.data), b.n, b.c, b.hw);
     }
   for (int i = first; i < last; ++i) {
     Status s = backend_->Eval(kernels_[i], node_inputs_.data() + input_offset_[i], node_outputs_.data() + output_offset_[i],
@@ -191,8 +197,9 @@ Status SegmentExecutor::InvokeNodes(int first, int last) {
   }
   if (last == end_ - begin_)
     for (const BoundaryTranspose& b : outputs_to_row_major_) {
-      std::memcpy(scratch_, b.data, static_cast<size_t>(b.n * b.c * b.hw * 4));
-      TransposeToRowMajor(reinterpret_cast<const float*>(scratch_), reinterpret_cast<float*>(b.data), b.n, b.c, b.hw);
+      std::memcpy(scratch_, b.data, static_cast<size_t>(b.n * b.c * b.hw * b.element_bytes));
+      if (b.element_bytes == 1) TransposeToRowMajor(scratch_, b.data, b.n, b.c, b.hw);
+      else TransposeToRowMajor(reinterpret_cast<const float*>(scratch_), reinterpret_cast<float*>(b.data), b.n, b.c, b.hw);
     }
   return Status::Ok();
 }
