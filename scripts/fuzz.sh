@@ -24,7 +24,7 @@ testdata=/usr/share/libonnx-testdata/data
 export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1  # as scripts/build.sh
 
 # name:max_len, in the order they run.
-targets=(onnx_import:65536 profile:8192 wire:16384 trace:4096 segment:65536 net:256)
+targets=(onnx_import:65536 profile:8192 wire:16384 trace:4096 segment:65536 net:256 dynamic_control:4096 delivery:16384)
 
 CXX=clang++-14 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DEDGESPLIT_FUZZ=ON -DEDGESPLIT_TESTS=OFF -DEDGESPLIT_BENCH=OFF >/dev/null

@@ -104,4 +104,13 @@ int RunCli(const std::string& args, std::string* out, std::string* err) {
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
+nlohmann::json RunCliJson(const std::string& args) {
+  std::string out, err;
+  const int rc = RunCli(args, &out, &err);
+  EXPECT_EQ(rc, 0) << args << "\n" << err;
+  nlohmann::json j = nlohmann::json::parse(out, nullptr, false);
+  EXPECT_FALSE(j.is_discarded()) << args << " printed no JSON:\n" << out;
+  return j;
+}
+
 }  // namespace edgesplit::testing

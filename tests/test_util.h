@@ -1,6 +1,7 @@
 // Helpers shared by the test binaries.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "edgesplit/graph.h"
@@ -20,6 +21,9 @@ std::string MakeTempDir();
 
 // Runs the edgesplit CLI with `args`; returns the exit code, fills stdout/stderr.
 int RunCli(const std::string& args, std::string* out, std::string* err = nullptr);
+// RunCli that expects exit 0 and JSON on stdout (a failed expectation names the
+// command and its stderr); returns the parsed JSON, discarded when it is not.
+nlohmann::json RunCliJson(const std::string& args);
 
 std::string ReadFile(const std::string& path);
 

@@ -208,9 +208,11 @@ TEST(MessageTest, EncoderRefusesInconsistentHeadersAndSmallBuffers) {
   h = TensorHeader(DType::kInt8, {4});
   h.quant_scale = -1.0f;
   EXPECT_FALSE(EncodeMessage(h, Pattern(4, 1), out).ok());
-  h.type = MessageType::kSegmentChunk;
+  h.type = MessageType::kSegmentChunk;  // delivery chunks carry an opaque payload, no shape
   h.quant_scale = 0.0f;
-  EXPECT_EQ(EncodeMessage(h, Pattern(4, 1), out).status().code(), StatusCode::kUnsupported);
+  EXPECT_EQ(EncodeMessage(h, Pattern(4, 1), out).status().code(), StatusCode::kInvalidArgument);
+  h.rank = 0;
+  EXPECT_TRUE(EncodeMessage(h, Pattern(4, 1), out).ok());
 }
 
 TEST(MessageTest, EveryTruncationAndAnyTrailingByteIsRejected) {
@@ -255,7 +257,7 @@ TEST(MessageTest, CraftedFramesWithValidCrcAreRejectedByTheirFieldChecks) {
   expect_rejected(m, "unknown type", StatusCode::kInvalidArgument);
   m = wire;
   m[5] = static_cast<uint8_t>(MessageType::kSegmentChunk);
-  expect_rejected(m, "reserved type", StatusCode::kUnsupported);
+  expect_rejected(m, "segment chunk with a shape", StatusCode::kInvalidArgument);
   m = wire;
   m[6] = 0;
   expect_rejected(m, "unknown dtype", StatusCode::kInvalidArgument);

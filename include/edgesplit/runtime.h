@@ -57,6 +57,11 @@ class SegmentRunner {
   static Result<std::unique_ptr<SegmentRunner>> FromGraphs(std::shared_ptr<const Graph> exec_graph,
                                                            std::shared_ptr<const Graph> float_graph,
                                                            const SegmentSpec& spec);
+  // A delivered flat segment (runtime_delivery.h): `graph` is ReadSegment's
+  // standalone graph, executed whole; it borrows the file bytes `storage` keeps
+  // alive. The cuts are the model's indices; predictions come from this graph.
+  static Result<std::unique_ptr<SegmentRunner>> FromFlat(std::shared_ptr<const void> storage, Graph graph, int cut_before,
+                                                         int cut_after, bool ends_at_output);
 
   // Checks `payload` against the segment input (bytes and dtype), runs the
   // segment, and leaves the result in output().
@@ -78,6 +83,7 @@ class SegmentRunner {
   int first_cut_ = 0, last_cut_ = 0;
   int float_begin_ = 0, float_end_ = 0;
   bool ends_at_output_ = false;
+  std::shared_ptr<const void> storage_;  // FromFlat: the file bytes the graph points into
 };
 
 // ---- Links as the runtime uses them --------------------------------------------
@@ -110,6 +116,10 @@ struct NodeOptions {
   std::string emulate_device;         // device profile; "" = host speed
   double request_timeout_s = 120;     // a request's whole budget at this node
   int max_requests = 0;               // exit after this many (0: until stopped)
+  // Over-the-air delivery (runtime_delivery.h): with segment.model empty the
+  // node starts empty and waits for one. A node with a segment accepts updates.
+  std::string verify_key;                    // KEY.pub: accept only deliveries it signed
+  std::optional<net::Endpoint> coordinator;  // where delivery acks go (none: events only)
 };
 
 // Runs the node until SIGTERM/SIGINT (or max_requests). Prints one JSON line
@@ -118,6 +128,9 @@ struct NodeOptions {
 // "host_compute_s", "overrun_s", "setup_s", "hop": {...}} or {"event": "error",
 // "request_id", "message"} (the error also travels down the chain as a kError
 // message so the client learns it).
+// Segment-chunk messages go to the node's delivery handler
+// (runtime_delivery.h): {"event": "delivery", ...} or {"event":
+// "delivery_rejected", "reason", ...}; an empty node answers tensors with an error.
 Status RunNode(const NodeOptions& options, std::FILE* events);
 
 // ---- The client and its chain ----------------------------------------------------
@@ -134,6 +147,16 @@ struct ChainOptions {
   int inflight = 1;
   std::string node_binary;         // the `edgesplit` executable that runs `node`
   double request_timeout_s = 120;  // per request, at the client
+  // Nodes start empty and the client delivers each one's flat segment first
+  // (runtime_delivery.h), signed with sign_key (KEY; nodes verify with KEY.pub).
+  bool deliver = false;
+  std::string sign_key;
+  uint32_t delivery_sequence = 1;
+  // The client is the sensor d1 of a plan that does not use it: it sends the
+  // raw input over the (shaped) link to node 0, pays the link's set-up before
+  // its first send, and that transfer counts in the RTT as the input hop.
+  // false: the input reaches node 0 unshaped, outside the RTT (its own camera).
+  bool input_hop = false;
 };
 
 struct HopRecord {
@@ -153,6 +176,8 @@ struct InferenceRecord {
   std::vector<NodeRecord> nodes;
   std::vector<HopRecord> hops;  // node k -> node k+1
   HopRecord reply;              // last node -> client
+  bool has_input = false;       // ChainOptions::input_hop: `input` is the sensor -> node 0 transfer
+  HopRecord input;
   double done_at_s = 0;         // when the result arrived, seconds since the run began
 };
 
@@ -161,6 +186,20 @@ struct RunSummary {
   double steady_median_s = 0, steady_p95_s = 0;
   double throughput_per_s = 0;
 };
+
+// One over-the-air delivery as the coordinator saw it.
+struct DeliveryReport {
+  int node = 0;
+  bool accepted = false;
+  std::string reason, detail;  // a refusal: the node's reason ("corrupted", ...) and message
+  int64_t bytes = 0;           // the segment file
+  int64_t chunks = 0;          // chunk messages sent (manifest, data, end)
+  int64_t wire_bytes = 0, fragments = 0, retransmissions = 0;
+  double delivery_s = 0;       // first chunk sent to ack received (emulated seconds when emulated)
+  std::string sha256;          // hex, of the file
+};
+// {"node", "bytes", "chunks", "delivery_s", "sha256", "wire_bytes", "fragments", "retransmissions"}
+nlohmann::ordered_json DeliveryJson(const DeliveryReport& report);
 
 class Chain {
  public:
@@ -180,6 +219,8 @@ class Chain {
   Status KillNode(int i);
   Status RestartNode(int i);
   int num_nodes() const;
+  // ChainOptions::deliver: one report per node delivery, in order (restarts add more).
+  const std::vector<DeliveryReport>& deliveries() const;
   bool emulated() const;
   double time_scale() const;
   const ResolvedLink& link() const;
@@ -197,7 +238,8 @@ RunSummary Summarize(const std::vector<InferenceRecord>& records);
 // The JSON shapes: one inference {"cold", "rtt_s", "setup_s", "nodes":
 // [{"device", "compute_s", "predicted_compute_s", ...}], "hops": [{"bytes",
 // "fragments", "retransmissions", "serialize_s", "transfer_s",
-// "predicted_transfer_s"}], "reply_s", ...} and the summary {"cold_rtt_s",
+// "predicted_transfer_s"}], "reply_s", ..., "input": {same keys as a hop; only
+// with an input hop}} and the summary {"cold_rtt_s",
 // "steady_rtt_s": {"median", "p95"}, "throughput_per_s"}.
 nlohmann::ordered_json InferenceJson(const InferenceRecord& record);
 nlohmann::ordered_json SummaryJson(const RunSummary& summary);

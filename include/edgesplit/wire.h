@@ -48,8 +48,8 @@ enum class MessageType : uint8_t {
   kError = 3,          // either way: payload is a UTF-8 reason, error_code says which kind
   kPing = 4,           // probe: payload is arbitrary bytes (sized to measure the data rate)
   kPong = 5,           // reply to a ping: echoes its payload, with the server-side fields
-  // Reserved for over-the-air segment delivery (a later issue): DecodeMessage
-  // returns kUnsupported for them today.
+  // Over-the-air segment delivery: the payload is a delivery chunk / ack
+  // (edgesplit/delivery.h, docs/mcu.md); rank 0, opaque to this layer.
   kSegmentChunk = 16,
   kSegmentAck = 17,
 };
@@ -94,7 +94,7 @@ constexpr size_t EncodedMessageBytes(size_t rank, size_t payload_bytes) {
 size_t WireDTypeSize(DType dtype);
 
 // Checks `header` against the type's rules (rank, dims product vs payload
-// length, reserved types) and `limits`. EncodeMessage calls it; exposed so
+// length) and `limits`. EncodeMessage calls it; exposed so
 // callers can validate before filling a buffer.
 Status ValidateHeader(const MessageHeader& header, size_t payload_bytes, const WireLimits& limits = {});
 
@@ -115,8 +115,7 @@ struct DecodedMessage {
   std::span<const uint8_t> payload;
 };
 // Decodes exactly one message occupying all of `bytes`. Rejects (with a Status
-// naming the field): short input, bad magic, other versions, unknown or
-// reserved types, unknown dtype, rank > limit, payload over the limit, dims
+// naming the field): short input, bad magic, other versions, unknown types, unknown dtype, rank > limit, payload over the limit, dims
 // product != payload length, trailing or missing bytes, CRC mismatch.
 Result<DecodedMessage> DecodeMessage(std::span<const uint8_t> bytes, const WireLimits& limits = {});
 // For stream transports: from the first kMessageFixedHeaderBytes of a message,

@@ -24,7 +24,9 @@ Runner RegisterInfer(CLI::App& app);
 Runner RegisterBenchEngine(CLI::App& app);
 Runner RegisterNode(CLI::App& app);            // node.cc (docs/runtime.md)
 Runner RegisterRun(CLI::App& app);             // run.cc
+Runner RegisterDynamicNode(CLI::App& app);     // dynamic_node.cc (docs/dynamic.md, live)
 Runner RegisterBenchProtocols(CLI::App& app);  // bench_protocols.cc
+Runner RegisterKeygen(CLI::App& app);          // keygen.cc (docs/mcu.md, over-the-air delivery)
 
 // Re-executes the CLI once with OMP_WAIT_POLICY=passive when it is unset, so
 // idle oneDNN threads sleep instead of spinning (openmp_env.cc). Call first in main().

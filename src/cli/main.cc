@@ -36,6 +36,9 @@ int main(int argc, char** argv) {
 
   add("node", "One device of a split-inference chain: receive, compute a segment, forward (docs/runtime.md)", edgesplit::cli::RegisterNode);
   add("run", "Run a chain of local node processes over a link and break the round trip down", edgesplit::cli::RegisterRun);
+  add("dynamic-node", "One node (head or server) of a live dynamic split run, started by run --dynamic (docs/dynamic.md)",
+      edgesplit::cli::RegisterDynamicNode);
+  add("keygen", "Write an Ed25519 key pair for signed over-the-air segment delivery (docs/mcu.md)", edgesplit::cli::RegisterKeygen);
   add("bench-protocols", "The seed paper's experiment: MobileNetV2-0.35 int8 over udp, tcp, espnow and ble", edgesplit::cli::RegisterBenchProtocols);
   CLI11_PARSE(app, argc, argv);
   for (auto& [sub, run] : runners) {

@@ -1,8 +1,10 @@
-// edgesplit node --model MODEL --segment CUT:CUT --listen ADDR [--next ADDR] --link L
-//     [--emulate DEVICE] [--dtype f32|int8] [--time-scale S] [--loss P] [--shape auto|on|off]
+// edgesplit node [--model MODEL --segment CUT:CUT] --listen ADDR [--next ADDR] --link L
+//     [--verify-key KEY.pub] [--coordinator ADDR] [--emulate DEVICE] [--dtype f32|int8] [--time-scale S] [--loss P] [--shape auto|on|off]
 //     [--seed N] [--profiles DIR] [--request-timeout S] [--max-requests N]
 //
 // One device of a chain (docs/runtime.md): prints one JSON event per line on stdout.
+// Without --model/--segment it starts empty and waits for its segment over the
+// air (docs/mcu.md, "Over-the-air delivery").
 #include "commands.h"
 #include "edgesplit/runtime.h"
 
@@ -11,6 +13,7 @@ namespace {
 
 struct NodeArgs {
   std::string model, segment, listen, next, link, emulate, dtype = "f32", shape = "auto", profiles;
+  std::string verify_key, coordinator;
   double time_scale = 1, loss = -1, request_timeout = 120;
   uint64_t seed = 1;
   int max_requests = 0;
@@ -18,9 +21,17 @@ struct NodeArgs {
 
 Status RunNodeCommand(const NodeArgs& a) {
   runtime::NodeOptions o;
-  const size_t colon = a.segment.find(':');
-  if (colon == std::string::npos) return InvalidArgument("--segment must be CUT:CUT (e.g. input:block_16_project_BN)");
-  o.segment = {a.model, a.segment.substr(0, colon), a.segment.substr(colon + 1), a.dtype};
+  if (a.model.empty() != a.segment.empty())
+    return InvalidArgument("give both --model and --segment, or neither (an empty node waits for a delivery)");
+  if (!a.segment.empty()) {
+    const size_t colon = a.segment.find(':');
+    if (colon == std::string::npos) return InvalidArgument("--segment must be CUT:CUT (e.g. input:block_16_project_BN)");
+    o.segment = {a.model, a.segment.substr(0, colon), a.segment.substr(colon + 1), a.dtype};
+  }
+  o.verify_key = a.verify_key;
+  if (!a.coordinator.empty()) {
+    ES_ASSIGN_OR_RETURN(o.coordinator, net::ParseEndpoint(a.coordinator));
+  }
   ES_ASSIGN_OR_RETURN(o.listen, net::ParseEndpoint(a.listen));
   if (!a.next.empty()) {
     ES_ASSIGN_OR_RETURN(o.next, net::ParseEndpoint(a.next));
@@ -41,8 +52,10 @@ Status RunNodeCommand(const NodeArgs& a) {
 
 Runner RegisterNode(CLI::App& app) {
   auto a = std::make_shared<NodeArgs>();
-  app.add_option("--model", a->model, "Zoo spec or .onnx path")->required();
-  app.add_option("--segment", a->segment, "CUT:CUT, e.g. input:block_16_project_BN (names, aliases or indices)")->required();
+  app.add_option("--model", a->model, "Zoo spec or .onnx path (none: start empty, wait for a delivery)");
+  app.add_option("--segment", a->segment, "CUT:CUT, e.g. input:block_16_project_BN (names, aliases or indices)");
+  app.add_option("--verify-key", a->verify_key, "KEY.pub (edgesplit keygen): accept only deliveries signed with KEY");
+  app.add_option("--coordinator", a->coordinator, "HOST:PORT where delivery acknowledgements go");
   app.add_option("--listen", a->listen, "HOST:PORT to receive on (port 0: any; the address is printed)")->required();
   app.add_option("--next", a->next, "HOST:PORT of the next node (or the client); none: results are only reported");
   app.add_option("--link", a->link, "Link profile: udp, tcp, espnow, espnow-v2, ble, ble-2m")->required();

@@ -16,6 +16,7 @@
 #include "commands.h"
 #include "edgesplit/runtime.h"
 #include "report.h"
+#include "run_dynamic.h"
 
 namespace edgesplit::cli {
 namespace {
@@ -25,6 +26,8 @@ struct RunArgs {
   std::vector<std::string> split, devices;
   int repeat = 3, inflight = 1;
   double loss = -1, time_scale = 1, timeout = 120;
+  bool deliver = false;  // nodes start empty; their flat segments go over the link first (docs/mcu.md)
+  std::string sign_key;
 };
 
 struct PlanPrediction {
@@ -33,6 +36,9 @@ struct PlanPrediction {
   std::vector<double> transfer_s;  // per hop (kind "hop")
   double result_s = 0;
   bool has_result = false;
+  double input_s = 0;  // kind "input": the sensor d1 is not in the plan and sends the raw input
+  int64_t input_bytes = 0;
+  bool has_input = false;
 };
 
 Result<std::string> SelfBinary() {
@@ -70,7 +76,7 @@ Status ReadPlan(const std::string& path, RunArgs* a, std::vector<runtime::ChainN
       const std::string kind = t.value("kind", std::string());
       if (kind == "hop") pred->transfer_s.push_back(t.value("time_s", 0.0));
       if (kind == "result") pred->result_s = t.value("time_s", 0.0), pred->has_result = true;
-      if (kind == "input") return Unsupported(path + ": the plan does not use the sensor (an 'input' transfer); run expects device 0 to hold the input");
+      if (kind == "input") pred->input_s = t.value("time_s", 0.0), pred->input_bytes = t.value("bytes", int64_t{0}), pred->has_input = true;
     }
   nodes->front().first_cut = "input";
   nodes->back().last_cut = "output";  // the plan names the last layer; int8 graphs end in a DequantizeLinear after it
@@ -92,6 +98,9 @@ std::string Table(const runtime::Chain& chain, const RunArgs& a, const std::vect
   for (const auto& r : recs) {
     std::string nodes, hops;
     for (const auto& n : r.nodes) nodes += fmt::format("{:.4f} ({:.4f}) ", n.compute_s, n.predicted_compute_s);
+    if (r.has_input)
+      hops += fmt::format("in: {} {} {} {:.4f} ({:.4f}) ", r.input.bytes, r.input.fragments, r.input.retransmissions,
+                          r.input.transfer_s, r.input.predicted_transfer_s);
     for (const auto& h : r.hops)
       hops += fmt::format("{} {} {} {:.4f} ({:.4f}) ", h.bytes, h.fragments, h.retransmissions, h.transfer_s, h.predicted_transfer_s);
     t += fmt::format("{:>4} {:>5} {:>10.4f} {:>9.3f}  {:<40} {:<44} {:>9.4f}\n", r.request_id, r.cold ? "yes" : "no", r.rtt_s,
@@ -131,6 +140,10 @@ Status RunRun(RunArgs a) {
   o.dtype = a.dtype;
   o.inflight = a.inflight;
   o.request_timeout_s = a.timeout;
+  if (!a.sign_key.empty() && !a.deliver) return InvalidArgument("--sign-key signs deliveries: give --deliver too");
+  o.deliver = a.deliver;
+  o.sign_key = a.sign_key;
+  o.input_hop = pred.has_input;  // this client is the sensor d1 and sends the input over the link
   o.link.link = a.link;
   o.link.profiles_dir = a.profiles;
   o.link.time_scale = a.time_scale;
@@ -153,6 +166,10 @@ Status RunRun(RunArgs a) {
   j["shaped"] = chain->link().channel.shaper.enabled;
   j["dtype"] = a.dtype;
   j["results_identical"] = identical;
+  if (a.deliver) {
+    j["deliveries"] = Json::array();
+    for (const auto& d : chain->deliveries()) j["deliveries"].push_back(runtime::DeliveryJson(d));
+  }
   j["inferences"] = Json::array();
   for (const auto& r : recs) j["inferences"].push_back(runtime::InferenceJson(r));
   j["summary"] = runtime::SummaryJson(summary);
@@ -174,6 +191,13 @@ Status RunRun(RunArgs a) {
       p["hops"].push_back({{"predicted_transfer_s", pred.transfer_s[i]},
                            {"measured_transfer_s", last.hops[i].transfer_s},
                            {"error_pct", ErrorPct(last.hops[i].transfer_s, pred.transfer_s[i])}});
+    if (pred.has_input && last.has_input)
+      // An int8 plan counts the input as int8 bytes; this runtime sends the graph's f32 input (bytes say so).
+      p["input"] = {{"predicted_bytes", pred.input_bytes},
+                    {"measured_bytes", last.input.bytes},
+                    {"predicted_transfer_s", pred.input_s},
+                    {"measured_transfer_s", last.input.transfer_s},
+                    {"error_pct", ErrorPct(last.input.transfer_s, pred.input_s)}};
     if (pred.has_result)
       p["result"] = {{"predicted_transfer_s", pred.result_s},
                      {"measured_transfer_s", last.reply_s},
@@ -185,11 +209,20 @@ Status RunRun(RunArgs a) {
       plan_text += fmt::format("  segment on {:<12} compute predicted {:.4f} s, measured {:.4f} s ({:+.1f}%)\n",
                                s["device"].get<std::string>(), s["predicted_compute_s"].get<double>(),
                                s["measured_compute_s"].get<double>(), s["error_pct"].get<double>());
+    if (p.contains("input"))
+      plan_text += fmt::format("  input transfer (sensor to first node) predicted {:.4f} s, measured {:.4f} s ({:+.1f}%)\n",
+                               p["input"]["predicted_transfer_s"].get<double>(), p["input"]["measured_transfer_s"].get<double>(),
+                               p["input"]["error_pct"].get<double>());
     for (const Json& h : p["hops"])
       plan_text += fmt::format("  hop transfer predicted {:.4f} s, measured {:.4f} s ({:+.1f}%)\n", h["predicted_transfer_s"].get<double>(),
                                h["measured_transfer_s"].get<double>(), h["error_pct"].get<double>());
   }
-  const std::string text = a.format == "json" ? j.dump(2) + "\n" : Table(*chain, a, recs, summary, identical) + plan_text;
+  std::string delivery_text;
+  for (const auto& d : chain->deliveries())
+    delivery_text += fmt::format("delivered  node {}: {} bytes in {} chunks, {:.4f} s, sha256 {}\n", d.node, d.bytes, d.chunks,
+                                 d.delivery_s, d.sha256.substr(0, 16));
+  const std::string text =
+      a.format == "json" ? j.dump(2) + "\n" : delivery_text + Table(*chain, a, recs, summary, identical) + plan_text;
   ES_RETURN_IF_ERROR(WriteOutput(a.output, text));
   if (!identical) return Internal("a result differs from the local run of the same segments");
   return Status::Ok();
@@ -215,7 +248,17 @@ Runner RegisterRun(CLI::App& app) {
   app.add_option("--profiles", a->profiles, "Profiles folder");
   app.add_option("--timeout", a->timeout, "Seconds each request may take")->capture_default_str();
   app.add_option("-o,--output", a->output, "Write to FILE instead of stdout");
-  return [a] { return RunRun(*a); };
+  app.add_flag("--deliver", a->deliver, "Start the nodes empty and deliver their flat segments over the link first");
+  app.add_option("--sign-key", a->sign_key, "Sign deliveries with this key (edgesplit keygen); nodes verify with KEY.pub");
+  auto d = std::make_shared<DynamicRunArgs>();  // --dynamic and its flags (run_dynamic.cc)
+  AddDynamicRunOptions(app, d.get());
+  return [a, d] {
+    if (d->dynamic && a->deliver) return InvalidArgument("--deliver works with a static chain, not --dynamic");
+    if (d->dynamic)
+      return RunDynamic(*d, {a->model, a->link, a->dtype, a->format, a->profiles, a->output, a->shape, a->plan, a->devices, a->split,
+                             a->repeat, a->inflight, a->loss, a->time_scale, a->timeout});
+    return RunRun(*a);
+  };
 }
 
 }  // namespace edgesplit::cli

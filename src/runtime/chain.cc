@@ -8,6 +8,7 @@
 
 #include "edgesplit/models.h"
 #include "edgesplit/runtime.h"
+#include "edgesplit/runtime_delivery.h"
 #include "messages.h"
 #include "process.h"
 
@@ -21,12 +22,14 @@ struct Chain::State {
   ResolvedLink link;
   bool emulated = false;
   std::unique_ptr<net::MessageReceiver> receiver;  // results from the last node
-  std::unique_ptr<net::MessageSender> sender;      // inputs to node 0 (unshaped: the sensor's own camera)
+  std::unique_ptr<net::MessageSender> sender;      // inputs to node 0 (unshaped: the sensor's own camera; shaped with input_hop)
+  bool sensor_cold = true;                         // input_hop: the sensor has not set its link up yet
   std::vector<std::unique_ptr<NodeProcess>> nodes;
   std::vector<std::vector<std::string>> node_args;  // to restart a node as it was
   std::vector<std::unique_ptr<SegmentRunner>> local;  // the same segments, run here
   std::shared_ptr<const Graph> exec_graph;
   uint32_t next_request = 1;
+  std::unique_ptr<ChainDelivery> ota;  // ChainOptions::deliver: empty nodes, segments sent over the link
 
   Status SpawnNode(size_t i, net::Deadline deadline) {
     ES_ASSIGN_OR_RETURN(nodes[i], NodeProcess::Spawn(options.node_binary, node_args[i]));
@@ -90,7 +93,14 @@ Result<std::unique_ptr<Chain>> Chain::Start(const ChainOptions& o) {
   net::ChannelOptions camera = s.link.channel;
   camera.shaper.enabled = false;
   camera.shaper.loss = 0;
+  if (o.input_hop) {  // the sensor's radio: the link as the nodes use it, its own loss draws
+    camera = s.link.channel;
+    camera.shaper.seed = o.link.seed + o.nodes.size();
+  }
 
+  if (o.deliver) {
+    ES_ASSIGN_OR_RETURN(s.ota, ChainDelivery::Create(o, s.link));
+  }
   // Last node first: each node is told the address its successor reported.
   s.nodes.resize(o.nodes.size());
   s.node_args.resize(o.nodes.size());
@@ -106,10 +116,13 @@ Result<std::unique_ptr<Chain>> Chain::Start(const ChainOptions& o) {
                                      "--request-timeout", std::to_string(o.request_timeout_s)};
     if (!o.link.profiles_dir.empty()) args.insert(args.end(), {"--profiles", o.link.profiles_dir});
     if (!n.device.empty()) args.insert(args.end(), {"--emulate", n.device});
+    if (s.ota) s.ota->AdjustNodeArgs(&args);
     s.node_args[k] = args;
     ES_RETURN_IF_ERROR(s.SpawnNode(k, deadline));
     next = s.Listening(k);
   }
+  for (size_t k = 0; s.ota && k < o.nodes.size(); ++k)
+    ES_RETURN_IF_ERROR(s.ota->Deliver(static_cast<int>(k), *s.exec_graph, s.Listening(k), &s.next_request, chain->time_scale()));
   ES_ASSIGN_OR_RETURN(net::Endpoint first, net::ParseEndpoint(next));
   ES_ASSIGN_OR_RETURN(s.sender, net::MessageSender::Create(camera, first));
   return chain;
@@ -130,7 +143,14 @@ Status Chain::KillNode(int i) {
 Status Chain::RestartNode(int i) {
   if (i < 0 || i >= num_nodes()) return OutOfRange("no node " + std::to_string(i));
   state_->nodes[static_cast<size_t>(i)].reset();  // kill and reap the old one
-  return state_->SpawnNode(static_cast<size_t>(i), net::DeadlineIn(120));
+  ES_RETURN_IF_ERROR(state_->SpawnNode(static_cast<size_t>(i), net::DeadlineIn(120)));
+  if (!state_->ota) return Status::Ok();  // a delivered node comes back empty: deliver again
+  return state_->ota->Deliver(i, *state_->exec_graph, state_->Listening(static_cast<size_t>(i)), &state_->next_request, time_scale());
+}
+
+const std::vector<DeliveryReport>& Chain::deliveries() const {
+  static const std::vector<DeliveryReport> kNone;
+  return state_->ota ? state_->ota->reports() : kNone;
 }
 
 namespace {
@@ -157,6 +177,9 @@ Result<std::vector<InferenceRecord>> Chain::Run(int count) {
     Clock::time_point sent;
     std::vector<uint8_t> expected;
     net::Deadline deadline;
+    HopRecord input;  // input_hop only
+    double setup_s = 0;
+    bool cold = false;  // the sensor's first request
   };
   std::map<uint32_t, Pending> pending;
   std::vector<InferenceRecord> records;
@@ -182,13 +205,31 @@ Result<std::vector<InferenceRecord>> Chain::Run(int count) {
         dtype = seg->output_tensor().dtype;
       }
       p.expected.assign(carry.begin(), carry.end());
+      // With an input hop the RTT starts at the sensor, before encoding, set-up and transfer.
+      const auto sensor_start = Clock::now();
       ES_ASSIGN_OR_RETURN(size_t n, EncodeTensorMessage(wire::MessageType::kTensorRequest, id, 0, input, payload, &message));
-      const Status st = s.sender->Send(std::span<const uint8_t>(message.data(), n), id, p.deadline, nullptr);
+      const double serialize_s = net::SecondsSince(sensor_start);
+      if (s.options.input_hop && s.sensor_cold && s.link.channel.shaper.enabled) {
+        p.setup_s = s.link.profile.setup_s;  // emulated, like a node's first hop
+        net::SleepUntil(net::DeadlineIn(p.setup_s * scale));
+      }
+      net::SendReport report;
+      const Status st = s.sender->Send(std::span<const uint8_t>(message.data(), n), id, p.deadline, &report);
       if (!st.ok()) {
         ES_RETURN_IF_ERROR(s.CheckNodes(id));
         return st.WithContext("sending the input to node 0");
       }
-      p.sent = Clock::now();
+      p.sent = s.options.input_hop ? sensor_start : Clock::now();
+      if (s.options.input_hop) {
+        p.cold = s.sensor_cold;
+        s.sensor_cold = false;
+        p.input.bytes = report.message_bytes;
+        p.input.fragments = report.fragments;
+        p.input.retransmissions = report.retransmissions;
+        p.input.serialize_s = serialize_s / scale;
+        p.input.transfer_s = report.transfer_s / scale;
+        p.input.predicted_transfer_s = TransferSeconds(s.link.profile, static_cast<int64_t>(payload.size()));
+      }
       pending.emplace(id, std::move(p));
       ++sent;
     }
@@ -212,10 +253,13 @@ Result<std::vector<InferenceRecord>> Chain::Run(int count) {
       return Status(StatusCode::kInternal, std::string(msg->payload.begin(), msg->payload.end()));
     InferenceRecord r;
     r.request_id = id;
-    r.cold = false;  // cold when some node paid its first-request costs (set below)
     r.identical = msg->payload.size() == it->second.expected.size() &&
                   std::equal(msg->payload.begin(), msg->payload.end(), it->second.expected.begin());
     r.rtt_s = std::chrono::duration<double>(arrived - it->second.sent).count() / scale;
+    r.has_input = s.options.input_hop;
+    r.input = it->second.input;
+    r.setup_s = it->second.setup_s;
+    r.cold = it->second.cold;
     r.done_at_s = std::chrono::duration<double>(arrived - start).count() / scale;
     for (size_t k = 0; k < s.nodes.size(); ++k) {
       auto ev = s.nodes[k]->WaitEvent(id, net::DeadlineIn(10));

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "edgesplit/runtime.h"
+#include "edgesplit/runtime_delivery.h"
 #include "edgesplit/wire.h"
 #include "messages.h"
 
@@ -64,15 +65,19 @@ Result<size_t> EncodeTensorMessage(wire::MessageType type, uint32_t request_id, 
 }
 
 Status RunNode(const NodeOptions& o, std::FILE* events) {
-  ES_ASSIGN_OR_RETURN(std::unique_ptr<SegmentRunner> segment, SegmentRunner::Load(o.segment));
+  std::unique_ptr<SegmentRunner> segment;  // none: an empty node waits for a delivery
+  if (!o.segment.model.empty()) {
+    ES_ASSIGN_OR_RETURN(segment, SegmentRunner::Load(o.segment));
+  }
   ES_ASSIGN_OR_RETURN(ResolvedLink link, ResolveLink(o.link));
+  ES_ASSIGN_OR_RETURN(std::unique_ptr<NodeDelivery> ota, NodeDelivery::Create(o, link));
   std::optional<DeviceProfile> device;
   if (!o.emulate_device.empty()) {
     ES_ASSIGN_OR_RETURN(DeviceProfile d, LoadDeviceProfile(ProfilesDir(o.link.profiles_dir), o.emulate_device));
     device = std::move(d);
   }
   const double scale = o.link.time_scale;
-  const double predicted = device ? segment->PredictedSeconds(*device) : 0.0;
+  double predicted = device && segment ? segment->PredictedSeconds(*device) : 0.0;
 
   ES_ASSIGN_OR_RETURN(std::unique_ptr<net::MessageReceiver> receiver, net::MessageReceiver::Create(link.channel, o.listen));
   std::unique_ptr<net::MessageSender> sender;
@@ -89,13 +94,16 @@ Status RunNode(const NodeOptions& o, std::FILE* events) {
   // Only a hop to another node associates first (the paper's set-up time);
   // the last node answers the sensor over the link already up.
   // Set-up is emulated time: only on a shaped link.
-  const bool pays_setup = o.next && !segment->ends_at_output() && o.link.shaped;
+  bool pays_setup = o.next && segment && !segment->ends_at_output() && o.link.shaped;
   bool cold = true;
   int handled = 0;
   std::vector<uint8_t> out;
   while (!g_stop && (o.max_requests == 0 || handled < o.max_requests)) {
     ES_ASSIGN_OR_RETURN(std::optional<std::vector<uint8_t>> bytes, receiver->Receive(net::DeadlineIn(0.1)));
-    if (!bytes) continue;
+    if (!bytes) {
+      ota->Poll(segment != nullptr, events);
+      continue;
+    }
     const net::Deadline deadline = net::DeadlineIn(o.request_timeout_s);
     auto msg = wire::DecodeMessage(*bytes);
     if (!msg.ok()) {
@@ -103,6 +111,14 @@ Status RunNode(const NodeOptions& o, std::FILE* events) {
       continue;
     }
     const uint32_t id = msg->header.request_id;
+    if (msg->header.type == wire::MessageType::kSegmentChunk) {  // over-the-air delivery (runtime_delivery.h)
+      if (std::unique_ptr<SegmentRunner> delivered = ota->OnChunk(*msg, segment != nullptr, events)) {
+        segment = std::move(delivered);
+        predicted = device ? segment->PredictedSeconds(*device) : 0.0;
+        pays_setup = o.next && !segment->ends_at_output() && o.link.shaped;
+      }
+      continue;
+    }
     ++handled;
     if (msg->header.type == wire::MessageType::kError) {  // pass an upstream error on to the client
       if (sender) (void)sender->Send(*bytes, id, deadline, nullptr);
@@ -110,7 +126,8 @@ Status RunNode(const NodeOptions& o, std::FILE* events) {
     }
     Json ev{{"event", "request"}, {"request_id", id}, {"cold", cold}};
     const auto t0 = Clock::now();
-    Status status = msg->header.type == wire::MessageType::kTensorRequest
+    Status status = !segment ? InvalidArgument("no segment loaded yet: this node waits for a delivery")
+                    : msg->header.type == wire::MessageType::kTensorRequest
                         ? segment->Run(msg->payload, msg->header.dtype)
                         : InvalidArgument(std::string("unexpected message type ") + wire::MessageTypeName(msg->header.type));
     const double host_s = net::SecondsSince(t0);

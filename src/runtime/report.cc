@@ -29,6 +29,7 @@ Json InferenceJson(const InferenceRecord& r) {
   for (const HopRecord& h : r.hops) j["hops"].push_back(HopJson(h));
   j["reply_s"] = r.reply_s;
   j["reply"] = HopJson(r.reply);
+  if (r.has_input) j["input"] = HopJson(r.input);  // the sensor's transfer to the first used device
   return j;
 }
 

@@ -64,9 +64,6 @@ bool DTypeFromCode(uint8_t code, DType* dtype) {
 bool IsTensorType(MessageType type) {
   return type == MessageType::kTensorRequest || type == MessageType::kTensorResult;
 }
-bool IsReservedType(MessageType type) {
-  return type == MessageType::kSegmentChunk || type == MessageType::kSegmentAck;
-}
 bool IsKnownType(uint8_t code) {
   return (code >= 1 && code <= 5) || code == 16 || code == 17;
 }
@@ -142,9 +139,6 @@ size_t WireDTypeSize(DType dtype) {
 Status ValidateHeader(const MessageHeader& h, size_t payload_bytes, const WireLimits& limits) {
   if (!IsKnownType(static_cast<uint8_t>(h.type)))
     return InvalidArgument("unknown message type " + N(static_cast<uint8_t>(h.type)));
-  if (IsReservedType(h.type))
-    return Unsupported(std::string("message type ") + MessageTypeName(h.type) +
-                       " is reserved for over-the-air segment delivery");
   if (DTypeCode(h.dtype) == 0) return InvalidArgument("unknown dtype " + N(static_cast<uint8_t>(h.dtype)));
   const size_t max_rank = limits.max_rank < kMaxRank ? limits.max_rank : kMaxRank;
   if (h.rank > max_rank) return OutOfRange("message rank " + N(h.rank) + " exceeds the limit " + N(max_rank));
