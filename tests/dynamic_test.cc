@@ -194,6 +194,19 @@ TEST(DynamicPolicy, BetweenGridLevelsTheDecisionStaysNearTheOptimum) {
   EXPECT_LT(worst, 1e-9);  // three lines: the bracketing levels always hold the winner
 }
 
+TEST(DynamicPolicy, LoadsOutsideTheGridGetTheExhaustiveArgmin) {
+  // Found live: at load 200 (grid top 64) the clamped decision kept server-only
+  // although device-only was twice as fast.
+  const SplitPolicy p = HandPolicy({{1.0, 0, 0}, {0.3, 0.005, 3000}, {0.0, 0.01, 20000}});
+  for (double load : {65.0, 200.0, 1e4, 0.5})
+    for (double r = 1e3; r < 1e8; r *= 1.3) {
+      const int d = p.Decide(r, load), e = p.BestExact(r, load);
+      ASSERT_EQ(p.Latency(d, r, load), p.Latency(e, r, load)) << "rate " << r << " load " << load;
+    }
+  EXPECT_NE(p.Decide(1e8, 64), 0);   // at the grid's top the server still wins...
+  EXPECT_EQ(p.Decide(1e8, 200), 0);  // ...beyond it, the device does it all
+}
+
 TEST(DynamicPolicy, BadLoadLevelsAreRejected) {
   CandidateSet set = SmallPolicy().candidate_set();
   PolicyOptions o;

@@ -219,6 +219,10 @@ int SplitPolicy::EnvelopeWinner(int level, double x) const {
 int SplitPolicy::Decide(double rate, double load) const {
   if (!(rate > 0)) return set_.device_only;
   const double x = 1 / rate;
+  // Outside the grid the bracketing levels' winners need not hold the best
+  // candidate (a heavily loaded server should lose to device-only): evaluate
+  // every candidate, a few dozen at most.
+  if (load > levels_.back() || load < levels_.front()) return BestExact(rate, load);
   const int levels = static_cast<int>(levels_.size());
   int lo = static_cast<int>(std::upper_bound(levels_.begin(), levels_.end(), load) - levels_.begin()) - 1;
   lo = std::clamp(lo, 0, levels - 1);
