@@ -40,6 +40,9 @@ banner "5. int8 (TFLite scheme): quantize to QDQ ONNX, run it split at the paper
 "$es" infer "$out/mbv2_int8.onnx" --input "$out/input.npy" --backend reference --output "$out/whole8.npy" >/dev/null
 cmp "$out/split8.npy" "$out/whole8.npy" && echo "int8 split output == int8 whole-model output, byte for byte"
 "$es" sqnr mobilenet_v2:alpha=0.35,res=96 --samples 4 | head -8
+echo "int8 ResNet50 on oneDNN's VNNI s8 kernels (same bits as the reference int8 kernels) against f32:"
+"$es" bench-engine resnet50 --dtype int8 --threads 2 --repeat 10 | head -1
+"$es" bench-engine resnet50 --threads 2 --repeat 10 | head -1
 
 banner "6. ResNet50 split into three segments (what several ESP32-S3 boards would share)"
 "$es" split resnet50 --split conv3_block4_out,conv4_block6_out -o "$out/r50"
@@ -62,6 +65,10 @@ banner "11. This machine measured: per-layer timing, a fitted device profile, it
 banner "12. Two node processes over emulated ESP-NOW (250-byte frames), int8, results checked against local inference (EMULATED timing, time scale 0.1)"
 "$es" run mobilenet_v2:alpha=0.35,res=224 --split block_16_project_BN --link espnow --devices esp32s3,esp32s3 --dtype int8 --repeat 3 --time-scale 0.1
 
+banner "12b. Over-the-air delivery: the nodes start empty and receive their flat int8 segments over ESP-NOW, SHA-256 + Ed25519 signed, then serve (EMULATED, time scale 0.01)"
+"$es" keygen -o "$out/ota"
+"$es" run mobilenet_v2:alpha=0.35,res=224 --split block_16_project_BN --link espnow --devices esp32s3,esp32s3 --dtype int8 --repeat 2 --time-scale 0.01 --deliver --sign-key "$out/ota"
+
 banner "13. A 3-device plan executed as a chain of processes: predictions beside measurements (EMULATED timing, time scale 0.25)"
 "$es" plan mobilenet_v2:alpha=0.35,res=96 --devices esp32s3,esp32s3,esp32s3 --link espnow --use-all --dtype f32 --format json > "$out/p3.json"
 "$es" run mobilenet_v2:alpha=0.35,res=96 --plan "$out/p3.json" --time-scale 0.25 --repeat 3
@@ -72,6 +79,10 @@ banner "14. The seed paper's protocol experiment: UDP, TCP, ESP-NOW, BLE (EMULAT
 banner "15. Dynamic split computing: where the best split changes with the data rate, and a step trace replayed through every policy"
 "$es" policy mobilenet_v2 --device esp32s3-espnn --server edge-x86 --link udp | head -22
 "$es" simulate mobilenet_v2 --device esp32s3-espnn --server edge-x86 --link udp --generate step --seed 1 --steps 200
+
+banner "15b. Live dynamic split: the head (esp32s3-espnn) picks the split per request as the UDP rate drops to 1 Mbit/s and recovers, then the server dies and comes back (EMULATED)"
+printf 'request,rate_bytes_per_s,server_load,server\n1,1.6e6,1,up\n9,125000,1,up\n17,1.6e6,1,up\n25,1.6e6,1,down\n29,1.6e6,1,up\n' > "$out/schedule.csv"
+"$es" run mobilenet_v2:alpha=0.35,res=96 --dynamic --devices esp32s3-espnn,edge-x86 --link udp --repeat 34 --probe-interval 0.2 --schedule "$out/schedule.csv"
 
 banner "16. The device core on a Cortex-M4 (QEMU mps2-an386): flat int8 segment, flash/RAM per module, the cut tensor it computes (tests/mcu_test.cc: equal to the host's, byte for byte)"
 "$es" split mobilenet_v2:alpha=0.35,res=224 --split block_16_project_BN --format flat --dtype int8 -o "$out/flat"

@@ -95,7 +95,9 @@ std::string Table(const runtime::Chain& chain, const RunArgs& a, const std::vect
                               identical ? "yes (every result equals the local run)" : "NO");
   t += fmt::format("{:>4} {:>5} {:>10} {:>9}  {:<40} {:<44} {:>9}\n", "#", "cold", "rtt s", "setup s", "compute s (predicted)",
                    "hops: bytes frags retx transfer s (predicted)", "reply s");
+  int row = 0;  // the inference's place in the run (request ids also count delivery chunks)
   for (const auto& r : recs) {
+    ++row;
     std::string nodes, hops;
     for (const auto& n : r.nodes) nodes += fmt::format("{:.4f} ({:.4f}) ", n.compute_s, n.predicted_compute_s);
     if (r.has_input)
@@ -103,7 +105,7 @@ std::string Table(const runtime::Chain& chain, const RunArgs& a, const std::vect
                           r.input.transfer_s, r.input.predicted_transfer_s);
     for (const auto& h : r.hops)
       hops += fmt::format("{} {} {} {:.4f} ({:.4f}) ", h.bytes, h.fragments, h.retransmissions, h.transfer_s, h.predicted_transfer_s);
-    t += fmt::format("{:>4} {:>5} {:>10.4f} {:>9.3f}  {:<40} {:<44} {:>9.4f}\n", r.request_id, r.cold ? "yes" : "no", r.rtt_s,
+    t += fmt::format("{:>4} {:>5} {:>10.4f} {:>9.3f}  {:<40} {:<44} {:>9.4f}\n", row, r.cold ? "yes" : "no", r.rtt_s,
                      r.setup_s, nodes, hops, r.reply_s);
   }
   t += fmt::format("\ncold rtt   {:.4f} s\nsteady rtt {:.4f} s median, {:.4f} s p95\nthroughput {:.3f} inferences/s\n", s.cold_rtt_s,
