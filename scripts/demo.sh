@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README command 1: install dependencies, build, and run the demo on built-in
 # defaults. The demo grows with every capability that lands.
-set -euo pipefail
+set -euo pipefail  # (output is cut with sed, which reads to the end: head would SIGPIPE the writer)
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
 "$root/scripts/build.sh" "$root/build"
@@ -31,18 +31,18 @@ banner "3. Real f32 inference (oneDNN backend): head then tail at the cut, bit-i
 cmp "$out/split.npy" "$out/whole.npy" && echo "split output == whole-model output, byte for byte"
 
 banner "4. The two backends on MobileNetV2-1.0 @224: oneDNN (channels-last, fused) vs the portable reference loops"
-"$es" bench-engine mobilenet_v2:alpha=1.0,res=224 --threads 2 --repeat 20 | head -1
-"$es" bench-engine mobilenet_v2:alpha=1.0,res=224 --backend reference --repeat 3 | head -1
+"$es" bench-engine mobilenet_v2:alpha=1.0,res=224 --threads 2 --repeat 20 | sed -n 1,1p
+"$es" bench-engine mobilenet_v2:alpha=1.0,res=224 --backend reference --repeat 3 | sed -n 1,1p
 
 banner "5. int8 (TFLite scheme): quantize to QDQ ONNX, run it split at the paper's cut; the cut tensor crosses as 5,488 int8 bytes"
 "$es" quantize mobilenet_v2:alpha=0.35,res=224 -o "$out/mbv2_int8.onnx"
 "$es" infer "$out/mbv2_int8.onnx" --input "$out/input.npy" --split block_16_project_BN --backend reference --top 3 --output "$out/split8.npy"
 "$es" infer "$out/mbv2_int8.onnx" --input "$out/input.npy" --backend reference --output "$out/whole8.npy" >/dev/null
 cmp "$out/split8.npy" "$out/whole8.npy" && echo "int8 split output == int8 whole-model output, byte for byte"
-"$es" sqnr mobilenet_v2:alpha=0.35,res=96 --samples 4 | head -8
+"$es" sqnr mobilenet_v2:alpha=0.35,res=96 --samples 4 | sed -n 1,8p
 echo "int8 ResNet50 on oneDNN's VNNI s8 kernels (same bits as the reference int8 kernels) against f32:"
-"$es" bench-engine resnet50 --dtype int8 --threads 2 --repeat 10 | head -1
-"$es" bench-engine resnet50 --threads 2 --repeat 10 | head -1
+"$es" bench-engine resnet50 --dtype int8 --threads 2 --repeat 10 | sed -n 1,1p
+"$es" bench-engine resnet50 --threads 2 --repeat 10 | sed -n 1,1p
 
 banner "6. ResNet50 split into three segments (what several ESP32-S3 boards would share)"
 "$es" split resnet50 --split conv3_block4_out,conv4_block6_out -o "$out/r50"
@@ -77,7 +77,7 @@ banner "14. The seed paper's protocol experiment: UDP, TCP, ESP-NOW, BLE (EMULAT
 "$es" bench-protocols --time-scale 0.25
 
 banner "15. Dynamic split computing: where the best split changes with the data rate, and a step trace replayed through every policy"
-"$es" policy mobilenet_v2 --device esp32s3-espnn --server edge-x86 --link udp | head -22
+"$es" policy mobilenet_v2 --device esp32s3-espnn --server edge-x86 --link udp | sed -n 1,22p
 "$es" simulate mobilenet_v2 --device esp32s3-espnn --server edge-x86 --link udp --generate step --seed 1 --steps 200
 
 banner "15b. Live dynamic split: the head (esp32s3-espnn) picks the split per request as the UDP rate drops to 1 Mbit/s and recovers, then the server dies and comes back (EMULATED)"
