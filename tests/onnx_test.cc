@@ -206,5 +206,19 @@ TEST(OnnxImportTest, ReadsTensorProtoFiles) {
   EXPECT_FALSE(bad.ok());
 }
 
+TEST(OnnxExportTest, EmptyListAttributesAreLeftOutOnExport) {
+  // Found by fuzz/onnx_import_fuzz (the input is kept in fuzz/regressions): a
+  // Transpose of a rank-0 tensor resolves `perm` to an empty list, which ONNX
+  // cannot hold (its checker refused the export). Left out, it means the same.
+  const std::string path = std::string(EDGESPLIT_SOURCE_DIR) + "/fuzz/regressions/onnx_import/transpose-rank0-empty-perm.onnx";
+  Result<Graph> g = ImportOnnxFile(path);
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  ASSERT_EQ(g->nodes.size(), 1u);
+  EXPECT_TRUE(g->nodes[0].GetInts("perm").empty());
+  Graph back = RoundTrip(*g);
+  ASSERT_EQ(back.nodes.size(), g->nodes.size());
+  EXPECT_EQ(back.nodes[0].op, OpType::kTranspose);
+}
+
 }  // namespace
 }  // namespace edgesplit

@@ -88,7 +88,14 @@ class Exporter {
     size_t present = node.inputs.size();
     while (present > 0 && node.inputs[present - 1] == kNoTensor) --present;  // trailing omitted inputs
     for (size_t i = 0; i < present; ++i) p->add_input(node.inputs[i] == kNoTensor ? "" : TensorName(node.inputs[i]));
-    for (const Attribute& a : node.attrs) onnx_internal::AttributeToProto(a, p->add_attribute());
+    for (const Attribute& a : node.attrs) {
+      // ONNX has no empty list attribute (its checker wants the field set). An
+      // empty list (a rank-0 Transpose's perm, Reduce axes) means the op's
+      // default, which leaving the attribute out also means.
+      const bool empty_list = (a.kind == Attribute::Kind::kInts && a.ints.empty()) ||
+                              (a.kind == Attribute::Kind::kFloats && a.floats.empty());
+      if (!empty_list) onnx_internal::AttributeToProto(a, p->add_attribute());
+    }
     if (node.activation.kind == ActivationKind::kNone) {
       for (int id : node.outputs) p->add_output(TensorName(id));
       return Status::Ok();
