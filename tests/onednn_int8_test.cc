@@ -5,6 +5,7 @@
 // allocations confined to oneDNN's execute as for f32.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <climits>
 #include <cmath>
 #include <cstring>
@@ -209,6 +210,41 @@ TEST(OneDnnInt8Test, VectorLoopsMatchPortableOnAModel) {
   }
   onednn::SetInt8Avx512(true);
   EXPECT_EQ(outputs[0], outputs[1]);
+}
+
+// Pointwise convs run in bands of rows, each band requantized as it is
+// computed (src/kernels_onednn/int8_band.cc), the bands shared by the
+// threads: with 1, 2 or 3 threads the output equals the reference's.
+TEST(OneDnnInt8Test, BandedPointwiseConvsMatchReference) {
+  Graph g = Quantized("mobilenet_v2:alpha=0.35,res=96");
+  const int n = static_cast<int>(g.nodes.size());
+  auto ref = SegmentExecutor::Create(g, 0, n, ReferenceBackend());
+  ASSERT_TRUE(ref.ok()) << ref.status().message();
+  const std::vector<float> input = RandomInput(**ref, 5);
+  std::memcpy((*ref)->input(), input.data(), input.size() * 4);
+  ASSERT_TRUE((*ref)->Invoke().ok());
+  const auto* want = static_cast<const unsigned char*>((*ref)->output());
+  const int saved = OneDnnThreads();
+  for (int threads : {1, 2, 3}) {
+    ASSERT_TRUE(SetOneDnnThreads(threads).ok());
+    int banded = 0;
+    for (int i = 0; i < n; ++i) {
+      PreparedKernel k;
+      ASSERT_TRUE(OneDnnBackend().Prepare(g, i, &k).ok());
+      banded += std::string(OneDnnImplementation(k)).find(" in bands of ") != std::string::npos;
+    }
+    EXPECT_GE(banded, 1) << "the 48x48 expand conv runs in bands with " << threads << " threads";
+    auto ex = SegmentExecutor::Create(g, 0, n, OneDnnBackend());
+    ASSERT_TRUE(ex.ok()) << ex.status().message();
+    for (int run = 0; run < 2; ++run) {  // the second run with the memory handles already bound
+      std::memcpy((*ex)->input(), input.data(), input.size() * 4);  // (the arena may reuse the input's bytes)
+      ASSERT_TRUE((*ex)->Invoke().ok());
+      ASSERT_EQ((*ex)->output_bytes(), (*ref)->output_bytes());
+      const auto* got = static_cast<const unsigned char*>((*ex)->output());
+      EXPECT_TRUE(std::equal(got, got + (*ex)->output_bytes(), want)) << threads << " threads, run " << run;
+    }
+  }
+  ASSERT_TRUE(SetOneDnnThreads(saved).ok());
 }
 
 // As for f32 (tests/exec_test.cc): edgesplit's int8 loops allocate nothing;

@@ -108,6 +108,11 @@ Status EvalOneDnn(const void* /*context*/, const PreparedKernel& k, const void* 
     onednn::RunInt8Stage(st.int8, inputs, outputs, scratch);
     return Status::Ok();
   }
+  if (st.bands.count > 0) {  // a pointwise int8 conv, band by band (requantized as it goes)
+    if (!onednn::RunBands(st, inputs, outputs, scratch))
+      return Internal("oneDNN failed on a band of node " + std::to_string(k.node_index));
+    return Status::Ok();
+  }
   dnnl_stream_t stream = ThreadStream();
   if (!stream) return Internal("cannot create a oneDNN stream");
   for (onednn::EvalArg& a : st.eval_args) {

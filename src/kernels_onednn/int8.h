@@ -64,6 +64,10 @@ void BuildAddTable(Int8Stage* stage);
 // Computes the stage: `inputs`/`outputs` are the node's, `scratch` the kernel's.
 void RunInt8Stage(const Int8Stage& stage, const void* const* inputs, void* const* outputs, void* scratch);
 
+// Requantizes `rows` channels-last rows of s.y.c int32 sums (acc) into y, on
+// the calling thread (a band of a pointwise conv, see int8_band.cc).
+void RequantRows(const Int8Stage& stage, const int32_t* acc, int8_t* y, int64_t rows);
+
 // Whether the AVX-512 loops run on this CPU (for tests and profiling).
 bool Int8UsesAvx512();
 // Forces the portable loops (false) or back to the CPU's best (true); tests

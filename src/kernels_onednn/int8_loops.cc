@@ -116,22 +116,29 @@ ES_AVX512 inline __m128i Requant16(__m512i x, __m512i m, __m512i e, __m512i zp, 
 
 inline __mmask16 TailMask(int64_t left) { return left >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << left) - 1); }
 
+// `rows` channels-last rows of s.y.c sums, on the calling thread.
+ES_AVX512 void RequantRowsAvx512(const Int8Stage& s, const int32_t* acc, int8_t* y, int64_t rows) {
+  const int64_t channels = s.y.c;
+  const __m512i zp = _mm512_set1_epi32(s.y_zp), lo = _mm512_set1_epi32(s.lo), hi = _mm512_set1_epi32(s.hi);
+  const __m512i zero = _mm512_setzero_si512();
+  for (int64_t row = 0; row < rows; ++row)
+    for (int64_t c = 0; c < channels; c += 16) {
+      const __mmask16 k = TailMask(channels - c);
+      const __m512i bias = _mm512_maskz_loadu_epi32(k, s.bias.data() + c);
+      const __m512i m = _mm512_maskz_loadu_epi32(k, s.multiplier.data() + c);
+      const __m512i e = _mm512_sub_epi32(zero, _mm512_maskz_loadu_epi32(k, s.shift.data() + c));
+      const __m512i x = _mm512_add_epi32(_mm512_maskz_loadu_epi32(k, acc + row * channels + c), bias);
+      _mm_mask_storeu_epi8(y + row * channels + c, k, Requant16(x, m, e, zp, lo, hi));
+    }
+}
+
 ES_AVX512 void RequantAvx512(const Int8Stage& s, const int32_t* acc, int8_t* y) {
   const Plane4& p = s.y;
   const __m512i zp = _mm512_set1_epi32(s.y_zp), lo = _mm512_set1_epi32(s.lo), hi = _mm512_set1_epi32(s.hi);
-  const __m512i zero = _mm512_setzero_si512();
   if (p.channels_last) {
     const int64_t rows = p.n * p.hw;
 #pragma omp parallel for schedule(static) if (rows * p.c >= kParallelMin)
-    for (int64_t row = 0; row < rows; ++row)
-      for (int64_t c = 0; c < p.c; c += 16) {
-        const __mmask16 k = TailMask(p.c - c);
-        const __m512i bias = _mm512_maskz_loadu_epi32(k, s.bias.data() + c);
-        const __m512i m = _mm512_maskz_loadu_epi32(k, s.multiplier.data() + c);
-        const __m512i e = _mm512_sub_epi32(zero, _mm512_maskz_loadu_epi32(k, s.shift.data() + c));
-        const __m512i x = _mm512_add_epi32(_mm512_maskz_loadu_epi32(k, acc + row * p.c + c), bias);
-        _mm_mask_storeu_epi8(y + row * p.c + c, k, Requant16(x, m, e, zp, lo, hi));
-      }
+    for (int64_t row = 0; row < rows; ++row) RequantRowsAvx512(s, acc + row * p.c, y + row * p.c, 1);
     return;
   }
   const int64_t planes = p.n * p.c;
@@ -236,6 +243,16 @@ void BuildAddTable(Int8Stage* s) {
   for (int a = -128; a < 128; ++a)
     for (int b = -128; b < 128; ++b)
       s->add_table[static_cast<uint8_t>(a) | static_cast<unsigned>(static_cast<uint8_t>(b)) << 8] = AddOne(*s, a, b);
+}
+
+void RequantRows(const Int8Stage& s, const int32_t* acc, int8_t* y, int64_t rows) {
+  if (Int8UsesAvx512() && !s.left_shift) return RequantRowsAvx512(s, acc, y, rows);
+  const int64_t channels = s.y.c;
+  for (int64_t i = 0; i < rows * channels; ++i) {
+    const int64_t c = i % channels;
+    const int32_t v = MultiplyByQuantizedMultiplier(WrapAdd(acc[i], s.bias[c]), s.multiplier[c], s.shift[c]);
+    y[i] = Clamp(v + s.y_zp, s.lo, s.hi);
+  }
 }
 
 void RunInt8Stage(const Int8Stage& s, const void* const* inputs, void* const* outputs, void* scratch) {

@@ -43,6 +43,21 @@ struct EvalArg {
   void* bound = nullptr;  // handle set last time (skip the call when unchanged)
 };
 
+// A pointwise int8 conv run in bands of rows (int8_band.cc): its primitive
+// is made for `band` rows and executed `count` times, each thread with its own
+// memory objects and its own slice of scratch (oneDNN's scratchpad and one
+// band's int32 sums), requantizing each band while it is in cache.
+struct BandPlan {
+  int64_t band = 0, count = 0;  // rows per execution, executions (0: not banded)
+  int64_t x_row_bytes = 0, y_row_bytes = 0, slice_bytes = 0;
+  struct Slot {
+    dnnl::stream stream;  // its own (a worker thread has no stream of its own to keep)
+    std::vector<dnnl_exec_arg_t> args;
+    std::vector<EvalArg> eval_args;
+  };
+  std::vector<Slot> slots;  // one per thread
+};
+
 // One prepared oneDNN primitive with its memory objects.
 struct PrimitiveState {
   dnnl::primitive primitive;
@@ -54,6 +69,7 @@ struct PrimitiveState {
   // Integer work after (or instead of) the primitive: requantization of its
   // int32 accumulators, or a whole int8 op run by edgesplit's own loops.
   Int8Stage int8;
+  BandPlan bands;
 
   // A memory object for `arg` whose data is given at Eval.
   void BindAtEval(int arg, const dnnl::memory::desc& md, ArgSource source, int index, const dnnl::engine& engine,
@@ -84,5 +100,14 @@ void BuildPrimitive(NativeKind kind, const Graph& graph, const Node& node, const
 void PrepareRequant(const Graph& graph, const Node& node, const PreparedKernel& k, int weight_axis, bool fold_zero_point,
                     Int8Stage* stage);
 void BuildInt8Loop(NativeKind kind, const Graph& graph, const Node& node, const PreparedKernel& k, PrimitiveState* state);
+
+// Banded pointwise int8 convs (int8_band.cc). BandRows: rows per band for
+// this conv (0: run it whole), for `threads` threads. SplitIntoBands: after
+// the primitive for `band` rows is finished (accumulators bound), gives each
+// thread its memory objects, stream and scratch slice. RunBands: false when
+// oneDNN failed.
+int64_t BandRows(const Graph& graph, const Node& node, const PreparedKernel& k, int threads);
+void SplitIntoBands(const PreparedKernel& k, int64_t band, int threads, PrimitiveState* state);
+bool RunBands(PrimitiveState& state, const void* const* inputs, void* const* outputs, void* scratch);
 
 }  // namespace edgesplit::onednn

@@ -1,6 +1,8 @@
 // oneDNN primitives for the nodes Classify() accepts: created once, weights
 // reordered into the layout the chosen implementation wants, every other
 // argument bound to the arena at Eval.
+#include <omp.h>
+
 #include <algorithm>
 #include <cfloat>
 #include <cstring>
@@ -90,13 +92,24 @@ void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, Primitive
   const Dims strides{Attr(s, 0, 1), Attr(s, 1, 1)};
   const Dims dilates{Attr(d, 0, 1) - 1, Attr(d, 1, 1) - 1};  // oneDNN counts the gaps
   const Dims pad_l{Attr(p, 0, 0), Attr(p, 1, 0)}, pad_r{Attr(p, 2, 0), Attr(p, 3, 0)};
-  const memory::desc dst_md = ActivationDesc(y, int8 ? memory::data_type::s32 : memory::data_type::f32);
+  // A banded pointwise conv (int8_band.cc) is made for a [1, C, 1, band] image.
+  const int threads = omp_get_max_threads();
+  const int64_t band = int8 ? BandRows(g, n, k, threads) : 0;
+  const auto band_of = [&](const TensorDesc& t) {
+    TensorDesc b = t;
+    b.dims[0] = b.dims[2] = 1;
+    b.dims[3] = band;
+    b.elements = b.dims[1] * band;
+    return b;
+  };
+  const TensorDesc& xs = band ? band_of(x) : x;
+  const memory::desc dst_md = ActivationDesc(band ? band_of(y) : y, int8 ? memory::data_type::s32 : memory::data_type::f32);
   dnnl::primitive_attr attr = Attributes(int8 ? FusedActivation() : n.activation);
   const bool zero_point_in_onednn = int8 && HasPadding(p) && g.tensors[n.inputs[0]].quant.zero_points[0] != 0;
   if (zero_point_in_onednn) attr.set_zero_points(DNNL_ARG_SRC, 0, {g.tensors[n.inputs[0]].quant.zero_points[0]});
   if (int8) PrepareRequant(g, n, k, 0, !zero_point_in_onednn, &st->int8);
   const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-                                             ActivationDesc(x), w_any, bias_md, dst_md, strides, dilates, pad_l, pad_r);
+                                             ActivationDesc(xs), w_any, bias_md, dst_md, strides, dilates, pad_l, pad_r);
   const dnnl::convolution_forward::primitive_desc pd(desc, attr, engine);
   st->BindAtEval(DNNL_ARG_SRC, pd.src_desc(), ArgSource::kInput, 0, engine);
   st->BindOwned(DNNL_ARG_WEIGHTS, PackWeights(w, w_user, pd.weights_desc(), engine));
@@ -105,6 +118,7 @@ void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, Primitive
   st->Finish(pd, engine);
   if (int8) BindAccumulators(pd.dst_desc(), st, engine);
   else st->BindAtEval(DNNL_ARG_DST, pd.dst_desc(), ArgSource::kOutput, 0, engine);
+  if (band) SplitIntoBands(k, band, threads, st);
 }
 
 // Gemm (B as [K,N], or [N,K] when transB) and MatMul (B as [K,N]). int8:
