@@ -22,8 +22,9 @@ PACKAGES=(
   python3 python3-numpy python3-onnx python3-torchvision
   # int8 accuracy fixtures (digits) and the PyTorch speed peer
   python3-torch python3-sklearn
-  # network namespaces + netem for the runtime's impairment tests
-  iproute2
+  # network namespaces, netem (tc) or, where the kernel lacks sch_netem, nftables loss
+  # rules, for the runtime's real-impairment tests (scripts/netns.sh)
+  iproute2 nftables
   # flat segment files (FlatBuffers, flatc at build time) and the Cortex-M4 build + QEMU run (docs/mcu.md)
   libflatbuffers-dev flatbuffers-compiler
   gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm
