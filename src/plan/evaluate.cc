@@ -76,6 +76,39 @@ std::string InfeasibleReason(const Problem& p, const Tables& t, bool use_all) {
   if (total > capacity)
     return "the model's " + std::to_string(total) + " weight bytes exceed the devices' combined capacity of " +
            std::to_string(capacity) + " bytes";
+  // Packing each device in order as full as it goes reaches at least as far as
+  // any plan (a sub-run of a run that fits also fits), so when it stops short,
+  // that is the reason, and it names where each device's limit bit.
+  std::string packed;
+  int first = 0;
+  for (int k = 0; k < t.K && first < t.L; ++k) {
+    int last = first - 1;
+    while (last + 1 < t.L && RunFits(p, t, k, first, last + 1)) ++last;
+    const PlanDevice& d = p.devices[k];
+    packed += (packed.empty() ? "" : ", ") + ("'" + d.name + "' (index " + std::to_string(k) + ") ");
+    if (last < first) {
+      packed += "none";
+      continue;
+    }
+    packed += std::to_string(first) + ".." + std::to_string(last) + " (" +
+              std::to_string(t.weight_prefix[last + 1] - t.weight_prefix[first]) + " of " +
+              std::to_string(d.weight_capacity_bytes) + " weight bytes)";
+    first = last + 1;
+  }
+  if (first < t.L) {
+    const PlanLayer& l = p.layers[first];
+    return "the devices in order, each packed as full as it goes, hold layer groups 0.." + std::to_string(first - 1) +
+           " only: " + packed + "; group " + std::to_string(first) + " ('" + l.name + "': " + std::to_string(l.weight_bytes) +
+           " weight bytes, " + std::to_string(l.arena_bytes) + " arena bytes) is left over";
+  }
+  if (use_all)  // every device needs one group among those it can reach
+    for (int k = 0; k < t.K; ++k) {
+      bool any = false;
+      for (int g = k; g <= t.L - t.K + k && !any; ++g) any = RunFits(p, t, k, g, g);
+      if (!any)
+        return "--use-all: device '" + p.devices[k].name + "' (index " + std::to_string(k) + ") must take one of layer groups " +
+               std::to_string(k) + ".." + std::to_string(t.L - t.K + k) + " and none of them fits its weight capacity and RAM";
+    }
   return "no assignment of the " + std::to_string(t.L) + " layer groups to the " + std::to_string(t.K) +
          " devices in order keeps every device within its weight capacity and RAM" +
          (use_all ? " while using every device" : "");
