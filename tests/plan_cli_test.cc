@@ -99,6 +99,61 @@ TEST(PlanCli, InfeasibleAndBadInputSayWhy) {
   EXPECT_NE(err.find("beam"), std::string::npos) << err;
 }
 
+// An instance written by hand exactly as issue 4 gives the format, with the
+// optional link keys (loss, shared_medium) left out: they default to 0 and false.
+const char* kHandInstance = R"({"schema_version": 1, "input_bytes": 1000,
+  "layers": [{"name": "a", "weight_bytes": 100, "out_bytes": 400, "arena_bytes": 50, "compute_s": [1.0, 0.2]},
+             {"name": "b", "weight_bytes": 300, "out_bytes": 10, "arena_bytes": 80, "compute_s": [2.0, 0.3]}],
+  "devices": [{"name": "mcu", "weight_capacity_bytes": 200, "ram_bytes": 100},
+              {"name": "edge", "weight_capacity_bytes": 1000, "ram_bytes": 1000}],
+  "link": {"per_message_s": 0.01, "per_frame_s": 0.001, "payload_bytes": 250, "bytes_per_s": 1000}})";
+
+TEST(PlanCli, HandWrittenInstanceSolvesToTheHandComputedPlan) {
+  const std::string dir = MakeTempDir(), file = dir + "/hand.json";
+  WriteFile(file, kHandInstance);
+  std::string out, err;
+  ASSERT_EQ(RunCli("plan --problem " + file + " --format json", &out, &err), 0) << err;
+  const auto j = nlohmann::json::parse(out);
+  ASSERT_TRUE(j["feasible"].get<bool>());
+  EXPECT_EQ(j["dtype"], "int8");
+  // 'b' fits only 'edge': edge runs both groups. T(1000) = 0.01 + 4 x 0.001 + 1.0;
+  // T(10) = 0.01 + 0.001 + 0.01; compute 0.2 + 0.3. (mcu a, hop, edge b would be 1.733 s.)
+  EXPECT_NEAR(j["latency_s"].get<double>(), 1.014 + 0.5 + 0.021, 1e-12);
+  EXPECT_NEAR(j["throughput_stage_s"].get<double>(), 1.014, 1e-12);  // separate links: the longest transfer
+  ASSERT_EQ(j["segments"].size(), 1u);
+  EXPECT_EQ(j["segments"][0]["device"], "edge");
+  EXPECT_EQ(j["segments"][0]["device_index"], 1);
+  EXPECT_EQ(j["segments"][0]["cut_before"], "input");
+  EXPECT_EQ(j["segments"][0]["cut_after"], "b");
+  EXPECT_EQ(j["segments"][0]["weight_bytes"], 400);
+  EXPECT_EQ(j["segments"][0]["arena_bytes"], 80);
+  ASSERT_EQ(j["transfers"].size(), 2u);
+  EXPECT_EQ(j["transfers"][0]["kind"], "input");
+  EXPECT_EQ(j["transfers"][0]["from"], "mcu");
+  EXPECT_EQ(j["transfers"][0]["to"], "edge");
+  EXPECT_EQ(j["transfers"][0]["bytes"], 1000);
+  EXPECT_EQ(j["transfers"][1]["kind"], "result");
+  EXPECT_NEAR(j["transfers"][1]["time_s"].get<double>(), 0.021, 1e-12);
+  // compare: one device cannot hold 'b'; every format says so, JSON and the table say why.
+  ASSERT_EQ(RunCli("compare --problem " + file + " --format json", &out, &err), 0) << err;
+  const auto c = nlohmann::json::parse(out);
+  ASSERT_EQ(c["rows"].size(), 2u * 6u);
+  for (const auto& r : c["rows"]) {
+    if (r["devices"] == 1) {
+      EXPECT_FALSE(r["feasible"].get<bool>());
+      EXPECT_NE(r["reason"].get<std::string>().find("'b'"), std::string::npos) << r.dump();
+    } else if (r["algorithm"] == "dp") {
+      EXPECT_NEAR(r["latency_s"].get<double>(), 1.535, 1e-12);
+    }
+  }
+  ASSERT_EQ(RunCli("compare --problem " + file, &out, &err), 0) << err;
+  EXPECT_NE(out.find("ms  layer group 1 ('b': 300 weight bytes, 80 arena bytes) fits no device on its own\n"), std::string::npos) << out;
+  ASSERT_EQ(RunCli("compare --problem " + file + " --format csv --objective throughput", &out, &err), 0) << err;
+  // Throughput: mcu runs 'a' (1.0 s stage), edge 'b'; the latency of that plan (1.733 s) beside it.
+  EXPECT_NE(out.find("\n2,dp,1,1,0.000000,"), std::string::npos) << out;
+  EXPECT_NE(out.find(",1.733,0:0-0 1:1-1\n"), std::string::npos) << out;
+}
+
 TEST(CompareCli, FormatsAndGaps) {
   std::string out, err;
   ASSERT_EQ(RunCli(std::string("compare ") + kModel + " --devices esp32s3,esp32s3,esp32s3 --link espnow --use-all --format json", &out, &err), 0) << err;
@@ -112,7 +167,7 @@ TEST(CompareCli, FormatsAndGaps) {
     }
   }
   ASSERT_EQ(RunCli(std::string("compare ") + kModel + " --devices esp32s3,esp32s3 --link udp --format csv", &out, &err), 0) << err;
-  EXPECT_EQ(out.rfind("devices,algorithm,feasible,value,gap_pct,solve_time_s", 0), 0u) << out;
+  EXPECT_EQ(out.rfind("devices,algorithm,feasible,value,gap_pct,solve_time_s,latency_s,segments\n", 0), 0u) << out;
   ASSERT_EQ(RunCli(std::string("compare ") + kModel + " --devices esp32s3,esp32s3 --link udp", &out, &err), 0) << err;
   EXPECT_NE(out.find("brute-force"), std::string::npos);
 }

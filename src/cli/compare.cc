@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <map>
 
 #include "commands.h"
 #include "plan_args.h"
@@ -33,6 +34,7 @@ struct Row {
   bool ran = true, feasible = false;
   double value = 0, latency = 0, gap_pct = 0, solve_s = 0;
   std::string segments;  // "dev:first-last ..."
+  std::string reason;    // why not, when infeasible
 };
 
 Problem FirstDevices(const Problem& p, int n) {
@@ -70,6 +72,7 @@ Status RunCompare(const CompareArgs& a) {
       ES_ASSIGN_OR_RETURN(Plan plan, SolvePlan(q, alg, o));
       r.feasible = plan.feasible;
       r.solve_s = plan.solve_time_s;
+      if (!plan.feasible) r.reason = plan.reason;
       if (plan.feasible) {
         r.value = ObjectiveValue(plan, objective);
         r.latency = plan.latency_s;
@@ -94,23 +97,38 @@ Status RunCompare(const CompareArgs& a) {
     for (const Row& r : rows) {
       Json x = {{"devices", r.devices}, {"algorithm", r.algorithm}, {"ran", r.ran}, {"feasible", r.feasible}};
       if (r.ran && r.feasible) x.update({{"value", r.value}, {"latency_s", r.latency}, {"gap_pct", r.gap_pct}, {"segments", r.segments}});
+      if (r.ran && !r.feasible) x["reason"] = r.reason;
       if (r.ran) x["solve_time_s"] = r.solve_s;
       j["rows"].push_back(x);
     }
     text = j.dump(2) + "\n";
   } else if (a.format == "csv") {
-    text = "devices,algorithm,feasible,value,gap_pct,solve_time_s,segments\n";
+    // latency_s beside the objective's value, so a throughput or energy comparison still shows the latency.
+    text = "devices,algorithm,feasible,value,gap_pct,solve_time_s,latency_s,segments\n";
     for (const Row& r : rows)
-      text += r.ran ? fmt::format("{},{},{},{:.9g},{:.6f},{:.9g},{}\n", r.devices, r.algorithm, r.feasible ? 1 : 0,
-                                  r.feasible ? r.value : 0, r.feasible ? r.gap_pct : 0, r.solve_s, r.segments)
-                    : fmt::format("{},{},,,,,skipped: more than --max-plans plans\n", r.devices, r.algorithm);
+      text += r.ran ? fmt::format("{},{},{},{:.9g},{:.6f},{:.9g},{:.9g},{}\n", r.devices, r.algorithm, r.feasible ? 1 : 0,
+                                  r.feasible ? r.value : 0, r.feasible ? r.gap_pct : 0, r.solve_s, r.feasible ? r.latency : 0,
+                                  r.segments)
+                    : fmt::format("{},{},,,,,,skipped: more than --max-plans plans\n", r.devices, r.algorithm);
   } else {
-    text = fmt::format("model {}  link {}  objective {}{}\n\n{:>7}  {:<12} {:>14} {:>9} {:>12}  {}\n", in.problem.model, in.problem.link.name,
-                       a.objective, a.use_all ? "  (use-all)" : "", "devices", "algorithm", a.objective + " " + unit, "gap", "solve time", "segments (device:groups)");
+    // Another objective than latency: the latency beside it.
+    const bool latency_column = objective != Objective::kLatency;
+    text = fmt::format("model {}  link {}  objective {}{}\n\n{:>7}  {:<12} {:>14} {:>9} {:>12}{}  {}\n",
+                       in.problem.model.empty() ? "(problem file)" : in.problem.model, in.problem.link.name,
+                       a.objective, a.use_all ? "  (use-all)" : "", "devices", "algorithm", a.objective + " " + unit, "gap", "solve time",
+                       latency_column ? fmt::format(" {:>12}", "latency s") : "", "segments (device:groups)");
+    // A reason is printed once per device count, on dp's row (the exact answer), and on a heuristic's row only when it differs.
+    std::map<int, std::string> dp_reason;
+    for (const Row& r : rows)
+      if (r.algorithm == AlgorithmName(Algorithm::kDp)) dp_reason[r.devices] = r.reason;
     for (const Row& r : rows) {
+      const bool show = !r.reason.empty() && (r.algorithm == AlgorithmName(Algorithm::kDp) || r.reason != dp_reason[r.devices]);
+      const std::string why = show ? "  " + r.reason : "";
       if (!r.ran) text += fmt::format("{:>7}  {:<12} {:>14}\n", r.devices, r.algorithm, "skipped (too many plans)");
-      else if (!r.feasible) text += fmt::format("{:>7}  {:<12} {:>14} {:>9} {:>10.3f}ms\n", r.devices, r.algorithm, "infeasible", "", r.solve_s * 1e3);
-      else text += fmt::format("{:>7}  {:<12} {:>14.6f} {:>8.2f}% {:>10.3f}ms  {}\n", r.devices, r.algorithm, r.value, r.gap_pct, r.solve_s * 1e3, r.segments);
+      else if (!r.feasible) text += fmt::format("{:>7}  {:<12} {:>14} {:>9} {:>10.3f}ms{}{}\n", r.devices, r.algorithm, "infeasible", "",
+                                                r.solve_s * 1e3, latency_column && show ? fmt::format(" {:>12}", "") : "", why);
+      else text += fmt::format("{:>7}  {:<12} {:>14.6f} {:>8.2f}% {:>10.3f}ms{}  {}\n", r.devices, r.algorithm, r.value, r.gap_pct,
+                               r.solve_s * 1e3, latency_column ? fmt::format(" {:>12.6f}", r.latency) : "", r.segments);
     }
   }
   return WriteOutput(a.output, text);
