@@ -10,8 +10,12 @@
 #include <thread>
 
 #include "../src/runtime/process.h"
+#include "edgesplit/analysis.h"
 #include "edgesplit/delivery.h"
+#include "edgesplit/models.h"
+#include "edgesplit/plan.h"
 #include "edgesplit/runtime_delivery.h"
+#include "edgesplit/segment.h"
 #include "test_util.h"
 
 namespace edgesplit::runtime {
@@ -204,6 +208,54 @@ TEST(DeliveryReceiverTest, EachBadDeliveryIsRefusedWithItsReasonAndTheFloorHolds
   EXPECT_EQ(r.newest_accepted(), 9u);
 }
 
+// ---- Predictions ------------------------------------------------------------------------
+
+// The planner's compute of the layer groups between float cuts a and b on `device`.
+double PlannerSeconds(const DeviceProfile& device, const std::string& a, const std::string& b) {
+  Result<Graph> f = LoadModel(kModel);
+  EXPECT_TRUE(f.ok()) << f.status().message();
+  Result<Problem> p = BuildProblem(*f, kModel, {device}, LinkProfile{}, DType::kInt8);
+  Result<std::vector<CutPoint>> cuts = FindCutPoints(*f);
+  EXPECT_TRUE(p.ok() && cuts.ok());
+  Result<int> from = ResolveCut(*cuts, a), to = ResolveCut(*cuts, b);
+  EXPECT_TRUE(from.ok() && to.ok()) << a << ":" << b;
+  double t = 0;
+  for (int g = *from; g < *to; ++g) t += p->layers[static_cast<size_t>(g)].compute_s[0];
+  return t;
+}
+
+TEST(DeliveryPrediction, ADeliveredSegmentPredictsWhatTheModelsSegmentAndThePlannerPredict) {
+  Result<DeviceProfile> esp = LoadDeviceProfile(ProfilesDir(""), "esp32s3");
+  ASSERT_TRUE(esp.ok()) << esp.status().message();
+  const Fixture& fx = Fixture::Get();
+  Result<Graph> f32 = LoadExecutionGraph(kModel, "f32");
+  ASSERT_TRUE(f32.ok());
+  const std::pair<const char*, const char*> segments[] = {{"input", kCut}, {kCut, "output"}, {"block_3_project_BN", "block_15_add"}};
+  for (const char* dtype : {"int8", "f32"}) {
+    const Graph& g = std::string(dtype) == "int8" ? *fx.graph : *f32;
+    for (const auto& [a, b] : segments) {
+      SCOPED_TRACE(std::string(dtype) + " " + a + ":" + b);
+      Result<std::unique_ptr<SegmentRunner>> loaded = SegmentRunner::Load({kModel, a, b, dtype});
+      ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+      Result<SegmentPackage> pkg = PackageSegment(g, kModel, dtype, a, b, 0, 1);
+      ASSERT_TRUE(pkg.ok()) << pkg.status().message();
+      std::shared_ptr<const SegmentFile> file = SegmentFile::FromBytes(pkg->file.data(), pkg->file.size());
+      Result<LoadedSegment> seg = ReadSegment(file->data(), file->size());
+      ASSERT_TRUE(seg.ok()) << seg.status().message();
+      const int before = seg->info.cut_before, after = seg->info.cut_after;
+      Result<std::unique_ptr<SegmentRunner>> flat =
+          SegmentRunner::FromFlat(file, std::move(seg->graph), before, after, pkg->manifest.final_segment);
+      ASSERT_TRUE(flat.ok()) << flat.status().message();
+      const double planner = PlannerSeconds(*esp, a, b);
+      EXPECT_GT(planner, 0.01);
+      // The int8 graphs hold QuantizeLinear/DequantizeLinear nodes the float graph
+      // lacks (the head's input quantization costs esp32s3 ~0.1 s at res 224).
+      EXPECT_NEAR((*loaded)->PredictedSeconds(*esp), planner, 1e-9 * planner);
+      EXPECT_NEAR((*flat)->PredictedSeconds(*esp), planner, 1e-9 * planner);
+    }
+  }
+}
+
 // ---- Real node processes ---------------------------------------------------------------
 
 class NodeUnderDelivery {
@@ -369,21 +421,12 @@ TEST(DeliveryOverTheAir, GoodBadAndUpdatedDeliveriesOverEspNowAndTcp) {
 
 // ---- The CLI ------------------------------------------------------------------------------
 
-json RunJson(const std::string& args) {
-  std::string out, err;
-  const int rc = testing::RunCli(args, &out, &err);
-  EXPECT_EQ(rc, 0) << args << "\n" << err;
-  const json j = json::parse(out, nullptr, false);
-  EXPECT_FALSE(j.is_discarded()) << out;
-  return j;
-}
-
 TEST(DeliveryCli, RunDeliverGivesIdenticalResultsAndReportsEachDelivery) {
   const std::string dir = testing::MakeTempDir();
   std::string out, err;
   ASSERT_EQ(testing::RunCli("keygen -o " + dir + "/k", &out, &err), 0) << err;
   for (const char* link : {"espnow", "tcp"}) {
-    const json j = RunJson(std::string("run ") + kModel + " --split " + kCut + " --link " + link +
+    const json j = testing::RunCliJson(std::string("run ") + kModel + " --split " + kCut + " --link " + link +
                            " --dtype int8 --repeat 2 --time-scale 0.01 --deliver --sign-key " + dir + "/k --format json");
     EXPECT_TRUE(j["results_identical"].get<bool>()) << link;
     ASSERT_EQ(j["deliveries"].size(), 2u) << link;
@@ -396,8 +439,24 @@ TEST(DeliveryCli, RunDeliverGivesIdenticalResultsAndReportsEachDelivery) {
     }
   }
   // f32 segments are delivered too (no key: unsigned, nodes verify nothing).
-  const json f = RunJson(std::string("run ") + kModel + " --split " + kCut + " --link tcp --repeat 1 --deliver --format json");
+  const json f = testing::RunCliJson(std::string("run ") + kModel + " --split " + kCut + " --link tcp --repeat 1 --deliver --format json");
   EXPECT_TRUE(f["results_identical"].get<bool>());
+}
+
+TEST(DeliveryCli, InferencesKeepTheirRequestIdsAfterDeliveries) {
+  // The delivery chunks travel under wire ids of their own (hundreds of them
+  // here); the inferences are numbered as in a run without --deliver.
+  const std::string run = std::string("run ") + kModel + " --split " + kCut + " --link tcp --repeat 3 --format json";
+  const json plain = testing::RunCliJson(run), delivered = testing::RunCliJson(run + " --deliver");
+  ASSERT_EQ(delivered["deliveries"].size(), 2u);
+  EXPECT_GT(delivered["deliveries"][0]["chunks"].get<int64_t>(), 3);
+  ASSERT_EQ(plain["inferences"].size(), 3u);
+  ASSERT_EQ(delivered["inferences"].size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(plain["inferences"][i]["request_id"].get<uint32_t>(), i + 1);
+    EXPECT_EQ(delivered["inferences"][i]["request_id"], plain["inferences"][i]["request_id"]) << i;
+  }
+  EXPECT_TRUE(delivered["results_identical"].get<bool>());
 }
 
 TEST(DeliveryCli, KeygenAndItsErrorsAreClear) {

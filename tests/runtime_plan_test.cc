@@ -1,6 +1,7 @@
 // Plans whose first used device is not the sensor: the client plays the sensor
-// d1, sends the raw input over the shaped link to the first used device, and
-// that input hop is part of the RTT, reported beside the planner's prediction.
+// d1, sends the raw input over the shaped link to the first used device (in
+// int8 quantized first, 1 byte an element), and that input hop is part of the
+// RTT, reported beside the planner's prediction.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -21,7 +22,7 @@ using nlohmann::json;
 
 constexpr const char* kModel = "mobilenet_v2:alpha=0.35,res=96";
 constexpr const char* kCut = "block_16_project_BN";
-constexpr int64_t kInputBytes = 96 * 96 * 3 * 4;  // the f32 input the chain's graph takes
+constexpr int64_t kInputBytes = 96 * 96 * 3 * 4;  // the f32 input the chain's graph takes (f32 plans send it)
 
 // A profiles folder with the shipped links and devices plus `camera`: an
 // esp32s3 that holds no weights, so no plan can give it a layer.
@@ -123,6 +124,42 @@ TEST(InputHop, PlansThatSkipTheSensorRunWithTheInputPredictionBesideTheMeasureme
     EXPECT_EQ(j["plan"]["segments"].size(), nodes);
     EXPECT_EQ(j["plan"]["hops"].size(), nodes - 1);
     EXPECT_LT(std::abs(j["plan"]["error_pct"].get<double>()), 40) << j["plan"].dump();
+  }
+}
+
+TEST(InputHop, AnInt8PlanSendsTheInputQuantizedAtTheBytesThePlannerPredicts) {
+  const std::string profiles = ProfilesWithCamera();
+  const std::string plan = testing::MakeTempDir() + "/plan.json";
+  std::string out, err;
+  ASSERT_EQ(testing::RunCli(std::string("plan ") + kModel + " --devices camera,esp32s3,esp32s3 --profiles " + profiles +
+                                " --link udp --dtype int8 --objective throughput --format json -o " + plan, &out, &err), 0)
+      << err;
+  const json pj = json::parse(testing::ReadFile(plan));
+  ASSERT_TRUE(pj["feasible"].get<bool>()) << pj.dump();
+  ASSERT_EQ(pj["transfers"][0]["kind"], "input") << pj.dump();
+  const int64_t elements = kInputBytes / 4;
+  ASSERT_EQ(pj["transfers"][0]["bytes"].get<int64_t>(), elements);  // the planner's int8 input
+
+  const json j = testing::RunCliJson(std::string("run ") + kModel + " --plan " + plan + " --profiles " + profiles +
+                                     " --time-scale 0.1 --repeat 2 --format json");
+  EXPECT_EQ(j["dtype"], "int8");
+  // The nodes' results equal the local run from the float input: node 0's
+  // segment after the sensor's QuantizeLinear computes the same bytes.
+  EXPECT_TRUE(j["results_identical"].get<bool>());
+  const json& in = j["plan"]["input"];
+  EXPECT_EQ(in["predicted_bytes"].get<int64_t>(), elements) << in.dump();
+  // One int8 byte an element plus the wire's header (rank 4) and CRC.
+  EXPECT_EQ(in["measured_bytes"].get<int64_t>(), static_cast<int64_t>(wire::EncodedMessageBytes(4, elements))) << in.dump();
+  const LinkProfile link = std::move(LoadLinkProfile(profiles, "udp")).value();
+  for (const json& inf : j["inferences"]) {
+    EXPECT_EQ(inf["input"]["bytes"].get<int64_t>(), static_cast<int64_t>(wire::EncodedMessageBytes(4, elements)));
+    EXPECT_DOUBLE_EQ(inf["input"]["predicted_transfer_s"].get<double>(), TransferSeconds(link, elements));
+    // Each node predicts the plan's compute for its segment, though node 0 starts after the QuantizeLinear.
+    ASSERT_EQ(inf["nodes"].size(), pj["segments"].size());
+    for (size_t k = 0; k < pj["segments"].size(); ++k) {
+      const double planned = pj["segments"][k]["compute_s"].get<double>();
+      EXPECT_NEAR(inf["nodes"][k]["predicted_compute_s"].get<double>(), planned, 1e-9 * planned) << k;
+    }
   }
 }
 

@@ -53,7 +53,10 @@ Result<Graph> LoadExecutionGraph(const std::string& model, const std::string& dt
 class SegmentRunner {
  public:
   static Result<std::unique_ptr<SegmentRunner>> Load(const SegmentSpec& spec);
-  // The same from an already loaded pair of graphs (the client shares them).
+  // The same from an already loaded execution graph (the client shares it).
+  static Result<std::unique_ptr<SegmentRunner>> FromGraph(std::shared_ptr<const Graph> exec_graph, const SegmentSpec& spec);
+  // FromGraph for callers that still pass the float graph too: it is not
+  // needed (predictions come from exec_graph, see PredictedSeconds) and is ignored.
   static Result<std::unique_ptr<SegmentRunner>> FromGraphs(std::shared_ptr<const Graph> exec_graph,
                                                            std::shared_ptr<const Graph> float_graph,
                                                            const SegmentSpec& spec);
@@ -72,16 +75,18 @@ class SegmentRunner {
   int first_cut_index() const { return first_cut_; }
   int last_cut_index() const { return last_cut_; }
   bool ends_at_output() const { return ends_at_output_; }
-  // The planner's compute time of this segment on `device` (sum of NodeSeconds
-  // over the float graph's nodes between the same cuts).
+  // The planner's compute time of this segment on `device`: the sum of
+  // NodeSeconds over its nodes except QuantizeLinear/DequantizeLinear, which
+  // is the float graph's sum between the same cuts (what the planner adds up),
+  // however the segment was loaded (model, shared graph or delivered file).
   double PredictedSeconds(const DeviceProfile& device) const;
 
  private:
   SegmentRunner() = default;
-  std::shared_ptr<const Graph> exec_graph_, float_graph_;
+  std::shared_ptr<const Graph> exec_graph_;
   std::unique_ptr<SegmentExecutor> executor_;
   int first_cut_ = 0, last_cut_ = 0;
-  int float_begin_ = 0, float_end_ = 0;
+  int begin_ = 0, end_ = 0;  // node positions in exec_graph_
   bool ends_at_output_ = false;
   std::shared_ptr<const void> storage_;  // FromFlat: the file bytes the graph points into
 };
@@ -155,6 +160,9 @@ struct ChainOptions {
   // The client is the sensor d1 of a plan that does not use it: it sends the
   // raw input over the (shaped) link to node 0, pays the link's set-up before
   // its first send, and that transfer counts in the RTT as the input hop.
+  // In int8 the sensor quantizes the input first (the int8 graph's leading
+  // QuantizeLinear, as a TFLite Micro sensor does) and sends 1 byte an element;
+  // node 0 then starts at the cut after that QuantizeLinear.
   // false: the input reaches node 0 unshaped, outside the RTT (its own camera).
   bool input_hop = false;
 };
@@ -169,7 +177,7 @@ struct NodeRecord {
   double compute_s = 0, predicted_compute_s = 0, host_compute_s = 0, overrun_s = 0;
 };
 struct InferenceRecord {
-  uint32_t request_id = 0;
+  uint32_t request_id = 0;  // the inference's number in the run, 1..N (not its wire id, which delivery chunks also use)
   bool cold = false;
   bool identical = false;  // result bytes == the local run's
   double rtt_s = 0, setup_s = 0, reply_s = 0;

@@ -95,7 +95,7 @@ std::string Table(const runtime::Chain& chain, const RunArgs& a, const std::vect
                               identical ? "yes (every result equals the local run)" : "NO");
   t += fmt::format("{:>4} {:>5} {:>10} {:>9}  {:<40} {:<44} {:>9}\n", "#", "cold", "rtt s", "setup s", "compute s (predicted)",
                    "hops: bytes frags retx transfer s (predicted)", "reply s");
-  int row = 0;  // the inference's place in the run (request ids also count delivery chunks)
+  int row = 0;  // the inference's place in the run (= its request_id; delivery chunks use wire ids apart)
   for (const auto& r : recs) {
     ++row;
     std::string nodes, hops;
@@ -194,7 +194,8 @@ Status RunRun(RunArgs a) {
                            {"measured_transfer_s", last.hops[i].transfer_s},
                            {"error_pct", ErrorPct(last.hops[i].transfer_s, pred.transfer_s[i])}});
     if (pred.has_input && last.has_input)
-      // An int8 plan counts the input as int8 bytes; this runtime sends the graph's f32 input (bytes say so).
+      // The planner counts the input in the plan's dtype, and so does the sensor: an int8 chain's sensor
+      // quantizes it first (the int8 graph's leading QuantizeLinear), so measured = predicted + the wire's header.
       p["input"] = {{"predicted_bytes", pred.input_bytes},
                     {"measured_bytes", last.input.bytes},
                     {"predicted_transfer_s", pred.input_s},

@@ -6,7 +6,7 @@
 #include <map>
 #include <random>
 
-#include "edgesplit/models.h"
+#include "edgesplit/analysis.h"
 #include "edgesplit/runtime.h"
 #include "edgesplit/runtime_delivery.h"
 #include "messages.h"
@@ -27,8 +27,15 @@ struct Chain::State {
   std::vector<std::unique_ptr<NodeProcess>> nodes;
   std::vector<std::vector<std::string>> node_args;  // to restart a node as it was
   std::vector<std::unique_ptr<SegmentRunner>> local;  // the same segments, run here
+  // int8 input hop: the sensor's own leading QuantizeLinear (input to the cut
+  // after it); node 0 starts at that cut and receives int8, as on TFLite Micro.
+  std::unique_ptr<SegmentRunner> sensor;
   std::shared_ptr<const Graph> exec_graph;
-  uint32_t next_request = 1;
+  // Wire request ids, shared by delivery chunks and tensors: a node's replay
+  // window wants them increasing. Inferences are numbered on their own (1..N,
+  // with or without deliveries); that number also seeds each input.
+  uint32_t next_wire_id = 1;
+  uint32_t next_inference = 1;
   std::unique_ptr<ChainDelivery> ota;  // ChainOptions::deliver: empty nodes, segments sent over the link
 
   Status SpawnNode(size_t i, net::Deadline deadline) {
@@ -59,6 +66,22 @@ struct Chain::State {
   }
 };
 
+namespace {
+
+// The cut just after an int8 graph's leading QuantizeLinear of its input: what
+// a sensor that quantizes its own input hands over. "" when the graph does not
+// start so (then the sensor sends the float input).
+Result<std::string> QuantizedInputCut(const Graph& g) {
+  if (g.nodes.empty() || g.inputs.size() != 1) return std::string();
+  const Node& first = g.nodes.front();
+  if (first.op != OpType::kQuantizeLinear || first.inputs.empty() || first.inputs[0] != g.inputs[0]) return std::string();
+  ES_ASSIGN_OR_RETURN(std::vector<CutPoint> cuts, FindCutPoints(g));
+  if (cuts.size() < 3 || cuts[1].position != 1) return std::string();
+  return cuts[1].after;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Chain>> Chain::Start(const ChainOptions& o) {
   if (o.nodes.empty()) return InvalidArgument("a chain needs at least one node");
   if (o.inflight < 1) return InvalidArgument("--inflight must be >= 1");
@@ -73,14 +96,9 @@ Result<std::unique_ptr<Chain>> Chain::Start(const ChainOptions& o) {
 
   ES_ASSIGN_OR_RETURN(Graph exec, LoadExecutionGraph(o.model, o.dtype));
   s.exec_graph = std::make_shared<const Graph>(std::move(exec));
-  std::shared_ptr<const Graph> float_graph = s.exec_graph;
-  if (o.dtype != "f32") {
-    ES_ASSIGN_OR_RETURN(Graph f, LoadModel(o.model));
-    float_graph = std::make_shared<const Graph>(std::move(f));
-  }
   for (size_t i = 0; i < o.nodes.size(); ++i) {
     SegmentSpec spec{o.model, o.nodes[i].first_cut, o.nodes[i].last_cut, o.dtype};
-    auto r = SegmentRunner::FromGraphs(s.exec_graph, float_graph, spec);
+    auto r = SegmentRunner::FromGraph(s.exec_graph, spec);
     if (!r.ok()) return r.status().WithContext("node " + std::to_string(i));
     if (i == 0 && r.value()->first_cut_index() != 0) return InvalidArgument("node 0 must start at the input");
     if (i > 0 && r.value()->first_cut_index() != s.local.back()->last_cut_index())
@@ -88,6 +106,13 @@ Result<std::unique_ptr<Chain>> Chain::Start(const ChainOptions& o) {
     s.local.push_back(std::move(r).value());
   }
   if (!s.local.back()->ends_at_output()) return InvalidArgument("the last node must end at the output");
+  if (o.input_hop && o.dtype == "int8") {
+    ES_ASSIGN_OR_RETURN(std::string cut, QuantizedInputCut(*s.exec_graph));
+    if (!cut.empty()) {
+      ES_ASSIGN_OR_RETURN(s.sensor, SegmentRunner::FromGraph(s.exec_graph, {o.model, "input", cut, o.dtype}));
+      s.options.nodes.front().first_cut = cut;  // the local reference still starts at the float input
+    }
+  }
 
   ES_ASSIGN_OR_RETURN(s.receiver, net::MessageReceiver::Create(s.link.channel, {"127.0.0.1", 0}));
   net::ChannelOptions camera = s.link.channel;
@@ -99,7 +124,7 @@ Result<std::unique_ptr<Chain>> Chain::Start(const ChainOptions& o) {
   }
 
   if (o.deliver) {
-    ES_ASSIGN_OR_RETURN(s.ota, ChainDelivery::Create(o, s.link));
+    ES_ASSIGN_OR_RETURN(s.ota, ChainDelivery::Create(s.options, s.link));
   }
   // Last node first: each node is told the address its successor reported.
   s.nodes.resize(o.nodes.size());
@@ -107,7 +132,7 @@ Result<std::unique_ptr<Chain>> Chain::Start(const ChainOptions& o) {
   std::string next = s.receiver->local_endpoint().ToString();
   const net::Deadline deadline = net::DeadlineIn(120);
   for (size_t k = o.nodes.size(); k-- > 0;) {
-    const ChainNodeSpec& n = o.nodes[k];
+    const ChainNodeSpec& n = s.options.nodes[k];
     std::vector<std::string> args = {"node", "--model", o.model, "--segment", n.first_cut + ":" + n.last_cut,
                                      "--listen", "127.0.0.1:0", "--next", next, "--link", o.link.link,
                                      "--dtype", o.dtype, "--time-scale", std::to_string(o.link.time_scale),
@@ -122,7 +147,7 @@ Result<std::unique_ptr<Chain>> Chain::Start(const ChainOptions& o) {
     next = s.Listening(k);
   }
   for (size_t k = 0; s.ota && k < o.nodes.size(); ++k)
-    ES_RETURN_IF_ERROR(s.ota->Deliver(static_cast<int>(k), *s.exec_graph, s.Listening(k), &s.next_request, chain->time_scale()));
+    ES_RETURN_IF_ERROR(s.ota->Deliver(static_cast<int>(k), *s.exec_graph, s.Listening(k), &s.next_wire_id, chain->time_scale()));
   ES_ASSIGN_OR_RETURN(net::Endpoint first, net::ParseEndpoint(next));
   ES_ASSIGN_OR_RETURN(s.sender, net::MessageSender::Create(camera, first));
   return chain;
@@ -145,7 +170,7 @@ Status Chain::RestartNode(int i) {
   state_->nodes[static_cast<size_t>(i)].reset();  // kill and reap the old one
   ES_RETURN_IF_ERROR(state_->SpawnNode(static_cast<size_t>(i), net::DeadlineIn(120)));
   if (!state_->ota) return Status::Ok();  // a delivered node comes back empty: deliver again
-  return state_->ota->Deliver(i, *state_->exec_graph, state_->Listening(static_cast<size_t>(i)), &state_->next_request, time_scale());
+  return state_->ota->Deliver(i, *state_->exec_graph, state_->Listening(static_cast<size_t>(i)), &state_->next_wire_id, time_scale());
 }
 
 const std::vector<DeliveryReport>& Chain::deliveries() const {
@@ -173,7 +198,9 @@ Result<std::vector<InferenceRecord>> Chain::Run(int count) {
   const double scale = time_scale();
   const Tensor& input = s.local.front()->input_tensor();
   const size_t input_bytes = static_cast<size_t>(input.num_elements()) * sizeof(float);
+  const Tensor& sent_tensor = s.sensor ? s.sensor->output_tensor() : input;  // what crosses to node 0
   struct Pending {
+    uint32_t inference = 0;
     Clock::time_point sent;
     std::vector<uint8_t> expected;
     net::Deadline deadline;
@@ -188,14 +215,16 @@ Result<std::vector<InferenceRecord>> Chain::Run(int count) {
   int sent = 0;
   while (static_cast<int>(records.size()) < count) {
     while (static_cast<int>(pending.size()) < s.options.inflight && sent < count) {
-      const uint32_t id = s.next_request++;
-      std::mt19937 rng(id);  // a seeded input per request
+      const uint32_t inference = s.next_inference++;
+      const uint32_t id = s.next_wire_id++;
+      std::mt19937 rng(inference);  // a seeded input per inference
       std::uniform_real_distribution<float> u(-1.0f, 1.0f);
       for (size_t e = 0; e < input_bytes / sizeof(float); ++e) {
         const float v = u(rng);
         std::memcpy(payload.data() + e * sizeof(float), &v, sizeof v);
       }
       Pending p;
+      p.inference = inference;
       p.deadline = net::DeadlineIn(s.options.request_timeout_s);
       std::span<const uint8_t> carry = payload;
       DType dtype = input.dtype;
@@ -207,7 +236,12 @@ Result<std::vector<InferenceRecord>> Chain::Run(int count) {
       p.expected.assign(carry.begin(), carry.end());
       // With an input hop the RTT starts at the sensor, before encoding, set-up and transfer.
       const auto sensor_start = Clock::now();
-      ES_ASSIGN_OR_RETURN(size_t n, EncodeTensorMessage(wire::MessageType::kTensorRequest, id, 0, input, payload, &message));
+      std::span<const uint8_t> sent_bytes = payload;
+      if (s.sensor) {  // quantizing is the sensor's part of encoding
+        ES_RETURN_IF_ERROR(s.sensor->Run(payload, input.dtype).WithContext("the sensor's input quantization"));
+        sent_bytes = s.sensor->output();
+      }
+      ES_ASSIGN_OR_RETURN(size_t n, EncodeTensorMessage(wire::MessageType::kTensorRequest, id, 0, sent_tensor, sent_bytes, &message));
       const double serialize_s = net::SecondsSince(sensor_start);
       if (s.options.input_hop && s.sensor_cold && s.link.channel.shaper.enabled) {
         p.setup_s = s.link.profile.setup_s;  // emulated, like a node's first hop
@@ -228,7 +262,7 @@ Result<std::vector<InferenceRecord>> Chain::Run(int count) {
         p.input.retransmissions = report.retransmissions;
         p.input.serialize_s = serialize_s / scale;
         p.input.transfer_s = report.transfer_s / scale;
-        p.input.predicted_transfer_s = TransferSeconds(s.link.profile, static_cast<int64_t>(payload.size()));
+        p.input.predicted_transfer_s = TransferSeconds(s.link.profile, static_cast<int64_t>(sent_bytes.size()));
       }
       pending.emplace(id, std::move(p));
       ++sent;
@@ -252,7 +286,7 @@ Result<std::vector<InferenceRecord>> Chain::Run(int count) {
     if (msg->header.type == wire::MessageType::kError)
       return Status(StatusCode::kInternal, std::string(msg->payload.begin(), msg->payload.end()));
     InferenceRecord r;
-    r.request_id = id;
+    r.request_id = it->second.inference;
     r.identical = msg->payload.size() == it->second.expected.size() &&
                   std::equal(msg->payload.begin(), msg->payload.end(), it->second.expected.begin());
     r.rtt_s = std::chrono::duration<double>(arrived - it->second.sent).count() / scale;

@@ -48,13 +48,12 @@ Result<std::unique_ptr<SegmentRunner>> SegmentRunner::FromFlat(std::shared_ptr<c
   std::unique_ptr<SegmentRunner> r(new SegmentRunner());
   r->storage_ = std::move(storage);
   r->exec_graph_ = std::make_shared<const Graph>(std::move(graph));
-  r->float_graph_ = r->exec_graph_;
   const int n = static_cast<int>(r->exec_graph_->nodes.size());
   r->first_cut_ = cut_before;
   r->last_cut_ = cut_after;
   r->ends_at_output_ = ends_at_output;
-  r->float_begin_ = 0;
-  r->float_end_ = n;
+  r->begin_ = 0;
+  r->end_ = n;
   ES_ASSIGN_OR_RETURN(r->executor_, SegmentExecutor::Create(*r->exec_graph_, 0, n, ReferenceBackend()));
   if (r->executor_->num_inputs() != 1 || r->executor_->num_outputs() != 1)
     return Unsupported("a delivered segment must have one input and one output tensor (it has " +

@@ -38,21 +38,18 @@ Result<int> CutPosition(const Graph& g, const std::vector<CutPoint>& cuts, const
 
 Result<std::unique_ptr<SegmentRunner>> SegmentRunner::Load(const SegmentSpec& spec) {
   ES_ASSIGN_OR_RETURN(Graph exec, LoadExecutionGraph(spec.model, spec.dtype));
-  auto exec_ptr = std::make_shared<const Graph>(std::move(exec));
-  std::shared_ptr<const Graph> float_ptr = exec_ptr;
-  if (spec.dtype != "f32") {
-    ES_ASSIGN_OR_RETURN(Graph f, LoadModel(spec.model));
-    float_ptr = std::make_shared<const Graph>(std::move(f));
-  }
-  return FromGraphs(exec_ptr, float_ptr, spec);
+  return FromGraph(std::make_shared<const Graph>(std::move(exec)), spec);
 }
 
 Result<std::unique_ptr<SegmentRunner>> SegmentRunner::FromGraphs(std::shared_ptr<const Graph> exec_graph,
-                                                                 std::shared_ptr<const Graph> float_graph,
+                                                                 std::shared_ptr<const Graph> /*float_graph*/,
                                                                  const SegmentSpec& spec) {
+  return FromGraph(std::move(exec_graph), spec);
+}
+
+Result<std::unique_ptr<SegmentRunner>> SegmentRunner::FromGraph(std::shared_ptr<const Graph> exec_graph, const SegmentSpec& spec) {
   std::unique_ptr<SegmentRunner> r(new SegmentRunner());
   r->exec_graph_ = std::move(exec_graph);
-  r->float_graph_ = std::move(float_graph);
   const Graph& g = *r->exec_graph_;
   ES_ASSIGN_OR_RETURN(std::vector<CutPoint> cuts, FindCutPoints(g));
   int begin = 0, end = 0;
@@ -65,12 +62,8 @@ Result<std::unique_ptr<SegmentRunner>> SegmentRunner::FromGraphs(std::shared_ptr
   ES_ASSIGN_OR_RETURN(r->executor_, SegmentExecutor::Create(g, begin, end, ReferenceBackend()));
   if (r->executor_->num_inputs() != 1 || r->executor_->num_outputs() != 1)
     return Unsupported("segment " + spec.first_cut + ":" + spec.last_cut + " must have one input and one output tensor");
-  // Predictions come from the float graph, as the planner computes them.
-  const Graph& f = *r->float_graph_;
-  ES_ASSIGN_OR_RETURN(std::vector<CutPoint> fcuts, FindCutPoints(f));
-  int unused = 0;
-  ES_ASSIGN_OR_RETURN(r->float_begin_, CutPosition(f, fcuts, spec.first_cut, &unused));
-  ES_ASSIGN_OR_RETURN(r->float_end_, CutPosition(f, fcuts, spec.last_cut, &unused));
+  r->begin_ = begin;
+  r->end_ = end;
   return r;
 }
 
@@ -89,8 +82,17 @@ std::span<const uint8_t> SegmentRunner::output() const {
 }
 
 double SegmentRunner::PredictedSeconds(const DeviceProfile& device) const {
+  // The planner costs the float graph. An int8 graph is the float graph's
+  // nodes (same ops, shapes and MACs) plus QuantizeLinear/DequantizeLinear
+  // bookkeeping at its ends and around float-only ops; leaving those out gives
+  // the planner's number whether the segment came from the model or from a
+  // delivered flat file (which has no float graph beside it).
   double t = 0;
-  for (int n = float_begin_; n < float_end_; ++n) t += NodeSeconds(device, *float_graph_, n, ComputeLayerStats(*float_graph_, n));
+  for (int n = begin_; n < end_; ++n) {
+    const OpType op = exec_graph_->nodes[static_cast<size_t>(n)].op;
+    if (op == OpType::kQuantizeLinear || op == OpType::kDequantizeLinear) continue;
+    t += NodeSeconds(device, *exec_graph_, n, ComputeLayerStats(*exec_graph_, n));
+  }
   return t;
 }
 
