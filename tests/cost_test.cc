@@ -4,6 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "edgesplit/cost.h"
 #include "edgesplit/models.h"
@@ -33,6 +38,38 @@ TEST(Cost, ShippedProfilesParseAndCiteSources) {
   EXPECT_EQ(LoadLinkProfile(kDir, "espnow")->payload_bytes, 250);
   EXPECT_EQ(LoadLinkProfile(kDir, "espnow-v2")->payload_bytes, 1470);
   EXPECT_EQ(LoadDeviceProfile(kDir, "esp32s3")->weight_capacity_bytes, 13 << 20);
+}
+
+// Every number (and flag) in every shipped profile file, whatever its key,
+// has a source: under its own key or its group's (macs_per_cycle.conv ->
+// "macs_per_cycle").
+TEST(Cost, EveryNumberInTheShippedProfilesHasASource) {
+  int files = 0, numbers = 0;
+  for (const char* kind : {"devices", "links"})
+    for (const auto& e : std::filesystem::directory_iterator(kDir + "/" + kind)) {
+      std::ifstream f(e.path());
+      std::stringstream text;
+      text << f.rdbuf();
+      const nlohmann::json j = nlohmann::json::parse(text.str());
+      ASSERT_TRUE(j.contains("sources")) << e.path();
+      const nlohmann::json& sources = j["sources"];
+      std::function<void(const nlohmann::json&, const std::string&, const std::string&)> walk =
+          [&](const nlohmann::json& v, const std::string& key, const std::string& group) {
+            if (v.is_object()) {
+              for (auto it = v.begin(); it != v.end(); ++it)
+                if (it.key() != "sources") walk(it.value(), it.key(), key);
+              return;
+            }
+            if (!(v.is_number() || v.is_boolean()) || key == "schema_version") return;
+            ++numbers;
+            EXPECT_TRUE(sources.contains(key) || (!group.empty() && sources.contains(group)))
+                << e.path().string() << ": '" << key << "' has no source";
+          };
+      walk(j, "", "");
+      ++files;
+    }
+  EXPECT_GE(files, 11);  // 4 devices, 7 links shipped
+  EXPECT_GT(numbers, 100);
 }
 
 TEST(Cost, BadProfilesNameFileAndField) {
