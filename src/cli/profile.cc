@@ -244,7 +244,7 @@ Runner RegisterProfile(CLI::App& app) {
   app.add_option("--held-out", a->held_out, "Models to evaluate the fit on, never fitted on (';' or spaces)")->delimiter(';');
   app.add_option("--backend", a->backend, "Kernel backend (reference)")->check(CLI::IsMember({"onednn", "reference"}));
   app.add_option("--name", a->name, "The profile's name");
-  app.add_option("--repeat", a->repeat, "Timed runs per model (median per layer)")->check(CLI::PositiveNumber);
+  app.add_option("--repeat", a->repeat, "Timed runs per model (fastest per layer)")->check(CLI::PositiveNumber);
   app.add_option("--clock", a->clock, "cpu (process CPU time), wall, or auto (cpu for the single-threaded reference backend)")
       ->check(CLI::IsMember({"auto", "cpu", "wall"}));
   app.add_option("--format", a->format, "table or json")->check(CLI::IsMember({"table", "json"}));
