@@ -160,11 +160,15 @@ DpResult SolveThroughput(const Problem& p, const Tables& t, bool use_all) {
     for (int k = 0; k < t.K; ++k) b = std::max(b, t.prefix[k][t.L]);
     b += t.input_s + t.result_s;
     for (double h : t.hop_s) b += h;
-    for (int it = 0; it < 60; ++it) {
+    // Every plan a solve returns is feasible, so the best one's bottleneck is an
+    // upper bound too (the capped solve at it fits), which shrinks b faster than halving.
+    for (int it = 0; it < 100 && b - a > 1e-12 * b; ++it) {
       const double mid = (a + b) / 2;
       DpResult r = solve_at(mid);
-      if (ok(r, mid)) b = mid, keep(std::move(r));
-      else a = mid, keep(std::move(r));
+      if (ok(r, mid)) b = mid;
+      else a = mid;
+      keep(std::move(r));
+      b = std::max(a, std::min(b, best.value));
     }
     keep(solve_at(b));
   }
