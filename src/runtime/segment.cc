@@ -104,7 +104,8 @@ Result<ResolvedLink> ResolveLink(const LinkSettings& s) {
   if (s.loss >= 1) return InvalidArgument("--loss must be in [0, 1)");
   if (s.time_scale <= 0) return InvalidArgument("--time-scale must be > 0");
   if (r.kind == net::TransportKind::kTcp && s.loss > 0)
-    return InvalidArgument("--loss is emulated on datagram links only; TCP loss is real: run the netem tests (scripts/netns.sh)");
+    return InvalidArgument(
+        "--loss is emulated on datagram links only; TCP loss is real: make it in a network namespace (scripts/netns.sh)");
   r.channel.kind = r.kind;
   r.channel.datagram_bytes = net::FramePayloadBytes(r.profile, r.kind);
   r.channel.shaper = net::ShaperForLink(r.profile, s.time_scale, s.loss, s.seed);
