@@ -20,6 +20,7 @@
 #include "edgesplit/onnx.h"
 #include "edgesplit/quant.h"
 #include "../src/kernels_onednn/int8.h"
+#include "graph_builder.h"
 #include "onednn_test_util.h"
 #include "test_util.h"
 
@@ -243,6 +244,110 @@ TEST(OneDnnInt8Test, BandedPointwiseConvsMatchReference) {
       const auto* got = static_cast<const unsigned char*>((*ex)->output());
       EXPECT_TRUE(std::equal(got, got + (*ex)->output_bytes(), want)) << threads << " threads, run " << run;
     }
+  }
+  ASSERT_TRUE(SetOneDnnThreads(saved).ok());
+}
+
+// A depthwise conv for DepthwiseConvsMatchReference: [1, c, h, w] input, an
+// optional 1x1 conv + ReLU first (x's zero point then -128, so the padding
+// matters), the k x k depthwise conv (+ ReLU6) and a 1x1 conv after it (so
+// that its output is channels-last too), quantized.
+struct DepthwiseCase {
+  int64_t c, h, w, k, stride, dilation;
+  std::vector<int64_t> pads;  // top, left, bottom, right
+  bool relu_first;
+  bool threaded = false;  // big enough for the kernel to share it between threads (>= 2M multiply-adds)
+};
+
+Graph DepthwiseGraph(const DepthwiseCase& dc) {
+  testing::GraphBuilder b;
+  int x = b.Input("image", {1, dc.c, dc.h, dc.w});
+  if (dc.relu_first) {
+    x = b.Conv("pw0", x, dc.c, dc.c, 1);
+    x = b.Op(OpType::kRelu, "pw0.relu", {x});
+  }
+  x = b.Op(OpType::kConv, "dw", {x, b.Const("dw.weight", {dc.c, 1, dc.k, dc.k}, -1.0f, 1.0f), b.Const("dw.bias", {dc.c})},
+           {b.IntsAttr("strides", {dc.stride, dc.stride}), b.IntsAttr("dilations", {dc.dilation, dc.dilation}),
+            b.IntsAttr("pads", dc.pads), b.IntsAttr("kernel_shape", {dc.k, dc.k}), b.Int("group", dc.c)});
+  x = b.Op(OpType::kClip, "dw.relu6", {x, b.Scalar("six_min", 0.0f), b.Scalar("six_max", 6.0f)});
+  x = b.Conv("pw1", x, dc.c, 8, 1);
+  Graph f32 = b.Finish(x);
+  EXPECT_FALSE(f32.nodes.empty());
+  if (f32.nodes.empty()) return f32;
+  Result<Graph> q = Quantize(f32, RandomCalibrationSamples(f32.tensors[f32.inputs[0]], 4, 3));
+  EXPECT_TRUE(q.ok()) << q.status().message();
+  return q.ok() ? std::move(q).value() : Graph{};
+}
+
+// int8 depthwise convs run edgesplit's own kernel (int8_depthwise.cc), which
+// reads x's zero point outside the input: every tensor equals the reference's
+// at odd sizes, strides 1 and 2, symmetric, one-sided and no padding,
+// dilation, 3x3 and 5x5 windows, channel counts that leave vector tails, with
+// 1-3 threads (for a case big enough to be split between them), on the
+// AVX-512 loops and on the portable ones.
+TEST(OneDnnInt8Test, DepthwiseConvsMatchReference) {
+  const std::vector<DepthwiseCase> cases = {
+      {19, 9, 11, 3, 1, 1, {1, 1, 1, 1}, true},   {19, 9, 11, 3, 2, 1, {1, 1, 1, 1}, true},
+      {37, 8, 7, 3, 2, 1, {0, 0, 1, 1}, true},    {32, 7, 13, 3, 1, 1, {0, 0, 0, 0}, false},
+      {16, 6, 9, 5, 1, 1, {2, 2, 2, 2}, true},    {24, 10, 10, 3, 1, 2, {2, 2, 2, 2}, true},
+      {3, 5, 37, 3, 2, 1, {1, 1, 1, 1}, false},   {48, 2, 3, 3, 1, 1, {1, 1, 1, 1}, true},
+      {40, 4, 29, 3, 2, 1, {0, 0, 1, 1}, true},   {17, 3, 30, 3, 1, 1, {1, 1, 1, 1}, true},
+      {24, 100, 97, 3, 1, 1, {1, 1, 1, 1}, false, true},
+  };
+  const int saved = OneDnnThreads();
+  for (const DepthwiseCase& dc : cases) {
+    Graph g = DepthwiseGraph(dc);
+    ASSERT_FALSE(g.nodes.empty());
+    const std::string what = "c " + std::to_string(dc.c) + " " + std::to_string(dc.h) + "x" + std::to_string(dc.w) + " k " +
+                             std::to_string(dc.k) + " stride " + std::to_string(dc.stride) + " dilation " +
+                             std::to_string(dc.dilation) + " pads " + std::to_string(dc.pads[0]) + std::to_string(dc.pads[1]) +
+                             std::to_string(dc.pads[2]) + std::to_string(dc.pads[3]);
+    int own = 0;
+    for (int i = 0; i < static_cast<int>(g.nodes.size()); ++i) {
+      PreparedKernel k;
+      ASSERT_TRUE(OneDnnBackend().Prepare(g, i, &k).ok());
+      own += std::string(OneDnnImplementation(k)).rfind("edgesplit:int8_depthwise", 0) == 0;
+    }
+    EXPECT_EQ(own, 1) << what << ": the depthwise conv runs edgesplit's kernel";
+    // Every head [0, p) outputs the tensors live at p: the depthwise conv's
+    // output and everything after it. The reference runs once per head.
+    int64_t values = 0, distinct = 0;
+    for (int p = 1; p <= static_cast<int>(g.nodes.size()); ++p) {
+      auto ref = SegmentExecutor::Create(g, 0, p, ReferenceBackend());
+      ASSERT_TRUE(ref.ok()) << ref.status().message();
+      const std::vector<float> input = RandomInput(**ref, 9);
+      std::memcpy((*ref)->input(), input.data(), input.size() * 4);
+      ASSERT_TRUE((*ref)->Invoke().ok());
+      for (bool avx512 : {true, false}) {
+        if (avx512 && !onednn::Int8UsesAvx512()) continue;
+        for (int threads : {1, 2, 3}) {
+          if (threads > 1 && !dc.threaded) continue;  // it runs on the calling thread anyway
+          onednn::SetInt8Avx512(avx512);
+          ASSERT_TRUE(SetOneDnnThreads(threads).ok());
+          auto dnn = SegmentExecutor::Create(g, 0, p, OneDnnBackend());
+          ASSERT_TRUE(dnn.ok()) << dnn.status().message();
+          std::memcpy((*dnn)->input(), input.data(), input.size() * 4);
+          const Status run = (*dnn)->Invoke();
+          onednn::SetInt8Avx512(true);
+          ASSERT_TRUE(run.ok()) << run.message();
+          for (int o = 0; o < (*ref)->num_outputs(); ++o) {
+            const Tensor& t = (*ref)->output_tensor(o);
+            if (t.dtype != DType::kInt8) continue;
+            const auto* a = static_cast<const int8_t*>((*dnn)->output(o));
+            const auto* r = static_cast<const int8_t*>((*ref)->output(o));
+            int64_t differing = 0;
+            for (int64_t i = 0; i < t.num_elements(); ++i) {
+              differing += a[i] != r[i];
+              distinct += r[i] != r[0];
+            }
+            values += t.num_elements();
+            EXPECT_EQ(differing, 0) << what << ": tensor '" << t.name << "', " << threads << " threads, "
+                                    << (avx512 ? "AVX-512" : "portable");
+          }
+        }
+      }
+    }
+    EXPECT_GT(distinct, values / 4) << what << ": the outputs are too uniform to test anything";
   }
   ASSERT_TRUE(SetOneDnnThreads(saved).ok());
 }

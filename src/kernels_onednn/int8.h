@@ -34,7 +34,7 @@ struct Plane4 {
 };
 
 struct Int8Stage {
-  enum class Op : uint8_t { kNone, kRequant, kAdd, kGlobalPool, kQuantize };
+  enum class Op : uint8_t { kNone, kRequant, kAdd, kGlobalPool, kQuantize, kDepthwise };
   Op op = Op::kNone;
   Plane4 y;        // the output (every op)
   Plane4 a, b;     // Add's inputs; a is GlobalPool's / Quantize's input
@@ -56,6 +56,20 @@ struct Int8Stage {
 
   // kQuantize: y = saturate(round_half_even(x / scale) + zero point).
   float scale = 1.0f;
+
+  // kDepthwise (int8_depthwise.cc): a channels-last depthwise conv (one
+  // output channel per input channel, y.c of them) summed here and
+  // requantized in registers with the kRequant constants. A tap outside the
+  // input reads x's zero point, so the bias holds -x_zp * sum w (as for a
+  // pointwise conv) and the sums equal the reference's over the inside taps.
+  struct Window {
+    int64_t h = 0, w = 0, oh = 0, ow = 0;  // input and output rows, columns
+    int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, pt = 0, pl = 0;
+  } win;
+  int32_t x_zp = 0;
+  int64_t tap_stride = 0;       // y.c rounded up to whole vectors
+  std::vector<int32_t> taps;    // weights [tap][tap_stride] (zeros past y.c)
+  std::vector<int8_t> zp_row;   // an input row of x_zp: what taps above or below the input read
 };
 
 // Fills stage.add_table from the kAdd parameters (the portable arithmetic).
@@ -67,6 +81,9 @@ void RunInt8Stage(const Int8Stage& stage, const void* const* inputs, void* const
 // Requantizes `rows` channels-last rows of s.y.c int32 sums (acc) into y, on
 // the calling thread (a band of a pointwise conv, see int8_band.cc).
 void RequantRows(const Int8Stage& stage, const int32_t* acc, int8_t* y, int64_t rows);
+
+// The depthwise conv of a kDepthwise stage, x to y (int8_depthwise.cc).
+void Depthwise(const Int8Stage& stage, const int8_t* x, int8_t* y);
 
 // Whether the AVX-512 loops run on this CPU (for tests and profiling).
 bool Int8UsesAvx512();

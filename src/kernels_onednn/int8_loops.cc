@@ -11,6 +11,7 @@
 
 #include "edgesplit/fixed_point.h"
 #include "int8.h"
+#include "int8_avx512.h"
 
 namespace edgesplit::onednn {
 namespace {
@@ -67,7 +68,7 @@ void AddTable(const Int8Stage& s, const int8_t* a, const int8_t* b, int8_t* y) {
       for (int64_t i = 0; i < s.y.hw; ++i) y[s.y.At(n, c, i)] = AddLookup(table, a[s.a.At(n, c, i)], b[s.b.At(n, c, i)]);
 }
 
-// ---- AVX-512: TFLite's MultiplyByQuantizedMultiplier for shift <= 0, lane by lane.
+// ---- AVX-512 (the fixed point lane by lane: int8_avx512.h).
 
 // Compiled for AVX-512 (whatever the build's -march), run only when the CPU has it.
 #pragma GCC push_options
@@ -77,64 +78,25 @@ void AddTable(const Int8Stage& s, const int8_t* a, const int8_t* b, int8_t* y) {
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 on its own _mm512_undefined_*
 #define ES_AVX512
-
-// floor-free SaturatingRoundingDoublingHighMul: (x*m + nudge) / 2^31 truncated
-// toward zero; m >= 2^30 or 0, so the saturating case never arises.
-ES_AVX512 inline __m512i HighMul(__m512i x, __m512i m) {
-  const __m512i zero = _mm512_setzero_si512();
-  const __m512i pos_nudge = _mm512_set1_epi64(int64_t{1} << 30), neg_nudge = _mm512_set1_epi64(1 - (int64_t{1} << 30));
-  const __m512i to_zero = _mm512_set1_epi64((int64_t{1} << 31) - 1);
-  const auto half = [&](__m512i xs, __m512i ms) {
-    __m512i p = _mm512_mul_epi32(xs, ms);  // low 32 bits of each 64-bit lane, signed
-    const __mmask8 neg = _mm512_cmplt_epi64_mask(p, zero);
-    p = _mm512_add_epi64(p, _mm512_mask_blend_epi64(neg, pos_nudge, neg_nudge));
-    p = _mm512_mask_add_epi64(p, _mm512_cmplt_epi64_mask(p, zero), p, to_zero);
-    return _mm512_srai_epi64(p, 31);
-  };
-  const __m512i even = half(x, m);
-  const __m512i odd = half(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(m, 32));
-  return _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
-}
-
-// RoundingDivideByPOT by `e` (0..31): to nearest, ties away from zero.
-ES_AVX512 inline __m512i DividePot(__m512i x, __m512i e) {
-  const __m512i one = _mm512_set1_epi32(1);
-  const __m512i mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, e), one);
-  const __m512i rem = _mm512_and_si512(x, mask);
-  __m512i threshold = _mm512_srai_epi32(mask, 1);
-  threshold = _mm512_mask_add_epi32(threshold, _mm512_cmplt_epi32_mask(x, _mm512_setzero_si512()), threshold, one);
-  const __m512i q = _mm512_srav_epi32(x, e);
-  return _mm512_mask_add_epi32(q, _mm512_cmpgt_epi32_mask(rem, threshold), q, one);
-}
-
-// x * M with M = m * 2^-e / 2^31, then + zp and clamped, as int8 in the low 16 bytes.
-ES_AVX512 inline __m128i Requant16(__m512i x, __m512i m, __m512i e, __m512i zp, __m512i lo, __m512i hi) {
-  __m512i v = _mm512_add_epi32(DividePot(HighMul(x, m), e), zp);
-  v = _mm512_min_epi32(_mm512_max_epi32(v, lo), hi);
-  return _mm512_cvtepi32_epi8(v);
-}
-
-inline __mmask16 TailMask(int64_t left) { return left >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << left) - 1); }
+using avx512::Requant16;
+using avx512::TailMask;
 
 // `rows` channels-last rows of s.y.c sums, on the calling thread.
 ES_AVX512 void RequantRowsAvx512(const Int8Stage& s, const int32_t* acc, int8_t* y, int64_t rows) {
   const int64_t channels = s.y.c;
-  const __m512i zp = _mm512_set1_epi32(s.y_zp), lo = _mm512_set1_epi32(s.lo), hi = _mm512_set1_epi32(s.hi);
-  const __m512i zero = _mm512_setzero_si512();
   for (int64_t row = 0; row < rows; ++row)
     for (int64_t c = 0; c < channels; c += 16) {
       const __mmask16 k = TailMask(channels - c);
       const __m512i bias = _mm512_maskz_loadu_epi32(k, s.bias.data() + c);
-      const __m512i m = _mm512_maskz_loadu_epi32(k, s.multiplier.data() + c);
-      const __m512i e = _mm512_sub_epi32(zero, _mm512_maskz_loadu_epi32(k, s.shift.data() + c));
+      const avx512::RequantLanes r = avx512::MakeRequant(_mm512_maskz_loadu_epi32(k, s.multiplier.data() + c),
+                                                         _mm512_maskz_loadu_epi32(k, s.shift.data() + c), s.y_zp, s.lo, s.hi);
       const __m512i x = _mm512_add_epi32(_mm512_maskz_loadu_epi32(k, acc + row * channels + c), bias);
-      _mm_mask_storeu_epi8(y + row * channels + c, k, Requant16(x, m, e, zp, lo, hi));
+      _mm_mask_storeu_epi8(y + row * channels + c, k, Requant16(x, r));
     }
 }
 
 ES_AVX512 void RequantAvx512(const Int8Stage& s, const int32_t* acc, int8_t* y) {
   const Plane4& p = s.y;
-  const __m512i zp = _mm512_set1_epi32(s.y_zp), lo = _mm512_set1_epi32(s.lo), hi = _mm512_set1_epi32(s.hi);
   if (p.channels_last) {
     const int64_t rows = p.n * p.hw;
 #pragma omp parallel for schedule(static) if (rows * p.c >= kParallelMin)
@@ -145,12 +107,13 @@ ES_AVX512 void RequantAvx512(const Int8Stage& s, const int32_t* acc, int8_t* y) 
 #pragma omp parallel for schedule(static) if (planes * p.hw >= kParallelMin)
   for (int64_t plane = 0; plane < planes; ++plane) {
     const int64_t c = plane % p.c;
-    const __m512i bias = _mm512_set1_epi32(s.bias[c]), m = _mm512_set1_epi32(s.multiplier[c]);
-    const __m512i e = _mm512_set1_epi32(-s.shift[c]);
+    const __m512i bias = _mm512_set1_epi32(s.bias[c]);
+    const avx512::RequantLanes r = avx512::MakeRequant(_mm512_set1_epi32(s.multiplier[c]), _mm512_set1_epi32(s.shift[c]),
+                                                       s.y_zp, s.lo, s.hi);
     for (int64_t i = 0; i < p.hw; i += 16) {
       const __mmask16 k = TailMask(p.hw - i);
       const __m512i x = _mm512_add_epi32(_mm512_maskz_loadu_epi32(k, acc + plane * p.hw + i), bias);
-      _mm_mask_storeu_epi8(y + plane * p.hw + i, k, Requant16(x, m, e, zp, lo, hi));
+      _mm_mask_storeu_epi8(y + plane * p.hw + i, k, Requant16(x, r));
     }
   }
 }
@@ -274,6 +237,8 @@ void RunInt8Stage(const Int8Stage& s, const void* const* inputs, void* const* ou
       return GlobalPool(s, static_cast<const int8_t*>(inputs[0]), y);
     case Int8Stage::Op::kQuantize:
       return Quantize(s, static_cast<const float*>(inputs[0]), y);
+    case Int8Stage::Op::kDepthwise:
+      return Depthwise(s, static_cast<const int8_t*>(inputs[0]), y);
   }
 }
 

@@ -100,6 +100,10 @@ void BuildPrimitive(NativeKind kind, const Graph& graph, const Node& node, const
 void PrepareRequant(const Graph& graph, const Node& node, const PreparedKernel& k, int weight_axis, bool fold_zero_point,
                     Int8Stage* stage);
 void BuildInt8Loop(NativeKind kind, const Graph& graph, const Node& node, const PreparedKernel& k, PrimitiveState* state);
+// An int8 depthwise conv with channels-last x and y runs edgesplit's own
+// kernel (int8_depthwise.cc): true when `state` is built for it, false when
+// the conv is not one it takes (BuildConv's oneDNN primitive runs it then).
+bool BuildDepthwiseInt8(const Graph& graph, const Node& node, const PreparedKernel& k, PrimitiveState* state);
 
 // Banded pointwise int8 convs (int8_band.cc). BandRows: rows per band for
 // this conv (0: run it whole), for `threads` threads. SplitIntoBands: after

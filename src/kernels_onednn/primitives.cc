@@ -310,8 +310,10 @@ const dnnl::engine& Engine() {
 void BuildPrimitive(NativeKind kind, const Graph& graph, const Node& node, const PreparedKernel& k, PrimitiveState* state) {
   const dnnl::engine& engine = Engine();
   switch (kind) {
-    case NativeKind::kConv:
     case NativeKind::kConvInt8:
+      if (BuildDepthwiseInt8(graph, node, k, state)) return;
+      return BuildConv(graph, node, k, state, engine);
+    case NativeKind::kConv:
       return BuildConv(graph, node, k, state, engine);
     case NativeKind::kInnerProduct:
     case NativeKind::kInnerProductInt8:
