@@ -348,7 +348,7 @@ class NodeUnderDelivery {
 
 std::unique_ptr<SegmentRunner> LocalRunner(const std::string& last_cut) {
   auto g = Fixture::Get().graph;
-  Result<std::unique_ptr<SegmentRunner>> r = SegmentRunner::FromGraphs(g, g, {kModel, "input", last_cut, "int8"});
+  Result<std::unique_ptr<SegmentRunner>> r = SegmentRunner::FromGraph(g, {kModel, "input", last_cut, "int8"});
   EXPECT_TRUE(r.ok()) << r.status().message();
   return std::move(r).value();
 }

@@ -55,11 +55,6 @@ class SegmentRunner {
   static Result<std::unique_ptr<SegmentRunner>> Load(const SegmentSpec& spec);
   // The same from an already loaded execution graph (the client shares it).
   static Result<std::unique_ptr<SegmentRunner>> FromGraph(std::shared_ptr<const Graph> exec_graph, const SegmentSpec& spec);
-  // FromGraph for callers that still pass the float graph too: it is not
-  // needed (predictions come from exec_graph, see PredictedSeconds) and is ignored.
-  static Result<std::unique_ptr<SegmentRunner>> FromGraphs(std::shared_ptr<const Graph> exec_graph,
-                                                           std::shared_ptr<const Graph> float_graph,
-                                                           const SegmentSpec& spec);
   // A delivered flat segment (runtime_delivery.h): `graph` is ReadSegment's
   // standalone graph, executed whole; it borrows the file bytes `storage` keeps
   // alive. The cuts are the model's indices; predictions come from this graph.

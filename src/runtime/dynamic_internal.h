@@ -60,7 +60,7 @@ struct LiveNode {
   std::optional<SplitPolicy> policy;
   ResolvedLink link;
   DeviceProfile device;
-  std::shared_ptr<const Graph> exec_graph, float_graph;
+  std::shared_ptr<const Graph> exec_graph;
   double rate = 0, load = 1;
   // The segment first_cut..last_cut of the model (cut names); errors name the segment.
   Result<std::unique_ptr<SegmentRunner>> Segment(const LivePolicySpec& spec, const std::string& first_cut,

@@ -55,17 +55,12 @@ Result<LiveNode> LoadLiveNode(const DynamicNodeOptions& o, const std::string& de
   n.load = o.initial_load;
   ES_ASSIGN_OR_RETURN(Graph exec, LoadExecutionGraph(o.policy.model, o.policy.dtype));
   n.exec_graph = std::make_shared<const Graph>(std::move(exec));
-  n.float_graph = n.exec_graph;
-  if (o.policy.dtype != "f32") {
-    ES_ASSIGN_OR_RETURN(Graph f, LoadModel(o.policy.model));
-    n.float_graph = std::make_shared<const Graph>(std::move(f));
-  }
   return n;
 }
 
 Result<std::unique_ptr<SegmentRunner>> LiveNode::Segment(const LivePolicySpec& spec, const std::string& first_cut,
                                                          const std::string& last_cut) const {
-  auto r = SegmentRunner::FromGraphs(exec_graph, float_graph, {spec.model, first_cut, last_cut, spec.dtype});
+  auto r = SegmentRunner::FromGraph(exec_graph, {spec.model, first_cut, last_cut, spec.dtype});
   if (!r.ok()) return r.status().WithContext("segment " + first_cut + ":" + last_cut);
   return r;
 }

@@ -41,12 +41,6 @@ Result<std::unique_ptr<SegmentRunner>> SegmentRunner::Load(const SegmentSpec& sp
   return FromGraph(std::make_shared<const Graph>(std::move(exec)), spec);
 }
 
-Result<std::unique_ptr<SegmentRunner>> SegmentRunner::FromGraphs(std::shared_ptr<const Graph> exec_graph,
-                                                                 std::shared_ptr<const Graph> /*float_graph*/,
-                                                                 const SegmentSpec& spec) {
-  return FromGraph(std::move(exec_graph), spec);
-}
-
 Result<std::unique_ptr<SegmentRunner>> SegmentRunner::FromGraph(std::shared_ptr<const Graph> exec_graph, const SegmentSpec& spec) {
   std::unique_ptr<SegmentRunner> r(new SegmentRunner());
   r->exec_graph_ = std::move(exec_graph);
