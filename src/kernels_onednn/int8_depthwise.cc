@@ -119,34 +119,40 @@ void RowAnyAvx512(const Int8Stage& s, const int8_t* const* rows, int8_t* y, int6
   }
 }
 
-// A 3x3 window with stride S (no dilation) in blocks of U outputs: the nine
-// weights in registers, each input column loaded once per block row and used
-// by every output of the block that reads it, U independent sums in flight. A
-// last partial block computes U outputs and stores those inside the row.
+// Two int8 lanes sign-extended to int32 as one pair of int16 halves, a in the
+// low half and b in the high one: Mul then gives a * wa + b * wb per lane.
+inline __m512i Pair(__m512i a, __m512i b) { return _mm512_mask_blend_epi16(0xAAAAAAAA, a, _mm512_slli_epi32(b, 16)); }
+
+// A 3x3 window with stride S (no dilation) in blocks of U outputs: each input
+// column loaded once per block and used by every output of the block that
+// reads it, its top two rows paired into one multiply (six per output instead
+// of nine), U independent sums in flight. A last partial block computes U
+// outputs and stores those inside the row.
 template <int S, int U>
 void Row3x3Avx512(const Int8Stage& s, const int8_t* const* rows, int8_t* y, int64_t c0) {
   constexpr int kCols = (U - 1) * S + 3;  // the input columns a block reads
   const int64_t ow = s.win.ow, pl = s.win.pl;
   const int8_t* const row[3] = {rows[0], rows[1], rows[2]};
   const Block b(s, y, c0);
-  __m512i wr[9];
-#pragma GCC unroll 9
-  for (int t = 0; t < 9; ++t) wr[t] = b.Weight(t);
+  __m512i top[3], bottom[3];  // per kx: rows 0 and 1 paired, row 2
+#pragma GCC unroll 3
+  for (int kx = 0; kx < 3; ++kx) {
+    top[kx] = _mm512_or_si512(b.Weight(kx), _mm512_slli_epi32(b.Weight(3 + kx), 16));
+    bottom[kx] = b.Weight(6 + kx);
+  }
   for (int64_t ox = 0; ox < ow; ox += U) {
     const int64_t ix = ox * S - pl;
     __m512i acc[U];  // fully unrolled below: registers
 #pragma GCC unroll 8
     for (int u = 0; u < U; ++u) acc[u] = _mm512_setzero_si512();
-#pragma GCC unroll 3
-    for (int ky = 0; ky < 3; ++ky) {
 #pragma GCC unroll 24
-      for (int j = 0; j < kCols; ++j) {
-        const __m512i xv = b.Load(row[ky], ix + j);
+    for (int j = 0; j < kCols; ++j) {
+      const __m512i x01 = Pair(b.Load(row[0], ix + j), b.Load(row[1], ix + j)), x2 = b.Load(row[2], ix + j);
 #pragma GCC unroll 8
-        for (int u = 0; u < U; ++u) {
-          const int kx = j - u * S;
-          if (kx >= 0 && kx < 3) acc[u] = _mm512_add_epi32(acc[u], Mul(xv, wr[ky * 3 + kx]));
-        }
+      for (int u = 0; u < U; ++u) {
+        const int kx = j - u * S;
+        if (kx >= 0 && kx < 3)
+          acc[u] = _mm512_add_epi32(acc[u], _mm512_add_epi32(Mul(x01, top[kx]), Mul(x2, bottom[kx])));
       }
     }
 #pragma GCC unroll 8
