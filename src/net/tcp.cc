@@ -67,7 +67,7 @@ int64_t TcpStream::retransmitted_segments() const {
 
 void TcpStream::SetPacing(const ShaperConfig& config, int64_t chunk_bytes) {
   ShaperConfig c = config;
-  c.loss = 0;  // TCP's loss is the network's (netem), never the shaper's
+  c.loss = 0;  // TCP's loss is the network's (netem or nftables in a namespace), never the shaper's
   pacing_.emplace(c);
   chunk_bytes_ = chunk_bytes > 0 ? chunk_bytes : 1440;
 }
