@@ -69,6 +69,17 @@ banner "12b. Over-the-air delivery: the nodes start empty and receive their flat
 "$es" keygen -o "$out/ota"
 "$es" run mobilenet_v2:alpha=0.35,res=224 --split block_16_project_BN --link espnow --devices esp32s3,esp32s3 --dtype int8 --repeat 2 --time-scale 0.01 --deliver --sign-key "$out/ota"
 
+banner "12c. Real TCP under 20% real packet loss: a network namespace whose loopback drops packets (netem or nftables), results still bit-exact (REAL sockets and kernel TCP; root only)"
+if mech=$("$root/scripts/netns.sh" check 2>"$out/netns.err"); then
+  echo "impairment: $mech"
+  "$root/scripts/netns.sh" loss-lo es_demo 20 --bounded-rto
+  ip netns exec es_demo "$es" run mobilenet_v2:alpha=0.35,res=96 --split block_3_depthwise_relu --link tcp --repeat 3 --timeout 120 || echo "(run under loss failed)"
+  echo "packets dropped by the impairment: $("$root/scripts/netns.sh" dropped es_demo)"
+  "$root/scripts/netns.sh" down es_demo
+else
+  echo "skipped: $(cat "$out/netns.err")"
+fi
+
 banner "13. A 3-device plan executed as a chain of processes: predictions beside measurements (EMULATED timing, time scale 0.25)"
 "$es" plan mobilenet_v2:alpha=0.35,res=96 --devices esp32s3,esp32s3,esp32s3 --link espnow --use-all --dtype f32 --format json > "$out/p3.json"
 "$es" run mobilenet_v2:alpha=0.35,res=96 --plan "$out/p3.json" --time-scale 0.25 --repeat 3
