@@ -208,6 +208,116 @@ TEST(DeliveryReceiverTest, EachBadDeliveryIsRefusedWithItsReasonAndTheFloorHolds
   EXPECT_EQ(r.newest_accepted(), 9u);
 }
 
+// ---- The node's persistent state ----------------------------------------------------------
+
+delivery::NodeState SampleState() {
+  delivery::NodeState st;
+  st.replay_floor = 7;
+  st.file_bytes = 4242;
+  st.sha256 = delivery::Sha256(std::vector<uint8_t>{9, 8, 7});
+  st.key_id = delivery::VerifyKeyId(NewKeys().pub);
+  return st;
+}
+
+std::string DecodeError(std::span<const uint8_t> bytes) {
+  Result<delivery::NodeState> s = delivery::DecodeNodeState(bytes);
+  return s.ok() ? std::string("accepted") : s.status().message();
+}
+
+// Bytes 0..79 changed by `edit`, then the checksum made right again.
+std::array<uint8_t, delivery::kNodeStateBytes> Resealed(const delivery::NodeState& st, size_t at, uint8_t value) {
+  std::array<uint8_t, delivery::kNodeStateBytes> b = delivery::EncodeNodeState(st);
+  b[at] = value;
+  const delivery::Sha256Digest check = delivery::Sha256(std::span<const uint8_t>(b.data(), 80));
+  std::copy(check.begin(), check.end(), b.begin() + 80);
+  return b;
+}
+
+TEST(DeliveryState, RoundTripsAndEveryDamagedOrTruncatedRecordIsRefusedWithItsReason) {
+  const delivery::NodeState st = SampleState();
+  const std::array<uint8_t, delivery::kNodeStateBytes> bytes = delivery::EncodeNodeState(st);
+  Result<delivery::NodeState> back = delivery::DecodeNodeState(bytes);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->replay_floor, 7u);
+  EXPECT_EQ(back->file_bytes, 4242u);
+  EXPECT_EQ(back->sha256, st.sha256);
+  EXPECT_EQ(back->key_id, st.key_id);
+  EXPECT_EQ(delivery::VerifyKeyId(std::nullopt), delivery::Sha256Digest{});
+
+  for (size_t n = 0; n < bytes.size(); ++n)
+    EXPECT_NE(DecodeError(std::span<const uint8_t>(bytes.data(), n)).find("truncated: " + std::to_string(n) + " of the 112"), std::string::npos) << n;
+  std::vector<uint8_t> longer(bytes.begin(), bytes.end());
+  longer.push_back(0);
+  EXPECT_NE(DecodeError(longer).find("trailing bytes: 113"), std::string::npos);
+  // Every bit of every byte: refused, by the magic, the version or the checksum.
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    for (int bit = 0; bit < 8; ++bit) {
+      std::array<uint8_t, delivery::kNodeStateBytes> b = bytes;
+      b[i] ^= static_cast<uint8_t>(1 << bit);
+      const std::string e = DecodeError(b);
+      const char* want = i < 4 ? "bad magic" : i == 4 ? "node state version" : "checksum mismatch";
+      EXPECT_NE(e.find(want), std::string::npos) << "byte " << i << " bit " << bit << ": " << e;
+    }
+  }
+  // Whole (checksum right) but not canonical or not meaningful.
+  EXPECT_NE(DecodeError(Resealed(st, 6, 1)).find("reserved bytes are not zero"), std::string::npos);
+  delivery::NodeState zero = st;
+  zero.replay_floor = 0;
+  EXPECT_NE(DecodeError(delivery::EncodeNodeState(zero)).find("replay floor 0"), std::string::npos);
+  zero = st;
+  zero.file_bytes = 0;
+  EXPECT_NE(DecodeError(delivery::EncodeNodeState(zero)).find("empty segment file"), std::string::npos);
+  EXPECT_NE(DecodeError(Resealed(st, 4, 2)).find("node state version 2"), std::string::npos);
+}
+
+TEST(DeliveryState, TheFileIsReplacedWholeAndABadOneNamesItselfAndItsProblem) {
+  const std::string dir = testing::MakeTempDir();
+  const std::string path = dir + "/node.state";
+  const delivery::NodeState st = SampleState();
+  Result<std::optional<delivery::NodeState>> none = ReadNodeStateFile(path, st.key_id);
+  ASSERT_TRUE(none.ok()) << none.status().message();
+  EXPECT_FALSE(none->has_value()) << "a missing file is a fresh node";
+  ASSERT_TRUE(WriteNodeStateFile(path, st).ok());
+  delivery::NodeState newer = st;
+  newer.replay_floor = 8;
+  ASSERT_TRUE(WriteNodeStateFile(path, newer).ok());
+  Result<std::optional<delivery::NodeState>> got = ReadNodeStateFile(path, st.key_id);
+  ASSERT_TRUE(got.ok() && got->has_value()) << got.status().message();
+  EXPECT_EQ((*got)->replay_floor, 8u);
+  struct stat sb;
+  EXPECT_NE(stat((path + ".tmp").c_str(), &sb), 0) << "the temporary file is renamed, not left behind";
+
+  auto expect_error = [&](const std::string& contents, const delivery::Sha256Digest& key, const std::string& words) {
+    testing::WriteFile(path, contents);
+    Result<std::optional<delivery::NodeState>> r = ReadNodeStateFile(path, key);
+    ASSERT_FALSE(r.ok()) << words;
+    EXPECT_NE(r.status().message().find("'" + path + "'"), std::string::npos) << r.status().message();
+    EXPECT_NE(r.status().message().find(words), std::string::npos) << r.status().message();
+  };
+  const std::array<uint8_t, delivery::kNodeStateBytes> b = delivery::EncodeNodeState(st);
+  const std::string whole(b.begin(), b.end());
+  expect_error(whole.substr(0, 50), st.key_id, "truncated: 50 of the 112");
+  expect_error("", st.key_id, "truncated: 0 of the 112");
+  std::string damaged = whole;
+  damaged[20] ^= 0x10;
+  expect_error(damaged, st.key_id, "checksum mismatch");
+  expect_error(std::string(200, 'x'), st.key_id, "trailing bytes");
+  expect_error(std::string(112, 'x'), st.key_id, "bad magic");
+  expect_error(whole, delivery::Sha256Digest{}, "belongs to a node with verify key");
+  expect_error(whole, delivery::VerifyKeyId(NewKeys().pub), "this node has verify key");
+  // A path that is not a file.
+  Result<std::optional<delivery::NodeState>> folder = ReadNodeStateFile(dir, st.key_id);
+  EXPECT_FALSE(folder.ok());
+  EXPECT_FALSE(WriteNodeStateFile(dir + "/no/such/dir/state", st).ok());
+
+  // A restarted receiver starts at its floor.
+  delivery::ReceiverConfig config;
+  config.replay_floor = 3;
+  DeliveryReceiver r(config);
+  EXPECT_EQ(Feed(r, BuildFor(Fixture::Get().head, 3, nullptr)).reason, RejectReason::kReplayed);
+  EXPECT_EQ(Feed(r, BuildFor(Fixture::Get().head, 4, nullptr)).event, DeliveryStep::kComplete);
+}
+
 // ---- Predictions ------------------------------------------------------------------------
 
 // The planner's compute of the layer groups between float cuts a and b on `device`.
@@ -260,7 +370,7 @@ TEST(DeliveryPrediction, ADeliveredSegmentPredictsWhatTheModelsSegmentAndThePlan
 
 class NodeUnderDelivery {
  public:
-  NodeUnderDelivery(const std::string& link_name, const std::string& pub_path) {
+  NodeUnderDelivery(const std::string& link_name, const std::string& pub_path, const std::vector<std::string>& extra = {}) {
     LinkSettings s;
     s.link = link_name;
     s.shaped = link_name != "tcp";
@@ -273,6 +383,7 @@ class NodeUnderDelivery {
     std::vector<std::string> args = {"node", "--listen", "127.0.0.1:0", "--next", results_->local_endpoint().ToString(),
                                      "--link", link_name, "--time-scale", "0.01", "--shape", s.shaped ? "on" : "off",
                                      "--coordinator", acks_->local_endpoint().ToString(), "--verify-key", pub_path};
+    args.insert(args.end(), extra.begin(), extra.end());
     Result<std::unique_ptr<detail::NodeProcess>> p = detail::NodeProcess::Spawn(EDGESPLIT_CLI_PATH, args);
     EXPECT_TRUE(p.ok()) << p.status().message();
     process_ = std::move(p).value();
@@ -337,6 +448,7 @@ class NodeUnderDelivery {
   }
 
   bool alive() { return process_->ExitReason().empty(); }
+  void Kill() { process_->Kill(); }
 
  private:
   ResolvedLink link_;
@@ -417,6 +529,66 @@ TEST(DeliveryOverTheAir, GoodBadAndUpdatedDeliveriesOverEspNowAndTcp) {
     ExpectServes(node, *head15, 5, "after the update's replay");
     EXPECT_TRUE(node.alive());
   }
+}
+
+TEST(DeliveryOverTheAir, WithStateARestartedNodeRefusesTheReplayAndAcceptsANewerSequence) {
+  const std::string dir = testing::MakeTempDir();
+  ASSERT_TRUE(WriteKeyFiles(dir + "/key", false).ok());
+  Result<delivery::SecretKey> key = ReadSecretKeyFile(dir + "/key");
+  ASSERT_TRUE(key.ok()) << key.status().message();
+  const Fixture& f = Fixture::Get();
+  std::unique_ptr<SegmentRunner> head15 = LocalRunner("block_15_add");
+  const std::string state = dir + "/node.state";
+  const Chunks first = BuildFor(f.head, 1, &*key);
+  {
+    NodeUnderDelivery node("tcp", dir + "/key.pub", {"--state", state});
+    const DeliveryReport r = node.Deliver(first);
+    ASSERT_TRUE(r.accepted) << r.reason << ": " << r.detail;
+    node.Kill();  // no clean shutdown: the floor was on disk before the ack
+  }
+  Result<std::optional<delivery::NodeState>> saved = ReadNodeStateFile(state, delivery::VerifyKeyId(ReadPublicKeyFile(dir + "/key.pub").value()));
+  ASSERT_TRUE(saved.ok() && saved->has_value()) << saved.status().message();
+  EXPECT_EQ((*saved)->replay_floor, 1u);
+  EXPECT_EQ((*saved)->sha256, delivery::Sha256(f.head.file));
+  {
+    NodeUnderDelivery node("tcp", dir + "/key.pub", {"--state", state});
+    DeliveryReport r = node.Deliver(first);
+    EXPECT_FALSE(r.accepted);
+    EXPECT_EQ(r.reason, "replayed") << r.detail;
+    EXPECT_NE(r.detail.find("newest accepted one (1)"), std::string::npos) << r.detail;
+    r = node.Deliver(BuildFor(f.head15, 2, &*key));
+    ASSERT_TRUE(r.accepted) << r.reason << ": " << r.detail;
+    ExpectServes(node, *head15, 6, "after the update to a restarted node");
+  }
+  saved = ReadNodeStateFile(state, delivery::VerifyKeyId(ReadPublicKeyFile(dir + "/key.pub").value()));
+  ASSERT_TRUE(saved.ok() && saved->has_value()) << saved.status().message();
+  EXPECT_EQ((*saved)->replay_floor, 2u);
+  // Without --state the floor lives in RAM: a restarted node takes sequence 1 again.
+  for (int round = 0; round < 2; ++round) {
+    NodeUnderDelivery node("tcp", dir + "/key.pub");
+    const DeliveryReport r = node.Deliver(first);
+    EXPECT_TRUE(r.accepted) << round << ": " << r.reason << ": " << r.detail;
+  }
+  // A floor that cannot be saved refuses the delivery (no ack without it on disk).
+  const std::string blocked = dir + "/blocked.state";
+  ASSERT_EQ(mkdir((blocked + ".tmp").c_str(), 0755), 0);  // the temporary file cannot be created, even by root
+  {
+    NodeUnderDelivery node("tcp", dir + "/key.pub", {"--state", blocked});
+    const DeliveryReport r = node.Deliver(first);
+    EXPECT_FALSE(r.accepted);
+    EXPECT_EQ(r.reason, "load_failed") << r.detail;
+    EXPECT_NE(r.detail.find("cannot save the replay floor"), std::string::npos) << r.detail;
+    EXPECT_TRUE(node.alive());
+  }
+  // A damaged state file stops the node at start, naming the file and the problem.
+  std::string bytes = testing::ReadFile(state);
+  bytes[10] ^= 0x01;
+  testing::WriteFile(state, bytes);
+  std::string out, err;
+  EXPECT_NE(testing::RunCli("node --listen 127.0.0.1:0 --link tcp --verify-key " + dir + "/key.pub --state " + state, &out, &err), 0);
+  EXPECT_NE(err.find(state), std::string::npos) << err;
+  EXPECT_NE(err.find("checksum mismatch"), std::string::npos) << err;
+  EXPECT_EQ(out.find("listening"), std::string::npos) << out;
 }
 
 // ---- The CLI ------------------------------------------------------------------------------

@@ -158,6 +158,7 @@ Result<std::vector<std::vector<uint8_t>>> BuildChunks(Manifest manifest, std::sp
 // ---- The node's side -------------------------------------------------------------------
 struct ReceiverConfig {
   std::optional<PublicKey> verify_key;  // set: only deliveries it signed are accepted
+  uint32_t replay_floor = 0;            // the newest accepted sequence so far (a restarted node's NodeState)
   uint32_t max_file_bytes = kDefaultMaxFileBytes;
   uint64_t idle_timeout_us = 30000000;  // a delivery with no chunk this long is truncated
 };
@@ -176,7 +177,7 @@ struct DeliveryStep {
 
 class DeliveryReceiver {
  public:
-  explicit DeliveryReceiver(const ReceiverConfig& config) : config_(config) {}
+  explicit DeliveryReceiver(const ReceiverConfig& config) : config_(config), newest_accepted_(config.replay_floor) {}
   DeliveryReceiver(const DeliveryReceiver&) = delete;
   DeliveryReceiver& operator=(const DeliveryReceiver&) = delete;
 
@@ -211,5 +212,31 @@ class DeliveryReceiver {
   uint32_t refused_sequence_ = 0;  // the rest of this delivery's chunks are ignored
   uint64_t last_chunk_us_ = 0;
 };
+
+// ---- The node's persistent state --------------------------------------------------------
+// What a node must remember across restarts to refuse replays: the replay
+// floor and the delivery accepted at it. A fixed record (no heap), little-endian:
+//    0  4  magic "ESDS"          4  1  version (1)     5  3  reserved (0)
+//    8  4  replay floor (>= 1)  12  4  that delivery's file size (>= 1)
+//   16 32  that file's SHA-256
+//   48 32  VerifyKeyId of the key it was accepted under (zeros: no key)
+//   80 32  SHA-256 of bytes 0..79 (integrity, not authenticity: the record
+//          is as trusted as the storage it lives on)
+// The runtime writes it (atomically) before it acknowledges a delivery.
+inline constexpr uint8_t kNodeStateVersion = 1;
+inline constexpr size_t kNodeStateBytes = 112;
+struct NodeState {
+  uint32_t replay_floor = 0;
+  uint32_t file_bytes = 0;
+  Sha256Digest sha256{};
+  Sha256Digest key_id{};
+};
+// SHA-256 of the public key; zeros without one. Ties a state to its signer.
+Sha256Digest VerifyKeyId(const std::optional<PublicKey>& key);
+std::array<uint8_t, kNodeStateBytes> EncodeNodeState(const NodeState& state);
+// Canonical: exactly kNodeStateBytes, magic, version, checksum, reserved 0,
+// floor and size >= 1; the message says which ("truncated: ...", "checksum
+// mismatch: ...", ...). Whether key_id matches the node's key is the caller's check.
+Result<NodeState> DecodeNodeState(std::span<const uint8_t> bytes);
 
 }  // namespace edgesplit::delivery

@@ -120,6 +120,9 @@ struct NodeOptions {
   // node starts empty and waits for one. A node with a segment accepts updates.
   std::string verify_key;                    // KEY.pub: accept only deliveries it signed
   std::optional<net::Endpoint> coordinator;  // where delivery acks go (none: events only)
+  // The replay floor's file (runtime_delivery.h, ReadNodeStateFile): read at
+  // start, rewritten before each accepting ack. "": RAM only, lost on restart.
+  std::string state_file;
 };
 
 // Runs the node until SIGTERM/SIGINT (or max_requests). Prints one JSON line

@@ -37,6 +37,15 @@ Status WriteKeyFiles(const std::string& path, bool force);
 Result<delivery::PublicKey> ReadPublicKeyFile(const std::string& path);
 Result<delivery::SecretKey> ReadSecretKeyFile(const std::string& path);
 
+// ---- The node's --state file (delivery::NodeState) ----------------------------------
+// The record at `path`; nullopt when there is none (a fresh node). A file that
+// is unreadable, truncated, damaged, of another format or version, or written
+// under another verify key than `key_id` (delivery::VerifyKeyId) is an error
+// naming the file: the node refuses to start rather than reset its floor.
+Result<std::optional<delivery::NodeState>> ReadNodeStateFile(const std::string& path, const delivery::Sha256Digest& key_id);
+// Replaces `path` atomically: path.tmp, fsync, rename, fsync of the folder.
+Status WriteNodeStateFile(const std::string& path, const delivery::NodeState& state);
+
 // ---- Coordinator -------------------------------------------------------------------
 struct SegmentPackage {
   std::vector<uint8_t> file;    // the flat segment (WriteSegment)
@@ -86,7 +95,8 @@ class ChainDelivery {
 // ---- Node ----------------------------------------------------------------------------
 class NodeDelivery {
  public:
-  // Reads options.verify_key (if any); acks go to options.coordinator over `link`.
+  // Reads options.verify_key (if any) and options.state_file (the replay floor;
+  // a bad file fails); acks go to options.coordinator over `link`.
   static Result<std::unique_ptr<NodeDelivery>> Create(const NodeOptions& options, const ResolvedLink& link);
   // One decoded kSegmentChunk message. Returns the new segment when this chunk
   // completed a delivery that verified and loaded; nullptr otherwise (the node
@@ -107,6 +117,8 @@ class NodeDelivery {
   net::ChannelOptions channel_;
   double reply_timeout_s_ = 30;
   uint32_t last_request_id_ = 0;
+  std::string state_path_;  // NodeOptions::state_file ("" = the floor lives in RAM only)
+  delivery::Sha256Digest key_id_{};
 };
 
 }  // namespace edgesplit::runtime

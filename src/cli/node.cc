@@ -1,5 +1,5 @@
 // edgesplit node [--model MODEL --segment CUT:CUT] --listen ADDR [--next ADDR] --link L
-//     [--verify-key KEY.pub] [--coordinator ADDR] [--emulate DEVICE] [--dtype f32|int8] [--time-scale S] [--loss P] [--shape auto|on|off]
+//     [--verify-key KEY.pub] [--state FILE] [--coordinator ADDR] [--emulate DEVICE] [--dtype f32|int8] [--time-scale S] [--loss P] [--shape auto|on|off]
 //     [--seed N] [--profiles DIR] [--request-timeout S] [--max-requests N]
 //
 // One device of a chain (docs/runtime.md): prints one JSON event per line on stdout.
@@ -13,7 +13,7 @@ namespace {
 
 struct NodeArgs {
   std::string model, segment, listen, next, link, emulate, dtype = "f32", shape = "auto", profiles;
-  std::string verify_key, coordinator;
+  std::string verify_key, coordinator, state;
   double time_scale = 1, loss = -1, request_timeout = 120;
   uint64_t seed = 1;
   int max_requests = 0;
@@ -29,6 +29,7 @@ Status RunNodeCommand(const NodeArgs& a) {
     o.segment = {a.model, a.segment.substr(0, colon), a.segment.substr(colon + 1), a.dtype};
   }
   o.verify_key = a.verify_key;
+  o.state_file = a.state;
   if (!a.coordinator.empty()) {
     ES_ASSIGN_OR_RETURN(o.coordinator, net::ParseEndpoint(a.coordinator));
   }
@@ -55,6 +56,8 @@ Runner RegisterNode(CLI::App& app) {
   app.add_option("--model", a->model, "Zoo spec or .onnx path (none: start empty, wait for a delivery)");
   app.add_option("--segment", a->segment, "CUT:CUT, e.g. input:block_16_project_BN (names, aliases or indices)");
   app.add_option("--verify-key", a->verify_key, "KEY.pub (edgesplit keygen): accept only deliveries signed with KEY");
+  app.add_option("--state", a->state,
+                 "FILE keeping the replay floor across restarts (written before each accepting ack; a damaged FILE stops the node)");
   app.add_option("--coordinator", a->coordinator, "HOST:PORT where delivery acknowledgements go");
   app.add_option("--listen", a->listen, "HOST:PORT to receive on (port 0: any; the address is printed)")->required();
   app.add_option("--next", a->next, "HOST:PORT of the next node (or the client); none: results are only reported");

@@ -204,7 +204,14 @@ Result<std::unique_ptr<NodeDelivery>> NodeDelivery::Create(const NodeOptions& o,
     ES_ASSIGN_OR_RETURN(config.verify_key, ReadPublicKeyFile(o.verify_key));
   }
   ES_RETURN_IF_ERROR(delivery::InitCrypto());
+  const delivery::Sha256Digest key_id = delivery::VerifyKeyId(config.verify_key);
+  if (!o.state_file.empty()) {
+    ES_ASSIGN_OR_RETURN(std::optional<delivery::NodeState> state, ReadNodeStateFile(o.state_file, key_id));
+    if (state) config.replay_floor = state->replay_floor;
+  }
   std::unique_ptr<NodeDelivery> d(new NodeDelivery(config));
+  d->state_path_ = o.state_file;
+  d->key_id_ = key_id;
   d->verifying_ = config.verify_key.has_value();
   d->coordinator_ = o.coordinator;
   d->channel_ = link.channel;
@@ -249,6 +256,15 @@ std::unique_ptr<SegmentRunner> NodeDelivery::Load(uint32_t id, bool serving, std
     Refused(id, receiver_.Reject(delivery::RejectReason::kLoadFailed, runner.status().message()), serving, events);
     return nullptr;
   }
+  // The floor reaches the disk before the ack, so no acknowledged delivery can
+  // be replayed to a restarted node; a floor that cannot be saved refuses it.
+  if (!state_path_.empty()) {
+    const Status saved = WriteNodeStateFile(state_path_, {m.sequence, m.file_bytes, m.sha256, key_id_});
+    if (!saved.ok()) {
+      Refused(id, receiver_.Reject(delivery::RejectReason::kLoadFailed, "cannot save the replay floor: " + saved.message()), serving, events);
+      return nullptr;
+    }
+  }
   receiver_.Accept();
   EmitLine(events, Json{{"event", "delivery"},
                         {"request_id", id},
@@ -263,6 +279,7 @@ std::unique_ptr<SegmentRunner> NodeDelivery::Load(uint32_t id, bool serving, std
                         {"signed", m.has_signature},
                         {"verified", verifying_},
                         {"replaced", serving},
+                        {"persisted", !state_path_.empty()},
                         {"load_s", net::SecondsSince(t0)}});
   delivery::Ack ack;
   ack.accepted = true;
