@@ -9,12 +9,18 @@
 
 #include <cstdint>
 
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq")
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wpsabi"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 on its own _mm512_undefined_*
+// Code between ES_AVX512_BEGIN and ES_AVX512_END is compiled for AVX-512
+// whatever the build's -march (GCC 12 warns on its own _mm512_undefined_*).
+#define ES_AVX512_BEGIN                                              \
+  _Pragma("GCC push_options")                                        \
+  _Pragma("GCC target(\"avx512f,avx512bw,avx512vl,avx512dq\")")    \
+  _Pragma("GCC diagnostic push")                                     \
+  _Pragma("GCC diagnostic ignored \"-Wpsabi\"")                      \
+  _Pragma("GCC diagnostic ignored \"-Wuninitialized\"")              \
+  _Pragma("GCC diagnostic ignored \"-Wmaybe-uninitialized\"")
+#define ES_AVX512_END _Pragma("GCC diagnostic pop") _Pragma("GCC pop_options")
+
+ES_AVX512_BEGIN
 
 namespace edgesplit::onednn::avx512 {
 
@@ -69,5 +75,4 @@ inline __mmask16 TailMask(int64_t left) { return left >= 16 ? 0xFFFF : static_ca
 
 }  // namespace edgesplit::onednn::avx512
 
-#pragma GCC diagnostic pop
-#pragma GCC pop_options
+ES_AVX512_END

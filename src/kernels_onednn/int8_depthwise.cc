@@ -59,12 +59,7 @@ void RowPortable(const Int8Stage& s, const int8_t* const* rows, int8_t* y, int64
     }
 }
 
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq")
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wpsabi"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 on its own _mm512_undefined_*
+ES_AVX512_BEGIN
 
 // One channel block (16 channels from c0, masked past y.c) of one output row:
 // its lanes and requantization constants, held by value (the int8 stores may
@@ -172,8 +167,7 @@ void Row3x3(const Int8Stage& s, const int8_t* const* rows, int8_t* y, int64_t c0
   return Row3x3Avx512<S, 6>(s, rows, y, c0);
 }
 
-#pragma GCC diagnostic pop
-#pragma GCC pop_options
+ES_AVX512_END
 
 int64_t AttrOr(const std::vector<int64_t>& v, size_t i, int64_t fallback) { return i < v.size() ? v[i] : fallback; }
 

@@ -71,12 +71,7 @@ void AddTable(const Int8Stage& s, const int8_t* a, const int8_t* b, int8_t* y) {
 // ---- AVX-512 (the fixed point lane by lane: int8_avx512.h).
 
 // Compiled for AVX-512 (whatever the build's -march), run only when the CPU has it.
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq")
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wpsabi"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 on its own _mm512_undefined_*
+ES_AVX512_BEGIN
 #define ES_AVX512
 using avx512::Requant16;
 using avx512::TailMask;
@@ -133,8 +128,7 @@ ES_AVX512 void QuantizeRunAvx512(const float* x, int64_t n, float scale, float z
   }
 }
 
-#pragma GCC diagnostic pop
-#pragma GCC pop_options
+ES_AVX512_END
 #undef ES_AVX512
 
 bool CpuHasAvx512() {
