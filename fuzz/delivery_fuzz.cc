@@ -8,11 +8,15 @@
 //     out-of-bounds access, a completed file always matches its manifest's
 //     size and SHA-256. Mutations almost always break the hash, so a second
 //     pass fixes each manifest's size and hash up to the data chunks' bytes
-//     (reaching the complete path), as wire_fuzz reseals CRCs.
+//     (reaching the complete path), as wire_fuzz reseals CRCs;
+//  3. the input as a node state record (DecodeNodeState, the --state file):
+//     an accepted record re-encodes to the same bytes. Mutations break its
+//     checksum, so the input's first 80 bytes are also tried resealed.
 // Seeds: fuzz/seeds/delivery/. Any violated property aborts.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <array>
 #include <cstring>
 #include <vector>
 
@@ -38,6 +42,24 @@ KeysHolder MakeKeys() {
   return k;
 }
 
+void CheckState(std::span<const uint8_t> bytes) {
+  edgesplit::Result<NodeState> s = DecodeNodeState(bytes);
+  if (!s.ok()) return;
+  const std::array<uint8_t, kNodeStateBytes> again = EncodeNodeState(*s);
+  Require(bytes.size() == kNodeStateBytes && std::memcmp(again.data(), bytes.data(), kNodeStateBytes) == 0);
+}
+
+// The record's checksum made right, so the field checks behind it are reached.
+void CheckResealedState(std::span<const uint8_t> bytes) {
+  if (bytes.size() < kNodeStateBytes - kSha256Bytes) return;
+  std::array<uint8_t, kNodeStateBytes> b{};
+  const size_t body = kNodeStateBytes - kSha256Bytes;
+  std::memcpy(b.data(), bytes.data(), body);
+  const Sha256Digest check = Sha256(std::span<const uint8_t>(b.data(), body));
+  std::memcpy(b.data() + body, check.data(), kSha256Bytes);
+  CheckState(b);
+}
+
 void CheckOne(std::span<const uint8_t> bytes, const PublicKey& key) {
   edgesplit::Result<DecodedChunk> c = DecodeChunk(bytes);
   if (c.ok() && c->header.kind == ChunkKind::kManifest) {
@@ -48,6 +70,7 @@ void CheckOne(std::span<const uint8_t> bytes, const PublicKey& key) {
       (void)VerifyManifest(*m, key);
     }
   }
+  CheckState(bytes);
   edgesplit::Result<Ack> a = DecodeAck(bytes);
   if (a.ok()) {
     const std::vector<uint8_t> again = EncodeAck(*a);
@@ -110,6 +133,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const KeysHolder keys = MakeKeys();
   const std::span<const uint8_t> bytes(data, size);
   CheckOne(bytes, keys.pub);
+  CheckResealedState(bytes);
   std::vector<std::vector<uint8_t>> records = SplitRecords(bytes);
   for (const auto& r : records) CheckOne(r, keys.pub);
   ReceiverConfig open, keyed;
