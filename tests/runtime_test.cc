@@ -68,16 +68,23 @@ TEST(Runtime, EmulatedRadiosUseTheirFramingAndTiming) {
     auto chain = Chain::Start(TwoNodes(c.link, true, scale));
     ASSERT_TRUE(chain.ok()) << c.link << ": " << chain.status().message();
     EXPECT_TRUE((*chain)->emulated());
-    auto recs = (*chain)->Run(2);
+    auto recs = (*chain)->Run(3);
     ASSERT_TRUE(recs.ok()) << c.link << ": " << recs.status().message();
-    ExpectAllIdentical(*recs, 2);
-    const HopRecord& hop = recs->back().hops[0];
-    EXPECT_EQ(hop.fragments, c.fragments) << c.link;
+    ExpectAllIdentical(*recs, 3);
     // Measured (emulated seconds) against the planner's T(b): the wire header and
-    // per-fragment overhead make it a little longer; host scheduling (up to
-    // ~20 ms of real time on a loaded machine) is divided by the scale too.
-    EXPECT_GT(hop.transfer_s, 0.9 * hop.predicted_transfer_s) << c.link;
-    EXPECT_LT(hop.transfer_s, 1.3 * hop.predicted_transfer_s + 0.02 / scale) << c.link;
+    // per-fragment overhead make it a little longer. The shaper's pacing bounds
+    // every hop from below; host scheduling (tens of ms of real time on a loaded
+    // machine or under ASan, divided by the scale too) only adds, so the upper
+    // bound holds for the least disturbed of the hops.
+    double fastest_s = 1e9;
+    for (const InferenceRecord& r : *recs) {
+      const HopRecord& hop = r.hops[0];
+      EXPECT_EQ(hop.fragments, c.fragments) << c.link;
+      EXPECT_GT(hop.transfer_s, 0.9 * hop.predicted_transfer_s) << c.link;
+      fastest_s = std::min(fastest_s, hop.transfer_s);
+    }
+    const double predicted_s = recs->back().hops[0].predicted_transfer_s;
+    EXPECT_LT(fastest_s, 1.3 * predicted_s + 0.02 / scale) << c.link;
     EXPECT_TRUE(recs->front().cold);
     EXPECT_FALSE(recs->back().cold);
   }
