@@ -1,7 +1,8 @@
 // Over-the-air segment delivery (edgesplit/delivery.h, runtime_delivery.h):
 // the byte level and the node's state machine in-process, then real node
 // processes over espnow (shaped, emulated) and tcp receiving good, corrupted,
-// truncated, replayed, unsigned and wrongly signed deliveries, and `run --deliver`.
+// truncated, replayed, unsigned and wrongly signed deliveries, and `run --deliver`;
+// the node's --state record (the replay floor across a kill and restart).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
