@@ -12,6 +12,7 @@
 
 #include "edgesplit/models.h"
 #include "edgesplit/plan.h"
+#include "../tests/synthetic_chain.h"
 
 namespace {
 
@@ -25,22 +26,7 @@ Problem ZooProblem(const char* model, int devices) {
   return *BuildProblem(*g, model, std::vector<DeviceProfile>(devices, *dev), *link, DType::kInt8);
 }
 
-Problem SyntheticChain(int devices, int groups) {
-  std::mt19937_64 rng(1);
-  Problem p;
-  p.input_bytes = 150528;
-  for (int k = 0; k < devices; ++k) p.devices.push_back({"d" + std::to_string(k), 2000000, 1000000});
-  for (int g = 0; g < groups; ++g) {
-    PlanLayer l{"g" + std::to_string(g), int64_t(rng() % 100000), int64_t(rng() % 50000), int64_t(rng() % 500000), {}};
-    for (int k = 0; k < devices; ++k) l.compute_s.push_back((rng() % 1000) * 1e-4 * (1 + k % 3));
-    p.layers.push_back(std::move(l));
-  }
-  p.link.per_message_s = 0.004;
-  p.link.per_frame_s = 0.0012;
-  p.link.payload_bytes = 250;
-  p.link.bytes_per_s = 125000;
-  return p;
-}
+Problem SyntheticChain(int devices, int groups) { return testing::SyntheticChain(devices, groups, 1, 2000000); }
 
 const Problem& Instance(const std::string& name) {
   static std::map<std::string, Problem> cache;

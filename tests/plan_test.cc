@@ -12,6 +12,7 @@
 #include <random>
 
 #include "edgesplit/plan.h"
+#include "synthetic_chain.h"
 
 namespace edgesplit {
 namespace {
@@ -329,19 +330,7 @@ bool StagesFitUnder(const Problem& p, double tau) {
 
 TEST(Plan, ThroughputOnALargeChainIsTheBottleneckOptimum) {
   // 32M runs: dp bisects the threshold on the reals instead of listing candidates.
-  std::mt19937_64 rng(11);
-  Problem p;
-  p.input_bytes = 150528;
-  for (int k = 0; k < 64; ++k) p.devices.push_back({"d" + std::to_string(k), 4000000, 1000000});
-  for (int g = 0; g < 1000; ++g) {
-    PlanLayer l{"g" + std::to_string(g), int64_t(rng() % 100000), int64_t(rng() % 50000), int64_t(rng() % 500000), {}};
-    for (int k = 0; k < 64; ++k) l.compute_s.push_back((rng() % 1000) * 1e-4 * (1 + k % 3));
-    p.layers.push_back(std::move(l));
-  }
-  p.link.per_message_s = 0.004;
-  p.link.per_frame_s = 0.0012;
-  p.link.payload_bytes = 250;
-  p.link.bytes_per_s = 125000;
+  const Problem p = testing::SyntheticChain(64, 1000, 11, 4000000);
   PlanOptions o;
   o.objective = Objective::kThroughput;
   auto dp = SolvePlan(p, Algorithm::kDp, o);
