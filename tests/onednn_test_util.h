@@ -21,6 +21,24 @@ inline std::vector<float> RandomInput(const SegmentExecutor& ex, uint64_t seed) 
   return v;
 }
 
+// The whole model's output bytes on `backend` for RandomInput(seed); empty
+// (with a test failure naming the step) when it cannot run.
+inline std::vector<unsigned char> WholeModelOutput(const Graph& g, const Backend& backend, uint64_t seed) {
+  auto ex = SegmentExecutor::Create(g, 0, static_cast<int>(g.nodes.size()), backend);
+  if (!ex.ok()) {
+    ADD_FAILURE() << ex.status().message();
+    return {};
+  }
+  const std::vector<float> input = RandomInput(**ex, seed);
+  std::memcpy((*ex)->input(), input.data(), input.size() * 4);
+  if (const Status st = (*ex)->Invoke(); !st.ok()) {
+    ADD_FAILURE() << st.message();
+    return {};
+  }
+  const auto* o = static_cast<const unsigned char*>((*ex)->output());
+  return std::vector<unsigned char>(o, o + (*ex)->output_bytes());
+}
+
 // For every inner cut of `g`: head [0, cut) then tail [cut, n) on `backend`
 // gives the whole model's output bytes for `input`. `check` sees each cut's
 // executors for extra expectations. Returns how many cuts were checked.
