@@ -308,14 +308,15 @@ TEST(DatagramTest, OverheadFitsEspNowBleAndUdp) {
   EXPECT_EQ(FragmentPayloadBytes(244), 226u);   // BLE, ATT MTU 247 - 3
   EXPECT_EQ(FragmentPayloadBytes(20), 2u);      // BLE, default ATT MTU 23 - 3
   EXPECT_EQ(FragmentPayloadBytes(1460), 1442u); // UDP over a 1500-byte Ethernet MTU
-  // The paper's 5,488-byte tensor as an int8 request: 5,488 + 60 message bytes.
+  // The paper's 5,488-byte tensor as an int8 request: 5,488 + 69 message bytes
+  // (version 2: still 24 ESP-NOW frames).
   const size_t message = EncodedMessageBytes(4, 5488);
-  EXPECT_EQ(message, 5548u);
+  EXPECT_EQ(message, 5557u);
   EXPECT_EQ(FragmentCount(message, 250), 24u);
   EXPECT_EQ(FragmentCount(message, 1460), 4u);
   EXPECT_EQ(FragmentCount(1, 250), 1u);
   EXPECT_EQ(FragmentCount(100, 18), 0u);  // no room for payload
-  EXPECT_EQ(LinkBytesForMessage(message, 250), 5548u + 24 * 18);
+  EXPECT_EQ(LinkBytesForMessage(message, 250), 5557u + 24 * 18);
 }
 
 TEST(DatagramTest, FragmentRoundTripAndEveryCorruptionIsDetected) {

@@ -19,6 +19,7 @@ enum class StatusCode : unsigned char {
   kOutOfRange,       // a size or index beyond a limit
   kInternal,         // a broken invariant inside edgesplit: a bug
   kDeadlineExceeded, // a request ran out of time (retries exhausted or its deadline passed)
+  kBusy,             // a server refused the request for now (queue full, or it could not start in time)
 };
 
 class [[nodiscard]] Status {
@@ -49,6 +50,7 @@ inline Status IoError(std::string m) { return Status(StatusCode::kIoError, std::
 inline Status OutOfRange(std::string m) { return Status(StatusCode::kOutOfRange, std::move(m)); }
 inline Status Internal(std::string m) { return Status(StatusCode::kInternal, std::move(m)); }
 inline Status DeadlineExceeded(std::string m) { return Status(StatusCode::kDeadlineExceeded, std::move(m)); }
+inline Status Busy(std::string m) { return Status(StatusCode::kBusy, std::move(m)); }
 
 // A value or the Status saying why there is none. Accessing value() of a failed
 // Result is a bug (it is checked in debug builds only, as std::optional is).

@@ -4,7 +4,8 @@
 // Two layers (byte layouts in docs/wire.md, all integers little-endian):
 //  * A *message* (EncodeMessage/DecodeMessage) is one self-delimiting frame:
 //    magic "ESWF", version, type, request id, cut id, dtype, shape, quantization,
-//    server-side fields, payload length, payload, then CRC32 over header and payload.
+//    server-side fields (load, batch, server id), model hash, codec and
+//    sealed-frame fields, payload length, payload, then CRC32 over header and payload.
 //    Stream transports (TCP) send messages as they are (MessageSizeFromPrefix
 //    tells how many bytes to read).
 //  * A *datagram* (ESP-NOW, BLE, UDP) carries either one fragment of a message
@@ -30,7 +31,10 @@
 
 namespace edgesplit::wire {
 
-inline constexpr uint8_t kWireVersion = 1;  // of both layers; a decoder rejects any other
+// Version 2 (the edge server): model hash, batch size, codec id, flags,
+// sealed-frame fields and a sender id joined the message header. Version 1
+// frames are refused with an error naming both versions.
+inline constexpr uint8_t kWireVersion = 2;  // of both layers; a decoder rejects any other
 inline constexpr size_t kMaxRank = 6;       // shape rank limit on the wire
 
 // ---------------------------------------------------------------------------
@@ -56,7 +60,23 @@ enum class MessageType : uint8_t {
 const char* MessageTypeName(MessageType type);  // "tensor_request", ...; "unknown" otherwise
 
 // Why a kError message was sent (the sender's StatusCode, widened).
+// StatusCode::kBusy is the server's BUSY reply: the request was not run
+// (queue full, or it could not start before its deadline); the device may
+// finish it locally.
 using WireErrorCode = uint16_t;
+
+// Codec ids (the payload's encoding). Version 2 defines only kCodecRaw: the
+// tensor's bytes as they are. The codecs issue adds ids; a decoder rejects an
+// id it does not know.
+inline constexpr uint8_t kCodecRaw = 0;
+// Flags. kMessageFlagSealed is reserved for sealed frames (secure links: the
+// payload is then a sealed envelope whose session id and counter that issue
+// defines); this build rejects it, and any unknown bit.
+inline constexpr uint8_t kMessageFlagSealed = 0x01;
+inline constexpr uint8_t kKnownMessageFlags = 0;
+// A sender id (the server's id in replies, a device's name in requests) is at
+// most this many bytes (UTF-8, not terminated).
+inline constexpr size_t kMaxSenderIdBytes = 64;
 
 // The header fields of one message. Tensor types (request/result) carry a
 // tensor: payload_length == product(dims) * dtype size. Other types have
@@ -74,7 +94,17 @@ struct MessageHeader {
   uint32_t deadline_budget_us = 0;  // request: time the client still allows (0 = none given)
   uint32_t queue_length = 0;        // result/pong: requests queued at the server when it replied
   uint32_t service_time_us = 0;     // result/pong: server time from full receipt to reply
+  // Version 2.
+  uint32_t model_hash = 0;   // the execution graph's hash (ModelHash); 0 = not checked
+  uint16_t batch_size = 0;   // result: how many requests ran in the same batch (0 = not batched/not said)
+  uint8_t codec = kCodecRaw; // payload encoding
+  uint8_t flags = 0;
+  uint8_t sender_id_length = 0;
+  char sender_id[kMaxSenderIdBytes] = {};  // replies: the server id; requests: the device (may be empty)
 };
+// Sets header.sender_id from `id` (cut to kMaxSenderIdBytes).
+void SetSenderId(MessageHeader* header, std::span<const char> id);
+
 
 // Limits a decoder enforces (oversized input is rejected before any copy).
 struct WireLimits {
@@ -82,13 +112,19 @@ struct WireLimits {
   uint8_t max_rank = kMaxRank;              // rank beyond this (or kMaxRank) is rejected
 };
 
-inline constexpr size_t kMessageFixedHeaderBytes = 40;  // then 4 bytes per dim
+inline constexpr size_t kMessageFixedHeaderBytes = 49;  // then 4 bytes per dim, then the sender id
 inline constexpr size_t kMessageCrcBytes = 4;           // CRC32 trailer
-// Header bytes of a message with this rank (payload starts here).
-constexpr size_t MessageHeaderBytes(size_t rank) { return kMessageFixedHeaderBytes + 4 * rank; }
+// Header bytes of a message with this rank and sender id (payload starts here).
+constexpr size_t MessageHeaderBytes(size_t rank, size_t sender_id_bytes = 0) {
+  return kMessageFixedHeaderBytes + 4 * rank + sender_id_bytes;
+}
+inline size_t MessageHeaderBytes(const struct MessageHeader& h) { return MessageHeaderBytes(h.rank, h.sender_id_length); }
 // Whole encoded size: header + payload + CRC trailer.
-constexpr size_t EncodedMessageBytes(size_t rank, size_t payload_bytes) {
-  return MessageHeaderBytes(rank) + payload_bytes + kMessageCrcBytes;
+constexpr size_t EncodedMessageBytes(size_t rank, size_t payload_bytes, size_t sender_id_bytes = 0) {
+  return MessageHeaderBytes(rank, sender_id_bytes) + payload_bytes + kMessageCrcBytes;
+}
+inline size_t EncodedMessageBytes(const struct MessageHeader& h, size_t payload_bytes) {
+  return EncodedMessageBytes(h.rank, payload_bytes, h.sender_id_length);
 }
 // Bytes of one element of `dtype` on the wire (f32 4, int8/uint8 1, int32 4, int64 8).
 size_t WireDTypeSize(DType dtype);
@@ -99,11 +135,11 @@ size_t WireDTypeSize(DType dtype);
 Status ValidateHeader(const MessageHeader& header, size_t payload_bytes, const WireLimits& limits = {});
 
 // Writes header + payload + CRC into `out` (which must hold
-// EncodedMessageBytes(rank, payload.size())). Returns the bytes written.
+// EncodedMessageBytes(header, payload.size())). Returns the bytes written.
 Result<size_t> EncodeMessage(const MessageHeader& header, std::span<const uint8_t> payload,
                              std::span<uint8_t> out, const WireLimits& limits = {});
 // Zero-copy variant: the caller has already written `payload_bytes` of payload
-// at out[MessageHeaderBytes(header.rank)...] (e.g. the executor's output copied
+// at out[MessageHeaderBytes(header)...] (e.g. the executor's output copied
 // or computed there); this writes the header in front and the CRC behind.
 Result<size_t> EncodeMessageInPlace(const MessageHeader& header, size_t payload_bytes,
                                     std::span<uint8_t> out, const WireLimits& limits = {});

@@ -5,6 +5,8 @@
 #include <bit>
 #include <cstdint>
 
+#include "edgesplit/wire.h"
+
 namespace edgesplit::wire::internal {
 
 inline void PutU16(uint8_t* p, uint16_t v) {
@@ -32,6 +34,6 @@ inline float GetF32(const uint8_t* p) { return std::bit_cast<float>(GetU32(p)); 
 
 // Datagram first bytes: magic, then version in the high nibble and kind in the low one.
 inline constexpr uint8_t kDatagramMagic = 0xE5;
-inline uint8_t VersionKindByte(uint8_t kind) { return static_cast<uint8_t>((1u << 4) | kind); }
+inline uint8_t VersionKindByte(uint8_t kind) { return static_cast<uint8_t>((unsigned{kWireVersion} << 4) | kind); }
 
 }  // namespace edgesplit::wire::internal

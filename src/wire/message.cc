@@ -34,7 +34,12 @@ enum Offset : size_t {
   kOffDeadlineBudget = 28,
   kOffQueueLength = 32,
   kOffServiceTime = 36,
-  kOffDims = 40,
+  kOffModelHash = 40,
+  kOffBatchSize = 44,
+  kOffCodec = 46,
+  kOffFlags = 47,
+  kOffSenderIdLength = 48,
+  kOffDims = 49,
 };
 static_assert(kOffDims == kMessageFixedHeaderBytes);
 
@@ -69,6 +74,10 @@ bool IsKnownType(uint8_t code) {
 }
 
 std::string N(uint64_t v) { return std::to_string(v); }
+std::string Hex(uint8_t v) {
+  const char* digits = "0123456789abcdef";
+  return std::string{digits[v >> 4], digits[v & 15]};
+}
 
 // Checks the fields that fix the message size; shared by DecodeMessage and
 // MessageSizeFromPrefix so both reject the same prefixes.
@@ -84,11 +93,14 @@ Status CheckPrefix(std::span<const uint8_t> bytes, const WireLimits& limits, siz
   const uint8_t rank = bytes[kOffRank];
   const size_t max_rank = limits.max_rank < kMaxRank ? limits.max_rank : kMaxRank;
   if (rank > max_rank) return OutOfRange("message rank " + N(rank) + " exceeds the limit " + N(max_rank));
+  const uint8_t id_length = bytes[kOffSenderIdLength];
+  if (id_length > kMaxSenderIdBytes)
+    return OutOfRange("sender id of " + N(id_length) + " bytes exceeds the limit of " + N(kMaxSenderIdBytes));
   const uint32_t payload = GetU32(bytes.data() + kOffPayloadLength);
   if (payload > limits.max_payload_bytes)
     return OutOfRange("message payload of " + N(payload) + " bytes exceeds the limit of " +
                       N(limits.max_payload_bytes));
-  *encoded_size = EncodedMessageBytes(rank, payload);
+  *encoded_size = EncodedMessageBytes(rank, payload, id_length);
   return Status::Ok();
 }
 
@@ -107,7 +119,13 @@ void WriteHeader(const MessageHeader& h, size_t payload_bytes, uint8_t* out) {
   PutU32(out + kOffDeadlineBudget, h.deadline_budget_us);
   PutU32(out + kOffQueueLength, h.queue_length);
   PutU32(out + kOffServiceTime, h.service_time_us);
+  PutU32(out + kOffModelHash, h.model_hash);
+  PutU16(out + kOffBatchSize, h.batch_size);
+  out[kOffCodec] = h.codec;
+  out[kOffFlags] = h.flags;
+  out[kOffSenderIdLength] = h.sender_id_length;
   for (size_t i = 0; i < h.rank; ++i) PutU32(out + kOffDims + 4 * i, h.dims[i]);
+  std::memcpy(out + kOffDims + 4 * h.rank, h.sender_id, h.sender_id_length);
 }
 
 }  // namespace
@@ -123,6 +141,12 @@ const char* MessageTypeName(MessageType type) {
     case MessageType::kSegmentAck: return "segment_ack";
   }
   return "unknown";
+}
+
+void SetSenderId(MessageHeader* header, std::span<const char> id) {
+  const size_t n = id.size() < kMaxSenderIdBytes ? id.size() : kMaxSenderIdBytes;
+  if (n > 0) std::memcpy(header->sender_id, id.data(), n);
+  header->sender_id_length = static_cast<uint8_t>(n);
 }
 
 size_t WireDTypeSize(DType dtype) {
@@ -147,6 +171,12 @@ Status ValidateHeader(const MessageHeader& h, size_t payload_bytes, const WireLi
                       N(limits.max_payload_bytes));
   if (!std::isfinite(h.quant_scale) || h.quant_scale < 0.0f)
     return InvalidArgument("quantization scale must be finite and >= 0");
+  if (h.sender_id_length > kMaxSenderIdBytes)
+    return OutOfRange("sender id of " + N(h.sender_id_length) + " bytes exceeds the limit of " + N(kMaxSenderIdBytes));
+  if ((h.flags & kMessageFlagSealed) != 0)
+    return Unsupported("sealed message (flag 0x01): this build does not open sealed frames");
+  if ((h.flags & ~kKnownMessageFlags) != 0) return InvalidArgument("unknown message flags 0x" + Hex(h.flags));
+  if (h.codec != kCodecRaw) return Unsupported("unknown codec id " + N(h.codec) + " (this build knows 0: raw)");
   if (!IsTensorType(h.type)) {
     if (h.rank != 0)
       return InvalidArgument(std::string(MessageTypeName(h.type)) + " message has rank " + N(h.rank) +
@@ -172,7 +202,7 @@ Status ValidateHeader(const MessageHeader& h, size_t payload_bytes, const WireLi
 Result<size_t> EncodeMessageInPlace(const MessageHeader& header, size_t payload_bytes, std::span<uint8_t> out,
                                     const WireLimits& limits) {
   ES_RETURN_IF_ERROR(ValidateHeader(header, payload_bytes, limits));
-  const size_t total = EncodedMessageBytes(header.rank, payload_bytes);
+  const size_t total = EncodedMessageBytes(header, payload_bytes);
   if (out.size() < total)
     return OutOfRange("message needs " + N(total) + " bytes, the output buffer has " + N(out.size()));
   WriteHeader(header, payload_bytes, out.data());
@@ -183,11 +213,11 @@ Result<size_t> EncodeMessageInPlace(const MessageHeader& header, size_t payload_
 
 Result<size_t> EncodeMessage(const MessageHeader& header, std::span<const uint8_t> payload, std::span<uint8_t> out,
                              const WireLimits& limits) {
-  const size_t offset = MessageHeaderBytes(header.rank <= kMaxRank ? header.rank : 0);
   // Validate before copying: the copy must not run over a too-small buffer.
   ES_RETURN_IF_ERROR(ValidateHeader(header, payload.size(), limits));
-  if (out.size() < EncodedMessageBytes(header.rank, payload.size()))
-    return OutOfRange("message needs " + N(EncodedMessageBytes(header.rank, payload.size())) +
+  const size_t offset = MessageHeaderBytes(header);
+  if (out.size() < EncodedMessageBytes(header, payload.size()))
+    return OutOfRange("message needs " + N(EncodedMessageBytes(header, payload.size())) +
                       " bytes, the output buffer has " + N(out.size()));
   if (!payload.empty()) std::memmove(out.data() + offset, payload.data(), payload.size());
   return EncodeMessageInPlace(header, payload.size(), out, limits);
@@ -225,8 +255,14 @@ Result<DecodedMessage> DecodeMessage(std::span<const uint8_t> bytes, const WireL
   h.deadline_budget_us = GetU32(p + kOffDeadlineBudget);
   h.queue_length = GetU32(p + kOffQueueLength);
   h.service_time_us = GetU32(p + kOffServiceTime);
+  h.model_hash = GetU32(p + kOffModelHash);
+  h.batch_size = GetU16(p + kOffBatchSize);
+  h.codec = p[kOffCodec];
+  h.flags = p[kOffFlags];
   for (size_t i = 0; i < h.rank; ++i) h.dims[i] = GetU32(p + kOffDims + 4 * i);
-  const size_t header_bytes = MessageHeaderBytes(h.rank);
+  h.sender_id_length = p[kOffSenderIdLength];  // <= kMaxSenderIdBytes: CheckPrefix
+  std::memcpy(h.sender_id, p + kOffDims + 4 * h.rank, h.sender_id_length);
+  const size_t header_bytes = MessageHeaderBytes(h);
   m.payload = bytes.subspan(header_bytes, body - header_bytes);
   ES_RETURN_IF_ERROR(ValidateHeader(h, m.payload.size(), limits));
   return m;
