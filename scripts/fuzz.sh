@@ -30,11 +30,11 @@ export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1  # as scripts/build.sh
 
 # name:max_len:max_runs, in the order they run.
 targets=(onnx_import:65536:500000 profile:8192:180000 wire:16384:200000 trace:4096:750000 segment:65536:1000000
-         net:256:8000000 dynamic_control:4096:2400000 delivery:16384:330000)
+         net:256:8000000 dynamic_control:4096:2400000 delivery:16384:330000 serve:32768:60000)
 
 CXX=clang++-14 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DEDGESPLIT_FUZZ=ON -DEDGESPLIT_TESTS=OFF -DEDGESPLIT_BENCH=OFF >/dev/null
-build_targets=(make_onnx_seeds make_wire_seeds make_segment_seeds)
+build_targets=(make_onnx_seeds make_wire_seeds make_segment_seeds make_serve_seeds)
 for t in "${targets[@]}"; do build_targets+=("${t%%:*}_fuzz"); done
 cmake --build "$build" --target "${build_targets[@]}" -j2
 
@@ -64,6 +64,7 @@ generate_seeds() {
     profile) cp "$root"/profiles/devices/*.json "$root"/profiles/links/*.json "$dir/" ;;
     wire) "$build/fuzz/make_wire_seeds" "$dir" ;;
     segment) "$build/fuzz/make_segment_seeds" "$dir" ;;
+    serve) "$build/fuzz/make_serve_seeds" "$dir" ;;
   esac
 }
 

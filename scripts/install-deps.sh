@@ -30,6 +30,8 @@ PACKAGES=(
   gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm
   # over-the-air segment delivery: SHA-256 and Ed25519 signatures (docs/mcu.md)
   libsodium-dev
+  # the edge server's MQTT scale-out: the client library and the broker the tests start (docs/serve.md)
+  libmosquitto-dev mosquitto
 )
 
 missing=()

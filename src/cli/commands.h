@@ -27,6 +27,9 @@ Runner RegisterRun(CLI::App& app);             // run.cc
 Runner RegisterDynamicNode(CLI::App& app);     // dynamic_node.cc (docs/dynamic.md, live)
 Runner RegisterBenchProtocols(CLI::App& app);  // bench_protocols.cc
 Runner RegisterKeygen(CLI::App& app);          // keygen.cc (docs/mcu.md, over-the-air delivery)
+Runner RegisterServe(CLI::App& app);           // serve.cc (docs/serve.md)
+Runner RegisterLoadgen(CLI::App& app);         // loadgen.cc (docs/serve.md)
+Runner RegisterDevice(CLI::App& app);          // device.cc (docs/serve.md)
 
 // Re-executes the CLI once with OMP_WAIT_POLICY=passive when it is unset, so
 // idle oneDNN threads sleep instead of spinning (openmp_env.cc). Call first in main().

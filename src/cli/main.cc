@@ -38,6 +38,11 @@ int main(int argc, char** argv) {
   add("run", "Run a chain of local node processes over a link and break the round trip down", edgesplit::cli::RegisterRun);
   add("dynamic-node", "One node (head or server) of a live dynamic split run, started by run --dynamic (docs/dynamic.md)",
       edgesplit::cli::RegisterDynamicNode);
+  add("serve", "The edge server: the model's tails at every candidate cut, batched across devices (docs/serve.md)",
+      edgesplit::cli::RegisterServe);
+  add("loadgen", "Emulate N devices against `serve` and check every result (docs/serve.md)", edgesplit::cli::RegisterLoadgen);
+  add("device", "One sensor against `serve`: its head, the cut tensor, the reply (fixed or dynamic split)",
+      edgesplit::cli::RegisterDevice);
   add("keygen", "Write an Ed25519 key pair for signed over-the-air segment delivery (docs/mcu.md)", edgesplit::cli::RegisterKeygen);
   add("bench-protocols", "The seed paper's experiment: MobileNetV2-0.35 int8 over udp, tcp, espnow and ble", edgesplit::cli::RegisterBenchProtocols);
   CLI11_PARSE(app, argc, argv);

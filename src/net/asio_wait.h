@@ -2,6 +2,8 @@
 // every blocking call of the net module gets its timeout.
 #pragma once
 
+#include <fcntl.h>
+
 #include <asio.hpp>
 #include <optional>
 
@@ -26,5 +28,12 @@ bool RunUntil(asio::io_context& io, const bool& done, Deadline deadline, Cancel 
 }
 
 inline std::string ErrorText(const asio::error_code& ec) { return ec.message(); }
+
+// Asio opens and accepts sockets without close-on-exec: every socket of a
+// process that spawns nodes would leak into them (and keep ports bound).
+inline void SetCloseOnExec(int fd) {
+  const int flags = ::fcntl(fd, F_GETFD);
+  if (flags >= 0) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+}
 
 }  // namespace edgesplit::net::detail

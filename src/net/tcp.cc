@@ -36,6 +36,10 @@ Result<std::unique_ptr<TcpStream>> TcpStream::Connect(const Endpoint& to, Deadli
   auto impl = std::make_unique<Impl>();
   bool done = false;
   asio::error_code result;
+  asio::error_code open_ec;
+  impl->socket.open(ep.protocol(), open_ec);
+  if (open_ec) return IoError("TCP connect to " + to.ToString() + ": cannot open a socket: " + detail::ErrorText(open_ec));
+  detail::SetCloseOnExec(impl->socket.native_handle());
   impl->socket.async_connect(ep, [&](const asio::error_code& ec) {
     result = ec;
     done = true;
@@ -126,6 +130,7 @@ Result<std::unique_ptr<TcpListener>> TcpListener::Listen(const Endpoint& local) 
   auto impl = std::make_unique<Impl>();
   asio::error_code ec;
   impl->acceptor.open(ep.protocol(), ec);
+  if (!ec) detail::SetCloseOnExec(impl->acceptor.native_handle());
   if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) impl->acceptor.bind(ep, ec);
   if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
@@ -160,6 +165,7 @@ Result<std::optional<std::unique_ptr<TcpStream>>> TcpListener::Accept(Deadline d
   const auto protocol = peer.local_endpoint(ec).protocol();
   const int fd = peer.release(ec);
   if (ec) return IoError("TCP accept: cannot hand over the socket: " + detail::ErrorText(ec));
+  detail::SetCloseOnExec(fd);
   stream_impl->socket.assign(protocol, fd, ec);
   if (ec) return IoError("TCP accept: cannot adopt the socket: " + detail::ErrorText(ec));
   stream_impl->socket.set_option(asio::ip::tcp::no_delay(true), ec);

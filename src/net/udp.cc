@@ -28,6 +28,7 @@ Result<std::unique_ptr<DatagramSocket>> DatagramSocket::Bind(const Endpoint& loc
   auto impl = std::make_unique<Impl>();
   asio::error_code ec;
   impl->socket.open(ep.protocol(), ec);
+  if (!ec) detail::SetCloseOnExec(impl->socket.native_handle());
   if (!ec) impl->socket.bind(ep, ec);
   if (ec) return IoError("cannot bind UDP " + local.ToString() + ": " + detail::ErrorText(ec));
   // Room for a whole tensor's frames while the owner computes (several MB).

@@ -78,11 +78,18 @@ void NodeProcess::ReadLoop() {
       const std::string line = pending.substr(0, nl);
       pending.erase(0, nl + 1);
       const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-      if (j.is_discarded() || !j.is_object() || !j.contains("event")) continue;
+      if (j.is_discarded() || !j.is_object()) continue;
+      if (j.contains("listening") && j["listening"].is_string()) {  // `edgesplit serve`'s ready line
+        std::lock_guard<std::mutex> lock(mutex_);
+        listening_ = j["listening"].get<std::string>();
+        changed_.notify_all();
+        continue;
+      }
+      if (!j.contains("event") || !j["event"].is_string()) continue;
       std::lock_guard<std::mutex> lock(mutex_);
       const std::string event = j["event"].get<std::string>();
       if (event == "listening") listening_ = j.value("address", "");
-      else if (j.contains("request_id")) events_[j["request_id"].get<uint32_t>()] = j;
+      else if (j.contains("request_id") && j["request_id"].is_number_unsigned()) events_[j["request_id"].get<uint32_t>()] = j;
       changed_.notify_all();
     }
   }

@@ -1,0 +1,92 @@
+// edgesplit device MODEL --connect HOST:PORT (--split CUT | --dynamic) --requests N
+//     [--request-rate R] [--emulate PROFILE] [--link L] [--dtype D] [--format json|table]
+//
+// One sensor against `edgesplit serve` (docs/serve.md), in its own process,
+// possibly on another machine.
+#include <cstdio>
+
+#include "commands.h"
+#include "edgesplit/onednn.h"
+#include "edgesplit/serve.h"
+
+namespace edgesplit::cli {
+namespace {
+
+struct DeviceArgs {
+  std::string model, connect, mqtt, link = "udp", dtype = "f32", split, emulate, backend = "onednn", format = "table";
+  std::string name = "device", rule = "strict", server_device = "edge-x86", profiles, shape = "auto";
+  bool dynamic = false;
+  int requests = 1, threads = 1;
+  double request_rate = 0, deadline_ms = 0, timeout = 10, time_scale = 1;
+};
+
+Status RunDeviceCommand(const DeviceArgs& a) {
+  if (a.connect.empty() == a.mqtt.empty()) return InvalidArgument("give --connect HOST:PORT or --mqtt HOST:PORT, not both");
+  if (a.format != "json" && a.format != "table") return InvalidArgument("--format must be json or table");
+  runtime::DeviceOptions o;
+  o.model = a.model;
+  o.dtype = a.dtype;
+  o.backend = a.backend;
+  o.name = a.name;
+  if (!a.connect.empty()) {
+    ES_ASSIGN_OR_RETURN(o.server, net::ParseEndpoint(a.connect));
+  } else {
+    ES_ASSIGN_OR_RETURN(o.mqtt, net::ParseEndpoint(a.mqtt));
+  }
+  o.link.link = a.link;
+  o.link.profiles_dir = a.profiles;
+  ES_ASSIGN_OR_RETURN(o.link.shaped, runtime::DecideShaping(a.shape, a.link, a.profiles, !a.emulate.empty()));
+  o.link.time_scale = a.time_scale;
+  o.split = a.split;
+  o.dynamic = a.dynamic;
+  o.rule = a.rule;
+  o.server_device = a.server_device;
+  o.emulate = a.emulate;
+  o.requests = a.requests;
+  o.request_rate = a.request_rate;
+  o.deadline_s = a.deadline_ms / 1e3;
+  o.timeout_s = a.timeout;
+  if (a.backend == "onednn") ES_RETURN_IF_ERROR(SetOneDnnThreads(a.threads));
+  ES_ASSIGN_OR_RETURN(runtime::DeviceReport r, runtime::RunDevice(o));
+  if (a.format == "json") {
+    std::printf("%s\n", runtime::DeviceJson(r).c_str());
+    return Status::Ok();
+  }
+  std::printf("%s: %zu requests%s\n", r.model.c_str(), r.requests.size(),
+              r.emulated ? " (timings emulated: device profile and/or shaped link)" : "");
+  std::printf("  req  split                          outcome              head_s  exchange_s  total_s  service_s  batch  queue  ok\n");
+  for (const runtime::DeviceRequest& q : r.requests)
+    std::printf("  %3d  %-30s %-20s %7.4f  %10.4f  %7.4f  %9.4f  %5u  %5u  %s\n", q.index, q.split.c_str(), q.outcome.c_str(),
+                q.head_s, q.exchange_s, q.total_s, q.service_s, q.batch_size, q.queue_length, q.verified ? "yes" : "NO");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Runner RegisterDevice(CLI::App& app) {
+  auto a = std::make_shared<DeviceArgs>();
+  app.add_option("model", a->model, "Zoo spec or .onnx path (the server's)")->required();
+  app.add_option("--connect", a->connect, "HOST:PORT of `edgesplit serve`");
+  app.add_option("--mqtt", a->mqtt, "HOST:PORT of the MQTT broker the servers subscribe on");
+  app.add_option("--name", a->name, "Device name (sender id; MQTT topic level)")->capture_default_str();
+  app.add_option("--split", a->split, "Cut to split at (name, alias or index)");
+  app.add_flag("--dynamic", a->dynamic, "Choose the split per request from the measured rate and server load");
+  app.add_option("--rule", a->rule, "With --dynamic: candidate cuts (strict, loose, all)")->capture_default_str();
+  app.add_option("--server-device", a->server_device, "With --dynamic: the server's device profile")->capture_default_str();
+  app.add_option("--requests", a->requests, "Requests to send")->capture_default_str();
+  app.add_option("--request-rate", a->request_rate, "Requests/s (0: back to back)")->capture_default_str();
+  app.add_option("--deadline-ms", a->deadline_ms, "Deadline sent with each request (0: none)")->capture_default_str();
+  app.add_option("--timeout", a->timeout, "Seconds to wait for a reply before finishing locally")->capture_default_str();
+  app.add_option("--emulate", a->emulate, "Device profile whose predicted compute time the head waits for");
+  app.add_option("--link", a->link, "Link profile (the server's)")->capture_default_str();
+  app.add_option("--dtype", a->dtype, "f32 or int8 (the server's)")->capture_default_str();
+  app.add_option("--backend", a->backend, "onednn or reference (host kernels of the head)")->capture_default_str();
+  app.add_option("--threads", a->threads, "oneDNN threads")->capture_default_str();
+  app.add_option("--format", a->format, "table or json")->capture_default_str();
+  app.add_option("--shape", a->shape, "auto, on or off")->capture_default_str();
+  app.add_option("--time-scale", a->time_scale, "Multiply every emulated duration")->capture_default_str();
+  app.add_option("--profiles", a->profiles, "Profiles folder");
+  return [a] { return RunDeviceCommand(*a); };
+}
+
+}  // namespace edgesplit::cli

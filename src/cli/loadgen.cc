@@ -1,0 +1,98 @@
+// edgesplit loadgen MODEL (--connect HOST:PORT [--link L] | --mqtt HOST:PORT) [--dtype D]
+//     --clients N --requests M [--cuts strict|...] [--request-rate R] [--deadline-ms D]
+//     [--precompute] [--timeout S] --format json
+//
+// N emulated devices against `edgesplit serve` (docs/serve.md): each runs its
+// head, sends the cut tensor and checks the result against local inference.
+#include <cstdio>
+
+#include "commands.h"
+#include "edgesplit/onednn.h"
+#include "edgesplit/serve.h"
+
+namespace edgesplit::cli {
+namespace {
+
+struct LoadgenArgs {
+  std::string model, connect, link = "udp", mqtt, dtype = "f32", cuts = "strict", format = "json", backend = "onednn";
+  std::string profiles, shape = "auto";
+  int clients = 1, requests = 1, threads = 1, inputs = 4;
+  double request_rate = 0, deadline_ms = 0, timeout = 30, time_scale = 1, mqtt_retry = 2;
+  bool precompute = false;
+};
+
+Status RunLoadgenCommand(const LoadgenArgs& a) {
+  if (a.connect.empty() == a.mqtt.empty())
+    return InvalidArgument("give --connect HOST:PORT (the address `edgesplit serve` printed) or --mqtt HOST:PORT, not both");
+  if (a.format != "json" && a.format != "table") return InvalidArgument("--format must be json or table");
+  runtime::LoadgenOptions o;
+  o.model = a.model;
+  o.dtype = a.dtype;
+  o.cuts = a.cuts;
+  o.backend = a.backend;
+  if (!a.connect.empty()) {
+    ES_ASSIGN_OR_RETURN(o.server, net::ParseEndpoint(a.connect));
+  } else {
+    ES_ASSIGN_OR_RETURN(o.mqtt, net::ParseEndpoint(a.mqtt));
+    o.mqtt_retry_s = a.mqtt_retry;
+  }
+  o.link.link = a.link;
+  o.link.profiles_dir = a.profiles;
+  ES_ASSIGN_OR_RETURN(o.link.shaped, runtime::DecideShaping(a.shape, a.link, a.profiles, false));
+  o.link.time_scale = a.time_scale;
+  o.clients = a.clients;
+  o.requests = a.requests;
+  o.request_rate = a.request_rate;
+  o.deadline_s = a.deadline_ms / 1e3;
+  o.timeout_s = a.timeout;
+  o.precompute = a.precompute;
+  o.distinct_inputs = a.inputs;
+  if (a.backend == "onednn") ES_RETURN_IF_ERROR(SetOneDnnThreads(a.threads));
+  ES_ASSIGN_OR_RETURN(runtime::LoadgenReport r, runtime::RunLoadgen(o));
+  if (a.format == "json") {
+    std::printf("%s\n", runtime::LoadgenJson(r).c_str());
+  } else {
+    std::printf("sent %lld  completed %lld  busy %lld  lost %lld  duplicated %lld  corrupted %lld\n",
+                static_cast<long long>(r.sent), static_cast<long long>(r.completed), static_cast<long long>(r.busy),
+                static_cast<long long>(r.lost), static_cast<long long>(r.duplicated), static_cast<long long>(r.corrupted));
+    std::printf("p50 %.2f ms  p99 %.2f ms  throughput %.1f requests/s over %.2f s\n", r.p50_s * 1e3, r.p99_s * 1e3,
+                r.throughput_rps, r.wall_s);
+    std::printf("batch sizes:");
+    for (auto& [b, n] : r.batch_sizes) std::printf(" %d:%lld", b, static_cast<long long>(n));
+    std::printf("\nper server:");
+    for (auto& [s, n] : r.per_server) std::printf(" %s:%lld", s.c_str(), static_cast<long long>(n));
+    std::printf("\n");
+    for (const std::string& e : r.first_errors) std::printf("error: %s\n", e.c_str());
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Runner RegisterLoadgen(CLI::App& app) {
+  auto a = std::make_shared<LoadgenArgs>();
+  app.add_option("model", a->model, "Zoo spec or .onnx path (the server's)")->required();
+  app.add_option("--connect", a->connect, "HOST:PORT of `edgesplit serve`");
+  app.add_option("--link", a->link, "Link profile (the server's): udp, tcp, espnow, ble, ...")->capture_default_str();
+  app.add_option("--mqtt", a->mqtt, "HOST:PORT of the MQTT broker the servers subscribe on");
+  app.add_option("--mqtt-retry", a->mqtt_retry, "With --mqtt: seconds before an unanswered request is published again")
+      ->capture_default_str();
+  app.add_option("--dtype", a->dtype, "f32 or int8 (the server's)")->capture_default_str();
+  app.add_option("--cuts", a->cuts, "Cuts the devices split at, round-robin: strict, loose, all, CUT,...")->capture_default_str();
+  app.add_option("--backend", a->backend, "onednn or reference (the devices' heads and the reference)")->capture_default_str();
+  app.add_option("--clients", a->clients, "Emulated devices (threads), each with one request outstanding")->capture_default_str();
+  app.add_option("--requests", a->requests, "Requests per client")->capture_default_str();
+  app.add_option("--request-rate", a->request_rate, "Requests/s per client (0: as fast as answered)")->capture_default_str();
+  app.add_option("--deadline-ms", a->deadline_ms, "Deadline sent with each request (0: none)")->capture_default_str();
+  app.add_option("--timeout", a->timeout, "Seconds before a request with no reply counts as lost")->capture_default_str();
+  app.add_flag("--precompute", a->precompute, "Compute heads before the clock starts");
+  app.add_option("--inputs", a->inputs, "Distinct seeded inputs the clients cycle through")->capture_default_str();
+  app.add_option("--threads", a->threads, "oneDNN threads for the heads")->capture_default_str();
+  app.add_option("--format", a->format, "json or table")->capture_default_str();
+  app.add_option("--shape", a->shape, "auto, on or off")->capture_default_str();
+  app.add_option("--time-scale", a->time_scale, "Multiply every emulated duration")->capture_default_str();
+  app.add_option("--profiles", a->profiles, "Profiles folder");
+  return [a] { return RunLoadgenCommand(*a); };
+}
+
+}  // namespace edgesplit::cli

@@ -1,0 +1,100 @@
+// edgesplit serve MODEL (--listen HOST:PORT --link udp|tcp|espnow|ble | --mqtt HOST:PORT)
+//     [--cuts strict|loose|all|CUT,...] [--dtype f32|int8] [--max-batch N] [--max-wait-ms T]
+//     [--queue-limit Q] [--threads N] [--id ID] [--backend onednn|reference] [--profiles DIR]
+//
+// The edge server (docs/serve.md): prints one JSON line with `listening` on
+// stdout when ready, nothing else; logs go to stderr. SIGTERM/SIGINT refuse new
+// requests, finish the queued ones and exit within 10 s.
+#include <csignal>
+#include <cstdio>
+#include <thread>
+
+#include "commands.h"
+#include "edgesplit/onednn.h"
+#include "edgesplit/serve.h"
+
+namespace edgesplit::cli {
+namespace {
+
+std::atomic<bool> g_stop{false};
+void OnStop(int) { g_stop = true; }
+
+struct ServeArgs {
+  std::string model, listen = "127.0.0.1:0", link = "udp", mqtt, cuts = "strict", dtype = "f32", id, backend = "onednn";
+  std::string profiles, shape = "auto", group = "edgesplit";
+  int max_batch = 8, queue_limit = 1024, threads = 0, max_peers = 1024, max_connections = 1024;
+  double max_wait_ms = 2, time_scale = 1, idle_timeout = 30;
+};
+
+Status RunServe(const ServeArgs& a) {
+  runtime::ServeOptions o;
+  if (!a.mqtt.empty()) {
+    ES_ASSIGN_OR_RETURN(o.mqtt, net::ParseEndpoint(a.mqtt));
+    o.mqtt_group = a.group;
+  }
+  o.model = a.model;
+  o.dtype = a.dtype;
+  o.cuts = a.cuts;
+  o.backend = a.backend;
+  o.max_batch = a.max_batch;
+  o.max_wait_s = a.max_wait_ms / 1e3;
+  o.queue_limit = a.queue_limit;
+  o.id = a.id;
+  ES_ASSIGN_OR_RETURN(o.listen, net::ParseEndpoint(a.listen));
+  if (!o.mqtt && o.listen.host != "127.0.0.1" && o.listen.host != "localhost")
+    std::fprintf(stderr, "edgesplit serve: listening beyond loopback on %s\n", o.listen.ToString().c_str());
+  o.link.link = a.link;
+  o.link.profiles_dir = a.profiles;
+  ES_ASSIGN_OR_RETURN(o.link.shaped, runtime::DecideShaping(a.shape, a.link, a.profiles, false));
+  o.link.time_scale = a.time_scale;
+  o.limits.max_peers = a.max_peers;
+  o.limits.max_connections = a.max_connections;
+  o.limits.idle_timeout_s = a.idle_timeout;
+  if (a.backend == "onednn") ES_RETURN_IF_ERROR(SetOneDnnThreads(a.threads));
+
+  struct sigaction sa{};
+  sa.sa_handler = OnStop;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  ES_ASSIGN_OR_RETURN(std::unique_ptr<runtime::EdgeServer> server, runtime::EdgeServer::Start(o));
+  std::printf("%s\n", server->ReadyJson().c_str());
+  std::fflush(stdout);
+  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::fprintf(stderr, "edgesplit serve: stopping: finishing queued requests\n");
+  server->Stop(8.0);
+  const runtime::ServerCounters c = server->counters();
+  std::fprintf(stderr, "edgesplit serve: %lld requests, %lld served, %lld busy, %lld errors, %lld pings\n",
+               static_cast<long long>(c.received), static_cast<long long>(c.served), static_cast<long long>(c.busy),
+               static_cast<long long>(c.errors), static_cast<long long>(c.pings));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Runner RegisterServe(CLI::App& app) {
+  auto a = std::make_shared<ServeArgs>();
+  app.add_option("model", a->model, "Zoo spec or .onnx path")->required();
+  app.add_option("--listen", a->listen, "HOST:PORT to listen on (port 0: a free port; beyond loopback is logged)")
+      ->capture_default_str();
+  app.add_option("--link", a->link, "Link profile: udp, tcp, espnow, espnow-v2, ble, ble-2m")->capture_default_str();
+  app.add_option("--mqtt", a->mqtt, "HOST:PORT of an MQTT broker: serve as one replica of a shared subscription");
+  app.add_option("--group", a->group, "With --mqtt: the shared subscription's group (replicas of one server)")
+      ->capture_default_str();
+  app.add_option("--cuts", a->cuts, "strict, loose, all, or CUT,... (the input cut is always served)")->capture_default_str();
+  app.add_option("--dtype", a->dtype, "f32 or int8")->capture_default_str();
+  app.add_option("--backend", a->backend, "onednn or reference")->capture_default_str();
+  app.add_option("--max-batch", a->max_batch, "Largest batch of same-cut requests (1: no batching)")->capture_default_str();
+  app.add_option("--max-wait-ms", a->max_wait_ms, "How long a batch's first request waits for more")->capture_default_str();
+  app.add_option("--queue-limit", a->queue_limit, "Requests queued before BUSY replies")->capture_default_str();
+  app.add_option("--threads", a->threads, "oneDNN threads (0: all cores)")->capture_default_str();
+  app.add_option("--id", a->id, "Server id carried by every reply (default HOSTNAME:PID)");
+  app.add_option("--max-peers", a->max_peers, "Datagram senders holding state at once")->capture_default_str();
+  app.add_option("--max-connections", a->max_connections, "TCP connections at once")->capture_default_str();
+  app.add_option("--idle-timeout", a->idle_timeout, "Seconds an idle peer or connection is kept")->capture_default_str();
+  app.add_option("--shape", a->shape, "auto, on or off: pace reply frames as the link profile says")->capture_default_str();
+  app.add_option("--time-scale", a->time_scale, "Multiply every emulated duration")->capture_default_str();
+  app.add_option("--profiles", a->profiles, "Profiles folder");
+  return [a] { return RunServe(*a); };
+}
+
+}  // namespace edgesplit::cli

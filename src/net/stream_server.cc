@@ -1,0 +1,256 @@
+// The edge server's TCP end: every connection served at once by one Asio I/O
+// thread, with idle and partial-frame timeouts and a connection limit.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <atomic>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "asio_wait.h"
+#include "edgesplit/net_server.h"
+#include "edgesplit/wire.h"
+
+namespace edgesplit::net {
+namespace {
+
+using asio::ip::tcp;
+
+Clock::duration Seconds(double s) {
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+}
+
+class StreamServer final : public ServerTransport {
+ public:
+  StreamServer(const ChannelOptions& options, const ServerLimits& limits, OnMessage on_message)
+      : options_(options), limits_(limits), on_message_(std::move(on_message)) {}
+
+  Status Start(const Endpoint& local) {
+    asio::error_code ec;
+    const asio::ip::address address = asio::ip::make_address(local.host, ec);
+    if (ec) return InvalidArgument("'" + local.host + "' is not an IP address");
+    const tcp::endpoint ep(address, local.port);
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) detail::SetCloseOnExec(acceptor_.native_handle());
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return IoError("cannot listen on TCP " + local.ToString() + ": " + detail::ErrorText(ec));
+    AcceptNext();
+    thread_ = std::thread([this] { io_.run(); });
+    return Status::Ok();
+  }
+  ~StreamServer() override {
+    asio::post(io_, [this] {
+      asio::error_code ec;
+      acceptor_.close(ec);
+      for (auto& [id, c] : connections_) Close(*c);
+      io_.stop();
+    });
+    if (thread_.joinable()) thread_.join();
+  }
+
+  Endpoint local_endpoint() const override {
+    asio::error_code ec;
+    const auto ep = acceptor_.local_endpoint(ec);
+    return Endpoint{ep.address().to_string(), ep.port()};
+  }
+
+  void Reply(PeerId peer, std::vector<uint8_t> message, uint32_t /*request_id*/) override {
+    ++pending_;
+    asio::post(io_, [this, peer, m = std::move(message)]() mutable {
+      auto it = connections_.find(peer);
+      if (it == connections_.end() || !it->second->open) {
+        --pending_;
+        CountFailedReply();
+        return;
+      }
+      Connection& c = *it->second;
+      c.outbox.push_back(std::move(m));
+      if (!c.writing) WriteNext(it->second);
+    });
+  }
+  int64_t pending_replies() const override { return pending_.load(); }
+  ServerStats stats() const override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ServerStats s = stats_;
+    s.peers = connection_count_.load();
+    return s;
+  }
+
+ private:
+  struct Connection {
+    PeerId id = 0;
+    tcp::socket socket;
+    asio::steady_timer timer;
+    std::vector<uint8_t> in;  // bytes of the message being read
+    size_t have = 0;
+    size_t need = 0;  // whole message size once the fixed header is in (0 before)
+    std::deque<std::vector<uint8_t>> outbox;
+    bool writing = false, open = true;
+    Connection(asio::io_context& io, tcp::socket s) : socket(std::move(s)), timer(io) {}
+  };
+  using ConnectionPtr = std::shared_ptr<Connection>;
+
+  void Reject(const std::string& why) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++stats_.rejected;
+    stats_.last_rejection = why;
+  }
+  void CountFailedReply() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++stats_.replies_failed;
+  }
+
+  void AcceptNext() {
+    acceptor_.async_accept([this](const asio::error_code& ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+      if (!ec) {
+        if (static_cast<int>(connections_.size()) >= limits_.max_connections) {
+          Reject("connection refused: " + std::to_string(limits_.max_connections) + " connections already open");
+          asio::error_code ignored;
+          socket.close(ignored);
+        } else {
+          asio::error_code ignored;
+          detail::SetCloseOnExec(socket.native_handle());
+          socket.set_option(tcp::no_delay(true), ignored);
+          auto c = std::make_shared<Connection>(io_, std::move(socket));
+          c->id = next_id_++;
+          c->in.resize(wire::kMessageFixedHeaderBytes);
+          connections_[c->id] = c;
+          connection_count_ = static_cast<int64_t>(connections_.size());
+          ArmTimer(c);
+          ReadMore(c);
+        }
+      }
+      AcceptNext();
+    });
+  }
+
+  // Idle (no byte of a new message) or partial-frame timeout, re-armed on every read.
+  void ArmTimer(const ConnectionPtr& c) {
+    c->timer.expires_after(Seconds(c->have == 0 ? limits_.idle_timeout_s : limits_.frame_timeout_s));
+    c->timer.async_wait([this, c](const asio::error_code& ec) {
+      if (ec || !c->open) return;
+      if (c->have > 0) Reject("connection " + std::to_string(c->id) + ": message not finished within the frame timeout");
+      Drop(c);
+    });
+  }
+
+  void ReadMore(const ConnectionPtr& c) {
+    c->socket.async_read_some(asio::buffer(c->in.data() + c->have, c->in.size() - c->have),
+                              [this, c](const asio::error_code& ec, size_t n) {
+                                if (!c->open) return;
+                                if (ec) {
+                                  if (c->have > 0) Reject("connection " + std::to_string(c->id) + " ended inside a message");
+                                  Drop(c);
+                                  return;
+                                }
+                                c->have += n;
+                                if (!Parse(c)) return;
+                                ArmTimer(c);
+                                ReadMore(c);
+                              });
+  }
+
+  // Hands every complete message on; false when the connection was dropped.
+  bool Parse(const ConnectionPtr& c) {
+    wire::WireLimits limits;
+    limits.max_payload_bytes = limits_.max_message_bytes;
+    for (;;) {
+      if (c->need == 0) {
+        if (c->have < wire::kMessageFixedHeaderBytes) return true;
+        auto size = wire::MessageSizeFromPrefix(std::span<const uint8_t>(c->in.data(), wire::kMessageFixedHeaderBytes), limits);
+        if (!size.ok() || *size > limits_.max_message_bytes) {
+          Reject("connection " + std::to_string(c->id) + ": " +
+                 (size.ok() ? "message of " + std::to_string(*size) + " bytes exceeds the limit" : size.status().message()));
+          Drop(c);
+          return false;
+        }
+        c->need = *size;
+        if (c->in.size() < c->need) c->in.resize(c->need);
+      }
+      if (c->have < c->need) return true;
+      std::vector<uint8_t> message(c->in.begin(), c->in.begin() + static_cast<std::ptrdiff_t>(c->need));
+      auto decoded = wire::DecodeMessage(message, limits);
+      if (!decoded.ok()) {  // a stream cannot resynchronise after bad bytes
+        Reject("connection " + std::to_string(c->id) + ": " + decoded.status().message());
+        Drop(c);
+        return false;
+      }
+      const size_t rest = c->have - c->need;
+      std::memmove(c->in.data(), c->in.data() + c->need, rest);
+      c->have = rest;
+      c->need = 0;
+      if (c->in.size() > (1u << 20) && c->have < wire::kMessageFixedHeaderBytes) {
+        c->in.resize(wire::kMessageFixedHeaderBytes);  // give a large request's buffer back
+        c->in.shrink_to_fit();
+      }
+      if (c->in.size() < wire::kMessageFixedHeaderBytes) c->in.resize(wire::kMessageFixedHeaderBytes);
+      on_message_(c->id, std::move(message));
+    }
+  }
+
+  void WriteNext(const ConnectionPtr& c) {
+    if (c->outbox.empty() || !c->open) {
+      c->writing = false;
+      return;
+    }
+    c->writing = true;
+    asio::async_write(c->socket, asio::buffer(c->outbox.front()), [this, c](const asio::error_code& ec, size_t) {
+      c->outbox.pop_front();
+      --pending_;
+      if (ec) {
+        CountFailedReply();
+        Drop(c);
+        return;
+      }
+      WriteNext(c);
+    });
+  }
+
+  void Close(Connection& c) {
+    if (!c.open) return;
+    c.open = false;
+    asio::error_code ignored;
+    c.timer.cancel();
+    c.socket.shutdown(tcp::socket::shutdown_both, ignored);
+    c.socket.close(ignored);
+  }
+  void Drop(const ConnectionPtr& c) {
+    Close(*c);
+    for (size_t i = c->writing ? 1 : 0; i < c->outbox.size(); ++i) {
+      --pending_;
+      CountFailedReply();
+    }
+    c->outbox.resize(c->writing && !c->outbox.empty() ? 1 : 0);
+    connections_.erase(c->id);
+    connection_count_ = static_cast<int64_t>(connections_.size());
+  }
+
+  ChannelOptions options_;
+  ServerLimits limits_;
+  OnMessage on_message_;
+  asio::io_context io_;
+  tcp::acceptor acceptor_{io_};
+  std::map<PeerId, ConnectionPtr> connections_;  // I/O thread only
+  PeerId next_id_ = 1;
+  std::atomic<int64_t> connection_count_{0};
+  std::atomic<int64_t> pending_{0};
+  mutable std::mutex mutex_;
+  ServerStats stats_;
+  std::thread thread_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ServerTransport>> CreateStreamServer(const ChannelOptions& options, const Endpoint& local,
+                                                            const ServerLimits& limits, ServerTransport::OnMessage on_message) {
+  auto server = std::make_unique<StreamServer>(options, limits, std::move(on_message));
+  ES_RETURN_IF_ERROR(server->Start(local));
+  return std::unique_ptr<ServerTransport>(std::move(server));
+}
+
+}  // namespace edgesplit::net

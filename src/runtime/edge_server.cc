@@ -1,0 +1,325 @@
+// The edge server: admission on the transport's I/O thread, one queue per
+// served cut, and a worker that runs batches of requests for the same cut.
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "edgesplit/analysis.h"
+#include "edgesplit/serve.h"
+#include "edgesplit/wire.h"
+#include "messages.h"
+#include "tail_set.h"
+
+namespace edgesplit::runtime {
+namespace {
+
+using net::Clock;
+
+uint32_t ClampUs(double seconds) { return static_cast<uint32_t>(std::clamp(seconds * 1e6, 0.0, 4.0e9)); }
+
+}  // namespace
+
+std::string DefaultServerId() {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "localhost");
+  return std::string(host) + ":" + std::to_string(getpid());
+}
+
+struct EdgeServer::Impl {
+  struct Pending {
+    net::PeerId peer = 0;
+    uint32_t request_id = 0;
+    Clock::time_point received{}, deadline = Clock::time_point::max();
+    std::vector<uint8_t> message;
+    size_t payload_offset = 0;
+  };
+
+  ServeOptions options;
+  std::string id, listening;
+  std::unique_ptr<TailSet> tails;
+  std::unique_ptr<net::ServerTransport> transport;
+  int64_t memory_bound = 0;
+
+  std::mutex mutex;
+  std::condition_variable work;
+  std::vector<std::deque<Pending>> queues;  // per tail
+  int64_t queued = 0;
+  bool stopping = false, stopped = false, busy_running = false;
+  double per_request_s = 0;  // moving average of the service time per request in a batch
+  ServerCounters counters;
+  std::thread worker;
+
+  void Reply(net::PeerId peer, uint32_t request_id, const Status& status) {
+    std::vector<uint8_t> out;
+    wire::MessageHeader h;
+    h.type = wire::MessageType::kError;
+    h.request_id = request_id;
+    h.dtype = DType::kUInt8;
+    h.error_code = static_cast<wire::WireErrorCode>(status.code());
+    h.model_hash = tails->model_hash();
+    wire::SetSenderId(&h, id);
+    const std::string text = status.message().substr(0, 1024);
+    out.resize(wire::EncodedMessageBytes(h, text.size()));
+    if (wire::EncodeMessage(h, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()), out).ok())
+      transport->Reply(peer, std::move(out), request_id);
+  }
+
+  void ReplyPong(net::PeerId peer, const wire::DecodedMessage& ping) {
+    wire::MessageHeader h;
+    h.type = wire::MessageType::kPong;
+    h.request_id = ping.header.request_id;
+    h.dtype = DType::kUInt8;
+    h.model_hash = tails->model_hash();
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      h.queue_length = static_cast<uint32_t>(queued);
+      h.service_time_us = ClampUs(per_request_s);
+      ++counters.pings;
+    }
+    wire::SetSenderId(&h, id);
+    std::vector<uint8_t> out(wire::EncodedMessageBytes(h, ping.payload.size()));
+    if (wire::EncodeMessage(h, ping.payload, out).ok()) transport->Reply(peer, std::move(out), h.request_id);
+  }
+
+  // On the transport's I/O thread: check, then queue or answer at once.
+  void Admit(net::PeerId peer, std::vector<uint8_t> message) {
+    const Clock::time_point now = Clock::now();
+    auto decoded = wire::DecodeMessage(message);
+    if (!decoded.ok()) return;  // the transport checked the CRC; nothing to answer without an id
+    const wire::MessageHeader& h = decoded->header;
+    if (h.type == wire::MessageType::kPing) return ReplyPong(peer, *decoded);
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      ++counters.received;
+    }
+    auto fail = [&](const Status& s) {
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (s.code() == StatusCode::kBusy) ++counters.busy;
+        else ++counters.errors;
+      }
+      Reply(peer, h.request_id, s.WithContext("server " + id + " request " + std::to_string(h.request_id)));
+    };
+    auto tail = tails->CheckRequest(h, decoded->payload.size());
+    if (!tail.ok()) return fail(tail.status());
+    Pending p;
+    p.peer = peer;
+    p.request_id = h.request_id;
+    p.received = now;
+    if (h.deadline_budget_us > 0) p.deadline = now + std::chrono::microseconds(h.deadline_budget_us);
+    p.payload_offset = static_cast<size_t>(decoded->payload.data() - message.data());
+    Status busy = Status::Ok();
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (stopping) {
+        busy = Busy("shutting down");
+      } else if (queued >= options.queue_limit) {
+        busy = Busy("queue full (" + std::to_string(queued) + " requests, --queue-limit " +
+                    std::to_string(options.queue_limit) + ")");
+      } else if (h.deadline_budget_us > 0) {
+        // Expected wait: the work queued ahead (and a batch running), at the measured cost per request.
+        const double wait_s = static_cast<double>(queued + (busy_running ? options.max_batch : 0)) * per_request_s;
+        if (wait_s * 1e6 > h.deadline_budget_us)
+          busy = Busy("cannot start within the deadline of " + std::to_string(h.deadline_budget_us) + " us (about " +
+                      std::to_string(ClampUs(wait_s)) + " us of work queued)");
+      }
+      if (busy.ok()) {
+        p.message = std::move(message);
+        queues[static_cast<size_t>(*tail)].push_back(std::move(p));
+        ++queued;
+      }
+    }
+    if (busy.ok()) {
+      work.notify_one();
+      return;
+    }
+    fail(busy);
+  }
+
+  // The cut whose oldest request has waited longest, or -1.
+  int OldestTail() const {
+    int best = -1;
+    for (size_t t = 0; t < queues.size(); ++t)
+      if (!queues[t].empty() && (best < 0 || queues[t].front().received < queues[static_cast<size_t>(best)].front().received))
+        best = static_cast<int>(t);
+    return best;
+  }
+
+  void Work() {
+    std::vector<Pending> batch, expired;
+    std::vector<std::span<const uint8_t>> inputs;
+    for (;;) {
+      batch.clear();
+      int tail = -1;
+      {
+        std::unique_lock<std::mutex> lock(mutex);
+        work.wait(lock, [&] { return queued > 0 || stopped; });
+        if (queued == 0 && stopped) return;
+        tail = OldestTail();
+        auto& q = queues[static_cast<size_t>(tail)];
+        const Clock::time_point until = q.front().received + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.max_wait_s));
+        // Wait for the batch to fill, but never past the first request's wait.
+        work.wait_until(lock, until, [&] { return static_cast<int>(q.size()) >= options.max_batch || stopping; });
+        const Clock::time_point now = Clock::now();
+        while (!q.empty() && static_cast<int>(batch.size()) < options.max_batch) {
+          batch.push_back(std::move(q.front()));
+          q.pop_front();
+          --queued;
+        }
+        busy_running = true;
+        // Requests whose deadline passed while they queued cannot start in time.
+        for (Pending& p : batch)
+          if (p.deadline < now) expired.push_back(std::move(p));
+        std::erase_if(batch, [](const Pending& p) { return p.message.empty(); });
+        counters.busy += static_cast<int64_t>(expired.size());
+      }
+      for (const Pending& p : expired)
+        Reply(p.peer, p.request_id,
+              Busy("server " + id + " request " + std::to_string(p.request_id) + ": could not start before its deadline"));
+      expired.clear();
+      if (!batch.empty()) RunBatch(tail, batch, inputs);
+      std::lock_guard<std::mutex> lock(mutex);
+      busy_running = false;
+    }
+  }
+
+  void RunBatch(int tail, std::vector<Pending>& batch, std::vector<std::span<const uint8_t>>& inputs) {
+    inputs.clear();
+    for (const Pending& p : batch)
+      inputs.emplace_back(p.message.data() + p.payload_offset, p.message.size() - p.payload_offset - wire::kMessageCrcBytes);
+    const Clock::time_point t0 = Clock::now();
+    const Status run = tails->Run(tail, inputs);
+    const double compute_s = net::SecondsSince(t0);
+    const int k = static_cast<int>(batch.size());
+    int64_t queue_now = 0;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      const double sample = compute_s / k;
+      per_request_s = per_request_s == 0 ? sample : 0.8 * per_request_s + 0.2 * sample;
+      ++counters.batch_sizes[k];
+      queue_now = queued;
+      if (run.ok()) counters.served += k;
+      else counters.errors += k;
+    }
+    for (int i = 0; i < k; ++i) {
+      Pending& p = batch[static_cast<size_t>(i)];
+      if (!run.ok()) {
+        Reply(p.peer, p.request_id, run.WithContext("server " + id + " request " + std::to_string(p.request_id)));
+        continue;
+      }
+      wire::MessageHeader h = tails->OutputHeader(tail);
+      h.type = wire::MessageType::kTensorResult;
+      h.request_id = p.request_id;
+      h.model_hash = tails->model_hash();
+      h.batch_size = static_cast<uint16_t>(k);
+      h.queue_length = static_cast<uint32_t>(queue_now);
+      h.service_time_us = ClampUs(net::SecondsSince(p.received));
+      wire::SetSenderId(&h, id);
+      const std::span<const uint8_t> out = tails->Output(tail, i);
+      std::vector<uint8_t> message(wire::EncodedMessageBytes(h, out.size()));
+      if (wire::EncodeMessage(h, out, message).ok()) transport->Reply(p.peer, std::move(message), p.request_id);
+    }
+  }
+};
+
+EdgeServer::EdgeServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+EdgeServer::~EdgeServer() { Stop(0); }
+
+Result<std::unique_ptr<EdgeServer>> EdgeServer::Start(const ServeOptions& o) {
+  if (o.max_batch < 1 || o.max_batch > 1024) return InvalidArgument("--max-batch must be in 1..1024");
+  if (!(o.max_wait_s >= 0) || o.max_wait_s > 10) return InvalidArgument("--max-wait-ms must be in 0..10000");
+  if (o.queue_limit < 1) return InvalidArgument("--queue-limit must be at least 1");
+  auto impl = std::make_unique<Impl>();
+  impl->options = o;
+  impl->id = o.id.empty() ? DefaultServerId() : o.id;
+  if (impl->id.size() > wire::kMaxSenderIdBytes)
+    return InvalidArgument("--id '" + impl->id + "' is longer than " + std::to_string(wire::kMaxSenderIdBytes) + " bytes");
+  ES_ASSIGN_OR_RETURN(impl->tails, TailSet::Load(o.model, o.dtype, o.cuts, o.backend, o.max_batch));
+  impl->queues.resize(impl->tails->size());
+  ES_ASSIGN_OR_RETURN(ResolvedLink link, ResolveLink(o.link));
+  net::ServerLimits limits = o.limits;
+  limits.max_message_bytes = static_cast<uint32_t>(impl->tails->max_request_bytes());
+  link.channel.max_message_bytes = limits.max_message_bytes;
+  Impl* self = impl.get();
+  auto admit = [self](net::PeerId peer, std::vector<uint8_t> m) { self->Admit(peer, std::move(m)); };
+  if (o.mqtt) {
+    net::MqttOptions mq;
+    mq.model_hash = impl->tails->model_hash();
+    mq.group = o.mqtt_group;
+    mq.client_id = impl->id;
+    std::string subscription;
+    ES_ASSIGN_OR_RETURN(impl->transport, net::CreateMqttServer(*o.mqtt, mq, limits, admit, &subscription));
+    impl->listening = "mqtt://" + o.mqtt->ToString() + "/" + subscription;
+  } else {
+    ES_ASSIGN_OR_RETURN(impl->transport, net::ServerTransport::Create(link.channel, o.listen, limits, admit));
+    impl->listening = impl->transport->local_endpoint().ToString();
+  }
+  impl->memory_bound = static_cast<int64_t>(o.queue_limit) * limits.max_message_bytes +
+                       net::ServerTransport::MemoryBoundBytes(link.channel, limits);
+  impl->worker = std::thread([self] { self->Work(); });
+  return std::unique_ptr<EdgeServer>(new EdgeServer(std::move(impl)));
+}
+
+net::Endpoint EdgeServer::endpoint() const { return impl_->transport->local_endpoint(); }
+const std::string& EdgeServer::id() const { return impl_->id; }
+uint32_t EdgeServer::model_hash() const { return impl_->tails->model_hash(); }
+const std::vector<int>& EdgeServer::cuts() const { return impl_->tails->cuts(); }
+int64_t EdgeServer::memory_bound_bytes() const { return impl_->memory_bound; }
+int64_t EdgeServer::arena_bytes() const { return impl_->tails->arena_bytes(); }
+
+ServerCounters EdgeServer::counters() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->counters;
+}
+
+std::string EdgeServer::ReadyJson() const {
+  nlohmann::ordered_json j;
+  j["listening"] = impl_->listening;
+  j["id"] = id();
+  j["model"] = impl_->options.model;
+  j["dtype"] = impl_->options.dtype;
+  j["model_hash"] = model_hash();
+  j["cuts"] = cuts();
+  j["max_batch"] = impl_->options.max_batch;
+  j["queue_limit"] = impl_->options.queue_limit;
+  j["memory_bound_bytes"] = memory_bound_bytes();
+  j["arena_bytes"] = arena_bytes();
+  return j.dump();
+}
+
+void EdgeServer::Stop(double grace_s) {
+  Impl& s = *impl_;
+  {
+    std::lock_guard<std::mutex> lock(s.mutex);
+    if (s.stopped) return;
+    s.stopping = true;
+  }
+  s.work.notify_all();
+  const net::Deadline deadline = net::DeadlineIn(grace_s);
+  // Let the queue drain and the replies leave (bounded by the grace period).
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(s.mutex);
+      if (s.queued == 0 && !s.busy_running && s.transport->pending_replies() == 0) break;
+    }
+    if (net::Clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  {
+    std::lock_guard<std::mutex> lock(s.mutex);
+    s.stopped = true;
+    for (auto& q : s.queues) q.clear();
+    s.queued = 0;
+  }
+  s.work.notify_all();
+  if (s.worker.joinable()) s.worker.join();
+  s.transport.reset();
+}
+
+}  // namespace edgesplit::runtime

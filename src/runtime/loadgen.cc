@@ -1,0 +1,313 @@
+// The load generator: N emulated devices, one thread each, one request
+// outstanding, every result checked against local inference.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+#include <unistd.h>
+
+#include "edgesplit/analysis.h"
+#include "edgesplit/serve.h"
+#include "edgesplit/wire.h"
+#include "tail_set.h"
+
+namespace edgesplit::runtime {
+namespace {
+
+using net::Clock;
+
+// What every client shares: the model, its heads per cut, the inputs, and
+// the reference output of every input (whole model, batch 1, same backend).
+class Workload {
+ public:
+  static Result<std::unique_ptr<Workload>> Load(const LoadgenOptions& o) {
+    auto w = std::unique_ptr<Workload>(new Workload());
+    const Backend* backend = FindBackend(o.backend);
+    if (!backend) return InvalidArgument("unknown backend '" + o.backend + "' (onednn or reference)");
+    w->backend_ = backend;
+    ES_ASSIGN_OR_RETURN(Graph g, LoadExecutionGraph(o.model, o.dtype));
+    w->graph_ = std::make_shared<const Graph>(std::move(g));
+    const Graph& graph = *w->graph_;
+    w->model_hash_ = ModelHash(graph);
+    ES_ASSIGN_OR_RETURN(w->cuts_, SelectServedCuts(graph, o.cuts));
+    ES_ASSIGN_OR_RETURN(std::vector<CutPoint> cuts, FindCutPoints(graph));
+    const int end = static_cast<int>(graph.nodes.size());
+    ES_ASSIGN_OR_RETURN(w->whole_, SegmentExecutor::Create(graph, 0, end, *backend));
+    if (w->whole_->num_inputs() != 1 || w->whole_->input_tensor().dtype != DType::kFloat32)
+      return Unsupported("loadgen needs a model with one float input");
+    for (int c : w->cuts_) {
+      Head& h = w->heads_.emplace_back();
+      h.cut = c;
+      if (c > 0) {
+        ES_ASSIGN_OR_RETURN(h.executor, SegmentExecutor::Create(graph, 0, cuts[static_cast<size_t>(c)].position, *backend));
+      }
+      const Tensor& t = c > 0 ? h.executor->output_tensor() : w->whole_->input_tensor();
+      ES_ASSIGN_OR_RETURN(h.header, TensorHeader(wire::MessageType::kTensorRequest, t));
+      h.header.cut_id = static_cast<uint16_t>(c);
+      h.header.model_hash = w->model_hash_;
+    }
+    // Seeded inputs and their references.
+    const int64_t in_bytes = w->whole_->input_bytes(0);
+    Rng rng(2024);
+    for (int i = 0; i < std::max(1, o.distinct_inputs); ++i) {
+      std::vector<uint8_t> input(static_cast<size_t>(in_bytes));
+      float* f = reinterpret_cast<float*>(input.data());
+      for (int64_t j = 0; j < in_bytes / 4; ++j) f[j] = rng.Uniform(-1.0f, 1.0f);
+      std::memcpy(w->whole_->input(0), input.data(), input.size());
+      ES_RETURN_IF_ERROR(w->whole_->Invoke());
+      const auto* out = static_cast<const uint8_t*>(w->whole_->output(0));
+      w->references_.emplace_back(out, out + w->whole_->output_bytes(0));
+      w->inputs_.push_back(std::move(input));
+    }
+    w->output_dtype_ = w->whole_->output_tensor().dtype;
+    return w;
+  }
+
+  int num_cuts() const { return static_cast<int>(heads_.size()); }
+  int num_inputs() const { return static_cast<int>(inputs_.size()); }
+  const std::vector<uint8_t>& reference(int input) const { return references_[static_cast<size_t>(input)]; }
+  uint32_t model_hash() const { return model_hash_; }
+  size_t max_reply_bytes() const {
+    return wire::EncodedMessageBytes(wire::kMaxRank, references_[0].size(), wire::kMaxSenderIdBytes) + 4096;
+  }
+
+  // The request message for head `h` on input `input` (computed now: shared
+  // head executors, one client at a time).
+  Result<std::vector<uint8_t>> Request(int h, int input, uint32_t request_id, const std::string& device, uint32_t deadline_us) {
+    Head& head = heads_[static_cast<size_t>(h)];
+    std::lock_guard<std::mutex> lock(head.mutex);
+    std::span<const uint8_t> payload(inputs_[static_cast<size_t>(input)]);
+    if (head.executor) {
+      std::memcpy(head.executor->input(0), payload.data(), payload.size());
+      ES_RETURN_IF_ERROR(head.executor->Invoke());
+      payload = std::span<const uint8_t>(static_cast<const uint8_t*>(head.executor->output(0)),
+                                         static_cast<size_t>(head.executor->output_bytes(0)));
+    }
+    wire::MessageHeader hdr = head.header;
+    hdr.request_id = request_id;
+    hdr.deadline_budget_us = deadline_us;
+    wire::SetSenderId(&hdr, device);
+    std::vector<uint8_t> message(wire::EncodedMessageBytes(hdr, payload.size()));
+    ES_RETURN_IF_ERROR(wire::EncodeMessage(hdr, payload, message).status());
+    return message;
+  }
+
+  // Whether `result` is the reference for `input`: int8 bit for bit; f32
+  // within 1e-5 of the reference's largest magnitude (batched kernels may
+  // block the sums differently: docs/serve.md).
+  bool Matches(const wire::DecodedMessage& result, int input) const {
+    const std::vector<uint8_t>& ref = reference(input);
+    if (result.payload.size() != ref.size() || result.header.dtype != output_dtype_) return false;
+    if (output_dtype_ != DType::kFloat32) return std::memcmp(result.payload.data(), ref.data(), ref.size()) == 0;
+    const size_t n = ref.size() / 4;
+    std::vector<float> a(n), b(n);
+    std::memcpy(a.data(), result.payload.data(), ref.size());
+    std::memcpy(b.data(), ref.data(), ref.size());
+    float scale = 0;
+    for (float v : b) scale = std::max(scale, std::fabs(v));
+    for (size_t i = 0; i < n; ++i)
+      if (!(std::fabs(a[i] - b[i]) <= 1e-5f * std::max(scale, 1e-30f))) return false;
+    return true;
+  }
+
+ private:
+  struct Head {
+    int cut = 0;
+    std::unique_ptr<SegmentExecutor> executor;  // none for cut 0 (the input itself is sent)
+    wire::MessageHeader header;
+    std::mutex mutex;
+  };
+  Workload() = default;
+  const Backend* backend_ = nullptr;
+  std::shared_ptr<const Graph> graph_;
+  uint32_t model_hash_ = 0;
+  std::vector<int> cuts_;
+  std::unique_ptr<SegmentExecutor> whole_;
+  std::deque<Head> heads_;
+  std::vector<std::vector<uint8_t>> inputs_, references_;
+  DType output_dtype_ = DType::kFloat32;
+};
+
+struct ClientTally {
+  int64_t sent = 0, completed = 0, busy = 0, lost = 0, duplicated = 0, corrupted = 0, errors = 0;
+  std::vector<double> latencies;
+  std::map<int, int64_t> batch_sizes;
+  std::map<std::string, int64_t> per_server;
+  std::vector<std::string> errors_seen;
+};
+
+}  // namespace
+
+Result<LoadgenReport> RunLoadgen(const LoadgenOptions& o, const std::atomic<bool>* stop) {
+  if (o.clients < 1 || o.clients > 10000) return InvalidArgument("--clients must be in 1..10000");
+  if (o.requests < 1) return InvalidArgument("--requests must be at least 1");
+  if (o.request_rate < 0 || !std::isfinite(o.request_rate)) return InvalidArgument("--request-rate must be >= 0");
+  if (o.deadline_s < 0 || o.deadline_s > 4000) return InvalidArgument("--deadline-ms must be in 0..4000000");
+  ES_ASSIGN_OR_RETURN(std::unique_ptr<Workload> work, Workload::Load(o));
+  ES_ASSIGN_OR_RETURN(ResolvedLink link, ResolveLink(o.link));
+  link.channel.max_message_bytes = static_cast<uint32_t>(work->max_reply_bytes());
+
+  // Precomputed requests: per (cut, input) the head's message body, re-headed per request.
+  std::vector<std::vector<std::vector<uint8_t>>> pre;
+  if (o.precompute) {
+    pre.resize(static_cast<size_t>(work->num_cuts()));
+    for (int c = 0; c < work->num_cuts(); ++c)
+      for (int i = 0; i < work->num_inputs(); ++i) {
+        ES_ASSIGN_OR_RETURN(std::vector<uint8_t> m, work->Request(c, i, 1, "", 0));
+        pre[static_cast<size_t>(c)].push_back(std::move(m));
+      }
+  }
+
+  std::vector<ClientTally> tallies(static_cast<size_t>(o.clients));
+  std::vector<std::unique_ptr<net::RequestClient>> clients;
+  for (int k = 0; k < o.clients; ++k) {
+    if (o.mqtt) {
+      net::MqttOptions mq;
+      mq.model_hash = work->model_hash();
+      mq.client_id = o.device_prefix + "-" + std::to_string(getpid()) + "-" + std::to_string(k);
+      mq.retry_s = o.mqtt_retry_s;
+      ES_ASSIGN_OR_RETURN(std::unique_ptr<net::RequestClient> c,
+                          net::CreateMqttClient(*o.mqtt, mq, link.channel.max_message_bytes));
+      clients.push_back(std::move(c));
+      continue;
+    }
+    ES_ASSIGN_OR_RETURN(std::unique_ptr<net::RequestClient> c, net::RequestClient::Create(link.channel, o.server));
+    clients.push_back(std::move(c));
+  }
+  const uint32_t deadline_us = static_cast<uint32_t>(o.deadline_s * 1e6);
+  const Clock::time_point start = Clock::now();
+  auto client_loop = [&](int k) {
+    ClientTally& t = tallies[static_cast<size_t>(k)];
+    net::RequestClient& client = *clients[static_cast<size_t>(k)];
+    const std::string device = o.device_prefix + "-" + std::to_string(k);
+    std::set<uint32_t> done;
+    for (int r = 0; r < o.requests; ++r) {
+      if (stop && stop->load()) break;
+      if (o.request_rate > 0) net::SleepUntil(start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(r / o.request_rate)));
+      const uint32_t id = static_cast<uint32_t>(r + 1);
+      const int cut = (k + r) % work->num_cuts();
+      const int input = (k * 7 + r) % work->num_inputs();
+      Result<std::vector<uint8_t>> message = std::vector<uint8_t>();
+      const Clock::time_point t0 = Clock::now();
+      if (o.precompute) {
+        message = pre[static_cast<size_t>(cut)][static_cast<size_t>(input)];
+        auto d = wire::DecodeMessage(*message);
+        if (d.ok()) {
+          wire::MessageHeader h = d->header;
+          h.request_id = id;
+          h.deadline_budget_us = deadline_us;
+          wire::SetSenderId(&h, device);
+          std::vector<uint8_t> m(wire::EncodedMessageBytes(h, d->payload.size()));
+          if (wire::EncodeMessage(h, d->payload, m).ok()) message = std::move(m);
+        }
+      } else {
+        message = work->Request(cut, input, id, device, deadline_us);
+      }
+      ++t.sent;
+      if (!message.ok()) {
+        ++t.lost;
+        if (t.errors_seen.size() < 5) t.errors_seen.push_back(message.status().message());
+        continue;
+      }
+      auto reply = client.Call(*message, id, net::DeadlineIn(o.timeout_s), nullptr);
+      if (!reply.ok()) {
+        ++t.lost;
+        if (t.errors_seen.size() < 5) t.errors_seen.push_back(reply.status().message());
+        continue;
+      }
+      auto decoded = wire::DecodeMessage(*reply);
+      if (!decoded.ok()) {
+        ++t.corrupted;
+        continue;
+      }
+      const wire::MessageHeader& h = decoded->header;
+      if (!done.insert(h.request_id).second) {
+        ++t.duplicated;
+        continue;
+      }
+      if (h.type == wire::MessageType::kError) {
+        const std::string text(decoded->payload.begin(), decoded->payload.end());
+        if (h.error_code == static_cast<wire::WireErrorCode>(StatusCode::kBusy)) {
+          ++t.busy;  // finished locally: the reference is the local result
+        } else {
+          ++t.lost;
+          ++t.errors;
+          if (t.errors_seen.size() < 5) t.errors_seen.push_back(text);
+        }
+        continue;
+      }
+      if (h.type != wire::MessageType::kTensorResult || !work->Matches(*decoded, input)) {
+        ++t.corrupted;
+        continue;
+      }
+      ++t.completed;
+      t.latencies.push_back(net::SecondsSince(t0));
+      ++t.batch_sizes[h.batch_size];
+      ++t.per_server[std::string(h.sender_id, h.sender_id_length)];
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int k = 0; k < o.clients; ++k) threads.emplace_back(client_loop, k);
+  for (std::thread& th : threads) th.join();
+
+  LoadgenReport rep;
+  rep.wall_s = net::SecondsSince(start);
+  std::vector<double> latencies;
+  for (ClientTally& t : tallies) {
+    rep.sent += t.sent;
+    rep.completed += t.completed;
+    rep.busy += t.busy;
+    rep.lost += t.lost;
+    rep.duplicated += t.duplicated;
+    rep.corrupted += t.corrupted;
+    rep.errors += t.errors;
+    latencies.insert(latencies.end(), t.latencies.begin(), t.latencies.end());
+    for (auto& [b, n] : t.batch_sizes) rep.batch_sizes[b] += n;
+    for (auto& [s, n] : t.per_server) rep.per_server[s] += n;
+    for (auto& e : t.errors_seen)
+      if (rep.first_errors.size() < 5) rep.first_errors.push_back(e);
+  }
+  for (const auto& c : clients) rep.deduplicated += c->suppressed_duplicates();
+  std::sort(latencies.begin(), latencies.end());
+  auto pct = [&](double q) {
+    if (latencies.empty()) return 0.0;
+    const double rank = std::ceil(q * static_cast<double>(latencies.size()));  // nearest-rank percentile
+    const size_t i = static_cast<size_t>(std::max(1.0, rank)) - 1;
+    return latencies[std::min(i, latencies.size() - 1)];
+  };
+  rep.p50_s = pct(0.5);
+  rep.p99_s = pct(0.99);
+  rep.throughput_rps = rep.wall_s > 0 ? static_cast<double>(rep.completed) / rep.wall_s : 0;
+  return rep;
+}
+
+std::string LoadgenJson(const LoadgenReport& r) {
+  nlohmann::ordered_json j;
+  j["schema_version"] = 1;
+  j["sent"] = r.sent;
+  j["completed"] = r.completed;
+  j["busy"] = r.busy;
+  j["lost"] = r.lost;
+  j["duplicated"] = r.duplicated;
+  j["corrupted"] = r.corrupted;
+  j["deduplicated"] = r.deduplicated;
+  j["errors"] = r.errors;
+  j["p50_s"] = r.p50_s;
+  j["p99_s"] = r.p99_s;
+  j["throughput_rps"] = r.throughput_rps;
+  j["wall_s"] = r.wall_s;
+  nlohmann::ordered_json batches = nlohmann::ordered_json::object();
+  for (auto& [b, n] : r.batch_sizes) batches[std::to_string(b)] = n;
+  j["batch_sizes"] = batches;
+  nlohmann::ordered_json servers = nlohmann::ordered_json::object();
+  for (auto& [s, n] : r.per_server) servers[s] = n;
+  j["per_server"] = servers;
+  j["first_errors"] = r.first_errors;
+  return j.dump(2);
+}
+
+}  // namespace edgesplit::runtime

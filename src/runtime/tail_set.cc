@@ -1,0 +1,192 @@
+// The server's tails, the served-cut selection and the model fingerprint.
+#include "tail_set.h"
+
+#include <cstring>
+
+#include "edgesplit/analysis.h"
+#include "edgesplit/serve.h"
+
+namespace edgesplit::runtime {
+namespace {
+
+void Mix(uint32_t* crc, const void* p, size_t n) {
+  *crc = wire::Crc32(std::span<const uint8_t>(static_cast<const uint8_t*>(p), n), *crc);
+}
+template <typename T>
+void MixValue(uint32_t* crc, const T& v) {
+  Mix(crc, &v, sizeof v);
+}
+void MixString(uint32_t* crc, const std::string& s) {
+  MixValue(crc, s.size());
+  Mix(crc, s.data(), s.size());
+}
+
+}  // namespace
+
+uint32_t ModelHash(const Graph& g) {
+  uint32_t crc = 0;
+  MixValue(&crc, g.nodes.size());
+  for (const Node& n : g.nodes) {
+    MixValue(&crc, static_cast<int>(n.op));
+    for (int t : n.inputs) MixValue(&crc, t);
+    for (int t : n.outputs) MixValue(&crc, t);
+    for (const Attribute& a : n.attrs) {
+      MixString(&crc, a.name);
+      MixValue(&crc, a.i);
+      MixValue(&crc, a.f);
+      for (int64_t v : a.ints) MixValue(&crc, v);
+      for (float v : a.floats) MixValue(&crc, v);
+      MixString(&crc, a.s);
+    }
+  }
+  for (const Tensor& t : g.tensors) {
+    MixValue(&crc, static_cast<int>(t.dtype));
+    for (int64_t d : t.shape) MixValue(&crc, d);
+    for (float s : t.quant.scales) MixValue(&crc, s);
+    for (int32_t z : t.quant.zero_points) MixValue(&crc, z);
+    if (t.is_constant) Mix(&crc, t.bytes(), t.byte_size());
+  }
+  return crc == 0 ? 1 : crc;  // 0 means "not checked" on the wire
+}
+
+Result<std::vector<int>> SelectServedCuts(const Graph& g, const std::string& spec) {
+  ES_ASSIGN_OR_RETURN(std::vector<CutPoint> cuts, FindCutPoints(g));
+  const int last = static_cast<int>(cuts.size()) - 1;
+  std::vector<int> out{0};
+  auto add = [&](int c) {
+    if (c > 0 && c < last && std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
+  };
+  if (spec == "strict" || spec == "loose" || spec == "all") {
+    for (const CutPoint& c : cuts)
+      if (spec == "all" || (spec == "strict" ? c.bottleneck_strict : c.bottleneck_loose)) add(c.index);
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  size_t begin = 0;
+  while (begin <= spec.size()) {
+    const size_t comma = std::min(spec.find(',', begin), spec.size());
+    const std::string name = spec.substr(begin, comma - begin);
+    if (name.empty()) return InvalidArgument("--cuts '" + spec + "' has an empty entry");
+    ES_ASSIGN_OR_RETURN(int c, ResolveCut(g, cuts, name));
+    if (c == last) return InvalidArgument("--cuts: '" + name + "' is the output: no tail starts there");
+    add(c);
+    begin = comma + 1;
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Result<wire::MessageHeader> TensorHeader(wire::MessageType type, const Tensor& t) {
+  wire::MessageHeader h;
+  h.type = type;
+  h.dtype = t.dtype;
+  if (t.shape.size() > wire::kMaxRank) return Unsupported("tensor '" + t.name + "' has rank above the wire's limit");
+  h.rank = static_cast<uint8_t>(t.shape.size());
+  for (size_t i = 0; i < t.shape.size(); ++i) h.dims[i] = static_cast<uint32_t>(t.shape[i]);
+  if (!t.quant.empty()) {
+    h.quant_scale = t.quant.scales[0];
+    h.quant_zero_point = t.quant.zero_points.empty() ? 0 : t.quant.zero_points[0];
+  }
+  return h;
+}
+
+Result<std::unique_ptr<TailSet>> TailSet::Load(const std::string& model, const std::string& dtype,
+                                               const std::string& cut_spec, const std::string& backend_name,
+                                               int max_batch) {
+  const Backend* backend = FindBackend(backend_name);
+  if (!backend) return InvalidArgument("unknown backend '" + backend_name + "' (onednn or reference)");
+  auto set = std::unique_ptr<TailSet>(new TailSet());
+  set->max_batch_ = max_batch;
+  ES_ASSIGN_OR_RETURN(Graph g, LoadExecutionGraph(model, dtype));
+  set->graph_ = std::make_shared<const Graph>(std::move(g));
+  const Graph& graph = *set->graph_;
+  set->model_hash_ = ModelHash(graph);
+  ES_ASSIGN_OR_RETURN(set->cuts_, SelectServedCuts(graph, cut_spec));
+  ES_ASSIGN_OR_RETURN(std::vector<CutPoint> cuts, FindCutPoints(graph));
+  const int end = static_cast<int>(graph.nodes.size());
+  set->output_cut_ = static_cast<int>(cuts.size()) - 1;
+  for (int c : set->cuts_) {
+    Tail t;
+    t.cut = c;
+    ES_ASSIGN_OR_RETURN(t.executor, SegmentExecutor::Create(graph, cuts[static_cast<size_t>(c)].position, end, *backend));
+    if (t.executor->num_inputs() != 1 || t.executor->num_outputs() != 1)
+      return Unsupported("the tail at cut " + std::to_string(c) + " must have one input and one output tensor");
+    t.output_bytes = static_cast<size_t>(t.executor->output_bytes());
+    t.outputs.resize(t.output_bytes * static_cast<size_t>(max_batch));
+    ES_ASSIGN_OR_RETURN(wire::MessageHeader h, TensorHeader(wire::MessageType::kTensorRequest, t.executor->input_tensor()));
+    set->max_request_bytes_ = std::max(set->max_request_bytes_,
+                                       wire::EncodedMessageBytes(h.rank, static_cast<size_t>(t.executor->input_bytes()),
+                                                                 wire::kMaxSenderIdBytes));
+    set->tails_.push_back(std::move(t));
+  }
+  return set;
+}
+
+Result<int> TailSet::Find(uint32_t cut_id) const {
+  for (size_t i = 0; i < tails_.size(); ++i)
+    if (static_cast<uint32_t>(tails_[i].cut) == cut_id) return static_cast<int>(i);
+  std::string served;
+  for (int c : cuts_) served += (served.empty() ? "" : ",") + std::to_string(c);
+  return NotFound("no tail starts at cut " + std::to_string(cut_id) + " (this server serves cuts " + served + ")");
+}
+
+Status TailSet::CheckInput(int t, const wire::MessageHeader& h, size_t payload_bytes) const {
+  const SegmentExecutor& ex = *tails_[static_cast<size_t>(t)].executor;
+  const Tensor& in = ex.input_tensor();
+  if (h.dtype != in.dtype)
+    return InvalidArgument(std::string("cut ") + std::to_string(h.cut_id) + " takes " + DTypeName(in.dtype) +
+                           ", the request carries " + DTypeName(h.dtype));
+  bool same_shape = h.rank == in.shape.size();
+  for (size_t i = 0; same_shape && i < in.shape.size(); ++i) same_shape = h.dims[i] == static_cast<uint32_t>(in.shape[i]);
+  if (!same_shape || payload_bytes != static_cast<size_t>(ex.input_bytes()))
+    return InvalidArgument("cut " + std::to_string(h.cut_id) + " takes a tensor of " + ShapeToString(in.shape) + " (" +
+                           std::to_string(ex.input_bytes()) + " bytes); the request's shape or size differs");
+  if (!in.quant.empty() && (h.quant_scale != in.quant.scales[0] ||
+                            h.quant_zero_point != (in.quant.zero_points.empty() ? 0 : in.quant.zero_points[0])))
+    return InvalidArgument("cut " + std::to_string(h.cut_id) + ": the request's quantization (scale, zero point) is not the model's");
+  return Status::Ok();
+}
+
+Result<int> TailSet::CheckRequest(const wire::MessageHeader& h, size_t payload_bytes) const {
+  if (h.type != wire::MessageType::kTensorRequest)
+    return InvalidArgument(std::string("unexpected message type ") + wire::MessageTypeName(h.type));
+  if (h.model_hash != 0 && h.model_hash != model_hash_)
+    return InvalidArgument("model hash " + std::to_string(h.model_hash) + " is not this server's (" +
+                           std::to_string(model_hash_) + ")");
+  ES_ASSIGN_OR_RETURN(int t, Find(h.cut_id));
+  ES_RETURN_IF_ERROR(CheckInput(t, h, payload_bytes));
+  return t;
+}
+
+Status TailSet::Run(int t, std::span<const std::span<const uint8_t>> inputs) {
+  Tail& tail = tails_[static_cast<size_t>(t)];
+  if (inputs.empty() || static_cast<int>(inputs.size()) > max_batch_)
+    return InvalidArgument("a batch of " + std::to_string(inputs.size()) + " requests (1.." + std::to_string(max_batch_) + ")");
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    std::memcpy(tail.executor->input(0), inputs[i].data(), inputs[i].size());
+    ES_RETURN_IF_ERROR(tail.executor->Invoke());
+    std::memcpy(tail.outputs.data() + i * tail.output_bytes, tail.executor->output(0), tail.output_bytes);
+  }
+  return Status::Ok();
+}
+
+std::span<const uint8_t> TailSet::Output(int t, int i) const {
+  const Tail& tail = tails_[static_cast<size_t>(t)];
+  return std::span<const uint8_t>(tail.outputs.data() + static_cast<size_t>(i) * tail.output_bytes, tail.output_bytes);
+}
+
+wire::MessageHeader TailSet::OutputHeader(int t) const {
+  const Tail& tail = tails_[static_cast<size_t>(t)];
+  auto h = TensorHeader(wire::MessageType::kTensorResult, tail.executor->output_tensor());
+  wire::MessageHeader out = h.ok() ? *h : wire::MessageHeader{};
+  out.cut_id = static_cast<uint16_t>(output_cut_);
+  return out;
+}
+
+int64_t TailSet::arena_bytes() const {
+  int64_t total = 0;
+  for (const Tail& t : tails_) total += t.executor->arena_bytes() + t.executor->scratch_bytes() + static_cast<int64_t>(t.outputs.size());
+  return total;
+}
+
+}  // namespace edgesplit::runtime

@@ -1,0 +1,66 @@
+// The server's tails: the model's tail at every served cut, each with its own
+// executor and arena prepared once, and output slots for a whole batch.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "edgesplit/exec.h"
+#include "edgesplit/graph.h"
+#include "edgesplit/kernels.h"
+#include "edgesplit/status.h"
+#include "edgesplit/wire.h"
+
+namespace edgesplit::runtime {
+
+class TailSet {
+ public:
+  // Loads `model` in `dtype`, selects the cuts (SelectServedCuts) and prepares
+  // a tail per cut on `backend` for batches of up to `max_batch`.
+  static Result<std::unique_ptr<TailSet>> Load(const std::string& model, const std::string& dtype,
+                                               const std::string& cuts, const std::string& backend, int max_batch);
+
+  size_t size() const { return tails_.size(); }
+  const std::vector<int>& cuts() const { return cuts_; }
+  uint32_t model_hash() const { return model_hash_; }
+  const Graph& graph() const { return *graph_; }
+  // The tail that starts at cut `cut_id`, or NotFound naming the served cuts.
+  Result<int> Find(uint32_t cut_id) const;
+  // Whether a request header and payload size fit tail `t`'s input.
+  Status CheckInput(int t, const wire::MessageHeader& h, size_t payload_bytes) const;
+  // The admission checks of a decoded message: a tensor request for this
+  // model (hash 0 or equal), a served cut, the tail's dtype, shape, size and
+  // quantization. The tail to run, or an error naming what is wrong.
+  Result<int> CheckRequest(const wire::MessageHeader& h, size_t payload_bytes) const;
+  // Runs tail `t` on `inputs` (1..max_batch payloads of CheckInput'ed size).
+  // Allocation-free; Output(t, i) then holds request i's result.
+  Status Run(int t, std::span<const std::span<const uint8_t>> inputs);
+  std::span<const uint8_t> Output(int t, int i) const;
+  // dtype, shape and quantization of tail `t`'s output, for the reply header.
+  wire::MessageHeader OutputHeader(int t) const;
+  // The largest request message any tail accepts (header and CRC included).
+  size_t max_request_bytes() const { return max_request_bytes_; }
+  int64_t arena_bytes() const;
+
+ private:
+  struct Tail {
+    int cut = 0;
+    std::unique_ptr<SegmentExecutor> executor;
+    std::vector<uint8_t> outputs;  // max_batch slots of the output's bytes
+    size_t output_bytes = 0;
+  };
+  std::shared_ptr<const Graph> graph_;
+  std::vector<Tail> tails_;
+  std::vector<int> cuts_;
+  uint32_t model_hash_ = 0;
+  size_t max_request_bytes_ = 0;
+  int max_batch_ = 1;
+  int output_cut_ = 0;
+};
+
+// The wire header (dtype, rank, dims, quantization) of tensor `t` and its type.
+Result<wire::MessageHeader> TensorHeader(wire::MessageType type, const Tensor& t);
+
+}  // namespace edgesplit::runtime
