@@ -29,9 +29,8 @@ class Broker {
   Status Start() {
     port_ = FreePort();
     std::string conf = testing::ReadFile(std::string(EDGESPLIT_SOURCE_DIR) + "/tests/data/mosquitto.conf");
-    const size_t at = conf.find("@PORT@");
-    if (at == std::string::npos) return Internal("tests/data/mosquitto.conf has no @PORT@");
-    conf.replace(at, 6, std::to_string(port_));
+    if (conf.find("@PORT@") == std::string::npos) return Internal("tests/data/mosquitto.conf has no @PORT@");
+    for (size_t at; (at = conf.find("@PORT@")) != std::string::npos;) conf.replace(at, 6, std::to_string(port_));
     const std::string path = testing::MakeTempDir() + "/mosquitto.conf";
     testing::WriteFile(path, conf);
     ES_ASSIGN_OR_RETURN(process_, runtime::detail::NodeProcess::Spawn(kBroker, {"-c", path}));

@@ -49,7 +49,6 @@ class Connection {
     subscription_ = subscription;
     mosq_ = mosquitto_new(client_id.c_str(), true, this);
     if (!mosq_) return IoError("cannot create an MQTT client");
-    mosquitto_threaded_set(mosq_, true);
     mosquitto_connect_callback_set(mosq_, [](mosquitto* m, void* self, int rc) { static_cast<Connection*>(self)->OnConnect(m, rc); });
     mosquitto_subscribe_callback_set(mosq_, [](mosquitto*, void* self, int, int, const int*) {
       auto* c = static_cast<Connection*>(self);

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The edge server under load (docs/serve.md, docs/benchmarks.md). For each model:
+#  1. saturation: `serve --cuts input --threads 1` pinned to core 0, `loadgen
+#     --precompute` pinned to core 1; the server's throughput at batch 1 and at
+#     batch N beside `bench-engine --threads 1 [--batch N]` on the same tail
+#     (the whole model: cut 0) pinned to core 0, in alternating rounds;
+#  2. latency at 50% of saturation: p99 against the unloaded service time (one
+#     client, one request at a time);
+#  3. a 10x overload burst against a small queue: BUSY replies, nothing lost or
+#     corrupted, and the server's peak RSS growth against its stated bound.
+# Usage: bench/serve_bench.sh [BUILD_DIR]   (env: MODELS, BATCH, ROUNDS, LINK)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$root/build}
+es="$build/edgesplit"
+models=${MODELS:-"mobilenet_v2:alpha=1.0,res=224 resnet50"}
+batch=${BATCH:-8}
+rounds=${ROUNDS:-3}
+link=${LINK:-udp}
+out=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$out"' EXIT
+py=/usr/bin/python3
+json() { $py -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {'d': d}))" "$@"; }
+
+start_server() {  # model max_batch queue_limit -> sets server_pid, addr
+  local model=$1 mb=$2 ql=$3
+  taskset -c 0 "$es" serve "$model" --link "$link" --cuts input --threads 1 --max-batch "$mb" --queue-limit "$ql" \
+    --id bench > "$out/ready" 2>"$out/serve.err" &
+  server_pid=$!
+  for _ in $(seq 600); do [[ -s "$out/ready" ]] && break; sleep 0.1; done
+  [[ -s "$out/ready" ]] || { cat "$out/serve.err"; exit 1; }
+  addr=$(json "$out/ready" "d['listening']")
+}
+stop_server() { kill -TERM "$server_pid"; wait "$server_pid" || true; }
+loadgen() {  # model clients requests [extra...] -> $out/lg.json
+  local model=$1 c=$2 r=$3; shift 3
+  taskset -c 1 "$es" loadgen "$model" --connect "$addr" --link "$link" --cuts input --clients "$c" --requests "$r" \
+    --precompute --threads 1 --timeout 120 --format json "$@" > "$out/lg.json"
+}
+engine() {  # model batch -> images/s
+  local model=$1 b=$2 extra=()
+  [[ $b -gt 1 ]] && extra=(--batch "$b")
+  taskset -c 0 "$es" bench-engine "$model" --threads 1 --repeat 20 --format json "${extra[@]}" > "$out/be.json"
+  json "$out/be.json" "d.get('images_per_s', $b * 1000.0 / d['median_ms'])"
+}
+
+echo "serve_bench: link $link, batch $batch, $rounds rounds, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+for model in $models; do
+  echo "== $model"
+  for mb in 1 "$batch"; do
+    ratios=()
+    for r in $(seq "$rounds"); do
+      e=$(engine "$model" "$mb")
+      start_server "$model" "$mb" 1024
+      loadgen "$model" $((2 * mb + 2)) 12
+      s=$(json "$out/lg.json" "d['throughput_rps']")
+      lost=$(json "$out/lg.json" "d['lost'] + d['corrupted'] + d['busy']")
+      stop_server
+      ratio=$($py -c "print(f'{$s / $e:.3f}')")
+      ratios+=("$ratio")
+      echo "  batch $mb round $r: server $s req/s, bench-engine $e images/s, ratio $ratio (lost+corrupted+busy $lost)"
+    done
+    $py -c "import statistics,sys; v=sorted(map(float,sys.argv[1:])); print(f'  batch $mb: serving / engine median {statistics.median(v):.3f} (spread {v[0]:.3f}-{v[-1]:.3f}); bar >= 0.9')" "${ratios[@]}"
+    [[ $mb == 1 ]] && sat1=$($py -c "print($s)")
+  done
+
+  # Latency: unloaded service time, then 50% of batch-1 saturation.
+  start_server "$model" "$batch" 1024
+  loadgen "$model" 1 20
+  unloaded=$(json "$out/lg.json" "d['p50_s']")
+  clients=4
+  rate=$($py -c "print(0.5 * $sat1 / $clients)")
+  loadgen "$model" "$clients" 40 --request-rate "$rate"
+  p99=$(json "$out/lg.json" "d['p99_s']")
+  echo "  unloaded p50 $(printf %.4f "$unloaded") s; at 50% of saturation ($clients clients x $(printf %.2f "$rate")/s): p99 $(printf %.4f "$p99") s, ratio $($py -c "print(f'{$p99 / $unloaded:.2f}')") (bar <= 2)"
+  stop_server
+
+  # Overload: 10x the batch-1 saturation rate against a 16-request queue.
+  start_server "$model" "$batch" 16
+  rss0=$(awk '/VmRSS/ {print $2 * 1024}' /proc/"$server_pid"/status)
+  bound=$(json "$out/ready" "d['memory_bound_bytes']")
+  clients=64
+  rate=$($py -c "print(10 * $sat1 / $clients)")
+  loadgen "$model" "$clients" 20 --request-rate "$rate"
+  hwm=$(awk '/VmHWM/ {print $2 * 1024}' /proc/"$server_pid"/status)
+  echo "  overload 10x ($clients clients x $(printf %.1f "$rate")/s): $(json "$out/lg.json" "f\"sent {d['sent']} completed {d['completed']} busy {d['busy']} lost {d['lost']} corrupted {d['corrupted']}\"")"
+  echo "  server RSS: $((rss0 >> 20)) MiB ready, peak $((hwm >> 20)) MiB; growth $(((hwm - rss0) >> 20)) MiB vs stated bound $((bound >> 20)) MiB"
+  stop_server
+done
