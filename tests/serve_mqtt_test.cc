@@ -109,11 +109,18 @@ TEST(ServeMqtt, ThreeReplicasOneKilledMidRunLosesNothing) {
   }
   runtime::LoadgenOptions l = MqttLoad(broker.endpoint(), 6, 30);
   l.request_rate = 20;  // 1.5 s per client: the kill lands mid-run
+  std::atomic<int64_t> completed{0};
+  l.completed_counter = &completed;
   Result<runtime::LoadgenReport> r = InvalidArgument("not run");
   std::thread run([&] { r = runtime::RunLoadgen(l); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  // Kill r2 once a sixth of the run is done (the broker hands requests round
+  // robin, so every replica has served by then).
+  const net::Deadline give_up = net::DeadlineIn(60);
+  while (completed.load() < 30 && net::Clock::now() < give_up) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const int64_t at_kill = completed.load();
   replicas[1]->Kill();
   run.join();
+  EXPECT_LT(at_kill, 180) << "the kill must land mid-run";
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->sent, 180);
   EXPECT_EQ(r->completed, 180) << (r->first_errors.empty() ? "" : r->first_errors[0]);

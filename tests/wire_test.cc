@@ -250,8 +250,20 @@ TEST(MessageTest, CraftedFramesWithValidCrcAreRejectedByTheirFieldChecks) {
   m[0] = 'X';
   expect_rejected(m, "bad magic", StatusCode::kInvalidArgument);
   m = wire;
-  m[4] = 2;
-  expect_rejected(m, "version 2", StatusCode::kUnsupported);
+  m[4] = 1;
+  expect_rejected(m, "version 1", StatusCode::kUnsupported);
+  m = wire;
+  m[4] = 3;
+  expect_rejected(m, "version 3", StatusCode::kUnsupported);
+  m = wire;
+  m[46] = 7;  // codec id
+  expect_rejected(m, "unknown codec", StatusCode::kUnsupported);
+  m = wire;
+  m[47] = kMessageFlagSealed;
+  expect_rejected(m, "sealed frame", StatusCode::kUnsupported);
+  m = wire;
+  m[47] = 0x40;
+  expect_rejected(m, "unknown flag", StatusCode::kInvalidArgument);
   m = wire;
   m[5] = 99;
   expect_rejected(m, "unknown type", StatusCode::kInvalidArgument);

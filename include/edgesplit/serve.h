@@ -124,6 +124,9 @@ struct LoadgenOptions {
   bool precompute = false;      // heads computed before the clock starts
   int distinct_inputs = 4;      // seeded inputs the clients cycle through
   std::string device_prefix = "device";  // request sender ids: PREFIX-K
+  // When set, incremented after every completed (verified) request: progress
+  // another thread may watch.
+  std::atomic<int64_t>* completed_counter = nullptr;
 };
 
 struct LoadgenReport {

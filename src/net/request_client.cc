@@ -112,6 +112,7 @@ class StreamClient final : public RequestClient {
  public:
   StreamClient(const ChannelOptions& options, const Endpoint& server) : options_(options), server_(server) {}
   const Endpoint& server() const override { return server_; }
+  int64_t suppressed_duplicates() const override { return suppressed_; }
 
   Result<std::vector<uint8_t>> Call(std::span<const uint8_t> message, uint32_t request_id, Deadline deadline,
                                     CallReport* report) override {
@@ -142,6 +143,7 @@ class StreamClient final : public RequestClient {
       }
       auto decoded = wire::DecodeMessage(*reply);
       if (decoded.ok() && decoded->header.request_id == request_id) return std::move(reply).value();
+      ++suppressed_;
     }
   }
 
@@ -164,6 +166,7 @@ class StreamClient final : public RequestClient {
   ChannelOptions options_;
   Endpoint server_;
   std::unique_ptr<TcpStream> stream_;
+  int64_t suppressed_ = 0;  // replies to earlier requests skipped
 };
 
 }  // namespace

@@ -245,6 +245,7 @@ Result<LoadgenReport> RunLoadgen(const LoadgenOptions& o, const std::atomic<bool
         continue;
       }
       ++t.completed;
+      if (o.completed_counter) ++*o.completed_counter;
       t.latencies.push_back(net::SecondsSince(t0));
       ++t.batch_sizes[h.batch_size];
       ++t.per_server[std::string(h.sender_id, h.sender_id_length)];
