@@ -203,6 +203,20 @@ Status Canonicalize(Graph& graph);
 // output the single tensor live at `end`. Fails unless both positions are cuts.
 Result<Graph> ExtractSegment(const Graph& graph, int begin, int end);
 
+// The same model at batch size `n`: every graph input's axis 0 becomes n and
+// shapes are re-inferred, so SegmentExecutor::Create(WithBatch(g, n), ...) runs
+// n images at once. Node order, names and tensor ids are g's, so cut positions
+// and indices are the same at every batch size. Reshape shape constants that
+// spell g's batch at position 0 (constant-folded `view(1, -1)` exports) get n;
+// Flatten, Gemm, pooling, Concat and the quantized ops need nothing.
+// Checked, not assumed: every activation of g must have g's batch on axis 0,
+// and every activation of the result the same shape with n there; an op that
+// mixes images (Softmax over axis 0, a Reshape folding the batch into another
+// axis...) fails with an error naming it.
+// The result borrows g's constants (Tensor::external_data), so k batch sizes
+// cost no extra weight memory: g must outlive it, unchanged.
+Result<Graph> WithBatch(const Graph& g, int64_t n);
+
 // Deterministic pseudo-random numbers (splitmix64), portable and seedable, for
 // synthetic weights and inputs.
 class Rng {

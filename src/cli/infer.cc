@@ -1,6 +1,6 @@
 // edgesplit infer MODEL --input FILE [--output FILE.npy] [--dtype f32|int8]
 //     [--backend onednn|reference] [--split CUT] [--threads N] [--calib DIR] [--top K]
-// edgesplit bench-engine MODEL [--dtype] [--backend] [--threads N] [--repeat N] [--format json]
+// edgesplit bench-engine MODEL [--dtype] [--backend] [--threads N] [--repeat N] [--batch N] [--format json]
 //
 // infer runs a model (head then tail in one process when --split is given: the
 // cut tensor is copied between two executors as it would cross the link),
@@ -157,6 +157,7 @@ Status RunInfer(const InferArgs& a) {
 struct BenchArgs {
   EngineArgs engine;
   int repeat = 10;
+  int batch = 1;
   std::string format = "table";
 };
 
@@ -165,7 +166,9 @@ Status RunBench(const BenchArgs& a) {
   ES_ASSIGN_OR_RETURN(Graph g, LoadModel(a.engine.model));
   ES_ASSIGN_OR_RETURN(g, InDtype(std::move(g), a.engine.dtype, CalibArgs{}, DefaultPreprocessing(a.engine.model)));
   const int n = static_cast<int>(g.nodes.size());
-  ES_ASSIGN_OR_RETURN(LayerTimes times, TimeLayers(g, *backend, a.repeat));
+  // --batch: the same (quantized) model with batch N; it borrows g's weights.
+  ES_ASSIGN_OR_RETURN(const Graph batched, WithBatch(g, a.batch));
+  ES_ASSIGN_OR_RETURN(LayerTimes times, TimeLayers(batched, *backend, a.repeat));
   const SegmentExecutor* ex = times.executor.get();
   const std::vector<double>& totals = times.totals_ms;
   const std::vector<std::vector<double>>& layers = times.layers_ms;
@@ -179,6 +182,8 @@ Status RunBench(const BenchArgs& a) {
     j["dtype"] = a.engine.dtype;
     j["threads"] = backend == &OneDnnBackend() ? OneDnnThreads() : 1;
     j["repeat"] = a.repeat;
+    j["batch"] = a.batch;
+    j["images_per_s"] = 1000.0 * a.batch / median;
     j["arena_bytes"] = ex->arena_bytes();
     j["scratch_bytes"] = ex->scratch_bytes();
     j["median_ms"] = median;
@@ -194,6 +199,7 @@ Status RunBench(const BenchArgs& a) {
   std::printf("model %s: backend %s, dtype %s, %d runs: median %.2f ms, min %.2f ms, p95 %.2f ms, arena %s\n",
               a.engine.model.c_str(), backend->name(), a.engine.dtype.c_str(), a.repeat, median, min, p95,
               HumanBytes(ex->arena_bytes()).c_str());
+  if (a.batch > 1) std::printf("batch %d: times are per batch; %.1f images/s\n", a.batch, 1000.0 * a.batch / median);
   for (int i = 0; i < n; ++i)
     std::printf("  %-40s %-20s %8.3f ms\n", g.nodes[i].name.c_str(), OpTypeName(g.nodes[i].op), Percentile(layers[i], 0.5));
   return Status::Ok();
@@ -218,6 +224,7 @@ Runner RegisterBenchEngine(CLI::App& app) {
   auto a = std::make_shared<BenchArgs>();
   AddEngineOptions(app, &a->engine);
   app.add_option("--repeat", a->repeat, "Timed invocations")->check(CLI::PositiveNumber);
+  app.add_option("--batch", a->batch, "Images per invocation (median_ms is per batch)")->check(CLI::Range(1, 1024));
   app.add_option("--format", a->format, "table or json")->check(CLI::IsMember({"table", "json"}));
   return [a] { return RunBench(*a); };
 }
