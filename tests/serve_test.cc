@@ -295,6 +295,30 @@ TEST(EdgeServer, ServesEveryStrictCutToManyUdpClientsBitExactInt8) {
   EXPECT_EQ(c.served, 16 * 8);
 }
 
+// Requests of the same cut that wait together run as one batch through the
+// batched tail, and every result still equals batch-1 local inference (int8:
+// bit for bit; f32: within 1e-5, checked by loadgen).
+TEST(EdgeServer, BatchesRequestsOfTheSameCutAndKeepTheirResults) {
+  for (const char* dtype : {"int8", "f32"}) {
+    SCOPED_TRACE(dtype);
+    runtime::ServeOptions o = Serve("udp", dtype, 4);
+    o.max_wait_s = 0.3;  // long enough that concurrent clients' requests meet
+    o.cuts = "block_6_project_BN";
+    auto server = runtime::EdgeServer::Start(o);
+    ASSERT_TRUE(server.ok()) << server.status().message();
+    runtime::LoadgenOptions l = Load(**server, "udp", dtype, 8, 3);
+    l.cuts = "block_6_project_BN";
+    l.timeout_s = 60;
+    auto r = runtime::RunLoadgen(l);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    ExpectAllVerified(*r, 8 * 3);
+    int largest = 0;
+    for (auto& [size, n] : r->batch_sizes) largest = std::max(largest, size);
+    EXPECT_GT(largest, 1) << "no two requests ran in one batch";
+    EXPECT_LE(largest, 4);
+  }
+}
+
 TEST(EdgeServer, ServesManyTcpClientsF32) {
   auto server = runtime::EdgeServer::Start(Serve("tcp", "f32"));
   ASSERT_TRUE(server.ok()) << server.status().message();

@@ -105,18 +105,23 @@ Result<std::unique_ptr<TailSet>> TailSet::Load(const std::string& model, const s
   ES_ASSIGN_OR_RETURN(std::vector<CutPoint> cuts, FindCutPoints(graph));
   const int end = static_cast<int>(graph.nodes.size());
   set->output_cut_ = static_cast<int>(cuts.size()) - 1;
+  if (graph.outputs.size() != 1) return Unsupported("serving needs a model with one output");
   for (int c : set->cuts_) {
     Tail t;
     t.cut = c;
-    ES_ASSIGN_OR_RETURN(t.executor, SegmentExecutor::Create(graph, cuts[static_cast<size_t>(c)].position, end, *backend));
-    if (t.executor->num_inputs() != 1 || t.executor->num_outputs() != 1)
-      return Unsupported("the tail at cut " + std::to_string(c) + " must have one input and one output tensor");
-    t.output_bytes = static_cast<size_t>(t.executor->output_bytes());
+    const CutPoint& cut = cuts[static_cast<size_t>(c)];
+    t.input = &graph.tensors[static_cast<size_t>(cut.tensor)];
+    t.output = &graph.tensors[static_cast<size_t>(graph.outputs[0])];
+    ES_ASSIGN_OR_RETURN(t.segment, BatchedSegment::Create(graph, cut.position, end, *backend, max_batch));
+    t.input_bytes = static_cast<size_t>(t.segment->input_bytes());
+    t.output_bytes = static_cast<size_t>(t.segment->output_bytes());
     t.outputs.resize(t.output_bytes * static_cast<size_t>(max_batch));
-    ES_ASSIGN_OR_RETURN(wire::MessageHeader h, TensorHeader(wire::MessageType::kTensorRequest, t.executor->input_tensor()));
-    set->max_request_bytes_ = std::max(set->max_request_bytes_,
-                                       wire::EncodedMessageBytes(h.rank, static_cast<size_t>(t.executor->input_bytes()),
-                                                                 wire::kMaxSenderIdBytes));
+    t.in_ptrs.resize(static_cast<size_t>(max_batch));
+    t.out_ptrs.resize(static_cast<size_t>(max_batch));
+    for (int i = 0; i < max_batch; ++i) t.out_ptrs[static_cast<size_t>(i)] = t.outputs.data() + static_cast<size_t>(i) * t.output_bytes;
+    ES_ASSIGN_OR_RETURN(wire::MessageHeader h, TensorHeader(wire::MessageType::kTensorRequest, *t.input));
+    set->max_request_bytes_ =
+        std::max(set->max_request_bytes_, wire::EncodedMessageBytes(h.rank, t.input_bytes, wire::kMaxSenderIdBytes));
     set->tails_.push_back(std::move(t));
   }
   return set;
@@ -131,16 +136,16 @@ Result<int> TailSet::Find(uint32_t cut_id) const {
 }
 
 Status TailSet::CheckInput(int t, const wire::MessageHeader& h, size_t payload_bytes) const {
-  const SegmentExecutor& ex = *tails_[static_cast<size_t>(t)].executor;
-  const Tensor& in = ex.input_tensor();
+  const Tail& tail = tails_[static_cast<size_t>(t)];
+  const Tensor& in = *tail.input;
   if (h.dtype != in.dtype)
     return InvalidArgument(std::string("cut ") + std::to_string(h.cut_id) + " takes " + DTypeName(in.dtype) +
                            ", the request carries " + DTypeName(h.dtype));
   bool same_shape = h.rank == in.shape.size();
   for (size_t i = 0; same_shape && i < in.shape.size(); ++i) same_shape = h.dims[i] == static_cast<uint32_t>(in.shape[i]);
-  if (!same_shape || payload_bytes != static_cast<size_t>(ex.input_bytes()))
+  if (!same_shape || payload_bytes != tail.input_bytes)
     return InvalidArgument("cut " + std::to_string(h.cut_id) + " takes a tensor of " + ShapeToString(in.shape) + " (" +
-                           std::to_string(ex.input_bytes()) + " bytes); the request's shape or size differs");
+                           std::to_string(tail.input_bytes) + " bytes); the request's shape or size differs");
   if (!in.quant.empty() && (h.quant_scale != in.quant.scales[0] ||
                             h.quant_zero_point != (in.quant.zero_points.empty() ? 0 : in.quant.zero_points[0])))
     return InvalidArgument("cut " + std::to_string(h.cut_id) + ": the request's quantization (scale, zero point) is not the model's");
@@ -163,11 +168,11 @@ Status TailSet::Run(int t, std::span<const std::span<const uint8_t>> inputs) {
   if (inputs.empty() || static_cast<int>(inputs.size()) > max_batch_)
     return InvalidArgument("a batch of " + std::to_string(inputs.size()) + " requests (1.." + std::to_string(max_batch_) + ")");
   for (size_t i = 0; i < inputs.size(); ++i) {
-    std::memcpy(tail.executor->input(0), inputs[i].data(), inputs[i].size());
-    ES_RETURN_IF_ERROR(tail.executor->Invoke());
-    std::memcpy(tail.outputs.data() + i * tail.output_bytes, tail.executor->output(0), tail.output_bytes);
+    if (inputs[i].size() != tail.input_bytes) return InvalidArgument("request " + std::to_string(i) + " has the wrong size");
+    tail.in_ptrs[i] = inputs[i].data();
   }
-  return Status::Ok();
+  const size_t k = inputs.size();
+  return tail.segment->Run(std::span<const void* const>(tail.in_ptrs.data(), k), std::span<void* const>(tail.out_ptrs.data(), k));
 }
 
 std::span<const uint8_t> TailSet::Output(int t, int i) const {
@@ -177,7 +182,7 @@ std::span<const uint8_t> TailSet::Output(int t, int i) const {
 
 wire::MessageHeader TailSet::OutputHeader(int t) const {
   const Tail& tail = tails_[static_cast<size_t>(t)];
-  auto h = TensorHeader(wire::MessageType::kTensorResult, tail.executor->output_tensor());
+  auto h = TensorHeader(wire::MessageType::kTensorResult, *tail.output);
   wire::MessageHeader out = h.ok() ? *h : wire::MessageHeader{};
   out.cut_id = static_cast<uint16_t>(output_cut_);
   return out;
@@ -185,7 +190,7 @@ wire::MessageHeader TailSet::OutputHeader(int t) const {
 
 int64_t TailSet::arena_bytes() const {
   int64_t total = 0;
-  for (const Tail& t : tails_) total += t.executor->arena_bytes() + t.executor->scratch_bytes() + static_cast<int64_t>(t.outputs.size());
+  for (const Tail& t : tails_) total += t.segment->arena_bytes() + static_cast<int64_t>(t.outputs.size());
   return total;
 }
 

@@ -1,5 +1,6 @@
-// The server's tails: the model's tail at every served cut, each with its own
-// executor and arena prepared once, and output slots for a whole batch.
+// The server's tails: the model's tail at every served cut, each prepared
+// once for batches of 1..max_batch (BatchedSegment: executors for the powers of
+// two below max_batch and max_batch itself), with output slots for a batch.
 #pragma once
 
 #include <memory>
@@ -7,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "edgesplit/batched_segment.h"
 #include "edgesplit/exec.h"
 #include "edgesplit/graph.h"
 #include "edgesplit/kernels.h"
@@ -47,9 +49,13 @@ class TailSet {
  private:
   struct Tail {
     int cut = 0;
-    std::unique_ptr<SegmentExecutor> executor;
+    const Tensor* input = nullptr;   // the cut tensor (in the graph)
+    const Tensor* output = nullptr;  // the model output
+    std::unique_ptr<BatchedSegment> segment;
     std::vector<uint8_t> outputs;  // max_batch slots of the output's bytes
-    size_t output_bytes = 0;
+    std::vector<const void*> in_ptrs;
+    std::vector<void*> out_ptrs;
+    size_t input_bytes = 0, output_bytes = 0;
   };
   std::shared_ptr<const Graph> graph_;
   std::vector<Tail> tails_;
