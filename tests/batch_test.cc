@@ -84,10 +84,11 @@ std::vector<Bytes> RunSegment(const Graph& g, int begin, int end, const Backend&
 // Largest f32 difference ExpectSame saw (relative), printed per model and backend.
 float g_worst_f32 = 0.0f;
 
-// int8 outputs bit for bit; f32 within 1e-5 of the output's largest magnitude.
-void ExpectSame(const Bytes& got, const Bytes& want, DType dtype, const std::string& what) {
+// Bit for bit (int8 models, whose f32 outputs are dequantized int8), else
+// f32 within 1e-5 of the output's largest magnitude.
+void ExpectSame(const Bytes& got, const Bytes& want, bool bitwise, const std::string& what) {
   ASSERT_EQ(got.size(), want.size()) << what;
-  if (dtype != DType::kFloat32) {
+  if (bitwise) {
     EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size()), 0) << what;
     return;
   }
@@ -116,7 +117,7 @@ void ExpectBatchesMatchSingles(const Graph& g1, const std::vector<int>& batches)
   const int n = static_cast<int>(g1.nodes.size());
   const int cut = MiddleCut(g1);
   ASSERT_GT(cut, 0);
-  const DType out_dtype = g1.tensors[g1.outputs[0]].dtype;
+  const bool bitwise = IsQuantized(g1);
   int max_batch = 0;
   for (int b : batches) max_batch = std::max(max_batch, b);
   std::vector<Bytes> images;
@@ -140,11 +141,11 @@ void ExpectBatchesMatchSingles(const Graph& g1, const std::vector<int>& batches)
       ASSERT_EQ(tail.size(), static_cast<size_t>(b));
       for (int i = 0; i < b; ++i) {
         const std::string what = std::string(backend->name()) + " batch " + std::to_string(b) + " image " + std::to_string(i);
-        ExpectSame(whole[i], singles[i], out_dtype, what + " whole");
-        ExpectSame(tail[i], singles[i], out_dtype, what + " split at position " + std::to_string(cut));
+        ExpectSame(whole[i], singles[i], bitwise, what + " whole");
+        ExpectSame(tail[i], singles[i], bitwise, what + " split at position " + std::to_string(cut));
       }
     }
-    if (out_dtype == DType::kFloat32)
+    if (!bitwise)
       std::printf("%s f32: largest batch-vs-single difference %.3g of the output's magnitude\n", backend->name(),
                   static_cast<double>(g_worst_f32));
   }
@@ -185,8 +186,57 @@ TEST(BatchTest, TorchvisionImports) {
     const std::vector<Bytes> batch = RunSegment(*g2, cut, n, OneDnnBackend(), head);
     ASSERT_EQ(batch.size(), 2u);
     for (int i = 0; i < 2; ++i)
-      ExpectSame(batch[i], RunSegment(g1, 0, n, OneDnnBackend(), {images[i]})[0], DType::kFloat32,
+      ExpectSame(batch[i], RunSegment(g1, 0, n, OneDnnBackend(), {images[i]})[0], false,
                  std::string(name) + " image " + std::to_string(i));
+  }
+}
+
+// QuantizeLinear -> QLinearConv -> Flatten -> QLinearMatMul -> DequantizeLinear
+// (the QLinear ops of an ONNX QOperator import) at batch 3 against batch 1.
+Graph QLinearModel() {
+  testing::GraphBuilder b;
+  Graph& g = b.g;
+  auto scale = [&](const std::string& name, float v) { return g.AddConstant(name, DType::kFloat32, {}, &v); };
+  auto zp = [&](const std::string& name, int8_t v) { return g.AddConstant(name, DType::kInt8, {}, &v); };
+  auto int8s = [&](const std::string& name, Shape shape) {
+    std::vector<int8_t> v(static_cast<size_t>(NumElements(shape)));
+    for (int8_t& x : v) x = static_cast<int8_t>(b.rng.Uniform(-60.0f, 60.0f));
+    return g.AddConstant(name, DType::kInt8, std::move(shape), v.data());
+  };
+  const int x = b.Input("x", {1, 3, 6, 6});
+  const int xq = b.Op(OpType::kQuantizeLinear, "q", {x, scale("xs", 0.02f), zp("xz", 3)});
+  std::vector<int32_t> bias = {100, -50, 7, 0};
+  const int bias_id = g.AddConstant("bias", DType::kInt32, {4}, bias.data());
+  const int conv = b.Op(OpType::kQLinearConv, "qconv",
+                        {xq, scale("xs2", 0.02f), zp("xz2", 3), int8s("w", {4, 3, 3, 3}), scale("ws", 0.01f), zp("wz", 0),
+                         scale("ys", 0.05f), zp("yz", -5), bias_id},
+                        {b.IntsAttr("pads", {1, 1, 1, 1})});
+  const int flat = b.Op(OpType::kFlatten, "flat", {conv}, {b.Int("axis", 1)});
+  const int mm = b.Op(OpType::kQLinearMatMul, "qmm",
+                      {flat, scale("ys2", 0.05f), zp("yz2", -5), int8s("m", {144, 5}), scale("ms", 0.01f), zp("mz", 0),
+                       scale("os", 0.2f), zp("oz", 1)});
+  const int out = b.Op(OpType::kDequantizeLinear, "dq", {mm, scale("os2", 0.2f), zp("oz2", 1)});
+  g.outputs = {out};
+  EXPECT_TRUE(InferShapes(g).ok());
+  return std::move(g);
+}
+
+TEST(BatchTest, QLinearOps) {
+  const Graph g1 = QLinearModel();
+  ASSERT_EQ(g1.tensors[g1.outputs[0]].shape, (Shape{1, 5}));
+  const int n = static_cast<int>(g1.nodes.size());
+  Result<Graph> g3 = WithBatch(g1, 3);
+  ASSERT_TRUE(g3.ok()) << g3.status().message();
+  const std::vector<Bytes> images = {Image(g1, 0), Image(g1, 1), Image(g1, 2)};
+  for (const Backend* backend : {&ReferenceBackend(), &OneDnnBackend()}) {
+    const std::vector<Bytes> batch = RunSegment(*g3, 0, n, *backend, images);
+    ASSERT_EQ(batch.size(), 3u);
+    for (int i = 0; i < 3; ++i) {
+      const std::vector<Bytes> single = RunSegment(g1, 0, n, *backend, {images[i]});
+      ASSERT_EQ(single.size(), 1u);
+      EXPECT_EQ(batch[i], single[0]) << backend->name() << " image " << i;  // dequantized int8: bit for bit
+    }
+    EXPECT_NE(batch[0], batch[1]) << "different images should give different outputs";
   }
 }
 

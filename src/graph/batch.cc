@@ -62,10 +62,13 @@ Result<Graph> WithBatch(const Graph& g, int64_t n) {
       return BatchError("activation '" + t.name + "' " + ShapeToString(t.shape) + " does not have the batch " +
                         std::to_string(old_batch) + " on axis 0");
   }
-  for (const Node& node : g.nodes)
-    if (node.op == OpType::kSoftmax && node.GetInt("axis", -1) % static_cast<int64_t>(
-                                           std::max<size_t>(1, g.tensors[node.inputs[0]].shape.size())) == 0)
+  // The one op whose shapes cannot show that it mixes images.
+  for (const Node& node : g.nodes) {
+    if (node.op != OpType::kSoftmax || !node.HasInput(0)) continue;
+    const int64_t rank = static_cast<int64_t>(std::max<size_t>(1, g.tensors[node.inputs[0]].shape.size()));
+    if (node.GetInt("axis", -1) % rank == 0)
       return BatchError("Softmax '" + node.name + "' normalises over the batch axis");
+  }
 
   // Structure and small tensors are copied; weights are borrowed.
   Graph out;
