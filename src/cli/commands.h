@@ -28,9 +28,10 @@ Runner RegisterDynamicNode(CLI::App& app);     // dynamic_node.cc (docs/dynamic.
 Runner RegisterBenchProtocols(CLI::App& app);  // bench_protocols.cc
 Runner RegisterKeygen(CLI::App& app);          // keygen.cc (docs/mcu.md, over-the-air delivery)
 
-// Re-executes the CLI once with OMP_WAIT_POLICY=passive when it is unset, so
-// idle oneDNN threads sleep instead of spinning (openmp_env.cc). Call first in main().
-void EnsurePassiveOpenMpWait(char** argv);
+// Re-executes the CLI once with the OpenMP wait policy set when the user set
+// none: a bounded spin for bench-engine and infer, passive (idle oneDNN
+// threads sleep at once) for every other command (openmp_env.cc). Call first in main().
+void EnsureOpenMpWaitPolicy(char** argv);
 Runner RegisterProfile(CLI::App& app);  // profile.cc
 Runner RegisterQuantize(CLI::App& app);  // quantize.cc (docs/quantization.md)
 Runner RegisterSqnr(CLI::App& app);      // quantize.cc
