@@ -93,7 +93,10 @@ Status PrepareOneDnn(const void* /*context*/, const Graph& graph, int node_index
   state->serial = onednn::NodeWork(graph, node) < onednn::kSerialWork;
   ApplyThreads(state->serial);  // primitives pick their blocking for the thread count
   try {
-    if (!ThreadStream()) return Internal("cannot create a oneDNN stream");
+    if (!ThreadStream()) {
+      ApplyThreads();
+      return Internal("cannot create a oneDNN stream");
+    }
     onednn::BuildPrimitive(kind, graph, node, *k, state.get());
     ApplyThreads();
   } catch (const dnnl::error& e) {
