@@ -14,7 +14,7 @@
 # swapping which goes first every round so that drift in machine load hits
 # both. Each round gives a ratio edgesplit / PyTorch; the summary prints the
 # median ratio and its spread (min..max over rounds). Both run THREADS threads,
-# set explicitly, with OMP_WAIT_POLICY=passive (what the CLI uses).
+# set explicitly, with OMP_WAIT_POLICY=passive (what the CLI uses on a loaded machine).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -3,6 +3,7 @@
 // users, head + tail at every cut bit-identical to the whole, fallback nodes,
 // thread cap and registration.
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -182,20 +183,83 @@ TEST(OneDnnTest, FallbackNodesBetweenNativeOnes) {
   EXPECT_LE(err, 1e-4f * max_ref);
 }
 
-// libgomp reads OMP_WAIT_POLICY once, before main(): the CLI re-executes
-// itself with it set to passive, so idle oneDNN threads sleep (spin count 0,
-// as libgomp itself reports) instead of spinning.
-TEST(OneDnnTest, CliRunsOpenMpWithPassiveWait) {
-  ASSERT_EQ(unsetenv("OMP_WAIT_POLICY"), 0);
+// libgomp reads its environment once, before main(): the CLI re-executes
+// itself with the wait policy set. libgomp reports its spin count (the first
+// process shows its default, 300000; the re-executed one reports last):
+// bench-engine and infer spin a bounded time then sleep when the machine is
+// quiet (else passive), every other command (the runtime's node processes
+// among them) sleeps at once (passive: 0).
+std::string CliSpinCount(const char* args) {
+  EXPECT_EQ(unsetenv("OMP_WAIT_POLICY"), 0);
+  EXPECT_EQ(unsetenv("GOMP_SPINCOUNT"), 0);
+  EXPECT_EQ(setenv("OMP_DISPLAY_ENV", "verbose", 1), 0);
+  std::string out, err;
+  const int rc = testing::RunCli(args, &out, &err);
+  unsetenv("OMP_DISPLAY_ENV");
+  EXPECT_EQ(rc, 0) << err;
+  const size_t last = err.rfind("GOMP_SPINCOUNT = '");
+  if (last == std::string::npos) return "none in: " + err;
+  EXPECT_NE(err.find("GOMP_SPINCOUNT = '"), last) << "the CLI did not re-execute itself";
+  const size_t begin = last + 18;
+  return err.substr(begin, err.find('\'', begin) - begin);
+}
+
+TEST(OneDnnTest, CliRunsOpenMpWithPassiveWaitByDefault) { EXPECT_EQ(CliSpinCount("--version"), "0"); }
+
+TEST(OneDnnTest, CliSpinsBoundedOnlyForEngineCommands) {
+  // Which of the two depends on the machine's load when the test runs.
+  for (const char* engine_command : {"bench-engine --help", "infer --help"}) {
+    const std::string spin = CliSpinCount(engine_command);
+    EXPECT_TRUE(spin == "0" || spin == "100000") << engine_command << ": " << spin;
+  }
+  EXPECT_EQ(CliSpinCount("run --help"), "0");
+  EXPECT_EQ(CliSpinCount("profile --help"), "0");
+}
+
+// An explicit OMP_WAIT_POLICY is the user's: the CLI keeps it (no re-exec).
+TEST(OneDnnTest, CliKeepsExplicitWaitPolicy) {
+  ASSERT_EQ(setenv("OMP_WAIT_POLICY", "passive", 1), 0);
+  ASSERT_EQ(unsetenv("GOMP_SPINCOUNT"), 0);
   ASSERT_EQ(setenv("OMP_DISPLAY_ENV", "verbose", 1), 0);
   std::string out, err;
   const int rc = testing::RunCli("--version", &out, &err);
   unsetenv("OMP_DISPLAY_ENV");
+  unsetenv("OMP_WAIT_POLICY");
   EXPECT_EQ(rc, 0) << err;
-  const size_t last = err.rfind("GOMP_SPINCOUNT = '");  // the re-executed process reports last
-  ASSERT_NE(last, std::string::npos) << err;
-  EXPECT_EQ(err.substr(last, 20), "GOMP_SPINCOUNT = '0'") << err;
-  EXPECT_NE(err.find("GOMP_SPINCOUNT = '"), last) << "the CLI did not re-execute itself";
+  const size_t first = err.find("GOMP_SPINCOUNT = '");
+  ASSERT_NE(first, std::string::npos) << err;
+  EXPECT_EQ(err.substr(first, 20), "GOMP_SPINCOUNT = '0'") << err;
+  EXPECT_EQ(err.rfind("GOMP_SPINCOUNT = '"), first) << "the CLI re-executed itself";
+}
+
+// The threading rule: a node with little work runs on the calling thread
+// (its primitive made for one thread), the big convs on the whole pool, and an
+// Invoke leaves the caller's OpenMP cap as the backend's cap.
+TEST(OneDnnTest, SmallNodesRunOnTheCallingThread) {
+  ASSERT_TRUE(SetOneDnnThreads(2).ok());
+  Graph g = Load("mobilenet_v2:alpha=1.0,res=224");
+  const int n = static_cast<int>(g.nodes.size());
+  int serial = 0, pooled = 0;
+  for (int i = 0; i < n; ++i) {
+    PreparedKernel k;
+    ASSERT_TRUE(OneDnnBackend().Prepare(g, i, &k).ok());
+    const std::string impl = OneDnnImplementation(k);
+    if (impl == "reference") continue;
+    const bool on_caller = impl.find(" on the calling thread") != std::string::npos;
+    serial += on_caller;
+    pooled += !on_caller;
+    if (g.nodes[i].name == "Conv1") EXPECT_FALSE(on_caller) << "the stem conv (10.8M MACs) uses the pool";
+    if (g.nodes[i].name == "block_16_project") EXPECT_FALSE(on_caller) << impl;
+    if (g.nodes[i].name == "block_15_add") EXPECT_TRUE(on_caller) << "a 7x7x160 add is too small to fork for";
+  }
+  EXPECT_GT(serial, 0);
+  EXPECT_GT(pooled, serial);
+  Result<std::unique_ptr<SegmentExecutor>> ex = SegmentExecutor::Create(g, 0, n, OneDnnBackend());
+  ASSERT_TRUE(ex.ok()) << ex.status().message();
+  ASSERT_TRUE((*ex)->Invoke().ok());
+  EXPECT_EQ(OneDnnThreads(), 2);
+  EXPECT_EQ(omp_get_max_threads(), 2) << "a serial node left the caller's cap at 1";
+  ASSERT_TRUE(SetOneDnnThreads(0).ok());
 }
 
 TEST(OneDnnTest, ThreadCap) {

@@ -48,8 +48,11 @@
 // whole process (Prepare and Eval apply it on whichever thread calls them).
 // Eval on one kernel must not run concurrently with itself; different
 // executors may run on different threads (each thread gets its own stream on
-// first use). Idle OpenMP threads spin unless OMP_WAIT_POLICY=passive is in
-// the environment before the process starts (the CLI ensures it).
+// first use). A node with little work (below onednn::kSerialWork
+// multiply-accumulates or elements) runs on the calling thread alone, its
+// primitive made for one thread: forking the pool for it costs more than it
+// saves. How idle OpenMP threads wait is libgomp's environment, read before
+// main(): the CLI sets a bounded spin or passive (src/cli/openmp_env.cc).
 //
 // Not part of the portable core: built with exceptions, links libdnnl.
 #pragma once

@@ -31,9 +31,10 @@ Runner RegisterServe(CLI::App& app);           // serve.cc (docs/serve.md)
 Runner RegisterLoadgen(CLI::App& app);         // loadgen.cc (docs/serve.md)
 Runner RegisterDevice(CLI::App& app);          // device.cc (docs/serve.md)
 
-// Re-executes the CLI once with OMP_WAIT_POLICY=passive when it is unset, so
-// idle oneDNN threads sleep instead of spinning (openmp_env.cc). Call first in main().
-void EnsurePassiveOpenMpWait(char** argv);
+// Re-executes the CLI once with the OpenMP wait policy set when the user set
+// none: a bounded spin for bench-engine and infer, passive (idle oneDNN
+// threads sleep at once) for every other command (openmp_env.cc). Call first in main().
+void EnsureOpenMpWaitPolicy(char** argv);
 Runner RegisterProfile(CLI::App& app);  // profile.cc
 Runner RegisterQuantize(CLI::App& app);  // quantize.cc (docs/quantization.md)
 Runner RegisterSqnr(CLI::App& app);      // quantize.cc

@@ -14,8 +14,8 @@ namespace edgesplit::cli {
 
 struct LayerTimes {
   std::unique_ptr<SegmentExecutor> executor;  // the executor that ran (arena sizes...)
-  std::vector<double> totals_ms;              // one per timed invocation
-  std::vector<std::vector<double>> layers_ms;  // [node][invocation]
+  std::vector<double> totals_ms;              // one per whole Invoke()
+  std::vector<std::vector<double>> layers_ms;  // [node][node-by-node pass]
 };
 
 // Which clock TimeLayers reads.
@@ -25,8 +25,9 @@ enum class TimingClock {
                 // the machine does not inflate it (profile --measure fits on it)
 };
 
-// Runs the whole model once to warm up, then `repeat` times node by node
-// (InvokeNodes(i, i + 1)), with deterministic float inputs in [-1, 1).
+// Runs the whole model once to warm up, then `repeat` whole Invoke() calls
+// (totals_ms), then `repeat` passes node by node (InvokeNodes(i, i + 1):
+// layers_ms), with deterministic float inputs in [-1, 1).
 Result<LayerTimes> TimeLayers(const Graph& graph, const Backend& backend, int repeat,
                               TimingClock clock = TimingClock::kWall);
 

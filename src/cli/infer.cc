@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <thread>
@@ -154,6 +155,13 @@ Status RunInfer(const InferArgs& a) {
   return Status::Ok();
 }
 
+// How the OpenMP pool's idle threads wait in this process (openmp_env.cc).
+std::string OpenMpWait() {
+  if (const char* spin = std::getenv("GOMP_SPINCOUNT")) return std::string("GOMP_SPINCOUNT=") + spin;
+  if (const char* policy = std::getenv("OMP_WAIT_POLICY")) return std::string("OMP_WAIT_POLICY=") + policy;
+  return "libgomp default";
+}
+
 struct BenchArgs {
   EngineArgs engine;
   int repeat = 10;
@@ -184,6 +192,7 @@ Status RunBench(const BenchArgs& a) {
     j["repeat"] = a.repeat;
     j["batch"] = a.batch;
     j["images_per_s"] = 1000.0 * a.batch / median;
+    j["openmp_wait"] = OpenMpWait();
     j["arena_bytes"] = ex->arena_bytes();
     j["scratch_bytes"] = ex->scratch_bytes();
     j["median_ms"] = median;
@@ -196,9 +205,9 @@ Status RunBench(const BenchArgs& a) {
     std::printf("%s\n", j.dump(2).c_str());
     return Status::Ok();
   }
-  std::printf("model %s: backend %s, dtype %s, %d runs: median %.2f ms, min %.2f ms, p95 %.2f ms, arena %s\n",
+  std::printf("model %s: backend %s, dtype %s, %d runs: median %.2f ms, min %.2f ms, p95 %.2f ms, arena %s (%s)\n",
               a.engine.model.c_str(), backend->name(), a.engine.dtype.c_str(), a.repeat, median, min, p95,
-              HumanBytes(ex->arena_bytes()).c_str());
+              HumanBytes(ex->arena_bytes()).c_str(), OpenMpWait().c_str());
   if (a.batch > 1) std::printf("batch %d: times are per batch; %.1f images/s\n", a.batch, 1000.0 * a.batch / median);
   for (int i = 0; i < n; ++i)
     std::printf("  %-40s %-20s %8.3f ms\n", g.nodes[i].name.c_str(), OpTypeName(g.nodes[i].op), Percentile(layers[i], 0.5));

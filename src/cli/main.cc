@@ -6,7 +6,7 @@
 #include "commands.h"
 
 int main(int argc, char** argv) {
-  edgesplit::cli::EnsurePassiveOpenMpWait(argv);
+  edgesplit::cli::EnsureOpenMpWaitPolicy(argv);
   CLI::App app{"edgesplit: split inference of CNNs across a microcontroller, its radio and edge devices"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "edgesplit 0.1.0");

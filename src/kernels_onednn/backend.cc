@@ -17,10 +17,18 @@ using onednn::NativeKind;
 
 std::atomic<int> g_threads{0};  // 0: OpenMP's default (all cores)
 
-// OpenMP's thread count is per calling thread: apply the cap wherever oneDNN runs.
-void ApplyThreads() {
-  const int want = g_threads.load(std::memory_order_relaxed);
-  if (want > 0 && omp_get_max_threads() != want) omp_set_num_threads(want);
+// OpenMP's own default, read before edgesplit first changes the cap.
+int DefaultThreads() {
+  static const int threads = omp_get_max_threads();
+  return threads;
+}
+
+// OpenMP's thread count is per calling thread: apply the cap wherever oneDNN
+// runs; a serial node (the threading rule, onednn_internal.h) gets 1.
+void ApplyThreads(bool serial = false) {
+  const int cap = g_threads.load(std::memory_order_relaxed);
+  const int want = serial ? 1 : cap > 0 ? cap : DefaultThreads();
+  if (omp_get_max_threads() != want) omp_set_num_threads(want);
 }
 
 // One stream per thread (a stream is not meant to be shared across threads).
@@ -81,29 +89,33 @@ Status PrepareOneDnn(const void* /*context*/, const Graph& graph, int node_index
   k->outputs.resize(node.outputs.size());
   for (size_t i = 0; i < node.inputs.size(); ++i) ES_RETURN_IF_ERROR(Describe(graph, node.inputs[i], &k->inputs[i]));
   for (size_t i = 0; i < node.outputs.size(); ++i) ES_RETURN_IF_ERROR(Describe(graph, node.outputs[i], &k->outputs[i]));
-  ApplyThreads();  // primitives pick their blocking for the thread count
   auto state = std::make_unique<PrimitiveState>();
+  state->serial = onednn::NodeWork(graph, node) < onednn::kSerialWork;
+  ApplyThreads(state->serial);  // primitives pick their blocking for the thread count
   try {
-    if (!ThreadStream()) return Internal("cannot create a oneDNN stream");
+    if (!ThreadStream()) {
+      ApplyThreads();
+      return Internal("cannot create a oneDNN stream");
+    }
     onednn::BuildPrimitive(kind, graph, node, *k, state.get());
+    ApplyThreads();
   } catch (const dnnl::error& e) {
+    ApplyThreads();
     // A configuration oneDNN refuses: the reference kernel can take it as long
     // as no neighbour expects channels-last bytes from this node.
     if (!AnyChannelsLast(*k)) return ReferenceBackend().Prepare(graph, node_index, k);
     return NodeFail(node, std::string("oneDNN cannot run it: ") + e.what() + " (status " + std::to_string(e.status) + ")");
   } catch (const std::bad_alloc&) {
+    ApplyThreads();
     return NodeFail(node, "out of memory while preparing its oneDNN primitive");
   }
+  if (state->serial) state->implementation += " on the calling thread";
   k->scratch_bytes = state->scratchpad_bytes;
   k->state = KernelState(state.release(), KernelStateDeleter{DestroyState});
   return Status::Ok();
 }
 
-Status EvalOneDnn(const void* /*context*/, const PreparedKernel& k, const void* const* inputs, void* const* outputs,
-                  void* scratch) {
-  if (!k.state) return ReferenceBackend().Eval(k, inputs, outputs, scratch);
-  PrimitiveState& st = *static_cast<PrimitiveState*>(k.state.get());
-  ApplyThreads();  // the int8 loops share oneDNN's OpenMP threads
+Status Execute(const PreparedKernel& k, PrimitiveState& st, const void* const* inputs, void* const* outputs, void* scratch) {
   if (!st.primitive) {  // an int8 op computed by edgesplit's loops alone
     onednn::RunInt8Stage(st.int8, inputs, outputs, scratch);
     return Status::Ok();
@@ -131,6 +143,16 @@ Status EvalOneDnn(const void* /*context*/, const PreparedKernel& k, const void* 
   return Status::Ok();
 }
 
+Status EvalOneDnn(const void* /*context*/, const PreparedKernel& k, const void* const* inputs, void* const* outputs,
+                  void* scratch) {
+  if (!k.state) return ReferenceBackend().Eval(k, inputs, outputs, scratch);
+  PrimitiveState& st = *static_cast<PrimitiveState*>(k.state.get());
+  ApplyThreads(st.serial);  // the int8 loops share oneDNN's OpenMP threads
+  const Status s = Execute(k, st, inputs, outputs, scratch);
+  if (st.serial) ApplyThreads();  // the caller's cap as it was
+  return s;
+}
+
 constexpr Backend kOneDnnBackend("onednn", PrepareOneDnn, EvalOneDnn);
 
 }  // namespace
@@ -146,7 +168,7 @@ Status SetOneDnnThreads(int threads) {
 
 int OneDnnThreads() {
   const int t = g_threads.load(std::memory_order_relaxed);
-  return t > 0 ? t : omp_get_max_threads();
+  return t > 0 ? t : DefaultThreads();
 }
 
 const char* OneDnnImplementation(const PreparedKernel& kernel) {

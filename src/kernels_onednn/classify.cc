@@ -195,6 +195,28 @@ NativeKind Classify(const Graph& g, int node_index) {
   }
 }
 
+int64_t NodeWork(const Graph& g, const Node& n) {
+  const int64_t out = g.tensors[n.outputs[0]].num_elements();
+  switch (n.op) {
+    case OpType::kConv:
+    case OpType::kGemm:
+    case OpType::kMatMul: {
+      // Multiply-accumulates: each output sums over one output channel's weights.
+      const Tensor& w = g.tensors[n.inputs[1]];
+      const int64_t per_output = n.op == OpType::kConv ? w.num_elements() / std::max<int64_t>(1, w.shape[0])
+                                                       : g.tensors[n.inputs[0]].shape.back();
+      return out * per_output;
+    }
+    default: {
+      // Memory-bound ops: the elements read and written.
+      int64_t elements = out;
+      for (int t : n.inputs)
+        if (t != kNoTensor && !g.tensors[t].is_constant) elements += g.tensors[t].num_elements();
+      return elements;
+    }
+  }
+}
+
 bool KeepChannelsLast(const Graph& g, int tensor) {
   const Tensor& t = g.tensors[tensor];
   if (t.is_constant || (t.dtype != DType::kFloat32 && t.dtype != DType::kInt8) || t.shape.size() != 4 ||

@@ -24,6 +24,16 @@ enum class NativeKind : uint8_t {
 // A pure function of the graph: Prepare and the layout rule must agree on it.
 NativeKind Classify(const Graph& graph, int node_index);
 
+// A node's work for the threading rule: multiply-accumulates of a conv or
+// inner product, elements read and written for anything else.
+int64_t NodeWork(const Graph& graph, const Node& node);
+
+// The threading rule: a node whose work is below this runs on the calling
+// thread alone (its primitive is made for one thread, and Eval drops the
+// OpenMP cap to 1 around it): waking the pool and joining it costs more than
+// a second core saves on it. A pure function of the graph, like the layouts.
+inline constexpr int64_t kSerialWork = int64_t{1} << 17;
+
 // The layout rule: a non-constant 4-D f32 or int8 activation (H*W > 1), not a graph
 // output, whose producer (if any: a graph input has none) and every consumer
 // are native nodes that accept channels-last, is kept channels-last (the
@@ -70,6 +80,7 @@ struct PrimitiveState {
   // int32 accumulators, or a whole int8 op run by edgesplit's own loops.
   Int8Stage int8;
   BandPlan bands;
+  bool serial = false;  // NodeWork < kSerialWork: runs on the calling thread
 
   // A memory object for `arg` whose data is given at Eval.
   void BindAtEval(int arg, const dnnl::memory::desc& md, ArgSource source, int index, const dnnl::engine& engine,
