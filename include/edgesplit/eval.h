@@ -27,7 +27,8 @@ using InputFn = std::function<void(int64_t i, float* out)>;
 int TopClass(const float* v, size_t n);
 
 // The cut tensor's codec view: float32 or int8 data, channels = shape[1] for
-// rank >= 3 (NCHW), else 1. Errors: another dtype, > 65535 channels.
+// rank >= 3 (NCHW) when each channel plane has at least 16 elements, else 1
+// (one range for a pooled [1, C, 1, 1] vector). Errors: another dtype, > 65535 channels.
 Result<CutTensorView> CutView(const Tensor& tensor, const void* data);
 
 // Top-1 predictions of the whole model for inputs [0, count).

@@ -179,6 +179,7 @@ Status RunEval(EvalArgs a) {
     j["split"] = split;
     j["codec"] = codec;
     j["cut_bytes"] = bytes;
+    if (!in.labelled) j["agreement"] = score;  // random inputs: top-1 agreement with the whole f32 model
     return WriteOutput(a.output, j.dump(2) + "\n");
   }
   std::string text = fmt::format("model {} ({}): {} {} inputs, {} {:.4f}", a.model, IsQuantized(g) ? "int8" : "f32",
