@@ -90,7 +90,7 @@ Status RunQuantize(const QuantizeArgs& a) {
   }
   const ModelSummary m = Summarize(q);
   std::printf("quantized %s with %zu %s calibration sample%s: %d int8 nodes, %d float nodes, %d quantize/dequantize\n",
-              a.model.c_str(), samples.size(), a.calib.calib.empty() ? "random" : "folder",
+              a.model.c_str(), samples.size(), !a.calib.calib_data.empty() ? a.calib.calib_data.c_str() : a.calib.calib.empty() ? "random" : "folder",
               samples.size() == 1 ? "" : "s", int8_nodes, float_nodes, conversions);
   std::printf("weights %s int8 (int32 biases); wrote %s (ONNX, QDQ form)\n", HumanBytes(m.total_weight_bytes_int8).c_str(),
               a.output.c_str());
@@ -121,7 +121,7 @@ Status RunSqnr(const QuantizeArgs& a) {
     return WriteOutput(a.output, j.dump(2) + "\n");
   }
   std::string out = fmt::format("model {}: int8 vs f32 over {} {} sample{}\n\n", a.model, samples.size(),
-                                a.calib.calib.empty() ? "random" : "calibration", samples.size() == 1 ? "" : "s");
+                                !a.calib.calib_data.empty() ? a.calib.calib_data : a.calib.calib.empty() ? "random" : "calibration", samples.size() == 1 ? "" : "s");
   size_t width = 5;  // the layer column fits the longest name (ONNX paths can be long)
   for (const LayerSqnr& l : layers) width = std::max(width, l.node.size());
   out += fmt::format("{:<{}} {:<18} {:>12} {:>10}\n", "layer", width, "op", "elements", "SQNR dB");
