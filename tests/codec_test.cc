@@ -94,6 +94,14 @@ TEST(CodecTest, IdsAndNames) {
   EXPECT_FALSE(ParseCodecName("INT8").ok());
 }
 
+TEST(CodecTest, ChannelRule) {
+  const int64_t planes[] = {1, 112, 7, 7}, small[] = {1, 112, 3, 3}, pooled[] = {1, 96, 1, 1}, flat[] = {1, 96};
+  EXPECT_EQ(CodecChannels(planes, 4), 112u);
+  EXPECT_EQ(CodecChannels(small, 4), 1u);  // 9-element planes: one range is cheaper
+  EXPECT_EQ(CodecChannels(pooled, 4), 1u);
+  EXPECT_EQ(CodecChannels(flat, 2), 1u);
+}
+
 TEST(CodecTest, LosslessCodecsAreBitExact) {
   const std::vector<float> f = Activations(7 * 7 * 24, 1, true);
   std::vector<int8_t> q(500);

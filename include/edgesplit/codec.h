@@ -72,6 +72,13 @@ struct CutTensorView {
   uint32_t channels = 1;
 };
 
+// The channel count a sender uses for a cut tensor of `shape` (NCHW): shape[1]
+// for rank >= 3 when each channel plane has at least 16 elements (an 8-byte
+// range per channel pays off only over a plane of some size), else 1 (a
+// pooled [1, C, 1, 1] vector or a flat tensor: one range). Device and host use
+// this one rule, so both ends agree on the payload.
+uint32_t CodecChannels(const int64_t* shape, size_t rank);
+
 inline constexpr size_t kCodecHeaderBytes = 12;
 // The payload header, little-endian:
 //   0 u8 codec id   1 u8 dtype   2 u16 channels   4 u32 elements

@@ -26,9 +26,8 @@ using InputFn = std::function<void(int64_t i, float* out)>;
 // The first maximum of v[0, n): the top-1 class.
 int TopClass(const float* v, size_t n);
 
-// The cut tensor's codec view: float32 or int8 data, channels = shape[1] for
-// rank >= 3 (NCHW) when each channel plane has at least 16 elements, else 1
-// (one range for a pooled [1, C, 1, 1] vector). Errors: another dtype, > 65535 channels.
+// The cut tensor's codec view: float32 or int8 data, channels from
+// CodecChannels (shape[1] over planes of 16+ elements, else 1). Errors: another dtype.
 Result<CutTensorView> CutView(const Tensor& tensor, const void* data);
 
 // Top-1 predictions of the whole model for inputs [0, count).

@@ -197,6 +197,14 @@ Status EncodeBody(CodecQuant q, const CutTensorView& t, uint8_t* body) {
 
 }  // namespace
 
+uint32_t CodecChannels(const int64_t* shape, size_t rank) {
+  constexpr int64_t kMinChannelPlane = 16;
+  if (rank < 3 || shape[1] <= 0 || shape[1] > static_cast<int64_t>(kMaxChannels)) return 1;
+  int64_t plane = 1;
+  for (size_t d = 2; d < rank; ++d) plane *= shape[d];
+  return plane >= kMinChannelPlane ? static_cast<uint32_t>(shape[1]) : 1;
+}
+
 uint8_t CodecId(Codec c) { return static_cast<uint8_t>(static_cast<uint8_t>(c.quant) | (static_cast<uint8_t>(c.entropy) << 4)); }
 
 bool CodecFromId(uint8_t id, Codec* out) {

@@ -9,8 +9,6 @@
 namespace edgesplit {
 namespace {
 
-constexpr size_t kMinChannelPlane = 16;
-
 Status CheckEnds(const SegmentExecutor& ex, bool first, bool last) {
   if (ex.num_inputs() != 1 || ex.num_outputs() != 1)
     return Unsupported("evaluation needs segments with one input and one output");
@@ -43,11 +41,7 @@ Result<CutTensorView> CutView(const Tensor& tensor, const void* data) {
   const size_t n = Elements(tensor);
   if (n > 0xffffffffu) return OutOfRange("cut tensor '" + tensor.name + "' is too large for a codec payload");
   v.elements = static_cast<uint32_t>(n);
-  // Per-channel ranges (8 bytes each) pay off only over a plane of some size:
-  // a [1, C, 1, 1] pooled vector gets one range, as a flat tensor does.
-  const int64_t c = tensor.shape.size() >= 3 ? tensor.shape[1] : 1;
-  v.channels = c > 0 && n / static_cast<size_t>(c) >= kMinChannelPlane ? static_cast<uint32_t>(c) : 1;
-  if (v.channels == 0 || v.channels > 0xffff) return OutOfRange("cut tensor '" + tensor.name + "' has too many channels");
+  v.channels = CodecChannels(tensor.shape.data(), tensor.shape.size());
   return v;
 }
 
