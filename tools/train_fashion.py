@@ -30,6 +30,8 @@ try:
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from train_digits import train  # the same loop: Adam, one-cycle schedule, seeded shuffles
 except ImportError as e:
     sys.exit(f"train_fashion: {e}; run with Debian's /usr/bin/python3 (apt-get install python3-torch python3-onnx)")
 
@@ -107,34 +109,17 @@ def resnet():
         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(48, 10))
 
 
-def train(model, x, y, epochs, lr, seed):
-    torch.manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    steps = epochs * ((len(x) + BATCH - 1) // BATCH)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    gen = torch.Generator().manual_seed(seed)
-    model.train()
-    for _ in range(epochs):
-        perm = torch.randperm(len(xt), generator=gen)
-        for i in range(0, len(xt), BATCH):
-            idx = perm[i:i + BATCH]
-            loss = F.cross_entropy(model(xt[idx]), yt[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-    model.eval()
-
-
 def logits_of(model, x):
     with torch.no_grad():
         return torch.cat([model(torch.from_numpy(x[i:i + 1000])) for i in range(0, len(x), 1000)]).numpy()
 
 
 def script_digest():
-    with open(os.path.abspath(__file__), "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
+    digest = hashlib.sha256()
+    for path in (__file__, os.path.join(os.path.dirname(os.path.abspath(__file__)), "train_digits.py")):
+        with open(os.path.abspath(path), "rb") as f:
+            digest.update(f.read())
+    return digest.hexdigest()
 
 
 def main(argv):
@@ -165,7 +150,7 @@ def main(argv):
         t0 = time.time()
         torch.manual_seed(seed)
         model = build()
-        train(model, x_train, y_train, epochs, lr, seed)
+        train(model, x_train, y_train, epochs, lr, seed, batch=BATCH, augment=False)
         logits = logits_of(model, x_test)
         acc = float((logits.argmax(1) == y_test).mean())
         np.save(os.path.join(outdir, name + ".logits.npy"), logits.astype(np.float32))
@@ -176,10 +161,10 @@ def main(argv):
         report["models"][name] = {"accuracy": acc, "epochs": epochs, "seed": seed}
         print(f"train_fashion: {name:22s} {len(x_train)} images x {epochs} epochs, test accuracy {acc:.4f}  "
               f"{time.time() - t0:.1f}s", flush=True)
-    with open(os.path.join(outdir, "fashion_accuracy.json"), "w") as f:
-        json.dump(report, f, indent=2)
-    with open(stamp, "w") as f:
-        f.write(digest + "\n")
+    # The stamp last: only a run that wrote everything is marked complete.
+    for path, text in ((os.path.join(outdir, "fashion_accuracy.json"), json.dumps(report, indent=2)), (stamp, digest)):
+        with open(path, "w") as f:
+            f.write(text + "\n")
     print(f"train_fashion: wrote {len(FILES)} files to {outdir} in {time.time() - start:.1f}s")
     return 0
 
