@@ -4,6 +4,7 @@
 //   layer <i> <op> <name> ticks <T>          (one per node, T at ticks_hz)
 //   ticks_hz <HZ> total_ticks <T>
 //   cut_tensor <name> <dtype> <shape> <bytes> <hex...>
+//   codec <name> <bytes> ticks <T> <hex...>  (the cut tensor encoded, codec.h; one per kCodecs)
 //   wire message <bytes> fragments <n> datagram 250 radio_sent <k>
 //   done
 // The cut tensor is framed as the runtime frames it (wire.h: a tensor request
@@ -13,6 +14,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "edgesplit/codec.h"
 #include "edgesplit/exec.h"
 #include "edgesplit/kernels.h"
 #include "edgesplit/segment.h"
@@ -52,6 +54,18 @@ void OutputHex(const uint8_t* bytes, size_t size) {
   }
   Output(chunk, used);
 }
+
+// The codecs the device encodes its cut tensor with (the host checks their bytes).
+struct DeviceCodec {
+  const char* name;
+  edgesplit::Codec codec;
+};
+constexpr DeviceCodec kCodecs[] = {
+    {"raw+lz4", {edgesplit::CodecQuant::kRaw, edgesplit::CodecEntropy::kLz4}},
+    {"int4", {edgesplit::CodecQuant::kInt4, edgesplit::CodecEntropy::kNone}},
+    {"int4+lz4", {edgesplit::CodecQuant::kInt4, edgesplit::CodecEntropy::kLz4}},
+    {"int2+lz4", {edgesplit::CodecQuant::kInt2, edgesplit::CodecEntropy::kLz4}},
+};
 
 int Fail(const edgesplit::Status& s) {
   Output("edgesplit-mcu: error: ");
@@ -94,6 +108,18 @@ int main() {
   const size_t message_bytes = wire::EncodedMessageBytes(frame.rank, static_cast<size_t>(ex.output_bytes()));
   std::unique_ptr<uint8_t[]> message(new uint8_t[message_bytes]);
   std::unique_ptr<uint8_t[]> datagram(new uint8_t[kDatagramBytes]);
+  // Codec buffers for the largest of kCodecs (the scratch 4-byte aligned).
+  CutTensorView view;
+  view.dtype = cut.dtype == DType::kInt8 ? CodecDType::kInt8 : CodecDType::kFloat32;
+  view.elements = static_cast<uint32_t>(ex.output_bytes() / static_cast<int64_t>(DTypeSize(cut.dtype)));
+  view.channels = CodecChannels(cut.shape.data(), cut.shape.size());
+  size_t codec_out_bytes = 0, codec_scratch_bytes = 0;
+  for (const DeviceCodec& c : kCodecs) {
+    codec_out_bytes = std::max(codec_out_bytes, CodecMaxEncodedBytes(c.codec, view));
+    codec_scratch_bytes = std::max(codec_scratch_bytes, CodecScratchBytes(c.codec, view));
+  }
+  std::unique_ptr<uint8_t[]> codec_out(new uint8_t[codec_out_bytes]);
+  std::unique_ptr<uint32_t[]> codec_scratch(new uint32_t[codec_scratch_bytes / 4 + 1]);
   mcu::LockHeap();
 
   Output("segment ");
@@ -148,6 +174,25 @@ int main() {
   Output(" ");
   OutputHex(static_cast<const uint8_t*>(ex.output()), static_cast<size_t>(ex.output_bytes()));
   Output("\n");
+
+  view.data = ex.output();
+  for (const DeviceCodec& c : kCodecs) {
+    size_t written = 0;
+    const uint64_t t0 = mcu::Ticks();
+    Status s = EncodeCutTensor(c.codec, view, codec_scratch.get(), (codec_scratch_bytes / 4 + 1) * 4, codec_out.get(),
+                               codec_out_bytes, &written);
+    const uint64_t t1 = mcu::Ticks();
+    if (!s.ok()) return Fail(s);
+    Output("codec ");
+    Output(c.name);
+    Output(" ");
+    OutputNumber(written);
+    Output(" ticks ");
+    OutputNumber(t1 - t0);
+    Output(" ");
+    OutputHex(codec_out.get(), written);
+    Output("\n");
+  }
 
   Result<size_t> framed = wire::EncodeMessage(
       frame, {static_cast<const uint8_t*>(ex.output()), static_cast<size_t>(ex.output_bytes())}, {message.get(), message_bytes});

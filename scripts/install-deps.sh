@@ -32,6 +32,8 @@ PACKAGES=(
   libsodium-dev
   # the edge server's MQTT scale-out: the client library and the broker the tests start (docs/serve.md)
   libmosquitto-dev mosquitto
+  # measured accuracy on real data (Fashion-MNIST, gzipped IDX via zlib) and the cut-tensor codecs' lz4/zstd
+  dataset-fashion-mnist zlib1g-dev liblz4-dev libzstd-dev
 )
 
 missing=()

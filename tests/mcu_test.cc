@@ -2,7 +2,8 @@
 // firmware with the MobileNetV2-0.35 int8 head segment (at res 96 to keep the
 // QEMU run short; docs/mcu.md has the 224 command), runs it under
 // qemu-system-arm -M mps2-an386, and the cut tensor it prints must equal the
-// host reference backend's bytes for the same segment file and input.
+// host reference backend's bytes for the same segment file and input, and so
+// must its codec payloads (int4, int2, +lz4: the portable encoders) the host's.
 // Skips without the toolchain or QEMU, unless EDGESPLIT_REQUIRE_FIXTURES=1.
 #include <gtest/gtest.h>
 
@@ -13,6 +14,7 @@
 #include <sstream>
 
 #include "edgesplit/analysis.h"
+#include "edgesplit/codec.h"
 #include "edgesplit/cost.h"
 #include "edgesplit/exec.h"
 #include "edgesplit/models.h"
@@ -51,6 +53,7 @@ TEST(McuFirmware, QemuCutTensorEqualsTheHostReferenceByteForByte) {
 
   std::istringstream lines(testing::ReadFile(out + "/qemu.out"));
   std::string line, hex, header;
+  std::vector<std::pair<std::string, std::string>> codecs;  // name, hex
   int layers = 0;
   bool done = false;
   while (std::getline(lines, line)) {
@@ -58,6 +61,7 @@ TEST(McuFirmware, QemuCutTensorEqualsTheHostReferenceByteForByte) {
     if (line.rfind("segment ", 0) == 0) header = line;
     if (line == "done") done = true;
     if (line.rfind("cut_tensor ", 0) == 0) hex = line.substr(line.rfind(' ') + 1);
+    if (line.rfind("codec ", 0) == 0) codecs.emplace_back(line.substr(6, line.find(' ', 6) - 6), line.substr(line.rfind(' ') + 1));
   }
   ASSERT_TRUE(done) << testing::ReadFile(out + "/qemu.out");
   const std::vector<uint8_t> device = FromHex(hex);
@@ -79,6 +83,18 @@ TEST(McuFirmware, QemuCutTensorEqualsTheHostReferenceByteForByte) {
   ASSERT_EQ(static_cast<int64_t>(device.size()), (*ex)->output_bytes());
   EXPECT_EQ(device.size(), 112u * (res / 32) * (res / 32));  // block_16_project_BN, int8: 5,488 bytes at 224
   EXPECT_EQ(device, std::vector<uint8_t>(host, host + (*ex)->output_bytes()));
+  // The device's codec payloads: the host encoder's bytes for the same tensor.
+  EXPECT_EQ(codecs.size(), 4u);
+  const Tensor& cut = (*ex)->output_tensor();
+  const CutTensorView view{host, CodecDType::kInt8, static_cast<uint32_t>((*ex)->output_bytes()),
+                           CodecChannels(cut.shape.data(), cut.shape.size())};
+  for (const auto& [name, payload_hex] : codecs) {
+    Result<Codec> c = ParseCodecName(name);
+    ASSERT_TRUE(c.ok()) << name;
+    Result<std::vector<uint8_t>> mine = EncodeCutTensorHost(*c, view);
+    ASSERT_TRUE(mine.ok()) << mine.status().message();
+    EXPECT_EQ(FromHex(payload_hex), *mine) << "codec " << name << ": the Cortex-M4 bytes differ from the host's";
+  }
   EXPECT_NE(header.find(" arena " + std::to_string((*ex)->arena_bytes()) + " "), std::string::npos) << header;
 }
 

@@ -122,7 +122,7 @@ print("heap region %d B (PSRAM); the firmware reports what start-up used ('heap'
 PY
 arm-none-eabi-size "$out/firmware.elf"
 echo "core libraries before --gc-sections (arm-none-eabi-size -t, text+data):"
-for lib in es_graph es_kernels es_exec es_wire es_segment; do
+for lib in es_graph es_kernels es_exec es_wire es_segment es_codec; do
   printf '  %-12s %8s B\n' "$lib" "$(arm-none-eabi-size -t "$build/lib$lib.a" | tail -1 | awk '{print $1 + $2}')"
 done
 

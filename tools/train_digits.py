@@ -55,20 +55,23 @@ def mobilenet():
 BATCH = 64
 
 
-def train(model, x, y, epochs, lr, seed):
+def train(model, x, y, epochs, lr, seed, batch=BATCH, augment=True):
+    """Adam with a one-cycle schedule, seeded shuffles; `augment`: random shifts of up to 2 pixels.
+    Also train_fashion.py's loop (batch 128, no augmentation)."""
     torch.manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * ((len(x) + BATCH - 1) // BATCH))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * ((len(x) + batch - 1) // batch))
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     gen = torch.Generator().manual_seed(seed)
     model.train()
     for _ in range(epochs):
         perm = torch.randperm(len(xt), generator=gen)
-        for i in range(0, len(xt), BATCH):
-            idx = perm[i:i + BATCH]
-            # A little shift augmentation keeps the MobileNet from memorising.
-            xb = torch.roll(xt[idx], shifts=(int(torch.randint(-2, 3, (1,), generator=gen)),
-                                             int(torch.randint(-2, 3, (1,), generator=gen))), dims=(2, 3))
+        for i in range(0, len(xt), batch):
+            idx = perm[i:i + batch]
+            xb = xt[idx]
+            if augment:  # a little shift augmentation keeps the MobileNet from memorising
+                xb = torch.roll(xb, shifts=(int(torch.randint(-2, 3, (1,), generator=gen)),
+                                            int(torch.randint(-2, 3, (1,), generator=gen))), dims=(2, 3))
             loss = F.cross_entropy(model(xb), yt[idx])
             opt.zero_grad()
             loss.backward()

@@ -40,5 +40,6 @@ Runner RegisterQuantize(CLI::App& app);  // quantize.cc (docs/quantization.md)
 Runner RegisterSqnr(CLI::App& app);      // quantize.cc
 Runner RegisterPolicy(CLI::App& app);    // policy.cc (docs/dynamic.md)
 Runner RegisterSimulate(CLI::App& app);  // simulate.cc
+Runner RegisterEval(CLI::App& app);      // eval.cc (docs/codecs.md)
 
 }  // namespace edgesplit::cli

@@ -34,6 +34,9 @@ int main(int argc, char** argv) {
   add("simulate", "Split policies (dynamic, oracle, static...) over a channel/load trace (docs/dynamic.md)",
       edgesplit::cli::RegisterSimulate);
 
+  add("eval", "Top-1 accuracy on Fashion-MNIST, whole or split through a cut-tensor codec; --sweep: the codec table (docs/codecs.md)",
+      edgesplit::cli::RegisterEval);
+
   add("node", "One device of a split-inference chain: receive, compute a segment, forward (docs/runtime.md)", edgesplit::cli::RegisterNode);
   add("run", "Run a chain of local node processes over a link and break the round trip down", edgesplit::cli::RegisterRun);
   add("dynamic-node", "One node (head or server) of a live dynamic split run, started by run --dynamic (docs/dynamic.md)",

@@ -13,6 +13,7 @@ namespace edgesplit::cli {
 struct CalibArgs {
   std::string calib;  // folder of .npy/.png/.jpg samples; "" = seeded random inputs
   int samples = 16;   // at most this many (random ones: exactly this many)
+  std::string calib_data;  // "fashion-mnist": the first `samples` training images (include/edgesplit/idx.h)
 };
 
 // Calibration samples for `graph`'s input from `a` (a folder, or seeded random).

@@ -12,6 +12,7 @@
 
 #include "commands.h"
 #include "edgesplit/analysis.h"
+#include "edgesplit/idx.h"
 #include "edgesplit/onnx.h"
 #include "quant_args.h"
 #include "report.h"
@@ -22,6 +23,18 @@ Result<std::vector<CalibrationSample>> CalibrationFor(const Graph& graph, const 
   if (graph.inputs.size() != 1) return Unsupported("calibration needs a model with exactly one input");
   const Tensor& input = graph.tensors[graph.inputs[0]];
   if (a.samples < 1) return InvalidArgument("--samples must be at least 1");
+  if (!a.calib_data.empty()) {
+    if (!a.calib.empty()) return InvalidArgument("--calib and --calib-data are alternatives: give one");
+    if (a.calib_data != "fashion-mnist") return InvalidArgument("--calib-data " + a.calib_data + ": only fashion-mnist is known");
+    ES_ASSIGN_OR_RETURN(LabelledImages set, LoadFashionMnist(FashionMnistDir(), "train", a.samples));
+    int64_t elements = 1;
+    for (int64_t d : input.shape) elements *= d;
+    if (elements != set.rows * set.cols)
+      return InvalidArgument("model input " + ShapeToString(input.shape) + " does not take Fashion-MNIST's [1,1,28,28] images");
+    std::vector<CalibrationSample> samples(static_cast<size_t>(set.count), CalibrationSample(set.rows * set.cols));
+    for (int64_t i = 0; i < set.count; ++i) ImageToFloat(set, i, pre.mean[0], pre.std[0], samples[i].data());
+    return samples;
+  }
   if (a.calib.empty()) return RandomCalibrationSamples(input, a.samples, 1);
   return LoadCalibrationSamples(a.calib, input, pre, a.samples);
 }
@@ -46,6 +59,7 @@ struct QuantizeArgs {
 
   Preprocessing Pre() const {
     Preprocessing pre = DefaultPreprocessing(model);
+    if (!calib.calib_data.empty()) pre = Preprocessing{{0, 0, 0}, {1, 1, 1}};  // Fashion-MNIST: pixel / 255
     for (size_t c = 0; c < 3 && c < mean.size(); ++c) pre.mean[c] = mean[c];
     for (size_t c = 0; c < 3 && c < std_dev.size(); ++c) pre.std[c] = std_dev[c];
     return pre;
@@ -55,6 +69,8 @@ struct QuantizeArgs {
 void AddCommonOptions(CLI::App& app, QuantizeArgs* a) {
   app.add_option("MODEL", a->model, "Model: an .onnx file or a zoo spec (e.g. mobilenet_v2:alpha=0.35,res=96)")->required();
   app.add_option("--calib", a->calib.calib, "Calibration folder of .npy (float32 NCHW) / .png / .jpg inputs (default: seeded random inputs)");
+  app.add_option("--calib-data", a->calib.calib_data, "Calibrate on this data set's training images (pixel / 255 unless --mean/--std)")
+      ->check(CLI::IsMember({"fashion-mnist"}));
   app.add_option("--samples", a->calib.samples, "Calibration samples to use (at most; default 16)")->check(CLI::PositiveNumber);
   app.add_option("--mean", a->mean, "Per-channel mean for image inputs (3 values)")->expected(3);
   app.add_option("--std", a->std_dev, "Per-channel std for image inputs (3 values)")->expected(3);
@@ -74,7 +90,7 @@ Status RunQuantize(const QuantizeArgs& a) {
   }
   const ModelSummary m = Summarize(q);
   std::printf("quantized %s with %zu %s calibration sample%s: %d int8 nodes, %d float nodes, %d quantize/dequantize\n",
-              a.model.c_str(), samples.size(), a.calib.calib.empty() ? "random" : "folder",
+              a.model.c_str(), samples.size(), !a.calib.calib_data.empty() ? a.calib.calib_data.c_str() : a.calib.calib.empty() ? "random" : "folder",
               samples.size() == 1 ? "" : "s", int8_nodes, float_nodes, conversions);
   std::printf("weights %s int8 (int32 biases); wrote %s (ONNX, QDQ form)\n", HumanBytes(m.total_weight_bytes_int8).c_str(),
               a.output.c_str());
@@ -105,7 +121,7 @@ Status RunSqnr(const QuantizeArgs& a) {
     return WriteOutput(a.output, j.dump(2) + "\n");
   }
   std::string out = fmt::format("model {}: int8 vs f32 over {} {} sample{}\n\n", a.model, samples.size(),
-                                a.calib.calib.empty() ? "random" : "calibration", samples.size() == 1 ? "" : "s");
+                                !a.calib.calib_data.empty() ? a.calib.calib_data : a.calib.calib.empty() ? "random" : "calibration", samples.size() == 1 ? "" : "s");
   size_t width = 5;  // the layer column fits the longest name (ONNX paths can be long)
   for (const LayerSqnr& l : layers) width = std::max(width, l.node.size());
   out += fmt::format("{:<{}} {:<18} {:>12} {:>10}\n", "layer", width, "op", "elements", "SQNR dB");
