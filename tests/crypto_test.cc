@@ -333,7 +333,7 @@ TEST_F(CryptoVsSodium, Ed25519) {
     const Bytes64 ours = Ed25519Sign(kp.secret_key, m);
     ASSERT_EQ(ToHex(ours), ToHex(std::span<const uint8_t>(sig, 64))) << "case " << i;
     ASSERT_TRUE(Ed25519Verify(kp.public_key, m, ours));
-    // A corrupted signature: both refuse.
+    if (i % 4 != 0) continue;  // a quarter of the cases also check a corrupted signature: both refuse
     Bytes64 bad = ours;
     bad[r.Below(64)] ^= static_cast<uint8_t>(1 + r.Below(255));
     ASSERT_FALSE(Ed25519Verify(kp.public_key, m, bad));

@@ -54,10 +54,32 @@ constexpr Point Add(const Point& p, const Point& q) {
   return Point{FeMul(e, f), FeMul(g, h), FeMul(f, g), FeMul(e, h)};
 }
 
+// dbl-2008-hwcd (a = -1): 4 squarings and 4 multiplications.
+constexpr Point Double(const Point& p) {
+  const Fe a = FeSq(p.x), b = FeSq(p.y), zz = FeSq(p.z);
+  const Fe c = FeAdd(zz, zz);
+  const Fe e = FeSub(FeSub(FeSq(FeAdd(p.x, p.y)), a), b);
+  const Fe g = FeSub(b, a);  // D + B with D = -A
+  const Fe f = FeSub(g, c);
+  const Fe h = FeSub(FeNeg(a), b);
+  return Point{FeMul(e, f), FeMul(g, h), FeMul(f, g), FeMul(e, h)};
+}
+
 constexpr void Cswap(Point& p, Point& q, int64_t bit) {
   internal::FeCswap(p.x, q.x, bit), internal::FeCswap(p.y, q.y, bit);
   internal::FeCswap(p.z, q.z, bit), internal::FeCswap(p.t, q.t, bit);
 }
+
+// 0*p .. 15*p, for 4-bit windows.
+using Table = Point[16];
+constexpr void FillTable(const Point& p, Table& t) {
+  t[0] = Point{Fe{}, internal::FeFromInt(1), internal::FeFromInt(1), Fe{}};
+  t[1] = p;
+  for (int i = 2; i < 16; ++i) t[i] = Add(t[i - 1], p);
+}
+
+// The 4-bit digit i (0..63) of a little-endian 256-bit scalar.
+constexpr int Nibble(const uint8_t s[32], int i) { return (s[i >> 1] >> (4 * (i & 1))) & 15; }
 
 constexpr void Encode(uint8_t out[32], const Point& p) {
   const Fe zi = internal::FeInvert(p.z);
@@ -100,15 +122,29 @@ constexpr Point kBase = [] {
   return b;
 }();
 
-// s * p for a secret 256-bit little-endian s: the same add and double at every bit.
-Point ScalarMul(const uint8_t s[32], const Point& p) {
-  Point r = Identity(), q = p;  // invariant: q - r = p
-  for (int i = 255; i >= 0; --i) {
-    const int64_t bit = (s[i >> 3] >> (i & 7)) & 1;
-    Cswap(r, q, bit);
-    q = Add(q, r);
-    r = Add(r, r);
-    Cswap(r, q, bit);
+struct BaseTable {
+  Table t;
+};
+constexpr BaseTable kBaseTable = [] {
+  BaseTable bt{};
+  FillTable(kBase, bt.t);
+  return bt;
+}();
+
+// s * p for a secret 256-bit little-endian s: 4-bit windows, each table entry
+// read by masks (every entry touched, the wanted one swapped in), so neither
+// the branches nor the memory addresses depend on s.
+Point ScalarMul(const uint8_t s[32], const Table& table) {
+  Point r = Identity();
+  for (int i = 63; i >= 0; --i) {
+    r = Double(Double(Double(Double(r))));
+    const uint64_t digit = static_cast<uint64_t>(Nibble(s, i));
+    Point pick = Identity();
+    for (uint64_t k = 0; k < 16; ++k) {
+      Point candidate = table[k];
+      Cswap(pick, candidate, static_cast<int64_t>(((k ^ digit) - 1) >> 63));  // 1 exactly when k == digit
+    }
+    r = Add(r, pick);
   }
   return r;
 }
@@ -165,10 +201,7 @@ bool IsCanonicalScalar(const uint8_t s[32]) {
   return false;
 }
 
-bool HasSmallOrder(const Point& p) {
-  const Point p2 = Add(p, p), p4 = Add(p2, p2), p8 = Add(p4, p4);
-  return internal::FeIsZero(p8.x);
-}
+bool HasSmallOrder(const Point& p) { return internal::FeIsZero(Double(Double(Double(p))).x); }
 
 Bytes64 HashParts(std::span<const uint8_t> a, std::span<const uint8_t> b, std::span<const uint8_t> c) {
   Sha512Ctx h;
@@ -193,7 +226,7 @@ Ed25519KeyPair Ed25519FromSeed(const Bytes32& seed) {
   uint8_t a[32], prefix[32];
   ExpandSeed(seed.data(), a, prefix);
   Ed25519KeyPair kp;
-  Encode(kp.public_key.data(), ScalarMul(a, kBase));
+  Encode(kp.public_key.data(), ScalarMul(a, kBaseTable.t));
   std::memcpy(kp.secret_key.data(), seed.data(), 32);
   std::memcpy(kp.secret_key.data() + 32, kp.public_key.data(), 32);
   SecureZero(a, sizeof a);
@@ -207,7 +240,7 @@ Bytes64 Ed25519Sign(const Bytes64& secret_key, std::span<const uint8_t> message)
   const std::span<const uint8_t> public_key(secret_key.data() + 32, 32);
   HashModL(HashParts(prefix, message, {}), r);
   Bytes64 sig;
-  Encode(sig.data(), ScalarMul(r, kBase));
+  Encode(sig.data(), ScalarMul(r, kBaseTable.t));
   HashModL(HashParts(std::span<const uint8_t>(sig.data(), 32), public_key, message), k);
   // S = r + k * a mod L: schoolbook product in 8-bit limbs, then one reduction.
   int64_t x[64] = {};
@@ -227,13 +260,15 @@ bool Ed25519Verify(const Bytes32& public_key, std::span<const uint8_t> message, 
   if (Decode(signature.data(), &r) && HasSmallOrder(r)) return false;
   uint8_t k[32];
   HashModL(HashParts(std::span<const uint8_t>(signature.data(), 32), public_key, message), k);
-  // [S]B - [k]A, one shared doubling chain (Straus); public scalars, so plain branches.
-  const Point neg_a{FeNeg(a.x), a.y, a.z, FeNeg(a.t)};
+  // [S]B - [k]A with one shared doubling chain and 4-bit windows (Straus);
+  // public scalars, so plain branches and table indexes.
+  Table neg_a;
+  FillTable(Point{FeNeg(a.x), a.y, a.z, FeNeg(a.t)}, neg_a);
   Point acc = Identity();
-  for (int i = 255; i >= 0; --i) {
-    acc = Add(acc, acc);
-    if ((s[i >> 3] >> (i & 7)) & 1) acc = Add(acc, kBase);
-    if ((k[i >> 3] >> (i & 7)) & 1) acc = Add(acc, neg_a);
+  for (int i = 63; i >= 0; --i) {
+    acc = Double(Double(Double(Double(acc))));
+    if (const int d = Nibble(s, i)) acc = Add(acc, kBaseTable.t[d]);
+    if (const int d = Nibble(k, i)) acc = Add(acc, neg_a[d]);
   }
   uint8_t check[32];
   Encode(check, acc);

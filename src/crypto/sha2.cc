@@ -9,14 +9,6 @@
 namespace edgesplit::crypto {
 namespace {
 
-constexpr uint32_t kK256[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be,
-    0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa,
-    0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85,
-    0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3,
-    0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f,
-    0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
-
 constexpr uint64_t kK512[80] = {
     0x428a2f98d728ae22, 0x7137449123ef65cd, 0xb5c0fbcfec4d3b2f, 0xe9b5dba58189dbbc, 0x3956c25bf348b538, 0x59f111f1b605d019,
     0x923f82a4af194f9b, 0xab1c5ed5da6d8118, 0xd807aa98a3030242, 0x12835b0145706fbe, 0x243185be4ee4b28c, 0x550c7dc3d5ffb4e2,
@@ -32,39 +24,58 @@ constexpr uint64_t kK512[80] = {
     0xeada7dd6cde0eb1e, 0xf57d4f7fee6ed178, 0x06f067aa72176fba, 0x0a637dc5a2c898a6, 0x113f9804bef90dae, 0x1b710b35131c471b,
     0x28db77f523047d84, 0x32caab7b40c72493, 0x3c9ebe0a15c9bebc, 0x431d67c49c100d4c, 0x4cc5d4becb3e42b6, 0x597f299cfc657e2a,
     0x5fcb6fab3ad6faec, 0x6c44198c4a475817};
-
-inline uint32_t Ror32(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
-inline uint64_t Ror64(uint64_t x, int n) { return (x >> n) | (x << (64 - n)); }
-
-void Block256(uint32_t h[8], const uint8_t* p) {
-  uint32_t w[64];
-  for (int i = 0; i < 16; ++i) w[i] = internal::LoadBe32(p + 4 * i);
-  for (int i = 16; i < 64; ++i) {
-    const uint32_t s0 = Ror32(w[i - 15], 7) ^ Ror32(w[i - 15], 18) ^ (w[i - 15] >> 3);
-    const uint32_t s1 = Ror32(w[i - 2], 17) ^ Ror32(w[i - 2], 19) ^ (w[i - 2] >> 10);
-    w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+// SHA-256's constants are the high 32 bits of SHA-512's first 64 (both are
+// the cube roots of the first primes' fractional parts, FIPS 180-4 §4.2).
+constexpr struct K256 {
+  uint32_t k[64];
+  constexpr K256() : k() {
+    for (int i = 0; i < 64; ++i) k[i] = static_cast<uint32_t>(kK512[i] >> 32);
   }
-  uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
-  for (int i = 0; i < 64; ++i) {
-    const uint32_t t1 = k + (Ror32(e, 6) ^ Ror32(e, 11) ^ Ror32(e, 25)) + ((e & f) ^ (~e & g)) + kK256[i] + w[i];
-    const uint32_t t2 = (Ror32(a, 2) ^ Ror32(a, 13) ^ Ror32(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-    k = g, g = f, f = e, e = d + t1, d = c, c = b, b = a, a = t1 + t2;
-  }
-  h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += k;
+} kK256Table;
+constexpr const uint32_t* kK256 = kK256Table.k;
+
+
+// The SHA-2 compression function, shared by both sizes: W is the word type;
+// the traits give the round constants, the word count per block and the
+// rotation/shift amounts of FIPS 180-4 §4.1.2 / §4.1.3.
+struct Sha256Traits {
+  using W = uint32_t;
+  static constexpr int kRounds = 64;
+  static constexpr const W* kK = kK256;
+  static constexpr int kSigma0[3] = {7, 18, 3}, kSigma1[3] = {17, 19, 10};  // small sigmas: ror, ror, shr
+  static constexpr int kSum0[3] = {2, 13, 22}, kSum1[3] = {6, 11, 25};      // capital sigmas: ror x3
+  static W Load(const uint8_t* p) { return internal::LoadBe32(p); }
+  static void Store(uint8_t* p, W v) { internal::StoreBe32(p, v); }
+};
+struct Sha512Traits {
+  using W = uint64_t;
+  static constexpr int kRounds = 80;
+  static constexpr const W* kK = kK512;
+  static constexpr int kSigma0[3] = {1, 8, 7}, kSigma1[3] = {19, 61, 6};
+  static constexpr int kSum0[3] = {28, 34, 39}, kSum1[3] = {14, 18, 41};
+  static W Load(const uint8_t* p) { return internal::LoadBe64(p); }
+  static void Store(uint8_t* p, W v) { internal::StoreBe64(p, v); }
+};
+
+template <typename W>
+inline W Ror(W x, int n) {
+  return (x >> n) | (x << (8 * sizeof(W) - n));
 }
 
-void Block512(uint64_t h[8], const uint8_t* p) {
-  uint64_t w[80];
-  for (int i = 0; i < 16; ++i) w[i] = internal::LoadBe64(p + 8 * i);
-  for (int i = 16; i < 80; ++i) {
-    const uint64_t s0 = Ror64(w[i - 15], 1) ^ Ror64(w[i - 15], 8) ^ (w[i - 15] >> 7);
-    const uint64_t s1 = Ror64(w[i - 2], 19) ^ Ror64(w[i - 2], 61) ^ (w[i - 2] >> 6);
+template <typename T>
+void Block(typename T::W h[8], const uint8_t* p) {
+  using W = typename T::W;
+  W w[T::kRounds];
+  for (int i = 0; i < 16; ++i) w[i] = T::Load(p + sizeof(W) * i);
+  for (int i = 16; i < T::kRounds; ++i) {
+    const W s0 = Ror(w[i - 15], T::kSigma0[0]) ^ Ror(w[i - 15], T::kSigma0[1]) ^ (w[i - 15] >> T::kSigma0[2]);
+    const W s1 = Ror(w[i - 2], T::kSigma1[0]) ^ Ror(w[i - 2], T::kSigma1[1]) ^ (w[i - 2] >> T::kSigma1[2]);
     w[i] = w[i - 16] + s0 + w[i - 7] + s1;
   }
-  uint64_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
-  for (int i = 0; i < 80; ++i) {
-    const uint64_t t1 = k + (Ror64(e, 14) ^ Ror64(e, 18) ^ Ror64(e, 41)) + ((e & f) ^ (~e & g)) + kK512[i] + w[i];
-    const uint64_t t2 = (Ror64(a, 28) ^ Ror64(a, 34) ^ Ror64(a, 39)) + ((a & b) ^ (a & c) ^ (b & c));
+  W a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
+  for (int i = 0; i < T::kRounds; ++i) {
+    const W t1 = k + (Ror(e, T::kSum1[0]) ^ Ror(e, T::kSum1[1]) ^ Ror(e, T::kSum1[2])) + ((e & f) ^ (~e & g)) + T::kK[i] + w[i];
+    const W t2 = (Ror(a, T::kSum0[0]) ^ Ror(a, T::kSum0[1]) ^ Ror(a, T::kSum0[2])) + ((a & b) ^ (a & c) ^ (b & c));
     k = g, g = f, f = e, e = d + t1, d = c, c = b, b = a, a = t1 + t2;
   }
   h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += k;
@@ -104,35 +115,35 @@ void Pad(State* h, uint8_t* buf, uint64_t length, size_t len_bytes, Fn block_fn)
   block_fn(h, buf);
 }
 
+// Pads, runs the last block(s) and writes the eight state words big-endian;
+// the length field is two words wide (FIPS 180-4 §5.1).
+template <typename T, size_t kOut>
+std::array<uint8_t, kOut> Finish(typename T::W h[8], uint8_t* block, uint64_t length) {
+  constexpr size_t kWord = sizeof(typename T::W);
+  Pad<16 * kWord>(h, block, length, 2 * kWord, Block<T>);
+  std::array<uint8_t, kOut> out;
+  for (int i = 0; i < 8; ++i) T::Store(out.data() + kWord * i, h[i]);
+  SecureZero(block, 16 * kWord);
+  return out;
+}
+
 }  // namespace
 
 Sha256Ctx::Sha256Ctx()
     : h_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19}, block_{} {}
 
-void Sha256Ctx::Update(std::span<const uint8_t> bytes) { Absorb<64>(h_, block_, &length_, bytes, Block256); }
+void Sha256Ctx::Update(std::span<const uint8_t> bytes) { Absorb<64>(h_, block_, &length_, bytes, Block<Sha256Traits>); }
 
-Bytes32 Sha256Ctx::Final() {
-  Pad<64>(h_, block_, length_, 8, Block256);
-  Bytes32 out;
-  for (int i = 0; i < 8; ++i) internal::StoreBe32(out.data() + 4 * i, h_[i]);
-  SecureZero(block_, sizeof block_);
-  return out;
-}
+Bytes32 Sha256Ctx::Final() { return Finish<Sha256Traits, 32>(h_, block_, length_); }
 
 Sha512Ctx::Sha512Ctx()
     : h_{0x6a09e667f3bcc908, 0xbb67ae8584caa73b, 0x3c6ef372fe94f82b, 0xa54ff53a5f1d36f1,
          0x510e527fade682d1, 0x9b05688c2b3e6c1f, 0x1f83d9abfb41bd6b, 0x5be0cd19137e2179},
       block_{} {}
 
-void Sha512Ctx::Update(std::span<const uint8_t> bytes) { Absorb<128>(h_, block_, &length_, bytes, Block512); }
+void Sha512Ctx::Update(std::span<const uint8_t> bytes) { Absorb<128>(h_, block_, &length_, bytes, Block<Sha512Traits>); }
 
-Bytes64 Sha512Ctx::Final() {
-  Pad<128>(h_, block_, length_, 16, Block512);
-  Bytes64 out;
-  for (int i = 0; i < 8; ++i) internal::StoreBe64(out.data() + 8 * i, h_[i]);
-  SecureZero(block_, sizeof block_);
-  return out;
-}
+Bytes64 Sha512Ctx::Final() { return Finish<Sha512Traits, 64>(h_, block_, length_); }
 
 Bytes32 Sha256(std::span<const uint8_t> bytes) {
   Sha256Ctx c;
