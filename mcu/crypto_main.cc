@@ -4,8 +4,10 @@
 // for ChaCha20-Poly1305 seal and open of an ESP-NOW payload (226 bytes) and of
 // the int8 cut tensor (5488 bytes), X25519 (fixed and variable base),
 // Ed25519 sign and verify, and one whole handshake per side (initiator and
-// responder, in one process), then "sealed <hex>" of a fixed frame the host
-// test opens and "ticks_hz <hz>" / "done". Under QEMU with -icount shift=0 one
+// responder, in one process), then "sealed_frame <hex>": the 5,488-byte test
+// pattern (byte i = i * 131 + 7) sealed by a secure::Sealer under key 0x42..
+// with aad "edgesplit-mcu", which tests/mcu_test.cc opens on the host with
+// libsodium; then "ticks_hz <hz>" and "done". Under QEMU with -icount shift=0 one
 // tick is 40 instructions (docs/mcu.md). No heap: every buffer is static.
 #include <cstring>
 
@@ -99,6 +101,20 @@ int main() {
   device_ticks += mcu::Ticks() - t0;
   Report("handshake_initiator", n1 + n3, 1, device_ticks);
   Report("handshake_responder", n2 + n4, 1, server_ticks);
+
+  // A sealed frame the host opens (the device seals, the host verifies).
+  for (size_t i = 0; i < sizeof g_plain; ++i) g_plain[i] = static_cast<uint8_t>(i * 131 + 7);
+  static uint8_t frame[sizeof g_plain + secure::kSealOverhead];
+  secure::Sealer sealer(key);
+  static const char kAad[] = "edgesplit-mcu";
+  ok &= sealer.Seal(std::span(reinterpret_cast<const uint8_t*>(kAad), sizeof kAad - 1), g_plain, frame).ok();
+  Output("sealed_frame ");
+  static const char kDigits[] = "0123456789abcdef";
+  for (uint8_t b : frame) {
+    const char pair[2] = {kDigits[b >> 4], kDigits[b & 15]};
+    Output(pair, 2);
+  }
+  Output("\n");
 
   Output("ticks_hz ");
   OutputNumber(mcu::TicksPerSecond());
