@@ -115,8 +115,8 @@ class Initiator {
   Status Poll(uint64_t now_ms, std::span<uint8_t> out, size_t* written);
 
   State state() const { return state_; }
-  // Valid once state() is kEstablished (M3 sent counts for sending: the
-  // initiator may seal data right after M3, the responder opens it after M3).
+  // Filled in once M3 is sent (can_send()): the initiator may seal data right
+  // after M3, and the responder opens it once it has taken M3.
   const SessionKeys& keys() const { return keys_; }
   bool can_send() const { return state_ == State::kAwaitFinished || state_ == State::kEstablished; }
   ~Initiator();
@@ -144,8 +144,8 @@ class Responder {
   // M1 in, M2 out. A repeated M1 (same ephemeral) is answered with the same M2.
   Status OnHello(std::span<const uint8_t> m1, const Identity& self, const crypto::Bytes32& ephemeral_secret, uint32_t session_id,
                  uint64_t now_ms, std::span<uint8_t> out, size_t* written, HandshakeTiming timing = HandshakeTiming{});
-  // M3 in, M4 out; `allow` refuses unenrolled identities (PermissionDenied-style
-  // InvalidArgument naming the key). A repeated M3 after success re-sends M4.
+  // M3 in, M4 out; `allow` refuses unenrolled identities (InvalidArgument
+  // "refused: device key is not enrolled"). A repeated M3 after success re-sends M4.
   Status OnAuth(std::span<const uint8_t> m3, AllowFn allow, void* allow_context, uint64_t now_ms, std::span<uint8_t> out,
                 size_t* written);
   bool Expired(uint64_t now_ms) const { return state_ == State::kAwaitAuth && now_ms - started_ms_ >= timing_.expire_ms; }
