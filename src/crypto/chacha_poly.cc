@@ -59,6 +59,7 @@ class Poly1305State {
   }
 
   void Update(const uint8_t* m, size_t n) {
+    if (n == 0) return;  // m may be null for an empty span
     if (used_ != 0) {
       const size_t take = n < 16 - used_ ? n : 16 - used_;
       std::memcpy(buf_ + used_, m, take);

@@ -46,7 +46,7 @@ Bytes32 Expand(const Bytes32& prk, const char* label, std::span<const uint8_t> c
   uint8_t info[64];
   const size_t n = std::strlen(label);
   std::memcpy(info, label, n);
-  std::memcpy(info + n, context.data(), context.size());
+  if (!context.empty()) std::memcpy(info + n, context.data(), context.size());
   Bytes32 k;
   (void)crypto::HkdfExpand(prk, std::span<const uint8_t>(info, n + context.size()), k);
   return k;

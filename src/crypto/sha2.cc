@@ -85,6 +85,7 @@ void Block(typename T::W h[8], const uint8_t* p) {
 // to `block_fn`, a partial one waits in `buf`.
 template <size_t kBlock, typename State, typename Fn>
 void Absorb(State* h, uint8_t* buf, uint64_t* length, std::span<const uint8_t> in, Fn block_fn) {
+  if (in.empty()) return;  // an empty span may have a null data(): no memcpy from it
   size_t used = *length % kBlock;
   *length += in.size();
   size_t i = 0;
