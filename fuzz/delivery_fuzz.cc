@@ -9,9 +9,10 @@
 //     size and SHA-256. Mutations almost always break the hash, so a second
 //     pass fixes each manifest's size and hash up to the data chunks' bytes
 //     (reaching the complete path), as wire_fuzz reseals CRCs;
-//  3. the input as a node state record (DecodeNodeState, the --state file):
-//     an accepted record re-encodes to the same bytes. Mutations break its
-//     checksum, so the input's first 80 bytes are also tried resealed.
+//  3. the input as a node state record (DecodeNodeState, the --state file,
+//     under a fixed state key): an accepted record re-encodes to the same
+//     bytes. Mutations break its MAC, so the input's first 80 bytes are also
+//     tried resealed with the key's HMAC-SHA-256.
 // Seeds: fuzz/seeds/delivery/. Any violated property aborts.
 #include <cstddef>
 #include <cstdint>
@@ -20,6 +21,7 @@
 #include <cstring>
 #include <vector>
 
+#include "edgesplit/crypto.h"
 #include "edgesplit/delivery.h"
 
 namespace {
@@ -42,21 +44,28 @@ KeysHolder MakeKeys() {
   return k;
 }
 
+// The state key of the seed in fuzz/seeds/delivery/node_state: bytes 0x40, 0x41, ...
+const StateKey kStateKey = [] {
+  StateKey k;
+  for (size_t i = 0; i < k.size(); ++i) k[i] = static_cast<uint8_t>(0x40 + i);
+  return k;
+}();
+
 void CheckState(std::span<const uint8_t> bytes) {
-  edgesplit::Result<NodeState> s = DecodeNodeState(bytes);
+  edgesplit::Result<NodeState> s = DecodeNodeState(bytes, kStateKey);
   if (!s.ok()) return;
-  const std::array<uint8_t, kNodeStateBytes> again = EncodeNodeState(*s);
+  const std::array<uint8_t, kNodeStateBytes> again = EncodeNodeState(*s, kStateKey);
   Require(bytes.size() == kNodeStateBytes && std::memcmp(again.data(), bytes.data(), kNodeStateBytes) == 0);
 }
 
-// The record's checksum made right, so the field checks behind it are reached.
+// The record's MAC made right, so the field checks behind it are reached.
 void CheckResealedState(std::span<const uint8_t> bytes) {
   if (bytes.size() < kNodeStateBytes - kSha256Bytes) return;
   std::array<uint8_t, kNodeStateBytes> b{};
   const size_t body = kNodeStateBytes - kSha256Bytes;
   std::memcpy(b.data(), bytes.data(), body);
-  const Sha256Digest check = Sha256(std::span<const uint8_t>(b.data(), body));
-  std::memcpy(b.data() + body, check.data(), kSha256Bytes);
+  const edgesplit::crypto::Bytes32 mac = edgesplit::crypto::HmacSha256(kStateKey, std::span<const uint8_t>(b.data(), body));
+  std::memcpy(b.data() + body, mac.data(), kSha256Bytes);
   CheckState(b);
 }
 

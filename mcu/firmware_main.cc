@@ -19,6 +19,7 @@
 #include "edgesplit/kernels.h"
 #include "edgesplit/segment.h"
 #include "edgesplit/wire.h"
+#include "output.h"
 #include "platform.h"
 
 extern "C" const uint8_t es_segment_blob[], es_segment_blob_end[];
@@ -27,18 +28,7 @@ extern "C" const uint8_t es_input_blob[], es_input_blob_end[];
 namespace {
 
 using edgesplit::mcu::Output;
-
-void OutputNumber(uint64_t v) {
-  char buf[24];
-  int n = 0;
-  do {
-    buf[n++] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v);
-  char out[24];
-  for (int i = 0; i < n; ++i) out[i] = buf[n - 1 - i];
-  Output(out, static_cast<size_t>(n));
-}
+using edgesplit::mcu::OutputNumber;
 
 void OutputHex(const uint8_t* bytes, size_t size) {
   static const char kDigits[] = "0123456789abcdef";

@@ -100,6 +100,39 @@ TEST(Cost, BadProfilesNameFileAndField) {
   EXPECT_FALSE(ParseDeviceProfile("{", "d.json").ok());
 }
 
+TEST(Cost, SecurityCostsAreOptionalAndCheckedWhenGiven) {
+  // The ESP32-S3 profiles price the secure-link handshake and AEAD (docs/security.md).
+  for (const char* name : {"esp32s3", "esp32s3-espnn"}) {
+    auto d = LoadDeviceProfile(kDir, name);
+    ASSERT_TRUE(d.ok()) << d.status().message();
+    EXPECT_TRUE(d->has_security) << name;
+    EXPECT_GT(d->handshake_s, 0);
+    // One handshake holds one of each operation (two X25519s): its time is at least their sum.
+    EXPECT_GE(d->handshake_s, 2 * d->x25519_s + d->ed25519_sign_s + d->ed25519_verify_s - 1e-3) << name;
+    EXPECT_GT(d->aead_cycles_per_byte, 0);
+    for (const char* field : {"x25519_s", "ed25519_sign_s", "ed25519_verify_s", "handshake_s", "aead_cycles_per_byte", "aead_cycles_per_message"})
+      EXPECT_TRUE(d->sources.count(field)) << name << " has no source for " << field;
+  }
+  EXPECT_FALSE(LoadDeviceProfile(kDir, "rpi4")->has_security);
+  const std::string base = R"({"schema_version":1,"name":"d","dtype":"int8","weight_capacity_bytes":1,"ram_bytes":1,
+      "compute":{"clock_hz":1,"scale":1,"macs_per_cycle":{"conv":1,"depthwise":1,"pointwise":1,"fc":1},"cycles_per_element":{"elementwise":1,"pool":1}},
+      "power":{"active_w":1,"idle_w":1,"tx_w":1,"rx_w":1},"sources":{}, "security":{SEC}})";
+  auto with = [&](const std::string& sec) {
+    std::string t = base;
+    t.replace(t.find("SEC"), 3, sec);
+    return ParseDeviceProfile(t, "d.json");
+  };
+  auto ok = with(R"("x25519_s":0.05,"ed25519_sign_s":0.06,"ed25519_verify_s":0.08,"handshake_s":0.25,"aead_cycles_per_byte":84,"aead_cycles_per_message":9000)");
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_DOUBLE_EQ(ok->handshake_s, 0.25);
+  auto missing = with(R"("x25519_s":0.05)");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("security.ed25519_sign_s"), std::string::npos) << missing.status().message();
+  auto negative = with(R"("x25519_s":-1,"ed25519_sign_s":0.06,"ed25519_verify_s":0.08,"handshake_s":0.25,"aead_cycles_per_byte":84,"aead_cycles_per_message":9000)");
+  ASSERT_FALSE(negative.ok());
+  EXPECT_NE(negative.status().message().find("security.x25519_s"), std::string::npos) << negative.status().message();
+}
+
 TEST(Cost, TransferFormula) {
   LinkProfile l;
   l.per_message_s = 0.004;

@@ -12,6 +12,7 @@
 
 #include "../src/runtime/process.h"
 #include "edgesplit/analysis.h"
+#include "edgesplit/crypto.h"
 #include "edgesplit/delivery.h"
 #include "edgesplit/models.h"
 #include "edgesplit/plan.h"
@@ -220,24 +221,30 @@ delivery::NodeState SampleState() {
   return st;
 }
 
+const delivery::StateKey kStateKey = [] {
+  delivery::StateKey k;
+  for (size_t i = 0; i < k.size(); ++i) k[i] = static_cast<uint8_t>(0x40 + i);
+  return k;
+}();
+
 std::string DecodeError(std::span<const uint8_t> bytes) {
-  Result<delivery::NodeState> s = delivery::DecodeNodeState(bytes);
+  Result<delivery::NodeState> s = delivery::DecodeNodeState(bytes, kStateKey);
   return s.ok() ? std::string("accepted") : s.status().message();
 }
 
-// Bytes 0..79 changed by `edit`, then the checksum made right again.
+// Bytes 0..79 changed by `edit`, then the MAC made right again (with the key).
 std::array<uint8_t, delivery::kNodeStateBytes> Resealed(const delivery::NodeState& st, size_t at, uint8_t value) {
-  std::array<uint8_t, delivery::kNodeStateBytes> b = delivery::EncodeNodeState(st);
+  std::array<uint8_t, delivery::kNodeStateBytes> b = delivery::EncodeNodeState(st, kStateKey);
   b[at] = value;
-  const delivery::Sha256Digest check = delivery::Sha256(std::span<const uint8_t>(b.data(), 80));
-  std::copy(check.begin(), check.end(), b.begin() + 80);
+  const crypto::Bytes32 mac = crypto::HmacSha256(kStateKey, std::span<const uint8_t>(b.data(), 80));
+  std::copy(mac.begin(), mac.end(), b.begin() + 80);
   return b;
 }
 
 TEST(DeliveryState, RoundTripsAndEveryDamagedOrTruncatedRecordIsRefusedWithItsReason) {
   const delivery::NodeState st = SampleState();
-  const std::array<uint8_t, delivery::kNodeStateBytes> bytes = delivery::EncodeNodeState(st);
-  Result<delivery::NodeState> back = delivery::DecodeNodeState(bytes);
+  const std::array<uint8_t, delivery::kNodeStateBytes> bytes = delivery::EncodeNodeState(st, kStateKey);
+  Result<delivery::NodeState> back = delivery::DecodeNodeState(bytes, kStateKey);
   ASSERT_TRUE(back.ok()) << back.status().message();
   EXPECT_EQ(back->replay_floor, 7u);
   EXPECT_EQ(back->file_bytes, 4242u);
@@ -250,13 +257,13 @@ TEST(DeliveryState, RoundTripsAndEveryDamagedOrTruncatedRecordIsRefusedWithItsRe
   std::vector<uint8_t> longer(bytes.begin(), bytes.end());
   longer.push_back(0);
   EXPECT_NE(DecodeError(longer).find("trailing bytes: 113"), std::string::npos);
-  // Every bit of every byte: refused, by the magic, the version or the checksum.
+  // Every bit of every byte: refused, by the magic, the version or the MAC.
   for (size_t i = 0; i < bytes.size(); ++i) {
     for (int bit = 0; bit < 8; ++bit) {
       std::array<uint8_t, delivery::kNodeStateBytes> b = bytes;
       b[i] ^= static_cast<uint8_t>(1 << bit);
       const std::string e = DecodeError(b);
-      const char* want = i < 4 ? "bad magic" : i == 4 ? "node state version" : "checksum mismatch";
+      const char* want = i < 4 ? "bad magic" : i == 4 ? "node state version" : "authentication failed";
       EXPECT_NE(e.find(want), std::string::npos) << "byte " << i << " bit " << bit << ": " << e;
     }
   }
@@ -264,25 +271,68 @@ TEST(DeliveryState, RoundTripsAndEveryDamagedOrTruncatedRecordIsRefusedWithItsRe
   EXPECT_NE(DecodeError(Resealed(st, 6, 1)).find("reserved bytes are not zero"), std::string::npos);
   delivery::NodeState zero = st;
   zero.replay_floor = 0;
-  EXPECT_NE(DecodeError(delivery::EncodeNodeState(zero)).find("replay floor 0"), std::string::npos);
+  EXPECT_NE(DecodeError(delivery::EncodeNodeState(zero, kStateKey)).find("replay floor 0"), std::string::npos);
   zero = st;
   zero.file_bytes = 0;
-  EXPECT_NE(DecodeError(delivery::EncodeNodeState(zero)).find("empty segment file"), std::string::npos);
-  EXPECT_NE(DecodeError(Resealed(st, 4, 2)).find("node state version 2"), std::string::npos);
+  EXPECT_NE(DecodeError(delivery::EncodeNodeState(zero, kStateKey)).find("empty segment file"), std::string::npos);
+  EXPECT_NE(DecodeError(Resealed(st, 4, 1)).find("node state version 1"), std::string::npos);
+}
+
+TEST(DeliveryState, AForgedRecordWithARecomputedChecksumIsRefused) {
+  // Issue 13: version 1 ended in a bare SHA-256 of bytes 0..79, so anyone who
+  // could write the file could lower the replay floor and fix the checksum.
+  const delivery::NodeState st = SampleState();
+  std::array<uint8_t, delivery::kNodeStateBytes> forged = delivery::EncodeNodeState(st, kStateKey);
+  forged[8] = 1;  // the floor, lowered from 7
+  const delivery::Sha256Digest check = delivery::Sha256(std::span<const uint8_t>(forged.data(), 80));
+  std::copy(check.begin(), check.end(), forged.begin() + 80);
+  EXPECT_NE(DecodeError(forged).find("authentication failed"), std::string::npos) << DecodeError(forged);
+  // Nor does a record MACed under another node's key pass.
+  delivery::StateKey other = kStateKey;
+  other[0] ^= 1;
+  EXPECT_FALSE(delivery::DecodeNodeState(delivery::EncodeNodeState(st, other), kStateKey).ok());
+  // The key derived from an identity key is stable and separates identities.
+  const Keys a = NewKeys(), b = NewKeys();
+  EXPECT_EQ(delivery::NodeStateKey(a.secret), delivery::NodeStateKey(a.secret));
+  EXPECT_NE(delivery::NodeStateKey(a.secret), delivery::NodeStateKey(b.secret));
+}
+
+TEST(DeliveryState, TheStateKeyFileIsCreatedPrivateAndNeverThroughASymlink) {
+  const std::string dir = testing::MakeTempDir();
+  const std::string path = dir + "/node.state.key";
+  Result<delivery::StateKey> k1 = LoadOrCreateStateKey(path);
+  ASSERT_TRUE(k1.ok()) << k1.status().message();
+  struct stat sb;
+  ASSERT_EQ(lstat(path.c_str(), &sb), 0);
+  EXPECT_EQ(sb.st_mode & 0777, 0600u);
+  Result<delivery::StateKey> k2 = LoadOrCreateStateKey(path);
+  ASSERT_TRUE(k2.ok()) << k2.status().message();
+  EXPECT_EQ(*k1, *k2) << "read back, not replaced";
+  ASSERT_EQ(chmod(path.c_str(), 0644), 0);
+  Result<delivery::StateKey> open_to_all = LoadOrCreateStateKey(path);
+  ASSERT_FALSE(open_to_all.ok());
+  EXPECT_NE(open_to_all.status().message().find("chmod 600"), std::string::npos) << open_to_all.status().message();
+  const std::string link = dir + "/link.key";
+  ASSERT_EQ(symlink((dir + "/elsewhere").c_str(), link.c_str()), 0);  // dangling
+  EXPECT_FALSE(LoadOrCreateStateKey(link).ok());
+  EXPECT_NE(lstat((dir + "/elsewhere").c_str(), &sb), 0) << "nothing written through the link";
+  testing::WriteFile(dir + "/bad.key", "edgesplit-state-key 12\n");
+  ASSERT_EQ(chmod((dir + "/bad.key").c_str(), 0600), 0);
+  EXPECT_FALSE(LoadOrCreateStateKey(dir + "/bad.key").ok());
 }
 
 TEST(DeliveryState, TheFileIsReplacedWholeAndABadOneNamesItselfAndItsProblem) {
   const std::string dir = testing::MakeTempDir();
   const std::string path = dir + "/node.state";
   const delivery::NodeState st = SampleState();
-  Result<std::optional<delivery::NodeState>> none = ReadNodeStateFile(path, st.key_id);
+  Result<std::optional<delivery::NodeState>> none = ReadNodeStateFile(path, st.key_id, kStateKey);
   ASSERT_TRUE(none.ok()) << none.status().message();
   EXPECT_FALSE(none->has_value()) << "a missing file is a fresh node";
-  ASSERT_TRUE(WriteNodeStateFile(path, st).ok());
+  ASSERT_TRUE(WriteNodeStateFile(path, st, kStateKey).ok());
   delivery::NodeState newer = st;
   newer.replay_floor = 8;
-  ASSERT_TRUE(WriteNodeStateFile(path, newer).ok());
-  Result<std::optional<delivery::NodeState>> got = ReadNodeStateFile(path, st.key_id);
+  ASSERT_TRUE(WriteNodeStateFile(path, newer, kStateKey).ok());
+  Result<std::optional<delivery::NodeState>> got = ReadNodeStateFile(path, st.key_id, kStateKey);
   ASSERT_TRUE(got.ok() && got->has_value()) << got.status().message();
   EXPECT_EQ((*got)->replay_floor, 8u);
   struct stat sb;
@@ -290,26 +340,26 @@ TEST(DeliveryState, TheFileIsReplacedWholeAndABadOneNamesItselfAndItsProblem) {
 
   auto expect_error = [&](const std::string& contents, const delivery::Sha256Digest& key, const std::string& words) {
     testing::WriteFile(path, contents);
-    Result<std::optional<delivery::NodeState>> r = ReadNodeStateFile(path, key);
+    Result<std::optional<delivery::NodeState>> r = ReadNodeStateFile(path, key, kStateKey);
     ASSERT_FALSE(r.ok()) << words;
     EXPECT_NE(r.status().message().find("'" + path + "'"), std::string::npos) << r.status().message();
     EXPECT_NE(r.status().message().find(words), std::string::npos) << r.status().message();
   };
-  const std::array<uint8_t, delivery::kNodeStateBytes> b = delivery::EncodeNodeState(st);
+  const std::array<uint8_t, delivery::kNodeStateBytes> b = delivery::EncodeNodeState(st, kStateKey);
   const std::string whole(b.begin(), b.end());
   expect_error(whole.substr(0, 50), st.key_id, "truncated: 50 of the 112");
   expect_error("", st.key_id, "truncated: 0 of the 112");
   std::string damaged = whole;
   damaged[20] ^= 0x10;
-  expect_error(damaged, st.key_id, "checksum mismatch");
+  expect_error(damaged, st.key_id, "authentication failed");
   expect_error(std::string(200, 'x'), st.key_id, "trailing bytes");
   expect_error(std::string(112, 'x'), st.key_id, "bad magic");
   expect_error(whole, delivery::Sha256Digest{}, "belongs to a node with verify key");
   expect_error(whole, delivery::VerifyKeyId(NewKeys().pub), "this node has verify key");
   // A path that is not a file.
-  Result<std::optional<delivery::NodeState>> folder = ReadNodeStateFile(dir, st.key_id);
+  Result<std::optional<delivery::NodeState>> folder = ReadNodeStateFile(dir, st.key_id, kStateKey);
   EXPECT_FALSE(folder.ok());
-  EXPECT_FALSE(WriteNodeStateFile(dir + "/no/such/dir/state", st).ok());
+  EXPECT_FALSE(WriteNodeStateFile(dir + "/no/such/dir/state", st, kStateKey).ok());
 
   // A restarted receiver starts at its floor.
   delivery::ReceiverConfig config;
@@ -547,7 +597,8 @@ TEST(DeliveryOverTheAir, WithStateARestartedNodeRefusesTheReplayAndAcceptsANewer
     ASSERT_TRUE(r.accepted) << r.reason << ": " << r.detail;
     node.Kill();  // no clean shutdown: the floor was on disk before the ack
   }
-  Result<std::optional<delivery::NodeState>> saved = ReadNodeStateFile(state, delivery::VerifyKeyId(ReadPublicKeyFile(dir + "/key.pub").value()));
+  Result<std::optional<delivery::NodeState>> saved = ReadNodeStateFile(state, delivery::VerifyKeyId(ReadPublicKeyFile(dir + "/key.pub").value()),
+                            LoadOrCreateStateKey(state + ".key").value());
   ASSERT_TRUE(saved.ok() && saved->has_value()) << saved.status().message();
   EXPECT_EQ((*saved)->replay_floor, 1u);
   EXPECT_EQ((*saved)->sha256, delivery::Sha256(f.head.file));
@@ -561,7 +612,8 @@ TEST(DeliveryOverTheAir, WithStateARestartedNodeRefusesTheReplayAndAcceptsANewer
     ASSERT_TRUE(r.accepted) << r.reason << ": " << r.detail;
     ExpectServes(node, *head15, 6, "after the update to a restarted node");
   }
-  saved = ReadNodeStateFile(state, delivery::VerifyKeyId(ReadPublicKeyFile(dir + "/key.pub").value()));
+  saved = ReadNodeStateFile(state, delivery::VerifyKeyId(ReadPublicKeyFile(dir + "/key.pub").value()),
+                            LoadOrCreateStateKey(state + ".key").value());
   ASSERT_TRUE(saved.ok() && saved->has_value()) << saved.status().message();
   EXPECT_EQ((*saved)->replay_floor, 2u);
   // Without --state the floor lives in RAM: a restarted node takes sequence 1 again.
@@ -588,7 +640,7 @@ TEST(DeliveryOverTheAir, WithStateARestartedNodeRefusesTheReplayAndAcceptsANewer
   std::string out, err;
   EXPECT_NE(testing::RunCli("node --listen 127.0.0.1:0 --link tcp --verify-key " + dir + "/key.pub --state " + state, &out, &err), 0);
   EXPECT_NE(err.find(state), std::string::npos) << err;
-  EXPECT_NE(err.find("checksum mismatch"), std::string::npos) << err;
+  EXPECT_NE(err.find("authentication failed"), std::string::npos) << err;
   EXPECT_EQ(out.find("listening"), std::string::npos) << out;
 }
 
@@ -648,6 +700,24 @@ TEST(DeliveryCli, KeygenAndItsErrorsAreClear) {
   EXPECT_NE(testing::ReadFile(dir + "/k"), before);
   EXPECT_NE(testing::RunCli("keygen -o " + dir + "/no/such/dir/k", &out, &err), 0);
   EXPECT_NE(err.find("cannot write"), std::string::npos) << err;
+  // Issue 13: a dangling symlink at the key's path. Without --force it is an
+  // existing entry; with --force the link itself is replaced. Never is the
+  // secret written to the link's target.
+  const std::string target = dir + "/victim", link = dir + "/linked";
+  ASSERT_EQ(symlink(target.c_str(), link.c_str()), 0);
+  EXPECT_NE(testing::RunCli("keygen -o " + link, &out, &err), 0);
+  EXPECT_NE(err.find("exists"), std::string::npos) << err;
+  EXPECT_NE(lstat(target.c_str(), &st), 0) << "the secret key went through the symlink";
+  ASSERT_EQ(symlink(target.c_str(), (link + "2.pub").c_str()), 0);  // and at the .pub path
+  ASSERT_EQ(testing::RunCli("keygen -o " + link + "2 --force", &out, &err), 0) << err;
+  EXPECT_NE(lstat(target.c_str(), &st), 0) << "a key file went through the symlink";
+  ASSERT_EQ(lstat((link + "2.pub").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  ASSERT_EQ(testing::RunCli("keygen -o " + link + " --force", &out, &err), 0) << err;
+  ASSERT_EQ(lstat(link.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_NE(lstat(target.c_str(), &st), 0);
   // A secret key where the node wants the public one.
   EXPECT_NE(testing::RunCli("node --listen 0 --link udp --verify-key " + dir + "/k", &out, &err), 0);
   EXPECT_NE(err.find("a public key is needed"), std::string::npos) << err;

@@ -3,9 +3,11 @@
 // QEMU run short; docs/mcu.md has the 224 command), runs it under
 // qemu-system-arm -M mps2-an386, and the cut tensor it prints must equal the
 // host reference backend's bytes for the same segment file and input, and so
-// must its codec payloads (int4, int2, +lz4: the portable encoders) the host's.
+// must its codec payloads (int4, int2, +lz4: the portable encoders) the host's;
+// the secure-link crypto firmware's sealed frame must open on the host.
 // Skips without the toolchain or QEMU, unless EDGESPLIT_REQUIRE_FIXTURES=1.
 #include <gtest/gtest.h>
+#include <sodium.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -96,6 +98,31 @@ TEST(McuFirmware, QemuCutTensorEqualsTheHostReferenceByteForByte) {
     EXPECT_EQ(FromHex(payload_hex), *mine) << "codec " << name << ": the Cortex-M4 bytes differ from the host's";
   }
   EXPECT_NE(header.find(" arena " + std::to_string((*ex)->arena_bytes()) + " "), std::string::npos) << header;
+
+  // The secure-link crypto firmware ran next (mcu/crypto_main.cc): its sealed
+  // frame (counter || ciphertext || tag) opens on the host with libsodium, and
+  // the plaintext is the firmware's test pattern byte for byte.
+  std::istringstream crypto_lines(testing::ReadFile(out + "/crypto.out"));
+  std::string sealed_hex;
+  bool crypto_done = false;
+  while (std::getline(crypto_lines, line)) {
+    if (line.rfind("sealed_frame ", 0) == 0) sealed_hex = line.substr(13);
+    if (line == "done") crypto_done = true;
+  }
+  ASSERT_TRUE(crypto_done) << testing::ReadFile(out + "/crypto.out");
+  const std::vector<uint8_t> frame = FromHex(sealed_hex);
+  ASSERT_EQ(frame.size(), 5488u + 24u);
+  ASSERT_GE(sodium_init(), 0);
+  uint8_t key[32], nonce[12] = {};
+  std::memset(key, 0x42, sizeof key);
+  std::memcpy(nonce + 4, frame.data(), 8);  // the counter, little-endian
+  const std::string aad = "edgesplit-mcu";
+  std::vector<uint8_t> plain(5488);
+  unsigned long long plain_bytes = 0;
+  ASSERT_EQ(crypto_aead_chacha20poly1305_ietf_decrypt(plain.data(), &plain_bytes, nullptr, frame.data() + 8, frame.size() - 8,
+                                                      reinterpret_cast<const uint8_t*>(aad.data()), aad.size(), nonce, key),
+            0);
+  for (size_t i = 0; i < plain.size(); ++i) ASSERT_EQ(plain[i], static_cast<uint8_t>(i * 131 + 7)) << i;
 }
 
 // A crafted trace in the firmware's format, with the ticks of every MAC layer

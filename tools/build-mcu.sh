@@ -12,7 +12,8 @@
 # 4. flash/RAM per module are printed from the link map (after --gc-sections);
 # 5. with --run it runs under qemu-system-arm -M mps2-an386 -semihosting
 #    (--icount: -icount shift=0, so SysTick ticks count instructions, 40 per
-#    tick) and writes the firmware's output to DIR/qemu.out.
+#    tick) and writes the firmware's output to DIR/qemu.out; the secure-link
+#    crypto firmware (mcu/crypto_main.cc) runs next, into DIR/crypto.out.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -30,7 +31,7 @@ while [[ $# -gt 0 ]]; do
     --edgesplit) edgesplit="$2"; shift 2 ;;
     --run) run=1; shift ;;
     --icount) icount=1; run=1; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "build-mcu: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -128,9 +129,9 @@ done
 
 if [[ $run -eq 1 ]]; then
   command -v qemu-system-arm >/dev/null || { echo "build-mcu: qemu-system-arm not found" >&2; exit 3; }
-  qemu_flags=(-M mps2-an386 -nographic -monitor none -serial none -semihosting-config enable=on,target=native
-              -kernel "$out/firmware.elf")
-  [[ $icount -eq 1 ]] && qemu_flags+=(-icount shift=0)
+  qemu_common=(-M mps2-an386 -nographic -monitor none -serial none -semihosting-config enable=on,target=native)
+  [[ $icount -eq 1 ]] && qemu_common+=(-icount shift=0)
+  qemu_flags=("${qemu_common[@]}" -kernel "$out/firmware.elf")
   start=$(date +%s.%N)
   timeout "${EDGESPLIT_QEMU_TIMEOUT:-600}" qemu-system-arm "${qemu_flags[@]}" > "$out/qemu.out"
   # The ticks count instructions only under -icount (edgesplit profile --from-mcu-trace needs this line).
@@ -139,4 +140,8 @@ if [[ $run -eq 1 ]]; then
   grep -v '^cut_tensor\|^layer' "$out/qemu.out" || true
   echo "cut tensor: $(grep '^cut_tensor' "$out/qemu.out" | cut -d' ' -f2-5)"
   echo "qemu: $(awk "BEGIN{printf \"%.1f\", $end - $start}") s wall; output in $out/qemu.out"
+  # The secure-link crypto firmware (docs/security.md): per-operation ticks and a sealed frame.
+  cp "$build/crypto_firmware.elf" "$out/"
+  timeout "${EDGESPLIT_QEMU_TIMEOUT:-600}" qemu-system-arm "${qemu_common[@]}" -kernel "$out/crypto_firmware.elf" > "$out/crypto.out"
+  grep '^op ' "$out/crypto.out" || true
 fi

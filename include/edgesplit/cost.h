@@ -45,6 +45,14 @@ struct DeviceProfile {
   int64_t weight_capacity_bytes = 0;
   int64_t ram_bytes = 0;
   double active_w = 0, idle_w = 0, tx_w = 0, rx_w = 0;
+  // Secure links (docs/security.md), from the optional "security" object: the
+  // public-key operations of one handshake (edgesplit/secure_link.h
+  // kOpsPerHandshake: one X25519 key generation, one X25519, one Ed25519 sign,
+  // one verify per side), one whole handshake's compute on this device, and
+  // the AEAD's cost per sealed frame (per_message) and per byte.
+  bool has_security = false;
+  double x25519_s = 0, ed25519_sign_s = 0, ed25519_verify_s = 0, handshake_s = 0;
+  double aead_cycles_per_byte = 0, aead_cycles_per_message = 0;
   std::map<std::string, std::string> sources;  // field -> where the number comes from
 };
 

@@ -216,14 +216,15 @@ class DeliveryReceiver {
 // ---- The node's persistent state --------------------------------------------------------
 // What a node must remember across restarts to refuse replays: the replay
 // floor and the delivery accepted at it. A fixed record (no heap), little-endian:
-//    0  4  magic "ESDS"          4  1  version (1)     5  3  reserved (0)
+//    0  4  magic "ESDS"          4  1  version (2)     5  3  reserved (0)
 //    8  4  replay floor (>= 1)  12  4  that delivery's file size (>= 1)
 //   16 32  that file's SHA-256
 //   48 32  VerifyKeyId of the key it was accepted under (zeros: no key)
-//   80 32  SHA-256 of bytes 0..79 (integrity, not authenticity: the record
-//          is as trusted as the storage it lives on)
+//   80 32  HMAC-SHA-256 of bytes 0..79 under the node's state key
+//          (authenticity: a record forged or edited without the key, even
+//          with a recomputed checksum, is refused; version 1 had a bare SHA-256)
 // The runtime writes it (atomically) before it acknowledges a delivery.
-inline constexpr uint8_t kNodeStateVersion = 1;
+inline constexpr uint8_t kNodeStateVersion = 2;
 inline constexpr size_t kNodeStateBytes = 112;
 struct NodeState {
   uint32_t replay_floor = 0;
@@ -231,12 +232,18 @@ struct NodeState {
   Sha256Digest sha256{};
   Sha256Digest key_id{};
 };
+// The secret that authenticates a node's state record (32 bytes).
+using StateKey = std::array<uint8_t, 32>;
+// A state key derived from a node's Ed25519 secret key (HKDF-SHA-256 with its
+// own label), for nodes that hold an identity key (secure links, issue 13).
+StateKey NodeStateKey(const SecretKey& node_key);
 // SHA-256 of the public key; zeros without one. Ties a state to its signer.
 Sha256Digest VerifyKeyId(const std::optional<PublicKey>& key);
-std::array<uint8_t, kNodeStateBytes> EncodeNodeState(const NodeState& state);
-// Canonical: exactly kNodeStateBytes, magic, version, checksum, reserved 0,
-// floor and size >= 1; the message says which ("truncated: ...", "checksum
-// mismatch: ...", ...). Whether key_id matches the node's key is the caller's check.
-Result<NodeState> DecodeNodeState(std::span<const uint8_t> bytes);
+std::array<uint8_t, kNodeStateBytes> EncodeNodeState(const NodeState& state, const StateKey& key);
+// Canonical: exactly kNodeStateBytes, magic, version, MAC (constant-time
+// compare), reserved 0, floor and size >= 1; the message says which
+// ("truncated: ...", "authentication failed: ...", ...). Whether key_id
+// matches the node's verify key is the caller's check.
+Result<NodeState> DecodeNodeState(std::span<const uint8_t> bytes, const StateKey& key);
 
 }  // namespace edgesplit::delivery

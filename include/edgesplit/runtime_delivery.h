@@ -32,7 +32,10 @@ namespace edgesplit::runtime {
 
 // ---- Key files -------------------------------------------------------------------
 // Writes a fresh Ed25519 pair to `path` (secret, 0600) and `path`.pub. Refuses
-// to overwrite either unless `force`; errors name the file.
+// to overwrite either unless `force`; errors name the file. Each file is
+// created exclusively (O_CREAT|O_EXCL|O_NOFOLLOW): never written through a
+// symlink, even a dangling one; `force` removes the old entry (the link
+// itself, not its target) first.
 Status WriteKeyFiles(const std::string& path, bool force);
 Result<delivery::PublicKey> ReadPublicKeyFile(const std::string& path);
 Result<delivery::SecretKey> ReadSecretKeyFile(const std::string& path);
@@ -42,9 +45,15 @@ Result<delivery::SecretKey> ReadSecretKeyFile(const std::string& path);
 // is unreadable, truncated, damaged, of another format or version, or written
 // under another verify key than `key_id` (delivery::VerifyKeyId) is an error
 // naming the file: the node refuses to start rather than reset its floor.
-Result<std::optional<delivery::NodeState>> ReadNodeStateFile(const std::string& path, const delivery::Sha256Digest& key_id);
+// The record's MAC is checked under `state_key`: a forged record is refused.
+Result<std::optional<delivery::NodeState>> ReadNodeStateFile(const std::string& path, const delivery::Sha256Digest& key_id,
+                                                             const delivery::StateKey& state_key);
 // Replaces `path` atomically: path.tmp, fsync, rename, fsync of the folder.
-Status WriteNodeStateFile(const std::string& path, const delivery::NodeState& state);
+Status WriteNodeStateFile(const std::string& path, const delivery::NodeState& state, const delivery::StateKey& state_key);
+// The node's state key file (`--state FILE` uses FILE.key): a line
+// "edgesplit-state-key <64 hex>", mode 0600. Created (exclusively, 32 random
+// bytes) when missing; refused when readable by group or others, or a symlink.
+Result<delivery::StateKey> LoadOrCreateStateKey(const std::string& path);
 
 // ---- Coordinator -------------------------------------------------------------------
 struct SegmentPackage {
@@ -119,6 +128,7 @@ class NodeDelivery {
   uint32_t last_request_id_ = 0;
   std::string state_path_;  // NodeOptions::state_file ("" = the floor lives in RAM only)
   delivery::Sha256Digest key_id_{};
+  delivery::StateKey state_key_{};  // authenticates the state file (FILE.key)
 };
 
 }  // namespace edgesplit::runtime

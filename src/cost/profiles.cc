@@ -63,6 +63,17 @@ Result<DeviceProfile> ParseDeviceProfile(const std::string& text, const std::str
   d.tx_w = p.Number("tx_w", 0, 1e6);
   d.rx_w = p.Number("rx_w", 0, 1e6);
   r.Merge(p);
+  if (j.contains("security")) {
+    Reader sec = r.Object("security");
+    d.has_security = true;
+    d.x25519_s = sec.Number("x25519_s", 0, 60);
+    d.ed25519_sign_s = sec.Number("ed25519_sign_s", 0, 60);
+    d.ed25519_verify_s = sec.Number("ed25519_verify_s", 0, 60);
+    d.handshake_s = sec.Number("handshake_s", 0, 600);
+    d.aead_cycles_per_byte = sec.Number("aead_cycles_per_byte", 0, 1e6);
+    d.aead_cycles_per_message = sec.Number("aead_cycles_per_message", 0, 1e9);
+    r.Merge(sec);
+  }
   r.Sources(&d.sources);
   if (!r.status().ok()) return r.status();
   return d;

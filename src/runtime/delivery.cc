@@ -205,11 +205,14 @@ Result<std::unique_ptr<NodeDelivery>> NodeDelivery::Create(const NodeOptions& o,
   }
   ES_RETURN_IF_ERROR(delivery::InitCrypto());
   const delivery::Sha256Digest key_id = delivery::VerifyKeyId(config.verify_key);
+  delivery::StateKey state_key{};
   if (!o.state_file.empty()) {
-    ES_ASSIGN_OR_RETURN(std::optional<delivery::NodeState> state, ReadNodeStateFile(o.state_file, key_id));
+    ES_ASSIGN_OR_RETURN(state_key, LoadOrCreateStateKey(o.state_file + ".key"));
+    ES_ASSIGN_OR_RETURN(std::optional<delivery::NodeState> state, ReadNodeStateFile(o.state_file, key_id, state_key));
     if (state) config.replay_floor = state->replay_floor;
   }
   std::unique_ptr<NodeDelivery> d(new NodeDelivery(config));
+  d->state_key_ = state_key;
   d->state_path_ = o.state_file;
   d->key_id_ = key_id;
   d->verifying_ = config.verify_key.has_value();
@@ -259,7 +262,7 @@ std::unique_ptr<SegmentRunner> NodeDelivery::Load(uint32_t id, bool serving, std
   // The floor reaches the disk before the ack, so no acknowledged delivery can
   // be replayed to a restarted node; a floor that cannot be saved refuses it.
   if (!state_path_.empty()) {
-    const Status saved = WriteNodeStateFile(state_path_, {m.sequence, m.file_bytes, m.sha256, key_id_});
+    const Status saved = WriteNodeStateFile(state_path_, {m.sequence, m.file_bytes, m.sha256, key_id_}, state_key_);
     if (!saved.ok()) {
       Refused(id, receiver_.Reject(delivery::RejectReason::kLoadFailed, "cannot save the replay floor: " + saved.message()), serving, events);
       return nullptr;

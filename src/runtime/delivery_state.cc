@@ -31,7 +31,8 @@ Status WriteAll(int fd, std::span<const uint8_t> bytes) {
 
 }  // namespace
 
-Result<std::optional<delivery::NodeState>> ReadNodeStateFile(const std::string& path, const delivery::Sha256Digest& key_id) {
+Result<std::optional<delivery::NodeState>> ReadNodeStateFile(const std::string& path, const delivery::Sha256Digest& key_id,
+                                                             const delivery::StateKey& state_key) {
   const std::string what = "node state file '" + path + "'";
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -53,7 +54,7 @@ Result<std::optional<delivery::NodeState>> ReadNodeStateFile(const std::string& 
     got += static_cast<size_t>(n);
   }
   close(fd);
-  Result<delivery::NodeState> s = delivery::DecodeNodeState(std::span<const uint8_t>(buf, got));
+  Result<delivery::NodeState> s = delivery::DecodeNodeState(std::span<const uint8_t>(buf, got), state_key);
   if (!s.ok())
     return InvalidArgument(what + ": " + s.status().message() +
                            " (the node refuses to start rather than forget its replay floor; remove the file only to reset the node)");
@@ -66,8 +67,8 @@ Result<std::optional<delivery::NodeState>> ReadNodeStateFile(const std::string& 
   return std::optional<delivery::NodeState>(*s);
 }
 
-Status WriteNodeStateFile(const std::string& path, const delivery::NodeState& state) {
-  const std::array<uint8_t, delivery::kNodeStateBytes> bytes = delivery::EncodeNodeState(state);
+Status WriteNodeStateFile(const std::string& path, const delivery::NodeState& state, const delivery::StateKey& state_key) {
+  const std::array<uint8_t, delivery::kNodeStateBytes> bytes = delivery::EncodeNodeState(state, state_key);
   const std::string tmp = path + ".tmp";
   const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return IoError("cannot write '" + tmp + "': " + Errno());
