@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "commands.h"
+#include "link_args.h"
 #include "edgesplit/onednn.h"
 #include "edgesplit/serve.h"
 
@@ -13,11 +14,12 @@ namespace edgesplit::cli {
 namespace {
 
 struct DeviceArgs {
-  std::string model, connect, mqtt, link = "udp", dtype = "f32", split, emulate, backend = "onednn", format = "table";
-  std::string name = "device", rule = "strict", server_device = "edge-x86", profiles, shape = "auto";
+  LinkArgs net;
+  std::string model, connect, mqtt, dtype = "f32", split, emulate, backend = "onednn", format = "table";
+  std::string name = "device", rule = "strict", server_device = "edge-x86";
   bool dynamic = false;
   int requests = 1, threads = 1;
-  double request_rate = 0, deadline_ms = 0, timeout = 10, time_scale = 1;
+  double request_rate = 0, deadline_ms = 0, timeout = 10;
 };
 
 Status RunDeviceCommand(const DeviceArgs& a) {
@@ -33,10 +35,7 @@ Status RunDeviceCommand(const DeviceArgs& a) {
   } else {
     ES_ASSIGN_OR_RETURN(o.mqtt, net::ParseEndpoint(a.mqtt));
   }
-  o.link.link = a.link;
-  o.link.profiles_dir = a.profiles;
-  ES_ASSIGN_OR_RETURN(o.link.shaped, runtime::DecideShaping(a.shape, a.link, a.profiles, !a.emulate.empty()));
-  o.link.time_scale = a.time_scale;
+  ES_ASSIGN_OR_RETURN(o.link, ToLinkSettings(a.net, !a.emulate.empty()));
   o.split = a.split;
   o.dynamic = a.dynamic;
   o.rule = a.rule;
@@ -78,14 +77,11 @@ Runner RegisterDevice(CLI::App& app) {
   app.add_option("--deadline-ms", a->deadline_ms, "Deadline sent with each request (0: none)")->capture_default_str();
   app.add_option("--timeout", a->timeout, "Seconds to wait for a reply before finishing locally")->capture_default_str();
   app.add_option("--emulate", a->emulate, "Device profile whose predicted compute time the head waits for");
-  app.add_option("--link", a->link, "Link profile (the server's)")->capture_default_str();
   app.add_option("--dtype", a->dtype, "f32 or int8 (the server's)")->capture_default_str();
   app.add_option("--backend", a->backend, "onednn or reference (host kernels of the head)")->capture_default_str();
   app.add_option("--threads", a->threads, "oneDNN threads")->capture_default_str();
   app.add_option("--format", a->format, "table or json")->capture_default_str();
-  app.add_option("--shape", a->shape, "auto, on or off")->capture_default_str();
-  app.add_option("--time-scale", a->time_scale, "Multiply every emulated duration")->capture_default_str();
-  app.add_option("--profiles", a->profiles, "Profiles folder");
+  AddLinkOptions(app, &a->net);
   return [a] { return RunDeviceCommand(*a); };
 }
 

@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "commands.h"
+#include "link_args.h"
 #include "edgesplit/onednn.h"
 #include "edgesplit/serve.h"
 
@@ -14,10 +15,10 @@ namespace edgesplit::cli {
 namespace {
 
 struct LoadgenArgs {
-  std::string model, connect, link = "udp", mqtt, dtype = "f32", cuts = "strict", format = "json", backend = "onednn";
-  std::string profiles, shape = "auto";
+  LinkArgs net;
+  std::string model, connect, mqtt, dtype = "f32", cuts = "strict", format = "json", backend = "onednn";
   int clients = 1, requests = 1, threads = 1, inputs = 4;
-  double request_rate = 0, deadline_ms = 0, timeout = 30, time_scale = 1, mqtt_retry = 2;
+  double request_rate = 0, deadline_ms = 0, timeout = 30, mqtt_retry = 2;
   bool precompute = false;
 };
 
@@ -36,10 +37,7 @@ Status RunLoadgenCommand(const LoadgenArgs& a) {
     ES_ASSIGN_OR_RETURN(o.mqtt, net::ParseEndpoint(a.mqtt));
     o.mqtt_retry_s = a.mqtt_retry;
   }
-  o.link.link = a.link;
-  o.link.profiles_dir = a.profiles;
-  ES_ASSIGN_OR_RETURN(o.link.shaped, runtime::DecideShaping(a.shape, a.link, a.profiles, false));
-  o.link.time_scale = a.time_scale;
+  ES_ASSIGN_OR_RETURN(o.link, ToLinkSettings(a.net, false));
   o.clients = a.clients;
   o.requests = a.requests;
   o.request_rate = a.request_rate;
@@ -73,7 +71,6 @@ Runner RegisterLoadgen(CLI::App& app) {
   auto a = std::make_shared<LoadgenArgs>();
   app.add_option("model", a->model, "Zoo spec or .onnx path (the server's)")->required();
   app.add_option("--connect", a->connect, "HOST:PORT of `edgesplit serve`");
-  app.add_option("--link", a->link, "Link profile (the server's): udp, tcp, espnow, ble, ...")->capture_default_str();
   app.add_option("--mqtt", a->mqtt, "HOST:PORT of the MQTT broker the servers subscribe on");
   app.add_option("--mqtt-retry", a->mqtt_retry, "With --mqtt: seconds before an unanswered request is published again")
       ->capture_default_str();
@@ -89,9 +86,7 @@ Runner RegisterLoadgen(CLI::App& app) {
   app.add_option("--inputs", a->inputs, "Distinct seeded inputs the clients cycle through")->capture_default_str();
   app.add_option("--threads", a->threads, "oneDNN threads for the heads")->capture_default_str();
   app.add_option("--format", a->format, "json or table")->capture_default_str();
-  app.add_option("--shape", a->shape, "auto, on or off")->capture_default_str();
-  app.add_option("--time-scale", a->time_scale, "Multiply every emulated duration")->capture_default_str();
-  app.add_option("--profiles", a->profiles, "Profiles folder");
+  AddLinkOptions(app, &a->net);
   return [a] { return RunLoadgenCommand(*a); };
 }
 

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "commands.h"
+#include "link_args.h"
 #include "edgesplit/onednn.h"
 #include "edgesplit/serve.h"
 
@@ -20,10 +21,11 @@ std::atomic<bool> g_stop{false};
 void OnStop(int) { g_stop = true; }
 
 struct ServeArgs {
-  std::string model, listen = "127.0.0.1:0", link = "udp", mqtt, cuts = "strict", dtype = "f32", id, backend = "onednn";
-  std::string profiles, shape = "auto", group = "edgesplit";
+  LinkArgs net;
+  std::string model, listen = "127.0.0.1:0", mqtt, cuts = "strict", dtype = "f32", id, backend = "onednn";
+  std::string group = "edgesplit";
   int max_batch = 8, queue_limit = 1024, threads = 0, max_peers = 1024, max_connections = 1024;
-  double max_wait_ms = 2, time_scale = 1, idle_timeout = 30;
+  double max_wait_ms = 2, idle_timeout = 30;
 };
 
 Status RunServe(const ServeArgs& a) {
@@ -43,10 +45,7 @@ Status RunServe(const ServeArgs& a) {
   ES_ASSIGN_OR_RETURN(o.listen, net::ParseEndpoint(a.listen));
   if (!o.mqtt && o.listen.host != "127.0.0.1" && o.listen.host != "localhost")
     std::fprintf(stderr, "edgesplit serve: listening beyond loopback on %s\n", o.listen.ToString().c_str());
-  o.link.link = a.link;
-  o.link.profiles_dir = a.profiles;
-  ES_ASSIGN_OR_RETURN(o.link.shaped, runtime::DecideShaping(a.shape, a.link, a.profiles, false));
-  o.link.time_scale = a.time_scale;
+  ES_ASSIGN_OR_RETURN(o.link, ToLinkSettings(a.net, false));
   o.limits.max_peers = a.max_peers;
   o.limits.max_connections = a.max_connections;
   o.limits.idle_timeout_s = a.idle_timeout;
@@ -76,7 +75,6 @@ Runner RegisterServe(CLI::App& app) {
   app.add_option("model", a->model, "Zoo spec or .onnx path")->required();
   app.add_option("--listen", a->listen, "HOST:PORT to listen on (port 0: a free port; beyond loopback is logged)")
       ->capture_default_str();
-  app.add_option("--link", a->link, "Link profile: udp, tcp, espnow, espnow-v2, ble, ble-2m")->capture_default_str();
   app.add_option("--mqtt", a->mqtt, "HOST:PORT of an MQTT broker: serve as one replica of a shared subscription");
   app.add_option("--group", a->group, "With --mqtt: the shared subscription's group (replicas of one server)")
       ->capture_default_str();
@@ -91,9 +89,7 @@ Runner RegisterServe(CLI::App& app) {
   app.add_option("--max-peers", a->max_peers, "Datagram senders holding state at once")->capture_default_str();
   app.add_option("--max-connections", a->max_connections, "TCP connections at once")->capture_default_str();
   app.add_option("--idle-timeout", a->idle_timeout, "Seconds an idle peer or connection is kept")->capture_default_str();
-  app.add_option("--shape", a->shape, "auto, on or off: pace reply frames as the link profile says")->capture_default_str();
-  app.add_option("--time-scale", a->time_scale, "Multiply every emulated duration")->capture_default_str();
-  app.add_option("--profiles", a->profiles, "Profiles folder");
+  AddLinkOptions(app, &a->net);
   return [a] { return RunServe(*a); };
 }
 

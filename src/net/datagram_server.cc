@@ -13,6 +13,7 @@
 #include "edgesplit/net_server.h"
 #include "edgesplit/wire.h"
 #include "message_queue.h"
+#include "server_stats.h"
 
 namespace edgesplit::net {
 namespace {
@@ -78,12 +79,7 @@ class DatagramServer final : public ServerTransport {
     Wake();
   }
   int64_t pending_replies() const override { return pending_.load(); }
-  ServerStats stats() const override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    ServerStats s = stats_;
-    s.peers = static_cast<int64_t>(peer_count_.load());
-    return s;
-  }
+  ServerStats stats() const override { return counters_.Snapshot(static_cast<int64_t>(peer_count_.load())); }
 
  private:
   struct Outgoing {
@@ -95,15 +91,8 @@ class DatagramServer final : public ServerTransport {
   // A zero-length datagram to our own port ends the I/O thread's wait.
   void Wake() { (void)socket_->SendTo(self_, {}); }
 
-  void Reject(const std::string& why) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    ++stats_.rejected;
-    stats_.last_rejection = why;
-  }
-  void CountFailedReply() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    ++stats_.replies_failed;
-  }
+  void Reject(const std::string& why) { counters_.Reject(why); }
+  void CountFailedReply() { counters_.FailedReply(); }
 
   PeerState* FindOrCreatePeer(PeerId id, Clock::time_point now) {
     auto it = peers_.find(id);
@@ -208,10 +197,7 @@ class DatagramServer final : public ServerTransport {
               break;
             }
             if (!tx.shaper.Drop()) (void)socket_->SendTo(to, tx.pending);
-            else {
-              std::lock_guard<std::mutex> lock(mutex_);
-              ++stats_.frames_dropped;
-            }
+            else counters_.DroppedFrame();
             tx.pending.clear();
           }
           auto due = tx.sender->Poll(NowUs(now), frame_);
@@ -280,9 +266,9 @@ class DatagramServer final : public ServerTransport {
   std::vector<uint8_t> datagram_, sack_, frame_;
   std::unordered_map<PeerId, PeerState> peers_;  // I/O thread only
   std::atomic<size_t> peer_count_{0};
-  mutable std::mutex mutex_;  // outbox_ and stats_
+  std::mutex mutex_;  // outbox_
   std::deque<Outgoing> outbox_;
-  ServerStats stats_;
+  detail::ServerStatsCounter counters_;
   std::atomic<int64_t> pending_{0};
   std::atomic<bool> stop_{false};
   std::thread thread_;

@@ -21,6 +21,7 @@
 
 #include "edgesplit/net_server.h"
 #include "edgesplit/wire.h"
+#include "server_stats.h"
 
 namespace edgesplit::net {
 namespace {
@@ -132,30 +133,21 @@ class MqttServer final : public ServerTransport {
       std::lock_guard<std::mutex> lock(mutex_);
       auto it = devices_.find(peer);
       if (it == devices_.end()) {
-        ++stats_.replies_failed;
+        counters_.FailedReply();
         return;
       }
       device = it->second;
     }
-    if (!connection_.Publish(prefix_ + "/reply/" + device, message).ok()) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      ++stats_.replies_failed;
-    }
+    if (!connection_.Publish(prefix_ + "/reply/" + device, message).ok()) counters_.FailedReply();
   }
   int64_t pending_replies() const override { return connection_.in_flight(); }
   ServerStats stats() const override {
     std::lock_guard<std::mutex> lock(mutex_);
-    ServerStats s = stats_;
-    s.peers = static_cast<int64_t>(devices_.size());
-    return s;
+    return counters_.Snapshot(static_cast<int64_t>(devices_.size()));
   }
 
  private:
-  void Reject(const std::string& why) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    ++stats_.rejected;
-    stats_.last_rejection = why;
-  }
+  void Reject(const std::string& why) { counters_.Reject(why); }
   void OnPublish(const std::string& topic, std::span<const uint8_t> payload) {
     const std::string head = prefix_ + "/req/";
     if (topic.compare(0, head.size(), head) != 0) return Reject("message on unexpected topic '" + topic + "'");
@@ -173,8 +165,7 @@ class MqttServer final : public ServerTransport {
       auto it = peers_.find(device);
       if (it == peers_.end()) {
         if (static_cast<int>(peers_.size()) >= limits_.max_peers) {
-          ++stats_.rejected;
-          stats_.last_rejection = std::to_string(limits_.max_peers) + " devices already known";
+          counters_.Reject(std::to_string(limits_.max_peers) + " devices already known");
           return;
         }
         it = peers_.emplace(device, next_peer_++).first;
@@ -193,7 +184,7 @@ class MqttServer final : public ServerTransport {
   std::map<std::string, PeerId> peers_;
   std::map<PeerId, std::string> devices_;
   PeerId next_peer_ = 1;
-  ServerStats stats_;
+  detail::ServerStatsCounter counters_;
   Connection connection_;  // last: destroyed (network thread stopped) first
 };
 

@@ -12,6 +12,7 @@
 #include "asio_wait.h"
 #include "edgesplit/net_server.h"
 #include "edgesplit/wire.h"
+#include "server_stats.h"
 
 namespace edgesplit::net {
 namespace {
@@ -73,12 +74,7 @@ class StreamServer final : public ServerTransport {
     });
   }
   int64_t pending_replies() const override { return pending_.load(); }
-  ServerStats stats() const override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    ServerStats s = stats_;
-    s.peers = connection_count_.load();
-    return s;
-  }
+  ServerStats stats() const override { return counters_.Snapshot(connection_count_.load()); }
 
  private:
   struct Connection {
@@ -94,15 +90,8 @@ class StreamServer final : public ServerTransport {
   };
   using ConnectionPtr = std::shared_ptr<Connection>;
 
-  void Reject(const std::string& why) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    ++stats_.rejected;
-    stats_.last_rejection = why;
-  }
-  void CountFailedReply() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    ++stats_.replies_failed;
-  }
+  void Reject(const std::string& why) { counters_.Reject(why); }
+  void CountFailedReply() { counters_.FailedReply(); }
 
   void AcceptNext() {
     acceptor_.async_accept([this](const asio::error_code& ec, tcp::socket socket) {
@@ -239,8 +228,7 @@ class StreamServer final : public ServerTransport {
   PeerId next_id_ = 1;
   std::atomic<int64_t> connection_count_{0};
   std::atomic<int64_t> pending_{0};
-  mutable std::mutex mutex_;
-  ServerStats stats_;
+  detail::ServerStatsCounter counters_;
   std::thread thread_;
 };
 

@@ -287,26 +287,16 @@ Result<LoadgenReport> RunLoadgen(const LoadgenOptions& o, const std::atomic<bool
 }
 
 std::string LoadgenJson(const LoadgenReport& r) {
-  nlohmann::ordered_json j;
-  j["schema_version"] = 1;
-  j["sent"] = r.sent;
-  j["completed"] = r.completed;
-  j["busy"] = r.busy;
-  j["lost"] = r.lost;
-  j["duplicated"] = r.duplicated;
-  j["corrupted"] = r.corrupted;
-  j["deduplicated"] = r.deduplicated;
-  j["errors"] = r.errors;
-  j["p50_s"] = r.p50_s;
-  j["p99_s"] = r.p99_s;
-  j["throughput_rps"] = r.throughput_rps;
-  j["wall_s"] = r.wall_s;
+  nlohmann::ordered_json j{{"schema_version", 1},     {"sent", r.sent},           {"completed", r.completed},
+                           {"busy", r.busy},          {"lost", r.lost},           {"duplicated", r.duplicated},
+                           {"corrupted", r.corrupted}, {"deduplicated", r.deduplicated}, {"errors", r.errors},
+                           {"p50_s", r.p50_s},        {"p99_s", r.p99_s},         {"throughput_rps", r.throughput_rps},
+                           {"wall_s", r.wall_s}};
+  // JSON object keys are strings: batch sizes as "1", "2", ...
   nlohmann::ordered_json batches = nlohmann::ordered_json::object();
   for (auto& [b, n] : r.batch_sizes) batches[std::to_string(b)] = n;
   j["batch_sizes"] = batches;
-  nlohmann::ordered_json servers = nlohmann::ordered_json::object();
-  for (auto& [s, n] : r.per_server) servers[s] = n;
-  j["per_server"] = servers;
+  j["per_server"] = r.per_server;
   j["first_errors"] = r.first_errors;
   return j.dump(2);
 }

@@ -10,6 +10,10 @@
 
 namespace edgesplit::runtime {
 
+// The wire header of a message carrying tensor `t`: its dtype, rank, dims and
+// first quantization parameters, and `type`; ids and server fields are the caller's.
+Result<wire::MessageHeader> TensorHeader(wire::MessageType type, const Tensor& t);
+
 // A tensor message for `t` (dtype, shape, first quantization parameters) with
 // `payload` as its bytes, written into `out` (resized); returns its size.
 Result<size_t> EncodeTensorMessage(wire::MessageType type, uint32_t request_id, int cut, const Tensor& t,

@@ -30,18 +30,9 @@ void Emit(std::FILE* events, const Json& j) {
 // Encodes a tensor message (or an error) into `out`.
 Result<size_t> EncodeTensor(wire::MessageType type, uint32_t request_id, int cut, const Tensor& t,
                             std::span<const uint8_t> payload, std::vector<uint8_t>* out) {
-  wire::MessageHeader h;
-  h.type = type;
+  ES_ASSIGN_OR_RETURN(wire::MessageHeader h, TensorHeader(type, t));
   h.request_id = request_id;
   h.cut_id = static_cast<uint16_t>(cut);
-  h.dtype = t.dtype;
-  if (t.shape.size() > wire::kMaxRank) return Unsupported("tensor '" + t.name + "' has rank above the wire's limit");
-  h.rank = static_cast<uint8_t>(t.shape.size());
-  for (size_t i = 0; i < t.shape.size(); ++i) h.dims[i] = static_cast<uint32_t>(t.shape[i]);
-  if (!t.quant.empty()) {
-    h.quant_scale = t.quant.scales[0];
-    h.quant_zero_point = t.quant.zero_points.empty() ? 0 : t.quant.zero_points[0];
-  }
   out->resize(wire::EncodedMessageBytes(h.rank, payload.size()));
   return wire::EncodeMessage(h, payload, *out);
 }
@@ -57,6 +48,20 @@ Result<size_t> EncodeErrorMessage(uint32_t request_id, const Status& status, std
   const std::string& text = status.message();
   out->resize(wire::EncodedMessageBytes(0, text.size()));
   return wire::EncodeMessage(h, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()), *out);
+}
+
+Result<wire::MessageHeader> TensorHeader(wire::MessageType type, const Tensor& t) {
+  wire::MessageHeader h;
+  h.type = type;
+  h.dtype = t.dtype;
+  if (t.shape.size() > wire::kMaxRank) return Unsupported("tensor '" + t.name + "' has rank above the wire's limit");
+  h.rank = static_cast<uint8_t>(t.shape.size());
+  for (size_t i = 0; i < t.shape.size(); ++i) h.dims[i] = static_cast<uint32_t>(t.shape[i]);
+  if (!t.quant.empty()) {
+    h.quant_scale = t.quant.scales[0];
+    h.quant_zero_point = t.quant.zero_points.empty() ? 0 : t.quant.zero_points[0];
+  }
+  return h;
 }
 
 Result<size_t> EncodeTensorMessage(wire::MessageType type, uint32_t request_id, int cut, const Tensor& t,

@@ -76,20 +76,6 @@ Result<std::vector<int>> SelectServedCuts(const Graph& g, const std::string& spe
   return out;
 }
 
-Result<wire::MessageHeader> TensorHeader(wire::MessageType type, const Tensor& t) {
-  wire::MessageHeader h;
-  h.type = type;
-  h.dtype = t.dtype;
-  if (t.shape.size() > wire::kMaxRank) return Unsupported("tensor '" + t.name + "' has rank above the wire's limit");
-  h.rank = static_cast<uint8_t>(t.shape.size());
-  for (size_t i = 0; i < t.shape.size(); ++i) h.dims[i] = static_cast<uint32_t>(t.shape[i]);
-  if (!t.quant.empty()) {
-    h.quant_scale = t.quant.scales[0];
-    h.quant_zero_point = t.quant.zero_points.empty() ? 0 : t.quant.zero_points[0];
-  }
-  return h;
-}
-
 Result<std::unique_ptr<TailSet>> TailSet::Load(const std::string& model, const std::string& dtype,
                                                const std::string& cut_spec, const std::string& backend_name,
                                                int max_batch) {

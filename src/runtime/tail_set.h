@@ -14,6 +14,7 @@
 #include "edgesplit/kernels.h"
 #include "edgesplit/status.h"
 #include "edgesplit/wire.h"
+#include "messages.h"
 
 namespace edgesplit::runtime {
 
@@ -66,7 +67,5 @@ class TailSet {
   int output_cut_ = 0;
 };
 
-// The wire header (dtype, rank, dims, quantization) of tensor `t` and its type.
-Result<wire::MessageHeader> TensorHeader(wire::MessageType type, const Tensor& t);
 
 }  // namespace edgesplit::runtime
