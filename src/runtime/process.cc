@@ -78,10 +78,12 @@ void NodeProcess::ReadLoop() {
       const std::string line = pending.substr(0, nl);
       pending.erase(0, nl + 1);
       const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-      if (j.is_discarded() || !j.is_object() || !j.contains("event")) continue;
+      // A line of another shape (a child's stray output) is skipped, never a type_error.
+      if (j.is_discarded() || !j.is_object() || !j.contains("event") || !j["event"].is_string()) continue;
+      if (j.contains("request_id") && !j["request_id"].is_number_unsigned()) continue;
       std::lock_guard<std::mutex> lock(mutex_);
       const std::string event = j["event"].get<std::string>();
-      if (event == "listening") listening_ = j.value("address", "");
+      if (event == "listening") listening_ = j.contains("address") && j["address"].is_string() ? j["address"].get<std::string>() : "";
       else if (j.contains("request_id")) events_[j["request_id"].get<uint32_t>()] = j;
       changed_.notify_all();
     }
