@@ -11,6 +11,7 @@
 #include "edgesplit/graph.h"
 #include "edgesplit/models.h"
 #include "relu_chain.h"
+#include "../src/graph/liveness.h"  // detail::CutArenas: checked to take the fast path, not the fallback
 
 namespace edgesplit {
 namespace {
@@ -83,6 +84,12 @@ class RandomNet {
 void ExpectArenasAsPlanned(const Graph& g, const std::string& what) {
   auto cuts = FindCutPoints(g);
   ASSERT_TRUE(cuts.ok()) << what << ": " << cuts.status().message();
+  // The chain walk itself ran (FindCutPoints would fall back to planning each segment).
+  std::vector<int> positions, tensors;
+  for (const CutPoint& c : *cuts) positions.push_back(c.position), tensors.push_back(c.tensor);
+  std::vector<int64_t> head, tail;
+  ASSERT_TRUE(detail::CutArenas(g, detail::ComputeLifetimes(g), positions, tensors, DType::kFloat32, &head, &tail))
+      << what;
   const int n = static_cast<int>(g.nodes.size());
   for (const CutPoint& c : *cuts) {
     auto head32 = PlanSegmentMemory(g, 0, c.position, DType::kFloat32);

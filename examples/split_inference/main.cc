@@ -9,9 +9,9 @@
 int main(int argc, char** argv) {
   const std::string spec = argc > 1 ? argv[1] : "mobilenet_v2:alpha=0.35,res=96";
   auto graph = edgesplit::LoadModel(spec);
-  if (!graph.ok()) return std::fprintf(stderr, "%s\n", graph.status().ToString().c_str()), 1;
+  if (!graph.ok()) return std::fprintf(stderr, "%s\n", graph.status().message().c_str()), 1;
   auto cuts = edgesplit::FindCutPoints(*graph);
-  if (!cuts.ok()) return std::fprintf(stderr, "%s\n", cuts.status().ToString().c_str()), 1;
+  if (!cuts.ok()) return std::fprintf(stderr, "%s\n", cuts.status().message().c_str()), 1;
   int cut = -1;
   for (const edgesplit::CutPoint& c : *cuts) {
     std::printf("cut %2d after %-28s %8lld bytes int8%s\n", c.index, c.after.c_str(), static_cast<long long>(c.bytes_int8),
