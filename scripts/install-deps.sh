@@ -1,19 +1,35 @@
 #!/usr/bin/env bash
-# Installs edgesplit's build and test dependencies from Debian 12 packages.
+# Installs edgesplit's dependencies from Debian 12 packages.
+#   scripts/install-deps.sh          what building and running the CLI and library needs
+#                                    (README command 1, scripts/demo.sh)
+#   scripts/install-deps.sh --test   that, plus the test, fixture, fuzzing and MCU toolchains
+#                                    (README command 2, scripts/test.sh)
 # Idempotent: packages already installed are skipped, and nothing is fetched
-# when everything is present.
+# when everything is present. apt's output goes to a log file; one line is printed.
 set -euo pipefail
 
-PACKAGES=(
+BASE=(
   # toolchain
-  g++ cmake ninja-build ccache pkg-config git
+  g++ cmake ninja-build
   # libraries
-  libonnx-dev libprotobuf-dev protobuf-compiler libcli11-dev nlohmann-json3-dev
-  libspdlog-dev libfmt-dev libasio-dev
+  libonnx-dev libprotobuf-dev protobuf-compiler libcli11-dev nlohmann-json3-dev libfmt-dev libasio-dev
   # host kernels (oneDNN 2.6, OpenMP); dnnl-config.cmake also looks for OpenCL
   libdnnl-dev ocl-icd-opencl-dev opencl-c-headers
   # image input (stb_image, header-only)
   libstb-dev
+  # flat segment files (FlatBuffers, flatc at build time) (docs/mcu.md)
+  libflatbuffers-dev flatbuffers-compiler
+  # over-the-air segment delivery: SHA-256 and Ed25519 signatures (docs/mcu.md)
+  libsodium-dev
+  # the edge server's MQTT scale-out: the client library and the broker (docs/serve.md)
+  mosquitto libmosquitto-dev
+  # IDX data sets (zlib) and the cut-tensor codecs' lz4/zstd (docs/codecs.md); pkg-config finds them
+  zlib1g-dev liblz4-dev libzstd-dev pkg-config
+)
+TEST=(
+  git ccache
+  # the man page, from --help (the build skips it, with a warning, without help2man)
+  help2man
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev libonnx-testdata
   # fuzzing (libFuzzer) and sanitizers
@@ -25,16 +41,21 @@ PACKAGES=(
   # network namespaces, netem (tc) or, where the kernel lacks sch_netem, nftables loss
   # rules, for the runtime's real-impairment tests (scripts/netns.sh)
   iproute2 nftables
-  # flat segment files (FlatBuffers, flatc at build time) and the Cortex-M4 build + QEMU run (docs/mcu.md)
-  libflatbuffers-dev flatbuffers-compiler
+  # the Cortex-M4 build + QEMU run (docs/mcu.md)
   gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm
-  # over-the-air segment delivery: SHA-256 and Ed25519 signatures (docs/mcu.md)
-  libsodium-dev
-  # the edge server's MQTT scale-out: the client library and the broker the tests start (docs/serve.md)
-  libmosquitto-dev mosquitto
-  # measured accuracy on real data (Fashion-MNIST, gzipped IDX via zlib) and the cut-tensor codecs' lz4/zstd
-  dataset-fashion-mnist zlib1g-dev liblz4-dev libzstd-dev
+  # Fashion-MNIST: the measured-accuracy tests and fixtures (edgesplit eval)
+  dataset-fashion-mnist
 )
+
+PACKAGES=("${BASE[@]}")
+set_name="base"
+case "${1:-}" in
+  "") ;;
+  --test) PACKAGES+=("${TEST[@]}"); set_name="base + test" ;;
+  --list) printf '%s\n' "${BASE[@]}"; exit 0 ;;
+  --list-test) printf '%s\n' "${TEST[@]}"; exit 0 ;;
+  *) echo "usage: install-deps.sh [--test | --list | --list-test]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -44,7 +65,7 @@ for p in "${PACKAGES[@]}"; do
 done
 
 if [[ ${#missing[@]} -eq 0 ]]; then
-  echo "install-deps: all ${#PACKAGES[@]} packages already installed"
+  echo "install-deps: all ${#PACKAGES[@]} packages ($set_name) already installed"
   exit 0
 fi
 
@@ -53,6 +74,12 @@ if [[ $(id -u) -ne 0 ]]; then
   command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
   SUDO="sudo"
 fi
-echo "install-deps: installing ${missing[*]}"
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+log=${EDGESPLIT_APT_LOG:-${TMPDIR:-/tmp}/edgesplit-install-deps.log}
+start=$(date +%s)
+if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+  echo "install-deps: apt-get failed; the last lines of $log:" >&2
+  tail -n 20 "$log" >&2
+  exit 1
+fi
+unpacked=$(grep -c '^Unpacking ' "$log" || true)
+echo "install-deps: installed ${#missing[@]} requested packages ($unpacked with dependencies, $set_name) in $(( $(date +%s) - start )) s; apt log: $log"

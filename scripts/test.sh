@@ -4,7 +4,7 @@
 # short libFuzzer run of every fuzz target.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-"$root/scripts/install-deps.sh"
+"$root/scripts/install-deps.sh" --test
 "$root/scripts/build.sh" "$root/build"
 "$root/scripts/fixtures.sh" "$root/build"
 export EDGESPLIT_FIXTURES="$root/build/fixtures"
@@ -13,6 +13,9 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 echo "== test suite (RelWithDebInfo)"
 ctest --test-dir "$root/build" -j"$jobs" --output-on-failure
+
+echo "== install, then the example project against the installed tree (find_package, pkg-config, add_subdirectory)"
+"$root/scripts/test-install.sh" "$root/build"
 
 echo "== test suite under AddressSanitizer + UndefinedBehaviorSanitizer"
 "$root/scripts/build.sh" "$root/build-asan" -DEDGESPLIT_SANITIZE=ON -DEDGESPLIT_BENCH=OFF

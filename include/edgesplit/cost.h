@@ -117,7 +117,9 @@ Result<DeviceProfile> ParseDeviceProfile(const std::string& json_text, const std
 Result<LinkProfile> ParseLinkProfile(const std::string& json_text, const std::string& origin);
 
 // The profiles folder: `override_dir` when non-empty, else env EDGESPLIT_PROFILES,
-// else the source tree's profiles/ compiled in.
+// else PREFIX/share/edgesplit/profiles beside the running binary (an installed
+// tree, wherever it was unpacked), else the install prefix's, else the source
+// tree's profiles/ compiled in.
 std::string ProfilesDir(const std::string& override_dir = "");
 
 // Loads `<dir>/devices/<name>.json` (or `<dir>/links/<name>.json`); a name

@@ -17,6 +17,17 @@
 
 namespace edgesplit {
 
+// Files named on the command line are checked before they are read: a device
+// (/dev/zero), pipe or folder is refused, and so is a file over `max_bytes`.
+// `what` ("key file", ".npy input") names the file in errors.
+Status CheckRegularFile(const std::string& path, int64_t max_bytes, const std::string& what, int64_t* size = nullptr);
+Result<std::string> ReadRegularFile(const std::string& path, int64_t max_bytes, const std::string& what);
+
+// Caps on what inputs may be: a .npy input (1 GiB) and a decoded image (64
+// megapixels, 192 MiB of RGB), checked from the file size and image header.
+inline constexpr int64_t kMaxNpyBytes = int64_t{1} << 30;
+inline constexpr int64_t kMaxImagePixels = int64_t{64} << 20;
+
 struct FloatArray {
   Shape shape;
   std::vector<float> data;  // C order

@@ -117,6 +117,12 @@ struct Plan {
 Result<Plan> EvaluatePlan(const Problem& problem, const std::vector<Run>& runs);
 double ObjectiveValue(const Plan& plan, Objective objective);
 
+// Brute force's default cap on the plans it enumerates (PlanOptions::max_plans).
+// Each plan is costed by direct sums over its groups, so the work is plans x
+// groups: that is capped too (kMaxBruteForceWork, a few seconds here).
+inline constexpr int64_t kDefaultMaxPlans = 5000000;
+inline constexpr int64_t kMaxBruteForceWork = 1000000000;
+
 struct PlanOptions {
   Objective objective = Objective::kLatency;
   bool use_all = false;  // every device gets a run
@@ -124,6 +130,10 @@ struct PlanOptions {
   uint64_t seed = 1;
   // Brute force reports progress in [0, 1] (roughly every 1%) when set.
   std::function<void(double)> progress;
+  // Brute force refuses (OutOfRange, saying why) an instance with more plans
+  // than this (CountPlans), or more than kMaxBruteForceWork plans x groups:
+  // CheckBruteForceSize. dp finds the same optimum in O(K*L). 0: no limit.
+  int64_t max_plans = kDefaultMaxPlans;
 };
 
 // Solves with `algorithm`. A Plan with feasible = false and a reason when the
@@ -137,5 +147,8 @@ Status ValidateProblem(const Problem& problem);
 
 // The number of plans brute force enumerates (saturates at INT64_MAX).
 int64_t CountPlans(int layers, int devices, bool use_all);
+// OK when brute force may run on `layers` groups x `devices` within `max_plans`
+// (0: always); else OutOfRange saying how many plans, which limit, and what to use instead.
+Status CheckBruteForceSize(int layers, int devices, bool use_all, int64_t max_plans);
 
 }  // namespace edgesplit

@@ -38,6 +38,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -70,7 +71,10 @@ struct TensorRange {
 // Runs the float graph (reference kernels) over every sample and records the
 // range of every tensor, indexed by tensor id (constants are left unseen).
 // Errors: a sample of the wrong size, or a node the reference backend rejects.
-Result<std::vector<TensorRange>> CalibrateRanges(const Graph& graph, const std::vector<CalibrationSample>& samples);
+// `progress`, when set, is called with (samples done, samples in all) before each
+// sample and once at the end.
+Result<std::vector<TensorRange>> CalibrateRanges(const Graph& graph, const std::vector<CalibrationSample>& samples,
+                                                 const std::function<void(int, int)>& progress = {});
 
 // TFLite's activation parameters for a range (widened to contain 0): scale =
 // (max - min) / 255, zero point nudged to an integer in [-128, 127] so that
@@ -81,6 +85,8 @@ struct QuantizeOptions {
   // Calibration samples; empty means `random_samples` seeded random ones.
   int random_samples = 8;
   uint64_t seed = 1;
+  // Called on the calling thread before each calibration sample and at the end: (done, total).
+  std::function<void(int, int)> progress;
 };
 
 // The int8 version of a canonical float graph (see above). Node names and

@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "commands.h"
+#include "progress.h"
 #include "edgesplit/runtime.h"
 #include "report.h"
 
@@ -55,7 +56,10 @@ Status RunBench(const BenchArgs& a) {
   std::string table = fmt::format("{} {} split after {}, 2 x esp32s3 (emulated, time scale {})\n\n{:<8} {:>9} {:>10} {:>11} {:>12} {:>9} {:>9}  {}\n",
                                   a.model, a.dtype, a.cut, a.time_scale, "protocol", "rtt s", "cold s", "steady s", "transfer ms",
                                   "fragments", "paper s", "error");
+  Progress bar("protocols", static_cast<int64_t>(a.protocols.size()));  // minutes in all: progress on a terminal
+  int64_t protocols_done = 0;
   for (const std::string& protocol : a.protocols) {
+    bar.Update(protocols_done++);
     runtime::ChainOptions o;
     o.model = a.model;
     o.dtype = a.dtype;

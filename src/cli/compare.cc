@@ -23,7 +23,7 @@ struct CompareArgs {
   std::string objective = "latency";
   int beam_width = 8;
   uint64_t seed = 1;
-  int64_t max_plans = 50000000;
+  int64_t max_plans = kDefaultMaxPlans;
   std::string format = "table";
   std::string output;
 };
@@ -58,13 +58,14 @@ Status RunCompare(const CompareArgs& a) {
     o.use_all = a.use_all;
     o.beam_width = a.beam_width;
     o.seed = a.seed;
+    o.max_plans = a.max_plans;
     ES_ASSIGN_OR_RETURN(Plan opt, SolvePlan(q, Algorithm::kDp, o));
     const double best = ObjectiveValue(opt, objective);
     for (Algorithm alg : AllAlgorithms()) {
       Row r;
       r.devices = n;
       r.algorithm = AlgorithmName(alg);
-      if (alg == Algorithm::kBruteForce && CountPlans(static_cast<int>(q.layers.size()), n, a.use_all) > a.max_plans) {
+      if (alg == Algorithm::kBruteForce && !CheckBruteForceSize(static_cast<int>(q.layers.size()), n, a.use_all, a.max_plans).ok()) {
         r.ran = false;
         rows.push_back(r);
         continue;
@@ -109,7 +110,7 @@ Status RunCompare(const CompareArgs& a) {
       text += r.ran ? fmt::format("{},{},{},{:.9g},{:.6f},{:.9g},{:.9g},{}\n", r.devices, r.algorithm, r.feasible ? 1 : 0,
                                   r.feasible ? r.value : 0, r.feasible ? r.gap_pct : 0, r.solve_s, r.feasible ? r.latency : 0,
                                   r.segments)
-                    : fmt::format("{},{},,,,,,skipped: more than --max-plans plans\n", r.devices, r.algorithm);
+                    : fmt::format("{},{},,,,,,skipped: too many plans (--max-plans)\n", r.devices, r.algorithm);
   } else {
     // Another objective than latency: the latency beside it.
     const bool latency_column = objective != Objective::kLatency;
@@ -144,7 +145,7 @@ Runner RegisterCompare(CLI::App& app) {
   app.add_option("--objective", a->objective, "latency, throughput or energy")->capture_default_str();
   app.add_option("--beam-width", a->beam_width, "Beam search width")->capture_default_str();
   app.add_option("--seed", a->seed, "random-fit seed")->capture_default_str();
-  app.add_option("--max-plans", a->max_plans, "Skip brute force above this many plans")->capture_default_str();
+  app.add_option("--max-plans", a->max_plans, "Skip brute force above this many plans (0: no limit)")->capture_default_str();
   app.add_option("--format", a->format, "table, csv or json")->capture_default_str();
   app.add_option("-o,--output", a->output, "Write to FILE instead of stdout");
   return [a] { return RunCompare(*a); };

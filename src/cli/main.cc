@@ -4,10 +4,12 @@
 #include <memory>
 
 #include "commands.h"
+#include "conventions.h"
 
 int main(int argc, char** argv) {
   edgesplit::cli::EnsureOpenMpWaitPolicy(argv);
   CLI::App app{"edgesplit: split inference of CNNs across a microcontroller, its radio and edge devices"};
+  app.name("edgesplit");
   app.require_subcommand(1);
   app.set_version_flag("--version", "edgesplit 0.1.0");
 
@@ -48,7 +50,10 @@ int main(int argc, char** argv) {
       edgesplit::cli::RegisterDevice);
   add("keygen", "Write an Ed25519 key pair for signed over-the-air segment delivery (docs/mcu.md)", edgesplit::cli::RegisterKeygen);
   add("bench-protocols", "The seed paper's experiment: MobileNetV2-0.35 int8 over udp, tcp, espnow and ble", edgesplit::cli::RegisterBenchProtocols);
-  CLI11_PARSE(app, argc, argv);
+  app.get_subcommand("dynamic-node")->group("");  // internal: started by run --dynamic, hidden from --help
+  CLI::App* completion = app.add_subcommand("completion", "Print a shell completion script: source <(edgesplit completion bash)");
+  runners[completion] = edgesplit::cli::RegisterCompletion(*completion, app);
+  if (const int exit_code = edgesplit::cli::ParseCommandLine(app, argc, argv); exit_code >= 0) return exit_code;
   for (auto& [sub, run] : runners) {
     if (!sub->parsed()) continue;
     edgesplit::Status status = run();

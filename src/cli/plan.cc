@@ -10,8 +10,10 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 
 #include "commands.h"
+#include "progress.h"
 #include "edgesplit/models.h"
 #include "edgesplit/plan.h"
 #include "plan_args.h"
@@ -70,6 +72,7 @@ struct PlanArgs {
   bool use_all = false;
   int beam_width = 8;
   uint64_t seed = 1;
+  int64_t max_plans = kDefaultMaxPlans;
   std::string format = "table";
   std::string output;
   std::vector<std::string> cuts;
@@ -172,11 +175,14 @@ Status RunPlan(const PlanArgs& a) {
     o.use_all = a.use_all;
     o.beam_width = a.beam_width;
     o.seed = a.seed;
-    const int64_t count = CountPlans(static_cast<int>(in.problem.layers.size()), static_cast<int>(in.problem.devices.size()), a.use_all);
-    if (alg == Algorithm::kBruteForce && count > 2000000)
-      o.progress = [](double f) { std::fprintf(stderr, "\rbrute force: %5.1f%%", 100 * f), std::fflush(stderr); };
+    o.max_plans = a.max_plans;
+    // Per mille of the plans enumerated, on a terminal only.
+    std::optional<Progress> bar;
+    if (alg == Algorithm::kBruteForce) {
+      bar.emplace("brute force (per mille of plans)", 1000);
+      o.progress = [&bar](double f) { bar->Update(static_cast<int64_t>(1000 * f)); };
+    }
     ES_ASSIGN_OR_RETURN(plan, SolvePlan(in.problem, alg, o));
-    if (o.progress) std::fprintf(stderr, "\n");
   }
   const std::string text = a.format == "json" ? PlanJson(in.problem, algorithm, plan).dump(2) + "\n" : PlanTable(in.problem, algorithm, plan);
   return WriteOutput(a.output, text);
@@ -192,6 +198,8 @@ Runner RegisterPlan(CLI::App& app) {
   app.add_flag("--use-all", a->use_all, "Give every device a segment");
   app.add_option("--beam-width", a->beam_width, "Beam search width")->capture_default_str();
   app.add_option("--seed", a->seed, "random-fit seed")->capture_default_str();
+  app.add_option("--max-plans", a->max_plans, "brute-force: refuse instances with more plans than this (0: no limit)")
+      ->capture_default_str();
   app.add_option("--format", a->format, "table or json")->capture_default_str();
   app.add_option("--cuts", a->cuts, "Evaluate this split instead of solving (cut names, in order)")->delimiter(',');
   app.add_option("-o,--output", a->output, "Write to FILE instead of stdout");

@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "progress.h"
 #include "edgesplit/analysis.h"
 #include "edgesplit/cost.h"
 #include "edgesplit/models.h"
@@ -120,8 +121,12 @@ Status RunProfile(const ProfileArgs& a) {
   const TimingClock clock = ChooseClock(a.clock, *backend);
   const char* clock_name = clock == TimingClock::kProcessCpu ? "process CPU time" : "wall time";
   std::vector<LayerTiming> timings;
+  // Each model takes a second or more: progress on a terminal, over fit and held-out models.
+  Progress bar("timing models", static_cast<int64_t>(a.models.size() + a.held_out.size()));
+  int64_t timed = 0;
   for (const std::string& spec : a.models) {
     auto measured = Measure(spec, *backend, a.repeat, clock);
+    bar.Update(++timed);
     if (!measured.ok()) return Status(measured.status().code(), "fit model '" + spec + "': " + measured.status().message());
     const Measured& m = *measured;
     for (int i = 0; i < static_cast<int>(m.graph.nodes.size()); ++i)
@@ -159,6 +164,7 @@ Status RunProfile(const ProfileArgs& a) {
   double sum_ape = 0;
   for (const std::string& spec : a.held_out) {
     auto measured = Measure(spec, *backend, a.repeat, clock);
+    bar.Update(++timed);
     if (!measured.ok())
       return Status(measured.status().code(), "held-out model '" + spec + "': " + measured.status().message());
     const Measured& m = *measured;

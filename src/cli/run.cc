@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "edgesplit/io.h"
 #include "edgesplit/runtime.h"
 #include "report.h"
 #include "run_dynamic.h"
@@ -50,34 +51,58 @@ Result<std::string> SelfBinary() {
 
 // The chain a plan JSON (`edgesplit plan --format json`) describes.
 Status ReadPlan(const std::string& path, RunArgs* a, std::vector<runtime::ChainNodeSpec>* nodes, PlanPrediction* pred) {
-  std::ifstream in(path);
-  if (!in) return NotFound("plan file '" + path + "' cannot be opened");
-  std::stringstream text;
-  text << in.rdbuf();
-  const Json j = Json::parse(text.str(), nullptr, false);
+  ES_ASSIGN_OR_RETURN(const std::string text, ReadRegularFile(path, 64 << 20, "plan file"));
+  const Json j = Json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object() || !j.contains("segments") || !j["segments"].is_array() || j["segments"].empty())
     return InvalidArgument(path + ": not a plan (no 'segments'; write one with edgesplit plan --format json)");
   if (j.contains("feasible") && j["feasible"].is_boolean() && !j["feasible"].get<bool>())
-    return InvalidArgument(path + ": the plan is infeasible: " + j.value("reason", std::string("no reason given")));
+    return InvalidArgument(path + ": the plan is infeasible: " +
+                           (j.contains("reason") && j["reason"].is_string() ? j["reason"].get<std::string>() : "no reason given"));
   if (a->link.empty() && j.contains("link") && j["link"].is_string()) a->link = j["link"].get<std::string>();
   if (a->dtype.empty() && j.contains("dtype") && j["dtype"].is_string()) a->dtype = j["dtype"].get<std::string>();
-  pred->latency_s = j.value("latency_s", 0.0);
-  for (const Json& s : j["segments"]) {
+  // Optional fields of the wrong type are errors naming the field, not exceptions.
+  Status bad;
+  auto field = [&](const Json& o, const char* key, const std::string& where, bool want_number) -> const Json* {
+    auto it = o.find(key);
+    if (it == o.end() || it->is_null()) return nullptr;
+    if (want_number ? !it->is_number() || !std::isfinite(it->get<double>()) || it->get<double>() < 0 : !it->is_string()) {
+      if (bad.ok())
+        bad = InvalidArgument(path + ": field '" + where + key + "' is " + it->dump() + ", must be " +
+                              (want_number ? "a number >= 0" : "a string"));
+      return nullptr;
+    }
+    return &*it;
+  };
+  auto number = [&](const Json& o, const char* key, const std::string& where) {
+    const Json* v = field(o, key, where, true);
+    return v ? v->get<double>() : 0.0;
+  };
+  pred->latency_s = number(j, "latency_s", "");
+  for (size_t i = 0; i < j["segments"].size(); ++i) {
+    const Json& s = j["segments"][i];
+    const std::string where = "segments[" + std::to_string(i) + "].";
     if (!s.is_object() || !s.contains("cut_before") || !s.contains("cut_after") || !s["cut_before"].is_string() ||
         !s["cut_after"].is_string())
-      return InvalidArgument(path + ": every segment needs 'cut_before' and 'cut_after' strings");
-    runtime::ChainNodeSpec n{s["cut_before"].get<std::string>(), s["cut_after"].get<std::string>(), s.value("device", std::string())};
+      return InvalidArgument(path + ": every segment needs 'cut_before' and 'cut_after' strings (" + where + ")");
+    const Json* device = field(s, "device", where, false);
+    runtime::ChainNodeSpec n{s["cut_before"].get<std::string>(), s["cut_after"].get<std::string>(),
+                             device ? device->get<std::string>() : std::string()};
     nodes->push_back(n);
-    pred->compute_s.push_back(s.value("compute_s", 0.0));
+    pred->compute_s.push_back(number(s, "compute_s", where));
   }
   if (j.contains("transfers") && j["transfers"].is_array())
-    for (const Json& t : j["transfers"]) {
+    for (size_t i = 0; i < j["transfers"].size(); ++i) {
+      const Json& t = j["transfers"][i];
       if (!t.is_object()) continue;
-      const std::string kind = t.value("kind", std::string());
-      if (kind == "hop") pred->transfer_s.push_back(t.value("time_s", 0.0));
-      if (kind == "result") pred->result_s = t.value("time_s", 0.0), pred->has_result = true;
-      if (kind == "input") pred->input_s = t.value("time_s", 0.0), pred->input_bytes = t.value("bytes", int64_t{0}), pred->has_input = true;
+      const std::string where = "transfers[" + std::to_string(i) + "].";
+      const Json* kind_field = field(t, "kind", where, false);
+      const std::string kind = kind_field ? kind_field->get<std::string>() : std::string();
+      const double time_s = number(t, "time_s", where);
+      if (kind == "hop") pred->transfer_s.push_back(time_s);
+      if (kind == "result") pred->result_s = time_s, pred->has_result = true;
+      if (kind == "input") pred->input_s = time_s, pred->input_bytes = static_cast<int64_t>(number(t, "bytes", where)), pred->has_input = true;
     }
+  ES_RETURN_IF_ERROR(bad);
   nodes->front().first_cut = "input";
   nodes->back().last_cut = "output";  // the plan names the last layer; int8 graphs end in a DequantizeLinear after it
   return Status::Ok();

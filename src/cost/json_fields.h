@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -118,13 +119,21 @@ inline Result<Json> ParseObject(const std::string& text, const std::string& orig
   return j;
 }
 
-// The whole file at `path`, or an IoError naming it.
+// The whole file at `path`, or an error naming it. Data files are small: a
+// device or pipe (/dev/zero) or anything over 64 MiB is refused before reading.
 inline Result<std::string> ReadTextFile(const std::string& path) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (ec) return IoError("cannot read '" + path + "': " + ec.message());
+  if (!std::filesystem::is_regular_file(status)) return InvalidArgument("'" + path + "' is not a regular file");
+  const auto bytes = std::filesystem::file_size(path, ec);
+  if (ec || bytes > (uintmax_t{64} << 20)) return InvalidArgument("'" + path + "' is larger than a data file may be (64 MiB)");
   std::ifstream in(path, std::ios::binary);
   if (!in) return IoError("cannot read '" + path + "'");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  std::string text(static_cast<size_t>(bytes), '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  return text;
 }
 
 }  // namespace edgesplit::json_fields

@@ -5,8 +5,15 @@
 #include <filesystem>
 
 #include "edgesplit/cost.h"
+#include "edgesplit/suggest.h"
 #include "json_fields.h"
 
+#ifndef EDGESPLIT_INSTALLED_PROFILES
+#define EDGESPLIT_INSTALLED_PROFILES "share/edgesplit/profiles"
+#endif
+#ifndef EDGESPLIT_INSTALL_PREFIX
+#define EDGESPLIT_INSTALL_PREFIX "/usr/local"
+#endif
 #ifndef EDGESPLIT_PROFILES_DIR
 #define EDGESPLIT_PROFILES_DIR "profiles"
 #endif
@@ -27,7 +34,7 @@ Result<std::string> ResolveProfile(const std::string& dir, const std::string& ki
   std::string known;
   for (const std::string& n : ListProfiles(dir, kind)) known += (known.empty() ? "" : ", ") + n;
   return NotFound("no " + std::string(kind == "devices" ? "device" : "link") + " profile '" + name + "' (looked for " +
-                  path + "); available: " + (known.empty() ? "none" : known));
+                  path + "); available: " + (known.empty() ? "none" : known) + "." + DidYouMean(name, ListProfiles(dir, kind)));
 }
 
 }  // namespace
@@ -102,6 +109,16 @@ Result<LinkProfile> ParseLinkProfile(const std::string& text, const std::string&
 std::string ProfilesDir(const std::string& override_dir) {
   if (!override_dir.empty()) return override_dir;
   if (const char* env = std::getenv("EDGESPLIT_PROFILES"); env && *env) return env;
+  // An installed tree (cmake --install, the .deb) keeps the profiles beside the
+  // binary's prefix; a build tree finds none there and uses the source tree's.
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const std::filesystem::path beside = exe.parent_path().parent_path() / EDGESPLIT_INSTALLED_PROFILES;
+    if (std::filesystem::is_directory(beside / "devices", ec)) return beside.string();
+  }
+  if (std::filesystem::is_directory(std::filesystem::path(EDGESPLIT_INSTALL_PREFIX) / EDGESPLIT_INSTALLED_PROFILES / "devices", ec))
+    return (std::filesystem::path(EDGESPLIT_INSTALL_PREFIX) / EDGESPLIT_INSTALLED_PROFILES).string();
   return EDGESPLIT_PROFILES_DIR;
 }
 

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <numeric>
 
+#include "edgesplit/suggest.h"
 #include "liveness.h"
 
 namespace edgesplit {
@@ -187,6 +188,28 @@ SegmentMemory PlanWithLifetimes(const Graph& graph, const detail::TensorLifetime
   return mem;
 }
 
+// Head and tail arenas per cut: the linear-time chain walk where the graph is a
+// chain of units between cuts, else one plan per segment (cubic on long chains).
+void FillArenas(const Graph& graph, const detail::TensorLifetimes& lt, std::vector<CutPoint>& cuts) {
+  const int num_nodes = static_cast<int>(graph.nodes.size());
+  std::vector<int> positions, tensors;
+  for (const CutPoint& c : cuts) {
+    positions.push_back(c.position);
+    tensors.push_back(c.tensor);
+  }
+  for (DType dtype : {DType::kFloat32, DType::kInt8}) {
+    std::vector<int64_t> head, tail;
+    const bool fast = detail::CutArenas(graph, lt, positions, tensors, dtype, &head, &tail);
+    for (size_t k = 0; k < cuts.size(); ++k) {
+      const int p = cuts[k].position;
+      const int64_t h = fast ? head[k] : PlanWithLifetimes(graph, lt, 0, p, dtype).arena_bytes;
+      const int64_t t = fast ? tail[k] : PlanWithLifetimes(graph, lt, p, num_nodes, dtype).arena_bytes;
+      (dtype == DType::kInt8 ? cuts[k].head_arena_bytes_int8 : cuts[k].head_arena_bytes_f32) = h;
+      (dtype == DType::kInt8 ? cuts[k].tail_arena_bytes_int8 : cuts[k].tail_arena_bytes_f32) = t;
+    }
+  }
+}
+
 }  // namespace
 
 Result<SegmentMemory> PlanSegmentMemory(const Graph& graph, int begin, int end, DType compute_dtype) {
@@ -234,12 +257,9 @@ Result<std::vector<CutPoint>> FindCutPoints(const Graph& graph) {
     c.head_macs = head_macs;
     c.head_weight_bytes_f32 = head_w_f32;
     c.head_weight_bytes_int8 = head_w_int8;
-    c.head_arena_bytes_f32 = PlanWithLifetimes(graph, lt, 0, p, DType::kFloat32).arena_bytes;
-    c.head_arena_bytes_int8 = PlanWithLifetimes(graph, lt, 0, p, DType::kInt8).arena_bytes;
-    c.tail_arena_bytes_f32 = PlanWithLifetimes(graph, lt, p, num_nodes, DType::kFloat32).arena_bytes;
-    c.tail_arena_bytes_int8 = PlanWithLifetimes(graph, lt, p, num_nodes, DType::kInt8).arena_bytes;
     cuts.push_back(std::move(c));
   }
+  FillArenas(graph, lt, cuts);
   // Natural bottlenecks (dynamic split computing): interior cuts only, since the
   // two ends are the "all on the server" and "all on the device" options.
   int64_t smallest_strict = input_elements;
@@ -269,7 +289,12 @@ Result<int> ResolveCut(const std::vector<CutPoint>& cuts, const std::string& spe
     for (const std::string& a : c.aliases)
       if (a == spec) return c.index;
   }
-  return NotFound("'" + spec + "' names no cut point. A cut is an index 0.." + std::to_string(cuts.size() - 1) +
+  std::vector<std::string> names;
+  for (const CutPoint& c : cuts) {
+    names.push_back(c.after);
+    names.insert(names.end(), c.aliases.begin(), c.aliases.end());
+  }
+  return NotFound("'" + spec + "' names no cut point." + DidYouMean(spec, names) + " A cut is an index 0.." + std::to_string(cuts.size() - 1) +
                   ", 'input', 'output', or the name (or alias) of the layer just before it; layers inside a "
                   "residual block are not cut points (list them with `edgesplit inspect`)");
 }

@@ -24,4 +24,13 @@ TensorLifetimes ComputeLifetimes(const Graph& graph);
 // The live tensors at every position 0..nodes.size().
 std::vector<std::vector<int>> LiveTensorsByPosition(const Graph& graph, const TensorLifetimes& lifetimes);
 
+// The head arena (nodes [0, p)) and tail arena (nodes [p, end)) of every cut
+// position p in `positions` (ascending, from 0 to nodes.size(); cut_tensors[k]
+// is the one tensor live at positions[k]), equal to PlanSegmentMemory's, in
+// about linear time (cut_arenas.cc). False when the graph is not a chain of
+// units between single live tensors; the caller then plans each segment.
+bool CutArenas(const Graph& graph, const TensorLifetimes& lifetimes, const std::vector<int>& positions,
+               const std::vector<int>& cut_tensors, DType compute_dtype, std::vector<int64_t>* head,
+               std::vector<int64_t>* tail);
+
 }  // namespace edgesplit::detail

@@ -32,8 +32,16 @@ Result<FloatArray> LoadImage(const std::string& path, int64_t height, int64_t wi
   if (height < 1 || width < 1 || height > 16384 || width > 16384)
     return InvalidArgument("cannot resize an image to " + std::to_string(height) + "x" + std::to_string(width));
   int w = 0, h = 0, channels = 0;
+  ES_RETURN_IF_ERROR(CheckRegularFile(path, int64_t{1} << 30, "image"));
   std::FILE* file = std::fopen(path.c_str(), "rb");
   if (!file) return IoError("cannot open image '" + path + "': " + std::strerror(errno));
+  // The header's dimensions first: a small file can declare a huge image.
+  if (stbi_info_from_file(file, &w, &h, &channels) &&
+      static_cast<int64_t>(w) * static_cast<int64_t>(h) > kMaxImagePixels) {
+    std::fclose(file);
+    return InvalidArgument("image '" + path + "' declares " + std::to_string(w) + "x" + std::to_string(h) +
+                           " pixels, more than the " + std::to_string(kMaxImagePixels) + " an input may have");
+  }
   unsigned char* pixels = stbi_load_from_file(file, &w, &h, &channels, 3);
   std::fclose(file);
   if (!pixels) {

@@ -97,11 +97,7 @@ Result<FloatArray> ParseNpy(const void* bytes, size_t size, const std::string& w
 }
 
 Result<FloatArray> ReadNpy(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return IoError("cannot open '" + path + "'");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  const std::string bytes = ss.str();
+  ES_ASSIGN_OR_RETURN(const std::string bytes, ReadRegularFile(path, kMaxNpyBytes, ".npy file"));
   return ParseNpy(bytes.data(), bytes.size(), "'" + path + "'");
 }
 

@@ -12,6 +12,7 @@
 
 #include "edgesplit/models.h"
 #include "edgesplit/onnx.h"
+#include "edgesplit/suggest.h"
 
 namespace edgesplit {
 namespace {
@@ -134,7 +135,8 @@ Result<Graph> LoadModel(const std::string& spec) {
     if (IsZooModel(parsed.model)) return LoadZooModel(parsed);
     if (!IsExistingFile(spec)) {
       return InvalidArgument("unknown model \"" + parsed.model + "\": expected one of " + kZooModels +
-                             " (with optional :key=value,... settings) or a path to an .onnx file");
+                             " (with optional :key=value,... settings) or a path to an .onnx file." +
+                             DidYouMean(parsed.model, {"mobilenet_v2", "resnet18", "resnet50"}));
     }
   }
   return ImportOnnxFile(spec);

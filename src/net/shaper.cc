@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "../cost/json_fields.h"
 #include "edgesplit/net.h"
 
 namespace edgesplit::net {
@@ -36,11 +37,9 @@ Result<LinkExtras> LoadLinkExtras(const std::string& profiles_dir, const std::st
   const bool is_path = link_name.find('/') != std::string::npos ||
                        (link_name.size() > 5 && link_name.substr(link_name.size() - 5) == ".json");
   const std::string path = is_path ? link_name : profiles_dir + "/links/" + link_name + ".json";
-  std::ifstream in(path);
-  if (!in) return NotFound("link profile '" + path + "' cannot be opened");
-  std::stringstream text;
-  text << in.rdbuf();
-  const nlohmann::json j = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  Result<std::string> text = json_fields::ReadTextFile(path);  // a regular file, size-capped
+  if (!text.ok()) return NotFound("link profile '" + path + "' cannot be opened: " + text.status().message());
+  const nlohmann::json j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return InvalidArgument(path + ": not a JSON object");
   LinkExtras e;
   auto number = [&](const char* key, double* out) -> Status {

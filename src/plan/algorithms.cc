@@ -245,6 +245,7 @@ Result<Plan> SolvePlan(const Problem& problem, Algorithm algorithm, const PlanOp
   std::vector<Run> runs;
   switch (algorithm) {
     case Algorithm::kBruteForce: {
+      ES_RETURN_IF_ERROR(CheckBruteForceSize(t.L, t.K, options.use_all, options.max_plans));
       BruteForce bf{problem, options, t.L, t.K, {}, {}};
       bf.total = CountPlans(t.L, t.K, options.use_all);
       bf.Extend(0, -1);

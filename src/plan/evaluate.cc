@@ -14,6 +14,10 @@ Tables::Tables(const Problem& p) : L(static_cast<int>(p.layers.size())), K(stati
     for (int j = 0; j < L; ++j) prefix[k][j + 1] = prefix[k][j] + p.layers[j].compute_s[k];
   weight_prefix.assign(L + 1, 0);
   for (int j = 0; j < L; ++j) weight_prefix[j + 1] = weight_prefix[j] + p.layers[j].weight_bytes;
+  next_over_ram.assign(K, std::vector<int>(L + 1, L));
+  for (int k = 0; k < K; ++k)
+    for (int j = L - 1; j >= 0; --j)
+      next_over_ram[k][j] = p.layers[j].arena_bytes > p.devices[k].ram_bytes ? j : next_over_ram[k][j + 1];
   hop_s.assign(L, 0.0);
   for (int i = 1; i < L; ++i) hop_s[i] = TransferSeconds(p.link, p.layers[i - 1].out_bytes);
   input_s = TransferSeconds(p.link, p.input_bytes);
@@ -22,9 +26,7 @@ Tables::Tables(const Problem& p) : L(static_cast<int>(p.layers.size())), K(stati
 
 bool RunFits(const Problem& p, const Tables& t, int k, int first, int last) {
   if (t.weight_prefix[last + 1] - t.weight_prefix[first] > p.devices[k].weight_capacity_bytes) return false;
-  for (int g = first; g <= last; ++g)
-    if (p.layers[g].arena_bytes > p.devices[k].ram_bytes) return false;
-  return true;
+  return t.next_over_ram[k][first] > last;
 }
 
 Weights AdditiveWeights(const Problem& p, Objective objective) {
@@ -224,6 +226,20 @@ double ObjectiveValue(const Plan& plan, Objective objective) {
     case Objective::kEnergy: return plan.energy_j;
   }
   return plan_internal::kInf;
+}
+
+Status CheckBruteForceSize(int layers, int devices, bool use_all, int64_t max_plans) {
+  if (max_plans <= 0) return Status::Ok();
+  const int64_t plans = CountPlans(layers, devices, use_all);
+  const bool too_many = plans > max_plans;
+  if (!too_many && plans <= kMaxBruteForceWork / std::max(1, layers)) return Status::Ok();
+  const std::string size = std::to_string(plans) + " plans of " + std::to_string(layers) + " layer groups on " +
+                           std::to_string(devices) + " devices";
+  return OutOfRange("brute force would enumerate " + size + (too_many ? ", more than --max-plans " + std::to_string(max_plans)
+                                                                       : ", more than " + std::to_string(kMaxBruteForceWork) +
+                                                                             " plans x groups of work") +
+                    " (plans grow as L^(K-1)); dp finds the same optimum in O(K*L): use --algorithm dp, or "
+                    "--max-plans 0 to run it anyway");
 }
 
 int64_t CountPlans(int layers, int devices, bool use_all) {

@@ -16,6 +16,9 @@ struct Tables {
   int L = 0, K = 0;
   std::vector<std::vector<double>> prefix;  // [k][j]: compute of groups 0..j-1 on device k
   std::vector<int64_t> weight_prefix;       // [j]
+  // [k][j]: the first group >= j whose arena exceeds device k's RAM (L if none),
+  // so that RunFits is O(1): solvers call it O(K*L^2) times on long chains.
+  std::vector<std::vector<int>> next_over_ram;
   std::vector<double> hop_s;                // [i], 1 <= i < L: the hop after group i-1
   double input_s = 0, result_s = 0;
   explicit Tables(const Problem& p);

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "../cost/json_fields.h"
 #include "edgesplit/dynamic.h"
 
 namespace edgesplit {
@@ -118,12 +119,8 @@ Result<std::vector<TraceRow>> ParseTraceCsv(const std::string& text, const std::
 }
 
 Result<std::vector<TraceRow>> LoadTraceCsv(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return IoError("cannot open trace '" + path + "': " + std::strerror(errno));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return IoError("cannot read trace '" + path + "'");
-  return ParseTraceCsv(ss.str(), path);
+  ES_ASSIGN_OR_RETURN(const std::string text, json_fields::ReadTextFile(path));  // a regular file, size-capped
+  return ParseTraceCsv(text, path);
 }
 
 std::string TraceToCsv(const std::vector<TraceRow>& rows) {

@@ -83,10 +83,13 @@ Result<std::vector<std::vector<uint8_t>>> RunAllTensors(const Graph& graph, cons
   return bytes;
 }
 
-Result<std::vector<TensorRange>> CalibrateRanges(const Graph& graph, const std::vector<CalibrationSample>& samples) {
+Result<std::vector<TensorRange>> CalibrateRanges(const Graph& graph, const std::vector<CalibrationSample>& samples,
+                                                 const std::function<void(int, int)>& progress) {
   if (samples.empty()) return InvalidArgument("calibration needs at least one sample");
   std::vector<TensorRange> ranges(graph.tensors.size());
+  int done = 0;
   for (const CalibrationSample& s : samples) {
+    if (progress) progress(done++, static_cast<int>(samples.size()));  // before: the first sample is the slow one
     ES_ASSIGN_OR_RETURN(std::vector<std::vector<uint8_t>> bytes, RunAllTensors(graph, s));
     for (size_t t = 0; t < graph.tensors.size(); ++t) {
       const Tensor& tensor = graph.tensors[t];
@@ -105,6 +108,7 @@ Result<std::vector<TensorRange>> CalibrateRanges(const Graph& graph, const std::
       }
     }
   }
+  if (progress) progress(done, done);
   return ranges;
 }
 

@@ -273,7 +273,7 @@ Result<Graph> Quantize(const Graph& graph, const std::vector<CalibrationSample>&
     random = RandomCalibrationSamples(graph.tensors[graph.inputs[0]], options.random_samples, options.seed);
     use = &random;
   }
-  ES_ASSIGN_OR_RETURN(std::vector<TensorRange> ranges, CalibrateRanges(graph, *use));
+  ES_ASSIGN_OR_RETURN(std::vector<TensorRange> ranges, CalibrateRanges(graph, *use, options.progress));
   return Quantizer(graph, ranges).Run();
 }
 

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "edgesplit/io.h"
 #include "edgesplit/dynamic_runtime.h"
 
 namespace edgesplit::runtime {
@@ -175,11 +176,8 @@ Result<std::vector<ScheduleRow>> ParseScheduleCsv(const std::string& text, const
 }
 
 Result<std::vector<ScheduleRow>> LoadScheduleCsv(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return IoError("schedule file '" + path + "' cannot be opened");
-  std::stringstream text;
-  text << in.rdbuf();
-  return ParseScheduleCsv(text.str(), path);
+  ES_ASSIGN_OR_RETURN(const std::string text, ReadRegularFile(path, 64 << 20, "schedule file"));
+  return ParseScheduleCsv(text, path);
 }
 
 }  // namespace edgesplit::runtime

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "edgesplit/io.h"
 #include "edgesplit/runtime_delivery.h"
 
 namespace edgesplit::runtime {
@@ -44,12 +45,7 @@ Status WriteWithMode(const std::string& path, const std::string& text, mode_t mo
 }
 
 Result<std::string> ReadText(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return NotFound("key file '" + path + "' cannot be opened");
-  std::stringstream s;
-  s << in.rdbuf();
-  if (s.str().size() > 4096) return InvalidArgument("key file '" + path + "' is too large to be a key");
-  return s.str();
+  return ReadRegularFile(path, 4096, "key file");
 }
 
 }  // namespace

@@ -85,10 +85,12 @@ void NodeProcess::ReadLoop() {
         changed_.notify_all();
         continue;
       }
+      // A line of another shape (a child's stray output) is skipped, never a type_error.
       if (!j.contains("event") || !j["event"].is_string()) continue;
+      if (j.contains("request_id") && !j["request_id"].is_number_unsigned()) continue;
       std::lock_guard<std::mutex> lock(mutex_);
       const std::string event = j["event"].get<std::string>();
-      if (event == "listening") listening_ = j.value("address", "");
+      if (event == "listening") listening_ = j.contains("address") && j["address"].is_string() ? j["address"].get<std::string>() : "";
       else if (j.contains("request_id") && j["request_id"].is_number_unsigned()) events_[j["request_id"].get<uint32_t>()] = j;
       changed_.notify_all();
     }

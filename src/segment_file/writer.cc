@@ -2,6 +2,7 @@
 #include <flatbuffers/flatbuffers.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -81,6 +82,9 @@ std::unique_ptr<SegmentFile> SegmentFile::FromBytes(const void* data, size_t siz
 }
 
 Result<std::unique_ptr<SegmentFile>> SegmentFile::Read(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec) || std::filesystem::file_size(path, ec) > (uintmax_t{1} << 30))
+    return IoError("segment file '" + path + "' is missing, not a regular file, or over 1 GiB");
   std::ifstream in(path, std::ios::binary);
   if (!in) return IoError("cannot open segment file '" + path + "'");
   std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
