@@ -36,7 +36,7 @@ install(FILES ${PROJECT_BINARY_DIR}/edgesplitConfig.cmake ${PROJECT_BINARY_DIR}/
 # pkg-config: prefix from the .pc file's own place (relocatable). Static
 # libraries, dependents first; -u keeps the oneDNN backend's registration.
 set(EDGESPLIT_PC_LIBS "")
-foreach(m runtime net delivery segment_file segment wire quant plan cost io models onnx onednn exec kernels graph)
+foreach(m runtime eval codec_host codec net delivery crypto segment_file segment wire quant plan cost io models onnx onednn exec kernels graph)
   if(TARGET es_${m})
     string(APPEND EDGESPLIT_PC_LIBS " -les_${m}")
   endif()
