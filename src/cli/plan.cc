@@ -29,7 +29,7 @@ Result<PlanInput> LoadPlanInput(const PlanSource& s) {
   }
   if (s.model.empty()) return InvalidArgument("give a MODEL with --devices and --link, or --problem FILE");
   if (s.devices.empty()) return InvalidArgument("--devices is required with a MODEL (e.g. --devices esp32s3,esp32s3)");
-  if (s.link.empty()) return InvalidArgument("--link is required with a MODEL (e.g. --link espnow)");
+  if (s.link.empty() && s.links_file.empty()) return InvalidArgument("--link (or --links FILE) is required with a MODEL (e.g. --link espnow)");
   if (s.dtype != "int8" && s.dtype != "f32") return InvalidArgument("--dtype must be int8 or f32, not '" + s.dtype + "'");
   const std::string dir = ProfilesDir(s.profiles_dir);
   std::vector<DeviceProfile> devices;
@@ -43,11 +43,15 @@ Result<PlanInput> LoadPlanInput(const PlanSource& s) {
                    DTypeName(d.dtype), DTypeName(d.dtype), s.dtype.c_str());
     devices.push_back(std::move(d));
   }
-  ES_ASSIGN_OR_RETURN(LinkProfile link, LoadLinkProfile(dir, s.link));
+  LinkProfile link;  // with --links and no --link, replaced by the first listed link below
+  if (!s.link.empty()) {
+    ES_ASSIGN_OR_RETURN(link, LoadLinkProfile(dir, s.link));
+  }
   ES_ASSIGN_OR_RETURN(Graph g, LoadModel(s.model));
   ES_ASSIGN_OR_RETURN(in.problem, BuildProblem(g, s.model, devices, link, s.dtype == "f32" ? DType::kFloat32 : DType::kInt8));
   if (!s.links_file.empty()) {
     ES_RETURN_IF_ERROR(LoadLinks(s.links_file, s.profiles_dir, &in.problem));
+    if (s.link.empty()) in.problem.link = in.problem.links[0].link;
   }
   ES_ASSIGN_OR_RETURN(in.cuts, FindCutPoints(g));
   in.graph = std::move(g);
