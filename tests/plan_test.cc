@@ -511,6 +511,26 @@ TEST(Plan, HostsOfAnEntryAreNamedAndCountedOnce) {
   EXPECT_NE(plan->reason.find("sensor->npu#1"), std::string::npos) << plan->reason;
 }
 
+TEST(Plan, FreeOrderBeyondTheTablesReachFallsBackToBeam) {
+  // 20 distinct devices x 10 groups: 2^20 type-count states x 20 types x 11 cells > kMaxFreeDpCells.
+  Problem p = testing::SyntheticChain(20, 10, 3, 2000000);
+  PlanOptions o;
+  o.order = Order::kFree;
+  o.objective = Objective::kThroughput;
+  auto plan = SolvePlan(p, Algorithm::kDp, o);
+  ASSERT_TRUE(plan.ok());
+  ASSERT_TRUE(plan->feasible) << plan->reason;
+  EXPECT_EQ(plan->solver, "beam");
+  EXPECT_FALSE(plan->exact);
+  ExpectRecomputes(p, *plan, true);
+  // Fixed order is always within dp's reach, and free order can only do better than beam's guess.
+  o.order = Order::kFixed;
+  auto fixed = SolvePlan(p, Algorithm::kDp, o);
+  ASSERT_TRUE(fixed.ok());
+  EXPECT_EQ(fixed->solver, "dp");
+  EXPECT_TRUE(fixed->exact);
+}
+
 TEST(Plan, LinksParseAndNameBadFields) {
   const std::string base = R"({"schema_version":1,"input_bytes":10,
     "devices":[{"name":"s","weight_capacity_bytes":100,"ram_bytes":100},{"name":"e","weight_capacity_bytes":100,"ram_bytes":100,"count":2}],

@@ -105,7 +105,7 @@ Result<std::vector<Run>> RunsFromCuts(const PlanInput& in, const std::vector<std
     if (!bounds.empty() && b <= bounds.back()) return InvalidArgument("--cuts must be in model order, each once");
     bounds.push_back(b);
   }
-  if (static_cast<int>(bounds.size()) + 1 > static_cast<int>(p.devices.size()))
+  if (static_cast<int>(bounds.size()) + 1 > static_cast<int>(HostNames(p).size()))
     return InvalidArgument(std::to_string(bounds.size()) + " cuts need " + std::to_string(bounds.size() + 1) + " devices");
   std::vector<Run> runs;
   int first = 0;
