@@ -483,6 +483,13 @@ TEST(Plan, FreeOrderEqualsBruteForceOverEveryOrderedSubset) {
               feasible, infeasible, 200 * 4, with_links, with_counts, free_better, sensor_middle, sensor_idle, merged, unreachable_pairs);
 }
 
+Result<Plan> FreeThroughput(const Problem& p, Algorithm alg) {
+  PlanOptions o;
+  o.objective = Objective::kThroughput;
+  o.order = Order::kFree;
+  return SolvePlan(p, alg, o);
+}
+
 TEST(Plan, HostsOfAnEntryAreNamedAndCountedOnce) {
   Problem p;
   p.input_bytes = 1000;
@@ -492,20 +499,17 @@ TEST(Plan, HostsOfAnEntryAreNamedAndCountedOnce) {
   p.link.bytes_per_s = 1e6;
   p.link.payload_bytes = 1000;
   EXPECT_EQ(HostNames(p), (std::vector<std::string>{"sensor", "npu#1", "npu#2", "npu#3"}));
-  PlanOptions o;
-  o.objective = Objective::kThroughput;
-  o.order = Order::kFree;
-  auto plan = SolvePlan(p, Algorithm::kDp, o);
+  auto plan = FreeThroughput(p, Algorithm::kDp);
   ASSERT_TRUE(plan.ok());
   ASSERT_TRUE(plan->feasible) << plan->reason;
   EXPECT_EQ(plan->segments.size(), 3u);  // one group per npu host pipelines best
   EXPECT_NEAR(plan->throughput_stage_s, 0.5, 1e-12);
   EXPECT_EQ(CountPlans(3, 4, false, Order::kFree), 4 + 12 * 2 + 24 * 1);
   // Free order needs an algorithm that does it.
-  EXPECT_FALSE(SolvePlan(p, Algorithm::kGreedy, o).ok());
+  EXPECT_FALSE(FreeThroughput(p, Algorithm::kGreedy).ok());
   // A pair without a link is unreachable: only npu -> npu listed, so the sensor can reach nobody.
   p.links = {{"npu", "npu", p.link}};
-  plan = SolvePlan(p, Algorithm::kDp, o);
+  plan = FreeThroughput(p, Algorithm::kDp);
   ASSERT_TRUE(plan.ok());
   EXPECT_FALSE(plan->feasible);
   EXPECT_NE(plan->reason.find("sensor->npu#1"), std::string::npos) << plan->reason;
@@ -514,17 +518,15 @@ TEST(Plan, HostsOfAnEntryAreNamedAndCountedOnce) {
 TEST(Plan, FreeOrderBeyondTheTablesReachFallsBackToBeam) {
   // 20 distinct devices x 10 groups: 2^20 type-count states x 20 types x 11 cells > kMaxFreeDpCells.
   Problem p = testing::SyntheticChain(20, 10, 3, 2000000);
-  PlanOptions o;
-  o.order = Order::kFree;
-  o.objective = Objective::kThroughput;
-  auto plan = SolvePlan(p, Algorithm::kDp, o);
+  auto plan = FreeThroughput(p, Algorithm::kDp);
   ASSERT_TRUE(plan.ok());
   ASSERT_TRUE(plan->feasible) << plan->reason;
   EXPECT_EQ(plan->solver, "beam");
   EXPECT_FALSE(plan->exact);
   ExpectRecomputes(p, *plan, true);
-  // Fixed order is always within dp's reach, and free order can only do better than beam's guess.
-  o.order = Order::kFixed;
+  // Fixed order is always within dp's reach.
+  PlanOptions o;
+  o.objective = Objective::kThroughput;
   auto fixed = SolvePlan(p, Algorithm::kDp, o);
   ASSERT_TRUE(fixed.ok());
   EXPECT_EQ(fixed->solver, "dp");
