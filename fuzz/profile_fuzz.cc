@@ -13,18 +13,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)edgesplit::ParseDeviceProfile(text, "fuzz.json");
   (void)edgesplit::ParseLinkProfile(text, "fuzz.json");
   auto problem = edgesplit::ParseProblem(text, "fuzz.json");
-  if (problem.ok() && problem->layers.size() <= 64 && problem->devices.size() <= 16) {
-    const bool small = edgesplit::CountPlans(static_cast<int>(problem->layers.size()),
-                                             static_cast<int>(problem->devices.size()), false) <= 20000;
+  const int hosts = problem.ok() ? static_cast<int>(edgesplit::HostNames(*problem).size()) : 0;
+  if (problem.ok() && problem->layers.size() <= 64 && hosts <= 16) {
     edgesplit::PlanOptions o;
-    for (bool use_all : {false, true})
-      for (auto obj : {edgesplit::Objective::kLatency, edgesplit::Objective::kThroughput, edgesplit::Objective::kEnergy})
-        for (auto alg : edgesplit::AllAlgorithms()) {
-          if (alg == edgesplit::Algorithm::kBruteForce && !small) continue;
-          o.objective = obj;
-          o.use_all = use_all;
-          (void)edgesplit::SolvePlan(*problem, alg, o);
-        }
+    for (auto order : {edgesplit::Order::kFixed, edgesplit::Order::kFree}) {
+      const bool small = edgesplit::CountPlans(static_cast<int>(problem->layers.size()), hosts, false, order) <= 20000;
+      for (bool use_all : {false, true})
+        for (auto obj : {edgesplit::Objective::kLatency, edgesplit::Objective::kThroughput, edgesplit::Objective::kEnergy})
+          for (auto alg : edgesplit::AllAlgorithms()) {
+            if (alg == edgesplit::Algorithm::kBruteForce && !small) continue;
+            if (order == edgesplit::Order::kFree && !edgesplit::SupportsFreeOrder(alg)) continue;
+            o.objective = obj;
+            o.use_all = use_all;
+            o.order = order;
+            (void)edgesplit::SolvePlan(*problem, alg, o);
+          }
+    }
   }
   return 0;
 }

@@ -154,6 +154,69 @@ TEST(PlanCli, HandWrittenInstanceSolvesToTheHandComputedPlan) {
   EXPECT_NE(out.find(",1.733,0:0-0 1:1-1\n"), std::string::npos) << out;
 }
 
+// Issue 17: a link per hop (espnow, udp, ethernet) from a --links file, free
+// order, and the plan JSON's per-hop link fields that `run --plan` reads.
+TEST(PlanCli, LinksPerHopAndFreeOrder) {
+  const std::string dir = MakeTempDir(), links = dir + "/links.json";
+  WriteFile(links, R"({"links": [{"from": "esp32s3", "to": "esp32s3-espnn", "profile": "espnow"},
+    {"from": "esp32s3-espnn", "to": "rpi4", "profile": "udp"}, {"from": "rpi4", "to": "edge-x86", "profile": "ethernet"},
+    {"from": "edge-x86", "to": "esp32s3", "profile": "udp"}]})");
+  const std::string base = std::string("plan ") + kModel + " --devices esp32s3,esp32s3-espnn,rpi4,edge-x86 --links " + links +
+                           " --objective throughput --use-all --format json";
+  std::string out, err;
+  ASSERT_EQ(RunCli(base, &out, &err), 0) << err;
+  auto fixed = nlohmann::json::parse(out);
+  ASSERT_TRUE(fixed["feasible"].get<bool>()) << out;
+  EXPECT_EQ(fixed["order"], "fixed");
+  EXPECT_EQ(fixed["solver"], "dp");
+  EXPECT_TRUE(fixed["exact"].get<bool>());
+  EXPECT_EQ(fixed["link"], "per-hop");
+  ASSERT_EQ(fixed["links"].size(), 4u);
+  const char* want[] = {"espnow", "udp", "ethernet", "udp"};  // hop, hop, hop, result: each pair's own link
+  ASSERT_EQ(fixed["transfers"].size(), 4u);
+  for (size_t i = 0; i < 4; ++i) {
+    const auto& t = fixed["transfers"][i];
+    EXPECT_EQ(t["link"], want[i]) << t.dump();
+    EXPECT_EQ(t["link_index"].get<int>(), static_cast<int>(i));
+    EXPECT_EQ(fixed["links"][t["link_index"].get<int>()]["name"], want[i]);
+    EXPECT_EQ(t["from_index"].get<int>(), static_cast<int>(i));
+  }
+  EXPECT_EQ(fixed["links"][2]["transport"], "tcp");  // ethernet's runtime transport, for the runtime to shape the hop
+  ASSERT_EQ(RunCli(base + " --order free", &out, &err), 0) << err;
+  auto free = nlohmann::json::parse(out);
+  ASSERT_TRUE(free["feasible"].get<bool>());
+  EXPECT_EQ(free["order"], "free");
+  EXPECT_LE(free["throughput_stage_s"].get<double>(), fixed["throughput_stage_s"].get<double>() * (1 + 1e-12));
+  // Unknown names in a links file, and greedy in free order, are errors that say why.
+  WriteFile(links, R"({"links": [{"from": "esp32s3", "to": "esp32", "profile": "espnow"}]})");
+  EXPECT_NE(RunCli(base, &out, &err), 0);
+  EXPECT_NE(err.find("names no device 'esp32'"), std::string::npos) << err;
+  EXPECT_NE(RunCli(std::string("plan ") + kModel + " --devices esp32s3,rpi4 --link udp --order free --algorithm greedy", &out, &err), 0);
+  EXPECT_NE(err.find("free order: dp, beam or brute-force"), std::string::npos) << err;
+}
+
+TEST(CompareCli, FreeOrderSaysWhichAlgorithmsDoIt) {
+  std::string out, err;
+  ASSERT_EQ(RunCli(std::string("compare ") + kModel + " --devices esp32s3,rpi4,esp32s3-espnn --link udp --objective throughput --order free --format json", &out, &err), 0) << err;
+  auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["order"], "free");
+  EXPECT_EQ(j["free_order_algorithms"], nlohmann::json::parse(R"(["brute-force","beam","dp"])"));
+  ASSERT_EQ(j["rows"].size(), 3u * 6u);
+  for (const auto& r : j["rows"]) {
+    const bool free = r["algorithm"] == "dp" || r["algorithm"] == "beam" || r["algorithm"] == "brute-force";
+    EXPECT_EQ(r["order"], free ? "free" : "fixed") << r.dump();
+    if (r["feasible"].get<bool>()) {
+      EXPECT_GE(r["gap_pct"].get<double>(), -1e-6) << r.dump();  // free dp is the optimum over every plan
+    }
+    if (r["algorithm"] == "brute-force" && r["feasible"].get<bool>()) {
+      EXPECT_NEAR(r["gap_pct"].get<double>(), 0, 1e-6);
+    }
+  }
+  ASSERT_EQ(RunCli(std::string("compare ") + kModel + " --devices esp32s3,rpi4 --link udp --order free", &out, &err), 0) << err;
+  EXPECT_NE(out.find("greedy*"), std::string::npos) << out;
+  EXPECT_NE(out.find("keep the given order"), std::string::npos) << out;
+}
+
 TEST(CompareCli, FormatsAndGaps) {
   std::string out, err;
   ASSERT_EQ(RunCli(std::string("compare ") + kModel + " --devices esp32s3,esp32s3,esp32s3 --link espnow --use-all --format json", &out, &err), 0) << err;

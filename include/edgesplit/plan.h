@@ -2,18 +2,24 @@
 // subsequence of devices, minimising latency, the throughput bottleneck or the
 // sensor's energy, under per-device weight and arena limits.
 //
-// Model: L layer groups (group k = the nodes between cut k and cut k+1) and K
-// devices d1..dK (d1 is the sensor: it holds the input and gets the result).
-// A plan gives each used device one non-empty run of consecutive groups; used
-// devices keep their order. If d1 is not used, d1 first sends the input to the
-// first used device; each hop carries the cut tensor; the last used device
-// returns the output to d1 (free when it is d1). Transfers cost
-// TransferSeconds(link, bytes) (edgesplit/cost.h); setup_s is never counted.
+// Model: L layer groups (group k = the nodes between cut k and cut k+1) and
+// hosts h1..hK: each device entry stands for `count` identical hosts (named
+// "name#k", 1-based, when count > 1); h1 (the first entry's first host) is the
+// sensor: it holds the input and gets the result. A plan gives each used host
+// one non-empty run of consecutive groups. Order::kFixed: used hosts keep
+// their order, so the sensor runs the first stage or none. Order::kFree: any
+// order and any subset; the sensor runs any one stage or none. The sensor
+// sends the input to the first stage unless it runs it; each hop carries the
+// cut tensor; the last stage returns the output to the sensor unless the
+// sensor ran it. A transfer from host a to b costs TransferSeconds(link(a, b),
+// bytes) (edgesplit/cost.h): `link` joins every pair, or, when `links` is
+// given, the listed pair's link (a pair not listed is unreachable). setup_s is
+// never counted.
 //   latency    = sum of compute + sum of transfers.
-//   throughput = the longest stage: one device's compute, or one transfer; on a
-//                shared_medium link all transfers together are one stage.
-//   energy     = d1's energy: its compute x active_w, its sending x tx_w, its
-//                receiving x rx_w, idle_w for the rest of the latency.
+//   throughput = the longest stage: one host's compute, or one transfer; the
+//                transfers over shared_medium links together are one stage.
+//   energy     = the sensor's energy: its compute x active_w, its sending x
+//                tx_w, its receiving x rx_w, idle_w for the rest of the latency.
 // Feasible iff every used device holds the weights of its run (sum of the
 // groups' weight_bytes <= weight_capacity_bytes) and its peak arena (max of the
 // groups' arena_bytes <= ram_bytes).
@@ -44,6 +50,14 @@ struct PlanDevice {
   int64_t weight_capacity_bytes = 0;
   int64_t ram_bytes = 0;
   double active_w = 0, idle_w = 0, tx_w = 0, rx_w = 0;  // optional in problem files
+  int count = 1;  // identical hosts of this entry; compute_s and the limits apply to each
+};
+
+// A link between two device entries (by name; "from" == "to" joins two hosts of
+// one entry). It serves both directions unless the reverse pair has its own entry.
+struct PlanLink {
+  std::string from, to;
+  LinkProfile link;
 };
 
 struct Problem {
@@ -52,16 +66,24 @@ struct Problem {
   int64_t input_bytes = 0;
   std::vector<PlanLayer> layers;
   std::vector<PlanDevice> devices;
-  LinkProfile link;  // name, transport, setup_s and sources are informative here
+  LinkProfile link;  // joins every pair when `links` is empty; name, transport, setup_s informative
+  std::vector<PlanLink> links;  // per pair; when non-empty, a pair not listed is unreachable
 };
 
 // Instance files: {"schema_version", "input_bytes", "layers": [{"name",
-// "weight_bytes", "out_bytes", "arena_bytes", "compute_s": [per device]}],
-// "devices": [{"name", "weight_capacity_bytes", "ram_bytes"}], "link":
+// "weight_bytes", "out_bytes", "arena_bytes", "compute_s": [per device entry]}],
+// "devices": [{"name", "weight_capacity_bytes", "ram_bytes", "count"?}], "link":
 // {"per_message_s", "per_frame_s", "payload_bytes", "bytes_per_s", "loss"?,
-// "shared_medium"?}}. Errors name the origin and field ("layers[3].compute_s").
-Result<Problem> ParseProblem(const std::string& json_text, const std::string& origin);
-Result<Problem> LoadProblem(const std::string& path);
+// "shared_medium"?}, "links"?: [{"from", "to", "profile": NAME} or {"from",
+// "to", "name"?, the link's fields}]} ("link" is optional when "links" is
+// given). A "profile" is looked up in `profiles_dir` (default ProfilesDir()).
+// Errors name the origin and field ("layers[3].compute_s", "links[0].from").
+Result<Problem> ParseProblem(const std::string& json_text, const std::string& origin, const std::string& profiles_dir = "");
+Result<Problem> LoadProblem(const std::string& path, const std::string& profiles_dir = "");
+// The "links" array alone (a links file: {"links": [...]} or [...]), checked
+// against `problem`'s device names and set on it.
+Status ParseLinks(const std::string& json_text, const std::string& origin, const std::string& profiles_dir, Problem* problem);
+Status LoadLinks(const std::string& path, const std::string& profiles_dir, Problem* problem);
 std::string ProblemToJson(const Problem& problem);  // what ParseProblem reads back
 
 // Builds the instance of `graph` on `devices` over `link`: groups between
@@ -72,13 +94,24 @@ Result<Problem> BuildProblem(const Graph& graph, const std::string& model_name, 
 
 enum class Objective : uint8_t { kLatency, kThroughput, kEnergy };
 enum class Algorithm : uint8_t { kBruteForce, kGreedy, kFirstFit, kRandomFit, kBeam, kDp };
+enum class Order : uint8_t { kFixed, kFree };
+const char* OrderName(Order o);  // "fixed", "free"
+Result<Order> ParseOrder(const std::string& name);
+// brute-force, beam and dp solve free order; greedy, first-fit and random-fit only fixed.
+bool SupportsFreeOrder(Algorithm a);
 const char* ObjectiveName(Objective o);  // "latency", "throughput", "energy"
 const char* AlgorithmName(Algorithm a);  // "brute-force", "greedy", "first-fit", "random-fit", "beam", "dp"
 Result<Objective> ParseObjective(const std::string& name);
 Result<Algorithm> ParseAlgorithm(const std::string& name);
 std::vector<Algorithm> AllAlgorithms();
 
-// One used device's run: groups first..last (inclusive, 0-based).
+// The hosts of a problem, in order (entry by entry): name ("name#k" when the
+// entry's count > 1), and the links a plan's transfers index (`links`' profiles,
+// else the one `link`).
+std::vector<std::string> HostNames(const Problem& problem);
+std::vector<LinkProfile> PlanLinks(const Problem& problem);
+
+// One used host's run: groups first..last (inclusive, 0-based); device = host index.
 struct Run {
   int device = 0;
   int first = 0;
@@ -95,9 +128,10 @@ struct Segment {
 
 struct Transfer {
   std::string kind;  // "input", "hop" or "result"
-  int from = 0, to = 0;  // device indices
+  int from = 0, to = 0;  // host indices
   int64_t bytes = 0;
   double time_s = 0;
+  int link = 0;  // index into PlanLinks(problem)
 };
 
 struct Plan {
@@ -109,13 +143,23 @@ struct Plan {
   double throughput_stage_s = 0;
   double energy_j = 0;
   double solve_time_s = 0;
+  // The solver that produced it: the algorithm asked for, or "beam" when dp in
+  // free order is beyond reach (more than kMaxFreeDpCells table cells); exact
+  // says whether the plan is the proven optimum (dp, brute force).
+  std::string solver;
+  bool exact = false;
 };
 
 // Costs `runs` independently of any solver (direct sums, no prefix tricks).
-// Structural errors (gaps, overlaps, devices out of order) are a failed Status;
-// limit violations give a Plan with feasible = false and the reason.
-Result<Plan> EvaluatePlan(const Problem& problem, const std::vector<Run>& runs);
+// Structural errors (gaps, overlaps, a host used twice, and under kFixed hosts
+// out of order) are a failed Status; limit violations and unreachable pairs
+// give a Plan with feasible = false and the reason.
+Result<Plan> EvaluatePlan(const Problem& problem, const std::vector<Run>& runs, Order order = Order::kFixed);
 double ObjectiveValue(const Plan& plan, Objective objective);
+
+// Free-order dp: its table has prod(count_t + 1) x types x (L + 1) cells
+// (types: identical hosts merged); above this it falls back to beam.
+inline constexpr double kMaxFreeDpCells = 4e6;
 
 // Brute force's default cap on the plans it enumerates (PlanOptions::max_plans).
 // Each plan is costed by direct sums over its groups, so the work is plans x
@@ -125,6 +169,7 @@ inline constexpr int64_t kMaxBruteForceWork = 1000000000;
 
 struct PlanOptions {
   Objective objective = Objective::kLatency;
+  Order order = Order::kFixed;
   bool use_all = false;  // every device gets a run
   int beam_width = 8;
   uint64_t seed = 1;
@@ -132,7 +177,7 @@ struct PlanOptions {
   std::function<void(double)> progress;
   // Brute force refuses (OutOfRange, saying why) an instance with more plans
   // than this (CountPlans), or more than kMaxBruteForceWork plans x groups:
-  // CheckBruteForceSize. dp finds the same optimum in O(K*L). 0: no limit.
+  // CheckBruteForceSize. dp finds the same optimum. 0: no limit.
   int64_t max_plans = kDefaultMaxPlans;
 };
 
@@ -142,13 +187,16 @@ struct PlanOptions {
 Result<Plan> SolvePlan(const Problem& problem, Algorithm algorithm, const PlanOptions& options);
 
 // Checks the problem's shape: at least one layer and device, compute_s per
-// device, non-negative numbers, payload >= 1, loss in [0, 1).
+// device entry, count >= 1, non-negative numbers, payload >= 1, loss in [0, 1),
+// links naming known devices, each pair once.
 Status ValidateProblem(const Problem& problem);
 
-// The number of plans brute force enumerates (saturates at INT64_MAX).
-int64_t CountPlans(int layers, int devices, bool use_all);
-// OK when brute force may run on `layers` groups x `devices` within `max_plans`
-// (0: always); else OutOfRange saying how many plans, which limit, and what to use instead.
-Status CheckBruteForceSize(int layers, int devices, bool use_all, int64_t max_plans);
+// The number of plans (hosts, not merged into types) brute force would
+// enumerate over `devices` hosts (saturates at INT64_MAX).
+int64_t CountPlans(int layers, int devices, bool use_all, Order order = Order::kFixed);
+// OK when brute force may run on `layers` groups x `devices` hosts within
+// `max_plans` (0: always); else OutOfRange saying how many plans, which limit,
+// and what to use instead.
+Status CheckBruteForceSize(int layers, int devices, bool use_all, int64_t max_plans, Order order = Order::kFixed);
 
 }  // namespace edgesplit

@@ -1,11 +1,14 @@
 // edgesplit compare (MODEL --devices ... --link ... | --problem FILE)
-//   [--max-devices N] [--use-all] [--objective ...] [--beam-width N] [--seed N]
+//   [--max-devices N] [--use-all] [--objective ...] [--order fixed|free] [--beam-width N] [--seed N]
 //   [--max-plans N] [--format table|csv|json] [-o FILE]
 //
 // Every algorithm on the first 1..N devices: objective value (and latency),
-// gap to the optimum (dp, exact) in percent, solve time, feasibility.
+// gap to the optimum (dp, exact) in percent, solve time, feasibility. With
+// --order free, the algorithms that keep the devices in order (greedy,
+// first-fit, random-fit) run in the given order and their rows say so.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -21,6 +24,7 @@ struct CompareArgs {
   int max_devices = 0;  // 0: all
   bool use_all = false;
   std::string objective = "latency";
+  std::string order = "fixed";
   int beam_width = 8;
   uint64_t seed = 1;
   int64_t max_plans = kDefaultMaxPlans;
@@ -32,6 +36,8 @@ struct Row {
   int devices = 0;
   std::string algorithm;
   bool ran = true, feasible = false;
+  std::string order;   // the order it ran in
+  std::string solver;  // when not the algorithm itself (dp beyond its reach: beam)
   double value = 0, latency = 0, gap_pct = 0, solve_s = 0;
   std::string segments;  // "dev:first-last ..."
   std::string reason;    // why not, when infeasible
@@ -41,12 +47,22 @@ Problem FirstDevices(const Problem& p, int n) {
   Problem q = p;
   q.devices.resize(n);
   for (PlanLayer& l : q.layers) l.compute_s.resize(n);
+  // Links naming a device left out go too.
+  auto known = [&](const std::string& name) {
+    for (const PlanDevice& d : q.devices)
+      if (d.name == name) return true;
+    return false;
+  };
+  q.links.erase(std::remove_if(q.links.begin(), q.links.end(), [&](const PlanLink& l) { return !known(l.from) || !known(l.to); }),
+                q.links.end());
+  if (!p.links.empty() && q.links.empty()) q.links.push_back({q.devices[0].name, q.devices[0].name, p.links[0].link});  // no pair linked
   return q;
 }
 
 Status RunCompare(const CompareArgs& a) {
   ES_ASSIGN_OR_RETURN(PlanInput in, LoadPlanInput(a.source));
   ES_ASSIGN_OR_RETURN(Objective objective, ParseObjective(a.objective));
+  ES_ASSIGN_OR_RETURN(Order order, ParseOrder(a.order));
   if (a.format != "table" && a.format != "csv" && a.format != "json") return InvalidArgument("--format must be table, csv or json");
   const int K = static_cast<int>(in.problem.devices.size());
   const int n_max = a.max_devices > 0 ? std::min(a.max_devices, K) : K;
@@ -55,22 +71,29 @@ Status RunCompare(const CompareArgs& a) {
     const Problem q = FirstDevices(in.problem, n);
     PlanOptions o;
     o.objective = objective;
+    o.order = order;
     o.use_all = a.use_all;
     o.beam_width = a.beam_width;
     o.seed = a.seed;
     o.max_plans = a.max_plans;
     ES_ASSIGN_OR_RETURN(Plan opt, SolvePlan(q, Algorithm::kDp, o));
     const double best = ObjectiveValue(opt, objective);
+    const int hosts = static_cast<int>(HostNames(q).size());
     for (Algorithm alg : AllAlgorithms()) {
       Row r;
       r.devices = n;
       r.algorithm = AlgorithmName(alg);
-      if (alg == Algorithm::kBruteForce && !CheckBruteForceSize(static_cast<int>(q.layers.size()), n, a.use_all, a.max_plans).ok()) {
+      PlanOptions ao = o;
+      if (!SupportsFreeOrder(alg)) ao.order = Order::kFixed;  // a plan in the given order is a free-order plan too
+      r.order = OrderName(ao.order);
+      if (alg == Algorithm::kBruteForce &&
+          !CheckBruteForceSize(static_cast<int>(q.layers.size()), hosts, a.use_all, a.max_plans, ao.order).ok()) {
         r.ran = false;
         rows.push_back(r);
         continue;
       }
-      ES_ASSIGN_OR_RETURN(Plan plan, SolvePlan(q, alg, o));
+      ES_ASSIGN_OR_RETURN(Plan plan, SolvePlan(q, alg, ao));
+      if (plan.solver != r.algorithm) r.solver = plan.solver;
       r.feasible = plan.feasible;
       r.solve_s = plan.solve_time_s;
       if (!plan.feasible) r.reason = plan.reason;
@@ -93,10 +116,15 @@ Status RunCompare(const CompareArgs& a) {
     j["link"] = in.problem.link.name;
     j["dtype"] = in.problem.dtype;
     j["objective"] = a.objective;
+    j["order"] = a.order;
     j["use_all"] = a.use_all;
+    j["free_order_algorithms"] = Json::array();
+    for (Algorithm alg : AllAlgorithms())
+      if (SupportsFreeOrder(alg)) j["free_order_algorithms"].push_back(AlgorithmName(alg));
     j["rows"] = Json::array();
     for (const Row& r : rows) {
-      Json x = {{"devices", r.devices}, {"algorithm", r.algorithm}, {"ran", r.ran}, {"feasible", r.feasible}};
+      Json x = {{"devices", r.devices}, {"algorithm", r.algorithm}, {"order", r.order}, {"ran", r.ran}, {"feasible", r.feasible}};
+      if (!r.solver.empty()) x["solver"] = r.solver;
       if (r.ran && r.feasible) x.update({{"value", r.value}, {"latency_s", r.latency}, {"gap_pct", r.gap_pct}, {"segments", r.segments}});
       if (r.ran && !r.feasible) x["reason"] = r.reason;
       if (r.ran) x["solve_time_s"] = r.solve_s;
@@ -114,16 +142,22 @@ Status RunCompare(const CompareArgs& a) {
   } else {
     // Another objective than latency: the latency beside it.
     const bool latency_column = objective != Objective::kLatency;
-    text = fmt::format("model {}  link {}  objective {}{}\n\n{:>7}  {:<12} {:>14} {:>9} {:>12}{}  {}\n",
-                       in.problem.model.empty() ? "(problem file)" : in.problem.model, in.problem.link.name,
-                       a.objective, a.use_all ? "  (use-all)" : "", "devices", "algorithm", a.objective + " " + unit, "gap", "solve time",
+    const bool free = order == Order::kFree;
+    text = fmt::format("model {}  link {}  objective {}{}{}\n{}\n{:>7}  {:<12} {:>14} {:>9} {:>12}{}  {}\n",
+                       in.problem.model.empty() ? "(problem file)" : in.problem.model,
+                       in.problem.links.empty() ? in.problem.link.name : "per pair", a.objective, a.use_all ? "  (use-all)" : "",
+                       free ? "  order free" : "",
+                       free ? "free order: brute-force, beam, dp; greedy*, first-fit*, random-fit*: * keep the given order\n" : "",
+                       "devices", "algorithm", a.objective + " " + unit, "gap", "solve time",
                        latency_column ? fmt::format(" {:>12}", "latency s") : "", "segments (device:groups)");
     // A reason is printed once per device count, on dp's row (the exact answer), and on a heuristic's row only when it differs.
     std::map<int, std::string> dp_reason;
     for (const Row& r : rows)
       if (r.algorithm == AlgorithmName(Algorithm::kDp)) dp_reason[r.devices] = r.reason;
-    for (const Row& r : rows) {
+    for (Row r : rows) {
       const bool show = !r.reason.empty() && (r.algorithm == AlgorithmName(Algorithm::kDp) || r.reason != dp_reason[r.devices]);
+      if (free && r.order == "fixed") r.algorithm += "*";
+      if (!r.solver.empty()) r.algorithm += ">" + r.solver;  // dp beyond its reach: beam
       const std::string why = show ? "  " + r.reason : "";
       if (!r.ran) text += fmt::format("{:>7}  {:<12} {:>14}\n", r.devices, r.algorithm, "skipped (too many plans)");
       else if (!r.feasible) text += fmt::format("{:>7}  {:<12} {:>14} {:>9} {:>10.3f}ms{}{}\n", r.devices, r.algorithm, "infeasible", "",
@@ -142,6 +176,7 @@ Runner RegisterCompare(CLI::App& app) {
   AddPlanSourceOptions(app, a->source);
   app.add_option("--max-devices", a->max_devices, "Compare on the first 1..N devices (default: all)");
   app.add_flag("--use-all", a->use_all, "Every device gets a segment");
+  app.add_option("--order", a->order, "fixed or free (greedy, first-fit, random-fit keep the given order)")->capture_default_str();
   app.add_option("--objective", a->objective, "latency, throughput or energy")->capture_default_str();
   app.add_option("--beam-width", a->beam_width, "Beam search width")->capture_default_str();
   app.add_option("--seed", a->seed, "random-fit seed")->capture_default_str();

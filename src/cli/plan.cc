@@ -1,5 +1,5 @@
 // edgesplit plan (MODEL --devices LIST --link NAME | --problem FILE)
-//   [--algorithm NAME] [--objective latency|throughput|energy] [--use-all]
+//   [--algorithm NAME] [--objective latency|throughput|energy] [--order fixed|free] [--use-all] [--links FILE]
 //   [--beam-width N] [--seed N] [--format table|json] [--dtype int8|f32]
 //   [--profiles DIR] [--dump-problem FILE] [--cuts LIST] [-o FILE]
 //
@@ -25,12 +25,13 @@ Result<PlanInput> LoadPlanInput(const PlanSource& s) {
   PlanInput in;
   if (!s.problem_file.empty()) {
     if (!s.model.empty()) return InvalidArgument("give either MODEL or --problem, not both");
-    ES_ASSIGN_OR_RETURN(in.problem, LoadProblem(s.problem_file));
+    if (!s.links_file.empty()) return InvalidArgument("--links is for a MODEL; a problem file carries its own \"links\"");
+    ES_ASSIGN_OR_RETURN(in.problem, LoadProblem(s.problem_file, s.profiles_dir));
     return in;
   }
   if (s.model.empty()) return InvalidArgument("give a MODEL with --devices and --link, or --problem FILE");
   if (s.devices.empty()) return InvalidArgument("--devices is required with a MODEL (e.g. --devices esp32s3,esp32s3)");
-  if (s.link.empty()) return InvalidArgument("--link is required with a MODEL (e.g. --link espnow)");
+  if (s.link.empty() && s.links_file.empty()) return InvalidArgument("--link (or --links FILE) is required with a MODEL (e.g. --link espnow)");
   if (s.dtype != "int8" && s.dtype != "f32") return InvalidArgument("--dtype must be int8 or f32, not '" + s.dtype + "'");
   const std::string dir = ProfilesDir(s.profiles_dir);
   std::vector<DeviceProfile> devices;
@@ -44,9 +45,16 @@ Result<PlanInput> LoadPlanInput(const PlanSource& s) {
                    DTypeName(d.dtype), DTypeName(d.dtype), s.dtype.c_str());
     devices.push_back(std::move(d));
   }
-  ES_ASSIGN_OR_RETURN(LinkProfile link, LoadLinkProfile(dir, s.link));
+  LinkProfile link;  // with --links and no --link, replaced by the first listed link below
+  if (!s.link.empty()) {
+    ES_ASSIGN_OR_RETURN(link, LoadLinkProfile(dir, s.link));
+  }
   ES_ASSIGN_OR_RETURN(Graph g, LoadModel(s.model));
   ES_ASSIGN_OR_RETURN(in.problem, BuildProblem(g, s.model, devices, link, s.dtype == "f32" ? DType::kFloat32 : DType::kInt8));
+  if (!s.links_file.empty()) {
+    ES_RETURN_IF_ERROR(LoadLinks(s.links_file, s.profiles_dir, &in.problem));
+    if (s.link.empty()) in.problem.link = in.problem.links[0].link;
+  }
   ES_ASSIGN_OR_RETURN(in.cuts, FindCutPoints(g));
   in.graph = std::move(g);
   if (!s.dump_problem.empty()) ES_RETURN_IF_ERROR(WriteOutput(s.dump_problem, ProblemToJson(in.problem)));
@@ -58,6 +66,7 @@ void AddPlanSourceOptions(CLI::App& app, PlanSource& s) {
   app.add_option("--problem", s.problem_file, "Instance file (docs/planner.md) instead of MODEL");
   app.add_option("--devices", s.devices, "Ordered device profiles; the first is the sensor")->delimiter(',');
   app.add_option("--link", s.link, "Link profile: udp, tcp, espnow, espnow-v2, ble, ble-2m, ethernet");
+  app.add_option("--links", s.links_file, "A link per pair of devices: {\"links\": [{\"from\", \"to\", \"profile\"}]} (docs/planner.md)");
   app.add_option("--dtype", s.dtype, "int8 or f32 for the whole plan")->capture_default_str();
   app.add_option("--profiles", s.profiles_dir, "Profiles folder (default: env EDGESPLIT_PROFILES, else the source tree's)");
   app.add_option("--dump-problem", s.dump_problem, "Write the instance built from MODEL to this file");
@@ -69,6 +78,7 @@ struct PlanArgs {
   PlanSource source;
   std::string algorithm = "dp";
   std::string objective = "latency";
+  std::string order = "fixed";
   bool use_all = false;
   int beam_width = 8;
   uint64_t seed = 1;
@@ -98,7 +108,7 @@ Result<std::vector<Run>> RunsFromCuts(const PlanInput& in, const std::vector<std
     if (!bounds.empty() && b <= bounds.back()) return InvalidArgument("--cuts must be in model order, each once");
     bounds.push_back(b);
   }
-  if (static_cast<int>(bounds.size()) + 1 > static_cast<int>(p.devices.size()))
+  if (static_cast<int>(bounds.size()) + 1 > static_cast<int>(HostNames(p).size()))
     return InvalidArgument(std::to_string(bounds.size()) + " cuts need " + std::to_string(bounds.size() + 1) + " devices");
   std::vector<Run> runs;
   int first = 0;
@@ -110,13 +120,35 @@ Result<std::vector<Run>> RunsFromCuts(const PlanInput& in, const std::vector<std
   return runs;
 }
 
-Json PlanJson(const Problem& p, const std::string& algorithm, const Plan& plan) {
+Json LinkJson(const LinkProfile& k) {
+  return {{"name", k.name}, {"transport", k.transport}, {"per_message_s", k.per_message_s}, {"per_frame_s", k.per_frame_s},
+          {"payload_bytes", k.payload_bytes}, {"bytes_per_s", k.bytes_per_s}, {"loss", k.loss}, {"shared_medium", k.shared_medium},
+          {"setup_s", k.setup_s}};
+}
+
+// The name of the link the plan's transfers use when they all use one, else "per-hop".
+std::string PlanLinkName(const Problem& p, const Plan& plan, const std::vector<LinkProfile>& links) {
+  if (p.links.empty()) return p.link.name;
+  std::string name;
+  for (const Transfer& t : plan.transfers) {
+    if (!name.empty() && name != links[t.link].name) return "per-hop";
+    name = links[t.link].name;
+  }
+  return name.empty() ? "none" : name;
+}
+
+Json PlanJson(const Problem& p, const std::string& algorithm, const std::string& order, const Plan& plan) {
+  const std::vector<std::string> hosts = HostNames(p);
+  const std::vector<LinkProfile> links = PlanLinks(p);
   Json j;
   j["schema_version"] = kSchemaVersion;
   j["model"] = p.model;
-  j["link"] = p.link.name;
+  j["link"] = PlanLinkName(p, plan, links);
   j["dtype"] = p.dtype;
   j["algorithm"] = algorithm;
+  j["order"] = order;
+  j["solver"] = plan.solver.empty() ? algorithm : plan.solver;
+  j["exact"] = plan.exact;
   j["feasible"] = plan.feasible;
   if (!plan.feasible) j["reason"] = plan.reason;
   j["latency_s"] = plan.latency_s;
@@ -125,41 +157,55 @@ Json PlanJson(const Problem& p, const std::string& algorithm, const Plan& plan) 
   j["solve_time_s"] = plan.solve_time_s;
   j["segments"] = Json::array();
   for (const Segment& s : plan.segments)
-    j["segments"].push_back({{"device", p.devices[s.device].name}, {"device_index", s.device}, {"first_layer", s.first_layer},
+    j["segments"].push_back({{"device", hosts[s.device]}, {"device_index", s.device}, {"first_layer", s.first_layer},
                              {"last_layer", s.last_layer}, {"cut_before", CutBefore(p, s.first_layer)},
                              {"cut_after", p.layers[s.last_layer].name}, {"compute_s", s.compute_s},
                              {"weight_bytes", s.weight_bytes}, {"arena_bytes", s.arena_bytes}});
   j["transfers"] = Json::array();
-  for (const Transfer& t : plan.transfers)
-    j["transfers"].push_back({{"kind", t.kind}, {"from", p.devices[t.from].name}, {"to", p.devices[t.to].name},
-                              {"bytes", t.bytes}, {"time_s", t.time_s}});
-  j["setup_s"] = p.link.setup_s;  // cold start, not in latency_s
+  double setup_s = 0;  // each link used once, cold start (not in latency_s)
+  std::vector<char> seen(links.size(), 0);
+  for (const Transfer& t : plan.transfers) {
+    j["transfers"].push_back({{"kind", t.kind}, {"from", hosts[t.from]}, {"to", hosts[t.to]}, {"from_index", t.from},
+                              {"to_index", t.to}, {"bytes", t.bytes}, {"time_s", t.time_s}, {"link", links[t.link].name},
+                              {"link_index", t.link}});
+    if (!seen[t.link]++) setup_s += links[t.link].setup_s;
+  }
+  j["links"] = Json::array();
+  for (const LinkProfile& k : links) j["links"].push_back(LinkJson(k));
+  j["setup_s"] = p.links.empty() ? p.link.setup_s : setup_s;
   return j;
 }
 
-std::string PlanTable(const Problem& p, const std::string& algorithm, const Plan& plan) {
-  std::string s = fmt::format("model       {}\nlink        {}{}\ndtype       {}\nalgorithm   {}\n", p.model.empty() ? "(problem file)" : p.model,
-                              p.link.name, p.link.shared_medium ? " (shared medium)" : "", p.dtype, algorithm);
+std::string PlanTable(const Problem& p, const std::string& algorithm, const std::string& order, const Plan& plan) {
+  const std::vector<std::string> hosts = HostNames(p);
+  const std::vector<LinkProfile> links = PlanLinks(p);
+  const std::string link_name = PlanLinkName(p, plan, links);
+  const bool shared = p.links.empty() && p.link.shared_medium;
+  std::string s = fmt::format("model       {}\nlink        {}{}\ndtype       {}\nalgorithm   {}{}\n", p.model.empty() ? "(problem file)" : p.model,
+                              link_name, shared ? " (shared medium)" : "", p.dtype, algorithm,
+                              plan.solver.empty() || plan.solver == algorithm ? "" : " (solved by " + plan.solver + ": beyond dp's reach)");
+  if (order == "free") s += "order       free (any order, any subset)\n";
   if (!plan.feasible) return s + "feasible    no: " + plan.reason + "\n";
   s += fmt::format("latency     {:.6f} s (steady state; +{:.3f} s link setup on a cold start)\nthroughput  {:.6f} s per inference (longest stage)\n"
                    "energy      {:.6f} J on {}\nsolve time  {:.6f} s\n\n",
-                   plan.latency_s, p.link.setup_s, plan.throughput_stage_s, plan.energy_j, p.devices[0].name, plan.solve_time_s);
+                   plan.latency_s, p.links.empty() ? p.link.setup_s : 0.0, plan.throughput_stage_s, plan.energy_j, hosts[0], plan.solve_time_s);
   s += fmt::format("{:>3}  {:<16} {:>7}  {:<30} {:>11} {:>10} {:>10}\n", "#", "device", "groups", "cut after", "compute s", "weights", "arena");
   for (size_t i = 0; i < plan.segments.size(); ++i) {
     const Segment& g = plan.segments[i];
-    s += fmt::format("{:>3}  {:<16} {:>3}..{:<3} {:<30} {:>11.6f} {:>10} {:>10}\n", i, p.devices[g.device].name, g.first_layer,
+    s += fmt::format("{:>3}  {:<16} {:>3}..{:<3} {:<30} {:>11.6f} {:>10} {:>10}\n", i, hosts[g.device], g.first_layer,
                      g.last_layer, p.layers[g.last_layer].name, g.compute_s, HumanBytes(g.weight_bytes), HumanBytes(g.arena_bytes));
   }
   s += "\ntransfers\n";
   for (const Transfer& t : plan.transfers)
-    s += fmt::format("  {:<7} {:<16} -> {:<16} {:>10}  {:.6f} s\n", t.kind, p.devices[t.from].name, p.devices[t.to].name,
-                     HumanBytes(t.bytes), t.time_s);
+    s += fmt::format("  {:<7} {:<16} -> {:<16} {:>10}  {:.6f} s{}\n", t.kind, hosts[t.from], hosts[t.to], HumanBytes(t.bytes), t.time_s,
+                     p.links.empty() ? "" : "  " + links[t.link].name);
   return s;
 }
 
 Status RunPlan(const PlanArgs& a) {
   ES_ASSIGN_OR_RETURN(PlanInput in, LoadPlanInput(a.source));
   ES_ASSIGN_OR_RETURN(Objective objective, ParseObjective(a.objective));
+  ES_ASSIGN_OR_RETURN(Order order, ParseOrder(a.order));
   if (a.format != "table" && a.format != "json") return InvalidArgument("--format must be table or json");
   if (a.beam_width < 1) return InvalidArgument("--beam-width must be >= 1");
   Plan plan;
@@ -168,10 +214,12 @@ Status RunPlan(const PlanArgs& a) {
     ES_ASSIGN_OR_RETURN(std::vector<Run> runs, RunsFromCuts(in, a.cuts));
     ES_ASSIGN_OR_RETURN(plan, EvaluatePlan(in.problem, runs));
     algorithm = "fixed";
+    plan.solver = algorithm;
   } else {
     ES_ASSIGN_OR_RETURN(Algorithm alg, ParseAlgorithm(a.algorithm));
     PlanOptions o;
     o.objective = objective;
+    o.order = order;
     o.use_all = a.use_all;
     o.beam_width = a.beam_width;
     o.seed = a.seed;
@@ -184,7 +232,9 @@ Status RunPlan(const PlanArgs& a) {
     }
     ES_ASSIGN_OR_RETURN(plan, SolvePlan(in.problem, alg, o));
   }
-  const std::string text = a.format == "json" ? PlanJson(in.problem, algorithm, plan).dump(2) + "\n" : PlanTable(in.problem, algorithm, plan);
+  const std::string order_name = a.cuts.empty() ? OrderName(order) : "fixed";
+  const std::string text = a.format == "json" ? PlanJson(in.problem, algorithm, order_name, plan).dump(2) + "\n"
+                                              : PlanTable(in.problem, algorithm, order_name, plan);
   return WriteOutput(a.output, text);
 }
 
@@ -195,6 +245,8 @@ Runner RegisterPlan(CLI::App& app) {
   AddPlanSourceOptions(app, a->source);
   app.add_option("--algorithm", a->algorithm, "dp, beam, greedy, first-fit, random-fit or brute-force")->capture_default_str();
   app.add_option("--objective", a->objective, "latency, throughput or energy")->capture_default_str();
+  app.add_option("--order", a->order, "fixed (devices in the given order) or free (any order and subset; dp, beam, brute-force)")
+      ->capture_default_str();
   app.add_flag("--use-all", a->use_all, "Give every device a segment");
   app.add_option("--beam-width", a->beam_width, "Beam search width")->capture_default_str();
   app.add_option("--seed", a->seed, "random-fit seed")->capture_default_str();

@@ -13,7 +13,7 @@
 namespace edgesplit::cli {
 
 struct PlanSource {
-  std::string model, problem_file, link, dtype = "int8", profiles_dir, dump_problem;
+  std::string model, problem_file, link, links_file, dtype = "int8", profiles_dir, dump_problem;
   std::vector<std::string> devices;
 };
 

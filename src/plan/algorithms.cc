@@ -11,37 +11,54 @@ namespace {
 using plan_internal::kInf;
 using plan_internal::Tables;
 
-// ---- brute force: every plan ------------------------------------------------
+// ---- brute force: every plan (free order: hosts of a type taken lowest first,
+// since swapping identical hosts changes no cost)
 struct BruteForce {
-  const Problem& p;
+  const plan_internal::Hosts& h;
   const PlanOptions& o;
   int L, K;
   std::vector<Run> runs, best;
+  std::vector<int> next_of_type;  // free order: the lowest unused host of each type
+  int used = 0;
   double best_value = kInf;
   int64_t done = 0, total = 1, next_report = 0;
 
   void Leaf() {
-    const double v = plan_internal::FastObjective(p, runs, o.objective);
+    const double v = plan_internal::FastObjective(h, runs, o.objective);
     if (v < best_value) best_value = v, best = runs;
     if (o.progress && ++done >= next_report) {
-      o.progress(static_cast<double>(done) / static_cast<double>(total));
+      o.progress(std::min(1.0, static_cast<double>(done) / static_cast<double>(total)));
       next_report = done + std::max<int64_t>(1, total / 100);
     }
   }
-  // Groups `first`.. remain; devices after `prev` are free.
+  void Take(int k, int first) {
+    for (int last = first; last < L; ++last) {
+      if (o.use_all && L - 1 - last < K - 1 - used) break;  // leave a group per remaining device
+      runs.push_back({k, first, last});
+      ++used;
+      if (last == L - 1) {
+        if (!o.use_all || used == K) Leaf();
+      } else if (used < K) {
+        Extend(last + 1, k);
+      }
+      --used;
+      runs.pop_back();
+    }
+  }
+  // Groups `first`.. remain; `prev` ran last.
   void Extend(int first, int prev) {
+    if (o.order == Order::kFree) {
+      for (size_t ty = 0; ty < h.type_hosts.size(); ++ty) {
+        if (next_of_type[ty] == static_cast<int>(h.type_hosts[ty].size())) continue;
+        const int k = h.type_hosts[ty][next_of_type[ty]++];
+        Take(k, first);
+        --next_of_type[ty];
+      }
+      return;
+    }
     for (int k = prev + 1; k < K; ++k) {
       if (o.use_all && k != prev + 1) break;
-      for (int last = first; last < L; ++last) {
-        if (o.use_all && L - 1 - last < K - 1 - k) break;  // leave a group per remaining device
-        runs.push_back({k, first, last});
-        if (last == L - 1) {
-          if (!o.use_all || k == K - 1) Leaf();
-        } else if (k + 1 < K) {
-          Extend(last + 1, k);
-        }
-        runs.pop_back();
-      }
+      Take(k, first);
     }
   }
 };
@@ -61,8 +78,8 @@ std::vector<Run> Greedy(const Problem& p, const Tables& t, const PlanOptions& o)
       // Only runs after which the rest can still be placed.
       if (!(ends ? (!o.use_all || k == t.K - 1) : (k + 1 < t.K && reach[k + 1][last + 1]))) continue;
       double c = w.compute[k] * t.Compute(k, first, last);
-      if (!ends) c += (k == 0 ? w.hop_from_sensor : w.hop) * t.hop_s[last + 1];
-      else if (k != 0) c += w.result * t.result_s;
+      if (!ends) c += w.Transfer(k, k + 1) * t.Hop(k, k + 1, last + 1);  // the next host's link, as a guess
+      else if (k != 0) c += w.rx * t.Result(k);
       if (c < best) best = c, best_last = last;
     }
     if (best_last < 0) {
@@ -127,17 +144,19 @@ std::vector<Run> RandomFit(const Problem& p, const Tables& t, const PlanOptions&
   return runs;
 }
 
-// ---- beam: partial plans ending at a cut, extended one device at a time
+// ---- beam: partial plans ending at a cut, extended one host at a time
 struct Partial {
   std::vector<Run> runs;
-  double sum = 0, max_compute = 0, max_transfer = 0, transfer_sum = 0;
+  std::vector<char> used;  // free order
+  double sum = 0, max_compute = 0, max_transfer = 0, shared_sum = 0;
   double score = 0;
 };
 
-std::vector<Run> Beam(const Problem& p, const Tables& t, const PlanOptions& o) {
+std::vector<Run> Beam(const plan_internal::Hosts& h, const Tables& t, const PlanOptions& o) {
+  const Problem& p = h.p;
+  const bool free = o.order == Order::kFree;
   const auto w = plan_internal::AdditiveWeights(p, o.objective);
   const auto reach = plan_internal::Reachability(p, t, o.use_all);
-  const bool shared = p.link.shared_medium;
   // Lower bound of the remaining compute from group j on (cheapest device per group).
   std::vector<double> rest(t.L + 1, 0.0);
   for (int g = t.L - 1; g >= 0; --g) {
@@ -146,41 +165,64 @@ std::vector<Run> Beam(const Problem& p, const Tables& t, const PlanOptions& o) {
     rest[g] = rest[g + 1] + m;
   }
   auto score = [&](const Partial& s, int next) {
-    if (o.objective == Objective::kThroughput)
-      return std::max(s.max_compute, shared ? s.transfer_sum : s.max_transfer);
+    if (o.objective == Objective::kThroughput) return std::max({s.max_compute, s.max_transfer, s.shared_sum});
     return s.sum + rest[next];
   };
-  auto add_transfer = [&](Partial& s, double time, double weight) {
-    s.sum += weight * time;
-    s.transfer_sum += time;
-    s.max_transfer = std::max(s.max_transfer, time);
+  // false when the pair has no link
+  auto add_transfer = [&](Partial& s, int from, int to, double time) {
+    if (!(time < kInf)) return false;
+    s.sum += w.Transfer(from, to) * time;
+    if (t.Shared(from, to)) s.shared_sum += time;
+    else s.max_transfer = std::max(s.max_transfer, time);
+    return true;
   };
-  std::vector<Partial> beam(1), next;
+  // The hosts that may run next: fixed, later ones; free, the lowest unused host of each type.
+  std::vector<int> candidates;
+  auto next_hosts = [&](const Partial& s, int prev) {
+    candidates.clear();
+    if (!free) {
+      for (int k = prev + 1; k < t.K && (!o.use_all || k == prev + 1); ++k) candidates.push_back(k);
+      return;
+    }
+    for (const auto& hosts : h.type_hosts)
+      for (int k : hosts)
+        if (!s.used[k]) {
+          candidates.push_back(k);
+          break;
+        }
+  };
+  Partial start;
+  start.used.assign(free ? t.K : 0, 0);
+  std::vector<Partial> beam = {start}, next;
   std::vector<Run> best;
   double best_value = kInf;
   const int width = std::max(1, o.beam_width);
   for (int level = 0; level < t.K && !beam.empty(); ++level) {
     next.clear();
+    const int left_after = t.K - level - 1;  // hosts unused after this level's run
     for (const Partial& s : beam) {
       const int first = s.runs.empty() ? 0 : s.runs.back().last + 1;
       const int prev = s.runs.empty() ? -1 : s.runs.back().device;
-      for (int k = prev + 1; k < t.K; ++k) {
-        if (o.use_all && k != prev + 1) break;
-        if (!reach[k][first]) continue;
+      next_hosts(s, prev);
+      for (int k : candidates) {
+        if (!free && !reach[k][first]) continue;
         Partial base = s;
-        if (first == 0 && k != 0) add_transfer(base, t.input_s, w.input);
-        if (first > 0) add_transfer(base, t.hop_s[first], prev == 0 ? w.hop_from_sensor : w.hop);
+        if (free) base.used[k] = 1;
+        if (first == 0 && k != 0 && !add_transfer(base, 0, k, t.Input(k))) continue;
+        if (first > 0 && !add_transfer(base, prev, k, t.Hop(prev, k, first))) continue;
         for (int last = first; last < t.L; ++last) {
           if (!plan_internal::RunFits(p, t, k, first, last)) break;
           const bool ends = last == t.L - 1;
-          if (ends ? (o.use_all && k != t.K - 1) : !(k + 1 < t.K && reach[k + 1][last + 1])) continue;
+          if (free ? (ends ? o.use_all && left_after > 0 : left_after == 0 || (o.use_all && t.L - 1 - last < left_after))
+                   : (ends ? (o.use_all && k != t.K - 1) : !(k + 1 < t.K && reach[k + 1][last + 1])))
+            continue;
           Partial e = base;
           const double c = t.Compute(k, first, last);
           e.sum += w.compute[k] * c;
           e.max_compute = std::max(e.max_compute, c);
           e.runs.push_back({k, first, last});
           if (ends) {
-            if (k != 0) add_transfer(e, t.result_s, w.result);
+            if (k != 0 && !add_transfer(e, k, 0, t.Result(k))) continue;
             const double v = score(e, t.L);
             if (v < best_value) best_value = v, best = e.runs;
           } else {
@@ -222,6 +264,16 @@ const char* AlgorithmName(Algorithm a) {
   return "?";
 }
 
+const char* OrderName(Order o) { return o == Order::kFree ? "free" : "fixed"; }
+
+Result<Order> ParseOrder(const std::string& name) {
+  if (name == "fixed") return Order::kFixed;
+  if (name == "free") return Order::kFree;
+  return InvalidArgument("unknown order '" + name + "'; use fixed or free");
+}
+
+bool SupportsFreeOrder(Algorithm a) { return a == Algorithm::kBruteForce || a == Algorithm::kBeam || a == Algorithm::kDp; }
+
 std::vector<Algorithm> AllAlgorithms() {
   return {Algorithm::kBruteForce, Algorithm::kGreedy, Algorithm::kFirstFit, Algorithm::kRandomFit, Algorithm::kBeam, Algorithm::kDp};
 }
@@ -240,38 +292,59 @@ Result<Algorithm> ParseAlgorithm(const std::string& name) {
 
 Result<Plan> SolvePlan(const Problem& problem, Algorithm algorithm, const PlanOptions& options) {
   ES_RETURN_IF_ERROR(ValidateProblem(problem));
+  if (options.order == Order::kFree && !SupportsFreeOrder(algorithm))
+    return InvalidArgument(std::string(AlgorithmName(algorithm)) + " keeps the devices in order; free order: dp, beam or brute-force");
   const auto start = std::chrono::steady_clock::now();
-  const Tables t(problem);
+  const plan_internal::Hosts h = plan_internal::ExpandHosts(problem);
+  const Tables t(h);
+  const Problem& hp = h.p;
   std::vector<Run> runs;
+  std::string solver = AlgorithmName(algorithm);
+  bool exact = algorithm == Algorithm::kBruteForce || algorithm == Algorithm::kDp;
   switch (algorithm) {
     case Algorithm::kBruteForce: {
-      ES_RETURN_IF_ERROR(CheckBruteForceSize(t.L, t.K, options.use_all, options.max_plans));
-      BruteForce bf{problem, options, t.L, t.K, {}, {}};
-      bf.total = CountPlans(t.L, t.K, options.use_all);
+      ES_RETURN_IF_ERROR(CheckBruteForceSize(t.L, t.K, options.use_all, options.max_plans, options.order));
+      BruteForce bf{h, options, t.L, t.K, {}, {}, {}};
+      bf.next_of_type.assign(h.type_hosts.size(), 0);
+      bf.total = CountPlans(t.L, t.K, options.use_all, options.order);
       bf.Extend(0, -1);
       runs = std::move(bf.best);
       break;
     }
-    case Algorithm::kGreedy: runs = Greedy(problem, t, options); break;
-    case Algorithm::kFirstFit: runs = FirstFit(problem, t, options); break;
-    case Algorithm::kRandomFit: runs = RandomFit(problem, t, options); break;
-    case Algorithm::kBeam: runs = Beam(problem, t, options); break;
-    case Algorithm::kDp: runs = plan_internal::SolveDp(problem, t, options).runs; break;
+    case Algorithm::kGreedy: runs = Greedy(hp, t, options); break;
+    case Algorithm::kFirstFit: runs = FirstFit(hp, t, options); break;
+    case Algorithm::kRandomFit: runs = RandomFit(hp, t, options); break;
+    case Algorithm::kBeam: runs = Beam(h, t, options); break;
+    case Algorithm::kDp: {
+      plan_internal::DpResult r = plan_internal::SolveDp(h, t, options);
+      if (r.reached) {
+        runs = std::move(r.runs);
+      } else {  // free order beyond the exact table's reach
+        runs = Beam(h, t, options);
+        solver = AlgorithmName(Algorithm::kBeam);
+        exact = false;
+      }
+      break;
+    }
   }
   const double solve_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   Plan plan;
-  if (!runs.empty()) {
-    ES_ASSIGN_OR_RETURN(plan, EvaluatePlan(problem, runs));
-  }
+  if (!runs.empty()) plan = plan_internal::EvaluateHosts(h, runs);
   if (runs.empty() || !plan.feasible) {
-    const bool exact = algorithm == Algorithm::kBruteForce || algorithm == Algorithm::kDp;
     Plan none;
-    none.reason = exact || !plan_internal::Reachability(problem, t, options.use_all)[0][0]
-                      ? plan_internal::InfeasibleReason(problem, t, options.use_all)
-                      : std::string(AlgorithmName(algorithm)) + " found no feasible plan (one exists: try dp)";
+    if (exact) {
+      none.reason = plan_internal::InfeasibleReason(h, t, options.use_all, options.order);
+    } else {
+      const plan_internal::DpResult check = plan_internal::SolveDp(h, t, options);
+      none.reason = check.reached && check.runs.empty()
+                        ? plan_internal::InfeasibleReason(h, t, options.use_all, options.order)
+                        : solver + " found no feasible plan (" + (check.reached ? "one exists: try dp" : "one may exist") + ")";
+    }
     plan = std::move(none);
   }
   plan.solve_time_s = solve_s;
+  plan.solver = solver;
+  plan.exact = exact;  // the optimum, or proof that nothing is feasible
   return plan;
 }
 

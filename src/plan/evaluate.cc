@@ -8,7 +8,8 @@
 namespace edgesplit {
 namespace plan_internal {
 
-Tables::Tables(const Problem& p) : L(static_cast<int>(p.layers.size())), K(static_cast<int>(p.devices.size())) {
+Tables::Tables(const Hosts& hosts) : h(hosts), L(static_cast<int>(hosts.p.layers.size())), K(hosts.K()) {
+  const Problem& p = h.p;
   prefix.assign(K, std::vector<double>(L + 1, 0.0));
   for (int k = 0; k < K; ++k)
     for (int j = 0; j < L; ++j) prefix[k][j + 1] = prefix[k][j] + p.layers[j].compute_s[k];
@@ -18,10 +19,12 @@ Tables::Tables(const Problem& p) : L(static_cast<int>(p.layers.size())), K(stati
   for (int k = 0; k < K; ++k)
     for (int j = L - 1; j >= 0; --j)
       next_over_ram[k][j] = p.layers[j].arena_bytes > p.devices[k].ram_bytes ? j : next_over_ram[k][j + 1];
-  hop_s.assign(L, 0.0);
-  for (int i = 1; i < L; ++i) hop_s[i] = TransferSeconds(p.link, p.layers[i - 1].out_bytes);
-  input_s = TransferSeconds(p.link, p.input_bytes);
-  result_s = L > 0 ? TransferSeconds(p.link, p.layers[L - 1].out_bytes) : 0;
+  for (const LinkProfile& link : h.links) {
+    hop_s.emplace_back(L, 0.0);
+    for (int i = 1; i < L; ++i) hop_s.back()[i] = TransferSeconds(link, p.layers[i - 1].out_bytes);
+    input_s.push_back(TransferSeconds(link, p.input_bytes));
+    result_s.push_back(L > 0 ? TransferSeconds(link, p.layers[L - 1].out_bytes) : 0);
+  }
 }
 
 bool RunFits(const Problem& p, const Tables& t, int k, int first, int last) {
@@ -35,10 +38,9 @@ Weights AdditiveWeights(const Problem& p, Objective objective) {
   if (objective != Objective::kEnergy) return w;
   const PlanDevice& s = p.devices[0];
   for (size_t k = 0; k < p.devices.size(); ++k) w.compute[k] = k == 0 ? s.active_w : s.idle_w;
-  w.input = s.tx_w;
-  w.hop_from_sensor = s.tx_w;
-  w.hop = s.idle_w;
-  w.result = s.rx_w;
+  w.tx = s.tx_w;
+  w.rx = s.rx_w;
+  w.other = s.idle_w;
   return w;
 }
 
@@ -60,7 +62,8 @@ std::vector<std::vector<char>> Reachability(const Problem& p, const Tables& t, b
   return reach;
 }
 
-std::string InfeasibleReason(const Problem& p, const Tables& t, bool use_all) {
+std::string InfeasibleReason(const Hosts& h, const Tables& t, bool use_all, Order order) {
+  const Problem& p = h.p;
   if (use_all && t.L < t.K)
     return "--use-all needs at least one layer group per device: " + std::to_string(t.L) + " groups for " +
            std::to_string(t.K) + " devices";
@@ -78,6 +81,17 @@ std::string InfeasibleReason(const Problem& p, const Tables& t, bool use_all) {
   if (total > capacity)
     return "the model's " + std::to_string(total) + " weight bytes exceed the devices' combined capacity of " +
            std::to_string(capacity) + " bytes";
+  if (order == Order::kFree || !h.single_link) {
+    std::string links;
+    if (!h.single_link)
+      for (int a = 0; a < t.K; ++a)
+        for (int b = 0; b < t.K; ++b)
+          if (a != b && h.Link(a, b) < 0 && links.size() < 200)
+            links += (links.empty() ? "" : ", ") + p.devices[a].name + "->" + p.devices[b].name;
+    return "no assignment of the " + std::to_string(t.L) + " layer groups to the " + std::to_string(t.K) + " devices" +
+           (order == Order::kFree ? " in any order" : " in order") + " keeps every device within its weight capacity and RAM" +
+           (use_all ? " while using every device" : "") + (links.empty() ? "" : " over the pairs with a link (none: " + links + ")");
+  }
   // Packing each device in order as full as it goes reaches at least as far as
   // any plan (a sub-run of a run that fits also fits), so when it stops short,
   // that is the reason, and it names where each device's limit bit.
@@ -121,21 +135,28 @@ namespace {
 // Totals of a plan; the one costing routine behind EvaluatePlan and FastObjective.
 struct Totals {
   bool feasible = true;
-  double latency = 0, max_compute = 0, max_transfer = 0, transfer_sum = 0;
+  double latency = 0, max_compute = 0, max_transfer = 0, shared_sum = 0;
   double sensor_compute = 0, sensor_tx = 0, sensor_rx = 0;
 };
 
-Totals Accumulate(const Problem& p, const std::vector<Run>& runs, Plan* detail) {
+Totals Accumulate(const Hosts& h, const std::vector<Run>& runs, Plan* detail) {
+  const Problem& p = h.p;
   Totals tot;
   const int L = static_cast<int>(p.layers.size());
   auto transfer = [&](const char* kind, int from, int to, int64_t bytes) {
-    const double s = TransferSeconds(p.link, bytes);
+    const int link = h.Link(from, to);
+    if (link < 0) {  // no link joins the pair: infeasible, totals stay finite
+      if (tot.feasible && detail) detail->reason = "no link from '" + p.devices[from].name + "' to '" + p.devices[to].name + "'";
+      tot.feasible = false;
+      return;
+    }
+    const double s = TransferSeconds(h.links[link], bytes);
     tot.latency += s;
-    tot.transfer_sum += s;
-    tot.max_transfer = std::max(tot.max_transfer, s);
+    if (h.links[link].shared_medium) tot.shared_sum += s;
+    else tot.max_transfer = std::max(tot.max_transfer, s);
     if (from == 0) tot.sensor_tx += s;
     if (to == 0) tot.sensor_rx += s;
-    if (detail) detail->transfers.push_back({kind, from, to, bytes, s});
+    if (detail) detail->transfers.push_back({kind, from, to, bytes, s, link});
   };
   if (runs.front().device != 0) transfer("input", 0, runs.front().device, p.input_bytes);
   for (size_t r = 0; r < runs.size(); ++r) {
@@ -169,11 +190,10 @@ Totals Accumulate(const Problem& p, const std::vector<Run>& runs, Plan* detail) 
   return tot;
 }
 
-double Throughput(const Problem& p, const Totals& t) {
-  return std::max(t.max_compute, p.link.shared_medium ? t.transfer_sum : t.max_transfer);
-}
+// Every transfer over a non-shared link is its own stage; those over shared-medium links are one together.
+double Throughput(const Totals& t) { return std::max({t.max_compute, t.max_transfer, t.shared_sum}); }
 
-double Energy(const Problem& p, const Totals& t) {
+double Energy(const Problem& p, const Totals& t) {  // the sensor's
   const PlanDevice& s = p.devices[0];
   const double busy = t.sensor_compute + t.sensor_tx + t.sensor_rx;
   return s.active_w * t.sensor_compute + s.tx_w * t.sensor_tx + s.rx_w * t.sensor_rx +
@@ -182,13 +202,23 @@ double Energy(const Problem& p, const Totals& t) {
 
 }  // namespace
 
-double FastObjective(const Problem& p, const std::vector<Run>& runs, Objective objective) {
-  const Totals t = Accumulate(p, runs, nullptr);
+Plan EvaluateHosts(const Hosts& h, const std::vector<Run>& runs) {
+  Plan plan;
+  const Totals t = Accumulate(h, runs, &plan);
+  plan.feasible = t.feasible;
+  plan.latency_s = t.latency;
+  plan.throughput_stage_s = Throughput(t);
+  plan.energy_j = Energy(h.p, t);
+  return plan;
+}
+
+double FastObjective(const Hosts& h, const std::vector<Run>& runs, Objective objective) {
+  const Totals t = Accumulate(h, runs, nullptr);
   if (!t.feasible) return kInf;
   switch (objective) {
     case Objective::kLatency: return t.latency;
-    case Objective::kThroughput: return Throughput(p, t);
-    case Objective::kEnergy: return Energy(p, t);
+    case Objective::kThroughput: return Throughput(t);
+    case Objective::kEnergy: return Energy(h.p, t);
   }
   return kInf;
 }
@@ -197,25 +227,24 @@ double FastObjective(const Problem& p, const std::vector<Run>& runs, Objective o
 
 using plan_internal::Accumulate;
 
-Result<Plan> EvaluatePlan(const Problem& problem, const std::vector<Run>& runs) {
-  const int L = static_cast<int>(problem.layers.size()), K = static_cast<int>(problem.devices.size());
+Result<Plan> EvaluatePlan(const Problem& problem, const std::vector<Run>& runs, Order order) {
+  ES_RETURN_IF_ERROR(ValidateProblem(problem));
+  const plan_internal::Hosts h = plan_internal::ExpandHosts(problem);
+  const int L = static_cast<int>(problem.layers.size()), K = h.K();
   if (runs.empty()) return InvalidArgument("a plan needs at least one run");
+  std::vector<char> used(K, 0);
   for (size_t r = 0; r < runs.size(); ++r) {
     const Run& run = runs[r];
     const std::string at = "run " + std::to_string(r) + ": ";
     if (run.device < 0 || run.device >= K) return InvalidArgument(at + "device index " + std::to_string(run.device) + " out of range");
     if (run.first > run.last || run.first < 0 || run.last >= L) return InvalidArgument(at + "bad group range");
     if (run.first != (r == 0 ? 0 : runs[r - 1].last + 1)) return InvalidArgument(at + "runs must cover the groups in order without gaps");
-    if (r > 0 && run.device <= runs[r - 1].device) return InvalidArgument(at + "devices must keep their order and appear once");
+    if (order == Order::kFixed && r > 0 && run.device <= runs[r - 1].device)
+      return InvalidArgument(at + "devices must keep their order and appear once");
+    if (used[run.device]++) return InvalidArgument(at + "a device appears more than once");
   }
   if (runs.back().last != L - 1) return InvalidArgument("the runs stop before the last group");
-  Plan plan;
-  const plan_internal::Totals t = Accumulate(problem, runs, &plan);
-  plan.feasible = t.feasible;
-  plan.latency_s = t.latency;
-  plan.throughput_stage_s = plan_internal::Throughput(problem, t);
-  plan.energy_j = plan_internal::Energy(problem, t);
-  return plan;
+  return plan_internal::EvaluateHosts(h, runs);
 }
 
 double ObjectiveValue(const Plan& plan, Objective objective) {
@@ -228,22 +257,21 @@ double ObjectiveValue(const Plan& plan, Objective objective) {
   return plan_internal::kInf;
 }
 
-Status CheckBruteForceSize(int layers, int devices, bool use_all, int64_t max_plans) {
+Status CheckBruteForceSize(int layers, int devices, bool use_all, int64_t max_plans, Order order) {
   if (max_plans <= 0) return Status::Ok();
-  const int64_t plans = CountPlans(layers, devices, use_all);
+  const int64_t plans = CountPlans(layers, devices, use_all, order);
   const bool too_many = plans > max_plans;
   if (!too_many && plans <= kMaxBruteForceWork / std::max(1, layers)) return Status::Ok();
   const std::string size = std::to_string(plans) + " plans of " + std::to_string(layers) + " layer groups on " +
                            std::to_string(devices) + " devices";
-  return OutOfRange("brute force would enumerate " + size + (too_many ? ", more than --max-plans " + std::to_string(max_plans)
-                                                                       : ", more than " + std::to_string(kMaxBruteForceWork) +
-                                                                             " plans x groups of work") +
-                    " (plans grow as L^(K-1)); dp finds the same optimum in O(K*L): use --algorithm dp, or "
-                    "--max-plans 0 to run it anyway");
+  return OutOfRange("brute force would enumerate " + size +
+                    (too_many ? ", more than --max-plans " + std::to_string(max_plans)
+                              : ", more than " + std::to_string(kMaxBruteForceWork) + " plans x groups of work") +
+                    " (plans grow as L^(K-1)); dp finds the same optimum: use --algorithm dp, or --max-plans 0 to run it anyway");
 }
 
-int64_t CountPlans(int layers, int devices, bool use_all) {
-  // sum over m used devices of C(L-1, m-1) * C(K, m) (use_all: m = K only).
+int64_t CountPlans(int layers, int devices, bool use_all, Order order) {
+  // sum over m used devices of C(L-1, m-1) * C(K, m) (use_all: m = K only); free order: x m! (every order).
   auto choose = [](int n, int r) -> double {
     if (r < 0 || r > n) return 0;
     double c = 1;
@@ -251,7 +279,12 @@ int64_t CountPlans(int layers, int devices, bool use_all) {
     return c;
   };
   double total = 0;
-  for (int m = use_all ? devices : 1; m <= devices; ++m) total += choose(layers - 1, m - 1) * choose(devices, m);
+  for (int m = use_all ? devices : 1; m <= devices; ++m) {
+    double orders = 1;
+    if (order == Order::kFree)
+      for (int i = 2; i <= m; ++i) orders *= i;
+    total += choose(layers - 1, m - 1) * choose(devices, m) * orders;
+  }
   return total >= 9.2e18 ? INT64_MAX : static_cast<int64_t>(std::llround(total));
 }
 

@@ -13,8 +13,68 @@ using json_fields::Reader;
 using OrderedJson = nlohmann::ordered_json;  // output keeps key order
 constexpr int64_t kMaxBytes = int64_t{1} << 53;
 constexpr double kMaxNumber = 1e300;
+constexpr int64_t kMaxCount = 4096;
+
+Status ValidateLink(const LinkProfile& k, const std::string& what) {
+  if (k.payload_bytes < 1) return InvalidArgument(what + " payload_bytes must be >= 1");
+  if (!(k.bytes_per_s > 0)) return InvalidArgument(what + " bytes_per_s must be > 0");
+  if (!(k.loss >= 0 && k.loss < 1)) return InvalidArgument(what + " loss must be in [0, 1)");
+  if (!(k.per_message_s >= 0 && k.per_frame_s >= 0)) return InvalidArgument(what + " per_message_s and per_frame_s must be >= 0");
+  return Status::Ok();
+}
+
+// A link's fields from `k` (an inline link object).
+void ReadLinkFields(Reader& k, LinkProfile& link, const std::string& default_name) {
+  link.name = k.String("name", false, default_name);
+  link.per_message_s = k.Number("per_message_s", 0, kMaxNumber);
+  link.per_frame_s = k.Number("per_frame_s", 0, kMaxNumber);
+  link.payload_bytes = k.Integer("payload_bytes", 1, kMaxBytes);
+  link.bytes_per_s = k.Number("bytes_per_s", 1e-300, kMaxNumber, true, 1);
+  link.loss = k.Number("loss", 0, 0.999999, false, 0);
+  link.shared_medium = k.Bool("shared_medium", false);
+  link.setup_s = k.Number("setup_s", 0, kMaxNumber, false, 0);
+  link.transport = k.String("transport", false, "");
+}
+
+// The "links" array `a` (elements at "links[i]."), each a profile name or inline fields.
+Status ReadLinks(const json_fields::Json& a, Reader& r, const std::string& profiles_dir, std::vector<PlanLink>* out) {
+  for (size_t i = 0; i < a.size() && r.status().ok(); ++i) {
+    Reader e = r.Element(a[i], "links", i);
+    PlanLink l;
+    l.from = e.String("from");
+    l.to = e.String("to");
+    if (e.status().ok() && a[i].contains("profile")) {
+      const std::string name = e.String("profile");
+      if (e.status().ok()) {
+        auto link = LoadLinkProfile(ProfilesDir(profiles_dir), name);
+        if (!link.ok()) e.Fail("profile", "'" + name + "': " + link.status().message());
+        else l.link = *link;
+      }
+    } else {
+      ReadLinkFields(e, l.link, l.from + "-" + l.to);
+    }
+    r.Merge(e);
+    out->push_back(std::move(l));
+  }
+  return r.status();
+}
 
 }  // namespace
+
+Status ParseLinks(const std::string& text, const std::string& origin, const std::string& profiles_dir, Problem* problem) {
+  json_fields::Json j = json_fields::Json::parse(text, nullptr, false);
+  if (j.is_discarded()) return InvalidArgument(origin + ": not valid JSON");
+  const json_fields::Json* a = j.is_array() ? &j : j.is_object() && j.contains("links") ? &j["links"] : nullptr;
+  if (!a || !a->is_array() || a->empty()) return InvalidArgument(origin + ": expected a non-empty \"links\" array");
+  Reader r(j, origin, "");
+  std::vector<PlanLink> links;
+  ES_RETURN_IF_ERROR(ReadLinks(*a, r, profiles_dir, &links));
+  Problem q = *problem;
+  q.links = std::move(links);
+  if (Status st = ValidateProblem(q); !st.ok()) return InvalidArgument(origin + ": " + st.message());
+  *problem = std::move(q);
+  return Status::Ok();
+}
 
 Status ValidateProblem(const Problem& p) {
   if (p.layers.empty()) return InvalidArgument("the problem has no layer groups");
@@ -29,15 +89,31 @@ Status ValidateProblem(const Problem& p) {
     if (l.weight_bytes < 0 || l.out_bytes < 0 || l.arena_bytes < 0)
       return InvalidArgument("layer group " + std::to_string(g) + " has negative bytes");
   }
-  const LinkProfile& k = p.link;
-  if (k.payload_bytes < 1) return InvalidArgument("link payload_bytes must be >= 1");
-  if (!(k.bytes_per_s > 0)) return InvalidArgument("link bytes_per_s must be > 0");
-  if (!(k.loss >= 0 && k.loss < 1)) return InvalidArgument("link loss must be in [0, 1)");
-  if (!(k.per_message_s >= 0 && k.per_frame_s >= 0)) return InvalidArgument("link per_message_s and per_frame_s must be >= 0");
+  int64_t hosts = 0;
+  for (const PlanDevice& d : p.devices) {
+    if (d.count < 1 || d.count > kMaxCount)
+      return InvalidArgument("device '" + d.name + "' has count " + std::to_string(d.count) + "; it must be in [1, " + std::to_string(kMaxCount) + "]");
+    hosts += d.count;
+  }
+  if (hosts > kMaxCount) return InvalidArgument("the devices have " + std::to_string(hosts) + " hosts in all; at most " + std::to_string(kMaxCount));
+  ES_RETURN_IF_ERROR(ValidateLink(p.link, "link"));
+  for (size_t i = 0; i < p.links.size(); ++i) {
+    const PlanLink& l = p.links[i];
+    const std::string at = "links[" + std::to_string(i) + "]";
+    for (const std::string* end : {&l.from, &l.to}) {
+      bool known = false;
+      for (const PlanDevice& d : p.devices) known |= d.name == *end;
+      if (!known) return InvalidArgument(at + " names no device '" + *end + "'");
+    }
+    for (size_t j = 0; j < i; ++j)
+      if (p.links[j].from == l.from && p.links[j].to == l.to)
+        return InvalidArgument(at + " repeats the pair " + l.from + " -> " + l.to + " of links[" + std::to_string(j) + "]");
+    ES_RETURN_IF_ERROR(ValidateLink(l.link, at));
+  }
   return Status::Ok();
 }
 
-Result<Problem> ParseProblem(const std::string& text, const std::string& origin) {
+Result<Problem> ParseProblem(const std::string& text, const std::string& origin, const std::string& profiles_dir) {
   ES_ASSIGN_OR_RETURN(json_fields::Json j, json_fields::ParseObject(text, origin));
   Reader r(j, origin, "");
   Problem p;
@@ -56,6 +132,7 @@ Result<Problem> ParseProblem(const std::string& text, const std::string& origin)
       dev.idle_w = e.Number("idle_w", 0, kMaxNumber, false);
       dev.tx_w = e.Number("tx_w", 0, kMaxNumber, false);
       dev.rx_w = e.Number("rx_w", 0, kMaxNumber, false);
+      dev.count = static_cast<int>(e.Integer("count", 1, kMaxCount, false, 1));
       r.Merge(e);
       p.devices.push_back(std::move(dev));
     }
@@ -83,24 +160,30 @@ Result<Problem> ParseProblem(const std::string& text, const std::string& origin)
       p.layers.push_back(std::move(l));
     }
   }
-  Reader k = r.Object("link");
-  LinkProfile& link = p.link;
-  link.name = k.String("name", false, "custom");
-  link.per_message_s = k.Number("per_message_s", 0, kMaxNumber);
-  link.per_frame_s = k.Number("per_frame_s", 0, kMaxNumber);
-  link.payload_bytes = k.Integer("payload_bytes", 1, kMaxBytes);
-  link.bytes_per_s = k.Number("bytes_per_s", 1e-300, kMaxNumber, true, 1);
-  link.loss = k.Number("loss", 0, 0.999999, false, 0);
-  link.shared_medium = k.Bool("shared_medium", false);
-  link.setup_s = k.Number("setup_s", 0, kMaxNumber, false, 0);
-  r.Merge(k);
+  const bool has_links = j.contains("links") && !j["links"].is_null();
+  if (has_links && r.status().ok()) {
+    if (const json_fields::Json* links = r.Array("links")) (void)ReadLinks(*links, r, profiles_dir, &p.links);  // errors stay in r
+  }
+  if (!has_links || (j.contains("link") && !j["link"].is_null())) {
+    Reader k = r.Object("link");
+    ReadLinkFields(k, p.link, "custom");
+    r.Merge(k);
+  } else if (!p.links.empty()) {
+    p.link = p.links[0].link;  // unused: every pair's link comes from `links`
+  }
   if (!r.status().ok()) return r.status();
+  if (Status st = ValidateProblem(p); !st.ok() && !p.links.empty()) return InvalidArgument(origin + ": " + st.message());
   return p;
 }
 
-Result<Problem> LoadProblem(const std::string& path) {
+Status LoadLinks(const std::string& path, const std::string& profiles_dir, Problem* problem) {
   ES_ASSIGN_OR_RETURN(std::string text, json_fields::ReadTextFile(path));
-  return ParseProblem(text, path);
+  return ParseLinks(text, path, profiles_dir, problem);
+}
+
+Result<Problem> LoadProblem(const std::string& path, const std::string& profiles_dir) {
+  ES_ASSIGN_OR_RETURN(std::string text, json_fields::ReadTextFile(path));
+  return ParseProblem(text, path, profiles_dir);
 }
 
 std::string ProblemToJson(const Problem& p) {
@@ -114,13 +197,27 @@ std::string ProblemToJson(const Problem& p) {
     j["layers"].push_back({{"name", l.name}, {"weight_bytes", l.weight_bytes}, {"out_bytes", l.out_bytes},
                            {"arena_bytes", l.arena_bytes}, {"compute_s", l.compute_s}});
   j["devices"] = OrderedJson::array();
-  for (const PlanDevice& d : p.devices)
-    j["devices"].push_back({{"name", d.name}, {"weight_capacity_bytes", d.weight_capacity_bytes}, {"ram_bytes", d.ram_bytes},
-                            {"active_w", d.active_w}, {"idle_w", d.idle_w}, {"tx_w", d.tx_w}, {"rx_w", d.rx_w}});
-  const LinkProfile& k = p.link;
-  j["link"] = {{"name", k.name}, {"per_message_s", k.per_message_s}, {"per_frame_s", k.per_frame_s},
-               {"payload_bytes", k.payload_bytes}, {"bytes_per_s", k.bytes_per_s}, {"loss", k.loss},
-               {"shared_medium", k.shared_medium}, {"setup_s", k.setup_s}};
+  for (const PlanDevice& d : p.devices) {
+    OrderedJson e = {{"name", d.name}, {"weight_capacity_bytes", d.weight_capacity_bytes}, {"ram_bytes", d.ram_bytes},
+                     {"active_w", d.active_w}, {"idle_w", d.idle_w}, {"tx_w", d.tx_w}, {"rx_w", d.rx_w}};
+    if (d.count != 1) e["count"] = d.count;
+    j["devices"].push_back(e);
+  }
+  auto link_json = [](const LinkProfile& k) {
+    return OrderedJson{{"name", k.name}, {"per_message_s", k.per_message_s}, {"per_frame_s", k.per_frame_s},
+                       {"payload_bytes", k.payload_bytes}, {"bytes_per_s", k.bytes_per_s}, {"loss", k.loss},
+                       {"shared_medium", k.shared_medium}, {"setup_s", k.setup_s}};
+  };
+  j["link"] = link_json(p.link);
+  if (!p.links.empty()) {
+    j["links"] = OrderedJson::array();
+    for (const PlanLink& l : p.links) {
+      OrderedJson e = {{"from", l.from}, {"to", l.to}};
+      e.update(link_json(l.link));
+      if (!l.link.transport.empty()) e["transport"] = l.link.transport;
+      j["links"].push_back(e);
+    }
+  }
   return j.dump(2) + "\n";
 }
 
