@@ -19,7 +19,7 @@ echo "== install, then the example project against the installed tree (find_pack
 
 echo "== test suite under AddressSanitizer + UndefinedBehaviorSanitizer"
 "$root/scripts/build.sh" "$root/build-asan" -DEDGESPLIT_SANITIZE=ON -DEDGESPLIT_BENCH=OFF
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 LSAN_OPTIONS="suppressions=$root/tests/lsan.supp" \
   ctest --test-dir "$root/build-asan" -j"$jobs" --output-on-failure
 
 echo "== fuzzing (${EDGESPLIT_FUZZ_SECONDS:-60} s per target)"

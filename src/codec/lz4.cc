@@ -32,7 +32,7 @@ uint8_t* PutSequence(uint8_t* op, const uint8_t* literals, size_t lit_len, size_
   const size_t ml = match_len ? match_len - kMinMatch : 0;
   *token = static_cast<uint8_t>(((lit_len >= 15 ? 15 : lit_len) << 4) | (ml >= 15 ? 15 : ml));
   if (lit_len >= 15) op = PutLength(op, lit_len - 15);
-  std::memcpy(op, literals, lit_len);
+  if (lit_len > 0) std::memcpy(op, literals, lit_len);  // an empty input may come as a null pointer
   op += lit_len;
   if (match_len == 0) return op;  // the last sequence: literals only
   *op++ = static_cast<uint8_t>(offset);
