@@ -131,7 +131,8 @@ Status EncodeAffine(CodecQuant q, const CutTensorView& t, uint8_t* body) {
     PutF32(body + 8 * size_t{g} + 4, scale);
     for (size_t i = begin; i < begin + per; ++i) {
       const float r = (ValueAt(t, i) - lo) * inv + 0.5f;
-      const uint32_t code = r >= static_cast<float>(levels) ? levels : static_cast<uint32_t>(r);
+      // A non-finite value (NaN from the head) gets code 0 rather than an undefined conversion.
+      const uint32_t code = !(r >= 0.0f) ? 0u : r >= static_cast<float>(levels) ? levels : static_cast<uint32_t>(r);
       if (bits == 8) codes[i] = static_cast<uint8_t>(code);
       else codes[i * bits / 8] |= static_cast<uint8_t>(code << ((i * bits) % 8));
     }
