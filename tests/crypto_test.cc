@@ -191,7 +191,7 @@ TEST(Crypto, X25519Rfc7748Iterated) {
     Bytes32 next;
     X25519(k, u, &next);
     u = k, k = next;
-    if (i == 1) EXPECT_EQ(ToHex(k), "422c8e7a6227d7bca1350b3e2bb7279f7897b87bb6854b783c60e80311ae3079");
+    if (i == 1) { EXPECT_EQ(ToHex(k), "422c8e7a6227d7bca1350b3e2bb7279f7897b87bb6854b783c60e80311ae3079"); }
   }
   EXPECT_EQ(ToHex(k), "684cf59ba83309552800ef566f2f4d3c1c3887c49360e3875f2eb94d99532c51");
 }
@@ -324,7 +324,7 @@ TEST_F(CryptoVsSodium, X25519) {
     Bytes32 got;
     const bool ok = X25519(k, u, &got);
     ASSERT_EQ(ok, sodium_ok);
-    if (ok) ASSERT_EQ(ToHex(got), ToHex(want)) << "case " << i;
+    if (ok) { ASSERT_EQ(ToHex(got), ToHex(want)) << "case " << i; }
     if (i % 8 == 0) {
       crypto_scalarmult_base(want, k.data());
       ASSERT_EQ(ToHex(X25519Base(k)), ToHex(want));

@@ -52,7 +52,7 @@ void ExpectPyTorchPredictions(const std::string& name) {
   const double torch_acc = nlohmann::json::parse(testing::ReadFile(acc_path))["models"][name]["accuracy"].get<double>();
   std::printf("%s: edgesplit f32 %.4f, PyTorch %.4f, %d exact ties resolved differently\n", name.c_str(),
               j["accuracy"].get<double>(), torch_acc, differ);
-  if (differ == 0) EXPECT_DOUBLE_EQ(j["accuracy"].get<double>(), torch_acc);
+  if (differ == 0) { EXPECT_DOUBLE_EQ(j["accuracy"].get<double>(), torch_acc); }
   EXPECT_GT(torch_acc, 0.8);  // a trained model, not a chance-level one
 
   // int8 (calibrated on training images) within 1 point of f32.

@@ -248,9 +248,9 @@ TEST(OneDnnTest, SmallNodesRunOnTheCallingThread) {
     const bool on_caller = impl.find(" on the calling thread") != std::string::npos;
     serial += on_caller;
     pooled += !on_caller;
-    if (g.nodes[i].name == "Conv1") EXPECT_FALSE(on_caller) << "the stem conv (10.8M MACs) uses the pool";
-    if (g.nodes[i].name == "block_16_project") EXPECT_FALSE(on_caller) << impl;
-    if (g.nodes[i].name == "block_15_add") EXPECT_TRUE(on_caller) << "a 7x7x160 add is too small to fork for";
+    if (g.nodes[i].name == "Conv1") { EXPECT_FALSE(on_caller) << "the stem conv (10.8M MACs) uses the pool"; }
+    if (g.nodes[i].name == "block_16_project") { EXPECT_FALSE(on_caller) << impl; }
+    if (g.nodes[i].name == "block_15_add") { EXPECT_TRUE(on_caller) << "a 7x7x160 add is too small to fork for"; }
   }
   EXPECT_GT(serial, 0);
   EXPECT_GT(pooled, serial);

@@ -68,7 +68,7 @@ TEST(OnnxQdq, QuantizedZooModelsRoundTripToTheSameInt8Graph) {
     for (const auto& n : model.graph().node()) qdq += n.op_type() == "QuantizeLinear" || n.op_type() == "DequantizeLinear";
     EXPECT_GT(qdq, static_cast<int>(g->nodes.size()));  // every int8 op spelled out
     for (const auto& vi : model.graph().value_info())
-      if (vi.type().tensor_type().elem_type() == onnx::TensorProto::INT8) EXPECT_EQ(vi.name().find("_float"), std::string::npos);
+      if (vi.type().tensor_type().elem_type() == onnx::TensorProto::INT8) { EXPECT_EQ(vi.name().find("_float"), std::string::npos); }
     ExpectSameInt8Graph(q, *back);
     ExpectSameOutputs(q, *back);
     EXPECT_TRUE(IsQuantized(*back));
