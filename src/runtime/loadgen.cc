@@ -185,9 +185,14 @@ Result<LoadgenReport> RunLoadgen(const LoadgenOptions& o, const std::atomic<bool
     net::RequestClient& client = *clients[static_cast<size_t>(k)];
     const std::string device = o.device_prefix + "-" + std::to_string(k);
     std::set<uint32_t> done;
+    Rng phase_rng(static_cast<uint64_t>(k) + 1);
+    const double phase = phase_rng.Uniform(0.0f, 1.0f);
     for (int r = 0; r < o.requests; ++r) {
       if (stop && stop->load()) break;
-      if (o.request_rate > 0) net::SleepUntil(start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(r / o.request_rate)));
+      // Each client keeps its own seeded phase within the period: independent
+      // devices are not synchronized (all starting together is the worst case).
+      if (o.request_rate > 0)
+        net::SleepUntil(start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>((r + phase) / o.request_rate)));
       const uint32_t id = static_cast<uint32_t>(r + 1);
       const int cut = (k + r) % work->num_cuts();
       const int input = (k * 7 + r) % work->num_inputs();
