@@ -240,16 +240,7 @@ Result<DeviceReport> RunDevice(const DeviceOptions& o) {
       }
     }
     q.total_s = net::SecondsSince(t0) / scale;
-    q.verified = result == reference ||
-                 (whole->output_tensor().dtype == DType::kFloat32 && result.size() == reference.size() && [&] {
-                   const float* a = reinterpret_cast<const float*>(result.data());
-                   const float* b = reinterpret_cast<const float*>(reference.data());
-                   float s = 0;
-                   for (size_t i = 0; i < reference.size() / 4; ++i) s = std::max(s, std::fabs(b[i]));
-                   for (size_t i = 0; i < reference.size() / 4; ++i)
-                     if (!(std::fabs(a[i] - b[i]) <= 1e-5f * std::max(s, 1e-30f))) return false;
-                   return true;
-                 }());
+    q.verified = SameResult(result, reference, whole->output_tensor().dtype);
     report.requests.push_back(std::move(q));
   }
   return report;
@@ -279,18 +270,13 @@ std::string DeviceJson(const DeviceReport& r) {
     list.push_back(std::move(e));
   }
   std::sort(totals.begin(), totals.end());
-  auto pct = [&](double p) {
-    if (totals.empty()) return 0.0;
-    const size_t i = static_cast<size_t>(std::max(1.0, std::ceil(p * static_cast<double>(totals.size())))) - 1;
-    return totals[std::min(i, totals.size() - 1)];
-  };
   j["requests_total"] = r.requests.size();
   j["served"] = server;
   j["busy"] = busy;
   j["local"] = local;
   j["verified"] = verified;
-  j["p50_s"] = pct(0.5);
-  j["p99_s"] = pct(0.99);
+  j["p50_s"] = SortedPercentile(totals, 0.5);
+  j["p99_s"] = SortedPercentile(totals, 0.99);
   j["splits"] = splits;
   j["requests"] = std::move(list);
   return j.dump(2);

@@ -96,22 +96,9 @@ class Workload {
     return message;
   }
 
-  // Whether `result` is the reference for `input`: int8 bit for bit; f32
-  // within 1e-5 of the reference's largest magnitude (batched kernels may
-  // block the sums differently: docs/serve.md).
+  // Whether `result` is local inference's output for `input` (SameResult).
   bool Matches(const wire::DecodedMessage& result, int input) const {
-    const std::vector<uint8_t>& ref = reference(input);
-    if (result.payload.size() != ref.size() || result.header.dtype != output_dtype_) return false;
-    if (output_dtype_ != DType::kFloat32) return std::memcmp(result.payload.data(), ref.data(), ref.size()) == 0;
-    const size_t n = ref.size() / 4;
-    std::vector<float> a(n), b(n);
-    std::memcpy(a.data(), result.payload.data(), ref.size());
-    std::memcpy(b.data(), ref.data(), ref.size());
-    float scale = 0;
-    for (float v : b) scale = std::max(scale, std::fabs(v));
-    for (size_t i = 0; i < n; ++i)
-      if (!(std::fabs(a[i] - b[i]) <= 1e-5f * std::max(scale, 1e-30f))) return false;
-    return true;
+    return result.header.dtype == output_dtype_ && SameResult(result.payload, reference(input), output_dtype_);
   }
 
  private:
@@ -279,14 +266,8 @@ Result<LoadgenReport> RunLoadgen(const LoadgenOptions& o, const std::atomic<bool
   }
   for (const auto& c : clients) rep.deduplicated += c->suppressed_duplicates();
   std::sort(latencies.begin(), latencies.end());
-  auto pct = [&](double q) {
-    if (latencies.empty()) return 0.0;
-    const double rank = std::ceil(q * static_cast<double>(latencies.size()));  // nearest-rank percentile
-    const size_t i = static_cast<size_t>(std::max(1.0, rank)) - 1;
-    return latencies[std::min(i, latencies.size() - 1)];
-  };
-  rep.p50_s = pct(0.5);
-  rep.p99_s = pct(0.99);
+  rep.p50_s = SortedPercentile(latencies, 0.5);
+  rep.p99_s = SortedPercentile(latencies, 0.99);
   rep.throughput_rps = rep.wall_s > 0 ? static_cast<double>(rep.completed) / rep.wall_s : 0;
   return rep;
 }

@@ -1,6 +1,8 @@
 // The server's tails, the served-cut selection and the model fingerprint.
 #include "tail_set.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "edgesplit/analysis.h"
@@ -178,6 +180,30 @@ int64_t TailSet::arena_bytes() const {
   int64_t total = 0;
   for (const Tail& t : tails_) total += t.segment->arena_bytes() + static_cast<int64_t>(t.outputs.size());
   return total;
+}
+
+bool SameResult(std::span<const uint8_t> result, std::span<const uint8_t> reference, DType dtype) {
+  if (result.size() != reference.size()) return false;
+  if (std::equal(result.begin(), result.end(), reference.begin())) return true;
+  if (dtype != DType::kFloat32) return false;
+  const size_t n = reference.size() / 4;
+  auto at = [](std::span<const uint8_t> bytes, size_t i) {
+    float v;
+    std::memcpy(&v, bytes.data() + 4 * i, 4);  // the payload need not be float-aligned
+    return v;
+  };
+  float scale = 0;
+  for (size_t i = 0; i < n; ++i) scale = std::max(scale, std::fabs(at(reference, i)));
+  for (size_t i = 0; i < n; ++i)
+    if (!(std::fabs(at(result, i) - at(reference, i)) <= 1e-5f * std::max(scale, 1e-30f))) return false;
+  return true;
+}
+
+double SortedPercentile(const std::vector<double>& sorted, double q) {
+  if (sorted.empty()) return 0;
+  const double rank = std::ceil(q * static_cast<double>(sorted.size()));
+  const size_t i = static_cast<size_t>(std::max(1.0, rank)) - 1;
+  return sorted[std::min(i, sorted.size() - 1)];
 }
 
 }  // namespace edgesplit::runtime

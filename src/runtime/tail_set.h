@@ -68,4 +68,12 @@ class TailSet {
 };
 
 
+// Whether a served result equals local inference: bit for bit, or for f32
+// within 1e-5 of the reference's largest magnitude (a batched oneDNN primitive
+// may block its sums differently: docs/serve.md). What loadgen and device check.
+bool SameResult(std::span<const uint8_t> result, std::span<const uint8_t> reference, DType dtype);
+
+// The nearest-rank percentile q in (0, 1] of `sorted` (ascending); 0 when empty.
+double SortedPercentile(const std::vector<double>& sorted, double q);
+
 }  // namespace edgesplit::runtime
