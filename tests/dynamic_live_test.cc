@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "edgesplit/dynamic_runtime.h"
+#include "edgesplit/serve.h"
 #include "test_util.h"
 
 namespace edgesplit::runtime {
@@ -48,18 +49,27 @@ int FollowDelay(const std::vector<DynamicRecord>& recs, int step, int end, const
 
 TEST(DynamicControl, RoundTripsAndRejectsBadBlocks) {
   DynamicControl c;
-  c.flags = kControlSetRate | kControlReplyTo | kControlProbe;
+  c.flags = kControlSetRate | kControlProbe;
   c.rate_bytes_per_s = 12345.5;
-  c.reply_to = {"10.1.2.3", 40000};
   std::vector<uint8_t> bytes(100, 0);
   ASSERT_TRUE(EncodeDynamicControl(c, bytes).ok());
   auto back = ParseDynamicControl(bytes);  // trailing padding is ignored
   ASSERT_TRUE(back.ok()) << back.status().message();
   EXPECT_EQ(back->flags, c.flags);
   EXPECT_EQ(back->rate_bytes_per_s, c.rate_bytes_per_s);
-  EXPECT_EQ(back->reply_to, c.reply_to);
 
+  // Version 1's reply-to address (a reflection vector: replies go to the sender now) is refused.
   auto bad = bytes;
+  bad[5] |= 4;
+  EXPECT_NE(ParseDynamicControl(bad).status().message().find("flags"), std::string::npos);
+  bad = bytes;
+  bad[4] = 1;
+  EXPECT_NE(ParseDynamicControl(bad).status().message().find("version 1"), std::string::npos);
+  bad = bytes;
+  bad[28] = 0x40;  // where version 1 kept the reply port
+  EXPECT_NE(ParseDynamicControl(bad).status().message().find("reserved"), std::string::npos);
+
+  bad = bytes;
   bad[0] = 'X';
   EXPECT_NE(ParseDynamicControl(bad).status().message().find("magic"), std::string::npos);
   bad = bytes;
@@ -166,6 +176,44 @@ TEST(DynamicLive, KillingTheServerFallsBackAndRestartingRecovers) {
   ASSERT_GE(recovered, 0) << "the head never split again after the restart";
   EXPECT_LE(recovered, 5);
   EXPECT_EQ(after->back().split, before->back().split);
+}
+
+// `run --dynamic --attach`: a `serve --emulate` already running (here in this
+// process) is used as it is; the load it reports is its own (a control ping
+// raises it and the policy sees it in the measured service times), and
+// schedule rows that would stop it are refused.
+TEST(DynamicLive, AttachesToARunningServerAndLearnsItsLoad) {
+  ServeOptions so;
+  so.model = kModel;
+  so.cuts = "strict";
+  so.max_batch = 1;
+  so.emulate = "edge-x86";
+  so.link.link = "udp";
+  so.link.time_scale = kTimeScale;
+  so.link.shaped = true;
+  auto server = EdgeServer::Start(so);
+  ASSERT_TRUE(server.ok()) << server.status().message();
+  DynamicChainOptions o = Options({{1, kHigh, 1}});
+  o.node_binary.clear();
+  o.attach = (*server)->endpoint().ToString();
+  auto chain = DynamicChain::Start(o);
+  ASSERT_TRUE(chain.ok()) << chain.status().message();
+  auto idle = (*chain)->Run(3);
+  ASSERT_TRUE(idle.ok()) << idle.status().message();
+  EXPECT_NE(idle->back().split, "device-only");
+  ASSERT_TRUE((*chain)->SetConditions(0, 50).ok());
+  auto loaded = (*chain)->Run(3);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  for (const DynamicRecord& r : *loaded) EXPECT_TRUE(r.identical) << "request " << r.request;
+  // The first loaded reply's service time is >= 50x the idle tail: the estimate after it says so.
+  EXPECT_GT(loaded->back().load_estimate, 10) << loaded->back().split;
+  EXPECT_GT((*server)->counters().pings, 0);
+  EXPECT_FALSE((*chain)->KillServer().ok());
+
+  o.schedule = {{1, kHigh, 1}, {3, kHigh, 1, ServerState::kDown}};
+  auto refused = DynamicChain::Start(o);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("not this run's to stop"), std::string::npos) << refused.status().message();
 }
 
 TEST(DynamicLive, CliWritesTheLogWithTheIssuesKeys) {

@@ -10,6 +10,7 @@
 #include <map>
 #include <thread>
 
+#include "../src/runtime/process.h"
 #include "edgesplit/runtime.h"
 #include "test_util.h"
 
@@ -204,6 +205,51 @@ TEST(Runtime, PipelinedRequestsAllArriveIdentical) {
   auto recs = (*chain)->Run(6);
   ASSERT_TRUE(recs.ok()) << recs.status().message();
   ExpectAllIdentical(*recs, 6);
+}
+
+// `run --attach`: nodes started by someone else (here by hand, as on other
+// machines) are used as they are; results are still checked bit for bit.
+TEST(Runtime, AttachesToNodesAlreadyRunning) {
+  std::string client;
+  {  // a free port for the results (the last node's --next)
+    auto probe = net::MessageReceiver::Create(net::ChannelOptions{}, {"127.0.0.1", 0});
+    ASSERT_TRUE(probe.ok()) << probe.status().message();
+    client = (*probe)->local_endpoint().ToString();
+  }
+  auto node = [&](const std::string& segment, const std::string& next) {
+    return detail::NodeProcess::Spawn(EDGESPLIT_CLI_PATH, {"node", "--model", kModel, "--segment", segment, "--listen",
+                                                           "127.0.0.1:0", "--next", next, "--link", "udp", "--shape", "off"});
+  };
+  auto tail = node(std::string(kCut) + ":output", client);
+  ASSERT_TRUE(tail.ok()) << tail.status().message();
+  auto tail_at = (*tail)->WaitListening(net::DeadlineIn(60));
+  ASSERT_TRUE(tail_at.ok()) << tail_at.status().message();
+  auto head = node(std::string("input:") + kCut, *tail_at);
+  ASSERT_TRUE(head.ok()) << head.status().message();
+  auto head_at = (*head)->WaitListening(net::DeadlineIn(60));
+  ASSERT_TRUE(head_at.ok()) << head_at.status().message();
+
+  ChainOptions o = TwoNodes("udp", false, 1);
+  o.node_binary.clear();  // nothing is started
+  o.attach = {*head_at, *tail_at};
+  o.listen = client;
+  auto chain = Chain::Start(o);
+  ASSERT_TRUE(chain.ok()) << chain.status().message();
+  EXPECT_TRUE((*chain)->attached());
+  auto recs = (*chain)->Run(3);
+  ASSERT_TRUE(recs.ok()) << recs.status().message();
+  ASSERT_EQ(recs->size(), 3u);
+  for (const InferenceRecord& r : *recs) {
+    EXPECT_TRUE(r.identical) << "request " << r.request_id;
+    EXPECT_TRUE(r.nodes.empty());  // their timings are in their own logs
+  }
+  EXPECT_FALSE((*chain)->KillNode(0).ok());
+  EXPECT_TRUE((*head)->ExitReason().empty());  // still running: not ours to stop
+
+  o.attach = {*head_at};
+  auto wrong = Chain::Start(o);
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.status().message().find("1 node addresses for 2 segments"), std::string::npos) << wrong.status().message();
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "../src/runtime/process.h"
+#include "edgesplit/dynamic_runtime.h"
 #include "edgesplit/net_server.h"
 #include "edgesplit/serve.h"
 #include "edgesplit/wire.h"
@@ -408,6 +409,79 @@ TEST(EdgeServer, RequestsThatCannotStartBeforeTheirDeadlineGetBusy) {
   EXPECT_EQ(r->lost, 0);
   EXPECT_EQ(r->corrupted, 0);
   EXPECT_EQ(r->sent, r->completed + r->busy);
+}
+
+// A control ping's answer: the pong's control block (or its absence).
+Result<runtime::DynamicControl> Control(net::RequestClient& client, uint32_t id, const runtime::DynamicControl& c) {
+  Bytes payload(runtime::kDynamicControlBytes);
+  EXPECT_TRUE(runtime::EncodeDynamicControl(c, payload).ok());
+  wire::MessageHeader h;
+  h.type = wire::MessageType::kPing;
+  h.request_id = id;
+  h.dtype = DType::kUInt8;
+  Bytes m(wire::EncodedMessageBytes(h, payload.size()));
+  EXPECT_TRUE(wire::EncodeMessage(h, payload, m).ok());
+  ES_ASSIGN_OR_RETURN(Bytes reply, client.Call(m, id, net::DeadlineIn(10), nullptr));
+  ES_ASSIGN_OR_RETURN(wire::DecodedMessage pong, wire::DecodeMessage(reply));
+  if (pong.header.type != wire::MessageType::kPong) return Internal("not a pong");
+  return runtime::ParseDynamicControl(pong.payload);
+}
+
+// `serve --emulate` (what run --dynamic starts) obeys control pings and holds
+// results to load x the profile's time; a real server ignores control blocks,
+// so nobody on the network can change its behaviour with one.
+TEST(EdgeServer, OnlyAnEmulatedServerObeysControlPings) {
+  runtime::ServeOptions o = Serve("udp", "f32", 1);
+  o.cuts = "input";
+  o.emulate = "edge-x86";
+  o.load = 2;
+  auto lab = runtime::EdgeServer::Start(o);
+  ASSERT_TRUE(lab.ok()) << lab.status().message();
+  auto real = runtime::EdgeServer::Start(Serve("udp", "f32", 1));
+  ASSERT_TRUE(real.ok()) << real.status().message();
+  auto channel = runtime::ResolveLink(o.link);
+  ASSERT_TRUE(channel.ok());
+  auto to_lab = net::RequestClient::Create(channel->channel, (*lab)->endpoint());
+  auto to_real = net::RequestClient::Create(channel->channel, (*real)->endpoint());
+  ASSERT_TRUE(to_lab.ok() && to_real.ok());
+
+  runtime::DynamicControl probe;
+  probe.flags = runtime::kControlProbe;
+  auto answer = Control(**to_lab, 1, probe);
+  ASSERT_TRUE(answer.ok()) << answer.status().message();
+  EXPECT_EQ(answer->flags, runtime::kControlSetLoad);
+  EXPECT_EQ(answer->load, 2);
+  runtime::DynamicControl set;
+  set.flags = runtime::kControlSetLoad;
+  set.load = 40;
+  ASSERT_TRUE(Control(**to_lab, 2, set).ok());
+  answer = Control(**to_lab, 3, probe);
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(answer->load, 40);
+
+  ASSERT_TRUE(Control(**to_real, 1, set).ok());
+  answer = Control(**to_real, 2, probe);  // echoed as sent: no load, nothing obeyed
+  ASSERT_TRUE(answer.ok()) << answer.status().message();
+  EXPECT_EQ(answer->flags, runtime::kControlProbe);
+
+  // A request to the lab server is held at least load x the profile's time for it.
+  runtime::DeviceOptions d;
+  d.model = kModel;
+  d.split = "input";
+  d.server = (*lab)->endpoint();
+  d.link = o.link;
+  d.requests = 2;
+  auto report = runtime::RunDevice(d);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  auto graph = runtime::LoadExecutionGraph(kModel, "f32");
+  auto x86 = LoadDeviceProfile(ProfilesDir(""), "edge-x86");
+  ASSERT_TRUE(graph.ok() && x86.ok());
+  const double predicted = RangeSeconds(*x86, *graph, 0, static_cast<int>(graph->nodes.size()));
+  for (const runtime::DeviceRequest& q : report->requests) {
+    EXPECT_EQ(q.outcome, "server") << q.error;
+    EXPECT_TRUE(q.identical);
+    EXPECT_GE(q.service_s, 40 * predicted * 0.999);
+  }
 }
 
 // The CLI: `serve` prints one JSON line with `listening` and nothing else on

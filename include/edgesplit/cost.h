@@ -77,6 +77,12 @@ double TransferSeconds(const LinkProfile& link, int64_t bytes);
 // Seconds node `node_index` takes on `device`: scale * work / work_per_cycle / clock_hz
 // + per_layer_overhead_s. Nodes doing no work (Reshape, Flatten) cost only the overhead.
 double NodeSeconds(const DeviceProfile& device, const Graph& graph, int node_index, const LayerStats& stats);
+// Seconds nodes [begin, end) of `graph` take on `device`: what the planner
+// costs. QuantizeLinear/DequantizeLinear nodes count nothing: an int8
+// execution graph is the float graph's nodes plus that bookkeeping, so a
+// segment costs the same whether it runs in f32 or int8, from the model or
+// from a delivered flat file.
+double RangeSeconds(const DeviceProfile& device, const Graph& graph, int begin, int end);
 
 // ---- Fitting a device's compute model from measured layer times ------------
 // One timed layer: its class, its work in that class's unit (NodeWork) and the

@@ -77,6 +77,14 @@ class ServerTransport {
   // Replies queued or in flight (not yet acknowledged or written).
   virtual int64_t pending_replies() const = 0;
   virtual ServerStats stats() const = 0;
+  // Emulation only: replies started from now on are paced at `bytes_per_s`
+  // (> 0) with retransmission timeout `rto_s` (what a run's schedule changes on
+  // a shaped link). Returns false where the transport does not pace replies
+  // itself (TCP, MQTT): their rate stays as created.
+  virtual bool SetReplyPacing(double bytes_per_s, double rto_s) {
+    (void)bytes_per_s, (void)rto_s;
+    return false;
+  }
   // The most memory the transport's buffers can hold at once under `limits`
   // (receive state per peer or connection, excluding replies in flight).
   static int64_t MemoryBoundBytes(const ChannelOptions& options, const ServerLimits& limits);

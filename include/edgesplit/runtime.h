@@ -103,6 +103,9 @@ struct ResolvedLink {
   net::ChannelOptions channel;
 };
 Result<ResolvedLink> ResolveLink(const LinkSettings& settings);
+// The running executable's path (/proc/self/exe): what run, run --dynamic and
+// bench-protocols start their child processes from.
+Result<std::string> SelfExecutablePath();
 // --shape on|off|auto: "auto" shapes the radios that do not exist here (espnow,
 // ble) always, and udp/tcp only when a device is emulated.
 Result<bool> DecideShaping(const std::string& mode, const std::string& link, const std::string& profiles_dir, bool emulating);
@@ -163,6 +166,14 @@ struct ChainOptions {
   // node 0 then starts at the cut after that QuantizeLinear.
   // false: the input reaches node 0 unshaped, outside the RTT (its own camera).
   bool input_hop = false;
+  // Attach to nodes that are already running (`run --attach ADDR,...`) instead
+  // of spawning them: node k listens at attach[k] with the segment nodes[k]
+  // names (the client checks results against those segments), and the last
+  // node forwards to `listen`, where this client receives. Per-node timings
+  // stay in the nodes' own event logs: records carry the RTT only, and
+  // KillNode/RestartNode refuse.
+  std::vector<std::string> attach;
+  std::string listen = "127.0.0.1:0";
 };
 
 struct HopRecord {
@@ -225,6 +236,7 @@ class Chain {
   Status KillNode(int i);
   Status RestartNode(int i);
   int num_nodes() const;
+  bool attached() const;  // ChainOptions::attach: the nodes run elsewhere
   // ChainOptions::deliver: one report per node delivery, in order (restarts add more).
   const std::vector<DeliveryReport>& deliveries() const;
   bool emulated() const;

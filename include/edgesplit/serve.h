@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "edgesplit/dynamic.h"
 #include "edgesplit/graph.h"
 #include "edgesplit/net_server.h"
 #include "edgesplit/runtime.h"
@@ -65,6 +66,15 @@ struct ServeOptions {
   // subscription instead of listening (net_server.h).
   std::optional<net::Endpoint> mqtt;
   std::string mqtt_group = "edgesplit";
+  // Emulation, for lab runs (`run --dynamic`): with a device profile the
+  // server holds each batch until `load` x the profile's predicted time for
+  // it has passed (x link.time_scale in wall time), reports service times in
+  // emulated seconds, and obeys control pings (a DynamicControl block,
+  // dynamic_runtime.h: set the load, set its replies' link rate) and answers
+  // them with its load. A server without a profile ignores control blocks.
+  std::string emulate;
+  double load = 1;
+  double reply_rate_bytes_per_s = 0;  // emulated: its replies' link rate at start (0: the profile's)
 };
 
 struct ServerCounters {
@@ -159,24 +169,65 @@ struct DeviceOptions {
   std::string rule = "strict";   // dynamic: candidate rule (the server must serve these cuts)
   std::string server_device = "edge-x86";  // dynamic: the server's device profile (its idle tail time)
   std::string emulate;           // device profile whose predicted compute the head waits for
+  ControllerOptions controller;  // dynamic: probing, hysteresis, failure timeout (emulated s)
+  double rate_bytes_per_s = 0;   // a shaped link's rate at start (0: the link profile's)
   int requests = 1;
   double request_rate = 0;       // requests/s; 0 = back to back
   double deadline_s = 0;         // sent with each request; 0 = none
-  double timeout_s = 10;
+  double timeout_s = 10;         // wall s a reply is waited for (dynamic: also bounded by the controller's)
 };
 
 struct DeviceRequest {
   int index = 0, cut = 0;
   std::string split, outcome, server, error;  // outcome: server, local, local-after-busy, local-after-error, local-after-failure
-  bool verified = false;                      // the result equals local inference of the whole model
+  bool verified = false;                      // the result equals local inference of the whole model (SameResult)
+  bool identical = false;                     // ... bit for bit
   double head_s = 0, exchange_s = 0, total_s = 0, service_s = 0;
   int64_t sent_bytes = 0;
   uint32_t queue_length = 0, batch_size = 0;
+  // What the dynamic policy saw and did (dynamic only; seconds emulated).
+  int candidate = 0;
+  std::string reason;        // DecisionReasonName
+  bool fallback = false;     // the decision was a fallback, or the request finished locally after a failure
+  bool probe = false;        // a probe started with this request
+  std::string fallback_reason;  // the failure that put the policy in fallback (when fallback)
+  double rate_estimate_bytes_per_s = 0, rate_estimate_after = 0, load_estimate = 1;
+  double transfer_s = 0;     // the request's transfer (ack timing)
+  double local_rest_s = 0;   // finishing locally after a failure
+  double host_compute_s = 0; // this host's own compute, unscaled
+  double overrun_s = 0;      // beyond the parts' sum (host jitter)
 };
 struct DeviceReport {
   std::string model;
   bool emulated = false;  // timings are the emulated device's (a profile or a shaped link)
   std::vector<DeviceRequest> requests;
+};
+
+// One device's requests, one at a time: what `edgesplit device` runs in a loop
+// and `run --dynamic` drives with its schedule. Probes (dynamic) run on a
+// helper thread beside local compute and are collected before the next
+// tensor is sent. Not thread-safe.
+class DeviceSession {
+ public:
+  static Result<std::unique_ptr<DeviceSession>> Create(const DeviceOptions& options);
+  ~DeviceSession();
+  DeviceSession(const DeviceSession&) = delete;
+  DeviceSession& operator=(const DeviceSession&) = delete;
+  // Request `index` (1-based; its input is seeded by the index): head, exchange
+  // or local finish, and the check against the whole model run here.
+  Result<DeviceRequest> Next(int index);
+  // Emulation: the uplink's rate from now on (a shaped link). The server's
+  // reply rate is the server's to change (a control ping, ServeOptions::emulate).
+  Status SetLinkRate(double bytes_per_s);
+  const SplitPolicy* policy() const;  // null with a fixed split
+  const ResolvedLink& link() const;
+  double time_scale() const;          // wall s per reported s
+  bool emulated() const;
+
+ private:
+  DeviceSession();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 Result<DeviceReport> RunDevice(const DeviceOptions& options);
 std::string DeviceJson(const DeviceReport& report);  // schema_version 1

@@ -41,9 +41,7 @@ double PaperTransfer(const std::string& p) { return p == "udp" ? 3.2e-3 : 0; }
 Status RunBench(const BenchArgs& a) {
   if (a.format != "table" && a.format != "json") return InvalidArgument("--format must be table or json");
   if (a.repeat < 2) return InvalidArgument("--repeat must be >= 2 (one cold, then steady ones)");
-  char buf[4096];
-  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return IoError("cannot find the edgesplit binary");
+  ES_ASSIGN_OR_RETURN(const std::string self, runtime::SelfExecutablePath());
   Json j;
   j["schema_version"] = kSchemaVersion;
   j["emulated"] = true;
@@ -68,7 +66,7 @@ Status RunBench(const BenchArgs& a) {
     o.link.profiles_dir = a.profiles;
     o.link.time_scale = a.time_scale;
     o.link.shaped = true;
-    o.node_binary = std::string(buf, static_cast<size_t>(n));
+    o.node_binary = self;
     auto chain = runtime::Chain::Start(o);
     if (!chain.ok()) return chain.status().WithContext(protocol);
     auto recs = (*chain)->Run(a.repeat);

@@ -24,7 +24,6 @@ Runner RegisterInfer(CLI::App& app);
 Runner RegisterBenchEngine(CLI::App& app);
 Runner RegisterNode(CLI::App& app);            // node.cc (docs/runtime.md)
 Runner RegisterRun(CLI::App& app);             // run.cc
-Runner RegisterDynamicNode(CLI::App& app);     // dynamic_node.cc (docs/dynamic.md, live)
 Runner RegisterBenchProtocols(CLI::App& app);  // bench_protocols.cc
 Runner RegisterKeygen(CLI::App& app);          // keygen.cc (docs/mcu.md, over-the-air delivery)
 Runner RegisterServe(CLI::App& app);           // serve.cc (docs/serve.md)

@@ -9,7 +9,7 @@ namespace edgesplit::cli {
 namespace {
 
 std::vector<const CLI::App*> VisibleSubcommands(const CLI::App& root) {
-  // A subcommand in the group "" is hidden from --help (internal ones, like dynamic-node).
+  // A subcommand in the group "" is hidden from --help (internal ones).
   return root.get_subcommands([](const CLI::App* s) { return !s->get_group().empty(); });
 }
 

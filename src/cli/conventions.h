@@ -19,7 +19,7 @@ inline constexpr int kUsageExit = 2;
 int ParseCommandLine(CLI::App& app, int argc, char** argv);
 
 // `edgesplit completion bash|zsh|fish`: prints a completion script for the
-// visible subcommands and their options (hidden ones, like dynamic-node, left out).
+// visible subcommands and their options (hidden ones, in the group "", left out).
 Runner RegisterCompletion(CLI::App& app, const CLI::App& root);
 
 }  // namespace edgesplit::cli

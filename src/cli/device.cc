@@ -45,6 +45,7 @@ Status RunDeviceCommand(const DeviceArgs& a) {
   o.request_rate = a.request_rate;
   o.deadline_s = a.deadline_ms / 1e3;
   o.timeout_s = a.timeout;
+  o.controller.timeout_s = a.timeout;
   if (a.backend == "onednn") ES_RETURN_IF_ERROR(SetOneDnnThreads(a.threads));
   ES_ASSIGN_OR_RETURN(runtime::DeviceReport r, runtime::RunDevice(o));
   if (a.format == "json") {

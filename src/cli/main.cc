@@ -41,8 +41,6 @@ int main(int argc, char** argv) {
 
   add("node", "One device of a split-inference chain: receive, compute a segment, forward (docs/runtime.md)", edgesplit::cli::RegisterNode);
   add("run", "Run a chain of local node processes over a link and break the round trip down", edgesplit::cli::RegisterRun);
-  add("dynamic-node", "One node (head or server) of a live dynamic split run, started by run --dynamic (docs/dynamic.md)",
-      edgesplit::cli::RegisterDynamicNode);
   add("serve", "The edge server: the model's tails at every candidate cut, batched across devices (docs/serve.md)",
       edgesplit::cli::RegisterServe);
   add("loadgen", "Emulate N devices against `serve` and check every result (docs/serve.md)", edgesplit::cli::RegisterLoadgen);
@@ -50,7 +48,6 @@ int main(int argc, char** argv) {
       edgesplit::cli::RegisterDevice);
   add("keygen", "Write an Ed25519 key pair for signed over-the-air segment delivery (docs/mcu.md)", edgesplit::cli::RegisterKeygen);
   add("bench-protocols", "The seed paper's experiment: MobileNetV2-0.35 int8 over udp, tcp, espnow and ble", edgesplit::cli::RegisterBenchProtocols);
-  app.get_subcommand("dynamic-node")->group("");  // internal: started by run --dynamic, hidden from --help
   CLI::App* completion = app.add_subcommand("completion", "Print a shell completion script: source <(edgesplit completion bash)");
   runners[completion] = edgesplit::cli::RegisterCompletion(*completion, app);
   if (const int exit_code = edgesplit::cli::ParseCommandLine(app, argc, argv); exit_code >= 0) return exit_code;

@@ -29,6 +29,8 @@ struct RunArgs {
   double loss = -1, time_scale = 1, timeout = 120;
   bool deliver = false;  // nodes start empty; their flat segments go over the link first (docs/mcu.md)
   std::string sign_key;
+  std::vector<std::string> attach;   // nodes (or, with --dynamic, a server) already running
+  std::string listen = "127.0.0.1:0";  // where results come back (attached nodes forward here)
 };
 
 struct PlanPrediction {
@@ -42,12 +44,6 @@ struct PlanPrediction {
   bool has_input = false;
 };
 
-Result<std::string> SelfBinary() {
-  char buf[4096];
-  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return IoError("cannot find the edgesplit binary (/proc/self/exe)");
-  return std::string(buf, static_cast<size_t>(n));
-}
 
 // The chain a plan JSON (`edgesplit plan --format json`) describes.
 Status ReadPlan(const std::string& path, RunArgs* a, std::vector<runtime::ChainNodeSpec>* nodes, PlanPrediction* pred) {
@@ -170,13 +166,17 @@ Status RunRun(RunArgs a) {
   if (!a.sign_key.empty() && !a.deliver) return InvalidArgument("--sign-key signs deliveries: give --deliver too");
   o.deliver = a.deliver;
   o.sign_key = a.sign_key;
+  o.attach = a.attach;
+  o.listen = a.listen;
+  if (!a.attach.empty() && a.listen.ends_with(":0"))
+    return InvalidArgument("--attach: give --listen HOST:PORT, the address the last attached node forwards results to");
   o.input_hop = pred.has_input;  // this client is the sensor d1 and sends the input over the link
   o.link.link = a.link;
   o.link.profiles_dir = a.profiles;
   o.link.time_scale = a.time_scale;
   o.link.loss = a.loss;
   ES_ASSIGN_OR_RETURN(o.link.shaped, runtime::DecideShaping(a.shape, a.link, a.profiles, emulating));
-  ES_ASSIGN_OR_RETURN(o.node_binary, SelfBinary());
+  ES_ASSIGN_OR_RETURN(o.node_binary, runtime::SelfExecutablePath());
   ES_ASSIGN_OR_RETURN(std::unique_ptr<runtime::Chain> chain, runtime::Chain::Start(o));
   ES_ASSIGN_OR_RETURN(std::vector<runtime::InferenceRecord> recs, chain->Run(a.repeat));
   const runtime::RunSummary summary = runtime::Summarize(recs);
@@ -278,13 +278,19 @@ Runner RegisterRun(CLI::App& app) {
   app.add_option("-o,--output", a->output, "Write to FILE instead of stdout");
   app.add_flag("--deliver", a->deliver, "Start the nodes empty and deliver their flat segments over the link first");
   app.add_option("--sign-key", a->sign_key, "Sign deliveries with this key (edgesplit keygen); nodes verify with KEY.pub");
+  app.add_option("--attach", a->attach,
+                 "ADDR,... of nodes already running (`edgesplit node`), one per segment, instead of starting them; "
+                 "with --dynamic: the ADDR of a running `serve`")
+      ->delimiter(',');
+  app.add_option("--listen", a->listen, "With --attach: HOST:PORT this run receives results on (the last node's --next)")
+      ->capture_default_str();
   auto d = std::make_shared<DynamicRunArgs>();  // --dynamic and its flags (run_dynamic.cc)
   AddDynamicRunOptions(app, d.get());
   return [a, d] {
     if (d->dynamic && a->deliver) return InvalidArgument("--deliver works with a static chain, not --dynamic");
     if (d->dynamic)
       return RunDynamic(*d, {a->model, a->link, a->dtype, a->format, a->profiles, a->output, a->shape, a->plan, a->devices, a->split,
-                             a->repeat, a->inflight, a->loss, a->time_scale, a->timeout});
+                             a->repeat, a->inflight, a->loss, a->time_scale, a->timeout, a->attach});
     return RunRun(*a);
   };
 }

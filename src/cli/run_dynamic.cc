@@ -17,12 +17,6 @@
 namespace edgesplit::cli {
 namespace {
 
-Result<std::string> ExecutablePath() {
-  char buf[4096];
-  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return IoError("cannot find the edgesplit binary (/proc/self/exe)");
-  return std::string(buf, static_cast<size_t>(n));
-}
 
 std::string Mbit(double bytes_per_s) { return fmt::format("{:.2f}", bytes_per_s * 8 / 1e6); }
 
@@ -84,7 +78,9 @@ Status RunDynamic(const DynamicRunArgs& d, const RunCommonArgs& c) {
   if (!d.schedule.empty()) {
     ES_ASSIGN_OR_RETURN(o.schedule, runtime::LoadScheduleCsv(d.schedule));
   }
-  ES_ASSIGN_OR_RETURN(o.node_binary, ExecutablePath());
+  if (c.attach.size() > 1) return InvalidArgument("--dynamic --attach takes one server address (a running `edgesplit serve`)");
+  if (!c.attach.empty()) o.attach = c.attach.front();
+  ES_ASSIGN_OR_RETURN(o.node_binary, runtime::SelfExecutablePath());
   ES_ASSIGN_OR_RETURN(std::unique_ptr<runtime::DynamicChain> chain, runtime::DynamicChain::Start(o));
   ES_ASSIGN_OR_RETURN(std::vector<runtime::DynamicRecord> recs, chain->Run(c.repeat));
   const runtime::RunSummary summary = runtime::Summarize(runtime::AsInferenceRecords(recs));

@@ -26,6 +26,7 @@ struct RunCommonArgs {
   std::vector<std::string> devices, split;
   int repeat = 0, inflight = 1;
   double loss = -1, time_scale = 1, timeout = 120;
+  std::vector<std::string> attach;  // a running `serve` instead of starting one
 };
 
 void AddDynamicRunOptions(CLI::App& app, DynamicRunArgs* args);

@@ -1,6 +1,7 @@
 // edgesplit serve MODEL (--listen HOST:PORT --link udp|tcp|espnow|ble | --mqtt HOST:PORT)
 //     [--cuts strict|loose|all|CUT,...] [--dtype f32|int8] [--max-batch N] [--max-wait-ms T]
 //     [--queue-limit Q] [--threads N] [--id ID] [--backend onednn|reference] [--profiles DIR]
+//     [--emulate DEVICE [--load L] [--rate BYTES_PER_S]] [--time-scale S] [--loss P]
 //
 // The edge server (docs/serve.md): prints one JSON line with `listening` on
 // stdout when ready, nothing else; logs go to stderr. SIGTERM/SIGINT refuse new
@@ -23,7 +24,8 @@ void OnStop(int) { g_stop = true; }
 struct ServeArgs {
   LinkArgs net;
   std::string model, listen = "127.0.0.1:0", mqtt, cuts = "strict", dtype = "f32", id, backend = "onednn";
-  std::string group = "edgesplit";
+  std::string group = "edgesplit", emulate;
+  double load = 1, rate = 0;
   int max_batch = 8, queue_limit = 1024, threads = 0, max_peers = 1024, max_connections = 1024;
   double max_wait_ms = 2, idle_timeout = 30;
 };
@@ -42,10 +44,14 @@ Status RunServe(const ServeArgs& a) {
   o.max_wait_s = a.max_wait_ms / 1e3;
   o.queue_limit = a.queue_limit;
   o.id = a.id;
+  o.emulate = a.emulate;
+  o.load = a.load;
+  o.reply_rate_bytes_per_s = a.rate;
+  if (a.emulate.empty() && (a.load != 1 || a.rate != 0)) return InvalidArgument("--load and --rate need --emulate DEVICE (a lab server)");
   ES_ASSIGN_OR_RETURN(o.listen, net::ParseEndpoint(a.listen));
   if (!o.mqtt && o.listen.host != "127.0.0.1" && o.listen.host != "localhost")
     std::fprintf(stderr, "edgesplit serve: listening beyond loopback on %s\n", o.listen.ToString().c_str());
-  ES_ASSIGN_OR_RETURN(o.link, ToLinkSettings(a.net, false));
+  ES_ASSIGN_OR_RETURN(o.link, ToLinkSettings(a.net, !a.emulate.empty()));
   o.limits.max_peers = a.max_peers;
   o.limits.max_connections = a.max_connections;
   o.limits.idle_timeout_s = a.idle_timeout;
@@ -89,6 +95,11 @@ Runner RegisterServe(CLI::App& app) {
   app.add_option("--max-peers", a->max_peers, "Datagram senders holding state at once")->capture_default_str();
   app.add_option("--max-connections", a->max_connections, "TCP connections at once")->capture_default_str();
   app.add_option("--idle-timeout", a->idle_timeout, "Seconds an idle peer or connection is kept")->capture_default_str();
+  app.add_option("--emulate", a->emulate,
+                 "Lab runs: hold results to this device profile's time x --load and obey control pings (run --dynamic)");
+  app.add_option("--load", a->load, "With --emulate: the server's load factor at start (1: idle)")->capture_default_str();
+  app.add_option("--rate", a->rate, "With --emulate: its replies' link rate in bytes/s at start (0: the link profile's)")
+      ->capture_default_str();
   AddLinkOptions(app, &a->net);
   return [a] { return RunServe(*a); };
 }

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "edgesplit/analysis.h"
 #include "edgesplit/cost.h"
 
 namespace edgesplit {
@@ -71,6 +72,16 @@ double NodeSeconds(const DeviceProfile& device, const Graph& graph, int node_ind
   const double work = static_cast<double>(NodeWork(graph, node_index, stats));
   double t = device.per_layer_overhead_s;
   if (work > 0 && rate > 0 && device.clock_hz > 0) t += device.scale * work / rate / device.clock_hz;
+  return t;
+}
+
+double RangeSeconds(const DeviceProfile& device, const Graph& graph, int begin, int end) {
+  double t = 0;
+  for (int n = std::max(begin, 0); n < end && n < static_cast<int>(graph.nodes.size()); ++n) {
+    const OpType op = graph.nodes[static_cast<size_t>(n)].op;
+    if (op == OpType::kQuantizeLinear || op == OpType::kDequantizeLinear) continue;
+    t += NodeSeconds(device, graph, n, ComputeLayerStats(graph, n));
+  }
   return t;
 }
 

@@ -69,6 +69,12 @@ class DatagramServer final : public ServerTransport {
     thread_.join();
   }
   Endpoint local_endpoint() const override { return socket_->local_endpoint(); }
+  bool SetReplyPacing(double bytes_per_s, double rto_s) override {
+    if (!(bytes_per_s > 0) || !(rto_s > 0)) return false;
+    reply_rate_ = bytes_per_s;
+    reply_rto_ = rto_s;
+    return true;
+  }
 
   void Reply(PeerId peer, std::vector<uint8_t> message, uint32_t request_id) override {
     {
@@ -159,13 +165,16 @@ class DatagramServer final : public ServerTransport {
         --pending_;
         continue;
       }
-      auto tx = std::make_unique<ReplyTx>(options_.shaper);
+      ShaperConfig pacing = options_.shaper;
+      const double rate = reply_rate_.load(), rto = reply_rto_.load();
+      if (rate > 0) pacing.bytes_per_s = rate;
+      auto tx = std::make_unique<ReplyTx>(pacing);
       tx->message = std::move(o.message);
       tx->bitmap.assign(wire::BitmapBytes(wire::FragmentCount(tx->message.size(), frame_.size())), 0);
       tx->sender = std::make_unique<wire::FragmentSender>(tx->bitmap);
       wire::ArqConfig arq;
       arq.datagram_bytes = frame_.size();
-      arq.rto_us = static_cast<uint64_t>(options_.rto_s * 1e6);
+      arq.rto_us = static_cast<uint64_t>((rto > 0 ? rto : options_.rto_s) * 1e6);
       arq.max_rounds = 1u << 30;  // the reply's deadline decides, not a count
       const uint64_t t = NowUs(now);
       if (!tx->sender->Start(tx->message, o.request_id, arq, t, t + static_cast<uint64_t>(limits_.reply_timeout_s * 1e6))
@@ -270,6 +279,7 @@ class DatagramServer final : public ServerTransport {
   std::deque<Outgoing> outbox_;
   detail::ServerStatsCounter counters_;
   std::atomic<int64_t> pending_{0};
+  std::atomic<double> reply_rate_{0}, reply_rto_{0};  // SetReplyPacing (0: options_)
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

@@ -57,6 +57,7 @@ struct Chain::State {
   // A node that has died, as an error naming it; OK while all run.
   Status CheckNodes(uint32_t request_id) {
     for (size_t i = 0; i < nodes.size(); ++i) {
+      if (!nodes[i]) continue;  // attached: not ours to watch
       const std::string why = nodes[i]->ExitReason();
       if (!why.empty())
         return IoError("node " + std::to_string(i) + " (pid " + std::to_string(nodes[i]->pid()) + ", " + Listening(i) + ") " +
@@ -85,7 +86,12 @@ Result<std::string> QuantizedInputCut(const Graph& g) {
 Result<std::unique_ptr<Chain>> Chain::Start(const ChainOptions& o) {
   if (o.nodes.empty()) return InvalidArgument("a chain needs at least one node");
   if (o.inflight < 1) return InvalidArgument("--inflight must be >= 1");
-  if (o.node_binary.empty()) return InvalidArgument("no edgesplit binary given to start the nodes");
+  const bool attached = !o.attach.empty();
+  if (attached && o.attach.size() != o.nodes.size())
+    return InvalidArgument("--attach names " + std::to_string(o.attach.size()) + " node addresses for " +
+                           std::to_string(o.nodes.size()) + " segments");
+  if (attached && o.deliver) return InvalidArgument("--deliver starts the nodes empty: it cannot attach to running ones");
+  if (!attached && o.node_binary.empty()) return InvalidArgument("no edgesplit binary given to start the nodes");
   std::unique_ptr<Chain> chain(new Chain());
   chain->state_ = std::make_unique<State>();
   State& s = *chain->state_;
@@ -114,7 +120,8 @@ Result<std::unique_ptr<Chain>> Chain::Start(const ChainOptions& o) {
     }
   }
 
-  ES_ASSIGN_OR_RETURN(s.receiver, net::MessageReceiver::Create(s.link.channel, {"127.0.0.1", 0}));
+  ES_ASSIGN_OR_RETURN(net::Endpoint listen, net::ParseEndpoint(o.listen));
+  ES_ASSIGN_OR_RETURN(s.receiver, net::MessageReceiver::Create(s.link.channel, listen));
   net::ChannelOptions camera = s.link.channel;
   camera.shaper.enabled = false;
   camera.shaper.loss = 0;
@@ -130,8 +137,9 @@ Result<std::unique_ptr<Chain>> Chain::Start(const ChainOptions& o) {
   s.nodes.resize(o.nodes.size());
   s.node_args.resize(o.nodes.size());
   std::string next = s.receiver->local_endpoint().ToString();
+  if (attached) next = o.attach.front();
   const net::Deadline deadline = net::DeadlineIn(120);
-  for (size_t k = o.nodes.size(); k-- > 0;) {
+  for (size_t k = attached ? 0 : o.nodes.size(); k-- > 0;) {
     const ChainNodeSpec& n = s.options.nodes[k];
     std::vector<std::string> args = {"node", "--model", o.model, "--segment", n.first_cut + ":" + n.last_cut,
                                      "--listen", "127.0.0.1:0", "--next", next, "--link", o.link.link,
@@ -155,18 +163,21 @@ Result<std::unique_ptr<Chain>> Chain::Start(const ChainOptions& o) {
 
 Chain::~Chain() = default;
 int Chain::num_nodes() const { return static_cast<int>(state_->nodes.size()); }
+bool Chain::attached() const { return !state_->options.attach.empty(); }
 bool Chain::emulated() const { return state_->emulated; }
 double Chain::time_scale() const { return state_->emulated ? state_->options.link.time_scale : 1.0; }
 const ResolvedLink& Chain::link() const { return state_->link; }
 
 Status Chain::KillNode(int i) {
   if (i < 0 || i >= num_nodes()) return OutOfRange("no node " + std::to_string(i));
+  if (attached()) return InvalidArgument("node " + std::to_string(i) + " is attached, not started by this run");
   state_->nodes[static_cast<size_t>(i)]->Kill();
   return Status::Ok();
 }
 
 Status Chain::RestartNode(int i) {
   if (i < 0 || i >= num_nodes()) return OutOfRange("no node " + std::to_string(i));
+  if (attached()) return InvalidArgument("node " + std::to_string(i) + " is attached, not started by this run");
   state_->nodes[static_cast<size_t>(i)].reset();  // kill and reap the old one
   ES_RETURN_IF_ERROR(state_->SpawnNode(static_cast<size_t>(i), net::DeadlineIn(120)));
   if (!state_->ota) return Status::Ok();  // a delivered node comes back empty: deliver again
@@ -295,7 +306,7 @@ Result<std::vector<InferenceRecord>> Chain::Run(int count) {
     r.setup_s = it->second.setup_s;
     r.cold = it->second.cold;
     r.done_at_s = std::chrono::duration<double>(arrived - start).count() / scale;
-    for (size_t k = 0; k < s.nodes.size(); ++k) {
+    for (size_t k = 0; k < s.nodes.size() && !attached(); ++k) {
       auto ev = s.nodes[k]->WaitEvent(id, net::DeadlineIn(10));
       if (!ev) return Internal("node " + std::to_string(k) + " reported nothing for request " + std::to_string(id));
       if (ev->value("event", "") == "error") return IoError(ev->value("message", "node error"));

@@ -1,14 +1,19 @@
 // One sensor against `edgesplit serve`: run the head, send the cut tensor,
 // take the result (or finish locally after BUSY or a failure). With --dynamic
 // the split is chosen per request from the measured transfer rate and the
-// server's measured service time and queue (docs/serve.md).
+// server's measured service time and queue (docs/serve.md). `run --dynamic`
+// drives the same session with its schedule (dynamic_chain.cc).
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "edgesplit/analysis.h"
 #include "edgesplit/dynamic.h"
+#include "edgesplit/dynamic_runtime.h"
 #include "edgesplit/serve.h"
 #include "edgesplit/wire.h"
 #include "tail_set.h"
@@ -19,57 +24,117 @@ namespace {
 using net::Clock;
 using Json = nlohmann::ordered_json;
 
-double PredictedSeconds(const Graph& g, int begin, int end, const DeviceProfile* device) {
-  if (!device) return 0;
-  double t = 0;
-  for (int n = begin; n < end; ++n) {
-    const OpType op = g.nodes[static_cast<size_t>(n)].op;
-    if (op == OpType::kQuantizeLinear || op == OpType::kDequantizeLinear) continue;
-    t += NodeSeconds(*device, g, n, ComputeLayerStats(g, n));
-  }
-  return t;
-}
-
 // A segment [begin, end) on the host backend with its emulated time.
 struct Part {
   std::unique_ptr<SegmentExecutor> executor;
   double predicted_s = 0;
 };
 
+// A probe in flight on its own client (socket): a ping padded to probe_bytes
+// whose control block asks an emulated server for its load.
+struct Probe {
+  bool pending = false;
+  std::thread thread;
+  std::atomic<bool> done{false};
+  Status status;
+  int64_t bytes = 0;
+  double send_wall_s = 0;
+  double load = 1;
+  uint32_t queue_length = 0;
+};
+
+net::ChannelOptions AtRate(const ResolvedLink& link, double rate, double scale) {
+  net::ChannelOptions c = link.channel;
+  if (!link.channel.shaper.enabled || !(rate > 0)) return c;
+  c.shaper.bytes_per_s = rate;
+  c.rto_s = std::max(0.02, 8 * (link.profile.per_frame_s + static_cast<double>(c.datagram_bytes) / rate) * scale);
+  return c;
+}
+
 }  // namespace
 
-Result<DeviceReport> RunDevice(const DeviceOptions& o) {
-  if (o.requests < 1) return InvalidArgument("--requests must be at least 1");
+struct DeviceSession::Impl {
+  DeviceOptions o;
+  std::shared_ptr<const Graph> graph;
+  uint32_t hash = 0;
+  std::vector<CutPoint> cuts;
+  int nodes = 0, last = 0;
+  std::optional<DeviceProfile> device;
+  ResolvedLink link;
+  double scale = 1, rate = 0;
+  std::optional<SplitPolicy> policy;
+  std::vector<int> candidate_cut;  // per candidate: the cut index (last = device-only)
+  std::map<int, Part> heads, tails;
+  std::unique_ptr<SegmentExecutor> whole;
+  std::unique_ptr<net::RequestClient> client, probe_client;
+  std::optional<SplitController> controller;
+  Clock::time_point start;
+  std::atomic<uint32_t> next_id{1};
+  Probe probe;
+  std::string last_failure;
+  std::vector<uint8_t> input, message;
+
+  ~Impl() { FinishProbe(true); }
+
+  double Now() const { return net::SecondsSince(start) / scale; }
+
+  Status MakeClients() {
+    FinishProbe(true);
+    net::ChannelOptions channel = AtRate(link, rate, scale);
+    channel.max_message_bytes = static_cast<uint32_t>(
+        wire::EncodedMessageBytes(wire::kMaxRank, static_cast<size_t>(whole->output_bytes(0)), wire::kMaxSenderIdBytes) + 4096);
+    if (o.mqtt) {
+      net::MqttOptions mq;
+      mq.model_hash = hash;
+      mq.client_id = o.name;
+      ES_ASSIGN_OR_RETURN(client, net::CreateMqttClient(*o.mqtt, mq, channel.max_message_bytes));
+      return Status::Ok();  // probes share the one topic pair
+    }
+    ES_ASSIGN_OR_RETURN(client, net::RequestClient::Create(channel, o.server));
+    if (controller) {
+      ES_ASSIGN_OR_RETURN(probe_client, net::RequestClient::Create(channel, o.server));
+    }
+    return Status::Ok();
+  }
+
+  Status Load();
+  void StartProbe();
+  void FinishProbe(bool wait);
+  Result<std::span<const uint8_t>> RunPart(Part& p, std::span<const uint8_t> in, double* host_s);
+  Result<DeviceRequest> Next(int index);
+};
+
+Status DeviceSession::Impl::Load() {
   if (o.dynamic == !o.split.empty()) return InvalidArgument("give --split CUT or --dynamic (one of them)");
   if (!(o.link.time_scale > 0)) return InvalidArgument("--time-scale must be > 0");
   const Backend* backend = FindBackend(o.backend);
   if (!backend) return InvalidArgument("unknown backend '" + o.backend + "' (onednn or reference)");
   ES_ASSIGN_OR_RETURN(Graph loaded, LoadExecutionGraph(o.model, o.dtype));
-  const Graph& g = loaded;
-  const uint32_t hash = ModelHash(g);
-  ES_ASSIGN_OR_RETURN(std::vector<CutPoint> cuts, FindCutPoints(g));
-  const int n = static_cast<int>(g.nodes.size());
-  const int last = static_cast<int>(cuts.size()) - 1;
+  graph = std::make_shared<const Graph>(std::move(loaded));
+  const Graph& g = *graph;
+  hash = ModelHash(g);
+  ES_ASSIGN_OR_RETURN(cuts, FindCutPoints(g));
+  nodes = static_cast<int>(g.nodes.size());
+  last = static_cast<int>(cuts.size()) - 1;
   const std::string dir = ProfilesDir(o.link.profiles_dir);
-  std::optional<DeviceProfile> device;
   if (!o.emulate.empty()) {
     ES_ASSIGN_OR_RETURN(DeviceProfile d, LoadDeviceProfile(dir, o.emulate));
     device = std::move(d);
   }
-  ES_ASSIGN_OR_RETURN(ResolvedLink link, ResolveLink(o.link));
-  const double scale = device || o.link.shaped ? o.link.time_scale : 1.0;
+  ES_ASSIGN_OR_RETURN(link, ResolveLink(o.link));
+  scale = device || o.link.shaped ? o.link.time_scale : 1.0;
+  rate = o.rate_bytes_per_s > 0 ? o.rate_bytes_per_s : link.profile.bytes_per_s;
 
   // The splits this device may use: one fixed cut, or the dynamic policy's candidates.
-  std::optional<SplitPolicy> policy;
-  std::vector<int> candidate_cut;  // per candidate: the cut index (last = device-only)
   if (o.dynamic) {
     if (!device) return InvalidArgument("--dynamic needs --emulate DEVICE (the policy models the head's compute)");
     ES_ASSIGN_OR_RETURN(DeviceProfile server, LoadDeviceProfile(dir, o.server_device));
     ES_ASSIGN_OR_RETURN(CandidateRule rule, ParseCandidateRule(o.rule));
-    ES_ASSIGN_OR_RETURN(CandidateSet set, BuildCandidates(g, o.model, *device, server, link.profile, rule,
-                                                          o.dtype == "int8" ? DType::kInt8 : DType::kFloat32));
+    const DType dtype = o.dtype == "int8" ? DType::kInt8 : DType::kFloat32;
+    ES_ASSIGN_OR_RETURN(CandidateSet set, BuildCandidates(g, o.model, *device, server, link.profile, rule, dtype));
     PolicyOptions po;
     po.rule = rule;
+    po.dtype = dtype;
     ES_ASSIGN_OR_RETURN(SplitPolicy p, SplitPolicy::Build(std::move(set), po));
     policy = std::move(p);
     for (const SplitCandidate& c : policy->candidates())
@@ -80,167 +145,265 @@ Result<DeviceReport> RunDevice(const DeviceOptions& o) {
     candidate_cut.push_back(c);
   }
   // Heads and local tails at every cut this device may use.
-  std::map<int, Part> heads, tails;
+  const DeviceProfile* dev = device ? &*device : nullptr;
   for (int c : candidate_cut) {
     const int pos = cuts[static_cast<size_t>(c)].position;
     if (!heads.count(c) && pos > 0) {
       Part p;
       ES_ASSIGN_OR_RETURN(p.executor, SegmentExecutor::Create(g, 0, pos, *backend));
-      p.predicted_s = PredictedSeconds(g, 0, pos, device ? &*device : nullptr);
+      p.predicted_s = dev ? RangeSeconds(*dev, g, 0, pos) : 0;
       heads[c] = std::move(p);
     }
-    if (!tails.count(c) && pos < n) {
+    if (!tails.count(c) && pos < nodes) {
       Part p;
-      ES_ASSIGN_OR_RETURN(p.executor, SegmentExecutor::Create(g, pos, n, *backend));
-      p.predicted_s = PredictedSeconds(g, pos, n, device ? &*device : nullptr);
+      ES_ASSIGN_OR_RETURN(p.executor, SegmentExecutor::Create(g, pos, nodes, *backend));
+      p.predicted_s = dev ? RangeSeconds(*dev, g, pos, nodes) : 0;
       tails[c] = std::move(p);
     }
   }
-  ES_ASSIGN_OR_RETURN(std::unique_ptr<SegmentExecutor> whole, SegmentExecutor::Create(g, 0, n, *backend));
+  ES_ASSIGN_OR_RETURN(whole, SegmentExecutor::Create(g, 0, nodes, *backend));
   if (whole->num_inputs() != 1 || whole->input_tensor().dtype != DType::kFloat32)
     return Unsupported("a device needs a model with one float input");
-
-  net::ChannelOptions channel = link.channel;
-  channel.max_message_bytes = static_cast<uint32_t>(
-      wire::EncodedMessageBytes(wire::kMaxRank, static_cast<size_t>(whole->output_bytes(0)), wire::kMaxSenderIdBytes) + 4096);
-  std::unique_ptr<net::RequestClient> client;
-  if (o.mqtt) {
-    net::MqttOptions mq;
-    mq.model_hash = hash;
-    mq.client_id = o.name;
-    ES_ASSIGN_OR_RETURN(client, net::CreateMqttClient(*o.mqtt, mq, channel.max_message_bytes));
-  } else {
-    ES_ASSIGN_OR_RETURN(client, net::RequestClient::Create(channel, o.server));
-  }
-  std::optional<SplitController> controller;
+  input.resize(static_cast<size_t>(whole->input_bytes(0)));
   if (policy) {
-    ControllerOptions co;
-    co.timeout_s = o.timeout_s;
+    ControllerOptions co = o.controller;
+    if (!(co.initial_rate_bytes_per_s > 0)) co.initial_rate_bytes_per_s = rate;
     controller.emplace(&*policy, co);
   }
+  ES_RETURN_IF_ERROR(MakeClients());
+  start = Clock::now();
+  if (controller) {  // the first probe: the rate and the server's load before the first decision
+    StartProbe();
+    FinishProbe(true);
+  }
+  return Status::Ok();
+}
 
-  DeviceReport report;
-  report.model = o.model;
-  report.emulated = device.has_value() || o.link.shaped;
-  Rng rng(7);
-  std::vector<uint8_t> input(static_cast<size_t>(whole->input_bytes(0)));
-  const Clock::time_point start = Clock::now();
-  uint32_t next_id = 1;
-  auto hold = [&](Clock::time_point t0, double emulated_s) {
-    if (device) net::SleepUntil(t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(emulated_s * scale)));
+void DeviceSession::Impl::StartProbe() {
+  FinishProbe(true);
+  probe.pending = true;
+  probe.done = false;
+  probe.status = Status::Ok();
+  wire::MessageHeader h;
+  h.type = wire::MessageType::kPing;
+  h.request_id = next_id++;
+  h.dtype = DType::kUInt8;
+  h.model_hash = hash;
+  wire::SetSenderId(&h, o.name);
+  DynamicControl ask;  // an emulated server answers with its load
+  ask.flags = kControlProbe;
+  std::vector<uint8_t> payload(static_cast<size_t>(std::max<int64_t>(o.controller.probe_bytes, kDynamicControlBytes)), 0);
+  (void)EncodeDynamicControl(ask, payload);
+  auto m = std::make_shared<std::vector<uint8_t>>(wire::EncodedMessageBytes(h, payload.size()));
+  if (Status s = wire::EncodeMessage(h, payload, *m).status(); !s.ok()) {
+    probe.status = s;
+    probe.done = true;
+    return;
+  }
+  probe.bytes = static_cast<int64_t>(m->size());
+  net::RequestClient* c = probe_client ? probe_client.get() : client.get();
+  const net::Deadline deadline = net::DeadlineIn(std::max(o.controller.timeout_s * scale, 0.2));
+  auto run = [this, c, m, id = h.request_id, deadline] {
+    net::CallReport report;
+    auto reply = c->Call(*m, id, deadline, &report);
+    auto pong = reply.ok() ? wire::DecodeMessage(*reply) : Result<wire::DecodedMessage>(reply.status());
+    if (!pong.ok()) {
+      probe.status = pong.status();
+    } else if (pong->header.type != wire::MessageType::kPong) {
+      probe.status = IoError(std::string("the server answered a probe with a ") + wire::MessageTypeName(pong->header.type));
+    } else {
+      auto control = ParseDynamicControl(pong->payload);
+      probe.load = control.ok() && (control->flags & kControlSetLoad) ? control->load : 1.0;
+      probe.queue_length = pong->header.queue_length;
+      probe.send_wall_s = report.request.transfer_s;
+    }
+    probe.done = true;
   };
-  auto run_part = [&](Part& p, std::span<const uint8_t> in) -> Result<std::span<const uint8_t>> {
-    std::memcpy(p.executor->input(0), in.data(), in.size());
-    const Clock::time_point t0 = Clock::now();
-    ES_RETURN_IF_ERROR(p.executor->Invoke());
-    hold(t0, p.predicted_s);
-    return std::span<const uint8_t>(static_cast<const uint8_t*>(p.executor->output(0)),
-                                    static_cast<size_t>(p.executor->output_bytes(0)));
-  };
-  for (int r = 0; r < o.requests; ++r) {
-    if (o.request_rate > 0)
-      net::SleepUntil(start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(r / o.request_rate)));
-    float* f = reinterpret_cast<float*>(input.data());
-    for (size_t j = 0; j < input.size() / 4; ++j) f[j] = rng.Uniform(-1.0f, 1.0f);
-    std::memcpy(whole->input(0), input.data(), input.size());
-    ES_RETURN_IF_ERROR(whole->Invoke());
-    const auto* ref = static_cast<const uint8_t*>(whole->output(0));
-    const std::vector<uint8_t> reference(ref, ref + whole->output_bytes(0));
+  if (probe_client) probe.thread = std::thread(run);
+  else run();  // one client (MQTT): the probe goes before the request
+}
 
-    DeviceRequest q;
-    q.index = r + 1;
-    const double now_s = net::SecondsSince(start) / scale;
-    int cand = 0;
-    if (controller) {
-      const Decision d = controller->Decide(now_s);
-      if (d.probe) {  // a ping measures the rate and fetches the server's load
-        wire::MessageHeader h;
-        h.type = wire::MessageType::kPing;
-        h.request_id = next_id++;
-        h.dtype = DType::kUInt8;
-        std::vector<uint8_t> payload(4096, 0), m(wire::EncodedMessageBytes(h, payload.size()));
-        net::CallReport cr;
-        const Clock::time_point t0 = Clock::now();
-        auto pong = wire::EncodeMessage(h, payload, m).ok() ? client->Call(m, h.request_id, net::DeadlineIn(o.timeout_s), &cr)
-                                                            : Result<std::vector<uint8_t>>(Internal("ping"));
-        auto pd = pong.ok() ? wire::DecodeMessage(*pong) : Result<wire::DecodedMessage>(pong.status());
-        if (pd.ok()) {
-          ServerReport sr;
-          sr.queue_length = pd->header.queue_length;
-          controller->OnProbe(static_cast<int64_t>(m.size()), net::SecondsSince(t0) / scale, sr, now_s);
-        } else {
-          controller->OnFailure(now_s);
-        }
+// Collects a finished probe (or waits for it when `wait`): the ping's ack
+// timing and the pong's load go to the controller; a failure puts it in fallback.
+void DeviceSession::Impl::FinishProbe(bool wait) {
+  if (!probe.pending || (!wait && !probe.done)) return;
+  if (probe.thread.joinable()) probe.thread.join();
+  probe.pending = false;
+  if (!controller) return;
+  if (probe.status.ok()) {
+    ServerReport sr;
+    sr.load = probe.load;
+    sr.queue_length = probe.queue_length;
+    controller->OnProbe(probe.bytes, probe.send_wall_s / scale, sr, Now());
+  } else {
+    last_failure = "probe failed: " + probe.status.message();
+    controller->OnFailure(Now());
+  }
+}
+
+Result<std::span<const uint8_t>> DeviceSession::Impl::RunPart(Part& p, std::span<const uint8_t> in, double* host_s) {
+  std::memcpy(p.executor->input(0), in.data(), in.size());
+  const Clock::time_point t0 = Clock::now();
+  ES_RETURN_IF_ERROR(p.executor->Invoke());
+  *host_s += net::SecondsSince(t0);
+  if (device) net::SleepUntil(t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(p.predicted_s * scale)));
+  return std::span<const uint8_t>(static_cast<const uint8_t*>(p.executor->output(0)), static_cast<size_t>(p.executor->output_bytes(0)));
+}
+
+Result<DeviceRequest> DeviceSession::Impl::Next(int index) {
+  Rng rng(0x9E3779B97F4A7C15ull ^ static_cast<uint64_t>(index));  // a seeded input per request
+  float* f = reinterpret_cast<float*>(input.data());
+  for (size_t j = 0; j < input.size() / 4; ++j) f[j] = rng.Uniform(-1.0f, 1.0f);
+  std::memcpy(whole->input(0), input.data(), input.size());
+  ES_RETURN_IF_ERROR(whole->Invoke());
+  const auto* ref = static_cast<const uint8_t*>(whole->output(0));
+  const std::span<const uint8_t> reference(ref, static_cast<size_t>(whole->output_bytes(0)));
+
+  DeviceRequest q;
+  q.index = index;
+  int cand = 0;
+  double tail_s = 0;
+  if (controller) {
+    FinishProbe(false);
+    const Decision d = controller->Decide(Now());
+    q.rate_estimate_bytes_per_s = controller->rate_estimate();
+    q.load_estimate = controller->load_estimate();
+    if (d.candidate < 0)
+      return IoError("the server is unreachable and the model does not fit the head: " + last_failure);
+    cand = d.candidate;
+    q.candidate = cand;
+    q.reason = DecisionReasonName(d.reason);
+    q.fallback = d.fallback;
+    q.probe = d.probe;
+    if (d.fallback) q.fallback_reason = last_failure;
+    tail_s = policy->candidates()[static_cast<size_t>(cand)].tail_s;
+    if (d.probe) StartProbe();
+  }
+  const int cut = candidate_cut[static_cast<size_t>(cand)];
+  q.cut = cut;
+  q.split = cut == last ? "device-only" : cut == 0 ? "server-only" : cuts[static_cast<size_t>(cut)].after;
+  const Clock::time_point t0 = Clock::now();
+  std::span<const uint8_t> tensor(input);
+  if (heads.count(cut)) {
+    ES_ASSIGN_OR_RETURN(tensor, RunPart(heads[cut], input, &q.host_compute_s));
+    q.head_s = heads[cut].predicted_s;
+  }
+  if (!device) q.head_s = net::SecondsSince(t0) / scale;
+  std::vector<uint8_t> result;
+  bool local = cut == last;
+  if (!local) {
+    FinishProbe(true);  // the link carries one thing at a time
+    const Tensor& t = cut == 0 ? whole->input_tensor() : heads[cut].executor->output_tensor();
+    ES_ASSIGN_OR_RETURN(wire::MessageHeader h, TensorHeader(wire::MessageType::kTensorRequest, t));
+    h.request_id = next_id++;
+    h.cut_id = static_cast<uint16_t>(cut);
+    h.model_hash = hash;
+    h.deadline_budget_us = static_cast<uint32_t>(std::clamp(o.deadline_s * 1e6, 0.0, 4.0e9));
+    wire::SetSenderId(&h, o.name);
+    message.resize(wire::EncodedMessageBytes(h, tensor.size()));
+    ES_RETURN_IF_ERROR(wire::EncodeMessage(h, tensor, message).status());
+    q.sent_bytes = static_cast<int64_t>(message.size());
+    double wait_s = o.timeout_s;
+    if (controller) {  // a dead server is noticed after the controller's timeout beyond the expected exchange
+      const double expected = static_cast<double>(q.sent_bytes) / std::max(controller->rate_estimate(), 1.0) +
+                              tail_s * std::max(controller->load_estimate(), 1.0);
+      wait_s = std::min(wait_s, (o.controller.timeout_s + 4 * expected) * scale);
+    }
+    net::CallReport cr;
+    const Clock::time_point ts = Clock::now();
+    auto reply = client->Call(message, h.request_id, net::DeadlineIn(wait_s), &cr);
+    q.exchange_s = net::SecondsSince(ts) / scale;
+    auto d = reply.ok() ? wire::DecodeMessage(*reply) : Result<wire::DecodedMessage>(reply.status());
+    if (d.ok() && d->header.type == wire::MessageType::kTensorResult) {
+      q.outcome = "server";
+      q.server = std::string(d->header.sender_id, d->header.sender_id_length);
+      q.service_s = d->header.service_time_us / 1e6;
+      q.queue_length = d->header.queue_length;
+      q.batch_size = d->header.batch_size;
+      q.transfer_s = cr.request.transfer_s / scale;
+      result.assign(d->payload.begin(), d->payload.end());
+      if (controller) {
+        controller->OnTransfer(q.sent_bytes, q.transfer_s);
+        ServerReport sr;
+        // The measured service time against the modelled idle one: the load the policy uses.
+        sr.load = tail_s > 0 ? std::max(1.0, q.service_s / tail_s) : 1.0;
+        sr.queue_length = q.queue_length;
+        controller->OnServerReport(sr);
       }
-      cand = d.candidate < 0 ? 0 : d.candidate;
-    }
-    const int cut = candidate_cut[static_cast<size_t>(cand)];
-    q.cut = cut;
-    q.split = cut == last ? "device-only" : cut == 0 ? "server-only" : cuts[static_cast<size_t>(cut)].after;
-    const Clock::time_point t0 = Clock::now();
-    std::span<const uint8_t> tensor(input);
-    if (heads.count(cut)) {
-      ES_ASSIGN_OR_RETURN(tensor, run_part(heads[cut], input));
-    }
-    q.head_s = net::SecondsSince(t0) / scale;
-    std::vector<uint8_t> result;
-    bool local = cut == last;
-    if (!local) {
-      const Tensor& t = cut == 0 ? whole->input_tensor() : heads[cut].executor->output_tensor();
-      ES_ASSIGN_OR_RETURN(wire::MessageHeader h, TensorHeader(wire::MessageType::kTensorRequest, t));
-      h.request_id = next_id++;
-      h.cut_id = static_cast<uint16_t>(cut);
-      h.model_hash = hash;
-      h.deadline_budget_us = static_cast<uint32_t>(std::clamp(o.deadline_s * 1e6, 0.0, 4.0e9));
-      wire::SetSenderId(&h, o.name);
-      std::vector<uint8_t> m(wire::EncodedMessageBytes(h, tensor.size()));
-      ES_RETURN_IF_ERROR(wire::EncodeMessage(h, tensor, m).status());
-      q.sent_bytes = static_cast<int64_t>(m.size());
-      net::CallReport cr;
-      const Clock::time_point ts = Clock::now();
-      auto reply = client->Call(m, h.request_id, net::DeadlineIn(o.timeout_s), &cr);
-      q.exchange_s = net::SecondsSince(ts) / scale;
-      auto d = reply.ok() ? wire::DecodeMessage(*reply) : Result<wire::DecodedMessage>(reply.status());
+    } else {
       if (!d.ok()) {
         q.outcome = "local-after-failure";
         q.error = d.status().message();
-        if (controller) controller->OnFailure(net::SecondsSince(start) / scale);
-        local = true;
       } else if (d->header.type == wire::MessageType::kError) {
         const bool busy = d->header.error_code == static_cast<wire::WireErrorCode>(StatusCode::kBusy);
         q.outcome = busy ? "local-after-busy" : "local-after-error";
         q.error = std::string(d->payload.begin(), d->payload.end());
-        if (controller) controller->OnFailure(net::SecondsSince(start) / scale);
-        local = true;
       } else {
-        q.outcome = "server";
-        q.server = std::string(d->header.sender_id, d->header.sender_id_length);
-        q.service_s = d->header.service_time_us / 1e6;
-        q.queue_length = d->header.queue_length;
-        q.batch_size = d->header.batch_size;
-        result.assign(d->payload.begin(), d->payload.end());
-        if (controller) {
-          controller->OnTransfer(q.sent_bytes, cr.request.transfer_s / scale);
-          ServerReport sr;
-          const double tail_s = policy->candidates()[static_cast<size_t>(cand)].tail_s;
-          // The measured service time against the modelled idle one: the load the policy uses.
-          sr.load = tail_s > 0 ? std::max(1.0, q.service_s / tail_s) : 1.0;
-          sr.queue_length = q.queue_length;
-          controller->OnServerReport(sr);
-        }
+        q.outcome = "local-after-error";
+        q.error = std::string("the server answered with a ") + wire::MessageTypeName(d->header.type);
       }
+      last_failure = "request " + std::to_string(index) + " to the server failed: " + q.error;
+      if (controller) controller->OnFailure(Now());
+      q.fallback = true;
+      q.fallback_reason = last_failure;
+      local = true;
     }
-    if (local) {
-      if (q.outcome.empty()) q.outcome = "local";
-      if (tails.count(cut)) {
-        ES_ASSIGN_OR_RETURN(std::span<const uint8_t> out, run_part(tails[cut], tensor));
-        result.assign(out.begin(), out.end());
-      } else {
-        result.assign(tensor.begin(), tensor.end());
-      }
+  }
+  if (local) {
+    if (q.outcome.empty()) q.outcome = "local";
+    if (tails.count(cut)) {
+      ES_ASSIGN_OR_RETURN(std::span<const uint8_t> out, RunPart(tails[cut], tensor, &q.host_compute_s));
+      result.assign(out.begin(), out.end());
+      if (cut != last) q.local_rest_s = tails[cut].predicted_s;
+    } else {
+      result.assign(tensor.begin(), tensor.end());
     }
-    q.total_s = net::SecondsSince(t0) / scale;
-    q.verified = SameResult(result, reference, whole->output_tensor().dtype);
+  }
+  q.total_s = net::SecondsSince(t0) / scale;
+  if (device) q.overrun_s = std::max(0.0, q.total_s - (q.head_s + q.exchange_s + q.local_rest_s));
+  if (controller) {
+    FinishProbe(false);
+    q.rate_estimate_after = controller->rate_estimate();
+  }
+  q.verified = SameResult(result, reference, whole->output_tensor().dtype);
+  q.identical = result.size() == reference.size() && std::equal(result.begin(), result.end(), reference.begin());
+  return q;
+}
+
+DeviceSession::DeviceSession() : impl_(std::make_unique<Impl>()) {}
+DeviceSession::~DeviceSession() = default;
+
+Result<std::unique_ptr<DeviceSession>> DeviceSession::Create(const DeviceOptions& o) {
+  std::unique_ptr<DeviceSession> s(new DeviceSession());
+  s->impl_->o = o;
+  ES_RETURN_IF_ERROR(s->impl_->Load());
+  return s;
+}
+
+Result<DeviceRequest> DeviceSession::Next(int index) { return impl_->Next(index); }
+
+Status DeviceSession::SetLinkRate(double bytes_per_s) {
+  if (!(bytes_per_s > 0) || !std::isfinite(bytes_per_s)) return InvalidArgument("a link rate must be finite and > 0");
+  impl_->rate = bytes_per_s;
+  return impl_->MakeClients();
+}
+
+const SplitPolicy* DeviceSession::policy() const { return impl_->policy ? &*impl_->policy : nullptr; }
+const ResolvedLink& DeviceSession::link() const { return impl_->link; }
+double DeviceSession::time_scale() const { return impl_->scale; }
+bool DeviceSession::emulated() const { return impl_->device.has_value() || impl_->o.link.shaped; }
+
+Result<DeviceReport> RunDevice(const DeviceOptions& o) {
+  if (o.requests < 1) return InvalidArgument("--requests must be at least 1");
+  ES_ASSIGN_OR_RETURN(std::unique_ptr<DeviceSession> session, DeviceSession::Create(o));
+  DeviceReport report;
+  report.model = o.model;
+  report.emulated = session->emulated();
+  const Clock::time_point start = Clock::now();
+  for (int r = 0; r < o.requests; ++r) {
+    if (o.request_rate > 0)
+      net::SleepUntil(start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(r / o.request_rate)));
+    ES_ASSIGN_OR_RETURN(DeviceRequest q, session->Next(r + 1));
     report.requests.push_back(std::move(q));
   }
   return report;
@@ -266,6 +429,9 @@ std::string DeviceJson(const DeviceReport& r) {
            {"head_s", q.head_s}, {"exchange_s", q.exchange_s}, {"total_s", q.total_s}, {"sent_bytes", q.sent_bytes}};
     if (q.outcome == "server")
       e.update(Json{{"server", q.server}, {"service_s", q.service_s}, {"queue_length", q.queue_length}, {"batch_size", q.batch_size}});
+    if (!q.reason.empty())
+      e.update(Json{{"reason", q.reason}, {"fallback", q.fallback}, {"probe", q.probe},
+                    {"rate_estimate_bytes_per_s", q.rate_estimate_bytes_per_s}, {"load_estimate", q.load_estimate}});
     if (!q.error.empty()) e["error"] = q.error;
     list.push_back(std::move(e));
   }

@@ -16,8 +16,8 @@ namespace edgesplit::runtime {
 namespace {
 
 constexpr uint8_t kControlMagic[4] = {'E', 'S', 'D', 'C'};
-constexpr uint8_t kControlVersion = 1;
-constexpr uint8_t kKnownFlags = kControlSetRate | kControlSetLoad | kControlReplyTo | kControlProbe;
+constexpr uint8_t kControlVersion = 2;  // 1 carried a reply-to address (gone: replies go to the sender)
+constexpr uint8_t kKnownFlags = kControlSetRate | kControlSetLoad | kControlProbe;
 constexpr double kMaxLoad = 1e6;
 
 void PutU64(uint8_t* p, uint64_t v) {
@@ -40,28 +40,11 @@ double GetF64(const uint8_t* p) {
   return d;
 }
 
-Result<uint32_t> Ipv4ToU32(const std::string& host) {
-  unsigned a = 0, b = 0, c = 0, d = 0;
-  char extra = 0;
-  if (std::sscanf(host.c_str(), "%u.%u.%u.%u%c", &a, &b, &c, &d, &extra) != 4 || a > 255 || b > 255 || c > 255 || d > 255)
-    return InvalidArgument("reply host '" + host + "' is not an IPv4 dotted quad");
-  return (a << 24) | (b << 16) | (c << 8) | d;
-}
-
-std::string U32ToIpv4(uint32_t v) {
-  return std::to_string(v >> 24) + "." + std::to_string((v >> 16) & 255) + "." + std::to_string((v >> 8) & 255) + "." +
-         std::to_string(v & 255);
-}
-
 }  // namespace
 
 Status EncodeDynamicControl(const DynamicControl& c, std::span<uint8_t> out) {
   if (out.size() < kDynamicControlBytes) return InvalidArgument("control block needs " + std::to_string(kDynamicControlBytes) + " bytes");
   if (c.flags & ~kKnownFlags) return InvalidArgument("unknown control flags");
-  uint32_t host = 0;
-  if (c.flags & kControlReplyTo) {
-    ES_ASSIGN_OR_RETURN(host, Ipv4ToU32(c.reply_to.host));
-  }
   uint8_t* p = out.data();
   std::memset(p, 0, kDynamicControlBytes);
   std::memcpy(p, kControlMagic, 4);
@@ -69,9 +52,6 @@ Status EncodeDynamicControl(const DynamicControl& c, std::span<uint8_t> out) {
   p[5] = c.flags;
   PutF64(p + 8, c.rate_bytes_per_s);
   PutF64(p + 16, c.load);
-  for (int i = 0; i < 4; ++i) p[24 + i] = static_cast<uint8_t>(host >> (8 * i));
-  p[28] = static_cast<uint8_t>(c.reply_to.port);
-  p[29] = static_cast<uint8_t>(c.reply_to.port >> 8);
   return Status::Ok();
 }
 
@@ -81,24 +61,18 @@ Result<DynamicControl> ParseDynamicControl(std::span<const uint8_t> bytes) {
                            std::to_string(kDynamicControlBytes));
   const uint8_t* p = bytes.data();
   if (std::memcmp(p, kControlMagic, 4) != 0) return InvalidArgument("control block: bad magic (not 'ESDC')");
-  if (p[4] != kControlVersion) return InvalidArgument("control block: version " + std::to_string(p[4]) + " (expected 1)");
+  if (p[4] != kControlVersion) return InvalidArgument("control block: version " + std::to_string(p[4]) + " (expected " + std::to_string(kControlVersion) + ")");
   DynamicControl c;
   c.flags = p[5];
   if (c.flags & ~kKnownFlags) return InvalidArgument("control block: unknown flags 0x" + std::to_string(c.flags));
-  if (p[6] != 0 || p[7] != 0 || p[30] != 0 || p[31] != 0) return InvalidArgument("control block: reserved bytes are not zero");
+  for (int i : {6, 7, 24, 25, 26, 27, 28, 29, 30, 31})
+    if (p[i] != 0) return InvalidArgument("control block: reserved bytes are not zero");
   c.rate_bytes_per_s = GetF64(p + 8);
   c.load = GetF64(p + 16);
   if ((c.flags & kControlSetRate) && !(std::isfinite(c.rate_bytes_per_s) && c.rate_bytes_per_s > 0))
     return InvalidArgument("control block: rate_bytes_per_s must be finite and > 0");
   if ((c.flags & kControlSetLoad) && !(std::isfinite(c.load) && c.load > 0 && c.load <= kMaxLoad))
     return InvalidArgument("control block: load must be in (0, 1e6]");
-  if (c.flags & kControlReplyTo) {
-    uint32_t host = 0;
-    for (int i = 0; i < 4; ++i) host |= uint32_t{p[24 + i]} << (8 * i);
-    c.reply_to.host = U32ToIpv4(host);
-    c.reply_to.port = static_cast<uint16_t>(p[28] | (p[29] << 8));
-    if (c.reply_to.port == 0) return InvalidArgument("control block: reply port 0");
-  }
   return c;
 }
 

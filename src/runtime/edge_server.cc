@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "edgesplit/analysis.h"
+#include "edgesplit/dynamic_runtime.h"
 #include "edgesplit/serve.h"
 #include "edgesplit/wire.h"
 #include "messages.h"
@@ -42,6 +43,13 @@ struct EdgeServer::Impl {
 
   ServeOptions options;
   std::string id, listening;
+  ResolvedLink link;
+  // Emulation (ServeOptions::emulate): per tail the profile's time for one
+  // request; the load factor (control pings change it); wall s per emulated s.
+  std::optional<DeviceProfile> emulated;
+  std::vector<double> tail_predicted_s;
+  std::atomic<double> load{1};
+  double unit = 1;
   std::unique_ptr<TailSet> tails;
   std::unique_ptr<net::ServerTransport> transport;
   int64_t memory_bound = 0;
@@ -70,21 +78,41 @@ struct EdgeServer::Impl {
       transport->Reply(peer, std::move(out), request_id);
   }
 
+  // A ping answers with the queue and the service time per request; on an
+  // emulated server a control block in it is obeyed first and the pong
+  // carries the load (a 32-byte block instead of the ping's padding).
   void ReplyPong(net::PeerId peer, const wire::DecodedMessage& ping) {
     wire::MessageHeader h;
     h.type = wire::MessageType::kPong;
     h.request_id = ping.header.request_id;
     h.dtype = DType::kUInt8;
     h.model_hash = tails->model_hash();
+    std::vector<uint8_t> payload(ping.payload.begin(), ping.payload.end());
+    if (emulated) {
+      if (auto c = ParseDynamicControl(ping.payload); c.ok()) {
+        if (c->flags & kControlSetLoad) load = c->load;
+        if (c->flags & kControlSetRate) SetReplyRate(c->rate_bytes_per_s);
+        DynamicControl answer;
+        answer.flags = kControlSetLoad;
+        answer.load = load;
+        payload.assign(kDynamicControlBytes, 0);
+        (void)EncodeDynamicControl(answer, payload);
+      }
+    }
     {
       std::lock_guard<std::mutex> lock(mutex);
       h.queue_length = static_cast<uint32_t>(queued);
-      h.service_time_us = ClampUs(per_request_s);
+      h.service_time_us = ClampUs(per_request_s / unit);
       ++counters.pings;
     }
     wire::SetSenderId(&h, id);
-    std::vector<uint8_t> out(wire::EncodedMessageBytes(h, ping.payload.size()));
-    if (wire::EncodeMessage(h, ping.payload, out).ok()) transport->Reply(peer, std::move(out), h.request_id);
+    std::vector<uint8_t> out(wire::EncodedMessageBytes(h, payload.size()));
+    if (wire::EncodeMessage(h, payload, out).ok()) transport->Reply(peer, std::move(out), h.request_id);
+  }
+
+  void SetReplyRate(double bytes_per_s) {
+    const double frame_s = link.profile.per_frame_s + static_cast<double>(link.channel.datagram_bytes) / bytes_per_s;
+    (void)transport->SetReplyPacing(bytes_per_s, std::max(0.02, 8 * frame_s * unit));
   }
 
   // On the transport's I/O thread: check, then queue or answer at once.
@@ -195,8 +223,13 @@ struct EdgeServer::Impl {
       inputs.emplace_back(p.message.data() + p.payload_offset, p.message.size() - p.payload_offset - wire::kMessageCrcBytes);
     const Clock::time_point t0 = Clock::now();
     const Status run = tails->Run(tail, inputs);
-    const double compute_s = net::SecondsSince(t0);
     const int k = static_cast<int>(batch.size());
+    // Emulated: the batch takes the profile's time x load (one request after
+    // another), in emulated seconds; the host's own slowness beyond it is not load.
+    const double emulated_s = emulated ? k * tail_predicted_s[static_cast<size_t>(tail)] * load.load() : 0;
+    if (emulated && run.ok())
+      net::SleepUntil(t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(emulated_s * unit)));
+    const double compute_s = net::SecondsSince(t0);
     int64_t queue_now = 0;
     {
       std::lock_guard<std::mutex> lock(mutex);
@@ -219,7 +252,8 @@ struct EdgeServer::Impl {
       h.model_hash = tails->model_hash();
       h.batch_size = static_cast<uint16_t>(k);
       h.queue_length = static_cast<uint32_t>(queue_now);
-      h.service_time_us = ClampUs(net::SecondsSince(p.received));
+      h.service_time_us = ClampUs(emulated ? std::chrono::duration<double>(t0 - p.received).count() / unit + emulated_s
+                                           : net::SecondsSince(p.received) / unit);
       wire::SetSenderId(&h, id);
       const std::span<const uint8_t> out = tails->Output(tail, i);
       std::vector<uint8_t> message(wire::EncodedMessageBytes(h, out.size()));
@@ -242,7 +276,17 @@ Result<std::unique_ptr<EdgeServer>> EdgeServer::Start(const ServeOptions& o) {
     return InvalidArgument("--id '" + impl->id + "' is longer than " + std::to_string(wire::kMaxSenderIdBytes) + " bytes");
   ES_ASSIGN_OR_RETURN(impl->tails, TailSet::Load(o.model, o.dtype, o.cuts, o.backend, o.max_batch));
   impl->queues.resize(impl->tails->size());
-  ES_ASSIGN_OR_RETURN(ResolvedLink link, ResolveLink(o.link));
+  ES_ASSIGN_OR_RETURN(impl->link, ResolveLink(o.link));
+  ResolvedLink& link = impl->link;
+  if (!o.emulate.empty()) {
+    if (!(o.load > 0) || o.load > 1e6) return InvalidArgument("--load must be in (0, 1e6]");
+    if (!(o.link.time_scale > 0)) return InvalidArgument("--time-scale must be > 0");
+    ES_ASSIGN_OR_RETURN(DeviceProfile d, LoadDeviceProfile(ProfilesDir(o.link.profiles_dir), o.emulate));
+    for (size_t t = 0; t < impl->tails->size(); ++t) impl->tail_predicted_s.push_back(impl->tails->PredictedSeconds(static_cast<int>(t), d));
+    impl->emulated = std::move(d);
+    impl->load = o.load;
+  }
+  if (impl->emulated || o.link.shaped) impl->unit = o.link.time_scale;
   net::ServerLimits limits = o.limits;
   limits.max_message_bytes = static_cast<uint32_t>(impl->tails->max_request_bytes());
   link.channel.max_message_bytes = limits.max_message_bytes;
@@ -260,6 +304,7 @@ Result<std::unique_ptr<EdgeServer>> EdgeServer::Start(const ServeOptions& o) {
     ES_ASSIGN_OR_RETURN(impl->transport, net::ServerTransport::Create(link.channel, o.listen, limits, admit));
     impl->listening = impl->transport->local_endpoint().ToString();
   }
+  if (impl->emulated && o.reply_rate_bytes_per_s > 0) impl->SetReplyRate(o.reply_rate_bytes_per_s);
   impl->memory_bound = static_cast<int64_t>(o.queue_limit) * limits.max_message_bytes +
                        net::ServerTransport::MemoryBoundBytes(link.channel, limits);
   impl->worker = std::thread([self] { self->Work(); });
@@ -290,6 +335,7 @@ std::string EdgeServer::ReadyJson() const {
   j["queue_limit"] = impl_->options.queue_limit;
   j["memory_bound_bytes"] = memory_bound_bytes();
   j["arena_bytes"] = arena_bytes();
+  if (impl_->emulated) j["emulated"] = impl_->emulated->name;
   return j.dump();
 }
 

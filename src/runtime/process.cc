@@ -1,5 +1,7 @@
 #include "process.h"
 
+#include "edgesplit/runtime.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -120,3 +122,14 @@ std::optional<nlohmann::json> NodeProcess::WaitEvent(uint32_t request_id, net::D
 }
 
 }  // namespace edgesplit::runtime::detail
+
+namespace edgesplit::runtime {
+
+Result<std::string> SelfExecutablePath() {
+  char buf[4096];
+  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return IoError("cannot find the edgesplit binary (/proc/self/exe)");
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+}  // namespace edgesplit::runtime

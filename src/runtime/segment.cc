@@ -76,18 +76,7 @@ std::span<const uint8_t> SegmentRunner::output() const {
 }
 
 double SegmentRunner::PredictedSeconds(const DeviceProfile& device) const {
-  // The planner costs the float graph. An int8 graph is the float graph's
-  // nodes (same ops, shapes and MACs) plus QuantizeLinear/DequantizeLinear
-  // bookkeeping at its ends and around float-only ops; leaving those out gives
-  // the planner's number whether the segment came from the model or from a
-  // delivered flat file (which has no float graph beside it).
-  double t = 0;
-  for (int n = begin_; n < end_; ++n) {
-    const OpType op = exec_graph_->nodes[static_cast<size_t>(n)].op;
-    if (op == OpType::kQuantizeLinear || op == OpType::kDequantizeLinear) continue;
-    t += NodeSeconds(device, *exec_graph_, n, ComputeLayerStats(*exec_graph_, n));
-  }
-  return t;
+  return RangeSeconds(device, *exec_graph_, begin_, end_);
 }
 
 Result<ResolvedLink> ResolveLink(const LinkSettings& s) {

@@ -98,6 +98,7 @@ Result<std::unique_ptr<TailSet>> TailSet::Load(const std::string& model, const s
     Tail t;
     t.cut = c;
     const CutPoint& cut = cuts[static_cast<size_t>(c)];
+    t.begin = cut.position;
     t.input = &graph.tensors[static_cast<size_t>(cut.tensor)];
     t.output = &graph.tensors[static_cast<size_t>(graph.outputs[0])];
     ES_ASSIGN_OR_RETURN(t.segment, BatchedSegment::Create(graph, cut.position, end, *backend, max_batch));
@@ -113,6 +114,10 @@ Result<std::unique_ptr<TailSet>> TailSet::Load(const std::string& model, const s
     set->tails_.push_back(std::move(t));
   }
   return set;
+}
+
+double TailSet::PredictedSeconds(int t, const DeviceProfile& device) const {
+  return RangeSeconds(device, *graph_, tails_[static_cast<size_t>(t)].begin, static_cast<int>(graph_->nodes.size()));
 }
 
 Result<int> TailSet::Find(uint32_t cut_id) const {

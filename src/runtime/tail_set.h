@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "edgesplit/batched_segment.h"
+#include "edgesplit/cost.h"
 #include "edgesplit/exec.h"
 #include "edgesplit/graph.h"
 #include "edgesplit/kernels.h"
@@ -46,10 +47,14 @@ class TailSet {
   // The largest request message any tail accepts (header and CRC included).
   size_t max_request_bytes() const { return max_request_bytes_; }
   int64_t arena_bytes() const;
+  // What tail `t` takes on `device` for one request (RangeSeconds): the
+  // service time an emulated server holds a result to.
+  double PredictedSeconds(int t, const DeviceProfile& device) const;
 
  private:
   struct Tail {
     int cut = 0;
+    int begin = 0;  // the first node (the cut's position)
     const Tensor* input = nullptr;   // the cut tensor (in the graph)
     const Tensor* output = nullptr;  // the model output
     std::unique_ptr<BatchedSegment> segment;
