@@ -10,6 +10,7 @@
 #include <map>
 #include <thread>
 
+#include "../src/runtime/node_protocol.h"
 #include "../src/runtime/process.h"
 #include "edgesplit/runtime.h"
 #include "test_util.h"
@@ -205,6 +206,91 @@ TEST(Runtime, PipelinedRequestsAllArriveIdentical) {
   auto recs = (*chain)->Run(6);
   ASSERT_TRUE(recs.ok()) << recs.status().message();
   ExpectAllIdentical(*recs, 6);
+}
+
+// The node's event line is written and read in one place; a line whose
+// fields have the wrong types reads as defaults, never as a crash.
+TEST(NodeProtocol, EventLinesRoundTripAndToleratesWrongTypes) {
+  NodeRequestEvent e;
+  e.request_id = 42;
+  e.cold = true;
+  e.node = {"esp32s3", 0.25, 0.2, 0.01, 0.05};
+  e.setup_s = 0.5;
+  HopRecord h;
+  h.bytes = 5537;
+  h.tensor_bytes = 5488;
+  h.fragments = 24;
+  h.retransmissions = 2;
+  h.dropped = 1;
+  h.serialize_s = 1e-5;
+  h.transfer_s = 0.031;
+  h.predicted_transfer_s = 0.03;
+  e.hop = h;
+  const NodeRequestEvent back = ParseNodeRequestEvent(nlohmann::json::parse(NodeRequestEventJson(e).dump()));
+  EXPECT_EQ(back.request_id, 42u);
+  EXPECT_TRUE(back.cold);
+  EXPECT_EQ(back.node.device, "esp32s3");
+  EXPECT_EQ(back.node.compute_s, 0.25);
+  EXPECT_EQ(back.setup_s, 0.5);
+  ASSERT_TRUE(back.hop.has_value());
+  EXPECT_EQ(back.hop->tensor_bytes, 5488);
+  EXPECT_EQ(back.hop->dropped, 1);
+  EXPECT_EQ(back.hop->transfer_s, 0.031);
+  const NodeRequestEvent odd = ParseNodeRequestEvent(
+      nlohmann::json::parse(R"({"event":"request","request_id":"x","compute_s":"fast","device":5,"hop":[1]})"));
+  EXPECT_EQ(odd.request_id, 0u);
+  EXPECT_EQ(odd.node.compute_s, 0);
+  EXPECT_EQ(odd.node.device, "host");
+  EXPECT_FALSE(odd.hop.has_value());
+  e.error = "node 127.0.0.1:1 request 42: bad tensor";
+  EXPECT_EQ(ParseNodeRequestEvent(nlohmann::json::parse(NodeRequestEventJson(e).dump())).error, e.error);
+}
+
+// A node's options survive their trip through the command line `run` starts it with.
+TEST(NodeProtocol, CommandLineRoundTrips) {
+  NodeOptions o;
+  o.segment = {kModel, "input", kCut, "int8"};
+  o.listen = {"127.0.0.1", 0};
+  o.next = net::Endpoint{"127.0.0.1", 4242};
+  o.link.link = "espnow";
+  o.link.shaped = true;
+  o.link.time_scale = 0.0123456789;
+  o.link.loss = 0.015625;
+  o.link.seed = 9;
+  o.emulate_device = "esp32s3";
+  o.request_timeout_s = 33.5;
+  o.max_requests = 7;
+  const std::vector<std::string> argv = NodeCommandLine(o);
+  ASSERT_EQ(argv.front(), "node");
+  NodeFlags f;
+  std::map<std::string, std::string*> text = {{"--model", &f.model}, {"--segment", &f.segment}, {"--listen", &f.listen},
+                                              {"--next", &f.next}, {"--link", &f.link}, {"--emulate", &f.emulate},
+                                              {"--dtype", &f.dtype}, {"--shape", &f.shape}};
+  for (size_t i = 1; i + 1 < argv.size(); i += 2) {
+    const std::string& k = argv[i];
+    const std::string& v = argv[i + 1];
+    if (text.count(k)) *text[k] = v;
+    else if (k == "--time-scale") f.time_scale = std::stod(v);
+    else if (k == "--loss") f.loss = std::stod(v);
+    else if (k == "--seed") f.seed = std::stoull(v);
+    else if (k == "--request-timeout") f.request_timeout = std::stod(v);
+    else if (k == "--max-requests") f.max_requests = std::stoi(v);
+    else ADD_FAILURE() << "unexpected flag " << k;
+  }
+  auto back = NodeOptionsFromFlags(f);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->segment.last_cut, kCut);
+  EXPECT_EQ(back->segment.dtype, "int8");
+  EXPECT_EQ(back->next->port, 4242);
+  EXPECT_TRUE(back->link.shaped);
+  EXPECT_EQ(back->link.time_scale, o.link.time_scale);
+  EXPECT_EQ(back->link.loss, o.link.loss);
+  EXPECT_EQ(back->link.seed, 9u);
+  EXPECT_EQ(back->emulate_device, "esp32s3");
+  EXPECT_EQ(back->request_timeout_s, 33.5);
+  EXPECT_EQ(back->max_requests, 7);
+  f.segment = "input";  // no colon
+  EXPECT_NE(NodeOptionsFromFlags(f).status().message().find("CUT:CUT"), std::string::npos);
 }
 
 // `run --attach`: nodes started by someone else (here by hand, as on other

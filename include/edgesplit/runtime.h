@@ -139,6 +139,20 @@ struct NodeOptions {
 // "delivery_rejected", "reason", ...}; an empty node answers tensors with an error.
 Status RunNode(const NodeOptions& options, std::FILE* events);
 
+// A node's command line, both ways, in one place: the flags of `edgesplit
+// node` as text (what the CLI binds its options to) and the NodeOptions they
+// mean; NodeCommandLine is the inverse (what `run` starts a node with), so
+// NodeOptionsFromFlags(flags of NodeCommandLine(o)) gives back `o`.
+struct NodeFlags {
+  std::string model, segment, listen, next, link, emulate, dtype = "f32", shape = "auto", profiles;
+  std::string verify_key, coordinator, state;
+  double time_scale = 1, loss = -1, request_timeout = 120;
+  uint64_t seed = 1;
+  int max_requests = 0;
+};
+Result<NodeOptions> NodeOptionsFromFlags(const NodeFlags& flags);
+std::vector<std::string> NodeCommandLine(const NodeOptions& options);  // argv[1...], starting with "node"
+
 // ---- The client and its chain ----------------------------------------------------
 struct ChainNodeSpec {
   std::string first_cut, last_cut;
@@ -177,8 +191,10 @@ struct ChainOptions {
 };
 
 struct HopRecord {
-  int64_t bytes = 0;  // the encoded message
+  int64_t bytes = 0;         // the encoded message
+  int64_t tensor_bytes = 0;  // its tensor payload
   int64_t fragments = 0, retransmissions = 0;
+  int64_t dropped = 0;       // frames the emulated medium lost
   double serialize_s = 0, transfer_s = 0, predicted_transfer_s = 0;
 };
 struct NodeRecord {

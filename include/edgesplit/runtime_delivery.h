@@ -84,9 +84,9 @@ class ChainDelivery {
  public:
   // Reads sign_key (and checks KEY.pub beside it matches) when given.
   static Result<std::unique_ptr<ChainDelivery>> Create(const ChainOptions& options, const ResolvedLink& link);
-  // A node's `node` arguments made empty: no --model/--segment/--dtype; acks
-  // to this coordinator; --verify-key KEY.pub when signing.
-  void AdjustNodeArgs(std::vector<std::string>* args) const;
+  // A node's options made empty (no segment: it waits for the delivery), acks
+  // to this coordinator, and KEY.pub to verify with when signing.
+  void AdjustNode(NodeOptions* node) const;
   // Packages node k's segment of `exec_graph`, delivers it to `address` and
   // records the report. A refusal fails, naming the node and its reason.
   Status Deliver(int k, const Graph& exec_graph, const std::string& address, uint32_t* next_request_id, double time_unit);

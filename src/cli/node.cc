@@ -11,48 +11,15 @@
 namespace edgesplit::cli {
 namespace {
 
-struct NodeArgs {
-  std::string model, segment, listen, next, link, emulate, dtype = "f32", shape = "auto", profiles;
-  std::string verify_key, coordinator, state;
-  double time_scale = 1, loss = -1, request_timeout = 120;
-  uint64_t seed = 1;
-  int max_requests = 0;
-};
-
-Status RunNodeCommand(const NodeArgs& a) {
-  runtime::NodeOptions o;
-  if (a.model.empty() != a.segment.empty())
-    return InvalidArgument("give both --model and --segment, or neither (an empty node waits for a delivery)");
-  if (!a.segment.empty()) {
-    const size_t colon = a.segment.find(':');
-    if (colon == std::string::npos) return InvalidArgument("--segment must be CUT:CUT (e.g. input:block_16_project_BN)");
-    o.segment = {a.model, a.segment.substr(0, colon), a.segment.substr(colon + 1), a.dtype};
-  }
-  o.verify_key = a.verify_key;
-  o.state_file = a.state;
-  if (!a.coordinator.empty()) {
-    ES_ASSIGN_OR_RETURN(o.coordinator, net::ParseEndpoint(a.coordinator));
-  }
-  ES_ASSIGN_OR_RETURN(o.listen, net::ParseEndpoint(a.listen));
-  if (!a.next.empty()) {
-    ES_ASSIGN_OR_RETURN(o.next, net::ParseEndpoint(a.next));
-  }
-  o.link.link = a.link;
-  o.link.profiles_dir = a.profiles;
-  ES_ASSIGN_OR_RETURN(o.link.shaped, runtime::DecideShaping(a.shape, a.link, a.profiles, !a.emulate.empty()));
-  o.link.time_scale = a.time_scale;
-  o.link.loss = a.loss;
-  o.link.seed = a.seed;
-  o.emulate_device = a.emulate;
-  o.request_timeout_s = a.request_timeout;
-  o.max_requests = a.max_requests;
+Status RunNodeCommand(const runtime::NodeFlags& flags) {
+  ES_ASSIGN_OR_RETURN(runtime::NodeOptions o, runtime::NodeOptionsFromFlags(flags));
   return runtime::RunNode(o, stdout);
 }
 
 }  // namespace
 
 Runner RegisterNode(CLI::App& app) {
-  auto a = std::make_shared<NodeArgs>();
+  auto a = std::make_shared<runtime::NodeFlags>();
   app.add_option("--model", a->model, "Zoo spec or .onnx path (none: start empty, wait for a delivery)");
   app.add_option("--segment", a->segment, "CUT:CUT, e.g. input:block_16_project_BN (names, aliases or indices)");
   app.add_option("--verify-key", a->verify_key, "KEY.pub (edgesplit keygen): accept only deliveries signed with KEY");

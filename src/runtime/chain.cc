@@ -10,6 +10,7 @@
 #include "edgesplit/runtime.h"
 #include "edgesplit/runtime_delivery.h"
 #include "messages.h"
+#include "node_protocol.h"
 #include "process.h"
 
 namespace edgesplit::runtime {
@@ -141,16 +142,16 @@ Result<std::unique_ptr<Chain>> Chain::Start(const ChainOptions& o) {
   const net::Deadline deadline = net::DeadlineIn(120);
   for (size_t k = attached ? 0 : o.nodes.size(); k-- > 0;) {
     const ChainNodeSpec& n = s.options.nodes[k];
-    std::vector<std::string> args = {"node", "--model", o.model, "--segment", n.first_cut + ":" + n.last_cut,
-                                     "--listen", "127.0.0.1:0", "--next", next, "--link", o.link.link,
-                                     "--dtype", o.dtype, "--time-scale", std::to_string(o.link.time_scale),
-                                     "--loss", std::to_string(o.link.loss), "--seed", std::to_string(o.link.seed + k),
-                                     "--shape", o.link.shaped ? "on" : "off",
-                                     "--request-timeout", std::to_string(o.request_timeout_s)};
-    if (!o.link.profiles_dir.empty()) args.insert(args.end(), {"--profiles", o.link.profiles_dir});
-    if (!n.device.empty()) args.insert(args.end(), {"--emulate", n.device});
-    if (s.ota) s.ota->AdjustNodeArgs(&args);
-    s.node_args[k] = args;
+    NodeOptions node;
+    node.segment = {o.model, n.first_cut, n.last_cut, o.dtype};
+    node.listen = {"127.0.0.1", 0};
+    ES_ASSIGN_OR_RETURN(node.next, net::ParseEndpoint(next));
+    node.link = o.link;
+    node.link.seed = o.link.seed + k;
+    node.emulate_device = n.device;
+    node.request_timeout_s = o.request_timeout_s;
+    if (s.ota) s.ota->AdjustNode(&node);
+    s.node_args[k] = NodeCommandLine(node);
     ES_RETURN_IF_ERROR(s.SpawnNode(k, deadline));
     next = s.Listening(k);
   }
@@ -189,20 +190,6 @@ const std::vector<DeliveryReport>& Chain::deliveries() const {
   return state_->ota ? state_->ota->reports() : kNone;
 }
 
-namespace {
-
-HopRecord HopFromJson(const nlohmann::json& j) {
-  HopRecord h;
-  h.bytes = j.value("bytes", int64_t{0});
-  h.fragments = j.value("fragments", int64_t{0});
-  h.retransmissions = j.value("retransmissions", int64_t{0});
-  h.serialize_s = j.value("serialize_s", 0.0);
-  h.transfer_s = j.value("transfer_s", 0.0);
-  h.predicted_transfer_s = j.value("predicted_transfer_s", 0.0);
-  return h;
-}
-
-}  // namespace
 
 Result<std::vector<InferenceRecord>> Chain::Run(int count) {
   State& s = *state_;
@@ -307,19 +294,14 @@ Result<std::vector<InferenceRecord>> Chain::Run(int count) {
     r.cold = it->second.cold;
     r.done_at_s = std::chrono::duration<double>(arrived - start).count() / scale;
     for (size_t k = 0; k < s.nodes.size() && !attached(); ++k) {
-      auto ev = s.nodes[k]->WaitEvent(id, net::DeadlineIn(10));
-      if (!ev) return Internal("node " + std::to_string(k) + " reported nothing for request " + std::to_string(id));
-      if (ev->value("event", "") == "error") return IoError(ev->value("message", "node error"));
-      NodeRecord n;
-      n.device = ev->value("device", "host");
-      n.compute_s = ev->value("compute_s", 0.0);
-      n.predicted_compute_s = ev->value("predicted_compute_s", 0.0);
-      n.host_compute_s = ev->value("host_compute_s", 0.0);
-      n.overrun_s = ev->value("overrun_s", 0.0);
-      r.nodes.push_back(n);
-      r.setup_s += ev->value("setup_s", 0.0);
-      r.cold |= ev->value("cold", false);
-      const HopRecord hop = ev->contains("hop") ? HopFromJson((*ev)["hop"]) : HopRecord{};
+      auto line = s.nodes[k]->WaitEvent(id, net::DeadlineIn(10));
+      if (!line) return Internal("node " + std::to_string(k) + " reported nothing for request " + std::to_string(id));
+      const NodeRequestEvent ev = ParseNodeRequestEvent(*line);
+      if (!ev.error.empty()) return IoError(ev.error);
+      r.nodes.push_back(ev.node);
+      r.setup_s += ev.setup_s;
+      r.cold |= ev.cold;
+      const HopRecord hop = ev.hop.value_or(HopRecord{});
       if (k + 1 < s.nodes.size()) r.hops.push_back(hop);
       else r.reply = hop;
     }

@@ -163,19 +163,11 @@ Result<std::unique_ptr<ChainDelivery>> ChainDelivery::Create(const ChainOptions&
   return d;
 }
 
-void ChainDelivery::AdjustNodeArgs(std::vector<std::string>* args) const {
-  std::vector<std::string> out;
-  for (size_t i = 0; i < args->size(); ++i) {
-    const std::string& a = (*args)[i];
-    if ((a == "--model" || a == "--segment" || a == "--dtype") && i + 1 < args->size()) {
-      ++i;  // and its value: the node learns them from the delivery
-      continue;
-    }
-    out.push_back(a);
-  }
-  out.insert(out.end(), {"--coordinator", acks_->local_endpoint().ToString()});
-  if (key_) out.insert(out.end(), {"--verify-key", options_.sign_key + ".pub"});
-  *args = std::move(out);
+void ChainDelivery::AdjustNode(NodeOptions* node) const {
+  node->segment = SegmentSpec{};
+  node->segment.model.clear();
+  node->coordinator = acks_->local_endpoint();
+  if (key_) node->verify_key = options_.sign_key + ".pub";
 }
 
 Status ChainDelivery::Deliver(int k, const Graph& exec_graph, const std::string& address, uint32_t* next_request_id,

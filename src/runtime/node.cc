@@ -10,6 +10,7 @@
 #include "edgesplit/runtime_delivery.h"
 #include "edgesplit/wire.h"
 #include "messages.h"
+#include "node_protocol.h"
 
 namespace edgesplit::runtime {
 namespace {
@@ -129,7 +130,9 @@ Status RunNode(const NodeOptions& o, std::FILE* events) {
       if (sender) (void)sender->Send(*bytes, id, deadline, nullptr);
       continue;
     }
-    Json ev{{"event", "request"}, {"request_id", id}, {"cold", cold}};
+    NodeRequestEvent ev;
+    ev.request_id = id;
+    ev.cold = cold;
     const auto t0 = Clock::now();
     Status status = !segment ? InvalidArgument("no segment loaded yet: this node waits for a delivery")
                     : msg->header.type == wire::MessageType::kTensorRequest
@@ -140,20 +143,21 @@ Status RunNode(const NodeOptions& o, std::FILE* events) {
     const double held_s = net::SecondsSince(t0);
     if (!status.ok()) {
       status = status.WithContext("node " + receiver->local_endpoint().ToString() + " request " + std::to_string(id));
-      Emit(events, Json{{"event", "error"}, {"request_id", id}, {"message", status.message()}});
+      ev.error = status.message();
+      Emit(events, NodeRequestEventJson(ev));
       if (sender && EncodeErrorMessage(id, status, &out).ok()) (void)sender->Send(out, id, deadline, nullptr);
       continue;
     }
     // One unit for every reported duration: emulated seconds (wall / scale)
     // whenever anything is emulated, so the parts add up to the client's RTT.
     const double unit = device || o.link.shaped ? scale : 1.0;
-    ev["device"] = device ? device->name : "host";
-    ev["compute_s"] = held_s / unit;
-    ev["predicted_compute_s"] = predicted;
-    ev["host_compute_s"] = host_s;
-    ev["overrun_s"] = device ? std::max(0.0, host_s / scale - predicted) : 0.0;
+    ev.node.device = device ? device->name : "host";
+    ev.node.compute_s = held_s / unit;
+    ev.node.predicted_compute_s = predicted;
+    ev.node.host_compute_s = host_s;
+    ev.node.overrun_s = device ? std::max(0.0, host_s / scale - predicted) : 0.0;
     if (!sender) {
-      Emit(events, ev);
+      Emit(events, NodeRequestEventJson(ev));
       continue;
     }
     const auto ts = Clock::now();
@@ -169,20 +173,23 @@ Status RunNode(const NodeOptions& o, std::FILE* events) {
     net::SendReport report;
     const Status sent = sender->Send(std::span<const uint8_t>(out.data(), *encoded), id, deadline, &report);
     if (!sent.ok()) {
-      Emit(events, Json{{"event", "error"}, {"request_id", id}, {"message", sent.message()}});
+      ev.error = sent.message();
+      Emit(events, NodeRequestEventJson(ev));
       continue;  // the next request may find the peer back
     }
     cold = false;
-    ev["setup_s"] = setup_s;
-    ev["hop"] = Json{{"bytes", report.message_bytes},
-                     {"tensor_bytes", segment->output().size()},
-                     {"fragments", report.fragments},
-                     {"retransmissions", report.retransmissions},
-                     {"dropped", report.dropped},
-                     {"serialize_s", serialize_s / unit},
-                     {"transfer_s", report.transfer_s / unit},
-                     {"predicted_transfer_s", TransferSeconds(link.profile, static_cast<int64_t>(segment->output().size()))}};
-    Emit(events, ev);
+    ev.setup_s = setup_s;
+    HopRecord hop;
+    hop.bytes = report.message_bytes;
+    hop.fragments = report.fragments;
+    hop.retransmissions = report.retransmissions;
+    hop.tensor_bytes = static_cast<int64_t>(segment->output().size());
+    hop.dropped = report.dropped;
+    hop.serialize_s = serialize_s / unit;
+    hop.transfer_s = report.transfer_s / unit;
+    hop.predicted_transfer_s = TransferSeconds(link.profile, static_cast<int64_t>(segment->output().size()));
+    ev.hop = hop;
+    Emit(events, NodeRequestEventJson(ev));
   }
   return Status::Ok();
 }
