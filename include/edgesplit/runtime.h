@@ -123,6 +123,10 @@ struct NodeOptions {
   // The replay floor's file (runtime_delivery.h, ReadNodeStateFile): read at
   // start, rewritten before each accepting ack. "": RAM only, lost on restart.
   std::string state_file;
+  // The link this node receives on: its predecessor's outgoing link, whose
+  // transport and framing the receiver must match (a plan's per-hop links).
+  // Unset: `link`, as when one link joins every hop.
+  std::optional<LinkSettings> in_link;
 };
 
 // Runs the node until SIGTERM/SIGINT (or max_requests). Prints one JSON line
@@ -163,12 +167,22 @@ struct ChainOptions {
   // node 0 then starts at the cut after that QuantizeLinear.
   // false: the input reaches node 0 unshaped, outside the RTT (its own camera).
   bool input_hop = false;
+  // Per-hop links (`run --plan` of a plan with `links`): hop_links[k] carries
+  // node k's output (to node k+1; the last node's result to the client, an
+  // unshaped setting when the sensor ran the last stage itself), input_link
+  // the sensor's input to node 0 (input_hop; else node 0 receives on
+  // hop_links[0]'s transport, unshaped). Each node receives on its
+  // predecessor's link. Empty: `link` joins every hop (time_scale, and the
+  // seed base, always come from `link`).
+  std::vector<LinkSettings> hop_links;
+  std::optional<LinkSettings> input_link;
 };
 
 struct HopRecord {
   int64_t bytes = 0;  // the encoded message
   int64_t fragments = 0, retransmissions = 0;
   double serialize_s = 0, transfer_s = 0, predicted_transfer_s = 0;
+  std::string link;  // the link profile's name (from the node's event; "" from older nodes)
 };
 struct NodeRecord {
   std::string device;  // "host" without emulation
@@ -229,7 +243,10 @@ class Chain {
   const std::vector<DeliveryReport>& deliveries() const;
   bool emulated() const;
   double time_scale() const;
+  // The link results reach the client on (the last hop's with per-hop links).
   const ResolvedLink& link() const;
+  // The link the input reaches node 0 on (per-hop: input_link, else node 0's).
+  const ResolvedLink& input_link() const;
 
  private:
   Chain() = default;

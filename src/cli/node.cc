@@ -1,4 +1,4 @@
-// edgesplit node [--model MODEL --segment CUT:CUT] --listen ADDR [--next ADDR] --link L
+// edgesplit node [--model MODEL --segment CUT:CUT] --listen ADDR [--next ADDR] --link L [--in-link L]
 //     [--verify-key KEY.pub] [--state FILE] [--coordinator ADDR] [--emulate DEVICE] [--dtype f32|int8] [--time-scale S] [--loss P] [--shape auto|on|off]
 //     [--seed N] [--profiles DIR] [--request-timeout S] [--max-requests N]
 //
@@ -13,7 +13,7 @@ namespace {
 
 struct NodeArgs {
   std::string model, segment, listen, next, link, emulate, dtype = "f32", shape = "auto", profiles;
-  std::string verify_key, coordinator, state;
+  std::string verify_key, coordinator, state, in_link;
   double time_scale = 1, loss = -1, request_timeout = 120;
   uint64_t seed = 1;
   int max_requests = 0;
@@ -43,6 +43,12 @@ Status RunNodeCommand(const NodeArgs& a) {
   o.link.time_scale = a.time_scale;
   o.link.loss = a.loss;
   o.link.seed = a.seed;
+  if (!a.in_link.empty()) {  // receives on its predecessor's link (only the transport and framing matter here)
+    o.in_link = o.link;
+    o.in_link->link = a.in_link;
+    o.in_link->shaped = false;
+    o.in_link->loss = -1;
+  }
   o.emulate_device = a.emulate;
   o.request_timeout_s = a.request_timeout;
   o.max_requests = a.max_requests;
@@ -62,6 +68,7 @@ Runner RegisterNode(CLI::App& app) {
   app.add_option("--listen", a->listen, "HOST:PORT to receive on (port 0: any; the address is printed)")->required();
   app.add_option("--next", a->next, "HOST:PORT of the next node (or the client); none: results are only reported");
   app.add_option("--link", a->link, "Link profile: udp, tcp, espnow, espnow-v2, ble, ble-2m")->required();
+  app.add_option("--in-link", a->in_link, "Link profile it receives on: the previous node's --link (default: --link)");
   app.add_option("--emulate", a->emulate, "Device profile whose predicted compute time the node waits for");
   app.add_option("--dtype", a->dtype, "f32 or int8")->capture_default_str();
   app.add_option("--time-scale", a->time_scale, "Multiply every emulated duration (0.01: 100x faster)")->capture_default_str();

@@ -19,7 +19,8 @@ using net::Clock;
 
 struct Chain::State {
   ChainOptions options;
-  ResolvedLink link;
+  ResolvedLink link;   // results reach the client on it (ChainOptions::hop_links: the last hop's)
+  ResolvedLink input;  // the input reaches node 0 on it (one link: `link`)
   bool emulated = false;
   std::unique_ptr<net::MessageReceiver> receiver;  // results from the last node
   std::unique_ptr<net::MessageSender> sender;      // inputs to node 0 (unshaped: the sensor's own camera; shaped with input_hop)
@@ -90,8 +91,28 @@ Result<std::unique_ptr<Chain>> Chain::Start(const ChainOptions& o) {
   chain->state_ = std::make_unique<State>();
   State& s = *chain->state_;
   s.options = o;
-  ES_ASSIGN_OR_RETURN(s.link, ResolveLink(o.link));
+  const bool per_hop = !o.hop_links.empty();
+  if (per_hop && o.hop_links.size() != o.nodes.size())
+    return InvalidArgument("per-hop links: " + std::to_string(o.hop_links.size()) + " links for " + std::to_string(o.nodes.size()) +
+                           " nodes (one per node's output)");
+  if (!per_hop && o.input_link) return InvalidArgument("an input link needs per-hop links");
+  // Node k's outgoing link, and the one it receives on (its predecessor's).
+  auto out_link = [&](size_t k) -> const LinkSettings& { return per_hop ? o.hop_links[k] : o.link; };
+  auto in_link = [&](size_t k) -> const LinkSettings& {
+    return k > 0 ? out_link(k - 1) : o.input_link ? *o.input_link : out_link(0);
+  };
+  if (per_hop && o.deliver)
+    for (const LinkSettings& l : o.hop_links)
+      if (l.link != o.hop_links.front().link || (o.input_link && o.input_link->link != l.link))
+        return InvalidArgument("--deliver sends every segment over one link, and this chain's hops use several (give --link)");
+  ES_ASSIGN_OR_RETURN(s.link, ResolveLink(out_link(o.nodes.size() - 1)));
+  s.input = s.link;
+  if (per_hop) {
+    ES_ASSIGN_OR_RETURN(s.input, ResolveLink(in_link(0)));
+  }
   s.emulated = o.link.shaped;
+  for (const LinkSettings& l : o.hop_links) s.emulated |= l.shaped;
+  if (o.input_link) s.emulated |= o.input_link->shaped;
   for (const ChainNodeSpec& n : o.nodes) s.emulated |= !n.device.empty();
 
   ES_ASSIGN_OR_RETURN(Graph exec, LoadExecutionGraph(o.model, o.dtype));
@@ -115,16 +136,16 @@ Result<std::unique_ptr<Chain>> Chain::Start(const ChainOptions& o) {
   }
 
   ES_ASSIGN_OR_RETURN(s.receiver, net::MessageReceiver::Create(s.link.channel, {"127.0.0.1", 0}));
-  net::ChannelOptions camera = s.link.channel;
+  net::ChannelOptions camera = s.input.channel;
   camera.shaper.enabled = false;
   camera.shaper.loss = 0;
   if (o.input_hop) {  // the sensor's radio: the link as the nodes use it, its own loss draws
-    camera = s.link.channel;
+    camera = s.input.channel;
     camera.shaper.seed = o.link.seed + o.nodes.size();
   }
 
   if (o.deliver) {
-    ES_ASSIGN_OR_RETURN(s.ota, ChainDelivery::Create(s.options, s.link));
+    ES_ASSIGN_OR_RETURN(s.ota, ChainDelivery::Create(s.options, s.input));  // one link (checked above): node 0's
   }
   // Last node first: each node is told the address its successor reported.
   s.nodes.resize(o.nodes.size());
@@ -133,12 +154,14 @@ Result<std::unique_ptr<Chain>> Chain::Start(const ChainOptions& o) {
   const net::Deadline deadline = net::DeadlineIn(120);
   for (size_t k = o.nodes.size(); k-- > 0;) {
     const ChainNodeSpec& n = s.options.nodes[k];
+    const LinkSettings& out = out_link(k);
     std::vector<std::string> args = {"node", "--model", o.model, "--segment", n.first_cut + ":" + n.last_cut,
-                                     "--listen", "127.0.0.1:0", "--next", next, "--link", o.link.link,
+                                     "--listen", "127.0.0.1:0", "--next", next, "--link", out.link,
                                      "--dtype", o.dtype, "--time-scale", std::to_string(o.link.time_scale),
-                                     "--loss", std::to_string(o.link.loss), "--seed", std::to_string(o.link.seed + k),
-                                     "--shape", o.link.shaped ? "on" : "off",
+                                     "--loss", std::to_string(out.loss), "--seed", std::to_string(o.link.seed + k),
+                                     "--shape", out.shaped ? "on" : "off",
                                      "--request-timeout", std::to_string(o.request_timeout_s)};
+    if (per_hop) args.insert(args.end(), {"--in-link", in_link(k).link});
     if (!o.link.profiles_dir.empty()) args.insert(args.end(), {"--profiles", o.link.profiles_dir});
     if (!n.device.empty()) args.insert(args.end(), {"--emulate", n.device});
     if (s.ota) s.ota->AdjustNodeArgs(&args);
@@ -158,6 +181,7 @@ int Chain::num_nodes() const { return static_cast<int>(state_->nodes.size()); }
 bool Chain::emulated() const { return state_->emulated; }
 double Chain::time_scale() const { return state_->emulated ? state_->options.link.time_scale : 1.0; }
 const ResolvedLink& Chain::link() const { return state_->link; }
+const ResolvedLink& Chain::input_link() const { return state_->input; }
 
 Status Chain::KillNode(int i) {
   if (i < 0 || i >= num_nodes()) return OutOfRange("no node " + std::to_string(i));
@@ -188,6 +212,7 @@ HopRecord HopFromJson(const nlohmann::json& j) {
   h.serialize_s = j.value("serialize_s", 0.0);
   h.transfer_s = j.value("transfer_s", 0.0);
   h.predicted_transfer_s = j.value("predicted_transfer_s", 0.0);
+  h.link = j.value("link", "");
   return h;
 }
 
@@ -243,8 +268,8 @@ Result<std::vector<InferenceRecord>> Chain::Run(int count) {
       }
       ES_ASSIGN_OR_RETURN(size_t n, EncodeTensorMessage(wire::MessageType::kTensorRequest, id, 0, sent_tensor, sent_bytes, &message));
       const double serialize_s = net::SecondsSince(sensor_start);
-      if (s.options.input_hop && s.sensor_cold && s.link.channel.shaper.enabled) {
-        p.setup_s = s.link.profile.setup_s;  // emulated, like a node's first hop
+      if (s.options.input_hop && s.sensor_cold && s.input.channel.shaper.enabled) {
+        p.setup_s = s.input.profile.setup_s;  // emulated, like a node's first hop
         net::SleepUntil(net::DeadlineIn(p.setup_s * scale));
       }
       net::SendReport report;
@@ -262,7 +287,8 @@ Result<std::vector<InferenceRecord>> Chain::Run(int count) {
         p.input.retransmissions = report.retransmissions;
         p.input.serialize_s = serialize_s / scale;
         p.input.transfer_s = report.transfer_s / scale;
-        p.input.predicted_transfer_s = TransferSeconds(s.link.profile, static_cast<int64_t>(sent_bytes.size()));
+        p.input.predicted_transfer_s = TransferSeconds(s.input.profile, static_cast<int64_t>(sent_bytes.size()));
+        p.input.link = s.input.profile.name;
       }
       pending.emplace(id, std::move(p));
       ++sent;

@@ -84,7 +84,11 @@ Status RunNode(const NodeOptions& o, std::FILE* events) {
   const double scale = o.link.time_scale;
   double predicted = device && segment ? segment->PredictedSeconds(*device) : 0.0;
 
-  ES_ASSIGN_OR_RETURN(std::unique_ptr<net::MessageReceiver> receiver, net::MessageReceiver::Create(link.channel, o.listen));
+  ResolvedLink in_link = link;  // the predecessor's link: its transport and framing
+  if (o.in_link) {
+    ES_ASSIGN_OR_RETURN(in_link, ResolveLink(*o.in_link));
+  }
+  ES_ASSIGN_OR_RETURN(std::unique_ptr<net::MessageReceiver> receiver, net::MessageReceiver::Create(in_link.channel, o.listen));
   std::unique_ptr<net::MessageSender> sender;
   if (o.next) {
     ES_ASSIGN_OR_RETURN(sender, net::MessageSender::Create(link.channel, *o.next));
@@ -181,7 +185,8 @@ Status RunNode(const NodeOptions& o, std::FILE* events) {
                      {"dropped", report.dropped},
                      {"serialize_s", serialize_s / unit},
                      {"transfer_s", report.transfer_s / unit},
-                     {"predicted_transfer_s", TransferSeconds(link.profile, static_cast<int64_t>(segment->output().size()))}};
+                     {"predicted_transfer_s", TransferSeconds(link.profile, static_cast<int64_t>(segment->output().size()))},
+                     {"link", link.profile.name}};
     Emit(events, ev);
   }
   return Status::Ok();
