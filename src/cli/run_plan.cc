@@ -55,7 +55,8 @@ Result<std::string> LinkArgument(const std::string& plan_path, const Json& entry
   Json text = entry;
   if (!text.contains("schema_version")) text["schema_version"] = 1;
   if (!text.contains("sources")) text["sources"] = Json{{"all", "the plan " + plan_path + ", links[" + std::to_string(i) + "]"}};
-  ES_ASSIGN_OR_RETURN(LinkProfile planned, ParseLinkProfile(text.dump(), where));
+  const std::string profile_text = text.dump(2, ' ', false, Json::error_handler_t::replace);  // the path may not be UTF-8
+  ES_ASSIGN_OR_RETURN(LinkProfile planned, ParseLinkProfile(profile_text, where));
   Result<net::TransportKind> kind = net::ParseTransportKind(planned.transport);
   if (!kind.ok()) return kind.status().WithContext(where + " ('" + name + "')");
   if (shipped.ok() && SameParameters(*shipped, planned)) return name;
@@ -63,7 +64,7 @@ Result<std::string> LinkArgument(const std::string& plan_path, const Json& entry
   std::filesystem::create_directories(scratch_dir, ec);
   const std::string path = scratch_dir + "/link" + std::to_string(i) + ".json";
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text.dump(2) << "\n";
+  out << profile_text << "\n";
   out.close();
   if (!out) return IoError("cannot write " + path + " (the plan's link '" + name + "' for the nodes)");
   return path;
@@ -298,20 +299,21 @@ Json PlanVsMeasured(const PlanPrediction& pred, const runtime::ChainOptions& o, 
 std::string PlanVsMeasuredText(const Json& p) {
   std::string t = fmt::format("\nplan       predicted {:.4f} s, measured steady {:.4f} s ({:+.1f}%)\n", p["predicted_latency_s"].get<double>(),
                               p["measured_steady_rtt_s"].get<double>(), p["error_pct"].get<double>());
-  t += fmt::format("  {:<7} {:<32} {:<28} {:>8}  {:>11} {:>11} {:>8}\n", "stage", "where", "device / link (transport)", "bytes", "predicted s",
-                   "measured s", "error");
+  // "T(sent) s": the hop's link model for the tensor the node really sent (an int8 chain returns f32 logits).
+  t += fmt::format("  {:<7} {:<28} {:<28} {:>7}  {:>11} {:>10} {:>10} {:>8}\n", "stage", "where", "device / link (transport)", "bytes",
+                   "predicted s", "T(sent) s", "measured s", "error");
   auto transfer = [&](const char* what, const Json& x) {
-    t += fmt::format("  {:<7} {:<32} {:<28} {:>8}  {:>11.4f} {:>11.4f} {:>+7.1f}%\n", what,
+    t += fmt::format("  {:<7} {:<28} {:<28} {:>7}  {:>11.4f} {:>10.4f} {:>10.4f} {:>+7.1f}%\n", what,
                      x.value("from", "") + " -> " + x.value("to", ""),
                      x.value("link", "") + " (" + x.value("transport", "") + (x.value("shaped", false) ? ", shaped" : "") + ")",
                      x.value("predicted_bytes", int64_t{0}), x["predicted_transfer_s"].get<double>(),
-                     x.value("measured_median_transfer_s", 0.0), x.value("median_error_pct", 0.0));
+                     x.value("link_model_transfer_s", 0.0), x.value("measured_median_transfer_s", 0.0), x.value("median_error_pct", 0.0));
   };
   if (p.contains("input")) transfer("input", p["input"]);
   for (size_t i = 0; i < p["segments"].size(); ++i) {
     const Json& s = p["segments"][i];
-    t += fmt::format("  {:<7} {:<32} {:<28} {:>8}  {:>11.4f} {:>11.4f} {:>+7.1f}%\n", "compute", s.value("host", ""),
-                     s["device"].get<std::string>(), "", s["predicted_compute_s"].get<double>(), s.value("measured_median_compute_s", 0.0),
+    t += fmt::format("  {:<7} {:<28} {:<28} {:>7}  {:>11.4f} {:>10} {:>10.4f} {:>+7.1f}%\n", "compute", s.value("host", ""),
+                     s["device"].get<std::string>(), "", s["predicted_compute_s"].get<double>(), "", s.value("measured_median_compute_s", 0.0),
                      s.value("median_error_pct", 0.0));
     if (i < p["hops"].size()) transfer("hop", p["hops"][i]);
   }
