@@ -12,6 +12,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "commands.h"
@@ -110,9 +111,9 @@ Status RunRun(RunArgs a) {
   o.link.loss = a.loss;
   // A plan with links[] runs each hop on its own link, unless --link puts every hop on one.
   const bool per_hop = !a.plan.empty() && !link_given && !pred.links.empty();
-  ScratchDir scratch;  // the plan's inline links, as profile files for the nodes
+  std::optional<ScratchDir> scratch;  // the plan's inline links, as profile files for the nodes
   if (per_hop) {
-    ES_RETURN_IF_ERROR(ApplyPlanLinks(a.plan, pred, a.shape, emulating, scratch.path, &o));
+    ES_RETURN_IF_ERROR(ApplyPlanLinks(a.plan, pred, a.shape, emulating, scratch.emplace().path, &o));
     for (const runtime::LinkSettings& l : o.hop_links) o.link.shaped |= l.shaped;
     if (o.input_link) o.link.shaped |= o.input_link->shaped;
   } else {

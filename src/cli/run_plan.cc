@@ -60,8 +60,7 @@ Result<std::string> LinkArgument(const std::string& plan_path, const Json& entry
   Result<net::TransportKind> kind = net::ParseTransportKind(planned.transport);
   if (!kind.ok()) return kind.status().WithContext(where + " ('" + name + "')");
   if (shipped.ok() && SameParameters(*shipped, planned)) return name;
-  std::error_code ec;
-  std::filesystem::create_directories(scratch_dir, ec);
+  if (scratch_dir.empty()) return IoError("no temporary folder for the plan's link '" + name + "' (mkdtemp failed; set TMPDIR)");
   const std::string path = scratch_dir + "/link" + std::to_string(i) + ".json";
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << profile_text << "\n";

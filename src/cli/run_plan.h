@@ -43,15 +43,15 @@ Status ReadPlan(const std::string& path, std::string* link, std::string* dtype, 
 // --shape; --loss applies to the datagram hops, TCP loss being real). A link
 // that matches the profile of its name under `profiles` runs as that profile;
 // any other (inline parameters, or changed numbers) is written as a profile
-// file into `scratch_dir` (created on first use). A result the sensor computed
+// file into `scratch_dir` (an existing private folder, e.g. a ScratchDir's). A result the sensor computed
 // itself goes back unshaped, as does the input to a sensor that runs stage 1.
 Status ApplyPlanLinks(const std::string& plan_path, const PlanPrediction& pred, const std::string& shape, bool emulating,
                       const std::string& scratch_dir, runtime::ChainOptions* o);
 
 // The `plan` object of run's JSON: the plan's predictions beside the last
 // inference's measurements and the steady median, per stage and per transfer
-// (with its hosts, link, transport and bytes). `links` are the chain's
-// settings (for transport and shaping); empty with one link.
+// (with its hosts, link, transport and bytes); `o` is the chain's options
+// (each hop's settings, for its transport and shaping).
 Json PlanVsMeasured(const PlanPrediction& pred, const runtime::ChainOptions& o, const std::vector<runtime::InferenceRecord>& recs,
                     const runtime::RunSummary& summary);
 std::string PlanVsMeasuredText(const Json& plan);
