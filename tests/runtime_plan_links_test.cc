@@ -78,7 +78,7 @@ TEST(PerHopLinks, AThreeHopPlanOverEspnowEthernetAndUdpRunsBitExactEachHopOnItsL
   EXPECT_EQ(pj["transfers"][2]["kind"], "result");
   EXPECT_EQ(pj["transfers"][2]["link"], "udp");
 
-  const json j = testing::RunCliJson(std::string("run ") + kModel + " --plan " + dir + "/p3.json --time-scale 0.25 --repeat 3 --format json");
+  const json j = testing::RunCliJson(std::string("run ") + kModel + " --plan " + dir + "/p3.json --time-scale 0.25 --repeat 3 --timeout 60 --format json");
   EXPECT_TRUE(j["results_identical"].get<bool>());  // int8: every result equals the local run bit for bit
   EXPECT_EQ(j["link"], "per-hop");
   ExpectHopsOnTheirLinks(pj, j);
@@ -139,7 +139,7 @@ TEST(PerHopLinks, TheSensorRunsAMiddleStageAndTheChainTurnsThroughIt) {
   EXPECT_EQ(pj["transfers"][0]["kind"], "input");
   EXPECT_EQ(pj["transfers"][3]["kind"], "result");
 
-  const json j = testing::RunCliJson(std::string("run ") + kModel + " --plan " + dir + "/p.json --time-scale 0.25 --repeat 2 --format json");
+  const json j = testing::RunCliJson(std::string("run ") + kModel + " --plan " + dir + "/p.json --time-scale 0.25 --repeat 2 --timeout 60 --format json");
   EXPECT_TRUE(j["results_identical"].get<bool>());  // f32 split runs are bit-identical too
   EXPECT_EQ(j["dtype"], "f32");
   ExpectHopsOnTheirLinks(pj, j);
@@ -184,7 +184,7 @@ TEST(PerHopLinks, TheSensorRunsNoStageOnInlineLinksAndNamedHosts) {
   const std::string plan = WriteJson(dir, "p2.json", pj);
 
   const json j = testing::RunCliJson(std::string("run ") + kModel + " --plan " + plan + " --profiles " + profiles +
-                                     " --time-scale 0.25 --repeat 2 --format json");
+                                     " --time-scale 0.25 --repeat 2 --timeout 60 --format json");
   EXPECT_TRUE(j["results_identical"].get<bool>());
   const LinkProfile espnow = Link("espnow");
   const int64_t input_bytes = pj["transfers"][0]["bytes"];
