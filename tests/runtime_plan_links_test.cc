@@ -252,7 +252,9 @@ TEST(PerHopLinks, BadPlanFilesFailNamingTheField) {
   fails(p, "links[0]");
   p = good;
   p["transfers"][1]["bytes"] = "many";
-  fails(p, "transfers[1].bytes is \"many\", must be a number >= 0");
+  fails(p, "transfers[1].bytes is \"many\", must be a number in [0, 1e15]");
+  p["transfers"][1]["bytes"] = 1e300;
+  fails(p, "transfers[1].bytes is 1e+300, must be a number in [0, 1e15]");
   p = good;
   p["links"] = "udp";
   fails(p, "'links' must be an array");

@@ -77,7 +77,8 @@ Status ReadTransfer(const std::string& path, const Json& t, size_t i, size_t lin
   out->to = text("to");
   out->link = text("link");
   if (t.contains("bytes") && !t["bytes"].is_null()) {
-    if (!t["bytes"].is_number() || t["bytes"].get<double>() < 0) return InvalidArgument(where + ".bytes is " + t["bytes"].dump() + ", must be a number >= 0");
+    if (!t["bytes"].is_number() || !(t["bytes"].get<double>() >= 0 && t["bytes"].get<double>() <= 1e15))  // casts to int64_t safely
+      return InvalidArgument(where + ".bytes is " + t["bytes"].dump() + ", must be a number in [0, 1e15]");
     out->bytes = static_cast<int64_t>(t["bytes"].get<double>());
   }
   if (t.contains("time_s") && !t["time_s"].is_null()) {
