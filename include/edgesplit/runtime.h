@@ -245,8 +245,6 @@ class Chain {
   double time_scale() const;
   // The link results reach the client on (the last hop's with per-hop links).
   const ResolvedLink& link() const;
-  // The link the input reaches node 0 on (per-hop: input_link, else node 0's).
-  const ResolvedLink& input_link() const;
 
  private:
   Chain() = default;

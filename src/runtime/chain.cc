@@ -181,7 +181,6 @@ int Chain::num_nodes() const { return static_cast<int>(state_->nodes.size()); }
 bool Chain::emulated() const { return state_->emulated; }
 double Chain::time_scale() const { return state_->emulated ? state_->options.link.time_scale : 1.0; }
 const ResolvedLink& Chain::link() const { return state_->link; }
-const ResolvedLink& Chain::input_link() const { return state_->input; }
 
 Status Chain::KillNode(int i) {
   if (i < 0 || i >= num_nodes()) return OutOfRange("no node " + std::to_string(i));
