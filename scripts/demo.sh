@@ -88,6 +88,10 @@ banner "13. A 3-device plan executed as a chain of processes: predictions beside
 "$es" plan mobilenet_v2:alpha=0.35,res=96 --devices esp32s3,esp32s3,esp32s3 --link espnow --use-all --dtype f32 --format json > "$out/p3.json"
 "$es" run mobilenet_v2:alpha=0.35,res=96 --plan "$out/p3.json" --time-scale 0.25 --repeat 3
 
+banner "13b. A link per hop: ESP32-S3 sensor -ESP-NOW-> RPi4 gateway -Ethernet-> x86 server -UDP-> sensor, each hop shaped by its own link (EMULATED, real time)"
+"$es" plan mobilenet_v2:alpha=0.35,res=96 --devices esp32s3,rpi4,edge-x86 --links "$root/examples/links/sensor_gateway_server.json" --use-all --dtype int8 --format json > "$out/p3links.json"
+"$es" run mobilenet_v2:alpha=0.35,res=96 --plan "$out/p3links.json" --repeat 3 | sed -n '2p;/^plan/,$p'
+
 banner "14. The seed paper's protocol experiment: UDP, TCP, ESP-NOW, BLE (EMULATED radios and devices, time scale 0.25; figures in emulated seconds)"
 "$es" bench-protocols --time-scale 0.25
 

@@ -126,6 +126,10 @@ struct NodeOptions {
   // The replay floor's file (runtime_delivery.h, ReadNodeStateFile): read at
   // start, rewritten before each accepting ack. "": RAM only, lost on restart.
   std::string state_file;
+  // The link this node receives on: its predecessor's outgoing link, whose
+  // transport and framing the receiver must match (a plan's per-hop links).
+  // Unset: `link`, as when one link joins every hop.
+  std::optional<LinkSettings> in_link;
 };
 
 // Runs the node until SIGTERM/SIGINT (or max_requests). Prints one JSON line
@@ -145,7 +149,7 @@ Status RunNode(const NodeOptions& options, std::FILE* events);
 // NodeOptionsFromFlags(flags of NodeCommandLine(o)) gives back `o`.
 struct NodeFlags {
   std::string model, segment, listen, next, link, emulate, dtype = "f32", shape = "auto", profiles;
-  std::string verify_key, coordinator, state;
+  std::string verify_key, coordinator, state, in_link;
   double time_scale = 1, loss = -1, request_timeout = 120;
   uint64_t seed = 1;
   int max_requests = 0;
@@ -188,6 +192,15 @@ struct ChainOptions {
   // KillNode/RestartNode refuse.
   std::vector<std::string> attach;
   std::string listen = "127.0.0.1:0";
+  // Per-hop links (`run --plan` of a plan with `links`): hop_links[k] carries
+  // node k's output (to node k+1; the last node's result to the client, an
+  // unshaped setting when the sensor ran the last stage itself), input_link
+  // the sensor's input to node 0 (input_hop; else node 0 receives on
+  // hop_links[0]'s transport, unshaped). Each node receives on its
+  // predecessor's link. Empty: `link` joins every hop (time_scale, and the
+  // seed base, always come from `link`).
+  std::vector<LinkSettings> hop_links;
+  std::optional<LinkSettings> input_link;
 };
 
 struct HopRecord {
@@ -196,6 +209,7 @@ struct HopRecord {
   int64_t fragments = 0, retransmissions = 0;
   int64_t dropped = 0;       // frames the emulated medium lost
   double serialize_s = 0, transfer_s = 0, predicted_transfer_s = 0;
+  std::string link;  // the link profile's name (from the node's event; "" from older nodes)
 };
 struct NodeRecord {
   std::string device;  // "host" without emulation
@@ -257,6 +271,7 @@ class Chain {
   const std::vector<DeliveryReport>& deliveries() const;
   bool emulated() const;
   double time_scale() const;
+  // The link results reach the client on (the last hop's with per-hop links).
   const ResolvedLink& link() const;
 
  private:

@@ -1,4 +1,4 @@
-// edgesplit node [--model MODEL --segment CUT:CUT] --listen ADDR [--next ADDR] --link L
+// edgesplit node [--model MODEL --segment CUT:CUT] --listen ADDR [--next ADDR] --link L [--in-link L]
 //     [--verify-key KEY.pub] [--state FILE] [--coordinator ADDR] [--emulate DEVICE] [--dtype f32|int8] [--time-scale S] [--loss P] [--shape auto|on|off]
 //     [--seed N] [--profiles DIR] [--request-timeout S] [--max-requests N]
 //
@@ -29,6 +29,7 @@ Runner RegisterNode(CLI::App& app) {
   app.add_option("--listen", a->listen, "HOST:PORT to receive on (port 0: any; the address is printed)")->required();
   app.add_option("--next", a->next, "HOST:PORT of the next node (or the client); none: results are only reported");
   app.add_option("--link", a->link, "Link profile: udp, tcp, espnow, espnow-v2, ble, ble-2m")->required();
+  app.add_option("--in-link", a->in_link, "Link profile it receives on: the previous node's --link (default: --link)");
   app.add_option("--emulate", a->emulate, "Device profile whose predicted compute time the node waits for");
   app.add_option("--dtype", a->dtype, "f32 or int8")->capture_default_str();
   app.add_option("--time-scale", a->time_scale, "Multiply every emulated duration (0.01: 100x faster)")->capture_default_str();

@@ -4,13 +4,15 @@
 //
 // Starts a chain of local node processes, sends N inputs, checks every result
 // against the same segments run here, and breaks each round trip down
-// (docs/runtime.md). With --plan, the planner's predictions stand beside the
-// measurements with the error in percent.
+// (docs/runtime.md). With --plan, each hop runs on the plan's own link for it
+// (its links[]; --link puts every hop on one), and the planner's predictions
+// stand beside the measurements with the error in percent (run_plan.h).
 #include <fmt/format.h>
 #include <unistd.h>
 
 #include <cmath>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "commands.h"
@@ -18,6 +20,7 @@
 #include "edgesplit/runtime.h"
 #include "report.h"
 #include "run_dynamic.h"
+#include "run_plan.h"
 
 namespace edgesplit::cli {
 namespace {
@@ -33,84 +36,14 @@ struct RunArgs {
   std::string listen = "127.0.0.1:0";  // where results come back (attached nodes forward here)
 };
 
-struct PlanPrediction {
-  double latency_s = 0;
-  std::vector<double> compute_s;   // per segment
-  std::vector<double> transfer_s;  // per hop (kind "hop")
-  double result_s = 0;
-  bool has_result = false;
-  double input_s = 0;  // kind "input": the sensor d1 is not in the plan and sends the raw input
-  int64_t input_bytes = 0;
-  bool has_input = false;
-};
 
-
-// The chain a plan JSON (`edgesplit plan --format json`) describes.
-Status ReadPlan(const std::string& path, RunArgs* a, std::vector<runtime::ChainNodeSpec>* nodes, PlanPrediction* pred) {
-  ES_ASSIGN_OR_RETURN(const std::string text, ReadRegularFile(path, 64 << 20, "plan file"));
-  const Json j = Json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("segments") || !j["segments"].is_array() || j["segments"].empty())
-    return InvalidArgument(path + ": not a plan (no 'segments'; write one with edgesplit plan --format json)");
-  if (j.contains("feasible") && j["feasible"].is_boolean() && !j["feasible"].get<bool>())
-    return InvalidArgument(path + ": the plan is infeasible: " +
-                           (j.contains("reason") && j["reason"].is_string() ? j["reason"].get<std::string>() : "no reason given"));
-  if (a->link.empty() && j.contains("link") && j["link"].is_string()) a->link = j["link"].get<std::string>();
-  if (a->dtype.empty() && j.contains("dtype") && j["dtype"].is_string()) a->dtype = j["dtype"].get<std::string>();
-  // Optional fields of the wrong type are errors naming the field, not exceptions.
-  Status bad;
-  auto field = [&](const Json& o, const char* key, const std::string& where, bool want_number) -> const Json* {
-    auto it = o.find(key);
-    if (it == o.end() || it->is_null()) return nullptr;
-    if (want_number ? !it->is_number() || !std::isfinite(it->get<double>()) || it->get<double>() < 0 : !it->is_string()) {
-      if (bad.ok())
-        bad = InvalidArgument(path + ": field '" + where + key + "' is " + it->dump() + ", must be " +
-                              (want_number ? "a number >= 0" : "a string"));
-      return nullptr;
-    }
-    return &*it;
-  };
-  auto number = [&](const Json& o, const char* key, const std::string& where) {
-    const Json* v = field(o, key, where, true);
-    return v ? v->get<double>() : 0.0;
-  };
-  pred->latency_s = number(j, "latency_s", "");
-  for (size_t i = 0; i < j["segments"].size(); ++i) {
-    const Json& s = j["segments"][i];
-    const std::string where = "segments[" + std::to_string(i) + "].";
-    if (!s.is_object() || !s.contains("cut_before") || !s.contains("cut_after") || !s["cut_before"].is_string() ||
-        !s["cut_after"].is_string())
-      return InvalidArgument(path + ": every segment needs 'cut_before' and 'cut_after' strings (" + where + ")");
-    const Json* device = field(s, "device", where, false);
-    runtime::ChainNodeSpec n{s["cut_before"].get<std::string>(), s["cut_after"].get<std::string>(),
-                             device ? device->get<std::string>() : std::string()};
-    nodes->push_back(n);
-    pred->compute_s.push_back(number(s, "compute_s", where));
-  }
-  if (j.contains("transfers") && j["transfers"].is_array())
-    for (size_t i = 0; i < j["transfers"].size(); ++i) {
-      const Json& t = j["transfers"][i];
-      if (!t.is_object()) continue;
-      const std::string where = "transfers[" + std::to_string(i) + "].";
-      const Json* kind_field = field(t, "kind", where, false);
-      const std::string kind = kind_field ? kind_field->get<std::string>() : std::string();
-      const double time_s = number(t, "time_s", where);
-      if (kind == "hop") pred->transfer_s.push_back(time_s);
-      if (kind == "result") pred->result_s = time_s, pred->has_result = true;
-      if (kind == "input") pred->input_s = time_s, pred->input_bytes = static_cast<int64_t>(number(t, "bytes", where)), pred->has_input = true;
-    }
-  ES_RETURN_IF_ERROR(bad);
-  nodes->front().first_cut = "input";
-  nodes->back().last_cut = "output";  // the plan names the last layer; int8 graphs end in a DequantizeLinear after it
-  return Status::Ok();
-}
-
-double ErrorPct(double measured, double predicted) { return predicted > 0 ? 100.0 * (measured - predicted) / predicted : 0.0; }
-
-std::string Table(const runtime::Chain& chain, const RunArgs& a, const std::vector<runtime::InferenceRecord>& recs,
+std::string Table(const runtime::Chain& chain, const RunArgs& a, const std::string& hop_links, const std::vector<runtime::InferenceRecord>& recs,
                   const runtime::RunSummary& s, bool identical) {
-  std::string t = fmt::format("model      {}\nlink       {} ({}{})\nnodes      {}\ndtype      {}\nemulated   {}{}\nidentical  {}\n\n",
-                              a.model, a.link, net::TransportKindName(chain.link().kind),
-                              chain.link().channel.shaper.enabled ? ", shaped" : "", chain.num_nodes(), a.dtype,
+  const std::string link = hop_links.empty() ? fmt::format("{} ({}{})", a.link, net::TransportKindName(chain.link().kind),
+                                                           chain.link().channel.shaper.enabled ? ", shaped" : "")
+                                             : a.link + ": " + hop_links;  // a plan's link per hop, in order
+  std::string t = fmt::format("model      {}\nlink       {}\nnodes      {}\ndtype      {}\nemulated   {}{}\nidentical  {}\n\n",
+                              a.model, link, chain.num_nodes(), a.dtype,
                               chain.emulated() ? "yes" : "no",
                               chain.emulated() ? fmt::format(" (time scale {}; seconds below are emulated)", chain.time_scale()) : "",
                               identical ? "yes (every result equals the local run)" : "NO");
@@ -140,8 +73,9 @@ Status RunRun(RunArgs a) {
   if (a.split.empty() == a.plan.empty()) return InvalidArgument("give exactly one of --split CUT[,CUT...] or --plan PLAN.json");
   runtime::ChainOptions o;
   PlanPrediction pred;
+  const bool link_given = !a.link.empty();
   if (!a.plan.empty()) {
-    ES_RETURN_IF_ERROR(ReadPlan(a.plan, &a, &o.nodes, &pred));
+    ES_RETURN_IF_ERROR(ReadPlan(a.plan, &a.link, &a.dtype, &o.nodes, &pred));
     if (!a.devices.empty()) return InvalidArgument("--devices comes from the plan; do not give both");
   } else {
     std::vector<std::string> bounds = {"input"};
@@ -175,7 +109,16 @@ Status RunRun(RunArgs a) {
   o.link.profiles_dir = a.profiles;
   o.link.time_scale = a.time_scale;
   o.link.loss = a.loss;
-  ES_ASSIGN_OR_RETURN(o.link.shaped, runtime::DecideShaping(a.shape, a.link, a.profiles, emulating));
+  // A plan with links[] runs each hop on its own link, unless --link puts every hop on one.
+  const bool per_hop = !a.plan.empty() && !link_given && !pred.links.empty();
+  std::optional<ScratchDir> scratch;  // the plan's inline links, as profile files for the nodes
+  if (per_hop) {
+    ES_RETURN_IF_ERROR(ApplyPlanLinks(a.plan, pred, a.shape, emulating, scratch.emplace().path, &o));
+    for (const runtime::LinkSettings& l : o.hop_links) o.link.shaped |= l.shaped;
+    if (o.input_link) o.link.shaped |= o.input_link->shaped;
+  } else {
+    ES_ASSIGN_OR_RETURN(o.link.shaped, runtime::DecideShaping(a.shape, a.link, a.profiles, emulating));
+  }
   ES_ASSIGN_OR_RETURN(o.node_binary, runtime::SelfExecutablePath());
   ES_ASSIGN_OR_RETURN(std::unique_ptr<runtime::Chain> chain, runtime::Chain::Start(o));
   ES_ASSIGN_OR_RETURN(std::vector<runtime::InferenceRecord> recs, chain->Run(a.repeat));
@@ -202,55 +145,15 @@ Status RunRun(RunArgs a) {
   j["summary"] = runtime::SummaryJson(summary);
   std::string plan_text;
   if (!a.plan.empty()) {
-    // Steady-state measurements beside the planner's numbers (the plan excludes set-up).
-    const runtime::InferenceRecord& last = recs.back();
-    Json p{{"predicted_latency_s", pred.latency_s},
-           {"measured_steady_rtt_s", summary.steady_median_s},
-           {"error_pct", ErrorPct(summary.steady_median_s, pred.latency_s)}};
-    p["segments"] = Json::array();
-    for (size_t i = 0; i < last.nodes.size() && i < pred.compute_s.size(); ++i)
-      p["segments"].push_back({{"device", last.nodes[i].device},
-                               {"predicted_compute_s", pred.compute_s[i]},
-                               {"measured_compute_s", last.nodes[i].compute_s},
-                               {"error_pct", ErrorPct(last.nodes[i].compute_s, pred.compute_s[i])}});
-    p["hops"] = Json::array();
-    for (size_t i = 0; i < last.hops.size() && i < pred.transfer_s.size(); ++i)
-      p["hops"].push_back({{"predicted_transfer_s", pred.transfer_s[i]},
-                           {"measured_transfer_s", last.hops[i].transfer_s},
-                           {"error_pct", ErrorPct(last.hops[i].transfer_s, pred.transfer_s[i])}});
-    if (pred.has_input && last.has_input)
-      // The planner counts the input in the plan's dtype, and so does the sensor: an int8 chain's sensor
-      // quantizes it first (the int8 graph's leading QuantizeLinear), so measured = predicted + the wire's header.
-      p["input"] = {{"predicted_bytes", pred.input_bytes},
-                    {"measured_bytes", last.input.bytes},
-                    {"predicted_transfer_s", pred.input_s},
-                    {"measured_transfer_s", last.input.transfer_s},
-                    {"error_pct", ErrorPct(last.input.transfer_s, pred.input_s)}};
-    if (pred.has_result)
-      p["result"] = {{"predicted_transfer_s", pred.result_s},
-                     {"measured_transfer_s", last.reply_s},
-                     {"error_pct", ErrorPct(last.reply_s, pred.result_s)}};
-    j["plan"] = p;
-    plan_text = fmt::format("\nplan       predicted {:.4f} s, measured steady {:.4f} s ({:+.1f}%)\n", pred.latency_s,
-                            summary.steady_median_s, ErrorPct(summary.steady_median_s, pred.latency_s));
-    for (const Json& s : p["segments"])
-      plan_text += fmt::format("  segment on {:<12} compute predicted {:.4f} s, measured {:.4f} s ({:+.1f}%)\n",
-                               s["device"].get<std::string>(), s["predicted_compute_s"].get<double>(),
-                               s["measured_compute_s"].get<double>(), s["error_pct"].get<double>());
-    if (p.contains("input"))
-      plan_text += fmt::format("  input transfer (sensor to first node) predicted {:.4f} s, measured {:.4f} s ({:+.1f}%)\n",
-                               p["input"]["predicted_transfer_s"].get<double>(), p["input"]["measured_transfer_s"].get<double>(),
-                               p["input"]["error_pct"].get<double>());
-    for (const Json& h : p["hops"])
-      plan_text += fmt::format("  hop transfer predicted {:.4f} s, measured {:.4f} s ({:+.1f}%)\n", h["predicted_transfer_s"].get<double>(),
-                               h["measured_transfer_s"].get<double>(), h["error_pct"].get<double>());
+    j["plan"] = PlanVsMeasured(pred, o, recs, summary);
+    plan_text = PlanVsMeasuredText(j["plan"]);
   }
   std::string delivery_text;
   for (const auto& d : chain->deliveries())
     delivery_text += fmt::format("delivered  node {}: {} bytes in {} chunks, {:.4f} s, sha256 {}\n", d.node, d.bytes, d.chunks,
                                  d.delivery_s, d.sha256.substr(0, 16));
   const std::string text =
-      a.format == "json" ? j.dump(2) + "\n" : delivery_text + Table(*chain, a, recs, summary, identical) + plan_text;
+      a.format == "json" ? j.dump(2) + "\n" : delivery_text + Table(*chain, a, per_hop ? DescribeHopLinks(o) : "", recs, summary, identical) + plan_text;
   ES_RETURN_IF_ERROR(WriteOutput(a.output, text));
   if (!identical) return Internal("a result differs from the local run of the same segments");
   return Status::Ok();

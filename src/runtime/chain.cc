@@ -20,7 +20,8 @@ using net::Clock;
 
 struct Chain::State {
   ChainOptions options;
-  ResolvedLink link;
+  ResolvedLink link;   // results reach the client on it (ChainOptions::hop_links: the last hop's)
+  ResolvedLink input;  // the input reaches node 0 on it (one link: `link`)
   bool emulated = false;
   std::unique_ptr<net::MessageReceiver> receiver;  // results from the last node
   std::unique_ptr<net::MessageSender> sender;      // inputs to node 0 (unshaped: the sensor's own camera; shaped with input_hop)
@@ -97,8 +98,28 @@ Result<std::unique_ptr<Chain>> Chain::Start(const ChainOptions& o) {
   chain->state_ = std::make_unique<State>();
   State& s = *chain->state_;
   s.options = o;
-  ES_ASSIGN_OR_RETURN(s.link, ResolveLink(o.link));
+  const bool per_hop = !o.hop_links.empty();
+  if (per_hop && o.hop_links.size() != o.nodes.size())
+    return InvalidArgument("per-hop links: " + std::to_string(o.hop_links.size()) + " links for " + std::to_string(o.nodes.size()) +
+                           " nodes (one per node's output)");
+  if (!per_hop && o.input_link) return InvalidArgument("an input link needs per-hop links");
+  // Node k's outgoing link, and the one it receives on (its predecessor's).
+  auto out_link = [&](size_t k) -> const LinkSettings& { return per_hop ? o.hop_links[k] : o.link; };
+  auto in_link = [&](size_t k) -> const LinkSettings& {
+    return k > 0 ? out_link(k - 1) : o.input_link ? *o.input_link : out_link(0);
+  };
+  if (per_hop && o.deliver)
+    for (const LinkSettings& l : o.hop_links)
+      if (l.link != o.hop_links.front().link || (o.input_link && o.input_link->link != l.link))
+        return InvalidArgument("--deliver sends every segment over one link, and this chain's hops use several (give --link)");
+  ES_ASSIGN_OR_RETURN(s.link, ResolveLink(out_link(o.nodes.size() - 1)));
+  s.input = s.link;
+  if (per_hop) {
+    ES_ASSIGN_OR_RETURN(s.input, ResolveLink(in_link(0)));
+  }
   s.emulated = o.link.shaped;
+  for (const LinkSettings& l : o.hop_links) s.emulated |= l.shaped;
+  if (o.input_link) s.emulated |= o.input_link->shaped;
   for (const ChainNodeSpec& n : o.nodes) s.emulated |= !n.device.empty();
 
   ES_ASSIGN_OR_RETURN(Graph exec, LoadExecutionGraph(o.model, o.dtype));
@@ -123,16 +144,16 @@ Result<std::unique_ptr<Chain>> Chain::Start(const ChainOptions& o) {
 
   ES_ASSIGN_OR_RETURN(net::Endpoint listen, net::ParseEndpoint(o.listen));
   ES_ASSIGN_OR_RETURN(s.receiver, net::MessageReceiver::Create(s.link.channel, listen));
-  net::ChannelOptions camera = s.link.channel;
+  net::ChannelOptions camera = s.input.channel;
   camera.shaper.enabled = false;
   camera.shaper.loss = 0;
   if (o.input_hop) {  // the sensor's radio: the link as the nodes use it, its own loss draws
-    camera = s.link.channel;
+    camera = s.input.channel;
     camera.shaper.seed = o.link.seed + o.nodes.size();
   }
 
   if (o.deliver) {
-    ES_ASSIGN_OR_RETURN(s.ota, ChainDelivery::Create(s.options, s.link));
+    ES_ASSIGN_OR_RETURN(s.ota, ChainDelivery::Create(s.options, s.input));  // one link (checked above): node 0's
   }
   // Last node first: each node is told the address its successor reported.
   s.nodes.resize(o.nodes.size());
@@ -146,8 +167,16 @@ Result<std::unique_ptr<Chain>> Chain::Start(const ChainOptions& o) {
     node.segment = {o.model, n.first_cut, n.last_cut, o.dtype};
     node.listen = {"127.0.0.1", 0};
     ES_ASSIGN_OR_RETURN(node.next, net::ParseEndpoint(next));
-    node.link = o.link;
+    node.link = out_link(k);
+    node.link.profiles_dir = o.link.profiles_dir;
+    node.link.time_scale = o.link.time_scale;
     node.link.seed = o.link.seed + k;
+    if (per_hop) {  // it receives on its predecessor's link (only the transport and framing matter there)
+      node.in_link = node.link;
+      node.in_link->link = in_link(k).link;
+      node.in_link->shaped = false;
+      node.in_link->loss = -1;
+    }
     node.emulate_device = n.device;
     node.request_timeout_s = o.request_timeout_s;
     if (s.ota) s.ota->AdjustNode(&node);
@@ -241,8 +270,8 @@ Result<std::vector<InferenceRecord>> Chain::Run(int count) {
       }
       ES_ASSIGN_OR_RETURN(size_t n, EncodeTensorMessage(wire::MessageType::kTensorRequest, id, 0, sent_tensor, sent_bytes, &message));
       const double serialize_s = net::SecondsSince(sensor_start);
-      if (s.options.input_hop && s.sensor_cold && s.link.channel.shaper.enabled) {
-        p.setup_s = s.link.profile.setup_s;  // emulated, like a node's first hop
+      if (s.options.input_hop && s.sensor_cold && s.input.channel.shaper.enabled) {
+        p.setup_s = s.input.profile.setup_s;  // emulated, like a node's first hop
         net::SleepUntil(net::DeadlineIn(p.setup_s * scale));
       }
       net::SendReport report;
@@ -260,7 +289,8 @@ Result<std::vector<InferenceRecord>> Chain::Run(int count) {
         p.input.retransmissions = report.retransmissions;
         p.input.serialize_s = serialize_s / scale;
         p.input.transfer_s = report.transfer_s / scale;
-        p.input.predicted_transfer_s = TransferSeconds(s.link.profile, static_cast<int64_t>(sent_bytes.size()));
+        p.input.predicted_transfer_s = TransferSeconds(s.input.profile, static_cast<int64_t>(sent_bytes.size()));
+        p.input.link = s.input.profile.name;
       }
       pending.emplace(id, std::move(p));
       ++sent;

@@ -85,7 +85,11 @@ Status RunNode(const NodeOptions& o, std::FILE* events) {
   const double scale = o.link.time_scale;
   double predicted = device && segment ? segment->PredictedSeconds(*device) : 0.0;
 
-  ES_ASSIGN_OR_RETURN(std::unique_ptr<net::MessageReceiver> receiver, net::MessageReceiver::Create(link.channel, o.listen));
+  ResolvedLink in_link = link;  // the predecessor's link: its transport and framing
+  if (o.in_link) {
+    ES_ASSIGN_OR_RETURN(in_link, ResolveLink(*o.in_link));
+  }
+  ES_ASSIGN_OR_RETURN(std::unique_ptr<net::MessageReceiver> receiver, net::MessageReceiver::Create(in_link.channel, o.listen));
   std::unique_ptr<net::MessageSender> sender;
   if (o.next) {
     ES_ASSIGN_OR_RETURN(sender, net::MessageSender::Create(link.channel, *o.next));
@@ -188,6 +192,7 @@ Status RunNode(const NodeOptions& o, std::FILE* events) {
     hop.serialize_s = serialize_s / unit;
     hop.transfer_s = report.transfer_s / unit;
     hop.predicted_transfer_s = TransferSeconds(link.profile, static_cast<int64_t>(segment->output().size()));
+    hop.link = link.profile.name;
     ev.hop = hop;
     Emit(events, NodeRequestEventJson(ev));
   }

@@ -45,7 +45,8 @@ Json NodeRequestEventJson(const NodeRequestEvent& e) {
                     {"dropped", e.hop->dropped},
                     {"serialize_s", e.hop->serialize_s},
                     {"transfer_s", e.hop->transfer_s},
-                    {"predicted_transfer_s", e.hop->predicted_transfer_s}};
+                    {"predicted_transfer_s", e.hop->predicted_transfer_s},
+                    {"link", e.hop->link}};
   return j;
 }
 
@@ -75,6 +76,7 @@ NodeRequestEvent ParseNodeRequestEvent(const nlohmann::json& j) {
     hop.serialize_s = Get<double>(h, "serialize_s", 0.0);
     hop.transfer_s = Get<double>(h, "transfer_s", 0.0);
     hop.predicted_transfer_s = Get<double>(h, "predicted_transfer_s", 0.0);
+    hop.link = Get<std::string>(h, "link", "");
     e.hop = hop;
   }
   return e;
@@ -104,6 +106,12 @@ Result<NodeOptions> NodeOptionsFromFlags(const NodeFlags& a) {
   o.link.time_scale = a.time_scale;
   o.link.loss = a.loss;
   o.link.seed = a.seed;
+  if (!a.in_link.empty()) {  // receives on its predecessor's link (only the transport and framing matter here)
+    o.in_link = o.link;
+    o.in_link->link = a.in_link;
+    o.in_link->shaped = false;
+    o.in_link->loss = -1;
+  }
   o.emulate_device = a.emulate;
   o.request_timeout_s = a.request_timeout;
   o.max_requests = a.max_requests;
@@ -119,6 +127,7 @@ std::vector<std::string> NodeCommandLine(const NodeOptions& o) {
     a.insert(a.end(), {"--model", o.segment.model, "--segment", o.segment.first_cut + ":" + o.segment.last_cut,
                        "--dtype", o.segment.dtype});
   if (o.next) a.insert(a.end(), {"--next", o.next->ToString()});
+  if (o.in_link) a.insert(a.end(), {"--in-link", o.in_link->link});
   if (!o.link.profiles_dir.empty()) a.insert(a.end(), {"--profiles", o.link.profiles_dir});
   if (!o.emulate_device.empty()) a.insert(a.end(), {"--emulate", o.emulate_device});
   if (!o.verify_key.empty()) a.insert(a.end(), {"--verify-key", o.verify_key});

@@ -7,12 +7,14 @@ using Json = nlohmann::ordered_json;
 
 namespace {
 Json HopJson(const HopRecord& h) {
-  return Json{{"bytes", h.bytes},
-              {"fragments", h.fragments},
-              {"retransmissions", h.retransmissions},
-              {"serialize_s", h.serialize_s},
-              {"transfer_s", h.transfer_s},
-              {"predicted_transfer_s", h.predicted_transfer_s}};
+  Json j{{"bytes", h.bytes},
+         {"fragments", h.fragments},
+         {"retransmissions", h.retransmissions},
+         {"serialize_s", h.serialize_s},
+         {"transfer_s", h.transfer_s},
+         {"predicted_transfer_s", h.predicted_transfer_s}};
+  if (!h.link.empty()) j["link"] = h.link;  // the link profile the hop ran on
+  return j;
 }
 }  // namespace
 
