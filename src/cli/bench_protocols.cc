@@ -13,7 +13,7 @@
 #include "commands.h"
 #include "progress.h"
 #include "edgesplit/runtime.h"
-#include "report.h"
+#include "render.h"
 
 namespace edgesplit::cli {
 namespace {

@@ -14,7 +14,7 @@
 
 #include "commands.h"
 #include "plan_args.h"
-#include "report.h"
+#include "render.h"
 
 namespace edgesplit::cli {
 namespace {

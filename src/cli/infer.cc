@@ -25,7 +25,7 @@
 #include "edgesplit/kernels.h"
 #include "edgesplit/models.h"
 #include "edgesplit/onednn.h"
-#include "report.h"
+#include "render.h"
 
 namespace edgesplit::cli {
 namespace {

@@ -17,7 +17,7 @@
 #include "edgesplit/models.h"
 #include "edgesplit/plan.h"
 #include "plan_args.h"
-#include "report.h"
+#include "render.h"
 
 namespace edgesplit::cli {
 

@@ -16,7 +16,7 @@
 #include "edgesplit/idx.h"
 #include "edgesplit/onnx.h"
 #include "quant_args.h"
-#include "report.h"
+#include "render.h"
 
 namespace edgesplit::cli {
 

@@ -16,7 +16,7 @@
 #include "commands.h"
 #include "edgesplit/io.h"
 #include "edgesplit/runtime.h"
-#include "report.h"
+#include "render.h"
 #include "run_dynamic.h"
 
 namespace edgesplit::cli {

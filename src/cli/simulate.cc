@@ -10,7 +10,7 @@
 #include "commands.h"
 #include "dynamic_args.h"
 #include "edgesplit/cost.h"
-#include "report.h"
+#include "render.h"
 
 namespace edgesplit::cli {
 namespace {

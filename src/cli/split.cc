@@ -16,7 +16,7 @@
 #include "edgesplit/onnx.h"
 #include "edgesplit/segment.h"
 #include "quant_args.h"
-#include "report.h"
+#include "render.h"
 
 namespace edgesplit::cli {
 namespace {

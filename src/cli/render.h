@@ -1,4 +1,5 @@
-// JSON and text renderings of the analysis, shared by the subcommands.
+// JSON and text renderings of the analysis, and output writing, shared by the subcommands
+// (the `report` subcommand is report.cc; its page is built by include/edgesplit/report.h).
 #pragma once
 
 #include <nlohmann/json.hpp>

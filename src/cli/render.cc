@@ -1,4 +1,4 @@
-#include "report.h"
+#include "render.h"
 
 #include <fmt/format.h>
 
