@@ -99,6 +99,13 @@ banner "15b. Live dynamic split: the head (esp32s3-espnn) picks the split per re
 printf 'request,rate_bytes_per_s,server_load,server\n1,1.6e6,1,up\n9,125000,1,up\n17,1.6e6,1,up\n25,1.6e6,1,down\n29,1.6e6,1,up\n' > "$out/schedule.csv"
 "$es" run mobilenet_v2:alpha=0.35,res=96 --dynamic --devices esp32s3-espnn,edge-x86 --link udp --repeat 34 --probe-interval 0.2 --schedule "$out/schedule.csv"
 
+banner "15c. One page of charts: cut points, the planners, the round trip per protocol beside the paper, a dynamic trace (predicted; docs/report.md)"
+if "$es" report -o "$root/build/edgesplit-report.html"; then
+  echo "report: $root/build/edgesplit-report.html (one self-contained file: open it in a browser, works offline)"
+else
+  echo "(report skipped: the message above says what is missing)"
+fi
+
 banner "16. The device core on a Cortex-M4 (QEMU mps2-an386): flat int8 segment, flash/RAM per module, the cut tensor it computes (tests/mcu_test.cc: equal to the host's, byte for byte)"
 "$es" split mobilenet_v2:alpha=0.35,res=224 --split block_16_project_BN --format flat --dtype int8 -o "$out/flat"
 if command -v arm-none-eabi-g++ >/dev/null && command -v qemu-system-arm >/dev/null; then

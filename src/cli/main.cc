@@ -50,6 +50,8 @@ int main(int argc, char** argv) {
       edgesplit::cli::RegisterDevice);
   add("keygen", "Write an Ed25519 key pair for signed over-the-air segment delivery (docs/mcu.md)", edgesplit::cli::RegisterKeygen);
   add("bench-protocols", "The seed paper's experiment: MobileNetV2-0.35 int8 over udp, tcp, espnow and ble", edgesplit::cli::RegisterBenchProtocols);
+  add("report", "One self-contained HTML page of charts: cut points, planners, round trip per protocol, a dynamic trace (docs/report.md)",
+      edgesplit::cli::RegisterReport);
   app.get_subcommand("dynamic-node")->group("");  // internal: started by run --dynamic, hidden from --help
   CLI::App* completion = app.add_subcommand("completion", "Print a shell completion script: source <(edgesplit completion bash)");
   runners[completion] = edgesplit::cli::RegisterCompletion(*completion, app);

@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "dynamic_args.h"
 #include "edgesplit/cost.h"
+#include "edgesplit/report.h"
 #include "render.h"
 
 namespace edgesplit::cli {
@@ -22,10 +23,11 @@ struct SimulateArgs {
   ControllerOptions controller;
 };
 
-Json ResultsJson(const SplitPolicy& p, const std::string& trace_name, size_t rows, const std::vector<PolicyResult>& results) {
+Json ResultsJson(const SplitPolicy& p, const std::string& trace_name, const std::vector<TraceRow>& trace,
+                 const std::vector<PolicyResult>& results) {
   Json j = DynamicSetupJson(p);
   j["trace"] = trace_name;
-  j["requests"] = rows;
+  j["requests"] = trace.size();
   j["policies"] = Json::array();
   for (const PolicyResult& r : results) {
     int abandoned = 0, fallbacks = 0;
@@ -34,6 +36,11 @@ Json ResultsJson(const SplitPolicy& p, const std::string& trace_name, size_t row
                              {"switches", r.switches}, {"gain_of_dynamic", r.gain_of_dynamic}, {"abandoned", abandoned},
                              {"fallbacks", fallbacks}});
   }
+  // One policy's requests (dynamic's when it ran): the timeline `edgesplit report` draws.
+  size_t shown = 0;
+  for (size_t i = 0; i < results.size(); ++i)
+    if (results[i].policy == "dynamic") shown = i;
+  if (!results.empty()) j["timeline"] = {{"policy", results[shown].policy}, {"requests", report::TimelineJson(p, trace, results[shown])}};
   return j;
 }
 
@@ -84,7 +91,7 @@ Status RunSimulate(const SimulateArgs& a) {
   ES_ASSIGN_OR_RETURN(std::vector<PolicySpec> specs, ParsePolicySpecs(policy, a.policy));
   ES_ASSIGN_OR_RETURN(std::vector<PolicyResult> results, Simulate(policy, trace, specs, a.controller));
   if (!a.log.empty()) ES_RETURN_IF_ERROR(WriteOutput(a.log, RequestLog(policy, trace, results)));
-  const std::string text = a.format == "json" ? ResultsJson(policy, trace_name, trace.size(), results).dump(2) + "\n"
+  const std::string text = a.format == "json" ? ResultsJson(policy, trace_name, trace, results).dump(2) + "\n"
                                               : ResultsTable(policy, trace_name, trace.size(), results);
   return WriteOutput(a.output, text);
 }
