@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "commands.h"
+#include "conventions.h"
 #include "progress.h"
 #include "edgesplit/report.h"
 #include "edgesplit/runtime.h"
@@ -33,7 +34,7 @@ double PaperRtt(const std::string& p) { return report::PaperFiguresFor(p).rtt_s;
 double PaperTransfer(const std::string& p) { return report::PaperFiguresFor(p).transfer_s; }
 
 Status RunBench(const BenchArgs& a) {
-  if (a.format != "table" && a.format != "json") return InvalidArgument("--format must be table or json");
+  if (a.format != "table" && a.format != "json" && a.format != "csv") return InvalidArgument("--format must be table, json or csv");
   if (a.repeat < 2) return InvalidArgument("--repeat must be >= 2 (one cold, then steady ones)");
   char buf[4096];
   const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
@@ -112,21 +113,22 @@ Status RunBench(const BenchArgs& a) {
                          paper > 0 ? fmt::format("{:+.1f}%", 100.0 * (s.cold_rtt_s - paper) / paper) : "-");
     if (!identical) return Internal(protocol + ": a result differs from the local run");
   }
-  return WriteOutput("", a.format == "json" ? j.dump(2) + "\n" : table);
+  return WriteOutput("", a.format == "json" ? j.dump(2) + "\n" : a.format == "csv" ? RowsCsv(j["protocols"]) : table);
 }
 
 }  // namespace
 
 Runner RegisterBenchProtocols(CLI::App& app) {
   auto a = std::make_shared<BenchArgs>();
-  app.add_option("--format", a->format, "table or json")->capture_default_str();
+  app.add_option("--format", a->format, "table, json or csv (csv: one row per protocol)")->capture_default_str();
   app.add_option("--time-scale", a->time_scale, "Run emulated time this much faster (<1) or slower; reports stay in emulated seconds")
       ->capture_default_str();
   app.add_option("--repeat", a->repeat, "Inferences per protocol (the first is cold)")->capture_default_str();
   app.add_option("--protocols", a->protocols, "Link profiles to run")->delimiter(',');
   app.add_option("--dtype", a->dtype, "int8 (the paper's) or f32")->capture_default_str();
   app.add_option("--model", a->model, "Model (default: the paper's)")->capture_default_str();
-  app.add_option("--cut", a->cut, "Cut (default: the paper's)")->capture_default_str();
+  app.add_option("--split", a->cut, "Cut (default: the paper's)")->capture_default_str();
+  AddHiddenAlias(app, "--cut", a->cut, "--split");
   app.add_option("--profiles", a->profiles, "Profiles folder");
   return [a] { return RunBench(*a); };
 }

@@ -39,13 +39,7 @@ Status RunCompare(const CompareArgs& a) {
   ES_ASSIGN_OR_RETURN(Objective objective, ParseObjective(a.objective));
   ES_ASSIGN_OR_RETURN(Order order, ParseOrder(a.order));
   if (a.format != "table" && a.format != "csv" && a.format != "json") return InvalidArgument("--format must be table, csv or json");
-  PlanOptions o;
-  o.objective = objective;
-  o.order = order;
-  o.use_all = a.use_all;
-  o.beam_width = a.beam_width;
-  o.seed = a.seed;
-  o.max_plans = a.max_plans;
+  const PlanOptions o = SolverOptions(objective, order, a.use_all, a.beam_width, a.seed, a.max_plans);
   ES_ASSIGN_OR_RETURN(std::vector<Row> rows, ComparePlanners(in.problem, o, a.max_devices));
   std::string text;
   const std::string unit = objective == Objective::kEnergy ? "J" : "s";

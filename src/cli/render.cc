@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 
@@ -83,6 +84,58 @@ std::string HumanBytes(int64_t bytes) {
     ++u;
   }
   return u == 0 ? fmt::format("{}B", bytes) : fmt::format("{:.3g}{}", v, units[u]);
+}
+
+namespace {
+
+void Flatten(const Json& value, const std::string& prefix, std::vector<std::pair<std::string, std::string>>* out) {
+  if (value.is_object() && !value.empty()) {
+    for (const auto& [key, v] : value.items()) Flatten(v, prefix.empty() ? key : prefix + "." + key, out);
+    return;
+  }
+  std::string text;
+  if (value.is_null()) {
+  } else if (value.is_boolean()) {
+    text = value.get<bool>() ? "1" : "0";
+  } else if (value.is_string()) {
+    text = value.get<std::string>();
+  } else if (value.is_array() && std::all_of(value.begin(), value.end(), [](const Json& x) { return x.is_primitive(); })) {
+    for (const Json& x : value) text += (text.empty() ? "" : ";") + (x.is_string() ? x.get<std::string>() : x.dump());
+  } else {
+    text = value.dump();
+  }
+  out->emplace_back(prefix, text);
+}
+
+std::string CsvField(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+}  // namespace
+
+std::string RowsCsv(const Json& rows) {
+  std::vector<std::string> columns;
+  std::vector<std::vector<std::pair<std::string, std::string>>> cells;
+  for (const Json& row : rows) {
+    cells.emplace_back();
+    Flatten(row, "", &cells.back());
+    for (const auto& [key, text] : cells.back())
+      if (std::find(columns.begin(), columns.end(), key) == columns.end()) columns.push_back(key);
+  }
+  std::string csv;
+  for (size_t c = 0; c < columns.size(); ++c) csv += (c ? "," : "") + CsvField(columns[c]);
+  csv += "\n";
+  for (const auto& row : cells) {
+    for (size_t c = 0; c < columns.size(); ++c) {
+      auto it = std::find_if(row.begin(), row.end(), [&](const auto& kv) { return kv.first == columns[c]; });
+      csv += (c ? "," : "") + (it == row.end() ? std::string() : CsvField(it->second));
+    }
+    csv += "\n";
+  }
+  return csv;
 }
 
 Status WriteOutput(const std::string& path, const std::string& text) {
