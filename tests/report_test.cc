@@ -194,13 +194,13 @@ Json CompareDoc() {
     {"devices":1,"algorithm":"greedy","order":"fixed","ran":true,"feasible":false,"reason":"too big","solve_time_s":1e-5}]})");
 }
 Json BenchDoc() {
-  return Json::parse(R"({"schema_version":1,"emulated":true,"protocols":[
+  return Json::parse(R"({"schema_version":1,"emulated":true,"model":"mobilenet_v2:alpha=0.35,res=224","cut":"block_16_project_BN","protocols":[
     {"protocol":"udp","rtt_s":5.5,"cold_rtt_s":5.5,"steady_rtt_s":3.5,"transfer_s":0.004,
      "breakdown":{"setup_s":2.0,"compute_s":[3.0,0.4],"transfer_s":0.004,"reply_s":0.002}},
     {"protocol":"espnow","rtt_s":3.7,"cold_rtt_s":3.7,"steady_rtt_s":3.6,"transfer_s":0.1}]})");
 }
 Json RunDoc() {
-  return Json::parse(R"({"schema_version":1,"link":"tcp","inferences":[
+  return Json::parse(R"({"schema_version":1,"model":"mobilenet_v2:alpha=0.35,res=224","link":"tcp","inferences":[
     {"request_id":1,"cold":true,"setup_s":2.0,"nodes":[{"compute_s":3.0},{"compute_s":0.5}],"hops":[{"transfer_s":0.01}],"reply_s":0.003},
     {"request_id":2,"cold":false,"setup_s":0,"nodes":[{"compute_s":3.0},{"compute_s":0.5}],"hops":[{"transfer_s":0.01}],"reply_s":0.003}]})");
 }
@@ -248,6 +248,25 @@ TEST(ReportDocuments, AFolderOfOutputsFillsEveryChart) {
   ASSERT_EQ(r->notes.size(), 2u);  // the unknown and the broken file
   EXPECT_NE(r->notes[0].find("6-other.json"), std::string::npos);
   EXPECT_NE(r->notes[1].find("7-broken.json"), std::string::npos);
+}
+
+TEST(ReportDocuments, ThePapersFiguresOnlyBesideThePapersSetUp) {
+  ReportData d;
+  Json doc = BenchDoc();
+  doc["cut"] = "block_13_project_BN";
+  ASSERT_TRUE(AddDocument(doc, DocumentKind::kBenchProtocols, "b.json", &d).ok());
+  EXPECT_EQ(Total(d.round_trip, "udp", "measured"), 2.0 + 3.0 + 0.4 + 0.004 + 0.002);
+  EXPECT_EQ(Total(d.round_trip, "udp", "paper"), 0.0);
+  ASSERT_EQ(d.notes.size(), 1u);
+  EXPECT_NE(d.notes[0].find("block_13_project_BN"), std::string::npos) << d.notes[0];
+  ReportOptions o;
+  o.model = "mobilenet_v2:alpha=0.35,res=96";
+  o.compare_devices = {"esp32s3", "esp32s3"};
+  Result<ReportData> p = PredictReport(o);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_EQ(Total(p->round_trip, "espnow", "paper"), 0.0);
+  EXPECT_GT(Total(p->round_trip, "espnow", "predicted"), 0.0);
+  EXPECT_FALSE(p->notes.empty());
 }
 
 TEST(ReportDocuments, AWrongTypeNamesTheFileAndKey) {

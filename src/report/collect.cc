@@ -141,7 +141,7 @@ Status AddBenchProtocols(const Json& d, const Reader& r, const std::string& file
     }
     names.push_back(protocol);
   }
-  AddPaperFigures(names, data);
+  AddPaperFigures(names, r.StringOr(d, "model", ""), r.StringOr(d, "cut", ""), data);
   data->emulated = data->emulated || !d.contains("emulated") || d["emulated"] == true;
   return Status::Ok();
 }
@@ -171,7 +171,8 @@ Status AddRun(const Json& d, const Reader& r, const std::string& file, ReportDat
     transfer += s;
   }
   AddRoundTripRows(link, UniqueSource(*data, link, "measured", file), setup, compute, transfer, reply, data);
-  AddPaperFigures({link}, data);
+  // The cut of a two-node run is the first node's last layer, which run's JSON does not name: the model decides.
+  AddPaperFigures({link}, r.StringOr(d, "model", ""), "block_16_project_BN", data);
   return Status::Ok();
 }
 

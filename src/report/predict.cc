@@ -111,7 +111,7 @@ Result<ReportData> PredictReport(const ReportOptions& o) {
   ES_RETURN_IF_ERROR(AddPlanners(graph, o, dir, dtype, &data).WithContext("planner comparison"));
   ES_RETURN_IF_ERROR(AddRoundTrip(graph, cuts, o, dir, dtype, &data).WithContext("round trip"));
   ES_RETURN_IF_ERROR(AddTrace(graph, o, dir, dtype, &data).WithContext("dynamic trace"));
-  AddPaperFigures(o.protocols, &data);
+  AddPaperFigures(o.protocols, o.model, o.cut, &data);
   return data;
 }
 

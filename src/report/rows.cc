@@ -41,7 +41,14 @@ PaperFigures PaperFiguresFor(const std::string& p) {
   return f;
 }
 
-void AddPaperFigures(const std::vector<std::string>& protocols, ReportData* data) {
+void AddPaperFigures(const std::vector<std::string>& protocols, const std::string& model, const std::string& cut, ReportData* data) {
+  if (model != "mobilenet_v2:alpha=0.35,res=224" || (cut != "block_16_project_BN" && cut != "block_16_project")) {
+    const std::string note = "the seed paper's round trips are for mobilenet_v2:alpha=0.35,res=224 split after block_16_project_BN; "
+                             "not shown beside " + (model.empty() ? std::string("an unnamed model") : model) +
+                             (cut.empty() ? std::string() : " split after " + cut);
+    if (std::find(data->notes.begin(), data->notes.end(), note) == data->notes.end()) data->notes.push_back(note);
+    return;
+  }
   Json& paper = data->round_trip.meta["paper"];
   if (!paper.is_array()) paper = Json::array();
   for (const std::string& p : protocols) {
