@@ -2,6 +2,7 @@
 // keys and turned into the report's rows. Every value is type-checked: a
 // wrong type is an error naming the file and the key, never an exception.
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -25,6 +26,19 @@ struct Reader {
     auto it = o.find(key);
     if (it == o.end() || !it->is_number()) return Missing(where, key, "a number");
     return it->get<double>();
+  }
+  // A whole number within ±2^53 (a count, an index, bytes): never a cast of an out-of-range double.
+  Result<int64_t> Integer(const Json& o, const char* key, const std::string& where) const {
+    auto it = o.find(key);
+    if (it != o.end() && it->is_number_integer()) {
+      if (it->is_number_unsigned() && it->get<uint64_t>() > (uint64_t{1} << 53)) return Missing(where, key, "an integer below 2^53");
+      return it->get<int64_t>();
+    }
+    if (it != o.end() && it->is_number_float()) {
+      const double v = it->get<double>();
+      if (std::isfinite(v) && std::fabs(v) < 9e15 && v == std::floor(v)) return static_cast<int64_t>(v);
+    }
+    return Missing(where, key, "an integer");
   }
   double NumberOr(const Json& o, const char* key, double fallback) const {
     auto it = o.find(key);
@@ -62,15 +76,14 @@ Status AddInspect(const Json& d, const Reader& r, ReportData* data) {
     const Json& c = (*cuts)[i];
     const std::string w = At("cut_points", i);
     ES_RETURN_IF_ERROR(r.Object(c, w));
-    ES_ASSIGN_OR_RETURN(double index, r.Number(c, "index", w));
+    ES_ASSIGN_OR_RETURN(int64_t index, r.Integer(c, "index", w));
     ES_ASSIGN_OR_RETURN(std::string after, r.String(c, "after", w));
-    ES_ASSIGN_OR_RETURN(double b8, r.Number(c, "bytes_int8", w));
-    ES_ASSIGN_OR_RETURN(double b32, r.Number(c, "bytes_f32", w));
-    ES_ASSIGN_OR_RETURN(double macs, r.Number(c, "head_macs", w));
+    ES_ASSIGN_OR_RETURN(int64_t b8, r.Integer(c, "bytes_int8", w));
+    ES_ASSIGN_OR_RETURN(int64_t b32, r.Integer(c, "bytes_f32", w));
+    ES_ASSIGN_OR_RETURN(int64_t macs, r.Integer(c, "head_macs", w));
     ES_ASSIGN_OR_RETURN(bool strict, r.Bool(c, "bottleneck_strict", w));
     ES_ASSIGN_OR_RETURN(bool loose, r.Bool(c, "bottleneck_loose", w));
-    data->cuts.rows.push_back(CutRow(static_cast<int64_t>(index), after, static_cast<int64_t>(b8), static_cast<int64_t>(b32),
-                                     static_cast<int64_t>(macs), strict, loose));
+    data->cuts.rows.push_back(CutRow(index, after, b8, b32, macs, strict, loose));
   }
   return Status::Ok();
 }
@@ -81,7 +94,8 @@ Status AddCompare(const Json& d, const Reader& r, ReportData* data) {
     const Json& x = (*rows)[i];
     const std::string w = At("rows", i);
     ES_RETURN_IF_ERROR(r.Object(x, w));
-    ES_ASSIGN_OR_RETURN(double devices, r.Number(x, "devices", w));
+    ES_ASSIGN_OR_RETURN(int64_t devices, r.Integer(x, "devices", w));
+    if (devices < 1 || devices > 1000000) return InvalidArgument(r.origin + ": " + w + ".devices must be in [1, 1000000]");
     ES_ASSIGN_OR_RETURN(std::string algorithm, r.String(x, "algorithm", w));
     ES_ASSIGN_OR_RETURN(bool ran, r.Bool(x, "ran", w));
     if (!ran) continue;  // brute force above --max-plans
