@@ -81,9 +81,10 @@ install_report_charts() {
     return 0
   fi
   if ! (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) >>"$log" 2>&1; then
-    echo "install-deps: npm ci failed in $dir; the last lines of $log:" >&2
+    # Not fatal: the build goes on without the charts, and `edgesplit report` says what is missing.
+    echo "install-deps: npm ci failed in $dir (the report's charts are not installed); the last lines of $log:" >&2
     tail -n 20 "$log" >&2
-    exit 1
+    return 0
   fi
   echo "$stamp" >"$dir/node_modules/.edgesplit-stamp"
   echo "install-deps: installed the report's charting library (Vega) into $dir/node_modules"

@@ -332,7 +332,7 @@ TEST(ReportCli, FromAFolderOfCommandOutputs) {
   EXPECT_TRUE(j["planners"]["rows"].empty());
   EXPECT_EQ(RunCli("report mobilenet_v2 --from " + dir, &out, &err), 1);
   EXPECT_NE(err.find("not both"), std::string::npos) << err;
-  EXPECT_EQ(RunCli("report --format pdf", &out, &err), 1);
+  EXPECT_EQ(RunCli("report --format pdf", &out, &err), 2);  // a usage error
 }
 
 }  // namespace

@@ -51,7 +51,9 @@ Runner RegisterReport(CLI::App& app) {
   app.add_option("model", a->model, "Model to predict for (default: mobilenet_v2:alpha=0.35,res=224)");
   app.add_option("--from", a->from, "Folder of JSON written by inspect, compare, bench-protocols, run, simulate (--format json)");
   app.add_option("-o,--output", a->output, "The HTML file (default: edgesplit-report.html; - for stdout)");
-  app.add_option("--format", a->format, "html, or json: the report's data")->capture_default_str();
+  app.add_option("--format", a->format, "html, or json: the report's data")
+      ->check(CLI::IsMember({"html", "json"}))
+      ->capture_default_str();
   app.add_option("--profiles", a->profiles, "Profiles folder");
   app.add_option("--assets", a->assets, "Folder holding vega.min.js, vega-lite.min.js, vega-embed.min.js (default: found beside the binary)");
   return [a] { return RunReport(*a); };
