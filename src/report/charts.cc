@@ -8,7 +8,7 @@
 namespace edgesplit::report {
 namespace {
 
-constexpr int kWidth = 900;
+constexpr int kWidth = 780;  // plus axes and legends: fits a 1000-pixel page
 
 Json Tooltip(std::initializer_list<std::pair<const char*, const char*>> fields) {
   Json t = Json::array();
