@@ -25,6 +25,9 @@ install(TARGETS ${EDGESPLIT_MODULES} edgesplit_lib es_segment_schema EXPORT edge
 install(TARGETS edgesplit RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT cli)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/edgesplit DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/profiles/ DESTINATION ${CMAKE_INSTALL_DATADIR}/edgesplit/profiles COMPONENT cli)
+if(EDGESPLIT_REPORT_ASSETS_FOUND)  # the report's charting library (cmake/report_assets.cmake)
+  install(DIRECTORY ${EDGESPLIT_REPORT_ASSETS_DIR}/ DESTINATION ${CMAKE_INSTALL_DATADIR}/edgesplit/report COMPONENT cli)
+endif()
 install(EXPORT edgesplitTargets NAMESPACE edgesplit:: DESTINATION ${EDGESPLIT_CMAKE_DIR} COMPONENT dev)
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/edgesplitConfig.cmake.in
                               ${PROJECT_BINARY_DIR}/edgesplitConfig.cmake INSTALL_DESTINATION ${EDGESPLIT_CMAKE_DIR})
@@ -36,7 +39,7 @@ install(FILES ${PROJECT_BINARY_DIR}/edgesplitConfig.cmake ${PROJECT_BINARY_DIR}/
 # pkg-config: prefix from the .pc file's own place (relocatable). Static
 # libraries, dependents first; -u keeps the oneDNN backend's registration.
 set(EDGESPLIT_PC_LIBS "")
-foreach(m runtime eval codec_host codec net delivery crypto segment_file segment wire quant plan cost io models onnx onednn exec kernels graph)
+foreach(m report runtime eval codec_host codec net delivery crypto segment_file segment wire quant plan cost io models onnx onednn exec kernels graph)
   if(TARGET es_${m})
     string(APPEND EDGESPLIT_PC_LIBS " -les_${m}")
   endif()

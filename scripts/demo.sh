@@ -24,7 +24,7 @@ banner "1. The seed paper's model: MobileNetV2 (alpha 0.35, 224x224). Cut points
 "$es" inspect mobilenet_v2:alpha=0.35,res=224
 
 banner "2. Split after block_16_project_BN (the paper's cut): two ONNX segments and a manifest"
-"$es" split mobilenet_v2:alpha=0.35,res=224 --split block_16_project_BN -o "$out/mbv2"
+"$es" split mobilenet_v2:alpha=0.35,res=224 --split block_16_project_BN --out-dir "$out/mbv2"
 # The cut tensor, from the manifest (no JSON tool needed: the manifest is indented one key a line).
 grep -A12 '"cut_tensors"' "$out/mbv2/manifest.json" | grep -E '"(after|bytes_int8|bytes_f32)"' | tr -d ' ,' | paste -sd' '
 
@@ -49,7 +49,7 @@ echo "int8 ResNet50 on oneDNN's VNNI s8 kernels (same bits as the reference int8
 "$es" bench-engine resnet50 --threads 2 --repeat 10 | sed -n 1,1p
 
 banner "6. ResNet50 split into three segments (what several ESP32-S3 boards would share)"
-"$es" split resnet50 --split conv3_block4_out,conv4_block6_out -o "$out/r50"
+"$es" split resnet50 --split conv3_block4_out,conv4_block6_out --out-dir "$out/r50"
 
 banner "7. Natural bottlenecks of ResNet18 (strict rule), as CSV"
 "$es" inspect resnet18 --format csv | awk -F, 'NR==1 || $NF==1'
@@ -103,8 +103,15 @@ banner "15b. Live dynamic split: the head (esp32s3-espnn) picks the split per re
 printf 'request,rate_bytes_per_s,server_load,server\n1,1.6e6,1,up\n9,125000,1,up\n17,1.6e6,1,up\n25,1.6e6,1,down\n29,1.6e6,1,up\n' > "$out/schedule.csv"
 "$es" run mobilenet_v2:alpha=0.35,res=96 --dynamic --devices esp32s3-espnn,edge-x86 --link udp --repeat 34 --probe-interval 0.2 --schedule "$out/schedule.csv"
 
+banner "15c. One page of charts: cut points, the planners, the round trip per protocol beside the paper, a dynamic trace (predicted; docs/report.md)"
+if "$es" report -o "$root/build/edgesplit-report.html"; then
+  echo "report: $root/build/edgesplit-report.html (one self-contained file: open it in a browser, works offline)"
+else
+  echo "(report skipped: the message above says what is missing)"
+fi
+
 banner "16. The device core on a Cortex-M4 (QEMU mps2-an386): flat int8 segment, flash/RAM per module, the cut tensor it computes (tests/mcu_test.cc: equal to the host's, byte for byte)"
-"$es" split mobilenet_v2:alpha=0.35,res=224 --split block_16_project_BN --format flat --dtype int8 -o "$out/flat"
+"$es" split mobilenet_v2:alpha=0.35,res=224 --split block_16_project_BN --format flat --dtype int8 --out-dir "$out/flat"
 if command -v arm-none-eabi-g++ >/dev/null && command -v qemu-system-arm >/dev/null; then
   "$root/tools/build-mcu.sh" --res 96 --run --edgesplit "$es"
 else

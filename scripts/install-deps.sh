@@ -45,6 +45,8 @@ TEST=(
   gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm
   # Fashion-MNIST: the measured-accuracy tests and fixtures (edgesplit eval)
   dataset-fashion-mnist
+  # the report's browser test: headless Chromium renders `edgesplit report` (docs/report.md)
+  chromium
 )
 
 PACKAGES=("${BASE[@]}")
@@ -64,8 +66,35 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
+# The report's charting library (Vega, Vega-Lite, vega-embed) from npm, pinned by
+# third_party/vega/package-lock.json, into third_party/vega/node_modules (git-ignored);
+# CMake copies the three bundles and their licences into the build tree. Skipped when
+# the installed tree matches the lock file. Without npm, `edgesplit report` says what is missing.
+install_report_charts() {
+  local dir="$root/third_party/vega" stamp
+  stamp=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  if [[ -f "$dir/node_modules/.edgesplit-stamp" && $(cat "$dir/node_modules/.edgesplit-stamp") == "$stamp" ]]; then
+    return 0
+  fi
+  if ! command -v npm >/dev/null; then
+    echo "install-deps: npm not found: the report's charts (Vega) are not installed; edgesplit report will say so" >&2
+    return 0
+  fi
+  if ! (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) >>"$log" 2>&1; then
+    # Not fatal: the build goes on without the charts, and `edgesplit report` says what is missing.
+    echo "install-deps: npm ci failed in $dir (the report's charts are not installed); the last lines of $log:" >&2
+    tail -n 20 "$log" >&2
+    return 0
+  fi
+  echo "$stamp" >"$dir/node_modules/.edgesplit-stamp"
+  echo "install-deps: installed the report's charting library (Vega) into $dir/node_modules"
+}
+root=$(cd "$(dirname "$0")/.." && pwd)
+log=${EDGESPLIT_APT_LOG:-${TMPDIR:-/tmp}/edgesplit-install-deps.log}
+
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "install-deps: all ${#PACKAGES[@]} packages ($set_name) already installed"
+  install_report_charts
   exit 0
 fi
 
@@ -74,7 +103,6 @@ if [[ $(id -u) -ne 0 ]]; then
   command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
   SUDO="sudo"
 fi
-log=${EDGESPLIT_APT_LOG:-${TMPDIR:-/tmp}/edgesplit-install-deps.log}
 start=$(date +%s)
 if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
   echo "install-deps: apt-get failed; the last lines of $log:" >&2
@@ -83,3 +111,4 @@ if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get 
 fi
 unpacked=$(grep -c '^Unpacking ' "$log" || true)
 echo "install-deps: installed ${#missing[@]} requested packages ($unpacked with dependencies, $set_name) in $(( $(date +%s) - start )) s; apt log: $log"
+install_report_charts

@@ -24,6 +24,12 @@ cp "$devices/esp32s3.json" "$devices/installed_only.json"  # a profile file only
 env -u EDGESPLIT_PROFILES "$prefix/bin/edgesplit" plan mobilenet_v2:alpha=0.35,res=96 --devices installed_only \
   --link udp --format json >/dev/null
 
+if [[ -f "$build/share/edgesplit/report/vega.min.js" ]]; then
+  step "installed CLI inlines the installed charting library (edgesplit report)"
+  env -u EDGESPLIT_REPORT_ASSETS "$prefix/bin/edgesplit" report -o "$tmp/report.html" 2>/dev/null
+  grep -q 'data-chart="trace"' "$tmp/report.html"
+fi
+
 step "find_package(edgesplit)"
 cmake -S "$example" -B "$tmp/find_package" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$tmp/find_package" >/dev/null

@@ -49,7 +49,7 @@ fi
 
 model="mobilenet_v2:alpha=0.35,res=$res"
 mkdir -p "$out"
-"$edgesplit" split "$model" --split block_16_project_BN --format flat --dtype int8 -o "$out/segment" >/dev/null
+"$edgesplit" split "$model" --split block_16_project_BN --format flat --dtype int8 --out-dir "$out/segment" >/dev/null
 /usr/bin/env python3 - "$out/input.bin" "$res" <<'PY'
 import random, struct, sys
 path, res = sys.argv[1], int(sys.argv[2])

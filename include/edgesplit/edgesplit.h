@@ -19,6 +19,7 @@
 #include "edgesplit/onnx.h"
 #include "edgesplit/plan.h"
 #include "edgesplit/quant.h"
+#include "edgesplit/report.h"
 #include "edgesplit/runtime.h"
 #include "edgesplit/runtime_delivery.h"
 #include "edgesplit/segment.h"

@@ -199,4 +199,27 @@ int64_t CountPlans(int layers, int devices, bool use_all, Order order = Order::k
 // and what to use instead.
 Status CheckBruteForceSize(int layers, int devices, bool use_all, int64_t max_plans, Order order = Order::kFixed);
 
+// ---- Comparing the algorithms (edgesplit compare, edgesplit report) ----------
+
+// `problem` restricted to its first `n` device entries (links naming a device
+// left out go too).
+Problem FirstDevices(const Problem& problem, int n);
+
+// One algorithm on the first `devices` entries.
+struct ComparisonRow {
+  int devices = 0;
+  std::string algorithm;
+  std::string order;   // the order it ran in (greedy, first-fit, random-fit: always fixed)
+  std::string solver;  // when not the algorithm itself (dp beyond its reach: beam)
+  bool ran = true;     // false: brute force skipped (above options.max_plans)
+  bool feasible = false;
+  double value = 0, latency_s = 0, gap_pct = 0, solve_time_s = 0;  // value: the objective's
+  std::string segments;  // "host:first-last ..." when feasible
+  std::string reason;    // why not, when infeasible
+};
+
+// Every algorithm (AllAlgorithms order) on the first 1..max_devices entries
+// (0: all), gap_pct against dp's optimum. Fails on a malformed problem.
+Result<std::vector<ComparisonRow>> ComparePlanners(const Problem& problem, const PlanOptions& options, int max_devices = 0);
+
 }  // namespace edgesplit

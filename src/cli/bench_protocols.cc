@@ -11,9 +11,11 @@
 #include <algorithm>
 
 #include "commands.h"
+#include "conventions.h"
 #include "progress.h"
+#include "edgesplit/report.h"
 #include "edgesplit/runtime.h"
-#include "report.h"
+#include "render.h"
 
 namespace edgesplit::cli {
 namespace {
@@ -26,20 +28,13 @@ struct BenchArgs {
   int repeat = 3;
 };
 
-// The paper's RTTs (arXiv 2507.16594 v1/v2 abstracts); tcp has no number.
-double PaperRtt(const std::string& p) {
-  if (p == "udp") return 5.8;
-  if (p == "espnow") return 3.65;
-  if (p == "ble") return 10.0;  // "beyond 10 s": a lower bound
-  return 0;
-}
-// The paper's one transfer figure: the 5,488-byte tensor over UDP "traverses
-// the link in 3.2 ms" (v1 abstract). Its firmware sent the raw tensor with no
-// header and no acknowledgement (docs/calibration.md).
-double PaperTransfer(const std::string& p) { return p == "udp" ? 3.2e-3 : 0; }
+// The paper's figures (RTT per protocol, UDP's transfer): report::PaperFiguresFor.
+double PaperRtt(const std::string& p) { return report::PaperFiguresFor(p).rtt_s; }
+// Its firmware sent the raw tensor with no header and no acknowledgement (docs/calibration.md).
+double PaperTransfer(const std::string& p) { return report::PaperFiguresFor(p).transfer_s; }
 
 Status RunBench(const BenchArgs& a) {
-  if (a.format != "table" && a.format != "json") return InvalidArgument("--format must be table or json");
+  if (a.format != "table" && a.format != "json" && a.format != "csv") return InvalidArgument("--format must be table, json or csv");
   if (a.repeat < 2) return InvalidArgument("--repeat must be >= 2 (one cold, then steady ones)");
   ES_ASSIGN_OR_RETURN(const std::string self, runtime::SelfExecutablePath());
   Json j;
@@ -102,27 +97,36 @@ Status RunBench(const BenchArgs& a) {
       p["transfer_error_pct"] = 100.0 * (hop.transfer_s - t) / t;
       p["predicted_transfer_error_pct"] = 100.0 * (hop.predicted_transfer_s - t) / t;
     }
+    // The cold round trip's phases, as the paper timed it (edgesplit report's stacked bars).
+    const runtime::InferenceRecord& cold = recs->front();
+    Json breakdown{{"setup_s", cold.setup_s}, {"compute_s", Json::array()}, {"transfer_s", 0.0}, {"reply_s", cold.reply_s}};
+    for (const auto& node : cold.nodes) breakdown["compute_s"].push_back(node.compute_s);
+    double transfer = 0;
+    for (const auto& h : cold.hops) transfer += h.transfer_s;
+    breakdown["transfer_s"] = transfer;
+    p["breakdown"] = breakdown;
     j["protocols"].push_back(p);
     table += fmt::format("{:<8} {:>9.3f} {:>10.3f} {:>11.3f} {:>12.2f} {:>9} {:>9} {}\n", protocol, s.cold_rtt_s, s.cold_rtt_s,
                          s.steady_median_s, hop.transfer_s * 1e3, hop.fragments, paper > 0 ? fmt::format("{:.2f}", paper) : "-",
                          paper > 0 ? fmt::format("{:+.1f}%", 100.0 * (s.cold_rtt_s - paper) / paper) : "-");
     if (!identical) return Internal(protocol + ": a result differs from the local run");
   }
-  return WriteOutput("", a.format == "json" ? j.dump(2) + "\n" : table);
+  return WriteOutput("", a.format == "json" ? j.dump(2) + "\n" : a.format == "csv" ? RowsCsv(j["protocols"]) : table);
 }
 
 }  // namespace
 
 Runner RegisterBenchProtocols(CLI::App& app) {
   auto a = std::make_shared<BenchArgs>();
-  app.add_option("--format", a->format, "table or json")->capture_default_str();
+  app.add_option("--format", a->format, "table, json or csv (csv: one row per protocol)")->capture_default_str();
   app.add_option("--time-scale", a->time_scale, "Run emulated time this much faster (<1) or slower; reports stay in emulated seconds")
       ->capture_default_str();
   app.add_option("--repeat", a->repeat, "Inferences per protocol (the first is cold)")->capture_default_str();
   app.add_option("--protocols", a->protocols, "Link profiles to run")->delimiter(',');
   app.add_option("--dtype", a->dtype, "int8 (the paper's) or f32")->capture_default_str();
   app.add_option("--model", a->model, "Model (default: the paper's)")->capture_default_str();
-  app.add_option("--cut", a->cut, "Cut (default: the paper's)")->capture_default_str();
+  app.add_option("--split", a->cut, "Cut (default: the paper's)")->capture_default_str();
+  AddHiddenAlias(app, "--cut", a->cut, "--split");
   app.add_option("--profiles", a->profiles, "Profiles folder");
   return [a] { return RunBench(*a); };
 }

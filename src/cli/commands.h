@@ -40,5 +40,6 @@ Runner RegisterSqnr(CLI::App& app);      // quantize.cc
 Runner RegisterPolicy(CLI::App& app);    // policy.cc (docs/dynamic.md)
 Runner RegisterSimulate(CLI::App& app);  // simulate.cc
 Runner RegisterEval(CLI::App& app);      // eval.cc (docs/codecs.md)
+Runner RegisterReport(CLI::App& app);    // report.cc (docs/report.md)
 
 }  // namespace edgesplit::cli

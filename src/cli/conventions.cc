@@ -24,6 +24,7 @@ std::vector<std::string> OptionNames(const CLI::App& app) {
   std::vector<std::string> names;
   for (const CLI::Option* o : app.get_options()) {
     if (o->get_positional() && o->get_lnames().empty() && o->get_snames().empty()) continue;
+    if (IsHiddenOption(o)) continue;  // an old spelling (AddHiddenAlias): still parsed, never suggested
     for (const std::string& l : o->get_lnames()) names.push_back("--" + l);
     for (const std::string& s : o->get_snames()) names.push_back("-" + s);
   }
@@ -153,6 +154,7 @@ std::string Fish(const CLI::App& root) {
     s += "complete -c edgesplit -f -n __fish_use_subcommand -a " + sub->get_name() + " -d '" +
          Quote(sub->get_description(), '\'') + "'\n";
     for (const CLI::Option* o : sub->get_options()) {
+      if (IsHiddenOption(o)) continue;
       std::string spec;
       for (const std::string& l : o->get_lnames()) spec += " -l " + l;
       for (const std::string& n : o->get_snames()) spec += " -s " + n;

@@ -8,7 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "edgesplit/dynamic.h"
-#include "report.h"
+#include "render.h"
 
 namespace edgesplit::cli {
 

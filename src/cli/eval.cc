@@ -18,7 +18,7 @@
 #include "edgesplit/models.h"
 #include "edgesplit/onednn.h"
 #include "quant_args.h"
-#include "report.h"
+#include "render.h"
 
 namespace edgesplit::cli {
 namespace {

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "commands.h"
+#include "conventions.h"
 #include "engine_timing.h"
 #include "quant_args.h"
 #include "edgesplit/analysis.h"
@@ -25,7 +26,7 @@
 #include "edgesplit/kernels.h"
 #include "edgesplit/models.h"
 #include "edgesplit/onednn.h"
-#include "report.h"
+#include "render.h"
 
 namespace edgesplit::cli {
 namespace {
@@ -182,7 +183,7 @@ Status RunBench(const BenchArgs& a) {
   const std::vector<std::vector<double>>& layers = times.layers_ms;
   const double median = Percentile(totals, 0.5), p95 = Percentile(totals, 0.95);
   const double min = *std::min_element(totals.begin(), totals.end());
-  if (a.format == "json") {
+  if (a.format == "json" || a.format == "csv") {
     Json j;
     j["schema_version"] = kSchemaVersion;
     j["model"] = a.engine.model;
@@ -201,6 +202,7 @@ Status RunBench(const BenchArgs& a) {
     Json arr = Json::array();
     for (int i = 0; i < n; ++i)
       arr.push_back({{"name", g.nodes[i].name}, {"op", OpTypeName(g.nodes[i].op)}, {"median_ms", Percentile(layers[i], 0.5)}});
+    if (a.format == "csv") return WriteOutput("", RowsCsv(arr));
     j["layers"] = std::move(arr);
     std::printf("%s\n", j.dump(2).c_str());
     return Status::Ok();
@@ -220,7 +222,7 @@ Runner RegisterInfer(CLI::App& app) {
   auto a = std::make_shared<InferArgs>();
   AddEngineOptions(app, &a->engine);
   app.add_option("--input", a->input, "Input: .npy (float32 NCHW) or .png/.jpg image")->required();
-  app.add_option("--output", a->output, "Write the output as .npy (float32)");
+  app.add_option("-o,--output", a->output, "Write the output as .npy (float32)");
   app.add_option("--split", a->split, "Run head and tail split at this cut (index, layer name, input/output)");
   app.add_option("--calib", a->calib, "--dtype int8: calibration folder of .npy/.png/.jpg inputs (default: 16 seeded random inputs)");
   app.add_option("--top", a->top, "Print the K most probable classes (0: none)")->check(CLI::NonNegativeNumber);
@@ -234,7 +236,7 @@ Runner RegisterBenchEngine(CLI::App& app) {
   AddEngineOptions(app, &a->engine);
   app.add_option("--repeat", a->repeat, "Timed invocations")->check(CLI::PositiveNumber);
   app.add_option("--batch", a->batch, "Images per invocation (median_ms is per batch)")->check(CLI::Range(1, 1024));
-  app.add_option("--format", a->format, "table or json")->check(CLI::IsMember({"table", "json"}));
+  app.add_option("--format", a->format, "table, json or csv (csv: one row per layer)")->check(CLI::IsMember({"table", "json", "csv"}));
   return [a] { return RunBench(*a); };
 }
 

@@ -7,7 +7,7 @@
 #include "commands.h"
 #include "edgesplit/analysis.h"
 #include "edgesplit/models.h"
-#include "report.h"
+#include "render.h"
 
 namespace edgesplit::cli {
 namespace {

@@ -7,7 +7,7 @@
 
 #include "commands.h"
 #include "edgesplit/runtime_delivery.h"
-#include "report.h"
+#include "render.h"
 
 namespace edgesplit::cli {
 namespace {

@@ -48,6 +48,8 @@ int main(int argc, char** argv) {
       edgesplit::cli::RegisterDevice);
   add("keygen", "Write an Ed25519 key pair for signed over-the-air segment delivery (docs/mcu.md)", edgesplit::cli::RegisterKeygen);
   add("bench-protocols", "The seed paper's experiment: MobileNetV2-0.35 int8 over udp, tcp, espnow and ble", edgesplit::cli::RegisterBenchProtocols);
+  add("report", "One self-contained HTML page of charts: cut points, planners, round trip per protocol, a dynamic trace (docs/report.md)",
+      edgesplit::cli::RegisterReport);
   CLI::App* completion = app.add_subcommand("completion", "Print a shell completion script: source <(edgesplit completion bash)");
   runners[completion] = edgesplit::cli::RegisterCompletion(*completion, app);
   if (const int exit_code = edgesplit::cli::ParseCommandLine(app, argc, argv); exit_code >= 0) return exit_code;

@@ -17,7 +17,7 @@
 #include "edgesplit/models.h"
 #include "edgesplit/quant.h"
 #include "mcu_trace.h"
-#include "report.h"
+#include "render.h"
 
 namespace edgesplit::cli {
 namespace {

@@ -1,10 +1,10 @@
 // edgesplit plan (MODEL --devices LIST --link NAME | --problem FILE)
 //   [--algorithm NAME] [--objective latency|throughput|energy] [--order fixed|free] [--use-all] [--links FILE]
 //   [--beam-width N] [--seed N] [--format table|json] [--dtype int8|f32]
-//   [--profiles DIR] [--dump-problem FILE] [--cuts LIST] [-o FILE]
+//   [--profiles DIR] [--dump-problem FILE] [--split LIST] [-o FILE]
 //
 // Chooses where to split MODEL across the devices (docs/planner.md). The JSON
-// is what `run --plan` executes. --cuts evaluates a given split instead of
+// is what `run --plan` executes. --split evaluates a given split instead of
 // solving: the first len(LIST)+1 devices take the segments in order.
 #include <fmt/format.h>
 
@@ -13,11 +13,12 @@
 #include <optional>
 
 #include "commands.h"
+#include "conventions.h"
 #include "progress.h"
 #include "edgesplit/models.h"
 #include "edgesplit/plan.h"
 #include "plan_args.h"
-#include "report.h"
+#include "render.h"
 
 namespace edgesplit::cli {
 
@@ -105,7 +106,7 @@ Result<std::vector<Run>> RunsFromCuts(const PlanInput& in, const std::vector<std
       if (b < 0) return NotFound("no layer group named '" + spec + "' in the problem");
     }
     if (b <= 0 || b >= L) return InvalidArgument("cut '" + spec + "' is not strictly inside the model");
-    if (!bounds.empty() && b <= bounds.back()) return InvalidArgument("--cuts must be in model order, each once");
+    if (!bounds.empty() && b <= bounds.back()) return InvalidArgument("--split must be in model order, each once");
     bounds.push_back(b);
   }
   if (static_cast<int>(bounds.size()) + 1 > static_cast<int>(HostNames(p).size()))
@@ -206,7 +207,7 @@ Status RunPlan(const PlanArgs& a) {
   ES_ASSIGN_OR_RETURN(PlanInput in, LoadPlanInput(a.source));
   ES_ASSIGN_OR_RETURN(Objective objective, ParseObjective(a.objective));
   ES_ASSIGN_OR_RETURN(Order order, ParseOrder(a.order));
-  if (a.format != "table" && a.format != "json") return InvalidArgument("--format must be table or json");
+  if (a.format != "table" && a.format != "json" && a.format != "csv") return InvalidArgument("--format must be table, json or csv");
   if (a.beam_width < 1) return InvalidArgument("--beam-width must be >= 1");
   Plan plan;
   std::string algorithm = a.algorithm;
@@ -217,13 +218,7 @@ Status RunPlan(const PlanArgs& a) {
     plan.solver = algorithm;
   } else {
     ES_ASSIGN_OR_RETURN(Algorithm alg, ParseAlgorithm(a.algorithm));
-    PlanOptions o;
-    o.objective = objective;
-    o.order = order;
-    o.use_all = a.use_all;
-    o.beam_width = a.beam_width;
-    o.seed = a.seed;
-    o.max_plans = a.max_plans;
+    PlanOptions o = SolverOptions(objective, order, a.use_all, a.beam_width, a.seed, a.max_plans);
     // Per mille of the plans enumerated, on a terminal only.
     std::optional<Progress> bar;
     if (alg == Algorithm::kBruteForce) {
@@ -233,7 +228,8 @@ Status RunPlan(const PlanArgs& a) {
     ES_ASSIGN_OR_RETURN(plan, SolvePlan(in.problem, alg, o));
   }
   const std::string order_name = a.cuts.empty() ? OrderName(order) : "fixed";
-  const std::string text = a.format == "json" ? PlanJson(in.problem, algorithm, order_name, plan).dump(2) + "\n"
+  const std::string text = a.format == "json"  ? PlanJson(in.problem, algorithm, order_name, plan).dump(2) + "\n"
+                           : a.format == "csv" ? RowsCsv(PlanJson(in.problem, algorithm, order_name, plan)["segments"])
                                               : PlanTable(in.problem, algorithm, order_name, plan);
   return WriteOutput(a.output, text);
 }
@@ -252,8 +248,9 @@ Runner RegisterPlan(CLI::App& app) {
   app.add_option("--seed", a->seed, "random-fit seed")->capture_default_str();
   app.add_option("--max-plans", a->max_plans, "brute-force: refuse instances with more plans than this (0: no limit)")
       ->capture_default_str();
-  app.add_option("--format", a->format, "table or json")->capture_default_str();
-  app.add_option("--cuts", a->cuts, "Evaluate this split instead of solving (cut names, in order)")->delimiter(',');
+  app.add_option("--format", a->format, "table, json or csv (csv: one row per segment)")->capture_default_str();
+  app.add_option("--split", a->cuts, "Evaluate this split instead of solving (cut names, in order)")->delimiter(',');
+  AddHiddenAlias(app, "--cuts", a->cuts, "--split")->delimiter(',');
   app.add_option("-o,--output", a->output, "Write to FILE instead of stdout");
   return [a] { return RunPlan(*a); };
 }

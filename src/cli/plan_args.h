@@ -23,6 +23,18 @@ struct PlanInput {
   std::vector<CutPoint> cuts;
 };
 
+// The solver settings both take (--objective, --order, --use-all, --beam-width, --seed, --max-plans).
+inline PlanOptions SolverOptions(Objective objective, Order order, bool use_all, int beam_width, uint64_t seed, int64_t max_plans) {
+  PlanOptions o;
+  o.objective = objective;
+  o.order = order;
+  o.use_all = use_all;
+  o.beam_width = beam_width;
+  o.seed = seed;
+  o.max_plans = max_plans;
+  return o;
+}
+
 void AddPlanSourceOptions(CLI::App& app, PlanSource& source);
 // The instance from --problem, or built from MODEL + profiles (writes --dump-problem).
 Result<PlanInput> LoadPlanInput(const PlanSource& source);

@@ -10,7 +10,7 @@
 #include "commands.h"
 #include "dynamic_args.h"
 #include "edgesplit/models.h"
-#include "report.h"
+#include "render.h"
 
 namespace edgesplit::cli {
 
@@ -120,9 +120,11 @@ std::string PolicyTable(const SplitPolicy& p, const std::string& rule) {
 }
 
 Status RunPolicy(const PolicyArgs& a) {
-  if (a.format != "table" && a.format != "json") return InvalidArgument("--format must be table or json");
+  if (a.format != "table" && a.format != "json" && a.format != "csv") return InvalidArgument("--format must be table, json or csv");
   ES_ASSIGN_OR_RETURN(SplitPolicy policy, LoadSplitPolicy(a.source));
-  const std::string text = a.format == "json" ? PolicyJson(policy, a.source.candidates).dump(2) + "\n" : PolicyTable(policy, a.source.candidates);
+  const std::string text = a.format == "json"  ? PolicyJson(policy, a.source.candidates).dump(2) + "\n"
+                           : a.format == "csv" ? RowsCsv(PolicyJson(policy, a.source.candidates)["candidates"])
+                                               : PolicyTable(policy, a.source.candidates);
   return WriteOutput(a.output, text);
 }
 
@@ -131,7 +133,9 @@ Status RunPolicy(const PolicyArgs& a) {
 Runner RegisterPolicy(CLI::App& app) {
   auto a = std::make_shared<PolicyArgs>();
   AddDynamicSourceOptions(app, a->source);
-  app.add_option("--format", a->format, "table or json")->capture_default_str();
+  app.add_option("--format", a->format, "table, json or csv (csv: the candidates)")
+      ->check(CLI::IsMember({"table", "json", "csv"}))
+      ->capture_default_str();
   app.add_option("-o,--output", a->output, "Write to FILE instead of stdout");
   return [a] { return RunPolicy(*a); };
 }

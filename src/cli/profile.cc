@@ -22,7 +22,7 @@
 #include "edgesplit/models.h"
 #include "engine_timing.h"
 #include "mcu_trace.h"
-#include "report.h"
+#include "render.h"
 
 namespace edgesplit::cli {
 namespace {

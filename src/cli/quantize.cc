@@ -16,7 +16,7 @@
 #include "edgesplit/idx.h"
 #include "edgesplit/onnx.h"
 #include "quant_args.h"
-#include "report.h"
+#include "render.h"
 
 namespace edgesplit::cli {
 
@@ -115,7 +115,7 @@ Status RunSqnr(const QuantizeArgs& a) {
   ES_ASSIGN_OR_RETURN(std::vector<CalibrationSample> samples, CalibrationFor(g, a.calib, a.Pre()));
   ES_ASSIGN_OR_RETURN(Graph q, QuantizeWithProgress(g, samples));
   ES_ASSIGN_OR_RETURN(std::vector<LayerSqnr> layers, MeasureSqnr(g, q, samples));
-  if (a.format == "json") {
+  if (a.format == "json" || a.format == "csv") {
     Json j;
     j["schema_version"] = kSchemaVersion;
     j["model"] = a.model;
@@ -127,6 +127,7 @@ Status RunSqnr(const QuantizeArgs& a) {
       else e["sqnr_db"] = l.sqnr_db;
       arr.push_back(std::move(e));
     }
+    if (a.format == "csv") return WriteOutput(a.output, RowsCsv(arr));
     j["layers"] = std::move(arr);
     return WriteOutput(a.output, j.dump(2) + "\n");
   }
@@ -152,7 +153,7 @@ Runner RegisterQuantize(CLI::App& app) {
 Runner RegisterSqnr(CLI::App& app) {
   auto a = std::make_shared<QuantizeArgs>();
   AddCommonOptions(app, a.get());
-  app.add_option("--format", a->format, "table or json")->check(CLI::IsMember({"table", "json"}));
+  app.add_option("--format", a->format, "table, json or csv (csv: one row per layer)")->check(CLI::IsMember({"table", "json", "csv"}));
   app.add_option("-o,--output", a->output, "Write the report to this file (default: stdout)");
   return [a] { return RunSqnr(*a); };
 }

@@ -1,101 +1,62 @@
-#include "report.h"
-
+// edgesplit report [MODEL] [--from DIR] [-o FILE] [--format html|json] [--profiles DIR] [--assets DIR]
+//
+// One self-contained HTML page of charts (docs/report.md). Without --from it
+// is predicted from the cost models for MODEL (default: the seed paper's
+// MobileNetV2-0.35); with --from, built from the JSON other commands wrote.
+// The data and the page are the library's (include/edgesplit/report.h).
 #include <fmt/format.h>
 
-#include <cstdio>
-#include <fstream>
+#include "commands.h"
+#include "edgesplit/cost.h"
+#include "edgesplit/report.h"
+#include "render.h"
 
 namespace edgesplit::cli {
+namespace {
 
-Json ShapeJson(const Shape& shape) {
-  Json j = Json::array();
-  for (int64_t d : shape) j.push_back(d);
-  return j;
-}
+struct ReportArgs {
+  std::string model, from, output, format = "html", profiles, assets;
+};
 
-std::string ActivationText(const FusedActivation& a) {
-  switch (a.kind) {
-    case ActivationKind::kNone: return "";
-    case ActivationKind::kRelu: return "Relu";
-    case ActivationKind::kLeakyRelu: return fmt::format("LeakyRelu({:g})", a.alpha);
-    case ActivationKind::kClip: return fmt::format("Clip({:g},{:g})", a.min, a.max);
+Status RunReport(const ReportArgs& a) {
+  if (a.format != "html" && a.format != "json") return InvalidArgument("--format must be html or json, not '" + a.format + "'");
+  if (!a.model.empty() && !a.from.empty()) return InvalidArgument("give MODEL or --from DIR, not both");
+  // The library first: a missing one is said before any work.
+  report::ChartAssets assets;
+  if (a.format == "html") {
+    ES_ASSIGN_OR_RETURN(assets, report::LoadChartAssets(report::ReportAssetsDir(a.assets)));
   }
-  return "";
-}
-
-Json CutJson(const CutPoint& c) {
-  return {
-      {"index", c.index},
-      {"position", c.position},
-      {"after", c.after},
-      {"aliases", c.aliases},
-      {"shape", ShapeJson(c.shape)},
-      {"elements", c.elements},
-      {"bytes_f32", c.bytes_f32},
-      {"bytes_int8", c.bytes_int8},
-      {"head_macs", c.head_macs},
-      {"head_weight_bytes_f32", c.head_weight_bytes_f32},
-      {"head_weight_bytes_int8", c.head_weight_bytes_int8},
-      {"head_arena_bytes_f32", c.head_arena_bytes_f32},
-      {"head_arena_bytes_int8", c.head_arena_bytes_int8},
-      {"tail_arena_bytes_f32", c.tail_arena_bytes_f32},
-      {"tail_arena_bytes_int8", c.tail_arena_bytes_int8},
-      {"bottleneck_loose", c.bottleneck_loose},
-      {"bottleneck_strict", c.bottleneck_strict},
-  };
-}
-
-Json LayerJson(const Graph& graph, int node_index, const LayerStats& s) {
-  const Node& n = graph.nodes[node_index];
-  Json j = {
-      {"name", n.name},
-      {"op", OpTypeName(n.op)},
-      {"aliases", n.aliases},
-      {"output_shape", n.outputs.empty() ? Json::array() : ShapeJson(graph.tensors[n.outputs[0]].shape)},
-      {"macs", s.macs},
-      {"params", s.params},
-      {"weight_bytes_f32", s.weight_bytes_f32},
-      {"weight_bytes_int8", s.weight_bytes_int8},
-      {"output_bytes_f32", s.output_bytes_f32},
-      {"output_bytes_int8", s.output_bytes_int8},
-  };
-  std::string act = ActivationText(n.activation);
-  j["activation"] = act.empty() ? Json(nullptr) : Json(act);
-  return j;
-}
-
-std::string Human(double v) {
-  const char* units[] = {"", "K", "M", "G", "T"};
-  int u = 0;
-  while (v >= 1000.0 && u < 4) {
-    v /= 1000.0;
-    ++u;
+  report::ReportData data;
+  if (!a.from.empty()) {
+    ES_ASSIGN_OR_RETURN(data, report::ReportFromDir(a.from));
+  } else {
+    report::ReportOptions o;
+    if (!a.model.empty()) o.model = a.model;
+    o.profiles_dir = a.profiles;
+    ES_ASSIGN_OR_RETURN(data, report::PredictReport(o));
   }
-  return u == 0 ? fmt::format("{:g}", v) : fmt::format("{:.3g}{}", v, units[u]);
-}
-
-std::string HumanBytes(int64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1024.0 && u < 3) {
-    v /= 1024.0;
-    ++u;
-  }
-  return u == 0 ? fmt::format("{}B", bytes) : fmt::format("{:.3g}{}", v, units[u]);
-}
-
-Status WriteOutput(const std::string& path, const std::string& text) {
-  if (path.empty() || path == "-") {
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    return Status::Ok();
-  }
-  std::ofstream out(path, std::ios::binary);
-  if (!out) return IoError("cannot open '" + path + "' for writing");
-  out << text;
-  out.close();
-  if (!out) return IoError("writing '" + path + "' failed");
+  if (a.format == "json") return WriteOutput(a.output, report::ReportJson(data).dump(2) + "\n");
+  const std::string path = a.output.empty() ? "edgesplit-report.html" : a.output;
+  const std::string html = report::RenderReportHtml(data, assets);
+  ES_RETURN_IF_ERROR(WriteOutput(path, html));
+  const size_t charts = report::ChartSpecs(data).size();
+  if (path != "-") std::fprintf(stderr, "edgesplit report: wrote %s (%zu charts, %.1f MB, self-contained)\n", path.c_str(), charts, html.size() / 1e6);
   return Status::Ok();
+}
+
+}  // namespace
+
+Runner RegisterReport(CLI::App& app) {
+  auto a = std::make_shared<ReportArgs>();
+  app.add_option("model", a->model, "Model to predict for (default: mobilenet_v2:alpha=0.35,res=224)");
+  app.add_option("--from", a->from, "Folder of JSON written by inspect, compare, bench-protocols, run, simulate (--format json)");
+  app.add_option("-o,--output", a->output, "The HTML file (default: edgesplit-report.html; - for stdout)");
+  app.add_option("--format", a->format, "html, or json: the report's data")
+      ->check(CLI::IsMember({"html", "json"}))
+      ->capture_default_str();
+  app.add_option("--profiles", a->profiles, "Profiles folder");
+  app.add_option("--assets", a->assets, "Folder holding vega.min.js, vega-lite.min.js, vega-embed.min.js (default: found beside the binary)");
+  return [a] { return RunReport(*a); };
 }
 
 }  // namespace edgesplit::cli

@@ -18,7 +18,7 @@
 #include "commands.h"
 #include "edgesplit/io.h"
 #include "edgesplit/runtime.h"
-#include "report.h"
+#include "render.h"
 #include "run_dynamic.h"
 #include "run_plan.h"
 

@@ -11,7 +11,7 @@
 
 #include "commands.h"
 #include "edgesplit/dynamic_runtime.h"
-#include "report.h"
+#include "render.h"
 #include "run_dynamic.h"
 
 namespace edgesplit::cli {

@@ -8,9 +8,11 @@
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "conventions.h"
 #include "dynamic_args.h"
 #include "edgesplit/cost.h"
-#include "report.h"
+#include "edgesplit/report.h"
+#include "render.h"
 
 namespace edgesplit::cli {
 namespace {
@@ -22,10 +24,11 @@ struct SimulateArgs {
   ControllerOptions controller;
 };
 
-Json ResultsJson(const SplitPolicy& p, const std::string& trace_name, size_t rows, const std::vector<PolicyResult>& results) {
+Json ResultsJson(const SplitPolicy& p, const std::string& trace_name, const std::vector<TraceRow>& trace,
+                 const std::vector<PolicyResult>& results) {
   Json j = DynamicSetupJson(p);
   j["trace"] = trace_name;
-  j["requests"] = rows;
+  j["requests"] = trace.size();
   j["policies"] = Json::array();
   for (const PolicyResult& r : results) {
     int abandoned = 0, fallbacks = 0;
@@ -34,6 +37,11 @@ Json ResultsJson(const SplitPolicy& p, const std::string& trace_name, size_t row
                              {"switches", r.switches}, {"gain_of_dynamic", r.gain_of_dynamic}, {"abandoned", abandoned},
                              {"fallbacks", fallbacks}});
   }
+  // One policy's requests (dynamic's when it ran): the timeline `edgesplit report` draws.
+  size_t shown = 0;
+  for (size_t i = 0; i < results.size(); ++i)
+    if (results[i].policy == "dynamic") shown = i;
+  if (!results.empty()) j["timeline"] = {{"policy", results[shown].policy}, {"requests", report::TimelineJson(p, trace, results[shown])}};
   return j;
 }
 
@@ -65,7 +73,7 @@ std::string RequestLog(const SplitPolicy& p, const std::vector<TraceRow>& trace,
 }
 
 Status RunSimulate(const SimulateArgs& a) {
-  if (a.format != "table" && a.format != "json") return InvalidArgument("--format must be table or json");
+  if (a.format != "table" && a.format != "json" && a.format != "csv") return InvalidArgument("--format must be table, json or csv");
   if (a.trace_file.empty() == a.generator.empty()) return InvalidArgument("give exactly one of --trace FILE.csv and --generate NAME");
   if (!(a.controller.hysteresis >= 0) || !(a.controller.probe_interval_s >= 0) || !(a.controller.timeout_s >= 0))
     return InvalidArgument("--hysteresis, --probe-interval and --timeout must be >= 0");
@@ -84,8 +92,9 @@ Status RunSimulate(const SimulateArgs& a) {
   ES_ASSIGN_OR_RETURN(std::vector<PolicySpec> specs, ParsePolicySpecs(policy, a.policy));
   ES_ASSIGN_OR_RETURN(std::vector<PolicyResult> results, Simulate(policy, trace, specs, a.controller));
   if (!a.log.empty()) ES_RETURN_IF_ERROR(WriteOutput(a.log, RequestLog(policy, trace, results)));
-  const std::string text = a.format == "json" ? ResultsJson(policy, trace_name, trace.size(), results).dump(2) + "\n"
-                                              : ResultsTable(policy, trace_name, trace.size(), results);
+  const std::string text = a.format == "json"  ? ResultsJson(policy, trace_name, trace, results).dump(2) + "\n"
+                           : a.format == "csv" ? RowsCsv(ResultsJson(policy, trace_name, trace, results)["policies"])
+                                               : ResultsTable(policy, trace_name, trace.size(), results);
   return WriteOutput(a.output, text);
 }
 
@@ -98,8 +107,11 @@ Runner RegisterSimulate(CLI::App& app) {
   app.add_option("--generate", a->generator, "constant, step, random-walk or gilbert-elliott");
   app.add_option("--seed", a->trace.seed, "Generator seed")->capture_default_str();
   app.add_option("--steps", a->trace.steps, "Generated requests")->capture_default_str();
-  app.add_option("--min-rate", a->trace.min_rate_bytes_per_s, "Generated rates from (bytes/s; 12500 = 0.1 Mbit/s)")->capture_default_str();
-  app.add_option("--max-rate", a->trace.max_rate_bytes_per_s, "Generated rates up to (bytes/s; 2500000 = 20 Mbit/s)")->capture_default_str();
+  // Data rates (bytes/s) are --*-data-rate; request rates (requests/s) --request-rate (docs/cli.md).
+  app.add_option("--min-data-rate", a->trace.min_rate_bytes_per_s, "Generated rates from (bytes/s; 12500 = 0.1 Mbit/s)")->capture_default_str();
+  AddHiddenAlias(app, "--min-rate", a->trace.min_rate_bytes_per_s, "--min-data-rate");
+  app.add_option("--max-data-rate", a->trace.max_rate_bytes_per_s, "Generated rates up to (bytes/s; 2500000 = 20 Mbit/s)")->capture_default_str();
+  AddHiddenAlias(app, "--max-rate", a->trace.max_rate_bytes_per_s, "--max-data-rate");
   app.add_option("--max-load", a->trace.max_load, "Generated server loads in [1, this]")->capture_default_str();
   app.add_option("--min-dwell", a->trace.min_dwell, "Requests per generated channel state, at least")->capture_default_str();
   app.add_option("--interval", a->trace.interval_s, "Seconds between generated requests")->capture_default_str();
@@ -109,7 +121,7 @@ Runner RegisterSimulate(CLI::App& app) {
   app.add_option("--probe-interval", a->controller.probe_interval_s, "Seconds between link probes while nothing is sent")
       ->capture_default_str();
   app.add_option("--timeout", a->controller.timeout_s, "Seconds before a transfer to a dead link is given up")->capture_default_str();
-  app.add_option("--format", a->format, "table or json")->capture_default_str();
+  app.add_option("--format", a->format, "table, json or csv (csv: one row per policy)")->capture_default_str();
   app.add_option("--write-trace", a->write_trace, "Write the trace used (CSV)");
   app.add_option("--log", a->log, "Write each request's split and latency per policy (CSV)");
   app.add_option("-o,--output", a->output, "Write to FILE instead of stdout");

@@ -11,12 +11,13 @@
 #include <memory>
 
 #include "commands.h"
+#include "conventions.h"
 #include "edgesplit/analysis.h"
 #include "edgesplit/models.h"
 #include "edgesplit/onnx.h"
 #include "edgesplit/segment.h"
 #include "quant_args.h"
-#include "report.h"
+#include "render.h"
 
 namespace edgesplit::cli {
 namespace {
@@ -73,6 +74,7 @@ Result<std::vector<int>> ResolveCuts(const Graph& graph, const std::vector<CutPo
 }
 
 Status RunSplit(const SplitArgs& a) {
+  if (a.out_dir.empty()) return InvalidArgument("--out-dir DIR is required (the folder for the segments and manifest.json)");
   ES_ASSIGN_OR_RETURN(Graph g, LoadModel(a.model));
   ES_ASSIGN_OR_RETURN(g, InDtype(std::move(g), a.dtype, a.calib, DefaultPreprocessing(a.model)));
   ES_ASSIGN_OR_RETURN(std::vector<CutPoint> cuts, FindCutPoints(g));
@@ -145,7 +147,9 @@ Runner RegisterSplit(CLI::App& app) {
   app.add_option("--split", args->cuts, "cut names, aliases or indices, comma-separated")
       ->required()
       ->delimiter(',');
-  app.add_option("-o,--output", args->out_dir, "output folder")->required();
+  // A folder: --out-dir (docs/cli.md); -o/--output is its old spelling.
+  app.add_option("--out-dir", args->out_dir, "Output folder (segments and manifest.json)");
+  AddHiddenAlias(app, "-o,--output", args->out_dir, "--out-dir");
   app.add_option("--format", args->format, "onnx: segment_K.onnx; flat: segment_K.essg FlatBuffers files (docs/mcu.md)")
       ->check(CLI::IsMember({"onnx", "flat"}));
   app.add_option("--dtype", args->dtype, "f32, or int8 (post-training quantization first, docs/quantization.md)")
