@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "edgesplit/runtime.h"
-#include "report.h"
+#include "render.h"
 
 namespace edgesplit::cli {
 
