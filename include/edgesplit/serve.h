@@ -8,7 +8,9 @@
 //    reply goes back to its sender and carries the server id, the queue
 //    length, the batch it ran in and its service time (receipt to reply).
 //    Admission: a request that names an unknown cut, another model (hash), a
-//    wrong dtype or shape gets an error reply; one that finds the queue full
+//    wrong dtype or shape, or carries a malformed codec payload, gets an error
+//    reply (encoded requests, wire codec != raw, are decoded here with the
+//    reference decoder before they queue: edgesplit/codec.h); one that finds the queue full
 //    (`queue_limit` requests) or cannot start before its deadline gets BUSY
 //    (StatusCode::kBusy), so memory stays bounded under any overload
 //    (MemoryBoundBytes).
@@ -124,6 +126,10 @@ struct LoadgenOptions {
   bool precompute = false;      // heads computed before the clock starts
   int distinct_inputs = 4;      // seeded inputs the clients cycle through
   std::string device_prefix = "device";  // request sender ids: PREFIX-K
+  // The cut tensors' codec (docs/codecs.md), "raw" by default; it must apply
+  // to every cut's dtype. With a lossy codec a result is checked against the
+  // tail run locally on the reference decoder's output, not the whole model.
+  std::string codec = "raw";
   // When set, incremented after every completed (verified) request: progress
   // another thread may watch.
   std::atomic<int64_t>* completed_counter = nullptr;
@@ -163,12 +169,19 @@ struct DeviceOptions {
   double request_rate = 0;       // requests/s; 0 = back to back
   double deadline_s = 0;         // sent with each request; 0 = none
   double timeout_s = 10;
+  // The cut tensor's codec (docs/codecs.md): "raw" (default) or any codec name
+  // (ParseCodecName) that applies to the cut's dtype.
+  std::string codec = "raw";
 };
 
 struct DeviceRequest {
   int index = 0, cut = 0;
+  std::string codec = "raw";  // the codec the cut tensor was sent with
   std::string split, outcome, server, error;  // outcome: server, local, local-after-busy, local-after-error, local-after-failure
-  bool verified = false;                      // the result equals local inference of the whole model
+  // The result equals local inference of the whole model (raw and lossless
+  // codecs, and every local finish), or, for a lossy codec, the local tail run
+  // on the reference decoder's output of the payload sent (SameResult).
+  bool verified = false;
   double head_s = 0, exchange_s = 0, total_s = 0, service_s = 0;
   int64_t sent_bytes = 0;
   uint32_t queue_length = 0, batch_size = 0;

@@ -11,6 +11,7 @@
 #include "edgesplit/dynamic.h"
 #include "edgesplit/serve.h"
 #include "edgesplit/wire.h"
+#include "cut_codec.h"
 #include "tail_set.h"
 
 namespace edgesplit::runtime {
@@ -79,6 +80,22 @@ Result<DeviceReport> RunDevice(const DeviceOptions& o) {
     if (c == last) return InvalidArgument("--split " + o.split + " is the output: nothing would be sent");
     candidate_cut.push_back(c);
   }
+  // The codec per candidate: --codec where it applies (a fixed split must
+  // take it; a dynamic candidate whose dtype it does not fit sends raw).
+  ES_ASSIGN_OR_RETURN(const Codec fixed_codec, ParseCodecName(o.codec));
+  auto cut_tensor = [&](int c) -> const Tensor& {
+    return g.tensors[static_cast<size_t>(c == 0 ? g.inputs[0] : cuts[static_cast<size_t>(c)].tensor)];
+  };
+  std::vector<Codec> candidate_codec;
+  for (int c : candidate_cut) {
+    if (c == last) {
+      candidate_codec.push_back(Codec{});
+      continue;
+    }
+    const Status fits = CheckCodecFor(fixed_codec, cut_tensor(c), "cut " + std::to_string(c) + " (" + cuts[static_cast<size_t>(c)].after + ")");
+    if (!fits.ok() && !o.dynamic) return fits;
+    candidate_codec.push_back(fits.ok() ? fixed_codec : Codec{});
+  }
   // Heads and local tails at every cut this device may use.
   std::map<int, Part> heads, tails;
   for (int c : candidate_cut) {
@@ -129,11 +146,11 @@ Result<DeviceReport> RunDevice(const DeviceOptions& o) {
   auto hold = [&](Clock::time_point t0, double emulated_s) {
     if (device) net::SleepUntil(t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(emulated_s * scale)));
   };
-  auto run_part = [&](Part& p, std::span<const uint8_t> in) -> Result<std::span<const uint8_t>> {
+  auto run_part = [&](Part& p, std::span<const uint8_t> in, bool emulate_time = true) -> Result<std::span<const uint8_t>> {
     std::memcpy(p.executor->input(0), in.data(), in.size());
     const Clock::time_point t0 = Clock::now();
     ES_RETURN_IF_ERROR(p.executor->Invoke());
-    hold(t0, p.predicted_s);
+    if (emulate_time) hold(t0, p.predicted_s);
     return std::span<const uint8_t>(static_cast<const uint8_t*>(p.executor->output(0)),
                                     static_cast<size_t>(p.executor->output_bytes(0)));
   };
@@ -175,7 +192,9 @@ Result<DeviceReport> RunDevice(const DeviceOptions& o) {
       cand = d.candidate < 0 ? 0 : d.candidate;
     }
     const int cut = candidate_cut[static_cast<size_t>(cand)];
+    const Codec codec = candidate_codec[static_cast<size_t>(cand)];
     q.cut = cut;
+    q.codec = CodecName(codec);
     q.split = cut == last ? "device-only" : cut == 0 ? "server-only" : cuts[static_cast<size_t>(cut)].after;
     const Clock::time_point t0 = Clock::now();
     std::span<const uint8_t> tensor(input);
@@ -183,7 +202,7 @@ Result<DeviceReport> RunDevice(const DeviceOptions& o) {
       ES_ASSIGN_OR_RETURN(tensor, run_part(heads[cut], input));
     }
     q.head_s = net::SecondsSince(t0) / scale;
-    std::vector<uint8_t> result;
+    std::vector<uint8_t> result, payload;
     bool local = cut == last;
     if (!local) {
       const Tensor& t = cut == 0 ? whole->input_tensor() : heads[cut].executor->output_tensor();
@@ -192,9 +211,11 @@ Result<DeviceReport> RunDevice(const DeviceOptions& o) {
       h.cut_id = static_cast<uint16_t>(cut);
       h.model_hash = hash;
       h.deadline_budget_us = static_cast<uint32_t>(std::clamp(o.deadline_s * 1e6, 0.0, 4.0e9));
+      h.codec = CodecId(codec);
       wire::SetSenderId(&h, o.name);
-      std::vector<uint8_t> m(wire::EncodedMessageBytes(h, tensor.size()));
-      ES_RETURN_IF_ERROR(wire::EncodeMessage(h, tensor, m).status());
+      ES_ASSIGN_OR_RETURN(payload, EncodeCut(codec, t, tensor));
+      std::vector<uint8_t> m(wire::EncodedMessageBytes(h, payload.size()));
+      ES_RETURN_IF_ERROR(wire::EncodeMessage(h, payload, m).status());
       q.sent_bytes = static_cast<int64_t>(m.size());
       net::CallReport cr;
       const Clock::time_point ts = Clock::now();
@@ -240,7 +261,15 @@ Result<DeviceReport> RunDevice(const DeviceOptions& o) {
       }
     }
     q.total_s = net::SecondsSince(t0) / scale;
-    q.verified = SameResult(result, reference, whole->output_tensor().dtype);
+    if (q.outcome == "server" && !IsLossless(codec)) {
+      // A lossy codec's result is the tail on the reference decoder's output of what was sent.
+      const Tensor& t = cut == 0 ? whole->input_tensor() : heads[cut].executor->output_tensor();
+      ES_ASSIGN_OR_RETURN(std::vector<uint8_t> decoded, DecodeCut(t, payload));
+      ES_ASSIGN_OR_RETURN(std::span<const uint8_t> expected, run_part(tails[cut], decoded, false));
+      q.verified = SameResult(result, expected, whole->output_tensor().dtype);
+    } else {
+      q.verified = SameResult(result, reference, whole->output_tensor().dtype);
+    }
     report.requests.push_back(std::move(q));
   }
   return report;
@@ -262,7 +291,7 @@ std::string DeviceJson(const DeviceReport& r) {
     verified += q.verified;
     ++splits[q.split];
     totals.push_back(q.total_s);
-    Json e{{"request", q.index}, {"split", q.split}, {"cut", q.cut}, {"outcome", q.outcome}, {"verified", q.verified},
+    Json e{{"request", q.index}, {"split", q.split}, {"cut", q.cut}, {"codec", q.codec}, {"outcome", q.outcome}, {"verified", q.verified},
            {"head_s", q.head_s}, {"exchange_s", q.exchange_s}, {"total_s", q.total_s}, {"sent_bytes", q.sent_bytes}};
     if (q.outcome == "server")
       e.update(Json{{"server", q.server}, {"service_s", q.service_s}, {"queue_length", q.queue_length}, {"batch_size", q.batch_size}});
