@@ -29,6 +29,7 @@
 #include <optional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "edgesplit/graph.h"
@@ -172,6 +173,15 @@ struct DeviceOptions {
   // The cut tensor's codec (docs/codecs.md): "raw" (default) or any codec name
   // (ParseCodecName) that applies to the cut's dtype.
   std::string codec = "raw";
+  // With dynamic: choose cut x codec per request (AddCodecCandidates) from
+  // this accuracy table within max_accuracy_drop points; the costs file
+  // defaults to PROFILES/codecs/codec_costs.json.
+  std::string codec_table, codec_costs;
+  double max_accuracy_drop = 0;
+  // An emulated link-rate schedule (request index from 1 -> bytes/s): before
+  // that request the device's shaped link is re-made at this rate. Needs a
+  // shaped link and a direct server (not MQTT).
+  std::vector<std::pair<int, double>> rate_schedule;
 };
 
 struct DeviceRequest {
@@ -185,6 +195,7 @@ struct DeviceRequest {
   double head_s = 0, exchange_s = 0, total_s = 0, service_s = 0;
   int64_t sent_bytes = 0;
   uint32_t queue_length = 0, batch_size = 0;
+  double link_rate_bytes_per_s = 0;  // with a rate schedule: the emulated rate in force (else 0)
 };
 struct DeviceReport {
   std::string model;

@@ -69,6 +69,12 @@ Result<DeviceReport> RunDevice(const DeviceOptions& o) {
     ES_ASSIGN_OR_RETURN(CandidateRule rule, ParseCandidateRule(o.rule));
     ES_ASSIGN_OR_RETURN(CandidateSet set, BuildCandidates(g, o.model, *device, server, link.profile, rule,
                                                           o.dtype == "int8" ? DType::kInt8 : DType::kFloat32));
+    if (!o.codec_table.empty()) {  // the joint cut x codec choice
+      ES_ASSIGN_OR_RETURN(CodecTable table, LoadCodecTable(o.codec_table));
+      ES_ASSIGN_OR_RETURN(CodecCosts costs,
+                          LoadCodecCosts(o.codec_costs.empty() ? dir + "/codecs/codec_costs.json" : o.codec_costs, {*device, server}));
+      ES_RETURN_IF_ERROR(AddCodecCandidates(table, costs, o.dtype, o.max_accuracy_drop, &set));
+    }
     PolicyOptions po;
     po.rule = rule;
     ES_ASSIGN_OR_RETURN(SplitPolicy p, SplitPolicy::Build(std::move(set), po));
@@ -87,9 +93,16 @@ Result<DeviceReport> RunDevice(const DeviceOptions& o) {
     return g.tensors[static_cast<size_t>(c == 0 ? g.inputs[0] : cuts[static_cast<size_t>(c)].tensor)];
   };
   std::vector<Codec> candidate_codec;
-  for (int c : candidate_cut) {
+  for (size_t i = 0; i < candidate_cut.size(); ++i) {
+    const int c = candidate_cut[i];
     if (c == last) {
       candidate_codec.push_back(Codec{});
+      continue;
+    }
+    if (policy && policy->candidates()[i].codec != "raw") {  // the policy's cut x codec candidate
+      ES_ASSIGN_OR_RETURN(Codec chosen, ParseCodecName(policy->candidates()[i].codec));
+      ES_RETURN_IF_ERROR(CheckCodecFor(chosen, cut_tensor(c), "cut " + std::to_string(c)));
+      candidate_codec.push_back(chosen);
       continue;
     }
     const Status fits = CheckCodecFor(fixed_codec, cut_tensor(c), "cut " + std::to_string(c) + " (" + cuts[static_cast<size_t>(c)].after + ")");
@@ -154,7 +167,17 @@ Result<DeviceReport> RunDevice(const DeviceOptions& o) {
     return std::span<const uint8_t>(static_cast<const uint8_t*>(p.executor->output(0)),
                                     static_cast<size_t>(p.executor->output_bytes(0)));
   };
+  if (!o.rate_schedule.empty() && (o.mqtt || !channel.shaper.enabled))
+    return InvalidArgument("a rate schedule needs a shaped link (--shape on, or espnow/ble) and --connect");
+  double link_rate = 0;
   for (int r = 0; r < o.requests; ++r) {
+    for (const auto& [at, rate] : o.rate_schedule)  // the emulated channel changes: re-make the link at the new rate
+      if (at == r + 1) {
+        if (!(rate > 0)) return InvalidArgument("rate schedule: request " + std::to_string(at) + " needs a rate > 0");
+        channel.shaper.bytes_per_s = rate;
+        link_rate = rate;
+        ES_ASSIGN_OR_RETURN(client, net::RequestClient::Create(channel, o.server));
+      }
     if (o.request_rate > 0)
       net::SleepUntil(start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(r / o.request_rate)));
     float* f = reinterpret_cast<float*>(input.data());
@@ -166,6 +189,7 @@ Result<DeviceReport> RunDevice(const DeviceOptions& o) {
 
     DeviceRequest q;
     q.index = r + 1;
+    q.link_rate_bytes_per_s = link_rate;
     const double now_s = net::SecondsSince(start) / scale;
     int cand = 0;
     if (controller) {
@@ -296,6 +320,7 @@ std::string DeviceJson(const DeviceReport& r) {
     if (q.outcome == "server")
       e.update(Json{{"server", q.server}, {"service_s", q.service_s}, {"queue_length", q.queue_length}, {"batch_size", q.batch_size}});
     if (!q.error.empty()) e["error"] = q.error;
+    if (q.link_rate_bytes_per_s > 0) e["link_rate_bytes_per_s"] = q.link_rate_bytes_per_s;
     list.push_back(std::move(e));
   }
   std::sort(totals.begin(), totals.end());
@@ -307,6 +332,10 @@ std::string DeviceJson(const DeviceReport& r) {
   j["p50_s"] = SortedPercentile(totals, 0.5);
   j["p99_s"] = SortedPercentile(totals, 0.99);
   j["splits"] = splits;
+  std::map<std::string, int64_t> codecs;  // requests sent per codec
+  for (const DeviceRequest& q : r.requests)
+    if (q.outcome == "server") ++codecs[q.codec];
+  j["codecs"] = codecs;
   j["requests"] = std::move(list);
   return j.dump(2);
 }
