@@ -9,6 +9,7 @@
 #include <functional>
 #include <random>
 
+#include "edgesplit/dynamic.h"
 #include "edgesplit/plan.h"
 #include "test_util.h"
 
@@ -344,6 +345,59 @@ TEST(PlanCodec, TableAndCostFilesParseAndAttach) {
   EXPECT_FALSE(ParseCodecTable(R"({"kind": "plan"})", "x.json").ok());
   EXPECT_FALSE(ParseCodecCosts(R"({"devices": {"a": {"dtypes": {"f16": {}}}}})", "x.json", {}).ok());
   EXPECT_FALSE(ParseCodecCosts(R"({"devices": {"a": {"dtypes": {"int8": {"int4": {"encode_s_per_element": -1}}}}}})", "x.json", {}).ok());
+}
+
+// The dynamic policy's cut x codec candidates: one per admissible codec after
+// its cut's raw candidate, with the codec's bytes and encode/decode time.
+TEST(PlanCodec, DynamicCandidatesGainTheCodecsWithinTheBudget) {
+  CandidateSet set;
+  set.device = "mcu";
+  set.server = "srv";
+  set.link.per_message_s = 0.004;
+  set.link.per_frame_s = 0.001;
+  set.link.payload_bytes = 250;
+  set.link.bytes_per_s = 125000;
+  SplitCandidate dev, split;
+  dev.name = "device-only";
+  dev.kind = CandidateKind::kDeviceOnly;
+  dev.head_s = dev.fixed_s = 1;
+  split.name = "g0";
+  split.cut_index = 1;
+  split.bytes = 100;
+  split.result_bytes = 10;
+  split.head_s = 0.1;
+  split.tail_s = 0.01;
+  split.fixed_s = split.head_s + 2 * (0.004 + 0.001);  // one message and one frame each way
+  split.slope_bytes = 110;
+  set.candidates = {dev, split};
+  set.device_only = 0;
+  CodecTable t;
+  t.dtype = "int8";
+  t.entries = {{1, "g0", "raw", 100, 100, 0}, {1, "g0", "int4", 100, 40, 0.5}, {1, "g0", "int2", 100, 20, 3},
+               {1, "g0", "int4+zstd", 100, 30, 0.5}};
+  CodecCosts c;
+  c.devices["mcu"]["int8:int4"] = {1e-6, -1};
+  c.devices["mcu"]["int8:int2"] = {1e-6, -1};
+  c.devices["srv"]["int8:int4"] = {-1, 1e-7};
+  c.devices["srv"]["int8:int2"] = {-1, 1e-7};
+  ASSERT_TRUE(AddCodecCandidates(t, c, "int8", 1.0, &set).ok());
+  // int2 is over the budget; int4+zstd has no encoder on the MCU.
+  ASSERT_EQ(set.candidates.size(), 3u);
+  const SplitCandidate& x = set.candidates[2];
+  EXPECT_EQ(x.name, "g0@int4");
+  EXPECT_EQ(x.codec, "int4");
+  EXPECT_EQ(x.bytes, 40);
+  EXPECT_DOUBLE_EQ(x.head_s, 0.1 + 1e-6 * 100);
+  EXPECT_DOUBLE_EQ(x.tail_s, 0.01 + 1e-7 * 100);
+  EXPECT_DOUBLE_EQ(x.slope_bytes, 50);
+  EXPECT_EQ(set.device_only, 0);
+  auto policy = SplitPolicy::Build(set, PolicyOptions{});
+  ASSERT_TRUE(policy.ok()) << policy.status().message();
+  // At a slow rate the smaller payload wins; at a fast one the raw tensor (no encode time).
+  EXPECT_EQ(policy->BestExact(2000, 1), 2);
+  EXPECT_EQ(policy->BestExact(1e9, 1), 1);
+  t.dtype = "f32";
+  EXPECT_FALSE(AddCodecCandidates(t, c, "int8", 1.0, &set).ok());
 }
 
 }  // namespace

@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "edgesplit/analysis.h"
 #include "edgesplit/codec.h"
@@ -252,6 +255,67 @@ TEST(EdgeServerCodec, MalformedCodecPayloadsGetErrorRepliesNamingTheProblem) {
   EXPECT_EQ(type, wire::MessageType::kTensorResult) << text;
   EXPECT_EQ((*server)->counters().errors, 5);
   EXPECT_EQ((*server)->counters().served, 1);
+}
+
+// device --dynamic with a codec table: the policy's cut x codec candidates are
+// sent with their codec over a shaped ESP-NOW link whose rate follows a
+// schedule, and every result is verified (lossy: against the decoded reference).
+TEST(EdgeServerCodec, DynamicDeviceSendsThePolicysCodecAndVerifiesIt) {
+  runtime::ServeOptions so = Serve("int8");
+  so.link.link = "espnow";
+  so.link.shaped = true;
+  so.link.time_scale = 0.02;
+  auto server = runtime::EdgeServer::Start(so);
+  ASSERT_TRUE(server.ok()) << server.status().message();
+  // A table that makes int4+lz4 look cheap at every strict cut, and costs for both ends.
+  auto g = runtime::LoadExecutionGraph(kModel, "int8");
+  ASSERT_TRUE(g.ok());
+  auto cuts = FindCutPoints(*g);
+  ASSERT_TRUE(cuts.ok());
+  nlohmann::json table{{"schema_version", 1}, {"kind", "codec_table"}, {"model", kModel}, {"dtype", "int8"}};
+  table["entries"] = nlohmann::json::array();
+  for (const CutPoint& c : *cuts) {
+    if (!c.bottleneck_strict || c.index == 0) continue;
+    for (const char* codec : {"raw", "int4+lz4"})
+      table["entries"].push_back({{"cut_index", c.index}, {"after", c.after}, {"shape", c.shape}, {"codec", codec},
+                                  {"cut_bytes", std::string(codec) == "raw" ? double(c.bytes_int8) : 10.0},
+                                  {"accuracy_drop", std::string(codec) == "raw" ? 0.0 : 0.5}, {"agreement", 1.0}});
+  }
+  const std::string dir = ::testing::TempDir();
+  const std::string table_path = dir + "/codec_table.json", costs_path = dir + "/codec_costs.json";
+  std::ofstream(table_path) << table.dump();
+  std::ofstream(costs_path) << R"({"devices": {"esp32s3": {"dtypes": {"int8": {"int4+lz4": {"encode_cycles_per_element": 80}}}},
+                                              "edge-x86": {"dtypes": {"int8": {"int4+lz4": {"decode_s_per_element": 1e-9}}}}}})";
+  runtime::DeviceOptions o;
+  o.model = kModel;
+  o.dtype = "int8";
+  o.server = (*server)->endpoint();
+  o.link.link = "espnow";
+  o.link.shaped = true;
+  o.link.time_scale = 0.02;
+  o.dynamic = true;
+  o.emulate = "esp32s3";
+  o.requests = 6;
+  o.timeout_s = 60;
+  o.codec_table = table_path;
+  o.codec_costs = costs_path;
+  o.max_accuracy_drop = 1;
+  o.rate_schedule = {{1, 125000}, {4, 60000}};
+  auto r = runtime::RunDevice(o);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  int coded = 0;
+  for (const runtime::DeviceRequest& q : r->requests) {
+    EXPECT_TRUE(q.verified) << q.index << " " << q.split << " " << q.codec << " " << q.error;
+    EXPECT_GT(q.link_rate_bytes_per_s, 0);
+    coded += q.outcome == "server" && q.codec == "int4+lz4";
+  }
+  EXPECT_GT(coded, 0) << runtime::DeviceJson(*r);
+  EXPECT_EQ(r->requests[4].link_rate_bytes_per_s, 60000);
+  // Over the budget, the codec candidates are gone: nothing is sent encoded.
+  o.max_accuracy_drop = 0.25;
+  auto raw = runtime::RunDevice(o);
+  ASSERT_TRUE(raw.ok()) << raw.status().message();
+  for (const runtime::DeviceRequest& q : raw->requests) EXPECT_EQ(q.codec, "raw");
 }
 
 }  // namespace
