@@ -69,6 +69,30 @@ TEST(WireCodec, KnownCodecIdsCarryTheirPayloadOthersAreRefused) {
   }
 }
 
+// The exec graph of kModel in `dtype` and the cut tensor named `name`.
+struct CutOf {
+  bool ok = false;
+  std::string error;
+  Graph graph;
+  int cut = 0, tensor_id = 0;
+  const Tensor& tensor() const { return graph.tensors[static_cast<size_t>(tensor_id)]; }
+};
+CutOf LoadCut(const std::string& dtype, const std::string& name) {
+  CutOf c;
+  auto g = runtime::LoadExecutionGraph(kModel, dtype);
+  auto cuts = g.ok() ? FindCutPoints(*g) : Result<std::vector<CutPoint>>(g.status());
+  auto cut = cuts.ok() ? ResolveCut(*g, *cuts, name) : Result<int>(cuts.status());
+  if (!cut.ok()) {
+    c.error = cut.status().message();
+    return c;
+  }
+  c.graph = std::move(*g);
+  c.cut = *cut;
+  c.tensor_id = (*cuts)[static_cast<size_t>(*cut)].tensor;
+  c.ok = true;
+  return c;
+}
+
 runtime::ServeOptions Serve(const std::string& dtype) {
   runtime::ServeOptions o;
   o.model = kModel;
@@ -152,13 +176,9 @@ TEST(EdgeServerCodec, DeviceLossyResultsEqualTheTailOnTheDecodedTensor) {
   }
   // int2 at this cut changes the f32 logits beyond SameResult's tolerance:
   // the served result is the decoded reference's, not the whole model's.
-  auto g = runtime::LoadExecutionGraph(kModel, "f32");
-  ASSERT_TRUE(g.ok());
-  auto cuts = FindCutPoints(*g);
-  ASSERT_TRUE(cuts.ok());
-  auto cut = ResolveCut(*g, *cuts, "block_6_project_BN");
-  ASSERT_TRUE(cut.ok());
-  const Tensor& t = g->tensors[static_cast<size_t>((*cuts)[static_cast<size_t>(*cut)].tensor)];
+  CutOf at = LoadCut("f32", "block_6_project_BN");
+  ASSERT_TRUE(at.ok) << at.error;
+  const Tensor& t = at.tensor();
   std::vector<float> x(static_cast<size_t>(t.num_elements()));
   for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37f * static_cast<float>(i));
   CutTensorView v{x.data(), CodecDType::kFloat32, static_cast<uint32_t>(x.size()), CodecChannels(t.shape.data(), t.shape.size())};
@@ -183,13 +203,9 @@ TEST(EdgeServerCodec, MalformedCodecPayloadsGetErrorRepliesNamingTheProblem) {
   so.cuts = "block_6_project_BN";
   auto server = runtime::EdgeServer::Start(so);
   ASSERT_TRUE(server.ok()) << server.status().message();
-  auto g = runtime::LoadExecutionGraph(kModel, "int8");
-  ASSERT_TRUE(g.ok());
-  auto cuts = FindCutPoints(*g);
-  ASSERT_TRUE(cuts.ok());
-  auto cut = ResolveCut(*g, *cuts, "block_6_project_BN");
-  ASSERT_TRUE(cut.ok());
-  const Tensor& t = g->tensors[static_cast<size_t>((*cuts)[static_cast<size_t>(*cut)].tensor)];
+  CutOf at = LoadCut("int8", "block_6_project_BN");
+  ASSERT_TRUE(at.ok) << at.error;
+  const Tensor& t = at.tensor();
   std::vector<int8_t> x(static_cast<size_t>(t.num_elements()));
   for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<int8_t>((i * 13) % 41 - 20);
   CutTensorView v{x.data(), CodecDType::kInt8, static_cast<uint32_t>(x.size()), CodecChannels(t.shape.data(), t.shape.size())};
@@ -208,7 +224,7 @@ TEST(EdgeServerCodec, MalformedCodecPayloadsGetErrorRepliesNamingTheProblem) {
     for (size_t i = 0; i < t.shape.size(); ++i) h.dims[i] = static_cast<uint32_t>(t.shape[i]);
     h.quant_scale = t.quant.scales[0];
     h.quant_zero_point = t.quant.zero_points.empty() ? 0 : t.quant.zero_points[0];
-    h.cut_id = static_cast<uint16_t>(*cut);
+    h.cut_id = static_cast<uint16_t>(at.cut);
     h.model_hash = (*server)->model_hash();
     h.codec = CodecId(c);
     h.request_id = ++id;
