@@ -1,4 +1,4 @@
-// libFuzzer target: the profile and instance-file parsers must reject any
+// libFuzzer target: the profile, instance-file and codec table/cost parsers must reject any
 // input with a Status (no crash, no sanitizer report), and every algorithm must
 // run on any instance they accept (brute force on small ones).
 #include <cstddef>
@@ -12,6 +12,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
   (void)edgesplit::ParseDeviceProfile(text, "fuzz.json");
   (void)edgesplit::ParseLinkProfile(text, "fuzz.json");
+  // The codec accuracy table and cost file the joint cut x codec choice reads.
+  auto table = edgesplit::ParseCodecTable(text, "fuzz.json");
+  auto costs = edgesplit::ParseCodecCosts(text, "fuzz.json", {});
+  if (table.ok() && costs.ok()) {
+    edgesplit::Problem p;
+    p.dtype = table->dtype;
+    p.devices = {edgesplit::PlanDevice{"a", 1, 1}};
+    for (const auto& e : table->entries) p.layers.push_back(edgesplit::PlanLayer{e.after, 1, 1, 1, {0.0}});
+    (void)edgesplit::AttachCodecs(*table, *costs, 1.0, &p);
+  }
   auto problem = edgesplit::ParseProblem(text, "fuzz.json");
   const int hosts = problem.ok() ? static_cast<int>(edgesplit::HostNames(*problem).size()) : 0;
   if (problem.ok() && problem->layers.size() <= 64 && hosts <= 16) {

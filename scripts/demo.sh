@@ -127,6 +127,9 @@ addr=$(sed -n 's/.*"listening":"\([^"]*\)".*/\1/p' "$out/serve.line")
 "$es" loadgen mobilenet_v2:alpha=0.35,res=96 --connect "$addr" --clients 200 --requests 10 --precompute --format table
 echo "a device with a fixed split at block_6_project_BN:"
 "$es" device mobilenet_v2:alpha=0.35,res=96 --connect "$addr" --split block_6_project_BN --requests 3
+echo "the same cut tensor through cut-tensor codecs (docs/codecs.md): the server decodes, lossy results are checked against the decoded reference:"
+"$es" device mobilenet_v2:alpha=0.35,res=96 --connect "$addr" --split block_6_project_BN --codec int4+lz4 --requests 2
+"$es" loadgen mobilenet_v2:alpha=0.35,res=96 --connect "$addr" --codec fp16+zstd --clients 20 --requests 5 --precompute --format table
 kill -TERM "$serve_pid"; wait "$serve_pid" || true
 cat "$out/serve.err"
 

@@ -63,7 +63,7 @@ generate_seeds() {
         if [[ -f "$testdata/$c/model.onnx" ]]; then cp "$testdata/$c/model.onnx" "$dir/$(basename "$c").onnx"; fi
       done
       "$build/fuzz/make_onnx_seeds" "$dir" ;;
-    profile) cp "$root"/profiles/devices/*.json "$root"/profiles/links/*.json "$dir/" ;;
+    profile) cp "$root"/profiles/devices/*.json "$root"/profiles/links/*.json "$root"/profiles/codecs/*.json "$dir/" ;;
     wire) "$build/fuzz/make_wire_seeds" "$dir" ;;
     segment) "$build/fuzz/make_segment_seeds" "$dir" ;;
     serve) "$build/fuzz/make_serve_seeds" "$dir" ;;

@@ -34,6 +34,7 @@
 #include "edgesplit/analysis.h"
 #include "edgesplit/cost.h"
 #include "edgesplit/graph.h"
+#include "edgesplit/plan.h"  // CodecTable, CodecCosts
 #include "edgesplit/status.h"
 
 namespace edgesplit {
@@ -64,6 +65,11 @@ struct SplitCandidate {
   // Affine model in x = 1/rate: T = fixed_s + tail_s * load + slope_bytes * x.
   double fixed_s = 0;      // head_s + the link's per-message/per-frame constants
   double slope_bytes = 0;  // (bytes + result_bytes) / (1 - loss)
+  // The cut tensor's codec (docs/codecs.md; AddCodecCandidates): "raw", or a
+  // codec whose encode time is in head_s, decode time in tail_s, and encoded
+  // size in bytes.
+  std::string codec = "raw";
+  double accuracy_drop = 0;  // the codec's, percentage points against f32 (the accuracy table's)
 };
 
 struct PolicyOptions {
@@ -90,6 +96,16 @@ struct CandidateSet {
 // or whose tail does not fit `server`. Fails when no candidate is left.
 Result<CandidateSet> BuildCandidates(const Graph& graph, const std::string& model_name, const DeviceProfile& device,
                                      const DeviceProfile& server, const LinkProfile& link, CandidateRule rule, DType dtype);
+
+// The joint cut x codec choice: after each split candidate, one more per codec
+// of `table` at its cut (other than raw) with accuracy_drop <= max_drop that
+// the head device can encode and the server decode (costs by the set's device
+// and server names and `dtype`, "int8"/"f32"): bytes = the table's mean
+// encoded bytes, head_s += encode time, tail_s += decode time. Named
+// "CUT@CODEC". Server-only keeps sending the raw input. Errors: a table of
+// another dtype, or one that names none of the candidates' cuts.
+Status AddCodecCandidates(const CodecTable& table, const CodecCosts& costs, const std::string& dtype, double max_drop,
+                          CandidateSet* set);
 
 // T_link(bytes, rate) with the link's constants and `rate` bytes/s; 0 for bytes <= 0.
 double LinkSeconds(const LinkProfile& link, int64_t bytes, double rate_bytes_per_s);

@@ -27,6 +27,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -37,12 +39,31 @@
 
 namespace edgesplit {
 
+// A codec for the tensor after a layer group (docs/codecs.md): another way to
+// send it than its out_bytes raw. A hop from host a to host b after this
+// group may use it when its accuracy_drop <= Problem::max_accuracy_drop, a's
+// encode_s and b's decode_s are >= 0 (< 0: not measured on that device, so
+// not available there), and it is lossless or a is the sensor (so a plan in
+// fixed order sends at most one lossy tensor: the table measures one lossy cut
+// at a time). Its time is encode_s[a] + the link's time for `bytes` +
+// decode_s[b]; every solver takes the fastest admissible choice per hop
+// (raw included), which is optimal for every objective (each is
+// non-decreasing in every transfer's time). The input and the result are sent raw.
+struct PlanCodec {
+  std::string name;           // "int4+lz4"
+  int64_t bytes = 0;          // mean encoded bytes per request (the accuracy table's)
+  double accuracy_drop = 0;   // percentage points of top-1 accuracy against f32
+  bool lossless = false;      // decodes to the sent tensor bit for bit (raw+lz4, raw+zstd)
+  std::vector<double> encode_s, decode_s;  // one per device entry; < 0: unavailable there
+};
+
 struct PlanLayer {  // one layer group
   std::string name;  // the cut after it (node name, as `inspect` prints it)
   int64_t weight_bytes = 0;
   int64_t out_bytes = 0;  // the tensor after the group
   int64_t arena_bytes = 0;
   std::vector<double> compute_s;  // one per device
+  std::vector<PlanCodec> codecs;  // optional: codecs for the tensor after the group
 };
 
 struct PlanDevice {
@@ -68,6 +89,9 @@ struct Problem {
   std::vector<PlanDevice> devices;
   LinkProfile link;  // joins every pair when `links` is empty; name, transport, setup_s informative
   std::vector<PlanLink> links;  // per pair; when non-empty, a pair not listed is unreachable
+  // Codecs whose accuracy_drop exceeds this are not used (percentage points;
+  // infinity: no limit, the default).
+  double max_accuracy_drop = std::numeric_limits<double>::infinity();
 };
 
 // Instance files: {"schema_version", "input_bytes", "layers": [{"name",
@@ -85,6 +109,48 @@ Result<Problem> LoadProblem(const std::string& path, const std::string& profiles
 Status ParseLinks(const std::string& json_text, const std::string& origin, const std::string& profiles_dir, Problem* problem);
 Status LoadLinks(const std::string& path, const std::string& profiles_dir, Problem* problem);
 std::string ProblemToJson(const Problem& problem);  // what ParseProblem reads back
+
+// ---- Codecs for the planner (docs/codecs.md) -------------------------------------
+// One row of the accuracy table `edgesplit eval --sweep --format json` writes
+// (profiles/codecs/*.json): a cut x codec's mean bytes and accuracy drop.
+struct CodecTableEntry {
+  int cut_index = 0;
+  std::string after;      // the cut's node name
+  std::string codec;      // codec name
+  int64_t elements = 0;   // of the cut tensor (product of its shape)
+  double cut_bytes = 0;   // mean encoded bytes per request
+  // Points. Unlabelled tables (eval --data random): 100 x (top-1 agreement with
+  // the f32 model of raw at this cut - the codec's), the codec's own share.
+  double accuracy_drop = 0;
+};
+struct CodecTable {
+  std::string model, dtype;  // as eval wrote them ("x.onnx", "int8"/"f32")
+  std::vector<CodecTableEntry> entries;
+};
+Result<CodecTable> ParseCodecTable(const std::string& json_text, const std::string& origin);
+Result<CodecTable> LoadCodecTable(const std::string& path);
+
+// Encode/decode cost per device profile and codec (profiles/codecs/codec_costs.json):
+// seconds per element (hosts: measured) or cycles per element (MCUs: QEMU
+// instruction counts, 1 instruction/cycle), turned into seconds with the
+// profile's clock_hz. A codec with no entry for a device is unavailable there.
+struct CodecCost {
+  double encode_s_per_element = -1, decode_s_per_element = -1;  // < 0: not measured
+};
+struct CodecCosts {
+  std::map<std::string, std::map<std::string, CodecCost>> devices;  // profile name -> codec -> cost
+};
+// `devices`: the profiles whose clock_hz converts cycle figures (profiles not
+// listed keep only their seconds figures).
+Result<CodecCosts> ParseCodecCosts(const std::string& json_text, const std::string& origin,
+                                   const std::vector<DeviceProfile>& devices);
+Result<CodecCosts> LoadCodecCosts(const std::string& path, const std::vector<DeviceProfile>& devices);
+// Sets each layer's codecs from the table rows whose `after` is the layer's
+// name (every codec but raw), with encode/decode seconds for the cut tensor on
+// each device entry of `problem` (by name in `costs`; missing: unavailable),
+// and problem->max_accuracy_drop = max_drop. Errors: a table of another dtype,
+// or one that names none of the problem's cuts.
+Status AttachCodecs(const CodecTable& table, const CodecCosts& costs, double max_drop, Problem* problem);
 
 // Builds the instance of `graph` on `devices` over `link`: groups between
 // consecutive cut points, compute from each device's op-class model, bytes and
@@ -132,6 +198,8 @@ struct Transfer {
   int64_t bytes = 0;
   double time_s = 0;
   int link = 0;  // index into PlanLinks(problem)
+  std::string codec = "raw";   // the hop's codec (PlanCodec::name), bytes being its encoded size
+  double accuracy_drop = 0;    // the codec's, when lossy (0 for raw and lossless ones)
 };
 
 struct Plan {
@@ -148,6 +216,7 @@ struct Plan {
   // says whether the plan is the proven optimum (dp, brute force).
   std::string solver;
   bool exact = false;
+  double accuracy_drop = 0;  // the sum of the transfers' (0 without lossy codecs)
 };
 
 // Costs `runs` independently of any solver (direct sums, no prefix tricks).

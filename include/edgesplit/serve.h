@@ -8,7 +8,9 @@
 //    reply goes back to its sender and carries the server id, the queue
 //    length, the batch it ran in and its service time (receipt to reply).
 //    Admission: a request that names an unknown cut, another model (hash), a
-//    wrong dtype or shape gets an error reply; one that finds the queue full
+//    wrong dtype or shape, or carries a malformed codec payload, gets an error
+//    reply (encoded requests, wire codec != raw, are decoded here with the
+//    reference decoder before they queue: edgesplit/codec.h); one that finds the queue full
 //    (`queue_limit` requests) or cannot start before its deadline gets BUSY
 //    (StatusCode::kBusy), so memory stays bounded under any overload
 //    (MemoryBoundBytes).
@@ -27,6 +29,7 @@
 #include <optional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "edgesplit/dynamic.h"
@@ -134,6 +137,10 @@ struct LoadgenOptions {
   bool precompute = false;      // heads computed before the clock starts
   int distinct_inputs = 4;      // seeded inputs the clients cycle through
   std::string device_prefix = "device";  // request sender ids: PREFIX-K
+  // The cut tensors' codec (docs/codecs.md), "raw" by default; it must apply
+  // to every cut's dtype. With a lossy codec a result is checked against the
+  // tail run locally on the reference decoder's output, not the whole model.
+  std::string codec = "raw";
   // When set, incremented after every completed (verified) request: progress
   // another thread may watch.
   std::atomic<int64_t>* completed_counter = nullptr;
@@ -175,16 +182,33 @@ struct DeviceOptions {
   double request_rate = 0;       // requests/s; 0 = back to back
   double deadline_s = 0;         // sent with each request; 0 = none
   double timeout_s = 10;         // wall s a reply is waited for (dynamic: also bounded by the controller's)
+  // The cut tensor's codec (docs/codecs.md): "raw" (default) or any codec name
+  // (ParseCodecName) that applies to the cut's dtype.
+  std::string codec = "raw";
+  // With dynamic: choose cut x codec per request (AddCodecCandidates) from
+  // this accuracy table within max_accuracy_drop points; the costs file
+  // defaults to PROFILES/codecs/codec_costs.json.
+  std::string codec_table, codec_costs;
+  double max_accuracy_drop = 0;
+  // An emulated link-rate schedule (request index from 1 -> bytes/s): before
+  // that request the device's shaped link is re-made at this rate. Needs a
+  // shaped link and a direct server (not MQTT).
+  std::vector<std::pair<int, double>> rate_schedule;
 };
 
 struct DeviceRequest {
   int index = 0, cut = 0;
+  std::string codec = "raw";  // the codec the cut tensor was sent with
   std::string split, outcome, server, error;  // outcome: server, local, local-after-busy, local-after-error, local-after-failure
-  bool verified = false;                      // the result equals local inference of the whole model (SameResult)
-  bool identical = false;                     // ... bit for bit
+  // The result equals local inference of the whole model (raw and lossless
+  // codecs, and every local finish), or, for a lossy codec, the local tail run
+  // on the reference decoder's output of the payload sent (SameResult).
+  bool verified = false;
+  bool identical = false;  // the result equals local inference of the whole model bit for bit
   double head_s = 0, exchange_s = 0, total_s = 0, service_s = 0;
   int64_t sent_bytes = 0;
   uint32_t queue_length = 0, batch_size = 0;
+  double link_rate_bytes_per_s = 0;  // with a rate schedule: the emulated rate in force (else 0)
   // What the dynamic policy saw and did (dynamic only; seconds emulated).
   int candidate = 0;
   std::string reason;        // DecisionReasonName

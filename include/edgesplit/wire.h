@@ -65,9 +65,12 @@ const char* MessageTypeName(MessageType type);  // "tensor_request", ...; "unkno
 // finish it locally.
 using WireErrorCode = uint16_t;
 
-// Codec ids (the payload's encoding). Version 2 defines only kCodecRaw: the
-// tensor's bytes as they are. The codecs issue adds ids; a decoder rejects an
-// id it does not know.
+// Codec ids (the payload's encoding): kCodecRaw is the tensor's bytes as they
+// are; every other id is a cut-tensor codec (edgesplit/codec.h, CodecId), whose
+// payload starts with the codec's own header and decodes to the tensor the
+// dims and dtype describe (the receiver checks that; this layer checks only
+// that the id is known, the message is a tensor and the payload holds the
+// 12-byte codec header). A decoder rejects an id it does not know.
 inline constexpr uint8_t kCodecRaw = 0;
 // Flags. kMessageFlagSealed is reserved for sealed frames (secure links: the
 // payload is then a sealed envelope whose session id and counter that issue

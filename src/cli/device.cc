@@ -1,13 +1,16 @@
 // edgesplit device MODEL --connect HOST:PORT (--split CUT | --dynamic) --requests N
-//     [--request-rate R] [--emulate PROFILE] [--link L] [--dtype D] [--format json|table]
+//     [--request-rate R] [--emulate PROFILE] [--link L] [--dtype D] [--codec C] [--format json|table]
 //
 // One sensor against `edgesplit serve` (docs/serve.md), in its own process,
 // possibly on another machine.
+#include <cmath>
 #include <cstdio>
+#include <limits>
 
 #include "commands.h"
 #include "link_args.h"
 #include "edgesplit/onednn.h"
+#include "edgesplit/dynamic_runtime.h"
 #include "edgesplit/serve.h"
 
 namespace edgesplit::cli {
@@ -16,7 +19,8 @@ namespace {
 struct DeviceArgs {
   LinkArgs net;
   std::string model, connect, mqtt, dtype = "f32", split, emulate, backend = "onednn", format = "table";
-  std::string name = "device", rule = "strict", server_device = "edge-x86";
+  std::string name = "device", rule = "strict", server_device = "edge-x86", codec = "raw", codec_table, codec_costs, rate_schedule;
+  double max_accuracy_drop = std::numeric_limits<double>::quiet_NaN();
   bool dynamic = false;
   int requests = 1, threads = 1;
   double request_rate = 0, deadline_ms = 0, timeout = 10;
@@ -46,6 +50,22 @@ Status RunDeviceCommand(const DeviceArgs& a) {
   o.deadline_s = a.deadline_ms / 1e3;
   o.timeout_s = a.timeout;
   o.controller.timeout_s = a.timeout;
+  o.codec = a.codec;
+  if (a.codec_table.empty() != std::isnan(a.max_accuracy_drop))
+    return InvalidArgument("--codec-table FILE and --max-accuracy-drop P go together (with --dynamic: the cut x codec choice)");
+  if (!a.codec_table.empty() && !a.dynamic) return InvalidArgument("--codec-table is for --dynamic; a fixed --split takes --codec");
+  o.codec_table = a.codec_table;
+  o.codec_costs = a.codec_costs;
+  if (!a.codec_table.empty()) o.max_accuracy_drop = a.max_accuracy_drop;
+  if (!a.rate_schedule.empty()) {  // run --dynamic's schedule format; the device applies its rate column
+    ES_ASSIGN_OR_RETURN(std::vector<runtime::ScheduleRow> rows, runtime::LoadScheduleCsv(a.rate_schedule));
+    for (const runtime::ScheduleRow& row : rows) {
+      if (row.server != runtime::ServerState::kUnchanged || row.server_load != 1)
+        return InvalidArgument(a.rate_schedule + ": request " + std::to_string(row.request) +
+                               ": a device applies only the rate (the server's load and state are the server's own)");
+      o.rate_schedule.emplace_back(row.request, row.rate_bytes_per_s);
+    }
+  }
   if (a.backend == "onednn") ES_RETURN_IF_ERROR(SetOneDnnThreads(a.threads));
   ES_ASSIGN_OR_RETURN(runtime::DeviceReport r, runtime::RunDevice(o));
   if (a.format == "json") {
@@ -54,10 +74,11 @@ Status RunDeviceCommand(const DeviceArgs& a) {
   }
   std::printf("%s: %zu requests%s\n", r.model.c_str(), r.requests.size(),
               r.emulated ? " (timings emulated: device profile and/or shaped link)" : "");
-  std::printf("  req  split                          outcome              head_s  exchange_s  total_s  service_s  batch  queue  ok\n");
+  std::printf("  req  split                          codec      outcome              head_s  exchange_s  total_s  service_s  batch  queue  bytes  ok\n");
   for (const runtime::DeviceRequest& q : r.requests)
-    std::printf("  %3d  %-30s %-20s %7.4f  %10.4f  %7.4f  %9.4f  %5u  %5u  %s\n", q.index, q.split.c_str(), q.outcome.c_str(),
-                q.head_s, q.exchange_s, q.total_s, q.service_s, q.batch_size, q.queue_length, q.verified ? "yes" : "NO");
+    std::printf("  %3d  %-30s %-10s %-20s %7.4f  %10.4f  %7.4f  %9.4f  %5u  %5u  %5lld  %s\n", q.index, q.split.c_str(),
+                q.codec.c_str(), q.outcome.c_str(), q.head_s, q.exchange_s, q.total_s, q.service_s, q.batch_size, q.queue_length,
+                static_cast<long long>(q.sent_bytes), q.verified ? "yes" : "NO");
   return Status::Ok();
 }
 
@@ -77,6 +98,12 @@ Runner RegisterDevice(CLI::App& app) {
   app.add_option("--request-rate", a->request_rate, "Requests/s (0: back to back)")->capture_default_str();
   app.add_option("--deadline-ms", a->deadline_ms, "Deadline sent with each request (0: none)")->capture_default_str();
   app.add_option("--timeout", a->timeout, "Seconds to wait for a reply before finishing locally")->capture_default_str();
+  app.add_option("--codec", a->codec, "Cut-tensor codec (docs/codecs.md): raw, int8, int4, int2, fp16, each optionally +lz4 or +zstd")
+      ->capture_default_str();
+  app.add_option("--codec-table", a->codec_table, "With --dynamic: choose cut x codec per request from this accuracy table");
+  app.add_option("--codec-costs", a->codec_costs, "With --codec-table: codec costs per device (default PROFILES/codecs/codec_costs.json)");
+  app.add_option("--max-accuracy-drop", a->max_accuracy_drop, "With --codec-table: the codecs' accuracy budget, percentage points");
+  app.add_option("--rate-schedule", a->rate_schedule, "CSV request,rate_bytes_per_s,server_load (load 1): the emulated link's rate from each request on");
   app.add_option("--emulate", a->emulate, "Device profile whose predicted compute time the head waits for");
   app.add_option("--dtype", a->dtype, "f32 or int8 (the server's)")->capture_default_str();
   app.add_option("--backend", a->backend, "onednn or reference (host kernels of the head)")->capture_default_str();

@@ -47,7 +47,11 @@ struct Inputs {
     std::uniform_real_distribution<float> u(-1.0f, 1.0f);
     for (size_t k = 0; k < elements; ++k) out[k] = u(rng);
   }
-  std::vector<int> Labels() const { return std::vector<int>(set.labels.begin(), set.labels.begin() + count); }
+  // Unlabelled (random) inputs: no class, -1 each (their accuracy is reported as null).
+  std::vector<int> Labels() const {
+    if (!labelled) return std::vector<int>(static_cast<size_t>(count), -1);
+    return std::vector<int>(set.labels.begin(), set.labels.begin() + count);
+  }
 };
 
 Result<Inputs> LoadInputs(const EvalArgs& a, const Tensor& model_input) {

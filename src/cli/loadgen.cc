@@ -1,6 +1,6 @@
 // edgesplit loadgen MODEL (--connect HOST:PORT [--link L] | --mqtt HOST:PORT) [--dtype D]
 //     --clients N --requests M [--cuts strict|...] [--request-rate R] [--deadline-ms D]
-//     [--precompute] [--timeout S] --format json
+//     [--precompute] [--timeout S] [--codec C] --format json
 //
 // N emulated devices against `edgesplit serve` (docs/serve.md): each runs its
 // head, sends the cut tensor and checks the result against local inference.
@@ -16,7 +16,7 @@ namespace {
 
 struct LoadgenArgs {
   LinkArgs net;
-  std::string model, connect, mqtt, dtype = "f32", cuts = "strict", format = "json", backend = "onednn";
+  std::string model, connect, mqtt, dtype = "f32", cuts = "strict", format = "json", backend = "onednn", codec = "raw";
   int clients = 1, requests = 1, threads = 1, inputs = 4;
   double request_rate = 0, deadline_ms = 0, timeout = 30, mqtt_retry = 2;
   bool precompute = false;
@@ -45,6 +45,7 @@ Status RunLoadgenCommand(const LoadgenArgs& a) {
   o.timeout_s = a.timeout;
   o.precompute = a.precompute;
   o.distinct_inputs = a.inputs;
+  o.codec = a.codec;
   if (a.backend == "onednn") ES_RETURN_IF_ERROR(SetOneDnnThreads(a.threads));
   ES_ASSIGN_OR_RETURN(runtime::LoadgenReport r, runtime::RunLoadgen(o));
   if (a.format == "json") {
@@ -77,6 +78,8 @@ Runner RegisterLoadgen(CLI::App& app) {
   app.add_option("--dtype", a->dtype, "f32 or int8 (the server's)")->capture_default_str();
   app.add_option("--cuts", a->cuts, "Cuts the devices split at, round-robin: strict, loose, all, CUT,...")->capture_default_str();
   app.add_option("--backend", a->backend, "onednn or reference (the devices' heads and the reference)")->capture_default_str();
+  app.add_option("--codec", a->codec, "Cut-tensor codec (docs/codecs.md): raw, int8, int4, int2, fp16, each optionally +lz4 or +zstd")
+      ->capture_default_str();
   app.add_option("--clients", a->clients, "Emulated devices (threads), each with one request outstanding")->capture_default_str();
   app.add_option("--requests", a->requests, "Requests per client")->capture_default_str();
   app.add_option("--request-rate", a->request_rate, "Requests/s per client (0: as fast as answered)")->capture_default_str();

@@ -2,6 +2,7 @@
 //   [--algorithm NAME] [--objective latency|throughput|energy] [--order fixed|free] [--use-all] [--links FILE]
 //   [--beam-width N] [--seed N] [--format table|json] [--dtype int8|f32]
 //   [--profiles DIR] [--dump-problem FILE] [--split LIST] [-o FILE]
+//   [--codec-table FILE --max-accuracy-drop P [--codec-costs FILE]]
 //
 // Chooses where to split MODEL across the devices (docs/planner.md). The JSON
 // is what `run --plan` executes. --split evaluates a given split instead of
@@ -9,6 +10,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <optional>
 
@@ -27,9 +29,13 @@ Result<PlanInput> LoadPlanInput(const PlanSource& s) {
   if (!s.problem_file.empty()) {
     if (!s.model.empty()) return InvalidArgument("give either MODEL or --problem, not both");
     if (!s.links_file.empty()) return InvalidArgument("--links is for a MODEL; a problem file carries its own \"links\"");
+    if (!s.codec_table.empty()) return InvalidArgument("--codec-table is for a MODEL; a problem file carries its layers' \"codecs\"");
     ES_ASSIGN_OR_RETURN(in.problem, LoadProblem(s.problem_file, s.profiles_dir));
+    if (!std::isnan(s.max_accuracy_drop)) in.problem.max_accuracy_drop = s.max_accuracy_drop;
     return in;
   }
+  if (s.codec_table.empty() != std::isnan(s.max_accuracy_drop))
+    return InvalidArgument("--codec-table FILE and --max-accuracy-drop P go together (the cut x codec choice)");
   if (s.model.empty()) return InvalidArgument("give a MODEL with --devices and --link, or --problem FILE");
   if (s.devices.empty()) return InvalidArgument("--devices is required with a MODEL (e.g. --devices esp32s3,esp32s3)");
   if (s.link.empty() && s.links_file.empty()) return InvalidArgument("--link (or --links FILE) is required with a MODEL (e.g. --link espnow)");
@@ -56,6 +62,12 @@ Result<PlanInput> LoadPlanInput(const PlanSource& s) {
     ES_RETURN_IF_ERROR(LoadLinks(s.links_file, s.profiles_dir, &in.problem));
     if (s.link.empty()) in.problem.link = in.problem.links[0].link;
   }
+  if (!s.codec_table.empty()) {
+    ES_ASSIGN_OR_RETURN(CodecTable table, LoadCodecTable(s.codec_table));
+    const std::string costs_path = s.codec_costs.empty() ? dir + "/codecs/codec_costs.json" : s.codec_costs;
+    ES_ASSIGN_OR_RETURN(CodecCosts costs, LoadCodecCosts(costs_path, devices));
+    ES_RETURN_IF_ERROR(AttachCodecs(table, costs, s.max_accuracy_drop, &in.problem));
+  }
   ES_ASSIGN_OR_RETURN(in.cuts, FindCutPoints(g));
   in.graph = std::move(g);
   if (!s.dump_problem.empty()) ES_RETURN_IF_ERROR(WriteOutput(s.dump_problem, ProblemToJson(in.problem)));
@@ -71,6 +83,9 @@ void AddPlanSourceOptions(CLI::App& app, PlanSource& s) {
   app.add_option("--dtype", s.dtype, "int8 or f32 for the whole plan")->capture_default_str();
   app.add_option("--profiles", s.profiles_dir, "Profiles folder (default: env EDGESPLIT_PROFILES, else the source tree's)");
   app.add_option("--dump-problem", s.dump_problem, "Write the instance built from MODEL to this file");
+  app.add_option("--codec-table", s.codec_table, "Choose cut x codec jointly from this accuracy table (eval --sweep --format json; docs/codecs.md)");
+  app.add_option("--codec-costs", s.codec_costs, "Codec encode/decode costs per device (default PROFILES/codecs/codec_costs.json)");
+  app.add_option("--max-accuracy-drop", s.max_accuracy_drop, "With --codec-table: the codecs' top-1 accuracy budget, percentage points against f32");
 }
 
 namespace {
@@ -156,6 +171,8 @@ Json PlanJson(const Problem& p, const std::string& algorithm, const std::string&
   j["throughput_stage_s"] = plan.throughput_stage_s;
   j["energy_j"] = plan.energy_j;
   j["solve_time_s"] = plan.solve_time_s;
+  j["accuracy_drop"] = plan.accuracy_drop;
+  if (std::isfinite(p.max_accuracy_drop)) j["max_accuracy_drop"] = p.max_accuracy_drop;
   j["segments"] = Json::array();
   for (const Segment& s : plan.segments)
     j["segments"].push_back({{"device", hosts[s.device]}, {"device_index", s.device}, {"first_layer", s.first_layer},
@@ -168,7 +185,7 @@ Json PlanJson(const Problem& p, const std::string& algorithm, const std::string&
   for (const Transfer& t : plan.transfers) {
     j["transfers"].push_back({{"kind", t.kind}, {"from", hosts[t.from]}, {"to", hosts[t.to]}, {"from_index", t.from},
                               {"to_index", t.to}, {"bytes", t.bytes}, {"time_s", t.time_s}, {"link", links[t.link].name},
-                              {"link_index", t.link}});
+                              {"link_index", t.link}, {"codec", t.codec}, {"accuracy_drop", t.accuracy_drop}});
     if (!seen[t.link]++) setup_s += links[t.link].setup_s;
   }
   j["links"] = Json::array();
@@ -198,8 +215,9 @@ std::string PlanTable(const Problem& p, const std::string& algorithm, const std:
   }
   s += "\ntransfers\n";
   for (const Transfer& t : plan.transfers)
-    s += fmt::format("  {:<7} {:<16} -> {:<16} {:>10}  {:.6f} s{}\n", t.kind, hosts[t.from], hosts[t.to], HumanBytes(t.bytes), t.time_s,
-                     p.links.empty() ? "" : "  " + links[t.link].name);
+    s += fmt::format("  {:<7} {:<16} -> {:<16} {:>10}  {:.6f} s{}{}\n", t.kind, hosts[t.from], hosts[t.to], HumanBytes(t.bytes), t.time_s,
+                     p.links.empty() ? "" : "  " + links[t.link].name,
+                     t.codec == "raw" ? "" : fmt::format("  codec {} ({:+.2f} points)", t.codec, t.accuracy_drop));
   return s;
 }
 

@@ -1,6 +1,7 @@
 // What `plan` and `compare` share: where the instance comes from.
 #pragma once
 
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +16,10 @@ namespace edgesplit::cli {
 struct PlanSource {
   std::string model, problem_file, link, links_file, dtype = "int8", profiles_dir, dump_problem;
   std::vector<std::string> devices;
+  // Joint cut x codec choice (docs/codecs.md): the accuracy table, the
+  // encode/decode cost file (default PROFILES/codecs/codec_costs.json) and the budget.
+  std::string codec_table, codec_costs;
+  double max_accuracy_drop = std::numeric_limits<double>::quiet_NaN();  // NaN: not given
 };
 
 struct PlanInput {

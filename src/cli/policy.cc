@@ -1,5 +1,6 @@
 // edgesplit policy MODEL --device D --server S --link L [--candidates strict|loose|all]
 //   [--load-levels LIST] [--dtype int8|f32] [--profiles DIR] [--format table|json] [-o FILE]
+//   [--codec-table FILE --max-accuracy-drop P [--codec-costs FILE]]
 //
 // Prints the dynamic split policy (docs/dynamic.md): the candidates with their
 // latency terms and, per load level, the data rates at which the choice changes.
@@ -24,6 +25,9 @@ void AddDynamicSourceOptions(CLI::App& app, DynamicSource& s) {
       ->delimiter(',');
   app.add_option("--dtype", s.dtype, "int8 or f32: what crosses the link and what the weights take")->capture_default_str();
   app.add_option("--profiles", s.profiles_dir, "Profiles folder (default: env EDGESPLIT_PROFILES, else the source tree's)");
+  app.add_option("--codec-table", s.codec_table, "Add a candidate per cut x codec from this accuracy table (eval --sweep --format json)");
+  app.add_option("--codec-costs", s.codec_costs, "Codec encode/decode costs per device (default PROFILES/codecs/codec_costs.json)");
+  app.add_option("--max-accuracy-drop", s.max_accuracy_drop, "With --codec-table: the codecs' top-1 accuracy budget, percentage points against f32");
 }
 
 Json DynamicSetupJson(const SplitPolicy& p) {
@@ -47,6 +51,14 @@ Result<SplitPolicy> LoadSplitPolicy(const DynamicSource& s) {
   ES_ASSIGN_OR_RETURN(Graph graph, LoadModel(s.model));
   const DType dtype = s.dtype == "f32" ? DType::kFloat32 : DType::kInt8;
   ES_ASSIGN_OR_RETURN(CandidateSet set, BuildCandidates(graph, s.model, device, server, link, rule, dtype));
+  if (s.codec_table.empty() != std::isnan(s.max_accuracy_drop))
+    return InvalidArgument("--codec-table FILE and --max-accuracy-drop P go together (the cut x codec choice)");
+  if (!s.codec_table.empty()) {
+    ES_ASSIGN_OR_RETURN(CodecTable table, LoadCodecTable(s.codec_table));
+    ES_ASSIGN_OR_RETURN(CodecCosts costs,
+                        LoadCodecCosts(s.codec_costs.empty() ? dir + "/codecs/codec_costs.json" : s.codec_costs, {device, server}));
+    ES_RETURN_IF_ERROR(AddCodecCandidates(table, costs, s.dtype, s.max_accuracy_drop, &set));
+  }
   PolicyOptions options;
   options.rule = rule;
   options.dtype = dtype;
@@ -78,7 +90,7 @@ Json PolicyJson(const SplitPolicy& p, const std::string& rule) {
     j["candidates"].push_back({{"name", c.name}, {"kind", KindName(c.kind)}, {"cut_index", c.cut_index}, {"bytes", c.bytes},
                                {"result_bytes", c.result_bytes}, {"head_s", c.head_s}, {"tail_s", c.tail_s},
                                {"device_rest_s", c.device_rest_s}, {"head_weight_bytes", c.head_weight_bytes},
-                               {"head_arena_bytes", c.head_arena_bytes}});
+                               {"head_arena_bytes", c.head_arena_bytes}, {"codec", c.codec}, {"accuracy_drop", c.accuracy_drop}});
   j["dropped"] = set.dropped;
   j["load_levels"] = Json::array();
   for (int level = 0; level < static_cast<int>(p.load_levels().size()); ++level) {
@@ -89,7 +101,7 @@ Json PolicyJson(const SplitPolicy& p, const std::string& rule) {
     for (const EnvelopePiece& e : p.Envelope(level)) {
       if (e.from_rate > 0) l["breakpoints_bytes_per_s"].push_back(e.from_rate);
       l["pieces"].push_back({{"candidate", set.candidates[e.candidate].name}, {"from_rate_bytes_per_s", e.from_rate},
-                             {"to_rate_bytes_per_s", RateJson(e.to_rate)}});
+                             {"to_rate_bytes_per_s", RateJson(e.to_rate)}, {"codec", set.candidates[e.candidate].codec}});
     }
     j["load_levels"].push_back(l);
   }

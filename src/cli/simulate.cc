@@ -7,6 +7,8 @@
 // (docs/dynamic.md). The dynamic policy learns only what the head node would.
 #include <fmt/format.h>
 
+#include <map>
+
 #include "commands.h"
 #include "conventions.h"
 #include "dynamic_args.h"
@@ -32,10 +34,14 @@ Json ResultsJson(const SplitPolicy& p, const std::string& trace_name, const std:
   j["policies"] = Json::array();
   for (const PolicyResult& r : results) {
     int abandoned = 0, fallbacks = 0;
-    for (const RequestRecord& q : r.requests) abandoned += q.abandoned, fallbacks += q.fallback;
+    std::map<std::string, int> codecs;  // requests sent per codec (local runs send nothing)
+    for (const RequestRecord& q : r.requests) {
+      abandoned += q.abandoned, fallbacks += q.fallback;
+      if (q.candidate >= 0 && p.candidates()[q.candidate].kind != CandidateKind::kDeviceOnly) ++codecs[p.candidates()[q.candidate].codec];
+    }
     j["policies"].push_back({{"policy", r.policy}, {"mean_s", r.mean_s}, {"p50_s", r.p50_s}, {"p95_s", r.p95_s},
                              {"switches", r.switches}, {"gain_of_dynamic", r.gain_of_dynamic}, {"abandoned", abandoned},
-                             {"fallbacks", fallbacks}});
+                             {"fallbacks", fallbacks}, {"codec", codecs}});
   }
   // One policy's requests (dynamic's when it ran): the timeline `edgesplit report` draws.
   size_t shown = 0;

@@ -111,7 +111,7 @@ DpResult SolveFixed(const Hosts& h, const Tables& t, const Spec& s) {
     for (int i = 1; i < L; ++i) {
       G[i] = kInf;
       if (k == 0) continue;
-      if (h.single_link && !s.use_all) {  // hops cost the same from every earlier host but the sensor
+      if (h.single_link && !h.any_codecs && !s.use_all) {  // hops cost the same from every earlier host but the sensor
         G[i] = std::min(enter(0, k, i, f[0][i]), k > 1 ? enter(1, k, i, best_prev[i]) : kInf);
       } else {
         predecessors(k, [&](int kp) { G[i] = std::min(G[i], enter(kp, k, i, f[kp][i])); });
@@ -182,7 +182,7 @@ DpResult SolveFree(const Hosts& h, const Tables& t, const Spec& s) {
     }
   // tc_other[b * L + i]: the same from any non-sensor host (one link only).
   std::vector<double> tc_other(static_cast<size_t>(T) * L, kInf);
-  if (h.single_link && t.K > 1)
+  if (h.single_link && !h.any_codecs && t.K > 1)
     for (int b = 0; b < T; ++b)
       for (int i = 1; i < L; ++i) tc_other[static_cast<size_t>(b) * L + i] = TransferCost(s, t, 1, from_host(b), t.Hop(1, from_host(b), i));
   std::vector<double> G(L), others(L);
@@ -214,7 +214,8 @@ DpResult SolveFree(const Hosts& h, const Tables& t, const Spec& s) {
         if (!alive[m]) continue;
         G[0] = kInf;
         // One link: the hop costs the same from every non-sensor type, so take their best once.
-        const bool fast = h.single_link && T > 2;
+        // (With codecs a hop's time depends on the sender's encode time: no shortcut.)
+        const bool fast = h.single_link && !h.any_codecs && T > 2;
         if (fast)
           for (int i = 1; i < L; ++i) {
             double o = kInf;

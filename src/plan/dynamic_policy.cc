@@ -129,6 +129,50 @@ Result<CandidateSet> BuildCandidates(const Graph& graph, const std::string& mode
   return set;
 }
 
+Status AddCodecCandidates(const CodecTable& table, const CodecCosts& costs, const std::string& dtype, double max_drop,
+                          CandidateSet* set) {
+  if (std::isnan(max_drop)) return InvalidArgument("--max-accuracy-drop is not a number");
+  if (table.dtype != dtype)
+    return InvalidArgument("the codec table is for the " + table.dtype + " model, the policy is " + dtype);
+  auto cost = [&](const std::string& device, const std::string& codec, bool encode) {
+    auto d = costs.devices.find(device);
+    if (d == costs.devices.end()) return -1.0;
+    auto c = d->second.find(dtype + ":" + codec);
+    if (c == d->second.end()) return -1.0;
+    return encode ? c->second.encode_s_per_element : c->second.decode_s_per_element;
+  };
+  std::vector<SplitCandidate> out;
+  int matched = 0;
+  for (const SplitCandidate& c : set->candidates) {
+    out.push_back(c);
+    if (c.kind != CandidateKind::kSplit) continue;
+    for (const CodecTableEntry& e : table.entries) {
+      if (e.after != c.name || e.codec == "raw") continue;
+      ++matched;
+      const double enc = cost(set->device, e.codec, true), dec = cost(set->server, e.codec, false);
+      if (!(e.accuracy_drop <= max_drop) || enc < 0 || dec < 0) continue;
+      SplitCandidate x = c;
+      x.name = c.name + "@" + e.codec;
+      x.codec = e.codec;
+      x.accuracy_drop = e.accuracy_drop;
+      x.bytes = static_cast<int64_t>(std::llround(e.cut_bytes));
+      x.head_s += enc * static_cast<double>(e.elements);
+      x.tail_s += dec * static_cast<double>(e.elements);
+      x.fixed_s = x.head_s + LinkFixedSeconds(set->link, x.bytes) + LinkFixedSeconds(set->link, x.result_bytes);
+      x.slope_bytes = static_cast<double>(x.bytes + x.result_bytes) / (1 - set->link.loss);
+      out.push_back(std::move(x));
+    }
+  }
+  if (matched == 0) return InvalidArgument("the codec table (" + table.model + ") names none of the candidates' cuts: is it the same model?");
+  set->device_only = set->server_only = -1;
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (out[i].kind == CandidateKind::kDeviceOnly) set->device_only = static_cast<int>(i);
+    if (out[i].kind == CandidateKind::kServerOnly) set->server_only = static_cast<int>(i);
+  }
+  set->candidates = std::move(out);
+  return Status::Ok();
+}
+
 // ---- SplitPolicy ----------------------------------------------------------------
 
 Result<SplitPolicy> SplitPolicy::Build(CandidateSet set, const PolicyOptions& options) {

@@ -143,20 +143,32 @@ Totals Accumulate(const Hosts& h, const std::vector<Run>& runs, Plan* detail) {
   const Problem& p = h.p;
   Totals tot;
   const int L = static_cast<int>(p.layers.size());
-  auto transfer = [&](const char* kind, int from, int to, int64_t bytes) {
+  // hop_after: for a hop, the group whose tensor it carries + 1 (BestHop's i); 0 otherwise (raw).
+  auto transfer = [&](const char* kind, int from, int to, int64_t bytes, int hop_after = 0) {
     const int link = h.Link(from, to);
     if (link < 0) {  // no link joins the pair: infeasible, totals stay finite
       if (tot.feasible && detail) detail->reason = "no link from '" + p.devices[from].name + "' to '" + p.devices[to].name + "'";
       tot.feasible = false;
       return;
     }
-    const double s = TransferSeconds(h.links[link], bytes);
+    const HopChoice choice = hop_after > 0 && h.any_codecs ? BestHop(h, link, from, to, hop_after)
+                                                           : HopChoice{TransferSeconds(h.links[link], bytes), -1};
+    const double s = choice.s;
     tot.latency += s;
     if (h.links[link].shared_medium) tot.shared_sum += s;
     else tot.max_transfer = std::max(tot.max_transfer, s);
     if (from == 0) tot.sensor_tx += s;
     if (to == 0) tot.sensor_rx += s;
-    if (detail) detail->transfers.push_back({kind, from, to, bytes, s, link});
+    if (!detail) return;
+    Transfer t{kind, from, to, bytes, s, link};
+    if (choice.codec >= 0) {
+      const PlanCodec& c = p.layers[static_cast<size_t>(hop_after - 1)].codecs[static_cast<size_t>(choice.codec)];
+      t.codec = c.name;
+      t.bytes = c.bytes;
+      t.accuracy_drop = c.lossless ? 0 : c.accuracy_drop;
+      detail->accuracy_drop += t.accuracy_drop;
+    }
+    detail->transfers.push_back(std::move(t));
   };
   if (runs.front().device != 0) transfer("input", 0, runs.front().device, p.input_bytes);
   for (size_t r = 0; r < runs.size(); ++r) {
@@ -184,7 +196,7 @@ Totals Accumulate(const Hosts& h, const std::vector<Run>& runs, Plan* detail) {
       }
     }
     if (detail) detail->segments.push_back(seg);
-    if (r + 1 < runs.size()) transfer("hop", run.device, runs[r + 1].device, p.layers[run.last].out_bytes);
+    if (r + 1 < runs.size()) transfer("hop", run.device, runs[r + 1].device, p.layers[run.last].out_bytes, run.last + 1);
   }
   if (runs.back().device != 0) transfer("result", runs.back().device, 0, p.layers[L - 1].out_bytes);
   return tot;

@@ -37,8 +37,11 @@ bool Interchangeable(const Hosts& h, const std::vector<int>& entry, int a, int r
   if (entry[a] == entry[r]) return true;  // same entry: same profile, same links by name
   const PlanDevice &da = h.p.devices[a], &dr = h.p.devices[r];
   if (da.weight_capacity_bytes != dr.weight_capacity_bytes || da.ram_bytes != dr.ram_bytes) return false;
-  for (const PlanLayer& l : h.p.layers)
+  for (const PlanLayer& l : h.p.layers) {
     if (l.compute_s[a] != l.compute_s[r]) return false;
+    for (const PlanCodec& c : l.codecs)
+      if (c.encode_s[a] != c.encode_s[r] || c.decode_s[a] != c.decode_s[r]) return false;
+  }
   if (h.single_link) return true;
   for (int x = 0; x < h.K(); ++x) {
     if (x == a || x == r) continue;
@@ -72,6 +75,18 @@ Hosts ExpandHosts(const Problem& q) {
     PlanLayer x = l;
     x.compute_s.resize(K);
     for (int k = 0; k < K; ++k) x.compute_s[k] = l.compute_s[entry[k]];
+    for (PlanCodec& c : x.codecs) {
+      const PlanCodec& from = l.codecs[&c - x.codecs.data()];
+      c.encode_s.resize(K);
+      c.decode_s.resize(K);
+      for (int k = 0; k < K; ++k) {
+        c.encode_s[k] = from.encode_s[entry[k]];
+        c.decode_s[k] = from.decode_s[entry[k]];
+      }
+    }
+    // Codecs over the budget are never used: drop them here, once.
+    std::erase_if(x.codecs, [&](const PlanCodec& c) { return !(c.accuracy_drop <= q.max_accuracy_drop); });
+    h.any_codecs |= !x.codecs.empty();
     h.p.layers.push_back(std::move(x));
   }
   h.link_of.assign(static_cast<size_t>(K) * K, h.single_link ? 0 : -1);
@@ -97,7 +112,21 @@ Hosts ExpandHosts(const Problem& q) {
     h.type_hosts[t].push_back(a);
     h.type[a] = t;
   }
+  h.p.max_accuracy_drop = q.max_accuracy_drop;
   return h;
+}
+
+HopChoice BestHop(const Hosts& h, int link, int a, int b, int i) {
+  const PlanLayer& l = h.p.layers[static_cast<size_t>(i - 1)];
+  const LinkProfile& lp = h.links[static_cast<size_t>(link)];
+  HopChoice best{TransferSeconds(lp, l.out_bytes), -1};
+  for (size_t c = 0; c < l.codecs.size(); ++c) {
+    const PlanCodec& x = l.codecs[c];
+    if (x.encode_s[a] < 0 || x.decode_s[b] < 0 || (!x.lossless && a != 0)) continue;
+    const double s = x.encode_s[a] + TransferSeconds(lp, x.bytes) + x.decode_s[b];
+    if (s < best.s) best = {s, static_cast<int>(c)};
+  }
+  return best;
 }
 
 }  // namespace plan_internal

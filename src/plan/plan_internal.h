@@ -25,10 +25,20 @@ struct Hosts {
   std::vector<std::vector<int>> type_hosts;  // [type]: its hosts, ascending
   bool single_link = true;          // one link joins every pair
   bool any_shared = false;          // some link is a shared medium
+  bool any_codecs = false;          // some layer lists codecs: a hop's time depends on its ends (BestHop)
   int K() const { return static_cast<int>(p.devices.size()); }
   int Link(int a, int b) const { return link_of[static_cast<size_t>(a) * p.devices.size() + b]; }
 };
 Hosts ExpandHosts(const Problem& problem);  // problem must be valid
+
+// The fastest way to send the tensor after group i-1 from host a to host b
+// over link `link` (>= 0): raw, or a codec of layer i-1 admissible for the pair
+// (plan.h, PlanCodec). codec = -1 for raw.
+struct HopChoice {
+  double s = 0;
+  int codec = -1;
+};
+HopChoice BestHop(const Hosts& h, int link, int a, int b, int i);
 
 // Prefix sums and transfer times of one problem.
 struct Tables {
@@ -44,7 +54,10 @@ struct Tables {
   explicit Tables(const Hosts& hosts);
   double Compute(int k, int first, int last) const { return prefix[k][last + 1] - prefix[k][first]; }
   // Transfer times; kInf when the pair has no link.
-  double Hop(int a, int b, int i) const { int l = h.Link(a, b); return l < 0 ? kInf : hop_s[l][i]; }
+  double Hop(int a, int b, int i) const {
+    const int l = h.Link(a, b);
+    return l < 0 ? kInf : h.any_codecs ? BestHop(h, l, a, b, i).s : hop_s[l][i];
+  }
   double Input(int k) const { if (k == 0) return 0; int l = h.Link(0, k); return l < 0 ? kInf : input_s[l]; }
   double Result(int k) const { if (k == 0) return 0; int l = h.Link(k, 0); return l < 0 ? kInf : result_s[l]; }
   bool Shared(int a, int b) const { int l = h.Link(a, b); return l >= 0 && h.links[l].shared_medium; }

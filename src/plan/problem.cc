@@ -5,11 +5,15 @@
 
 #include "../cost/json_fields.h"
 #include "edgesplit/plan.h"
+#include "plan_codecs.h"
 
 namespace edgesplit {
 namespace {
 
 using json_fields::Reader;
+using plan_internal::PlanCodecsJson;
+using plan_internal::ReadPlanCodecs;
+using plan_internal::ValidatePlanCodecs;
 using OrderedJson = nlohmann::ordered_json;  // output keeps key order
 constexpr int64_t kMaxBytes = int64_t{1} << 53;
 constexpr double kMaxNumber = 1e300;
@@ -88,7 +92,9 @@ Status ValidateProblem(const Problem& p) {
       if (!std::isfinite(c) || c < 0) return InvalidArgument("layer group " + std::to_string(g) + " has a compute_s that is not a finite number >= 0");
     if (l.weight_bytes < 0 || l.out_bytes < 0 || l.arena_bytes < 0)
       return InvalidArgument("layer group " + std::to_string(g) + " has negative bytes");
+    ES_RETURN_IF_ERROR(ValidatePlanCodecs(l.codecs, p.devices.size(), "layer group " + std::to_string(g)));
   }
+  if (std::isnan(p.max_accuracy_drop)) return InvalidArgument("max_accuracy_drop is not a number");
   int64_t hosts = 0;
   for (const PlanDevice& d : p.devices) {
     if (d.count < 1 || d.count > kMaxCount)
@@ -156,10 +162,12 @@ Result<Problem> ParseProblem(const std::string& text, const std::string& origin,
         else
           l.compute_s.push_back(c.get<double>());
       }
+      if (e.status().ok() && o.contains("codecs")) ReadPlanCodecs(o["codecs"], e, p.devices.size(), &l.codecs);
       r.Merge(e);
       p.layers.push_back(std::move(l));
     }
   }
+  p.max_accuracy_drop = r.Number("max_accuracy_drop", -kMaxNumber, kMaxNumber, false, p.max_accuracy_drop);
   const bool has_links = j.contains("links") && !j["links"].is_null();
   if (has_links && r.status().ok()) {
     if (const json_fields::Json* links = r.Array("links")) (void)ReadLinks(*links, r, profiles_dir, &p.links);  // errors stay in r
@@ -193,9 +201,12 @@ std::string ProblemToJson(const Problem& p) {
   j["dtype"] = p.dtype;
   j["input_bytes"] = p.input_bytes;
   j["layers"] = OrderedJson::array();
-  for (const PlanLayer& l : p.layers)
+  for (const PlanLayer& l : p.layers) {
     j["layers"].push_back({{"name", l.name}, {"weight_bytes", l.weight_bytes}, {"out_bytes", l.out_bytes},
                            {"arena_bytes", l.arena_bytes}, {"compute_s", l.compute_s}});
+    if (!l.codecs.empty()) j["layers"].back()["codecs"] = PlanCodecsJson(l.codecs);
+  }
+  if (std::isfinite(p.max_accuracy_drop)) j["max_accuracy_drop"] = p.max_accuracy_drop;
   j["devices"] = OrderedJson::array();
   for (const PlanDevice& d : p.devices) {
     OrderedJson e = {{"name", d.name}, {"weight_capacity_bytes", d.weight_capacity_bytes}, {"ram_bytes", d.ram_bytes},

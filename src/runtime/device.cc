@@ -16,6 +16,7 @@
 #include "edgesplit/dynamic_runtime.h"
 #include "edgesplit/serve.h"
 #include "edgesplit/wire.h"
+#include "cut_codec.h"
 #include "tail_set.h"
 
 namespace edgesplit::runtime {
@@ -64,6 +65,7 @@ struct DeviceSession::Impl {
   double scale = 1, rate = 0;
   std::optional<SplitPolicy> policy;
   std::vector<int> candidate_cut;  // per candidate: the cut index (last = device-only)
+  std::vector<Codec> candidate_codec;  // per candidate: what its cut tensor is sent with
   std::map<int, Part> heads, tails;
   std::unique_ptr<SegmentExecutor> whole;
   std::unique_ptr<net::RequestClient> client, probe_client;
@@ -72,7 +74,7 @@ struct DeviceSession::Impl {
   std::atomic<uint32_t> next_id{1};
   Probe probe;
   std::string last_failure;
-  std::vector<uint8_t> input, message;
+  std::vector<uint8_t> input, message, payload;
 
   ~Impl() { FinishProbe(true); }
 
@@ -100,7 +102,8 @@ struct DeviceSession::Impl {
   Status Load();
   void StartProbe();
   void FinishProbe(bool wait);
-  Result<std::span<const uint8_t>> RunPart(Part& p, std::span<const uint8_t> in, double* host_s);
+  // Runs p on `in`; held to its emulated time unless !emulate_time (a check, not the device's work).
+  Result<std::span<const uint8_t>> RunPart(Part& p, std::span<const uint8_t> in, double* host_s, bool emulate_time = true);
   Result<DeviceRequest> Next(int index);
 };
 
@@ -132,6 +135,12 @@ Status DeviceSession::Impl::Load() {
     ES_ASSIGN_OR_RETURN(CandidateRule rule, ParseCandidateRule(o.rule));
     const DType dtype = o.dtype == "int8" ? DType::kInt8 : DType::kFloat32;
     ES_ASSIGN_OR_RETURN(CandidateSet set, BuildCandidates(g, o.model, *device, server, link.profile, rule, dtype));
+    if (!o.codec_table.empty()) {  // the joint cut x codec choice
+      ES_ASSIGN_OR_RETURN(CodecTable table, LoadCodecTable(o.codec_table));
+      ES_ASSIGN_OR_RETURN(CodecCosts costs,
+                          LoadCodecCosts(o.codec_costs.empty() ? dir + "/codecs/codec_costs.json" : o.codec_costs, {*device, server}));
+      ES_RETURN_IF_ERROR(AddCodecCandidates(table, costs, o.dtype, o.max_accuracy_drop, &set));
+    }
     PolicyOptions po;
     po.rule = rule;
     po.dtype = dtype;
@@ -143,6 +152,29 @@ Status DeviceSession::Impl::Load() {
     ES_ASSIGN_OR_RETURN(int c, ResolveCut(g, cuts, o.split));
     if (c == last) return InvalidArgument("--split " + o.split + " is the output: nothing would be sent");
     candidate_cut.push_back(c);
+  }
+  // The codec per candidate: --codec where it applies (a fixed split must
+  // take it; a dynamic candidate whose dtype it does not fit sends raw).
+  ES_ASSIGN_OR_RETURN(const Codec fixed_codec, ParseCodecName(o.codec));
+  auto cut_tensor = [&](int c) -> const Tensor& {
+    return g.tensors[static_cast<size_t>(c == 0 ? g.inputs[0] : cuts[static_cast<size_t>(c)].tensor)];
+  };
+  for (size_t i = 0; i < candidate_cut.size(); ++i) {
+    const int c = candidate_cut[i];
+    if (c == last) {
+      candidate_codec.push_back(Codec{});
+      continue;
+    }
+    if (policy && policy->candidates()[i].codec != "raw") {  // the policy's cut x codec candidate
+      ES_ASSIGN_OR_RETURN(Codec chosen, ParseCodecName(policy->candidates()[i].codec));
+      ES_RETURN_IF_ERROR(CheckCodecFor(chosen, cut_tensor(c), "cut " + std::to_string(c)));
+      candidate_codec.push_back(chosen);
+      continue;
+    }
+    const Status fits =
+        CheckCodecFor(fixed_codec, cut_tensor(c), "cut " + std::to_string(c) + " (" + cuts[static_cast<size_t>(c)].after + ")");
+    if (!fits.ok() && !o.dynamic) return fits;
+    candidate_codec.push_back(fits.ok() ? fixed_codec : Codec{});
   }
   // Heads and local tails at every cut this device may use.
   const DeviceProfile* dev = device ? &*device : nullptr;
@@ -241,12 +273,14 @@ void DeviceSession::Impl::FinishProbe(bool wait) {
   }
 }
 
-Result<std::span<const uint8_t>> DeviceSession::Impl::RunPart(Part& p, std::span<const uint8_t> in, double* host_s) {
+Result<std::span<const uint8_t>> DeviceSession::Impl::RunPart(Part& p, std::span<const uint8_t> in, double* host_s,
+                                                               bool emulate_time) {
   std::memcpy(p.executor->input(0), in.data(), in.size());
   const Clock::time_point t0 = Clock::now();
   ES_RETURN_IF_ERROR(p.executor->Invoke());
   *host_s += net::SecondsSince(t0);
-  if (device) net::SleepUntil(t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(p.predicted_s * scale)));
+  if (device && emulate_time)
+    net::SleepUntil(t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(p.predicted_s * scale)));
   return std::span<const uint8_t>(static_cast<const uint8_t*>(p.executor->output(0)), static_cast<size_t>(p.executor->output_bytes(0)));
 }
 
@@ -280,7 +314,10 @@ Result<DeviceRequest> DeviceSession::Impl::Next(int index) {
     if (d.probe) StartProbe();
   }
   const int cut = candidate_cut[static_cast<size_t>(cand)];
+  const Codec codec = candidate_codec[static_cast<size_t>(cand)];
   q.cut = cut;
+  q.codec = CodecName(codec);
+  q.link_rate_bytes_per_s = o.rate_schedule.empty() ? 0 : rate;
   q.split = cut == last ? "device-only" : cut == 0 ? "server-only" : cuts[static_cast<size_t>(cut)].after;
   const Clock::time_point t0 = Clock::now();
   std::span<const uint8_t> tensor(input);
@@ -299,9 +336,11 @@ Result<DeviceRequest> DeviceSession::Impl::Next(int index) {
     h.cut_id = static_cast<uint16_t>(cut);
     h.model_hash = hash;
     h.deadline_budget_us = static_cast<uint32_t>(std::clamp(o.deadline_s * 1e6, 0.0, 4.0e9));
+    h.codec = CodecId(codec);
     wire::SetSenderId(&h, o.name);
-    message.resize(wire::EncodedMessageBytes(h, tensor.size()));
-    ES_RETURN_IF_ERROR(wire::EncodeMessage(h, tensor, message).status());
+    ES_ASSIGN_OR_RETURN(payload, EncodeCut(codec, t, tensor));
+    message.resize(wire::EncodedMessageBytes(h, payload.size()));
+    ES_RETURN_IF_ERROR(wire::EncodeMessage(h, payload, message).status());
     q.sent_bytes = static_cast<int64_t>(message.size());
     double wait_s = o.timeout_s;
     if (controller) {  // a dead server is noticed after the controller's timeout beyond the expected exchange
@@ -365,8 +404,16 @@ Result<DeviceRequest> DeviceSession::Impl::Next(int index) {
     FinishProbe(false);
     q.rate_estimate_after = controller->rate_estimate();
   }
-  q.verified = SameResult(result, reference, whole->output_tensor().dtype);
-  q.identical = result.size() == reference.size() && std::equal(result.begin(), result.end(), reference.begin());
+  std::span<const uint8_t> expected = reference;
+  if (q.outcome == "server" && !IsLossless(codec)) {
+    // A lossy codec's result is the tail on the reference decoder's output of what was sent.
+    const Tensor& t = cut == 0 ? whole->input_tensor() : heads[cut].executor->output_tensor();
+    ES_ASSIGN_OR_RETURN(std::vector<uint8_t> decoded, DecodeCut(t, payload));
+    double unused = 0;
+    ES_ASSIGN_OR_RETURN(expected, RunPart(tails[cut], decoded, &unused, false));
+  }
+  q.verified = SameResult(result, expected, whole->output_tensor().dtype);
+  q.identical = result.size() == expected.size() && std::equal(result.begin(), result.end(), expected.begin());
   return q;
 }
 
@@ -396,6 +443,8 @@ bool DeviceSession::emulated() const { return impl_->device.has_value() || impl_
 Result<DeviceReport> RunDevice(const DeviceOptions& o) {
   if (o.requests < 1) return InvalidArgument("--requests must be at least 1");
   ES_ASSIGN_OR_RETURN(std::unique_ptr<DeviceSession> session, DeviceSession::Create(o));
+  if (!o.rate_schedule.empty() && (o.mqtt || !session->link().channel.shaper.enabled))
+    return InvalidArgument("a rate schedule needs a shaped link (--shape on, or espnow/ble) and --connect");
   DeviceReport report;
   report.model = o.model;
   report.emulated = session->emulated();
@@ -403,6 +452,11 @@ Result<DeviceReport> RunDevice(const DeviceOptions& o) {
   for (int r = 0; r < o.requests; ++r) {
     if (o.request_rate > 0)
       net::SleepUntil(start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(r / o.request_rate)));
+    for (const auto& [at, rate] : o.rate_schedule)  // the emulated channel changes: re-make the link at the new rate
+      if (at == r + 1) {
+        if (!(rate > 0)) return InvalidArgument("rate schedule: request " + std::to_string(at) + " needs a rate > 0");
+        ES_RETURN_IF_ERROR(session->SetLinkRate(rate));
+      }
     ES_ASSIGN_OR_RETURN(DeviceRequest q, session->Next(r + 1));
     report.requests.push_back(std::move(q));
   }
@@ -425,7 +479,7 @@ std::string DeviceJson(const DeviceReport& r) {
     verified += q.verified;
     ++splits[q.split];
     totals.push_back(q.total_s);
-    Json e{{"request", q.index}, {"split", q.split}, {"cut", q.cut}, {"outcome", q.outcome}, {"verified", q.verified},
+    Json e{{"request", q.index}, {"split", q.split}, {"cut", q.cut}, {"codec", q.codec}, {"outcome", q.outcome}, {"verified", q.verified},
            {"head_s", q.head_s}, {"exchange_s", q.exchange_s}, {"total_s", q.total_s}, {"sent_bytes", q.sent_bytes}};
     if (q.outcome == "server")
       e.update(Json{{"server", q.server}, {"service_s", q.service_s}, {"queue_length", q.queue_length}, {"batch_size", q.batch_size}});
@@ -433,6 +487,7 @@ std::string DeviceJson(const DeviceReport& r) {
       e.update(Json{{"reason", q.reason}, {"fallback", q.fallback}, {"probe", q.probe},
                     {"rate_estimate_bytes_per_s", q.rate_estimate_bytes_per_s}, {"load_estimate", q.load_estimate}});
     if (!q.error.empty()) e["error"] = q.error;
+    if (q.link_rate_bytes_per_s > 0) e["link_rate_bytes_per_s"] = q.link_rate_bytes_per_s;
     list.push_back(std::move(e));
   }
   std::sort(totals.begin(), totals.end());
@@ -444,6 +499,10 @@ std::string DeviceJson(const DeviceReport& r) {
   j["p50_s"] = SortedPercentile(totals, 0.5);
   j["p99_s"] = SortedPercentile(totals, 0.99);
   j["splits"] = splits;
+  std::map<std::string, int64_t> codecs;  // requests sent per codec
+  for (const DeviceRequest& q : r.requests)
+    if (q.outcome == "server") ++codecs[q.codec];
+  j["codecs"] = codecs;
   j["requests"] = std::move(list);
   return j.dump(2);
 }

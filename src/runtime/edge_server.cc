@@ -39,6 +39,7 @@ struct EdgeServer::Impl {
     Clock::time_point received{}, deadline = Clock::time_point::max();
     std::vector<uint8_t> message;
     size_t payload_offset = 0;
+    std::vector<uint8_t> decoded;  // an encoded request's tensor (codec != raw), decoded at admission
   };
 
   ServeOptions options;
@@ -137,6 +138,11 @@ struct EdgeServer::Impl {
     auto tail = tails->CheckRequest(h, decoded->payload.size());
     if (!tail.ok()) return fail(tail.status());
     Pending p;
+    // Decoded before batching: the batch runs on tensors, a malformed payload is answered now.
+    if (h.codec != wire::kCodecRaw) {
+      const Status s = tails->DecodeInput(*tail, h, decoded->payload, &p.decoded);
+      if (!s.ok()) return fail(s);
+    }
     p.peer = peer;
     p.request_id = h.request_id;
     p.received = now;
@@ -220,7 +226,8 @@ struct EdgeServer::Impl {
   void RunBatch(int tail, std::vector<Pending>& batch, std::vector<std::span<const uint8_t>>& inputs) {
     inputs.clear();
     for (const Pending& p : batch)
-      inputs.emplace_back(p.message.data() + p.payload_offset, p.message.size() - p.payload_offset - wire::kMessageCrcBytes);
+      if (!p.decoded.empty()) inputs.emplace_back(p.decoded);
+      else inputs.emplace_back(p.message.data() + p.payload_offset, p.message.size() - p.payload_offset - wire::kMessageCrcBytes);
     const Clock::time_point t0 = Clock::now();
     const Status run = tails->Run(tail, inputs);
     const int k = static_cast<int>(batch.size());
@@ -305,7 +312,9 @@ Result<std::unique_ptr<EdgeServer>> EdgeServer::Start(const ServeOptions& o) {
     impl->listening = impl->transport->local_endpoint().ToString();
   }
   if (impl->emulated && o.reply_rate_bytes_per_s > 0) impl->SetReplyRate(o.reply_rate_bytes_per_s);
-  impl->memory_bound = static_cast<int64_t>(o.queue_limit) * limits.max_message_bytes +
+  // A queued request holds its message and, when encoded, its decoded tensor.
+  impl->memory_bound = static_cast<int64_t>(o.queue_limit) *
+                           (static_cast<int64_t>(limits.max_message_bytes) + static_cast<int64_t>(impl->tails->max_input_bytes())) +
                        net::ServerTransport::MemoryBoundBytes(link.channel, limits);
   impl->worker = std::thread([self] { self->Work(); });
   return std::unique_ptr<EdgeServer>(new EdgeServer(std::move(impl)));

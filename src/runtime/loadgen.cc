@@ -13,6 +13,7 @@
 #include "edgesplit/analysis.h"
 #include "edgesplit/serve.h"
 #include "edgesplit/wire.h"
+#include "cut_codec.h"
 #include "tail_set.h"
 
 namespace edgesplit::runtime {
@@ -33,6 +34,7 @@ class Workload {
     w->graph_ = std::make_shared<const Graph>(std::move(g));
     const Graph& graph = *w->graph_;
     w->model_hash_ = ModelHash(graph);
+    ES_ASSIGN_OR_RETURN(w->codec_, ParseCodecName(o.codec));
     ES_ASSIGN_OR_RETURN(w->cuts_, SelectServedCuts(graph, o.cuts));
     ES_ASSIGN_OR_RETURN(std::vector<CutPoint> cuts, FindCutPoints(graph));
     const int end = static_cast<int>(graph.nodes.size());
@@ -46,9 +48,15 @@ class Workload {
         ES_ASSIGN_OR_RETURN(h.executor, SegmentExecutor::Create(graph, 0, cuts[static_cast<size_t>(c)].position, *backend));
       }
       const Tensor& t = c > 0 ? h.executor->output_tensor() : w->whole_->input_tensor();
+      h.tensor = &t;
+      ES_RETURN_IF_ERROR(CheckCodecFor(w->codec_, t, "cut " + std::to_string(c) + " (" + cuts[static_cast<size_t>(c)].after + ")"));
       ES_ASSIGN_OR_RETURN(h.header, TensorHeader(wire::MessageType::kTensorRequest, t));
       h.header.cut_id = static_cast<uint16_t>(c);
       h.header.model_hash = w->model_hash_;
+      h.header.codec = CodecId(w->codec_);
+      if (!IsLossless(w->codec_)) {
+        ES_ASSIGN_OR_RETURN(h.tail, SegmentExecutor::Create(graph, cuts[static_cast<size_t>(c)].position, end, *backend));
+      }
     }
     // Seeded inputs and their references.
     const int64_t in_bytes = w->whole_->input_bytes(0);
@@ -63,6 +71,18 @@ class Workload {
       w->references_.emplace_back(out, out + w->whole_->output_bytes(0));
       w->inputs_.push_back(std::move(input));
     }
+    // A lossy codec's reference per (cut, input): the tail on the reference
+    // decoder's output of the payload a device sends (heads are deterministic).
+    if (!IsLossless(w->codec_))
+      for (Head& h : w->heads_)
+        for (size_t i = 0; i < w->inputs_.size(); ++i) {
+          ES_ASSIGN_OR_RETURN(std::vector<uint8_t> payload, w->Payload(h, static_cast<int>(i)));
+          ES_ASSIGN_OR_RETURN(std::vector<uint8_t> decoded, DecodeCut(*h.tensor, payload));
+          std::memcpy(h.tail->input(0), decoded.data(), decoded.size());
+          ES_RETURN_IF_ERROR(h.tail->Invoke());
+          const auto* out = static_cast<const uint8_t*>(h.tail->output(0));
+          h.references.emplace_back(out, out + h.tail->output_bytes(0));
+        }
     w->output_dtype_ = w->whole_->output_tensor().dtype;
     return w;
   }
@@ -79,14 +99,7 @@ class Workload {
   // head executors, one client at a time).
   Result<std::vector<uint8_t>> Request(int h, int input, uint32_t request_id, const std::string& device, uint32_t deadline_us) {
     Head& head = heads_[static_cast<size_t>(h)];
-    std::lock_guard<std::mutex> lock(head.mutex);
-    std::span<const uint8_t> payload(inputs_[static_cast<size_t>(input)]);
-    if (head.executor) {
-      std::memcpy(head.executor->input(0), payload.data(), payload.size());
-      ES_RETURN_IF_ERROR(head.executor->Invoke());
-      payload = std::span<const uint8_t>(static_cast<const uint8_t*>(head.executor->output(0)),
-                                         static_cast<size_t>(head.executor->output_bytes(0)));
-    }
+    ES_ASSIGN_OR_RETURN(std::vector<uint8_t> payload, Payload(head, input));
     wire::MessageHeader hdr = head.header;
     hdr.request_id = request_id;
     hdr.deadline_budget_us = deadline_us;
@@ -96,18 +109,41 @@ class Workload {
     return message;
   }
 
-  // Whether `result` is local inference's output for `input` (SameResult).
-  bool Matches(const wire::DecodedMessage& result, int input) const {
-    return result.header.dtype == output_dtype_ && SameResult(result.payload, reference(input), output_dtype_);
+  // Whether `result` is local inference's output for `input` sent at head `h`
+  // (SameResult): the whole model's, or with a lossy codec the tail's on the
+  // reference decoder's output.
+  bool Matches(const wire::DecodedMessage& result, int h, int input) const {
+    const Head& head = heads_[static_cast<size_t>(h)];
+    const std::vector<uint8_t>& expected =
+        head.references.empty() ? reference(input) : head.references[static_cast<size_t>(input)];
+    return result.header.dtype == output_dtype_ && SameResult(result.payload, expected, output_dtype_);
   }
 
  private:
   struct Head {
     int cut = 0;
     std::unique_ptr<SegmentExecutor> executor;  // none for cut 0 (the input itself is sent)
+    const Tensor* tensor = nullptr;             // the cut tensor
     wire::MessageHeader header;
     std::mutex mutex;
+    std::unique_ptr<SegmentExecutor> tail;       // lossy codec: the reference tail
+    std::vector<std::vector<uint8_t>> references;  // lossy codec: per input
   };
+
+  // The cut tensor of `input` at `head`, encoded with the codec (computed
+  // now: shared head executors, one client at a time).
+  Result<std::vector<uint8_t>> Payload(Head& head, int input) {
+    std::lock_guard<std::mutex> lock(head.mutex);
+    std::span<const uint8_t> tensor(inputs_[static_cast<size_t>(input)]);
+    if (head.executor) {
+      std::memcpy(head.executor->input(0), tensor.data(), tensor.size());
+      ES_RETURN_IF_ERROR(head.executor->Invoke());
+      tensor = std::span<const uint8_t>(static_cast<const uint8_t*>(head.executor->output(0)),
+                                        static_cast<size_t>(head.executor->output_bytes(0)));
+    }
+    return EncodeCut(codec_, *head.tensor, tensor);
+  }
+
   Workload() = default;
   const Backend* backend_ = nullptr;
   std::shared_ptr<const Graph> graph_;
@@ -117,6 +153,7 @@ class Workload {
   std::deque<Head> heads_;
   std::vector<std::vector<uint8_t>> inputs_, references_;
   DType output_dtype_ = DType::kFloat32;
+  Codec codec_;
 };
 
 struct ClientTally {
@@ -232,7 +269,7 @@ Result<LoadgenReport> RunLoadgen(const LoadgenOptions& o, const std::atomic<bool
         }
         continue;
       }
-      if (h.type != wire::MessageType::kTensorResult || !work->Matches(*decoded, input)) {
+      if (h.type != wire::MessageType::kTensorResult || !work->Matches(*decoded, cut, input)) {
         ++t.corrupted;
         continue;
       }

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "edgesplit/analysis.h"
+#include "edgesplit/codec.h"
 #include "edgesplit/serve.h"
 
 namespace edgesplit::runtime {
@@ -21,6 +22,11 @@ void MixValue(uint32_t* crc, const T& v) {
 void MixString(uint32_t* crc, const std::string& s) {
   MixValue(crc, s.size());
   Mix(crc, s.data(), s.size());
+}
+
+std::string CodecIdName(uint8_t id) {
+  Codec c;
+  return CodecFromId(id, &c) ? CodecName(c) : "id " + std::to_string(id);
 }
 
 }  // namespace
@@ -109,8 +115,12 @@ Result<std::unique_ptr<TailSet>> TailSet::Load(const std::string& model, const s
     t.out_ptrs.resize(static_cast<size_t>(max_batch));
     for (int i = 0; i < max_batch; ++i) t.out_ptrs[static_cast<size_t>(i)] = t.outputs.data() + static_cast<size_t>(i) * t.output_bytes;
     ES_ASSIGN_OR_RETURN(wire::MessageHeader h, TensorHeader(wire::MessageType::kTensorRequest, *t.input));
+    // An encoded payload may exceed the raw tensor a little (an incompressible
+    // tensor under +lz4 or +zstd, plus the codec header): n + n/64 + 128 bounds both.
+    const size_t payload_bound = t.input_bytes + t.input_bytes / 64 + 128;
     set->max_request_bytes_ =
-        std::max(set->max_request_bytes_, wire::EncodedMessageBytes(h.rank, t.input_bytes, wire::kMaxSenderIdBytes));
+        std::max(set->max_request_bytes_, wire::EncodedMessageBytes(h.rank, payload_bound, wire::kMaxSenderIdBytes));
+    set->max_input_bytes_ = std::max(set->max_input_bytes_, t.input_bytes);
     set->tails_.push_back(std::move(t));
   }
   return set;
@@ -136,12 +146,32 @@ Status TailSet::CheckInput(int t, const wire::MessageHeader& h, size_t payload_b
                            ", the request carries " + DTypeName(h.dtype));
   bool same_shape = h.rank == in.shape.size();
   for (size_t i = 0; same_shape && i < in.shape.size(); ++i) same_shape = h.dims[i] == static_cast<uint32_t>(in.shape[i]);
-  if (!same_shape || payload_bytes != tail.input_bytes)
+  if (!same_shape || (h.codec == wire::kCodecRaw && payload_bytes != tail.input_bytes))
     return InvalidArgument("cut " + std::to_string(h.cut_id) + " takes a tensor of " + ShapeToString(in.shape) + " (" +
                            std::to_string(tail.input_bytes) + " bytes); the request's shape or size differs");
   if (!in.quant.empty() && (h.quant_scale != in.quant.scales[0] ||
                             h.quant_zero_point != (in.quant.zero_points.empty() ? 0 : in.quant.zero_points[0])))
     return InvalidArgument("cut " + std::to_string(h.cut_id) + ": the request's quantization (scale, zero point) is not the model's");
+  return Status::Ok();
+}
+
+Status TailSet::DecodeInput(int t, const wire::MessageHeader& h, std::span<const uint8_t> payload,
+                            std::vector<uint8_t>* out) const {
+  const Tail& tail = tails_[static_cast<size_t>(t)];
+  const Tensor& in = *tail.input;
+  const std::string what = "cut " + std::to_string(h.cut_id) + ", codec " + CodecIdName(h.codec);
+  if (in.dtype != DType::kFloat32 && in.dtype != DType::kInt8)
+    return InvalidArgument(what + ": codecs carry float32 or int8 tensors, this cut takes " + DTypeName(in.dtype));
+  if (payload.empty() || payload[0] != h.codec)
+    return InvalidArgument(what + ": the payload's codec header names " +
+                           (payload.empty() ? std::string("nothing (empty payload)") : "codec " + CodecIdName(payload[0])));
+  CutTensorView expected;
+  expected.dtype = in.dtype == DType::kInt8 ? CodecDType::kInt8 : CodecDType::kFloat32;
+  expected.elements = static_cast<uint32_t>(tail.input_bytes / (in.dtype == DType::kInt8 ? 1 : 4));
+  expected.channels = CodecChannels(in.shape.data(), in.shape.size());
+  out->resize(tail.input_bytes);
+  const Status s = DecodeCutTensor(payload.data(), payload.size(), expected, out->data());
+  if (!s.ok()) return s.WithContext(what);
   return Status::Ok();
 }
 

@@ -32,12 +32,20 @@ class TailSet {
   const Graph& graph() const { return *graph_; }
   // The tail that starts at cut `cut_id`, or NotFound naming the served cuts.
   Result<int> Find(uint32_t cut_id) const;
-  // Whether a request header and payload size fit tail `t`'s input.
+  // Whether a request header and payload size fit tail `t`'s input (an
+  // encoded payload, codec != raw, is sized by DecodeInput instead).
   Status CheckInput(int t, const wire::MessageHeader& h, size_t payload_bytes) const;
   // The admission checks of a decoded message: a tensor request for this
   // model (hash 0 or equal), a served cut, the tail's dtype, shape, size and
   // quantization. The tail to run, or an error naming what is wrong.
   Result<int> CheckRequest(const wire::MessageHeader& h, size_t payload_bytes) const;
+  // Decodes request payload `payload` of codec h.codec (not raw) for tail `t`
+  // into *out (the tail's input bytes) with the reference decoder
+  // (DecodeCutTensor): the codec header must name h.codec and the tail's dtype,
+  // element count and channel count (CodecChannels of the cut's shape). A
+  // malformed payload is an InvalidArgument naming the problem.
+  Status DecodeInput(int t, const wire::MessageHeader& h, std::span<const uint8_t> payload, std::vector<uint8_t>* out) const;
+  size_t input_bytes(int t) const { return tails_[static_cast<size_t>(t)].input_bytes; }
   // Runs tail `t` on `inputs` (1..max_batch payloads of CheckInput'ed size).
   // Allocation-free; Output(t, i) then holds request i's result.
   Status Run(int t, std::span<const std::span<const uint8_t>> inputs);
@@ -46,6 +54,8 @@ class TailSet {
   wire::MessageHeader OutputHeader(int t) const;
   // The largest request message any tail accepts (header and CRC included).
   size_t max_request_bytes() const { return max_request_bytes_; }
+  // The largest decoded input (what a queued encoded request holds besides its message).
+  size_t max_input_bytes() const { return max_input_bytes_; }
   int64_t arena_bytes() const;
   // What tail `t` takes on `device` for one request (RangeSeconds): the
   // service time an emulated server holds a result to.
@@ -67,7 +77,7 @@ class TailSet {
   std::vector<Tail> tails_;
   std::vector<int> cuts_;
   uint32_t model_hash_ = 0;
-  size_t max_request_bytes_ = 0;
+  size_t max_request_bytes_ = 0, max_input_bytes_ = 0;
   int max_batch_ = 1;
   int output_cut_ = 0;
 };

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "byte_io.h"
+#include "edgesplit/codec.h"
 #include "edgesplit/wire.h"
 
 namespace edgesplit::wire {
@@ -176,11 +177,16 @@ Status ValidateHeader(const MessageHeader& h, size_t payload_bytes, const WireLi
   if ((h.flags & kMessageFlagSealed) != 0)
     return Unsupported("sealed message (flag 0x01): this build does not open sealed frames");
   if ((h.flags & ~kKnownMessageFlags) != 0) return InvalidArgument("unknown message flags 0x" + Hex(h.flags));
-  if (h.codec != kCodecRaw) return Unsupported("unknown codec id " + N(h.codec) + " (this build knows 0: raw)");
+  Codec codec;
+  if (!CodecFromId(h.codec, &codec))
+    return Unsupported("unknown codec id 0x" + Hex(h.codec) + " (edgesplit/codec.h lists the ids)");
   if (!IsTensorType(h.type)) {
     if (h.rank != 0)
       return InvalidArgument(std::string(MessageTypeName(h.type)) + " message has rank " + N(h.rank) +
                              "; only tensor messages carry a shape");
+    if (h.codec != kCodecRaw)
+      return InvalidArgument(std::string(MessageTypeName(h.type)) + " message names codec 0x" + Hex(h.codec) +
+                             "; only tensor messages carry a codec");
     return Status::Ok();
   }
   // Product in 64 bits, stopping as soon as it passes the payload limit, so
@@ -192,6 +198,14 @@ Status ValidateHeader(const MessageHeader& h, size_t payload_bytes, const WireLi
     if (bytes > limits.max_payload_bytes)
       return OutOfRange("tensor shape needs more than the payload limit of " + N(limits.max_payload_bytes) +
                         " bytes");
+  }
+  // An encoded payload (codec != raw) has its own header, which the receiver's
+  // decoder checks against this shape (edgesplit/codec.h); here only its size floor.
+  if (h.codec != kCodecRaw) {
+    if (payload_bytes < kCodecHeaderBytes)
+      return InvalidArgument("codec 0x" + Hex(h.codec) + " payload of " + N(payload_bytes) + " bytes is shorter than its " +
+                             N(kCodecHeaderBytes) + "-byte header");
+    return Status::Ok();
   }
   if (bytes != payload_bytes)
     return InvalidArgument("tensor shape and dtype need " + N(bytes) + " bytes but the payload length is " +
