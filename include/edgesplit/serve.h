@@ -32,6 +32,7 @@
 #include "edgesplit/graph.h"
 #include "edgesplit/net_server.h"
 #include "edgesplit/runtime.h"
+#include "edgesplit/secure_transport.h"
 #include "edgesplit/status.h"
 
 namespace edgesplit::runtime {
@@ -65,6 +66,9 @@ struct ServeOptions {
   // subscription instead of listening (net_server.h).
   std::optional<net::Endpoint> mqtt;
   std::string mqtt_group = "edgesplit";
+  // Secure links (docs/security.md): sessions with enrolled devices, every
+  // frame sealed. Unset: plain frames (`--insecure`).
+  std::optional<net::LinkSecurity> security;
 };
 
 struct ServerCounters {
@@ -124,6 +128,9 @@ struct LoadgenOptions {
   bool precompute = false;      // heads computed before the clock starts
   int distinct_inputs = 4;      // seeded inputs the clients cycle through
   std::string device_prefix = "device";  // request sender ids: PREFIX-K
+  // Secure links: every client its own session, all under this one identity
+  // (the N emulated devices share one enrolled key). Unset: plain frames.
+  std::optional<net::LinkSecurity> security;
   // When set, incremented after every completed (verified) request: progress
   // another thread may watch.
   std::atomic<int64_t>* completed_counter = nullptr;
@@ -163,6 +170,7 @@ struct DeviceOptions {
   double request_rate = 0;       // requests/s; 0 = back to back
   double deadline_s = 0;         // sent with each request; 0 = none
   double timeout_s = 10;
+  std::optional<net::LinkSecurity> security;  // secure links; unset: plain frames
 };
 
 struct DeviceRequest {
@@ -178,8 +186,25 @@ struct DeviceReport {
   bool emulated = false;  // timings are the emulated device's (a profile or a shaped link)
   std::vector<DeviceRequest> requests;
 };
+// A refusal by the server (unenrolled or revoked key: net::IsRefusal) ends
+// the run with that error instead of finishing locally.
 Result<DeviceReport> RunDevice(const DeviceOptions& options);
 std::string DeviceJson(const DeviceReport& report);  // schema_version 1
+
+// ---- Secure links' key files (docs/security.md) ---------------------------------
+// `--key NAME`: the secret key file `keygen -o NAME` wrote.
+Result<secure::Identity> ReadIdentity(const std::string& key_path);
+// `--server-key SERVER.pub`.
+Result<crypto::Bytes32> ReadServerKey(const std::string& pub_path);
+// `--allow FILE`: one enrolled device per line, its NAME and then the whole
+// line of its .pub file; blank lines and lines starting with '#' are skipped.
+// Errors name the file, line and device.
+struct EnrolledDevice {
+  std::string name;
+  crypto::Bytes32 public_key{};
+};
+Result<std::vector<EnrolledDevice>> ReadAllowFile(const std::string& path);
+std::vector<crypto::Bytes32> EnrolledKeysOf(const std::vector<EnrolledDevice>& devices);
 
 Result<LoadgenReport> RunLoadgen(const LoadgenOptions& options, const std::atomic<bool>* stop = nullptr);
 std::string LoadgenJson(const LoadgenReport& report);  // the documented keys, schema_version 1

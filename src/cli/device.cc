@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "link_args.h"
+#include "secure_args.h"
 #include "edgesplit/onednn.h"
 #include "edgesplit/serve.h"
 
@@ -15,6 +16,7 @@ namespace {
 
 struct DeviceArgs {
   LinkArgs net;
+  SecureArgs secure;
   std::string model, connect, mqtt, dtype = "f32", split, emulate, backend = "onednn", format = "table";
   std::string name = "device", rule = "strict", server_device = "edge-x86";
   bool dynamic = false;
@@ -45,6 +47,7 @@ Status RunDeviceCommand(const DeviceArgs& a) {
   o.request_rate = a.request_rate;
   o.deadline_s = a.deadline_ms / 1e3;
   o.timeout_s = a.timeout;
+  ES_ASSIGN_OR_RETURN(o.security, SecurityFromArgs(a.secure, false, "device"));
   if (a.backend == "onednn") ES_RETURN_IF_ERROR(SetOneDnnThreads(a.threads));
   ES_ASSIGN_OR_RETURN(runtime::DeviceReport r, runtime::RunDevice(o));
   if (a.format == "json") {
@@ -82,7 +85,8 @@ Runner RegisterDevice(CLI::App& app) {
   app.add_option("--threads", a->threads, "oneDNN threads")->capture_default_str();
   app.add_option("--format", a->format, "table or json")->capture_default_str();
   AddLinkOptions(app, &a->net);
-  return [a] { return RunDeviceCommand(*a); };
+  AddSecureOptions(app, &a->secure, false);
+  return [a] { return ExitIfRefused(RunDeviceCommand(*a)); };
 }
 
 }  // namespace edgesplit::cli

@@ -248,7 +248,9 @@ Result<std::unique_ptr<EdgeServer>> EdgeServer::Start(const ServeOptions& o) {
   link.channel.max_message_bytes = limits.max_message_bytes;
   Impl* self = impl.get();
   auto admit = [self](net::PeerId peer, std::vector<uint8_t> m) { self->Admit(peer, std::move(m)); };
-  if (o.mqtt) {
+  if (o.mqtt && o.security) {
+    return Unsupported("sealed requests over MQTT are not built yet: use --insecure with --mqtt");
+  } else if (o.mqtt) {
     net::MqttOptions mq;
     mq.model_hash = impl->tails->model_hash();
     mq.group = o.mqtt_group;
@@ -257,7 +259,11 @@ Result<std::unique_ptr<EdgeServer>> EdgeServer::Start(const ServeOptions& o) {
     ES_ASSIGN_OR_RETURN(impl->transport, net::CreateMqttServer(*o.mqtt, mq, limits, admit, &subscription));
     impl->listening = "mqtt://" + o.mqtt->ToString() + "/" + subscription;
   } else {
-    ES_ASSIGN_OR_RETURN(impl->transport, net::ServerTransport::Create(link.channel, o.listen, limits, admit));
+    if (o.security) {
+      ES_ASSIGN_OR_RETURN(impl->transport, net::CreateSecureServer(link.channel, o.listen, limits, *o.security, admit));
+    } else {
+      ES_ASSIGN_OR_RETURN(impl->transport, net::ServerTransport::Create(link.channel, o.listen, limits, admit));
+    }
     impl->listening = impl->transport->local_endpoint().ToString();
   }
   impl->memory_bound = static_cast<int64_t>(o.queue_limit) * limits.max_message_bytes +
@@ -290,6 +296,7 @@ std::string EdgeServer::ReadyJson() const {
   j["queue_limit"] = impl_->options.queue_limit;
   j["memory_bound_bytes"] = memory_bound_bytes();
   j["arena_bytes"] = arena_bytes();
+  j["sealed"] = impl_->options.security.has_value();
   return j.dump();
 }
 
