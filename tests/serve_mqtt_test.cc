@@ -100,7 +100,7 @@ TEST(ServeMqtt, ThreeReplicasOneKilledMidRunLosesNothing) {
   std::vector<std::unique_ptr<runtime::detail::NodeProcess>> replicas;
   for (const char* id : {"r1", "r2", "r3"}) {
     auto p = runtime::detail::NodeProcess::Spawn(
-        EDGESPLIT_CLI_PATH, {"serve", kModel, "--mqtt", broker.endpoint().ToString(), "--id", id, "--threads", "1"});
+        EDGESPLIT_CLI_PATH, {"serve", kModel, "--mqtt", broker.endpoint().ToString(), "--id", id, "--threads", "1", "--insecure"});
     ASSERT_TRUE(p.ok()) << p.status().message();
     auto ready = (*p)->WaitListening(net::DeadlineIn(60));
     ASSERT_TRUE(ready.ok()) << ready.status().message();
