@@ -115,10 +115,9 @@ class DatagramServer final : public ServerTransport {
   bool Unseal(std::span<const uint8_t>* d, const Endpoint& from, PeerId id) {
     const auto outcome = secure_->OnEnvelope(id, static_cast<uint32_t>(id >> 16), *d, &opened_);
     if (!outcome.dropped.empty()) counters_.SecurityDrop("from " + from.ToString() + ": " + outcome.dropped);
-    if (outcome.action == detail::ServerSessions::Action::kReply) {
-      (void)socket_->SendTo(from, opened_);
+    if (outcome.action == detail::ServerSessions::Action::kReply) (void)socket_->SendTo(from, opened_);
+    if (outcome.action != detail::ServerSessions::Action::kDeliver)
       counters_.Handshakes(secure_->handshakes(), secure_->rate_limited(), secure_->refused());
-    }
     if (outcome.action != detail::ServerSessions::Action::kDeliver) return false;
     *d = opened_;
     return true;

@@ -193,6 +193,16 @@ class StreamClient final : public RequestClient {
 
   Result<std::vector<uint8_t>> Call(std::span<const uint8_t> message, uint32_t request_id, Deadline deadline,
                                     CallReport* report) override {
+    for (int round = 0;; ++round) {  // sealed: a connection the server closed (revocation, restart) gets a new handshake
+      auto reply = CallOnce(message, request_id, deadline, report);
+      if (reply.ok() || !session_ || round == 1 || reply.status().code() != StatusCode::kIoError || Clock::now() >= deadline)
+        return reply;
+    }
+  }
+
+ private:
+  Result<std::vector<uint8_t>> CallOnce(std::span<const uint8_t> message, uint32_t request_id, Deadline deadline,
+                                        CallReport* report) {
     const auto t0 = Clock::now();
     for (int attempt = 0;; ++attempt) {  // one reconnect: the server may have restarted since the last call
       ES_RETURN_IF_ERROR(Connect(deadline).WithContext(Where(request_id, server_)));
@@ -219,7 +229,6 @@ class StreamClient final : public RequestClient {
     }
   }
 
- private:
   // Sealed frames: 4-byte length (little-endian), envelope.
   Status WriteFrame(std::span<const uint8_t> message, Deadline deadline) {
     if (!session_) return stream_->WriteAll(message, deadline);

@@ -1,0 +1,406 @@
+// Secure links on the edge server's transports (issue 13; secure_transport.h):
+// the handshake over UDP/ESP-NOW/TCP, sealed datagrams and frames, enrolment,
+// revocation, refusal, re-keying, a restarted server, the handshake rate
+// limit, and attacks beside a legitimate client whose results stay exact.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <random>
+#include <thread>
+
+#include "../src/net/secure_session.h"
+#include "edgesplit/net_server.h"
+#include "edgesplit/secure_transport.h"
+#include "edgesplit/serve.h"
+#include "edgesplit/wire.h"
+#include "test_util.h"
+
+namespace edgesplit {
+namespace {
+
+using Bytes = std::vector<uint8_t>;
+
+secure::Identity IdentityFromSeed(uint8_t seed) {
+  crypto::Bytes32 s{};
+  s.fill(seed);
+  const crypto::Ed25519KeyPair kp = crypto::Ed25519FromSeed(s);
+  return secure::Identity{kp.public_key, kp.secret_key};
+}
+const secure::Identity& ServerId() { static const secure::Identity id = IdentityFromSeed(1); return id; }
+const secure::Identity& DeviceId() { static const secure::Identity id = IdentityFromSeed(2); return id; }
+const secure::Identity& StrangerId() { static const secure::Identity id = IdentityFromSeed(3); return id; }
+
+net::LinkSecurity ServerSecurity() {
+  net::LinkSecurity s;
+  s.identity = ServerId();
+  s.enrolled = std::make_shared<net::EnrolledKeys>(std::vector<crypto::Bytes32>{DeviceId().public_key});
+  return s;
+}
+net::LinkSecurity DeviceSecurity(const secure::Identity& who = DeviceId(), const crypto::Bytes32& server = ServerId().public_key) {
+  net::LinkSecurity s;
+  s.identity = who;
+  s.server_public = server;
+  return s;
+}
+
+net::ChannelOptions Channel(net::TransportKind kind, int64_t datagram_bytes = 1460) {
+  net::ChannelOptions c;
+  c.kind = kind;
+  c.datagram_bytes = datagram_bytes;
+  c.max_message_bytes = 1 << 20;
+  return c;
+}
+
+Bytes Ping(uint32_t id, size_t bytes, uint8_t seed) {
+  wire::MessageHeader h;
+  h.type = wire::MessageType::kPing;
+  h.request_id = id;
+  h.dtype = DType::kUInt8;
+  Bytes payload(bytes);
+  for (size_t i = 0; i < bytes; ++i) payload[i] = static_cast<uint8_t>(seed * 31 + i * 7);
+  Bytes out(wire::EncodedMessageBytes(h, bytes));
+  EXPECT_TRUE(wire::EncodeMessage(h, payload, out).ok());
+  return out;
+}
+
+// A sealed echo server: counts the messages that reach it (only authenticated ones may).
+struct SecureEcho {
+  std::unique_ptr<net::ServerTransport> transport;
+  std::atomic<int> delivered{0};
+  net::LinkSecurity security;
+  SecureEcho(const net::ChannelOptions& channel, net::LinkSecurity s = ServerSecurity(), net::Endpoint at = {"127.0.0.1", 0})
+      : security(std::move(s)) {
+    auto t = net::CreateSecureServer(channel, at, {}, security, [this](net::PeerId peer, Bytes m) {
+      ++delivered;
+      auto d = wire::DecodeMessage(m);
+      if (!d.ok()) return;
+      wire::MessageHeader h = d->header;
+      h.type = wire::MessageType::kPong;
+      Bytes out(wire::EncodedMessageBytes(h, d->payload.size()));
+      if (wire::EncodeMessage(h, d->payload, out).ok()) transport->Reply(peer, std::move(out), h.request_id);
+    });
+    EXPECT_TRUE(t.ok()) << t.status().message();
+    if (t.ok()) transport = std::move(t).value();
+  }
+};
+
+// A round trip whose reply must echo the request's payload exactly.
+void ExpectEcho(net::RequestClient& client, uint32_t id, size_t bytes) {
+  const Bytes m = Ping(id, bytes, static_cast<uint8_t>(id));
+  auto reply = client.Call(m, id, net::DeadlineIn(20), nullptr);
+  ASSERT_TRUE(reply.ok()) << reply.status().message();
+  auto a = wire::DecodeMessage(m);
+  auto b = wire::DecodeMessage(*reply);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->header.request_id, id);
+  EXPECT_EQ(Bytes(a->payload.begin(), a->payload.end()), Bytes(b->payload.begin(), b->payload.end()));
+}
+
+void RoundTrips(net::TransportKind kind, int64_t datagram_bytes) {
+  SecureEcho server(Channel(kind, datagram_bytes));
+  ASSERT_TRUE(server.transport);
+  auto client = net::CreateSecureClient(Channel(kind, datagram_bytes), server.transport->local_endpoint(), DeviceSecurity());
+  ASSERT_TRUE(client.ok()) << client.status().message();
+  ASSERT_TRUE((*client)->Connect(net::DeadlineIn(10)).ok());
+  for (uint32_t id = 1; id <= 4; ++id) ExpectEcho(**client, id, 3000 + 500 * id);  // many fragments each
+  EXPECT_EQ(server.delivered.load(), 4);
+  EXPECT_EQ(server.transport->stats().handshakes, 1);
+  EXPECT_EQ(server.transport->stats().security_dropped, 0) << server.transport->stats().last_rejection;
+}
+
+TEST(SecureTransport, UdpRoundTripsAreSealedAndExact) { RoundTrips(net::TransportKind::kUdp, 1460); }
+TEST(SecureTransport, EspNowSizedRoundTripsFitTheFrame) { RoundTrips(net::TransportKind::kEspNow, 250); }
+TEST(SecureTransport, TcpRoundTripsAreSealedAndExact) { RoundTrips(net::TransportKind::kTcp, 1460); }
+
+// An unenrolled device and a device holding the wrong server key are refused
+// ("refused: ..."), quickly; nothing of theirs reaches the server.
+void Refusals(net::TransportKind kind) {
+  SecureEcho server(Channel(kind));
+  ASSERT_TRUE(server.transport);
+  const net::Endpoint at = server.transport->local_endpoint();
+  for (const net::LinkSecurity& who : {DeviceSecurity(StrangerId()), DeviceSecurity(DeviceId(), StrangerId().public_key)}) {
+    auto client = net::CreateSecureClient(Channel(kind), at, who);
+    ASSERT_TRUE(client.ok());
+    const auto t0 = net::Clock::now();
+    const Status s = (*client)->Connect(net::DeadlineIn(10));
+    EXPECT_TRUE(net::IsRefusal(s)) << s.message();
+    EXPECT_LT(net::SecondsSince(t0), 10);
+    auto reply = (*client)->Call(Ping(1, 10, 1), 1, net::DeadlineIn(10), nullptr);
+    EXPECT_TRUE(net::IsRefusal(reply.status())) << reply.status().message();
+  }
+  EXPECT_EQ(server.delivered.load(), 0);
+  EXPECT_GE(server.transport->stats().refused, 2);
+  auto client = net::CreateSecureClient(Channel(kind), at, DeviceSecurity(StrangerId()));
+  EXPECT_EQ(net::RefusalReason((*client)->Connect(net::DeadlineIn(10))), "device key is not enrolled");
+}
+TEST(SecureTransport, UdpRefusesUnenrolledDevicesAndWrongServerKeys) { Refusals(net::TransportKind::kUdp); }
+TEST(SecureTransport, TcpRefusesUnenrolledDevicesAndWrongServerKeys) { Refusals(net::TransportKind::kTcp); }
+
+// ---- Attacks on the datagram path, frame by frame -----------------------------
+// A hand-driven device: the session layer over a raw socket, so the test can
+// keep, change and resend sealed datagrams.
+struct RawDevice {
+  std::unique_ptr<net::DatagramSocket> socket;
+  net::detail::ClientSession session;
+  net::Endpoint server;
+  explicit RawDevice(const net::Endpoint& to, const net::LinkSecurity& s = DeviceSecurity()) : session(s), server(to) {
+    socket = std::move(net::DatagramSocket::Bind({"127.0.0.1", 0})).value();
+  }
+  // Receives one datagram (or none by the deadline).
+  std::optional<Bytes> Receive(double seconds) {
+    Bytes b(70000);
+    net::Endpoint from;
+    auto got = socket->ReceiveFrom(b, &from, net::DeadlineIn(seconds));
+    if (!got.ok() || !got->has_value()) return std::nullopt;
+    b.resize(**got);
+    return b;
+  }
+  Status Handshake() {
+    Bytes out = session.Start();
+    ES_RETURN_IF_ERROR(socket->SendTo(server, out));
+    for (int i = 0; i < 50 && !session.established(); ++i) {
+      auto d = Receive(0.3);
+      if (!d) continue;
+      ES_ASSIGN_OR_RETURN(auto e, session.OnEnvelope(*d, &out));
+      if (e == net::detail::ClientSession::Event::kSend) ES_RETURN_IF_ERROR(socket->SendTo(server, out));
+    }
+    return session.established() ? Status::Ok() : DeadlineExceeded("no handshake");
+  }
+  // One whole small message as a single sealed fragment (not sent).
+  Bytes SealedMessage(uint32_t id) {
+    const Bytes m = Ping(id, 20, static_cast<uint8_t>(id));
+    wire::FragmentHeader h;
+    h.request_id = id;
+    h.count = 1;
+    h.total_length = static_cast<uint32_t>(m.size());
+    h.flags = wire::kFragmentFlagPoll;
+    Bytes frag(200);
+    frag.resize(wire::EncodeFragment(h, m, frag).value());
+    Bytes sealed;
+    EXPECT_TRUE(session.Seal(frag, &sealed).ok());
+    return sealed;
+  }
+};
+
+TEST(SecureTransport, ForgedTamperedTruncatedReplayedOldAndWrongKeyDatagramsAreAllDropped) {
+  SecureEcho server(Channel(net::TransportKind::kUdp));
+  ASSERT_TRUE(server.transport);
+  RawDevice dev(server.transport->local_endpoint());
+  ASSERT_TRUE(dev.Handshake().ok());
+  auto stats = [&] { return server.transport->stats(); };
+  auto wait_delivered = [&](int n) {
+    for (int i = 0; i < 200 && server.delivered.load() < n; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return server.delivered.load();
+  };
+  auto wait_dropped = [&](int64_t n) {
+    for (int i = 0; i < 400 && stats().security_dropped < n; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return stats().security_dropped;
+  };
+  // A legitimate sealed message is delivered.
+  const Bytes first = dev.SealedMessage(1);
+  ASSERT_TRUE(dev.socket->SendTo(dev.server, first).ok());
+  ASSERT_EQ(wait_delivered(1), 1);
+  int64_t expected = 0;
+  // Replayed: the very same datagram again.
+  ASSERT_TRUE(dev.socket->SendTo(dev.server, first).ok());
+  EXPECT_EQ(wait_dropped(++expected), expected);
+  EXPECT_NE(stats().last_rejection.find("replayed"), std::string::npos) << stats().last_rejection;
+  // Tampered: every single byte flipped, of a fresh (never sent) datagram.
+  const Bytes fresh = dev.SealedMessage(2);
+  for (size_t i = 0; i < fresh.size(); ++i) {
+    Bytes t = fresh;
+    t[i] ^= 0x40;
+    ASSERT_TRUE(dev.socket->SendTo(dev.server, t).ok());
+  }
+  // Truncated: every shorter length.
+  for (size_t n = 1; n < fresh.size(); ++n)
+    ASSERT_TRUE(dev.socket->SendTo(dev.server, std::span<const uint8_t>(fresh.data(), n)).ok());
+  // Forged: the right header and session id, random counter, body and tag.
+  std::mt19937 rng(7);
+  for (int i = 0; i < 200; ++i) {
+    Bytes f = fresh;
+    for (size_t k = net::kSealedHeaderBytes; k < f.size(); ++k) f[k] = static_cast<uint8_t>(rng());
+    ASSERT_TRUE(dev.socket->SendTo(dev.server, f).ok());
+  }
+  // Wrong key: sealed under another key with the right session id.
+  {
+    secure::SessionKeys k;
+    k.send_key.fill(9);
+    k.receive_key.fill(9);
+    auto sid = net::detail::SealedSessionId(fresh);
+    k.peer_session = *sid;
+    net::detail::Session wrong = net::detail::MakeSession(k);
+    Bytes w;
+    ASSERT_TRUE(net::detail::SealEnvelope(wrong, std::span<const uint8_t>(fresh.data() + 30, fresh.size() - 30), &w).ok());
+    ASSERT_TRUE(dev.socket->SendTo(dev.server, w).ok());
+  }
+  // Every tampered/truncated/forged/wrong-key datagram is dropped and counted.
+  expected += static_cast<int64_t>(fresh.size()) + static_cast<int64_t>(fresh.size() - 1) + 200 + 1;
+  EXPECT_EQ(wait_dropped(expected), expected) << stats().last_rejection;
+  EXPECT_EQ(server.delivered.load(), 1);
+  // The untouched fresh datagram still opens: nothing above moved the window.
+  ASSERT_TRUE(dev.socket->SendTo(dev.server, fresh).ok());
+  EXPECT_EQ(wait_delivered(2), 2);
+  // Outside the window: seal 300 more, send the newest, then the oldest (too old)
+  // and one 255 below the newest (legal reordering: accepted; its request id is
+  // the newest, so the reassembler's own id window takes it too).
+  std::vector<Bytes> later;
+  for (uint32_t i = 0; i < 300; ++i) later.push_back(dev.SealedMessage(i == 300 - 1 - 255 ? 1000 : 3 + i));
+  ASSERT_TRUE(dev.socket->SendTo(dev.server, later.back()).ok());
+  EXPECT_EQ(wait_delivered(3), 3);
+  ASSERT_TRUE(dev.socket->SendTo(dev.server, later.front()).ok());
+  EXPECT_EQ(wait_dropped(++expected), expected);
+  EXPECT_NE(stats().last_rejection.find("too old"), std::string::npos) << stats().last_rejection;
+  ASSERT_TRUE(dev.socket->SendTo(dev.server, later[later.size() - 1 - 255]).ok());
+  EXPECT_EQ(wait_delivered(4), 4);
+  EXPECT_EQ(stats().security_dropped, expected);
+}
+
+// Before any handshake nothing is delivered, whatever arrives; a plain
+// (unsealed) wire datagram is dropped too.
+TEST(SecureTransport, UnsealedAndSessionlessDatagramsNeverReachTheReassembler) {
+  SecureEcho server(Channel(net::TransportKind::kUdp));
+  ASSERT_TRUE(server.transport);
+  auto plain = net::RequestClient::Create(Channel(net::TransportKind::kUdp), server.transport->local_endpoint());
+  ASSERT_TRUE(plain.ok());
+  auto r = (*plain)->Call(Ping(1, 100, 1), 1, net::DeadlineIn(0.5), nullptr);
+  EXPECT_FALSE(r.ok());
+  RawDevice dev(server.transport->local_endpoint());
+  ASSERT_TRUE(dev.Handshake().ok());
+  RawDevice other(server.transport->local_endpoint());  // another address: no session there
+  const Bytes stolen = dev.SealedMessage(1);
+  ASSERT_TRUE(other.socket->SendTo(other.server, stolen).ok());
+  auto notice = other.Receive(2);
+  ASSERT_TRUE(notice.has_value());
+  EXPECT_EQ((*notice)[1], static_cast<uint8_t>(net::EnvelopeKind::kNotice));
+  EXPECT_EQ(server.delivered.load(), 0);
+  EXPECT_GT(server.transport->stats().security_dropped, 0);
+}
+
+// ---- Sessions over time --------------------------------------------------------
+
+// Removing a device from the enrolled set ends its session: its next request
+// is refused. Re-enrolling lets it in again.
+void Revocation(net::TransportKind kind) {
+  SecureEcho server(Channel(kind));
+  ASSERT_TRUE(server.transport);
+  auto client = net::CreateSecureClient(Channel(kind), server.transport->local_endpoint(), DeviceSecurity());
+  ASSERT_TRUE(client.ok());
+  ExpectEcho(**client, 1, 2000);
+  server.security.enrolled->Replace({});
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the I/O thread's sweep
+  const auto t0 = net::Clock::now();
+  auto reply = (*client)->Call(Ping(2, 2000, 2), 2, net::DeadlineIn(20), nullptr);
+  EXPECT_TRUE(net::IsRefusal(reply.status())) << reply.status().message();
+  EXPECT_LT(net::SecondsSince(t0), 10);
+  EXPECT_EQ(server.delivered.load(), 1);
+  server.security.enrolled->Replace({DeviceId().public_key});
+  ExpectEcho(**client, 3, 2000);
+}
+TEST(SecureTransport, UdpRevocationEndsTheSession) { Revocation(net::TransportKind::kUdp); }
+TEST(SecureTransport, TcpRevocationEndsTheSession) { Revocation(net::TransportKind::kTcp); }
+
+// A restarted server (same port, no sessions) is handshaken with again, transparently.
+TEST(SecureTransport, ARestartedServerIsHandshakenWithAgain) {
+  auto first = std::make_unique<SecureEcho>(Channel(net::TransportKind::kUdp));
+  ASSERT_TRUE(first->transport);
+  const net::Endpoint at = first->transport->local_endpoint();
+  auto client = net::CreateSecureClient(Channel(net::TransportKind::kUdp), at, DeviceSecurity());
+  ASSERT_TRUE(client.ok());
+  ExpectEcho(**client, 1, 3000);
+  first.reset();
+  SecureEcho second(Channel(net::TransportKind::kUdp), ServerSecurity(), at);
+  ASSERT_TRUE(second.transport);
+  ExpectEcho(**client, 2, 3000);
+  EXPECT_EQ(second.transport->stats().handshakes, 1);
+}
+
+// Keys are replaced after the frame limit (lowered here from 2^48 to 20).
+TEST(SecureTransport, KeysAreReplacedAfterTheFrameLimit) {
+  net::LinkSecurity s = ServerSecurity();
+  s.max_frames_per_key = 20;
+  SecureEcho server(Channel(net::TransportKind::kUdp), s);
+  ASSERT_TRUE(server.transport);
+  net::LinkSecurity d = DeviceSecurity();
+  d.max_frames_per_key = 20;
+  auto client = net::CreateSecureClient(Channel(net::TransportKind::kUdp), server.transport->local_endpoint(), d);
+  ASSERT_TRUE(client.ok());
+  for (uint32_t id = 1; id <= 12; ++id) ExpectEcho(**client, id, 3000);  // 3 fragments + SACKs each way
+  EXPECT_GE(server.transport->stats().handshakes, 3);
+  EXPECT_EQ(server.delivered.load(), 12);
+}
+
+// New handshakes from one source beyond its burst are dropped; a resent M1
+// of a pending handshake is answered for free.
+TEST(SecureTransport, HandshakesPerSourceAreRateLimited) {
+  net::LinkSecurity s = ServerSecurity();
+  s.handshake_burst = 10;
+  s.handshakes_per_s = 2;
+  SecureEcho server(Channel(net::TransportKind::kUdp), s);
+  ASSERT_TRUE(server.transport);
+  RawDevice flood(server.transport->local_endpoint());
+  const auto t0 = net::Clock::now();
+  for (int i = 0; i < 300; ++i) ASSERT_TRUE(flood.socket->SendTo(flood.server, flood.session.Start()).ok());
+  int answered = 0;
+  while (flood.Receive(0.5)) ++answered;
+  const double elapsed = net::SecondsSince(t0);
+  EXPECT_GE(answered, 10);
+  EXPECT_LE(answered, 10 + static_cast<int>(2 * elapsed) + 1);
+  EXPECT_EQ(server.transport->stats().handshakes, answered);
+  EXPECT_EQ(server.transport->stats().handshakes_rate_limited, 300 - answered);
+}
+
+// ---- The edge server: a legitimate loadgen beside a flood of attacks ----------------
+constexpr const char* kModel = "mobilenet_v2:alpha=0.35,res=96";
+
+TEST(SecureServe, LoadgenResultsStayExactUnderForgedAndGarbageDatagrams) {
+  runtime::ServeOptions so;
+  so.model = kModel;
+  so.backend = "reference";
+  so.listen = {"127.0.0.1", 0};
+  so.link.link = "udp";
+  so.security = ServerSecurity();
+  auto server = runtime::EdgeServer::Start(so);
+  ASSERT_TRUE(server.ok()) << server.status().message();
+  const net::Endpoint at = (*server)->endpoint();
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> sent{0};
+  std::thread attacker([&] {
+    RawDevice a(at, DeviceSecurity(DeviceId()));  // even an enrolled key's forgeries are dropped
+    if (!a.Handshake().ok()) return;
+    const Bytes legit = a.SealedMessage(1);
+    std::mt19937 rng(11);
+    while (!stop) {
+      Bytes d = legit;
+      switch (rng() % 4) {
+        case 0: for (auto& b : d) b = static_cast<uint8_t>(rng()); break;             // garbage
+        case 1: d[rng() % d.size()] ^= 1; break;                                       // tampered
+        case 2: d.resize(1 + rng() % (d.size() - 1)); break;                          // truncated
+        case 3: break;                                                                 // replayed
+      }
+      (void)a.socket->SendTo(at, d);
+      ++sent;
+    }
+  });
+  runtime::LoadgenOptions lo;
+  lo.model = kModel;
+  lo.backend = "reference";
+  lo.server = at;
+  lo.link.link = "udp";
+  lo.clients = 3;
+  lo.requests = 6;
+  lo.security = DeviceSecurity();
+  auto r = runtime::RunLoadgen(lo);
+  stop = true;
+  attacker.join();
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->completed, 18) << (r->first_errors.empty() ? "" : r->first_errors[0]);  // each checked against local inference
+  EXPECT_EQ(r->corrupted, 0);
+  EXPECT_EQ(r->lost, 0);
+  for (const std::string& e : r->first_errors) ADD_FAILURE() << e;
+  EXPECT_GT(sent.load(), 100);
+  (*server)->Stop(2);
+}
+
+}  // namespace
+}  // namespace edgesplit
