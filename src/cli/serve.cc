@@ -83,6 +83,12 @@ Status RunServe(const ServeArgs& a) {
   std::fprintf(stderr, "edgesplit serve: %lld requests, %lld served, %lld busy, %lld errors, %lld pings\n",
                static_cast<long long>(c.received), static_cast<long long>(c.served), static_cast<long long>(c.busy),
                static_cast<long long>(c.errors), static_cast<long long>(c.pings));
+  if (o.security) {
+    const net::ServerStats s = server->transport_stats();
+    std::fprintf(stderr, "edgesplit serve: secure link: %lld handshakes, %lld rate-limited, %lld refused, %lld sealed frames dropped\n",
+                 static_cast<long long>(s.handshakes), static_cast<long long>(s.handshakes_rate_limited),
+                 static_cast<long long>(s.refused), static_cast<long long>(s.security_dropped));
+  }
   return Status::Ok();
 }
 

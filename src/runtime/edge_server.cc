@@ -279,6 +279,8 @@ const std::vector<int>& EdgeServer::cuts() const { return impl_->tails->cuts(); 
 int64_t EdgeServer::memory_bound_bytes() const { return impl_->memory_bound; }
 int64_t EdgeServer::arena_bytes() const { return impl_->tails->arena_bytes(); }
 
+net::ServerStats EdgeServer::transport_stats() const { return impl_->transport->stats(); }
+
 ServerCounters EdgeServer::counters() const {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   return impl_->counters;
