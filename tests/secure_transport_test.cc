@@ -561,3 +561,57 @@ TEST(SecureCli, EnrolmentRefusalAndRevocationBySighup) {
 
 }  // namespace
 }  // namespace edgesplit
+
+namespace edgesplit {
+namespace {
+
+// One-shot sealing (MQTT): a request opens only with the group's key and an
+// enrolled device; every flipped byte and every truncation is refused; each
+// reply has its own nonce and opens only under its request's reply key.
+TEST(SecureOneShot, RequestsAndRepliesOpenOnlyWhenGenuine) {
+  const net::LinkSecurity server = ServerSecurity();
+  const Bytes m = Ping(7, 300, 7);
+  Bytes sealed, opened;
+  net::detail::OneShotKeys device_keys, server_keys;
+  ASSERT_TRUE(net::detail::SealOneShot(DeviceSecurity(), m, &sealed, &device_keys).ok());
+  EXPECT_EQ(sealed.size(), m.size() + net::detail::kOneShotRequestOverhead);
+  ASSERT_TRUE(net::detail::OpenOneShot(server, sealed, &opened, &server_keys).ok());
+  EXPECT_EQ(opened, m);
+  EXPECT_EQ(server_keys.reply, device_keys.reply);
+  for (size_t i = 0; i < sealed.size(); ++i) {
+    Bytes t = sealed;
+    t[i] ^= 0x01;
+    net::detail::OneShotKeys k;
+    EXPECT_FALSE(net::detail::OpenOneShot(server, t, &opened, &k).ok()) << i;
+  }
+  for (size_t n = 0; n < sealed.size(); ++n) {
+    net::detail::OneShotKeys k;
+    EXPECT_FALSE(net::detail::OpenOneShot(server, std::span<const uint8_t>(sealed.data(), n), &opened, &k).ok()) << n;
+  }
+  // Sealed to another server key: the group cannot open it.
+  ASSERT_TRUE(net::detail::SealOneShot(DeviceSecurity(DeviceId(), StrangerId().public_key), m, &sealed, &device_keys).ok());
+  net::detail::OneShotKeys k;
+  EXPECT_FALSE(net::detail::OpenOneShot(server, sealed, &opened, &k).ok());
+  // An unenrolled device: refused by name, and the refusal notice reaches only that request.
+  net::detail::OneShotKeys stranger;
+  ASSERT_TRUE(net::detail::SealOneShot(DeviceSecurity(StrangerId()), m, &sealed, &stranger).ok());
+  const Status refused = net::detail::OpenOneShot(server, sealed, &opened, &k);
+  EXPECT_EQ(refused.message(), "refused: device key is not enrolled");
+  const Bytes notice = net::detail::NoticeEnvelope(net::NoticeCode::kRefused, k.tag, net::RefusalReason(refused));
+  EXPECT_EQ(net::detail::OpenOneShotReply(stranger, notice, &opened).message(), "refused: device key is not enrolled");
+  EXPECT_FALSE(net::IsRefusal(net::detail::OpenOneShotReply(device_keys, notice, &opened)));
+  // Replies: two seals of one reply differ (own nonces), both open, a flip does not.
+  Bytes r1, r2;
+  ASSERT_TRUE(net::detail::SealOneShotReply(server_keys, m, &r1).ok());
+  ASSERT_TRUE(net::detail::SealOneShotReply(server_keys, m, &r2).ok());
+  EXPECT_NE(r1, r2);
+  net::detail::OneShotKeys first;
+  first.reply = server_keys.reply;
+  ASSERT_TRUE(net::detail::OpenOneShotReply(first, r1, &opened).ok());
+  EXPECT_EQ(opened, m);
+  r2[20] ^= 4;
+  EXPECT_FALSE(net::detail::OpenOneShotReply(first, r2, &opened).ok());
+}
+
+}  // namespace
+}  // namespace edgesplit

@@ -123,12 +123,16 @@ struct MqttOptions {
   double retry_s = 2;           // device: publish again when no reply came within this (a replica died)
 };
 std::string MqttTopicPrefix(uint32_t model_hash);  // "edgesplit/0123abcd"
+struct LinkSecurity;  // secure_transport.h
+// With `security` every request and reply is sealed one-shot (docs/security.md:
+// any replica of the group opens any request; all replicas share the server key).
 // Connects, subscribes and returns once the broker acknowledged the
 // subscription (named in `subscription`), or fails within 10 s saying why.
 Result<std::unique_ptr<ServerTransport>> CreateMqttServer(const Endpoint& broker, const MqttOptions& options,
                                                           const ServerLimits& limits, ServerTransport::OnMessage on_message,
-                                                          std::string* subscription = nullptr);
+                                                          std::string* subscription = nullptr,
+                                                          const LinkSecurity* security = nullptr);
 Result<std::unique_ptr<RequestClient>> CreateMqttClient(const Endpoint& broker, const MqttOptions& options,
-                                                        uint32_t max_message_bytes);
+                                                        uint32_t max_message_bytes, const LinkSecurity* security = nullptr);
 
 }  // namespace edgesplit::net

@@ -97,7 +97,8 @@ class EdgeServer {
   int64_t memory_bound_bytes() const;
   int64_t arena_bytes() const;  // all tails' arenas and scratch
   ServerCounters counters() const;
-  net::ServerStats transport_stats() const;  // rejections, and the secure link's drops and handshakes
+  // Rejections, and the secure link's drops and handshakes (after Stop: as at Stop).
+  net::ServerStats transport_stats() const;
   // The listening line's JSON (`listening` and the fields above).
   std::string ReadyJson() const;
 

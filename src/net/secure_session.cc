@@ -350,5 +350,106 @@ Status ClientSession::Seal(std::span<const uint8_t> inner, std::vector<uint8_t>*
   return SealEnvelope(*session_, inner, out);
 }
 
+// ---------------- One-shot (MQTT) ----------------
+namespace {
+constexpr std::string_view kOneShotLabel = "edgesplit one-shot v1";
+constexpr uint8_t kZeroNonce[12] = {};
+
+struct OneShotSchedule {
+  crypto::Bytes32 identity_key{}, prk1{};
+};
+OneShotSchedule FirstKeys(const crypto::Bytes32& e_pub, const crypto::Bytes32& server_ed, const crypto::Bytes32& es) {
+  std::vector<uint8_t> salt(kOneShotLabel.begin(), kOneShotLabel.end());
+  salt.insert(salt.end(), e_pub.begin(), e_pub.end());
+  salt.insert(salt.end(), server_ed.begin(), server_ed.end());
+  OneShotSchedule k;
+  k.prk1 = crypto::HkdfExtract(crypto::Sha256(salt), es);
+  (void)crypto::HkdfExpand(k.prk1, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>("identity"), 8), k.identity_key);
+  return k;
+}
+void SecondKeys(const crypto::Bytes32& prk1, const crypto::Bytes32& es, const crypto::Bytes32& ss, crypto::Bytes32* request,
+                crypto::Bytes32* reply) {
+  uint8_t ikm[64];
+  std::memcpy(ikm, es.data(), 32);
+  std::memcpy(ikm + 32, ss.data(), 32);
+  const crypto::Bytes32 prk2 = crypto::HkdfExtract(prk1, ikm);
+  crypto::SecureZero(ikm, sizeof ikm);
+  (void)crypto::HkdfExpand(prk2, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>("request"), 7), *request);
+  (void)crypto::HkdfExpand(prk2, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>("reply"), 5), *reply);
+}
+}  // namespace
+
+Status SealOneShot(const LinkSecurity& device, std::span<const uint8_t> message, std::vector<uint8_t>* out, OneShotKeys* keys) {
+  crypto::Bytes32 server_x;
+  if (!crypto::Ed25519PublicToX25519(device.server_public, &server_x)) return InvalidArgument("the server key has no X25519 form");
+  crypto::Bytes32 e = RandomKey(), es, ss;
+  const crypto::Bytes32 e_pub = crypto::X25519Base(e);
+  const bool ok = crypto::X25519(e, server_x, &es) &&
+                  crypto::X25519(crypto::Ed25519SecretToX25519(device.identity.secret_key), server_x, &ss);
+  crypto::SecureZero(e.data(), e.size());
+  if (!ok) return InvalidArgument("the server key has low order");
+  out->assign(message.size() + kOneShotRequestOverhead, 0);
+  uint8_t* o = out->data();
+  o[0] = kEnvelopeMarker;
+  o[1] = 4;
+  std::memcpy(o + 2, e_pub.data(), 32);
+  const OneShotSchedule k1 = FirstKeys(e_pub, device.server_public, es);
+  (void)crypto::AeadSeal(k1.identity_key, kZeroNonce, std::span<const uint8_t>(o, 34), device.identity.public_key,
+                         std::span<uint8_t>(o + 34, 48));
+  crypto::Bytes32 request_key;
+  SecondKeys(k1.prk1, es, ss, &request_key, &keys->reply);
+  keys->tag = GetU32(o + 2);
+  (void)crypto::AeadSeal(request_key, kZeroNonce, std::span<const uint8_t>(o, 82), message,
+                         std::span<uint8_t>(o + 82, message.size() + crypto::kAeadTagBytes));
+  crypto::SecureZero(request_key.data(), 32);
+  return Status::Ok();
+}
+
+Status OpenOneShot(const LinkSecurity& server, std::span<const uint8_t> in, std::vector<uint8_t>* message, OneShotKeys* keys) {
+  if (in.size() < kOneShotRequestOverhead || in[0] != kEnvelopeMarker || in[1] != 4)
+    return InvalidArgument("not a sealed one-shot request (" + std::to_string(in.size()) + " bytes)");
+  crypto::Bytes32 e_pub, es, ss, device, device_x, request_key;
+  std::memcpy(e_pub.data(), in.data() + 2, 32);
+  const crypto::Bytes32 s = crypto::Ed25519SecretToX25519(server.identity.secret_key);
+  if (!crypto::X25519(s, e_pub, &es)) return InvalidArgument("one-shot request: ephemeral key of low order");
+  const OneShotSchedule k1 = FirstKeys(e_pub, server.identity.public_key, es);
+  if (!crypto::AeadOpen(k1.identity_key, kZeroNonce, in.first(34), in.subspan(34, 48), device))
+    return InvalidArgument("one-shot request does not authenticate (identity)");
+  keys->tag = GetU32(in.data() + 2);
+  if (!AllowEnrolled(device, server.enrolled.get())) return InvalidArgument("refused: device key is not enrolled");
+  if (!crypto::Ed25519PublicToX25519(device, &device_x) || !crypto::X25519(s, device_x, &ss))
+    return InvalidArgument("one-shot request: the device key has no X25519 form");
+  SecondKeys(k1.prk1, es, ss, &request_key, &keys->reply);
+  message->resize(in.size() - kOneShotRequestOverhead);
+  const bool ok = crypto::AeadOpen(request_key, kZeroNonce, in.first(82), in.subspan(82), *message);
+  crypto::SecureZero(request_key.data(), 32);
+  if (!ok) return InvalidArgument("one-shot request does not authenticate");
+  return Status::Ok();
+}
+
+Status SealOneShotReply(const OneShotKeys& keys, std::span<const uint8_t> message, std::vector<uint8_t>* out) {
+  out->assign(message.size() + kOneShotReplyOverhead, 0);
+  uint8_t* o = out->data();
+  o[0] = kEnvelopeMarker;
+  o[1] = 5;
+  // A random nonce: two replicas may both answer one request under its one key.
+  RandomBytes(std::span<uint8_t>(o + 2, 12));
+  (void)crypto::AeadSeal(keys.reply, std::span<const uint8_t, 12>(o + 2, 12), std::span<const uint8_t>(o, 14), message,
+                         std::span<uint8_t>(o + 14, message.size() + crypto::kAeadTagBytes));
+  return Status::Ok();
+}
+
+Status OpenOneShotReply(const OneShotKeys& keys, std::span<const uint8_t> in, std::vector<uint8_t>* message) {
+  if (in.size() >= 7 && in[0] == kEnvelopeMarker && in[1] == static_cast<uint8_t>(EnvelopeKind::kNotice) &&
+      in[2] == static_cast<uint8_t>(NoticeCode::kRefused) && GetU32(in.data() + 3) == keys.tag)
+    return InvalidArgument("refused: " + std::string(in.begin() + 7, in.end()));
+  if (in.size() < kOneShotReplyOverhead || in[0] != kEnvelopeMarker || in[1] != 5)
+    return InvalidArgument("not a sealed one-shot reply");
+  message->resize(in.size() - kOneShotReplyOverhead);
+  if (!crypto::AeadOpen(keys.reply, std::span<const uint8_t, 12>(in.data() + 2, 12), in.first(14), in.subspan(14), *message))
+    return InvalidArgument("one-shot reply does not authenticate");
+  return Status::Ok();
+}
+
 }  // namespace detail
 }  // namespace edgesplit::net

@@ -92,6 +92,25 @@ class ServerSessions {
   int64_t handshakes_ = 0, rate_limited_ = 0, refused_ = 0;
 };
 
+// ---- One-shot sealing (MQTT: any replica of the group opens any request) ----
+// request = 0xE5 | 4 | E (32) | AEAD_kid{device public key} (48) | AEAD_kreq{message} (+16)
+// reply   = 0xE5 | 5 | nonce (12, random) | AEAD_krep{message} (+16)
+// es = X25519(e, S), ss = X25519(d, S) with the Ed25519 keys in Montgomery
+// form; kid from es, kreq/krep from es || ss: only the enrolled device's
+// secret makes a request that opens. Refusals: a notice naming E's first 4 bytes.
+inline constexpr size_t kOneShotRequestOverhead = 2 + 32 + 48 + crypto::kAeadTagBytes;  // 98
+inline constexpr size_t kOneShotReplyOverhead = 2 + 12 + crypto::kAeadTagBytes;         // 30
+struct OneShotKeys {
+  crypto::Bytes32 reply{};
+  uint32_t tag = 0;  // E's first 4 bytes: what a refusal notice names
+};
+Status SealOneShot(const LinkSecurity& device, std::span<const uint8_t> message, std::vector<uint8_t>* out, OneShotKeys* keys);
+// Server side; a device that is not enrolled is refused ("refused: ...").
+Status OpenOneShot(const LinkSecurity& server, std::span<const uint8_t> sealed, std::vector<uint8_t>* message, OneShotKeys* keys);
+Status SealOneShotReply(const OneShotKeys& keys, std::span<const uint8_t> message, std::vector<uint8_t>* out);
+// The reply, or a refusal naming this request; other bytes: InvalidArgument.
+Status OpenOneShotReply(const OneShotKeys& keys, std::span<const uint8_t> sealed, std::vector<uint8_t>* message);
+
 // ---- Device ----
 class ClientSession {
  public:

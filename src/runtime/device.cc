@@ -105,11 +105,10 @@ Result<DeviceReport> RunDevice(const DeviceOptions& o) {
       wire::EncodedMessageBytes(wire::kMaxRank, static_cast<size_t>(whole->output_bytes(0)), wire::kMaxSenderIdBytes) + 4096);
   std::unique_ptr<net::RequestClient> client;
   if (o.mqtt) {
-    if (o.security) return Unsupported("sealed requests over MQTT are not built yet: use --insecure with --mqtt");
     net::MqttOptions mq;
     mq.model_hash = hash;
     mq.client_id = o.name;
-    ES_ASSIGN_OR_RETURN(client, net::CreateMqttClient(*o.mqtt, mq, channel.max_message_bytes));
+    ES_ASSIGN_OR_RETURN(client, net::CreateMqttClient(*o.mqtt, mq, channel.max_message_bytes, o.security ? &*o.security : nullptr));
   } else {
     ES_ASSIGN_OR_RETURN(client, o.security ? net::CreateSecureClient(channel, o.server, *o.security)
                                            : net::RequestClient::Create(channel, o.server));

@@ -42,6 +42,7 @@ struct EdgeServer::Impl {
 
   ServeOptions options;
   std::string id, listening;
+  net::ServerStats final_stats;
   std::unique_ptr<TailSet> tails;
   std::unique_ptr<net::ServerTransport> transport;
   int64_t memory_bound = 0;
@@ -248,15 +249,14 @@ Result<std::unique_ptr<EdgeServer>> EdgeServer::Start(const ServeOptions& o) {
   link.channel.max_message_bytes = limits.max_message_bytes;
   Impl* self = impl.get();
   auto admit = [self](net::PeerId peer, std::vector<uint8_t> m) { self->Admit(peer, std::move(m)); };
-  if (o.mqtt && o.security) {
-    return Unsupported("sealed requests over MQTT are not built yet: use --insecure with --mqtt");
-  } else if (o.mqtt) {
+  if (o.mqtt) {
     net::MqttOptions mq;
     mq.model_hash = impl->tails->model_hash();
     mq.group = o.mqtt_group;
     mq.client_id = impl->id;
     std::string subscription;
-    ES_ASSIGN_OR_RETURN(impl->transport, net::CreateMqttServer(*o.mqtt, mq, limits, admit, &subscription));
+    ES_ASSIGN_OR_RETURN(impl->transport, net::CreateMqttServer(*o.mqtt, mq, limits, admit, &subscription,
+                                                               o.security ? &*o.security : nullptr));
     impl->listening = "mqtt://" + o.mqtt->ToString() + "/" + subscription;
   } else {
     if (o.security) {
@@ -279,7 +279,9 @@ const std::vector<int>& EdgeServer::cuts() const { return impl_->tails->cuts(); 
 int64_t EdgeServer::memory_bound_bytes() const { return impl_->memory_bound; }
 int64_t EdgeServer::arena_bytes() const { return impl_->tails->arena_bytes(); }
 
-net::ServerStats EdgeServer::transport_stats() const { return impl_->transport->stats(); }
+net::ServerStats EdgeServer::transport_stats() const {
+  return impl_->transport ? impl_->transport->stats() : impl_->final_stats;
+}
 
 ServerCounters EdgeServer::counters() const {
   std::lock_guard<std::mutex> lock(impl_->mutex);
@@ -328,6 +330,7 @@ void EdgeServer::Stop(double grace_s) {
   }
   s.work.notify_all();
   if (s.worker.joinable()) s.worker.join();
+  s.final_stats = s.transport->stats();  // what transport_stats() reports once stopped
   s.transport.reset();
 }
 

@@ -153,13 +153,14 @@ Result<LoadgenReport> RunLoadgen(const LoadgenOptions& o, const std::atomic<bool
   std::vector<std::unique_ptr<net::RequestClient>> clients;
   for (int k = 0; k < o.clients; ++k) {
     if (o.mqtt) {
-      if (o.security) return Unsupported("sealed requests over MQTT are not built yet: use --insecure with --mqtt");
       net::MqttOptions mq;
       mq.model_hash = work->model_hash();
       mq.client_id = o.device_prefix + "-" + std::to_string(getpid()) + "-" + std::to_string(k);
       mq.retry_s = o.mqtt_retry_s;
       ES_ASSIGN_OR_RETURN(std::unique_ptr<net::RequestClient> c,
-                          net::CreateMqttClient(*o.mqtt, mq, link.channel.max_message_bytes));
+                          net::CreateMqttClient(*o.mqtt, mq, link.channel.max_message_bytes,
+                                                o.security ? &*o.security : nullptr));
+      if (o.security) ES_RETURN_IF_ERROR(c->Connect(net::DeadlineIn(10)));
       clients.push_back(std::move(c));
       continue;
     }
