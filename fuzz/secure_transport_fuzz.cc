@@ -7,7 +7,8 @@
 //    2 (which has none), with the session id patched in when asked, or
 //  * the device, or
 //  * as plaintext that the device seals genuinely and the server opens after
-//    one byte (chosen by the input) is flipped, or not.
+//    one byte (chosen by the input) is flipped, or not, or
+//  * (first byte >= 0xF0) to the MQTT one-shot openers of request and reply.
 // Properties: nothing crashes or grows without bound; the server delivers a
 // sealed envelope only if it is byte for byte one the device sealed (never a
 // flipped or outside one) and then its plaintext unchanged; a device never
@@ -80,6 +81,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const size_t n = std::min<size_t>(size - at - 3, size_t{data[at + 1]} | size_t{data[at + 2]} << 8);
     std::vector<uint8_t> e(data + at + 3, data + at + 3 + n);
     at += 3 + n;
+    if (how >= 0xF0) {  // MQTT one-shot: outside bytes open as no request and no reply
+      net::detail::OneShotKeys keys;
+      Require(!net::detail::OpenOneShot(world.server_side, e, &out, &keys).ok());
+      Require(!net::detail::OpenOneShotReply(keys, e, &out).ok());
+      continue;
+    }
     switch (how % 4) {
       case 0:
       case 1: {  // outside bytes at the server, from the peer with the session or another

@@ -111,12 +111,8 @@ struct EchoServer {
   explicit EchoServer(const net::ChannelOptions& channel, net::ServerLimits limits = {}) {
     auto t = net::ServerTransport::Create(channel, {"127.0.0.1", 0}, limits, [this](net::PeerId peer, Bytes m) {
       ++received;
-      auto d = wire::DecodeMessage(m);
-      if (!d.ok()) return;
-      wire::MessageHeader h = d->header;
-      h.type = wire::MessageType::kPong;
-      Bytes out(wire::EncodedMessageBytes(h, d->payload.size()));
-      if (wire::EncodeMessage(h, d->payload, out).ok()) transport->Reply(peer, std::move(out), h.request_id);
+      Bytes out = testing::PongFor(m);
+      if (!out.empty()) transport->Reply(peer, std::move(out), wire::DecodeMessage(out)->header.request_id);
     });
     EXPECT_TRUE(t.ok()) << t.status().message();
     if (t.ok()) transport = std::move(t).value();
