@@ -259,8 +259,16 @@ class DatagramServer final : public ServerTransport {
   }
 
   void ExpirePeers(Clock::time_point now) {
-    if (secure_)  // revoked devices: their sessions and partial messages go
-      for (PeerId revoked : secure_->Sweep()) peers_.erase(revoked);
+    if (secure_)  // revoked devices: their sessions, partial messages and replies go
+      for (PeerId revoked : secure_->Sweep()) {
+        auto it = peers_.find(revoked);
+        if (it == peers_.end()) continue;
+        for (size_t i = 0; i < it->second.replies.size(); ++i) {
+          --pending_;
+          CountFailedReply();
+        }
+        peers_.erase(it);
+      }
     const auto idle = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(limits_.idle_timeout_s));
     for (auto it = peers_.begin(); it != peers_.end();) {
       it->second.rx->Expire(NowUs(now));
