@@ -607,3 +607,64 @@ TEST(SecureOneShot, RequestsAndRepliesOpenOnlyWhenGenuine) {
 
 }  // namespace
 }  // namespace edgesplit
+
+namespace edgesplit {
+namespace {
+
+// TCP: a tampered sealed frame, or a large frame before the handshake, closes
+// that connection only (counted); another device's connection is served on.
+Bytes Framed(std::span<const uint8_t> e) {
+  Bytes f(4 + e.size());
+  for (int i = 0; i < 4; ++i) f[static_cast<size_t>(i)] = static_cast<uint8_t>(e.size() >> (8 * i));
+  std::copy(e.begin(), e.end(), f.begin() + 4);
+  return f;
+}
+std::optional<Bytes> ReadFramed(net::TcpStream& s) {
+  uint8_t n[4];
+  auto got = s.ReadExact(n, net::DeadlineIn(5));
+  if (!got.ok() || !*got) return std::nullopt;
+  Bytes e(uint32_t{n[0]} | uint32_t{n[1]} << 8 | uint32_t{n[2]} << 16 | uint32_t{n[3]} << 24);
+  got = s.ReadExact(e, net::DeadlineIn(5));
+  if (!got.ok() || !*got) return std::nullopt;
+  return e;
+}
+
+TEST(SecureTransport, TcpTamperedOrOversizedFramesCloseOnlyTheirConnection) {
+  SecureEcho server(Channel(net::TransportKind::kTcp));
+  ASSERT_TRUE(server.transport);
+  const net::Endpoint at = server.transport->local_endpoint();
+  auto good = net::CreateSecureClient(Channel(net::TransportKind::kTcp), at, DeviceSecurity());
+  ASSERT_TRUE(good.ok());
+  ExpectEcho(**good, 1, 5000);
+  // Before any handshake: a 1 MB length prefix is refused at once.
+  {
+    auto s = net::TcpStream::Connect(at, net::DeadlineIn(5));
+    ASSERT_TRUE(s.ok());
+    (void)(*s)->WriteAll(Framed(Bytes(1 << 20, 0xE5)), net::DeadlineIn(5));  // may fail once the server closed
+    EXPECT_FALSE(ReadFramed(**s).has_value());  // closed
+  }
+  // A handshaken connection whose sealed frame is tampered.
+  auto s = net::TcpStream::Connect(at, net::DeadlineIn(5));
+  ASSERT_TRUE(s.ok());
+  net::detail::ClientSession cs(DeviceSecurity());
+  ASSERT_TRUE((*s)->WriteAll(Framed(cs.Start()), net::DeadlineIn(5)).ok());
+  Bytes out;
+  while (!cs.established()) {
+    auto e = ReadFramed(**s);
+    ASSERT_TRUE(e.has_value());
+    auto ev = cs.OnEnvelope(*e, &out);
+    ASSERT_TRUE(ev.ok()) << ev.status().message();
+    if (*ev == net::detail::ClientSession::Event::kSend) ASSERT_TRUE((*s)->WriteAll(Framed(out), net::DeadlineIn(5)).ok());
+  }
+  Bytes sealed;
+  ASSERT_TRUE(cs.Seal(Ping(2, 100, 2), &sealed).ok());
+  sealed[40] ^= 0x10;
+  ASSERT_TRUE((*s)->WriteAll(Framed(sealed), net::DeadlineIn(5)).ok());
+  EXPECT_FALSE(ReadFramed(**s).has_value());  // closed, nothing delivered
+  EXPECT_EQ(server.delivered.load(), 1);
+  EXPECT_EQ(server.transport->stats().security_dropped, 2) << server.transport->stats().last_rejection;
+  ExpectEcho(**good, 3, 5000);
+}
+
+}  // namespace
+}  // namespace edgesplit
