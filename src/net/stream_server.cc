@@ -228,7 +228,7 @@ class StreamServer final : public ServerTransport {
     sweep_timer_.async_wait([this](const asio::error_code& ec) {
       if (ec) return;
       for (PeerId revoked : secure_->Sweep())
-        if (auto it = connections_.find(revoked); it != connections_.end()) Drop(it->second);
+        if (auto it = connections_.find(revoked); it != connections_.end()) Drop(ConnectionPtr(it->second));
       SweepLater();
     });
   }
@@ -310,8 +310,8 @@ class StreamServer final : public ServerTransport {
       CountFailedReply();
     }
     c->outbox.resize(c->writing && !c->outbox.empty() ? 1 : 0);
-    connections_.erase(c->id);
     if (secure_) secure_->Forget(c->id);
+    connections_.erase(c->id);  // may destroy *c when `c` refers to the map's own pointer
     connection_count_ = static_cast<int64_t>(connections_.size());
   }
 
