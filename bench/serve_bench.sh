@@ -25,7 +25,7 @@ json() { $py -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys
 start_server() {  # model max_batch queue_limit -> sets server_pid, addr
   local model=$1 mb=$2 ql=$3
   taskset -c 0 "$es" serve "$model" --link "$link" --cuts input --threads 1 --max-batch "$mb" --queue-limit "$ql" \
-    --id bench > "$out/ready" 2>"$out/serve.err" &
+    --id bench --insecure > "$out/ready" 2>"$out/serve.err" &
   server_pid=$!
   for _ in $(seq 600); do [[ -s "$out/ready" ]] && break; sleep 0.1; done
   [[ -s "$out/ready" ]] || { cat "$out/serve.err"; exit 1; }
@@ -35,7 +35,7 @@ stop_server() { kill -TERM "$server_pid"; wait "$server_pid" || true; }
 loadgen() {  # model clients requests [extra...] -> $out/lg.json
   local model=$1 c=$2 r=$3; shift 3
   taskset -c 1 "$es" loadgen "$model" --connect "$addr" --link "$link" --cuts input --clients "$c" --requests "$r" \
-    --precompute --threads 1 --timeout 120 --format json "$@" > "$out/lg.json"
+    --precompute --threads 1 --timeout 120 --format json --insecure "$@" > "$out/lg.json"
 }
 engine() {  # model batch -> images/s
   local model=$1 b=$2 extra=()

@@ -119,19 +119,30 @@ else
 fi
 
 banner "17. The edge server: one 'serve' process, 200 emulated devices at once over UDP (mixed cuts, batched), every result checked against local inference (REAL sockets and compute)"
-"$es" serve mobilenet_v2:alpha=0.35,res=96 --link udp --max-batch 8 --id edge-demo > "$out/serve.line" 2>"$out/serve.err" &
+# Secure links (docs/security.md): keys made by keygen, the devices enrolled, every datagram sealed.
+keys=$(mktemp -d)
+"$es" keygen -o "$keys/server" >/dev/null && "$es" keygen -o "$keys/sensor" >/dev/null
+echo "sensor $(cat "$keys/sensor.pub")" > "$keys/allow"
+"$es" serve mobilenet_v2:alpha=0.35,res=96 --link udp --max-batch 8 --id edge-demo --key "$keys/server" --allow "$keys/allow" \
+  > "$out/serve.line" 2>"$out/serve.err" &
 serve_pid=$!
 for _ in $(seq 100); do [[ -s "$out/serve.line" ]] && break; sleep 0.1; done
 cat "$out/serve.line"
 addr=$(sed -n 's/.*"listening":"\([^"]*\)".*/\1/p' "$out/serve.line")
-"$es" loadgen mobilenet_v2:alpha=0.35,res=96 --connect "$addr" --clients 200 --requests 10 --precompute --format table
+sealed=(--key "$keys/sensor" --server-key "$keys/server.pub")  # the 200 emulated devices share one enrolled identity
+"$es" loadgen mobilenet_v2:alpha=0.35,res=96 --connect "$addr" --clients 200 --requests 10 --precompute --format table "${sealed[@]}"
 echo "a device with a fixed split at block_6_project_BN:"
-"$es" device mobilenet_v2:alpha=0.35,res=96 --connect "$addr" --split block_6_project_BN --requests 3
+"$es" device mobilenet_v2:alpha=0.35,res=96 --connect "$addr" --split block_6_project_BN --requests 3 "${sealed[@]}"
+echo "a device whose key is not enrolled (exits 3):"
+"$es" keygen -o "$keys/stranger" >/dev/null
+"$es" device mobilenet_v2:alpha=0.35,res=96 --connect "$addr" --split block_6_project_BN --requests 1 \
+  --key "$keys/stranger" --server-key "$keys/server.pub" || echo "exit status $?"
 echo "the same cut tensor through cut-tensor codecs (docs/codecs.md): the server decodes, lossy results are checked against the decoded reference:"
-"$es" device mobilenet_v2:alpha=0.35,res=96 --connect "$addr" --split block_6_project_BN --codec int4+lz4 --requests 2
-"$es" loadgen mobilenet_v2:alpha=0.35,res=96 --connect "$addr" --codec fp16+zstd --clients 20 --requests 5 --precompute --format table
+"$es" device mobilenet_v2:alpha=0.35,res=96 --connect "$addr" --split block_6_project_BN --codec int4+lz4 --requests 2 "${sealed[@]}"
+"$es" loadgen mobilenet_v2:alpha=0.35,res=96 --connect "$addr" --codec fp16+zstd --clients 20 --requests 5 --precompute --format table "${sealed[@]}"
 kill -TERM "$serve_pid"; wait "$serve_pid" || true
 cat "$out/serve.err"
+rm -rf "$keys"
 
 banner "17b. Scale-out: 3 'serve --mqtt' replicas behind one mosquitto broker (shared subscription), one killed mid-run; devices retry, nothing is lost"
 if [[ -x /usr/sbin/mosquitto ]]; then
@@ -143,13 +154,13 @@ if [[ -x /usr/sbin/mosquitto ]]; then
   sleep 0.5
   replica_pids=()
   for r in r1 r2 r3; do
-    "$es" serve mobilenet_v2:alpha=0.35,res=96 --mqtt "127.0.0.1:$port" --id "$r" --threads 1 > "$out/$r.line" 2>/dev/null &
+    "$es" serve mobilenet_v2:alpha=0.35,res=96 --mqtt "127.0.0.1:$port" --id "$r" --threads 1 --insecure > "$out/$r.line" 2>/dev/null &
     replica_pids+=($!)
   done
   for r in r1 r2 r3; do for _ in $(seq 100); do [[ -s "$out/$r.line" ]] && break; sleep 0.1; done; cat "$out/$r.line"; done
   ( sleep 1.5; kill -KILL "${replica_pids[1]}"; echo "(killed replica r2)" ) &
   killer=$!
-  "$es" loadgen mobilenet_v2:alpha=0.35,res=96 --mqtt "127.0.0.1:$port" --clients 20 --requests 30 --request-rate 10 --mqtt-retry 0.5 --precompute --format table
+  "$es" loadgen mobilenet_v2:alpha=0.35,res=96 --mqtt "127.0.0.1:$port" --clients 20 --requests 30 --request-rate 10 --mqtt-retry 0.5 --precompute --format table --insecure
   wait "$killer"
   kill -TERM "${replica_pids[0]}" "${replica_pids[2]}" 2>/dev/null || true
   kill "$broker_pid" 2>/dev/null || true

@@ -32,7 +32,7 @@ export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1  # as scripts/build.sh
 # name:max_len:max_runs, in the order they run.
 targets=(onnx_import:65536:500000 profile:8192:180000 wire:16384:200000 trace:4096:750000 segment:65536:1000000
          net:256:8000000 dynamic_control:4096:2400000 delivery:16384:330000 serve:32768:23000 idx:65536:300000
-         codec:16384:300000 secure_link:2048:50000 report:65536:100000)
+         codec:16384:300000 secure_link:2048:50000 report:65536:100000 secure_transport:2048:20000)
 
 CXX=clang++-14 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DEDGESPLIT_FUZZ=ON -DEDGESPLIT_TESTS=OFF -DEDGESPLIT_BENCH=OFF >/dev/null

@@ -356,3 +356,38 @@ TEST_F(CryptoVsSodium, Ed25519) {
 
 }  // namespace
 }  // namespace edgesplit::crypto
+
+namespace edgesplit::crypto {
+namespace {
+
+// The Ed25519 -> X25519 maps (secure links over MQTT) equal libsodium's on
+// random key pairs, and the converted keys agree on a shared secret.
+TEST(CryptoEdToX, MatchesLibsodiumAndAgrees) {
+  ASSERT_GE(sodium_init(), 0);
+  Random r(31);
+  for (int i = 0; i < 200; ++i) {
+    const Ed25519KeyPair a = Ed25519FromSeed(r.Array<32>()), b = Ed25519FromSeed(r.Array<32>());
+    Bytes32 ax, bx;
+    ASSERT_TRUE(Ed25519PublicToX25519(a.public_key, &ax));
+    ASSERT_TRUE(Ed25519PublicToX25519(b.public_key, &bx));
+    uint8_t want_pk[32], want_sk[32];
+    ASSERT_EQ(crypto_sign_ed25519_pk_to_curve25519(want_pk, a.public_key.data()), 0);
+    ASSERT_EQ(crypto_sign_ed25519_sk_to_curve25519(want_sk, a.secret_key.data()), 0);
+    EXPECT_EQ(Bytes32(std::to_array(want_pk)), ax);
+    EXPECT_EQ(Bytes32(std::to_array(want_sk)), Ed25519SecretToX25519(a.secret_key));
+    Bytes32 s1, s2;
+    ASSERT_TRUE(X25519(Ed25519SecretToX25519(a.secret_key), bx, &s1));
+    ASSERT_TRUE(X25519(Ed25519SecretToX25519(b.secret_key), ax, &s2));
+    EXPECT_EQ(s1, s2);
+  }
+  Bytes32 one{};  // y = 1: the identity, no u
+  one[0] = 1;
+  Bytes32 out;
+  EXPECT_FALSE(Ed25519PublicToX25519(one, &out));
+  Bytes32 big;  // y = 2^255 - 1 (masked): not canonical
+  big.fill(0xff);
+  EXPECT_FALSE(Ed25519PublicToX25519(big, &out));
+}
+
+}  // namespace
+}  // namespace edgesplit::crypto

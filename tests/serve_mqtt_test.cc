@@ -9,6 +9,7 @@
 
 #include "../src/runtime/process.h"
 #include "edgesplit/net.h"
+#include "edgesplit/secure_transport.h"
 #include "edgesplit/serve.h"
 #include "test_util.h"
 
@@ -100,7 +101,7 @@ TEST(ServeMqtt, ThreeReplicasOneKilledMidRunLosesNothing) {
   std::vector<std::unique_ptr<runtime::detail::NodeProcess>> replicas;
   for (const char* id : {"r1", "r2", "r3"}) {
     auto p = runtime::detail::NodeProcess::Spawn(
-        EDGESPLIT_CLI_PATH, {"serve", kModel, "--mqtt", broker.endpoint().ToString(), "--id", id, "--threads", "1"});
+        EDGESPLIT_CLI_PATH, {"serve", kModel, "--mqtt", broker.endpoint().ToString(), "--id", id, "--threads", "1", "--insecure"});
     ASSERT_TRUE(p.ok()) << p.status().message();
     auto ready = (*p)->WaitListening(net::DeadlineIn(60));
     ASSERT_TRUE(ready.ok()) << ready.status().message();
@@ -128,6 +129,59 @@ TEST(ServeMqtt, ThreeReplicasOneKilledMidRunLosesNothing) {
   EXPECT_EQ(r->duplicated, 0);
   EXPECT_EQ(r->corrupted, 0);
   for (const char* id : {"r1", "r2", "r3"}) EXPECT_GT(r->per_server[id], 0) << id;
+}
+
+}  // namespace
+}  // namespace edgesplit
+
+namespace edgesplit {
+namespace {
+
+secure::Identity MqttIdentity(uint8_t seed) {
+  crypto::Bytes32 s{};
+  s.fill(seed);
+  const crypto::Ed25519KeyPair kp = crypto::Ed25519FromSeed(s);
+  return secure::Identity{kp.public_key, kp.secret_key};
+}
+
+// Sealed over MQTT (docs/security.md): two replicas share one server key, so
+// a device's requests open at whichever replica the broker picks, every result
+// checked; an unenrolled device is refused (loadgen: the refusal status).
+TEST(ServeMqtt, SealedRequestsOpenAtAnyReplicaOfTheGroup) {
+  REQUIRE_BROKER();
+  Broker broker;
+  ASSERT_TRUE(broker.Start().ok());
+  net::LinkSecurity server_security;
+  server_security.identity = MqttIdentity(1);
+  server_security.enrolled = std::make_shared<net::EnrolledKeys>(std::vector<crypto::Bytes32>{MqttIdentity(2).public_key});
+  std::vector<std::unique_ptr<runtime::EdgeServer>> replicas;
+  for (const char* id : {"sealed-a", "sealed-b"}) {
+    runtime::ServeOptions s;
+    s.model = kModel;
+    s.mqtt = broker.endpoint();
+    s.id = id;
+    s.security = server_security;
+    auto server = runtime::EdgeServer::Start(s);
+    ASSERT_TRUE(server.ok()) << server.status().message();
+    replicas.push_back(std::move(server).value());
+  }
+  runtime::LoadgenOptions l = MqttLoad(broker.endpoint(), 4, 10);
+  l.security = net::LinkSecurity{};
+  l.security->identity = MqttIdentity(2);
+  l.security->server_public = server_security.identity.public_key;
+  auto r = runtime::RunLoadgen(l);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->completed, 40) << (r->first_errors.empty() ? "" : r->first_errors[0]);
+  EXPECT_EQ(r->corrupted, 0);
+  EXPECT_GT(r->per_server["sealed-a"], 0);
+  EXPECT_GT(r->per_server["sealed-b"], 0);
+  l.security->identity = MqttIdentity(3);  // not enrolled
+  auto refused = runtime::RunLoadgen(l);
+  EXPECT_TRUE(net::IsRefusal(refused.status())) << refused.status().message();
+  EXPECT_EQ(net::RefusalReason(refused.status()), "device key is not enrolled");
+  int64_t dropped = 0;
+  for (auto& s : replicas) dropped += s->transport_stats().security_dropped;
+  EXPECT_GE(dropped, 1);
 }
 
 }  // namespace

@@ -112,12 +112,8 @@ struct EchoServer {
   explicit EchoServer(const net::ChannelOptions& channel, net::ServerLimits limits = {}) {
     auto t = net::ServerTransport::Create(channel, {"127.0.0.1", 0}, limits, [this](net::PeerId peer, Bytes m) {
       ++received;
-      auto d = wire::DecodeMessage(m);
-      if (!d.ok()) return;
-      wire::MessageHeader h = d->header;
-      h.type = wire::MessageType::kPong;
-      Bytes out(wire::EncodedMessageBytes(h, d->payload.size()));
-      if (wire::EncodeMessage(h, d->payload, out).ok()) transport->Reply(peer, std::move(out), h.request_id);
+      Bytes out = testing::PongFor(m);
+      if (!out.empty()) transport->Reply(peer, std::move(out), wire::DecodeMessage(out)->header.request_id);
     });
     EXPECT_TRUE(t.ok()) << t.status().message();
     if (t.ok()) transport = std::move(t).value();
@@ -488,12 +484,12 @@ TEST(EdgeServer, OnlyAnEmulatedServerObeysControlPings) {
 // stdout; `loadgen` verifies against it; SIGTERM ends it cleanly within 10 s.
 TEST(EdgeServerCli, ServeLoadgenAndGracefulShutdown) {
   auto p = runtime::detail::NodeProcess::Spawn(
-      EDGESPLIT_CLI_PATH, {"serve", kModel, "--listen", "127.0.0.1:0", "--link", "tcp", "--threads", "1", "--id", "cli-server"});
+      EDGESPLIT_CLI_PATH, {"serve", kModel, "--listen", "127.0.0.1:0", "--link", "tcp", "--threads", "1", "--id", "cli-server", "--insecure"});
   ASSERT_TRUE(p.ok()) << p.status().message();
   auto address = (*p)->WaitListening(net::DeadlineIn(60));
   ASSERT_TRUE(address.ok()) << address.status().message();
   const nlohmann::json j = testing::RunCliJson(std::string("loadgen ") + kModel + " --connect " + *address +
-                                               " --link tcp --clients 4 --requests 5 --format json");
+                                               " --link tcp --clients 4 --requests 5 --format json --insecure");
   EXPECT_EQ(j.value("sent", -1), 20);
   EXPECT_EQ(j.value("completed", -1), 20);
   EXPECT_EQ(j.value("lost", -1), 0);
@@ -528,7 +524,7 @@ TEST(EdgeServerNetns, DeviceAndServerInSeparateNamespacesGiveLocalResults) {
   } down{script};
   auto server = runtime::detail::NodeProcess::Spawn(
       "/usr/sbin/ip", {"netns", "exec", "es_a", EDGESPLIT_CLI_PATH, "serve", kModel, "--listen", "10.77.0.1:0", "--link",
-                       "udp", "--threads", "1", "--id", "ns-server"});
+                       "udp", "--threads", "1", "--id", "ns-server", "--insecure"});
   ASSERT_TRUE(server.ok()) << server.status().message();
   auto address = (*server)->WaitListening(net::DeadlineIn(60));
   ASSERT_TRUE(address.ok()) << address.status().message();
@@ -536,7 +532,7 @@ TEST(EdgeServerNetns, DeviceAndServerInSeparateNamespacesGiveLocalResults) {
   for (const char* split : {"input", "block_3_project_BN"}) {
     const std::string out = dir + "/device.json";
     const std::string cmd = std::string("ip netns exec es_b ") + EDGESPLIT_CLI_PATH + " device " + kModel + " --connect " +
-                            *address + " --split " + split + " --requests 3 --format json >" + out + " 2>" + dir + "/err";
+                            *address + " --split " + split + " --requests 3 --format json --insecure >" + out + " 2>" + dir + "/err";
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd << "\n" << testing::ReadFile(dir + "/err");
     const nlohmann::json j = nlohmann::json::parse(testing::ReadFile(out), nullptr, false);
     ASSERT_FALSE(j.is_discarded()) << testing::ReadFile(out);
@@ -556,7 +552,7 @@ namespace {
 // deadline: retransmission used to give up after a fixed number of rounds.
 TEST(EdgeServerCli, AServerPausedForSecondsStillAnswersWithinTheDeadline) {
   auto p = runtime::detail::NodeProcess::Spawn(EDGESPLIT_CLI_PATH,
-                                               {"serve", kModel, "--listen", "127.0.0.1:0", "--link", "udp", "--threads", "1"});
+                                               {"serve", kModel, "--listen", "127.0.0.1:0", "--link", "udp", "--threads", "1", "--insecure"});
   ASSERT_TRUE(p.ok()) << p.status().message();
   auto address = (*p)->WaitListening(net::DeadlineIn(60));
   ASSERT_TRUE(address.ok()) << address.status().message();

@@ -1,5 +1,7 @@
 #include "test_util.h"
 
+#include "edgesplit/wire.h"
+
 #include <gtest/gtest.h>
 
 #include <sys/wait.h>
@@ -111,6 +113,16 @@ nlohmann::json RunCliJson(const std::string& args) {
   nlohmann::json j = nlohmann::json::parse(out, nullptr, false);
   EXPECT_FALSE(j.is_discarded()) << args << " printed no JSON:\n" << out;
   return j;
+}
+
+std::vector<uint8_t> PongFor(const std::vector<uint8_t>& m) {
+  auto d = wire::DecodeMessage(m);
+  if (!d.ok()) return {};
+  wire::MessageHeader h = d->header;
+  h.type = wire::MessageType::kPong;
+  std::vector<uint8_t> out(wire::EncodedMessageBytes(h, d->payload.size()));
+  if (!wire::EncodeMessage(h, d->payload, out).ok()) return {};
+  return out;
 }
 
 }  // namespace edgesplit::testing

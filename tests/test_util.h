@@ -32,6 +32,9 @@ std::string ReadFile(const std::string& path);
 // shape, dtype and (for constants) bytes. Failures name the node.
 void ExpectSameNode(const Graph& ga, const Node& a, const Graph& gb, const Node& b);
 void WriteFile(const std::string& path, const std::string& bytes);
+// An echo server's answer to wire message `m`: a kPong with its id and
+// payload; empty when `m` does not decode.
+std::vector<uint8_t> PongFor(const std::vector<uint8_t>& m);
 
 }  // namespace edgesplit::testing
 

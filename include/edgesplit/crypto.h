@@ -77,6 +77,12 @@ bool AeadOpen(const Bytes32& key, std::span<const uint8_t, 12> nonce, std::span<
 // low-order peer point): the caller must refuse such a key exchange.
 bool X25519(const Bytes32& scalar, const Bytes32& point, Bytes32* out);
 Bytes32 X25519Base(const Bytes32& scalar);  // scalar * 9
+// An Ed25519 identity used for X25519 (RFC 7748 §4.1's birational map, as
+// libsodium's crypto_sign_ed25519_{pk,sk}_to_curve25519): u = (1 + y) / (1 - y);
+// false for a key whose y is not canonical or is 1 (no u). The secret scalar
+// is SHA-512(seed)[0..32] (X25519 clamps it).
+bool Ed25519PublicToX25519(const Bytes32& ed25519_public, Bytes32* x25519_public);
+Bytes32 Ed25519SecretToX25519(const Bytes64& ed25519_secret);
 
 // ---- Ed25519 (RFC 8032 §5.1) ----
 // The secret key is libsodium's 64-byte form: the 32-byte seed, then the public key.

@@ -58,6 +58,11 @@ struct ServerStats {
   int64_t peers = 0;           // senders (datagram) or connections (TCP) holding state now
   int64_t replies_failed = 0;  // replies abandoned (peer gone, timeout)
   int64_t frames_dropped = 0;  // reply frames the emulated medium lost (shaped links)
+  // Sealed transports (secure_transport.h); 0 on plain ones.
+  int64_t security_dropped = 0;         // envelopes refused (forged, tampered, replayed, unknown session, ...), in rejected too
+  int64_t handshakes = 0;               // handshakes started (new M1s answered)
+  int64_t handshakes_rate_limited = 0;  // M1s dropped by the per-source rate limit
+  int64_t refused = 0;                  // devices refused (not enrolled)
 };
 
 class ServerTransport {
@@ -110,6 +115,9 @@ class RequestClient {
   // Replies that arrived for a request already answered (or abandoned) and
   // were not handed to the caller (MQTT: a retried request served twice).
   virtual int64_t suppressed_duplicates() const { return 0; }
+  // Sealed clients (secure_transport.h): runs the handshake now, so a refusal
+  // shows before the first request; plain clients: nothing to do.
+  virtual Status Connect(Deadline /*deadline*/) { return Status::Ok(); }
 };
 
 // ---- Over an MQTT broker (libmosquitto) ---------------------------------------
@@ -123,12 +131,16 @@ struct MqttOptions {
   double retry_s = 2;           // device: publish again when no reply came within this (a replica died)
 };
 std::string MqttTopicPrefix(uint32_t model_hash);  // "edgesplit/0123abcd"
+struct LinkSecurity;  // secure_transport.h
+// With `security` every request and reply is sealed one-shot (docs/security.md:
+// any replica of the group opens any request; all replicas share the server key).
 // Connects, subscribes and returns once the broker acknowledged the
 // subscription (named in `subscription`), or fails within 10 s saying why.
 Result<std::unique_ptr<ServerTransport>> CreateMqttServer(const Endpoint& broker, const MqttOptions& options,
                                                           const ServerLimits& limits, ServerTransport::OnMessage on_message,
-                                                          std::string* subscription = nullptr);
+                                                          std::string* subscription = nullptr,
+                                                          const LinkSecurity* security = nullptr);
 Result<std::unique_ptr<RequestClient>> CreateMqttClient(const Endpoint& broker, const MqttOptions& options,
-                                                        uint32_t max_message_bytes);
+                                                        uint32_t max_message_bytes, const LinkSecurity* security = nullptr);
 
 }  // namespace edgesplit::net

@@ -36,6 +36,7 @@
 #include "edgesplit/graph.h"
 #include "edgesplit/net_server.h"
 #include "edgesplit/runtime.h"
+#include "edgesplit/secure_transport.h"
 #include "edgesplit/status.h"
 
 namespace edgesplit::runtime {
@@ -78,6 +79,9 @@ struct ServeOptions {
   std::string emulate;
   double load = 1;
   double reply_rate_bytes_per_s = 0;  // emulated: its replies' link rate at start (0: the profile's)
+  // Secure links (docs/security.md): sessions with enrolled devices, every
+  // frame sealed. Unset: plain frames (`--insecure`).
+  std::optional<net::LinkSecurity> security;
 };
 
 struct ServerCounters {
@@ -106,6 +110,8 @@ class EdgeServer {
   int64_t memory_bound_bytes() const;
   int64_t arena_bytes() const;  // all tails' arenas and scratch
   ServerCounters counters() const;
+  // Rejections, and the secure link's drops and handshakes (after Stop: as at Stop).
+  net::ServerStats transport_stats() const;
   // The listening line's JSON (`listening` and the fields above).
   std::string ReadyJson() const;
 
@@ -141,6 +147,9 @@ struct LoadgenOptions {
   // to every cut's dtype. With a lossy codec a result is checked against the
   // tail run locally on the reference decoder's output, not the whole model.
   std::string codec = "raw";
+  // Secure links: every client its own session, all under this one identity
+  // (the N emulated devices share one enrolled key). Unset: plain frames.
+  std::optional<net::LinkSecurity> security;
   // When set, incremented after every completed (verified) request: progress
   // another thread may watch.
   std::atomic<int64_t>* completed_counter = nullptr;
@@ -194,6 +203,7 @@ struct DeviceOptions {
   // that request the device's shaped link is re-made at this rate. Needs a
   // shaped link and a direct server (not MQTT).
   std::vector<std::pair<int, double>> rate_schedule;
+  std::optional<net::LinkSecurity> security;  // secure links; unset: plain frames
 };
 
 struct DeviceRequest {
@@ -253,8 +263,25 @@ class DeviceSession {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+// A refusal by the server (unenrolled or revoked key: net::IsRefusal) ends
+// the run with that error instead of finishing locally.
 Result<DeviceReport> RunDevice(const DeviceOptions& options);
 std::string DeviceJson(const DeviceReport& report);  // schema_version 1
+
+// ---- Secure links' key files (docs/security.md) ---------------------------------
+// `--key NAME`: the secret key file `keygen -o NAME` wrote.
+Result<secure::Identity> ReadIdentity(const std::string& key_path);
+// `--server-key SERVER.pub`.
+Result<crypto::Bytes32> ReadServerKey(const std::string& pub_path);
+// `--allow FILE`: one enrolled device per line, its NAME and then the whole
+// line of its .pub file; blank lines and lines starting with '#' are skipped.
+// Errors name the file, line and device.
+struct EnrolledDevice {
+  std::string name;
+  crypto::Bytes32 public_key{};
+};
+Result<std::vector<EnrolledDevice>> ReadAllowFile(const std::string& path);
+std::vector<crypto::Bytes32> EnrolledKeysOf(const std::vector<EnrolledDevice>& devices);
 
 Result<LoadgenReport> RunLoadgen(const LoadgenOptions& options, const std::atomic<bool>* stop = nullptr);
 std::string LoadgenJson(const LoadgenReport& report);  // the documented keys, schema_version 1

@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "link_args.h"
+#include "secure_args.h"
 #include "edgesplit/onednn.h"
 #include "edgesplit/dynamic_runtime.h"
 #include "edgesplit/serve.h"
@@ -18,6 +19,7 @@ namespace {
 
 struct DeviceArgs {
   LinkArgs net;
+  SecureArgs secure;
   std::string model, connect, mqtt, dtype = "f32", split, emulate, backend = "onednn", format = "table";
   std::string name = "device", rule = "strict", server_device = "edge-x86", codec = "raw", codec_table, codec_costs, rate_schedule;
   double max_accuracy_drop = std::numeric_limits<double>::quiet_NaN();
@@ -66,6 +68,7 @@ Status RunDeviceCommand(const DeviceArgs& a) {
       o.rate_schedule.emplace_back(row.request, row.rate_bytes_per_s);
     }
   }
+  ES_ASSIGN_OR_RETURN(o.security, SecurityFromArgs(a.secure, false, "device"));
   if (a.backend == "onednn") ES_RETURN_IF_ERROR(SetOneDnnThreads(a.threads));
   ES_ASSIGN_OR_RETURN(runtime::DeviceReport r, runtime::RunDevice(o));
   if (a.format == "json") {
@@ -110,7 +113,8 @@ Runner RegisterDevice(CLI::App& app) {
   app.add_option("--threads", a->threads, "oneDNN threads")->capture_default_str();
   app.add_option("--format", a->format, "table or json")->capture_default_str();
   AddLinkOptions(app, &a->net);
-  return [a] { return RunDeviceCommand(*a); };
+  AddSecureOptions(app, &a->secure, false);
+  return [a] { return ExitIfRefused(RunDeviceCommand(*a)); };
 }
 
 }  // namespace edgesplit::cli

@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "link_args.h"
+#include "secure_args.h"
 #include "edgesplit/onednn.h"
 #include "edgesplit/serve.h"
 
@@ -16,6 +17,7 @@ namespace {
 
 struct LoadgenArgs {
   LinkArgs net;
+  SecureArgs secure;
   std::string model, connect, mqtt, dtype = "f32", cuts = "strict", format = "json", backend = "onednn", codec = "raw";
   int clients = 1, requests = 1, threads = 1, inputs = 4;
   double request_rate = 0, deadline_ms = 0, timeout = 30, mqtt_retry = 2;
@@ -46,6 +48,7 @@ Status RunLoadgenCommand(const LoadgenArgs& a) {
   o.precompute = a.precompute;
   o.distinct_inputs = a.inputs;
   o.codec = a.codec;
+  ES_ASSIGN_OR_RETURN(o.security, SecurityFromArgs(a.secure, false, "loadgen"));  // all N clients: one identity
   if (a.backend == "onednn") ES_RETURN_IF_ERROR(SetOneDnnThreads(a.threads));
   ES_ASSIGN_OR_RETURN(runtime::LoadgenReport r, runtime::RunLoadgen(o));
   if (a.format == "json") {
@@ -90,7 +93,8 @@ Runner RegisterLoadgen(CLI::App& app) {
   app.add_option("--threads", a->threads, "oneDNN threads for the heads")->capture_default_str();
   app.add_option("--format", a->format, "json or table")->capture_default_str();
   AddLinkOptions(app, &a->net);
-  return [a] { return RunLoadgenCommand(*a); };
+  AddSecureOptions(app, &a->secure, false);
+  return [a] { return ExitIfRefused(RunLoadgenCommand(*a)); };
 }
 
 }  // namespace edgesplit::cli

@@ -12,17 +12,20 @@
 
 #include "commands.h"
 #include "link_args.h"
+#include "secure_args.h"
 #include "edgesplit/onednn.h"
 #include "edgesplit/serve.h"
 
 namespace edgesplit::cli {
 namespace {
 
-std::atomic<bool> g_stop{false};
+std::atomic<bool> g_stop{false}, g_reload{false};
 void OnStop(int) { g_stop = true; }
+void OnReload(int) { g_reload = true; }
 
 struct ServeArgs {
   LinkArgs net;
+  SecureArgs secure;
   std::string model, listen = "127.0.0.1:0", mqtt, cuts = "strict", dtype = "f32", id, backend = "onednn";
   std::string group = "edgesplit", emulate;
   double load = 1, rate = 0;
@@ -55,22 +58,43 @@ Status RunServe(const ServeArgs& a) {
   o.limits.max_peers = a.max_peers;
   o.limits.max_connections = a.max_connections;
   o.limits.idle_timeout_s = a.idle_timeout;
+  std::shared_ptr<net::EnrolledKeys> enrolled;
+  ES_ASSIGN_OR_RETURN(o.security, SecurityFromArgs(a.secure, true, "serve", &enrolled));
   if (a.backend == "onednn") ES_RETURN_IF_ERROR(SetOneDnnThreads(a.threads));
 
   struct sigaction sa{};
   sa.sa_handler = OnStop;
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
+  struct sigaction hup{};
+  hup.sa_handler = OnReload;  // re-read --allow: removed devices are revoked
+  sigaction(SIGHUP, &hup, nullptr);
   ES_ASSIGN_OR_RETURN(std::unique_ptr<runtime::EdgeServer> server, runtime::EdgeServer::Start(o));
   std::printf("%s\n", server->ReadyJson().c_str());
   std::fflush(stdout);
-  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  while (!g_stop) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (!g_reload.exchange(false) || !enrolled) continue;
+    auto devices = runtime::ReadAllowFile(a.secure.allow);
+    if (!devices.ok()) {  // a broken file keeps the enrolled set as it was
+      std::fprintf(stderr, "edgesplit serve: SIGHUP: %s (enrolment unchanged)\n", devices.status().message().c_str());
+      continue;
+    }
+    enrolled->Replace(runtime::EnrolledKeysOf(*devices));
+    std::fprintf(stderr, "edgesplit serve: SIGHUP: %zu devices enrolled from %s\n", devices->size(), a.secure.allow.c_str());
+  }
   std::fprintf(stderr, "edgesplit serve: stopping: finishing queued requests\n");
   server->Stop(8.0);
   const runtime::ServerCounters c = server->counters();
   std::fprintf(stderr, "edgesplit serve: %lld requests, %lld served, %lld busy, %lld errors, %lld pings\n",
                static_cast<long long>(c.received), static_cast<long long>(c.served), static_cast<long long>(c.busy),
                static_cast<long long>(c.errors), static_cast<long long>(c.pings));
+  if (o.security) {
+    const net::ServerStats s = server->transport_stats();
+    std::fprintf(stderr, "edgesplit serve: secure link: %lld handshakes, %lld rate-limited, %lld refused, %lld sealed frames dropped\n",
+                 static_cast<long long>(s.handshakes), static_cast<long long>(s.handshakes_rate_limited),
+                 static_cast<long long>(s.refused), static_cast<long long>(s.security_dropped));
+  }
   return Status::Ok();
 }
 
@@ -101,6 +125,7 @@ Runner RegisterServe(CLI::App& app) {
   app.add_option("--rate", a->rate, "With --emulate: its replies' link rate in bytes/s at start (0: the link profile's)")
       ->capture_default_str();
   AddLinkOptions(app, &a->net);
+  AddSecureOptions(app, &a->secure, true);
   return [a] { return RunServe(*a); };
 }
 

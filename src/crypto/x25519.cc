@@ -52,4 +52,31 @@ Bytes32 X25519Base(const Bytes32& scalar) {
   return out;
 }
 
+bool Ed25519PublicToX25519(const Bytes32& ed, Bytes32* out) {
+  using namespace internal;
+  uint8_t y_bytes[32];
+  for (int i = 0; i < 32; ++i) y_bytes[i] = ed[static_cast<size_t>(i)];
+  y_bytes[31] &= 0x7f;  // the sign of x does not change u
+  const Fe y = FeUnpack(y_bytes);
+  uint8_t canon[32] = {};
+  FePack(canon, y);
+  for (int i = 0; i < 32; ++i)
+    if (canon[i] != y_bytes[i]) return false;
+  const Fe one = FeFromInt(1);
+  const Fe den = FeSub(one, y);
+  if (FeIsZero(den)) return false;
+  FePack(out->data(), FeMul(FeAdd(one, y), FeInvert(den)));
+  return true;
+}
+
+Bytes32 Ed25519SecretToX25519(const Bytes64& secret) {
+  const Bytes64 h = Sha512(std::span<const uint8_t>(secret.data(), 32));
+  Bytes32 s;
+  for (size_t i = 0; i < 32; ++i) s[i] = h[i];
+  s[0] &= 248;
+  s[31] &= 127;
+  s[31] |= 64;
+  return s;
+}
+
 }  // namespace edgesplit::crypto

@@ -12,7 +12,9 @@
 
 #include "edgesplit/net_server.h"
 #include "edgesplit/wire.h"
+#include "edgesplit/secure_transport.h"
 #include "message_queue.h"
+#include "secure_session.h"
 #include "server_stats.h"
 
 namespace edgesplit::net {
@@ -54,11 +56,17 @@ struct PeerState {
 
 class DatagramServer final : public ServerTransport {
  public:
+  // `security`: sealed (options.datagram_bytes is then the inner size); null: plain.
   DatagramServer(const ChannelOptions& options, const ServerLimits& limits, std::unique_ptr<DatagramSocket> socket,
-                 OnMessage on_message)
+                 OnMessage on_message, const LinkSecurity* security = nullptr)
       : options_(options), limits_(limits), socket_(std::move(socket)), on_message_(std::move(on_message)),
         datagram_(wire::kMaxDatagramBytes), sack_(std::max<size_t>(static_cast<size_t>(options.datagram_bytes), 300)),
         frame_(static_cast<size_t>(options.datagram_bytes)) {
+    if (security) {
+      secure_ = std::make_unique<detail::ServerSessions>(*security, static_cast<size_t>(limits.max_peers), limits.idle_timeout_s);
+      opened_.reserve(wire::kMaxDatagramBytes);  // nothing grows per datagram
+      overhead_ = kSealedDatagramOverhead;
+    }
     self_ = socket_->local_endpoint();
     if (self_.host == "0.0.0.0") self_.host = "127.0.0.1";
     thread_ = std::thread([this] { Loop(); });
@@ -100,6 +108,27 @@ class DatagramServer final : public ServerTransport {
   void Reject(const std::string& why) { counters_.Reject(why); }
   void CountFailedReply() { counters_.FailedReply(); }
 
+  // Every datagram to a peer goes out here: sealed under its session when secure.
+  void Send(const Endpoint& to, PeerId peer, std::span<const uint8_t> d) {
+    if (!secure_) {
+      (void)socket_->SendTo(to, d);
+      return;
+    }
+    if (secure_->Seal(peer, d, &sealed_).ok()) (void)socket_->SendTo(to, sealed_);
+  }
+
+  // Opens a sealed envelope (answering handshakes); false when nothing is left for the reassembler.
+  bool Unseal(std::span<const uint8_t>* d, const Endpoint& from, PeerId id) {
+    const auto outcome = secure_->OnEnvelope(id, static_cast<uint32_t>(id >> 16), *d, &opened_);
+    if (!outcome.dropped.empty()) counters_.SecurityDrop("from " + from.ToString() + ": " + outcome.dropped);
+    if (outcome.action == detail::ServerSessions::Action::kReply) (void)socket_->SendTo(from, opened_);
+    if (outcome.action != detail::ServerSessions::Action::kDeliver)
+      counters_.Handshakes(secure_->handshakes(), secure_->rate_limited(), secure_->refused());
+    if (outcome.action != detail::ServerSessions::Action::kDeliver) return false;
+    *d = opened_;
+    return true;
+  }
+
   PeerState* FindOrCreatePeer(PeerId id, Clock::time_point now) {
     auto it = peers_.find(id);
     if (it != peers_.end()) return &it->second;
@@ -125,10 +154,11 @@ class DatagramServer final : public ServerTransport {
   }
 
   void OnDatagram(std::span<const uint8_t> d, const Endpoint& from, Clock::time_point now) {
-    auto kind = wire::PeekDatagramKind(d);
-    if (!kind.ok()) return Reject("from " + from.ToString() + ": " + kind.status().message());
     auto id = PeerOf(from);
     if (!id.ok()) return Reject(id.status().message());
+    if (secure_ && !Unseal(&d, from, *id)) return;
+    auto kind = wire::PeekDatagramKind(d);
+    if (!kind.ok()) return Reject("from " + from.ToString() + ": " + kind.status().message());
     if (*kind == wire::DatagramKind::kSack) {
       auto sack = wire::DecodeSack(d);
       if (!sack.ok()) return Reject("from " + from.ToString() + ": " + sack.status().message());
@@ -144,7 +174,7 @@ class DatagramServer final : public ServerTransport {
     if (!peer) return Reject("from " + from.ToString() + ": " + std::to_string(limits_.max_peers) + " senders already hold state");
     peer->last_active = now;
     const wire::ReceiveResult r = peer->rx->OnDatagram(d, NowUs(now), sack_);
-    if (r.reply_bytes > 0) (void)socket_->SendTo(from, std::span<const uint8_t>(sack_.data(), r.reply_bytes));
+    if (r.reply_bytes > 0) Send(from, *id, std::span<const uint8_t>(sack_.data(), r.reply_bytes));
     if (r.event == wire::ReceiveEvent::kRejected) Reject("from " + from.ToString() + ": " + r.status.message());
     if (r.event == wire::ReceiveEvent::kComplete) {
       const auto m = peer->rx->message();
@@ -205,7 +235,7 @@ class DatagramServer final : public ServerTransport {
               wake = std::min(wake, tx.pending_at);
               break;
             }
-            if (!tx.shaper.Drop()) (void)socket_->SendTo(to, tx.pending);
+            if (!tx.shaper.Drop()) Send(to, id, tx.pending);
             else counters_.DroppedFrame();
             tx.pending.clear();
           }
@@ -224,7 +254,7 @@ class DatagramServer final : public ServerTransport {
             break;
           }
           tx.pending.assign(frame_.begin(), frame_.begin() + static_cast<std::ptrdiff_t>(*due));
-          tx.pending_at = options_.shaper.enabled ? tx.shaper.Release(now, static_cast<int64_t>(*due)) : now;
+          tx.pending_at = options_.shaper.enabled ? tx.shaper.Release(now, static_cast<int64_t>(*due + overhead_)) : now;
         }
         if (finished) {
           it = peer.replies.erase(it);
@@ -238,6 +268,16 @@ class DatagramServer final : public ServerTransport {
   }
 
   void ExpirePeers(Clock::time_point now) {
+    if (secure_)  // revoked devices: their sessions, partial messages and replies go
+      for (PeerId revoked : secure_->Sweep()) {
+        auto it = peers_.find(revoked);
+        if (it == peers_.end()) continue;
+        for (size_t i = 0; i < it->second.replies.size(); ++i) {
+          --pending_;
+          CountFailedReply();
+        }
+        peers_.erase(it);
+      }
     const auto idle = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(limits_.idle_timeout_s));
     for (auto it = peers_.begin(); it != peers_.end();) {
       it->second.rx->Expire(NowUs(now));
@@ -273,6 +313,9 @@ class DatagramServer final : public ServerTransport {
   OnMessage on_message_;
   Endpoint self_;
   std::vector<uint8_t> datagram_, sack_, frame_;
+  std::unique_ptr<detail::ServerSessions> secure_;  // I/O thread only; null: plain
+  std::vector<uint8_t> opened_, sealed_;
+  size_t overhead_ = 0;  // link bytes sealing adds per datagram (the shaper charges them)
   std::unordered_map<PeerId, PeerState> peers_;  // I/O thread only
   std::atomic<size_t> peer_count_{0};
   std::mutex mutex_;  // outbox_
@@ -289,12 +332,19 @@ class DatagramServer final : public ServerTransport {
 Result<std::unique_ptr<ServerTransport>> CreateStreamServer(const ChannelOptions& options, const Endpoint& local,
                                                             const ServerLimits& limits, ServerTransport::OnMessage on_message);
 
-Result<std::unique_ptr<ServerTransport>> ServerTransport::Create(const ChannelOptions& options, const Endpoint& local,
-                                                                 const ServerLimits& limits, OnMessage on_message) {
+namespace {
+Status CheckLimits(const ServerLimits& limits) {
   if (limits.max_peers < 1 || limits.max_connections < 1)
     return InvalidArgument("a server needs room for at least one peer and one connection");
   if (!(limits.idle_timeout_s > 0) || !(limits.frame_timeout_s > 0) || !(limits.reply_timeout_s > 0))
     return InvalidArgument("server timeouts must be positive");
+  return Status::Ok();
+}
+}  // namespace
+
+Result<std::unique_ptr<ServerTransport>> ServerTransport::Create(const ChannelOptions& options, const Endpoint& local,
+                                                                 const ServerLimits& limits, OnMessage on_message) {
+  ES_RETURN_IF_ERROR(CheckLimits(limits));
   if (!IsDatagram(options.kind)) return CreateStreamServer(options, local, limits, std::move(on_message));
   if (options.datagram_bytes <= static_cast<int64_t>(wire::kFragmentHeaderBytes) ||
       options.datagram_bytes > static_cast<int64_t>(wire::kMaxDatagramBytes))
@@ -302,6 +352,32 @@ Result<std::unique_ptr<ServerTransport>> ServerTransport::Create(const ChannelOp
   ES_RETURN_IF_ERROR(PeerOf(local.host == "0.0.0.0" ? Endpoint{"127.0.0.1", 0} : local).status());
   ES_ASSIGN_OR_RETURN(std::unique_ptr<DatagramSocket> socket, DatagramSocket::Bind(local));
   return std::unique_ptr<ServerTransport>(new DatagramServer(options, limits, std::move(socket), std::move(on_message)));
+}
+
+Result<std::unique_ptr<ServerTransport>> CreateSecureStreamServer(const ChannelOptions& options, const Endpoint& local,
+                                                                  const ServerLimits& limits, const LinkSecurity& security,
+                                                                  ServerTransport::OnMessage on_message);
+
+Result<std::unique_ptr<ServerTransport>> CreateSecureServer(const ChannelOptions& options, const Endpoint& local,
+                                                            const ServerLimits& limits, const LinkSecurity& security,
+                                                            ServerTransport::OnMessage on_message) {
+  if (!security.enrolled) return InvalidArgument("a secure server needs its enrolled device keys (--allow FILE)");
+  ES_RETURN_IF_ERROR(CheckLimits(limits));
+  if (!IsDatagram(options.kind)) {
+    return CreateSecureStreamServer(options, local, limits, security, std::move(on_message));
+  }
+  // The wire datagrams inside are smaller by the envelope, so the sealed one still fits the link's frame.
+  ChannelOptions inner = options;
+  inner.datagram_bytes -= static_cast<int64_t>(kSealedDatagramOverhead);
+  if (inner.datagram_bytes <= static_cast<int64_t>(wire::kFragmentHeaderBytes) ||
+      options.datagram_bytes > static_cast<int64_t>(wire::kMaxDatagramBytes))
+    return InvalidArgument("datagram payload of " + std::to_string(options.datagram_bytes) +
+                           " bytes is out of range for sealed frames (" + std::to_string(kSealedDatagramOverhead) +
+                           " bytes of envelope)");
+  ES_RETURN_IF_ERROR(PeerOf(local.host == "0.0.0.0" ? Endpoint{"127.0.0.1", 0} : local).status());
+  ES_ASSIGN_OR_RETURN(std::unique_ptr<DatagramSocket> socket, DatagramSocket::Bind(local));
+  auto server = new DatagramServer(inner, limits, std::move(socket), std::move(on_message), &security);
+  return std::unique_ptr<ServerTransport>(server);
 }
 
 int64_t ServerTransport::MemoryBoundBytes(const ChannelOptions& options, const ServerLimits& limits) {

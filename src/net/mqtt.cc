@@ -16,11 +16,15 @@
 #include <optional>
 #include <condition_variable>
 #include <deque>
+#include <cstring>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include "edgesplit/net_server.h"
+#include "edgesplit/secure_transport.h"
 #include "edgesplit/wire.h"
+#include "secure_session.h"
 #include "server_stats.h"
 
 namespace edgesplit::net {
@@ -115,8 +119,10 @@ bool ValidTopicLevel(const std::string& s) {
 
 class MqttServer final : public ServerTransport {
  public:
-  MqttServer(const ServerLimits& limits, std::string prefix, OnMessage on_message)
-      : limits_(limits), prefix_(std::move(prefix)), on_message_(std::move(on_message)) {}
+  MqttServer(const ServerLimits& limits, std::string prefix, OnMessage on_message, const LinkSecurity* security)
+      : limits_(limits), prefix_(std::move(prefix)), on_message_(std::move(on_message)) {
+    if (security) security_ = *security;
+  }
   Status Open(const Endpoint& broker, const std::string& group, const std::string& client_id) {
     broker_ = broker;
     subscription_ = "$share/" + group + "/" + prefix_ + "/req/+";
@@ -127,16 +133,23 @@ class MqttServer final : public ServerTransport {
   Endpoint local_endpoint() const override { return broker_; }
   std::string subscription() const { return subscription_; }
 
-  void Reply(PeerId peer, std::vector<uint8_t> message, uint32_t) override {
+  void Reply(PeerId peer, std::vector<uint8_t> message, uint32_t request_id) override {
     std::string device;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       auto it = devices_.find(peer);
-      if (it == devices_.end()) {
+      auto key = reply_keys_.find({peer, request_id});
+      if (it == devices_.end() || (security_ && key == reply_keys_.end())) {
         counters_.FailedReply();
         return;
       }
       device = it->second;
+      if (security_) {  // sealed under the request's own reply key
+        std::vector<uint8_t> sealed;
+        (void)detail::SealOneShotReply(key->second, message, &sealed);
+        message = std::move(sealed);
+        reply_keys_.erase(key);
+      }
     }
     if (!connection_.Publish(prefix_ + "/reply/" + device, message).ok()) counters_.FailedReply();
   }
@@ -153,8 +166,35 @@ class MqttServer final : public ServerTransport {
     if (topic.compare(0, head.size(), head) != 0) return Reject("message on unexpected topic '" + topic + "'");
     const std::string device = topic.substr(head.size());
     if (!ValidTopicLevel(device)) return Reject("bad device name in topic '" + topic + "'");
-    if (payload.size() > limits_.max_message_bytes)
+    if (payload.size() > limits_.max_message_bytes + (security_ ? detail::kOneShotRequestOverhead : 0))
       return Reject("message of " + std::to_string(payload.size()) + " bytes from '" + device + "' exceeds the limit");
+    std::vector<uint8_t> opened;
+    detail::OneShotKeys keys;
+    if (security_) {
+      const Status s = detail::OpenOneShot(*security_, payload, &opened, &keys);
+      if (!s.ok()) {
+        counters_.SecurityDrop("from '" + device + "': " + s.message());
+        if (IsRefusal(s)) {
+          ++refused_;
+          counters_.Handshakes(0, 0, refused_);
+          (void)connection_.Publish(prefix_ + "/reply/" + device, detail::NoticeEnvelope(NoticeCode::kRefused, keys.tag, RefusalReason(s)));
+        }
+        return;
+      }
+      crypto::Bytes32 e;
+      std::memcpy(e.data(), payload.data() + 2, 32);
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!seen_.insert(e).second) {  // the same request again at this replica (replay or a retry)
+        counters_.SecurityDrop("from '" + device + "': sealed request replayed");
+        return;
+      }
+      seen_order_.push_back(e);
+      if (seen_order_.size() > 4096) {
+        seen_.erase(seen_order_.front());
+        seen_order_.pop_front();
+      }
+      payload = opened;
+    }
     wire::WireLimits wl;
     wl.max_payload_bytes = limits_.max_message_bytes;
     auto decoded = wire::DecodeMessage(payload, wl);
@@ -172,6 +212,10 @@ class MqttServer final : public ServerTransport {
         devices_[it->second] = device;
       }
       peer = it->second;
+      if (security_) {
+        if (reply_keys_.size() >= 4u * static_cast<size_t>(limits_.max_peers)) reply_keys_.erase(reply_keys_.begin());
+        reply_keys_[{peer, decoded->header.request_id}] = keys;
+      }
     }
     on_message_(peer, std::vector<uint8_t>(payload.begin(), payload.end()));
   }
@@ -185,14 +229,35 @@ class MqttServer final : public ServerTransport {
   std::map<PeerId, std::string> devices_;
   PeerId next_peer_ = 1;
   detail::ServerStatsCounter counters_;
+  std::optional<LinkSecurity> security_;
+  std::map<std::pair<PeerId, uint32_t>, detail::OneShotKeys> reply_keys_;  // sealed: per request awaiting its reply
+  std::set<crypto::Bytes32> seen_;  // sealed: the last 4096 requests' ephemerals (replay)
+  std::deque<crypto::Bytes32> seen_order_;
+  int64_t refused_ = 0;
   Connection connection_;  // last: destroyed (network thread stopped) first
 };
 
 class MqttClient final : public RequestClient {
  public:
-  MqttClient(const Endpoint& broker, std::string prefix, std::string device, double retry_s, uint32_t max_message_bytes)
+  MqttClient(const Endpoint& broker, std::string prefix, std::string device, double retry_s, uint32_t max_message_bytes,
+             const LinkSecurity* security)
       : broker_(broker), prefix_(std::move(prefix)), device_(std::move(device)), retry_s_(retry_s),
-        max_message_bytes_(max_message_bytes) {}
+        max_message_bytes_(max_message_bytes) {
+    if (security) security_ = *security;
+  }
+  // Sealed: a ping answered proves the enrolment (a refusal shows here).
+  Status Connect(Deadline deadline) override {
+    if (!security_) return Status::Ok();
+    wire::MessageHeader h;
+    h.type = wire::MessageType::kPing;
+    h.request_id = 0xFFFFFFF0u;
+    h.dtype = DType::kUInt8;
+    std::vector<uint8_t> m(wire::EncodedMessageBytes(h, 0));
+    ES_RETURN_IF_ERROR(wire::EncodeMessage(h, {}, m).status());
+    auto r = Call(m, h.request_id, deadline, nullptr);
+    if (r.ok() || IsRefusal(r.status())) return r.status();
+    return InvalidArgument("refused: no answer over MQTT to a sealed ping (" + r.status().message() + ")");
+  }
   Status Open() {
     return connection_.Open(device_, broker_, prefix_ + "/reply/" + device_,
                             [this](const std::string&, std::span<const uint8_t> p) { OnReply(p); }, DeadlineIn(10));
@@ -203,10 +268,16 @@ class MqttClient final : public RequestClient {
   Result<std::vector<uint8_t>> Call(std::span<const uint8_t> message, uint32_t request_id, Deadline deadline,
                                     CallReport* report) override {
     const auto t0 = Clock::now();
+    std::vector<uint8_t> sealed;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       waiting_ = request_id;
       reply_.reset();
+      refusal_.reset();
+      if (security_) {  // sealed once: a retry republishes the same bytes
+        ES_RETURN_IF_ERROR(detail::SealOneShot(*security_, message, &sealed, &keys_));
+        message = sealed;
+      }
     }
     const std::string topic = prefix_ + "/req/" + device_;
     for (int attempt = 0;; ++attempt) {
@@ -218,7 +289,11 @@ class MqttClient final : public RequestClient {
       }
       const Deadline retry = std::min(deadline, DeadlineIn(retry_s_));
       std::unique_lock<std::mutex> lock(mutex_);
-      if (changed_.wait_until(lock, retry, [&] { return reply_.has_value(); })) {
+      if (changed_.wait_until(lock, retry, [&] { return reply_.has_value() || refusal_.has_value(); })) {
+        if (refusal_) {
+          waiting_ = 0;
+          return *refusal_;
+        }
         std::vector<uint8_t> r = std::move(*reply_);
         reply_.reset();
         answered_ = request_id;
@@ -235,6 +310,19 @@ class MqttClient final : public RequestClient {
 
  private:
   void OnReply(std::span<const uint8_t> payload) {
+    std::vector<uint8_t> opened;
+    if (security_) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (waiting_ == 0) return;
+      const Status s = detail::OpenOneShotReply(keys_, payload, &opened);
+      if (IsRefusal(s)) {
+        refusal_ = s;
+        changed_.notify_all();
+        return;
+      }
+      if (!s.ok()) return;  // forged, or sealed for an earlier request
+      payload = opened;
+    }
     wire::WireLimits wl;
     wl.max_payload_bytes = max_message_bytes_;
     auto d = wire::DecodeMessage(payload, wl);
@@ -257,6 +345,9 @@ class MqttClient final : public RequestClient {
   std::condition_variable changed_;
   uint32_t waiting_ = 0, answered_ = 0;
   std::optional<std::vector<uint8_t>> reply_;
+  std::optional<Status> refusal_;
+  std::optional<LinkSecurity> security_;
+  detail::OneShotKeys keys_;  // the current request's
   std::atomic<int64_t> suppressed_{0};
   Connection connection_;  // last: destroyed (network thread stopped) first
 };
@@ -270,20 +361,24 @@ std::string MqttTopicPrefix(uint32_t model_hash) {
 }
 
 Result<std::unique_ptr<ServerTransport>> CreateMqttServer(const Endpoint& broker, const MqttOptions& o, const ServerLimits& limits,
-                                                          ServerTransport::OnMessage on_message, std::string* subscription) {
+                                                          ServerTransport::OnMessage on_message, std::string* subscription,
+                                                          const LinkSecurity* security) {
+  if (security && !security->enrolled) return InvalidArgument("a secure server needs its enrolled device keys (--allow FILE)");
   if (!ValidTopicLevel(o.group)) return InvalidArgument("MQTT group '" + o.group + "' must be one topic level (no / + #)");
   if (!ValidTopicLevel(o.client_id)) return InvalidArgument("MQTT client id '" + o.client_id + "' must be one topic level");
-  auto server = std::make_unique<MqttServer>(limits, MqttTopicPrefix(o.model_hash), std::move(on_message));
+  auto server = std::make_unique<MqttServer>(limits, MqttTopicPrefix(o.model_hash), std::move(on_message), security);
   ES_RETURN_IF_ERROR(server->Open(broker, o.group, o.client_id));
   if (subscription) *subscription = server->subscription();
   return std::unique_ptr<ServerTransport>(std::move(server));
 }
 
-Result<std::unique_ptr<RequestClient>> CreateMqttClient(const Endpoint& broker, const MqttOptions& o, uint32_t max_message_bytes) {
+Result<std::unique_ptr<RequestClient>> CreateMqttClient(const Endpoint& broker, const MqttOptions& o, uint32_t max_message_bytes,
+                                                        const LinkSecurity* security) {
   if (!ValidTopicLevel(o.client_id))
     return InvalidArgument("MQTT device name '" + o.client_id + "' must be one topic level (no / + #)");
   if (!(o.retry_s > 0)) return InvalidArgument("MQTT retry interval must be positive");
-  auto client = std::make_unique<MqttClient>(broker, MqttTopicPrefix(o.model_hash), o.client_id, o.retry_s, max_message_bytes);
+  auto client = std::make_unique<MqttClient>(broker, MqttTopicPrefix(o.model_hash), o.client_id, o.retry_s,
+                                             max_message_bytes + static_cast<uint32_t>(detail::kOneShotReplyOverhead), security);
   ES_RETURN_IF_ERROR(client->Open());
   return std::unique_ptr<RequestClient>(std::move(client));
 }

@@ -24,6 +24,18 @@ class ServerStatsCounter {
     std::lock_guard<std::mutex> lock(mutex_);
     ++stats_.frames_dropped;
   }
+  void SecurityDrop(const std::string& why) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++stats_.rejected;
+    ++stats_.security_dropped;
+    stats_.last_rejection = why;
+  }
+  void Handshakes(int64_t started, int64_t rate_limited, int64_t refused) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stats_.handshakes = started;
+    stats_.handshakes_rate_limited = rate_limited;
+    stats_.refused = refused;
+  }
   ServerStats Snapshot(int64_t peers) const {
     std::lock_guard<std::mutex> lock(mutex_);
     ServerStats s = stats_;

@@ -11,7 +11,9 @@
 
 #include "asio_wait.h"
 #include "edgesplit/net_server.h"
+#include "edgesplit/secure_transport.h"
 #include "edgesplit/wire.h"
+#include "secure_session.h"
 #include "server_stats.h"
 
 namespace edgesplit::net {
@@ -25,8 +27,14 @@ Clock::duration Seconds(double s) {
 
 class StreamServer final : public ServerTransport {
  public:
-  StreamServer(const ChannelOptions& options, const ServerLimits& limits, OnMessage on_message)
-      : options_(options), limits_(limits), on_message_(std::move(on_message)) {}
+  // `security`: every frame sealed after a handshake per connection; null: plain.
+  StreamServer(const ChannelOptions& options, const ServerLimits& limits, OnMessage on_message,
+               const LinkSecurity* security = nullptr)
+      : options_(options), limits_(limits), on_message_(std::move(on_message)) {
+    if (security)
+      secure_ = std::make_unique<detail::ServerSessions>(*security, static_cast<size_t>(limits.max_connections),
+                                                         limits.idle_timeout_s + limits.frame_timeout_s);
+  }
 
   Status Start(const Endpoint& local) {
     asio::error_code ec;
@@ -40,6 +48,7 @@ class StreamServer final : public ServerTransport {
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) return IoError("cannot listen on TCP " + local.ToString() + ": " + detail::ErrorText(ec));
     AcceptNext();
+    if (secure_) SweepLater();
     thread_ = std::thread([this] { io_.run(); });
     return Status::Ok();
   }
@@ -63,7 +72,7 @@ class StreamServer final : public ServerTransport {
     ++pending_;
     asio::post(io_, [this, peer, m = std::move(message)]() mutable {
       auto it = connections_.find(peer);
-      if (it == connections_.end() || !it->second->open) {
+      if (it == connections_.end() || !it->second->open || (secure_ && !SealFrame(peer, &m))) {
         --pending_;
         CountFailedReply();
         return;
@@ -79,13 +88,14 @@ class StreamServer final : public ServerTransport {
  private:
   struct Connection {
     PeerId id = 0;
+    uint32_t source = 0;  // IPv4 address (handshake rate limit)
     tcp::socket socket;
     asio::steady_timer timer;
     std::vector<uint8_t> in;  // bytes of the message being read
     size_t have = 0;
     size_t need = 0;  // whole message size once the fixed header is in (0 before)
     std::deque<std::vector<uint8_t>> outbox;
-    bool writing = false, open = true;
+    bool writing = false, open = true, closing = false;
     Connection(asio::io_context& io, tcp::socket s) : socket(std::move(s)), timer(io) {}
   };
   using ConnectionPtr = std::shared_ptr<Connection>;
@@ -107,6 +117,8 @@ class StreamServer final : public ServerTransport {
           socket.set_option(tcp::no_delay(true), ignored);
           auto c = std::make_shared<Connection>(io_, std::move(socket));
           c->id = next_id_++;
+          const auto remote = c->socket.remote_endpoint(ignored);
+          if (remote.address().is_v4()) c->source = remote.address().to_v4().to_uint();
           c->in.resize(wire::kMessageFixedHeaderBytes);
           connections_[c->id] = c;
           connection_count_ = static_cast<int64_t>(connections_.size());
@@ -144,8 +156,86 @@ class StreamServer final : public ServerTransport {
                               });
   }
 
+  // A sealed connection's frames: 4-byte length, envelope. Until its
+  // handshake is done only handshake-sized frames are taken.
+  bool ParseSealed(const ConnectionPtr& c) {
+    for (;;) {
+      if (c->need == 0) {
+        if (c->have < 4) return true;
+        const uint32_t size = uint32_t{c->in[0]} | uint32_t{c->in[1]} << 8 | uint32_t{c->in[2]} << 16 | uint32_t{c->in[3]} << 24;
+        const size_t limit = secure_->Established(c->id) ? limits_.max_message_bytes + kSealedDatagramOverhead
+                                                         : 2 + secure::kMaxHandshakeBytes;
+        if (size < 2 || size > limit) {
+          secure_drop(c, "frame of " + std::to_string(size) + " bytes (at most " + std::to_string(limit) + " now)");
+          return false;
+        }
+        c->need = 4 + size;
+        if (c->in.size() < c->need) c->in.resize(c->need);
+      }
+      if (c->have < c->need) return true;
+      const std::span<const uint8_t> envelope(c->in.data() + 4, c->need - 4);
+      const auto outcome = secure_->OnEnvelope(c->id, c->source, envelope, &opened_);
+      const size_t rest = c->have - c->need;
+      std::memmove(c->in.data(), c->in.data() + c->need, rest);
+      c->have = rest;
+      c->need = 0;
+      if (c->in.size() > (1u << 20) && c->have < 4) {
+        c->in.resize(4);  // give a large request's buffer back
+        c->in.shrink_to_fit();
+      }
+      if (c->in.size() < 4) c->in.resize(4);
+      counters_.Handshakes(secure_->handshakes(), secure_->rate_limited(), secure_->refused());
+      if (outcome.action == detail::ServerSessions::Action::kReply) {
+        ++pending_;
+        c->outbox.push_back(Framed(opened_));
+        if (!c->writing) WriteNext(c);
+      }
+      if (!outcome.dropped.empty()) {  // a stream cannot resynchronise after a bad frame
+        secure_drop(c, outcome.dropped);
+        return false;
+      }
+      if (outcome.action != detail::ServerSessions::Action::kDeliver) continue;
+      wire::WireLimits limits;
+      limits.max_payload_bytes = limits_.max_message_bytes;
+      if (auto decoded = wire::DecodeMessage(opened_, limits); !decoded.ok()) {
+        Reject("connection " + std::to_string(c->id) + ": " + decoded.status().message());
+        Drop(c);
+        return false;
+      }
+      on_message_(c->id, opened_);
+    }
+  }
+  void secure_drop(const ConnectionPtr& c, const std::string& why) {
+    counters_.SecurityDrop("connection " + std::to_string(c->id) + ": " + why);
+    if (c->outbox.empty()) return Drop(c);
+    // A refusal notice is queued: let it go out, then close.
+    c->closing = true;
+  }
+  static std::vector<uint8_t> Framed(std::span<const uint8_t> envelope) {
+    std::vector<uint8_t> f(4 + envelope.size());
+    const uint32_t n = static_cast<uint32_t>(envelope.size());
+    for (int i = 0; i < 4; ++i) f[static_cast<size_t>(i)] = static_cast<uint8_t>(n >> (8 * i));
+    std::copy(envelope.begin(), envelope.end(), f.begin() + 4);
+    return f;
+  }
+  bool SealFrame(PeerId peer, std::vector<uint8_t>* m) {
+    if (!secure_->Seal(peer, *m, &sealed_).ok()) return false;
+    *m = Framed(sealed_);
+    return true;
+  }
+  void SweepLater() {
+    sweep_timer_.expires_after(std::chrono::milliseconds(100));
+    sweep_timer_.async_wait([this](const asio::error_code& ec) {
+      if (ec) return;
+      for (PeerId revoked : secure_->Sweep())
+        if (auto it = connections_.find(revoked); it != connections_.end()) Drop(ConnectionPtr(it->second));
+      SweepLater();
+    });
+  }
+
   // Hands every complete message on; false when the connection was dropped.
   bool Parse(const ConnectionPtr& c) {
+    if (secure_) return ParseSealed(c);
     wire::WireLimits limits;
     limits.max_payload_bytes = limits_.max_message_bytes;
     for (;;) {
@@ -196,6 +286,11 @@ class StreamServer final : public ServerTransport {
         Drop(c);
         return;
       }
+      if (c->closing && c->outbox.empty()) {
+        c->writing = false;
+        Drop(c);
+        return;
+      }
       WriteNext(c);
     });
   }
@@ -215,7 +310,8 @@ class StreamServer final : public ServerTransport {
       CountFailedReply();
     }
     c->outbox.resize(c->writing && !c->outbox.empty() ? 1 : 0);
-    connections_.erase(c->id);
+    if (secure_) secure_->Forget(c->id);
+    connections_.erase(c->id);  // may destroy *c when `c` refers to the map's own pointer
     connection_count_ = static_cast<int64_t>(connections_.size());
   }
 
@@ -229,6 +325,9 @@ class StreamServer final : public ServerTransport {
   std::atomic<int64_t> connection_count_{0};
   std::atomic<int64_t> pending_{0};
   detail::ServerStatsCounter counters_;
+  std::unique_ptr<detail::ServerSessions> secure_;  // I/O thread only; null: plain
+  std::vector<uint8_t> opened_, sealed_;
+  asio::steady_timer sweep_timer_{io_};
   std::thread thread_;
 };
 
@@ -237,6 +336,14 @@ class StreamServer final : public ServerTransport {
 Result<std::unique_ptr<ServerTransport>> CreateStreamServer(const ChannelOptions& options, const Endpoint& local,
                                                             const ServerLimits& limits, ServerTransport::OnMessage on_message) {
   auto server = std::make_unique<StreamServer>(options, limits, std::move(on_message));
+  ES_RETURN_IF_ERROR(server->Start(local));
+  return std::unique_ptr<ServerTransport>(std::move(server));
+}
+
+Result<std::unique_ptr<ServerTransport>> CreateSecureStreamServer(const ChannelOptions& options, const Endpoint& local,
+                                                                  const ServerLimits& limits, const LinkSecurity& security,
+                                                                  ServerTransport::OnMessage on_message) {
+  auto server = std::make_unique<StreamServer>(options, limits, std::move(on_message), &security);
   ES_RETURN_IF_ERROR(server->Start(local));
   return std::unique_ptr<ServerTransport>(std::move(server));
 }

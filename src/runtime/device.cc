@@ -14,6 +14,7 @@
 #include "edgesplit/analysis.h"
 #include "edgesplit/dynamic.h"
 #include "edgesplit/dynamic_runtime.h"
+#include "edgesplit/secure_transport.h"
 #include "edgesplit/serve.h"
 #include "edgesplit/wire.h"
 #include "cut_codec.h"
@@ -74,6 +75,7 @@ struct DeviceSession::Impl {
   std::atomic<uint32_t> next_id{1};
   Probe probe;
   std::string last_failure;
+  Status refused;  // a probe the server refused (revoked key): the session ends
   std::vector<uint8_t> input, message, payload;
 
   ~Impl() { FinishProbe(true); }
@@ -89,12 +91,15 @@ struct DeviceSession::Impl {
       net::MqttOptions mq;
       mq.model_hash = hash;
       mq.client_id = o.name;
-      ES_ASSIGN_OR_RETURN(client, net::CreateMqttClient(*o.mqtt, mq, channel.max_message_bytes));
+      ES_ASSIGN_OR_RETURN(client, net::CreateMqttClient(*o.mqtt, mq, channel.max_message_bytes, o.security ? &*o.security : nullptr));
       return Status::Ok();  // probes share the one topic pair
     }
-    ES_ASSIGN_OR_RETURN(client, net::RequestClient::Create(channel, o.server));
+    auto make = [&]() { return o.security ? net::CreateSecureClient(channel, o.server, *o.security) : net::RequestClient::Create(channel, o.server); };
+    ES_ASSIGN_OR_RETURN(client, make());
+    if (o.security) ES_RETURN_IF_ERROR(client->Connect(net::DeadlineIn(10)));  // a refusal shows now, within 10 s
     if (controller) {
-      ES_ASSIGN_OR_RETURN(probe_client, net::RequestClient::Create(channel, o.server));
+      ES_ASSIGN_OR_RETURN(probe_client, make());
+      if (o.security) ES_RETURN_IF_ERROR(probe_client->Connect(net::DeadlineIn(10)));
     }
     return Status::Ok();
   }
@@ -262,6 +267,7 @@ void DeviceSession::Impl::FinishProbe(bool wait) {
   if (probe.thread.joinable()) probe.thread.join();
   probe.pending = false;
   if (!controller) return;
+  if (net::IsRefusal(probe.status)) refused = probe.status;
   if (probe.status.ok()) {
     ServerReport sr;
     sr.load = probe.load;
@@ -299,6 +305,7 @@ Result<DeviceRequest> DeviceSession::Impl::Next(int index) {
   double tail_s = 0;
   if (controller) {
     FinishProbe(false);
+    if (!refused.ok()) return refused;
     const Decision d = controller->Decide(Now());
     q.rate_estimate_bytes_per_s = controller->rate_estimate();
     q.load_estimate = controller->load_estimate();
@@ -330,6 +337,7 @@ Result<DeviceRequest> DeviceSession::Impl::Next(int index) {
   bool local = cut == last;
   if (!local) {
     FinishProbe(true);  // the link carries one thing at a time
+    if (!refused.ok()) return refused;
     const Tensor& t = cut == 0 ? whole->input_tensor() : heads[cut].executor->output_tensor();
     ES_ASSIGN_OR_RETURN(wire::MessageHeader h, TensorHeader(wire::MessageType::kTensorRequest, t));
     h.request_id = next_id++;
@@ -352,6 +360,7 @@ Result<DeviceRequest> DeviceSession::Impl::Next(int index) {
     const Clock::time_point ts = Clock::now();
     auto reply = client->Call(message, h.request_id, net::DeadlineIn(wait_s), &cr);
     q.exchange_s = net::SecondsSince(ts) / scale;
+    if (net::IsRefusal(reply.status())) return reply.status();  // revoked: the run ends
     auto d = reply.ok() ? wire::DecodeMessage(*reply) : Result<wire::DecodedMessage>(reply.status());
     if (d.ok() && d->header.type == wire::MessageType::kTensorResult) {
       q.outcome = "server";

@@ -39,7 +39,7 @@ struct DynamicChain::State {
                                      "--link", o.link.link, "--shape", "on", "--time-scale", std::to_string(o.link.time_scale),
                                      "--emulate", o.policy.server_device, "--load", std::to_string(load),
                                      "--rate", std::to_string(rate), "--max-batch", "1", "--listen", server_address,
-                                     "--id", "dynamic-server"};
+                                     "--id", "dynamic-server", "--insecure"};  // a loopback lab run (docs/dynamic.md)
     if (o.link.loss >= 0) args.insert(args.end(), {"--loss", std::to_string(o.link.loss)});
     if (!o.link.profiles_dir.empty()) args.insert(args.end(), {"--profiles", o.link.profiles_dir});
     ES_ASSIGN_OR_RETURN(server, NodeProcess::Spawn(o.node_binary, args));

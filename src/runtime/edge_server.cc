@@ -51,6 +51,7 @@ struct EdgeServer::Impl {
   std::vector<double> tail_predicted_s;
   std::atomic<double> load{1};
   double unit = 1;
+  net::ServerStats final_stats;
   std::unique_ptr<TailSet> tails;
   std::unique_ptr<net::ServerTransport> transport;
   int64_t memory_bound = 0;
@@ -305,10 +306,15 @@ Result<std::unique_ptr<EdgeServer>> EdgeServer::Start(const ServeOptions& o) {
     mq.group = o.mqtt_group;
     mq.client_id = impl->id;
     std::string subscription;
-    ES_ASSIGN_OR_RETURN(impl->transport, net::CreateMqttServer(*o.mqtt, mq, limits, admit, &subscription));
+    ES_ASSIGN_OR_RETURN(impl->transport, net::CreateMqttServer(*o.mqtt, mq, limits, admit, &subscription,
+                                                               o.security ? &*o.security : nullptr));
     impl->listening = "mqtt://" + o.mqtt->ToString() + "/" + subscription;
   } else {
-    ES_ASSIGN_OR_RETURN(impl->transport, net::ServerTransport::Create(link.channel, o.listen, limits, admit));
+    if (o.security) {
+      ES_ASSIGN_OR_RETURN(impl->transport, net::CreateSecureServer(link.channel, o.listen, limits, *o.security, admit));
+    } else {
+      ES_ASSIGN_OR_RETURN(impl->transport, net::ServerTransport::Create(link.channel, o.listen, limits, admit));
+    }
     impl->listening = impl->transport->local_endpoint().ToString();
   }
   if (impl->emulated && o.reply_rate_bytes_per_s > 0) impl->SetReplyRate(o.reply_rate_bytes_per_s);
@@ -326,6 +332,10 @@ uint32_t EdgeServer::model_hash() const { return impl_->tails->model_hash(); }
 const std::vector<int>& EdgeServer::cuts() const { return impl_->tails->cuts(); }
 int64_t EdgeServer::memory_bound_bytes() const { return impl_->memory_bound; }
 int64_t EdgeServer::arena_bytes() const { return impl_->tails->arena_bytes(); }
+
+net::ServerStats EdgeServer::transport_stats() const {
+  return impl_->transport ? impl_->transport->stats() : impl_->final_stats;
+}
 
 ServerCounters EdgeServer::counters() const {
   std::lock_guard<std::mutex> lock(impl_->mutex);
@@ -345,6 +355,7 @@ std::string EdgeServer::ReadyJson() const {
   j["memory_bound_bytes"] = memory_bound_bytes();
   j["arena_bytes"] = arena_bytes();
   if (impl_->emulated) j["emulated"] = impl_->emulated->name;
+  j["sealed"] = impl_->options.security.has_value();
   return j.dump();
 }
 
@@ -374,6 +385,7 @@ void EdgeServer::Stop(double grace_s) {
   }
   s.work.notify_all();
   if (s.worker.joinable()) s.worker.join();
+  s.final_stats = s.transport->stats();  // what transport_stats() reports once stopped
   s.transport.reset();
 }
 

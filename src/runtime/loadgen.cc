@@ -195,11 +195,17 @@ Result<LoadgenReport> RunLoadgen(const LoadgenOptions& o, const std::atomic<bool
       mq.client_id = o.device_prefix + "-" + std::to_string(getpid()) + "-" + std::to_string(k);
       mq.retry_s = o.mqtt_retry_s;
       ES_ASSIGN_OR_RETURN(std::unique_ptr<net::RequestClient> c,
-                          net::CreateMqttClient(*o.mqtt, mq, link.channel.max_message_bytes));
+                          net::CreateMqttClient(*o.mqtt, mq, link.channel.max_message_bytes,
+                                                o.security ? &*o.security : nullptr));
+      if (o.security) ES_RETURN_IF_ERROR(c->Connect(net::DeadlineIn(10)));
       clients.push_back(std::move(c));
       continue;
     }
-    ES_ASSIGN_OR_RETURN(std::unique_ptr<net::RequestClient> c, net::RequestClient::Create(link.channel, o.server));
+    ES_ASSIGN_OR_RETURN(std::unique_ptr<net::RequestClient> c,
+                        o.security ? net::CreateSecureClient(link.channel, o.server, *o.security)
+                                   : net::RequestClient::Create(link.channel, o.server));
+    // Each client's own session, made before the clock starts; a refusal ends the run within 10 s.
+    if (o.security) ES_RETURN_IF_ERROR(c->Connect(net::DeadlineIn(10)));
     clients.push_back(std::move(c));
   }
   const uint32_t deadline_us = static_cast<uint32_t>(o.deadline_s * 1e6);
