@@ -8,7 +8,11 @@
 #        ORT_VERSION (1.30), ORT_DIR (BUILD_DIR/ort_bench: the scratch folder),
 #        PROFILE (unset; 1: after the rounds, one per-op profile of each engine
 #        per model and thread count, ONNX Runtime's from enableProfiling,
-#        written to ORT_DIR/profile_*.json, and the op types' totals printed)
+#        written to ORT_DIR/profile_*.json, and the op types' totals printed),
+#        RT (unset; 1: both engines run under `chrt -f 10`, real-time
+#        priority: on a machine loaded by other users' work this approximates a
+#        quiet one for both engines alike; needs CAP_SYS_NICE; say so when
+#        reporting figures taken with it)
 #
 # ONNX Runtime is a benchmark peer, never a build or test dependency: the
 # script installs the npm package onnxruntime-node (its CPU library ships in
@@ -43,6 +47,11 @@ python=/usr/bin/python3  # Debian's, with python3-torch
 cli=$build/edgesplit
 cache=$build/torch_bench  # shared with torch_vs_edgesplit.sh: the same exported files
 results=$ort_dir/results_$dtype.jsonl
+prio=()
+if [[ -n ${RT:-} ]]; then
+  prio=(chrt -f 10)
+  "${prio[@]}" true || { echo "ort_vs_edgesplit: RT=1 needs chrt and CAP_SYS_NICE" >&2; exit 1; }
+fi
 
 [[ -x $cli ]] || { echo "ort_vs_edgesplit: $cli not built (cmake --build $build --target edgesplit)" >&2; exit 1; }
 command -v node >/dev/null && command -v npm >/dev/null ||
@@ -70,15 +79,15 @@ done
 file_of() { if [[ $dtype == int8 ]]; then echo "$cache/${1}_int8.onnx"; else echo "$cache/$1.onnx"; fi; }
 
 edgesplit_ms() {  # model threads
-  "$cli" bench-engine "$(file_of "$1")" --backend onednn --threads "$2" --repeat "$repeat" --format json |
+  "${prio[@]}" "$cli" bench-engine "$(file_of "$1")" --backend onednn --threads "$2" --repeat "$repeat" --format json |
     "$python" -c 'import json,sys; d=json.load(sys.stdin); print(d["median_ms"], d["min_ms"], d.get("openmp_wait", "?"))'
 }
 ort_ms() {  # model threads
-  node "$root/bench/ort_time.js" "$(file_of "$1")" --threads "$2" --repeat "$repeat" |
+  "${prio[@]}" node "$root/bench/ort_time.js" "$(file_of "$1")" --threads "$2" --repeat "$repeat" |
     "$python" -c 'import json,sys; d=json.load(sys.stdin); print(d["median_ms"], d["min_ms"])'
 }
 
-echo "ort_vs_edgesplit: $dtype, threads {$threads_list}, $rounds rounds of $repeat runs; $(uptime)"
+echo "ort_vs_edgesplit: $dtype, threads {$threads_list}, $rounds rounds of $repeat runs${RT:+, both engines under chrt -f 10}; $(uptime)"
 : > "$results"
 for ((r = 1; r <= rounds; ++r)); do
   for m in $models; do
@@ -130,9 +139,9 @@ EOF
 if [[ -n ${PROFILE:-} ]]; then
   for m in $models; do
     for t in $threads_list; do
-      node "$root/bench/ort_time.js" "$(file_of "$m")" --threads "$t" --repeat "$repeat" \
+      "${prio[@]}" node "$root/bench/ort_time.js" "$(file_of "$m")" --threads "$t" --repeat "$repeat" \
         --profile "$ort_dir/profile_ort_${m}_${dtype}_t$t.json" >/dev/null
-      "$cli" bench-engine "$(file_of "$m")" --backend onednn --threads "$t" --repeat "$repeat" --format json \
+      "${prio[@]}" "$cli" bench-engine "$(file_of "$m")" --backend onednn --threads "$t" --repeat "$repeat" --format json \
         > "$ort_dir/profile_edgesplit_${m}_${dtype}_t$t.json"
       "$python" - "$ort_dir" "$m" "$dtype" "$t" <<'EOF'
 import collections, json, sys

@@ -4,6 +4,7 @@
 // thread cap and registration.
 #include <gtest/gtest.h>
 #include <omp.h>
+#include <sched.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -187,7 +188,7 @@ TEST(OneDnnTest, FallbackNodesBetweenNativeOnes) {
 // itself with the wait policy set. libgomp reports its spin count (the first
 // process shows its default, 300000; the re-executed one reports last):
 // bench-engine and infer spin a bounded time then sleep when the machine is
-// quiet (else passive), every other command (the runtime's node processes
+// quiet or the process real-time scheduled (else passive), every other command (the runtime's node processes
 // among them) sleeps at once (passive: 0).
 std::string CliSpinCount(const char* args) {
   EXPECT_EQ(unsetenv("OMP_WAIT_POLICY"), 0);
@@ -214,6 +215,21 @@ TEST(OneDnnTest, CliSpinsBoundedOnlyForEngineCommands) {
   }
   EXPECT_EQ(CliSpinCount("run --help"), "0");
   EXPECT_EQ(CliSpinCount("profile --help"), "0");
+}
+
+// A real-time scheduled process (e.g. under `chrt -f`) cannot be preempted by
+// ordinary tasks, so bench-engine spins whatever the load (the quiet test is
+// skipped). Setting SCHED_FIFO needs privileges: skipped without them.
+TEST(OneDnnTest, CliSpinsWhenRealTimeScheduled) {
+  sched_param rt{};
+  rt.sched_priority = 1;
+  if (sched_setscheduler(0, SCHED_FIFO, &rt) != 0) GTEST_SKIP() << "cannot set SCHED_FIFO here";
+  const std::string spin = CliSpinCount("bench-engine --help");
+  const std::string passive = CliSpinCount("run --help");
+  sched_param normal{};
+  ASSERT_EQ(sched_setscheduler(0, SCHED_OTHER, &normal), 0);
+  EXPECT_EQ(spin, "100000");
+  EXPECT_EQ(passive, "0") << "only the engine commands spin";
 }
 
 // An explicit OMP_WAIT_POLICY is the user's: the CLI keeps it (no re-exec).
