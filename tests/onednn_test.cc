@@ -278,6 +278,28 @@ TEST(OneDnnTest, SmallNodesRunOnTheCallingThread) {
   ASSERT_TRUE(SetOneDnnThreads(0).ok());
 }
 
+// Dense 3x3 stride-1 f32 convs run as oneDNN's Winograd on AVX-512 (on
+// blocked copies in scratch), every other conv as a direct one; the zoo
+// tolerance and every-cut tests above cover its numerics and split equality.
+TEST(OneDnnTest, Dense3x3ConvsRunAsWinogradOnAvx512) {
+  Graph g = Load("resnet18:res=64");
+  int winograd = 0;
+  for (int i = 0; i < static_cast<int>(g.nodes.size()); ++i) {
+    const Node& node = g.nodes[i];
+    if (node.op != OpType::kConv) continue;
+    PreparedKernel k;
+    ASSERT_TRUE(OneDnnBackend().Prepare(g, i, &k).ok());
+    const std::string impl = OneDnnImplementation(k);
+    const bool dense_3x3 = node.GetInts("kernel_shape") == std::vector<int64_t>{3, 3} && node.GetInt("group", 1) == 1 &&
+                           node.GetInts("strides") == std::vector<int64_t>{1, 1};
+    const bool wino = impl.find("wino") != std::string::npos;
+    winograd += wino;
+    if (!dense_3x3) { EXPECT_FALSE(wino) << node.name << ": " << impl; }
+    if (wino) { EXPECT_GT(k.scratch_bytes, 0) << "the blocked copies live in scratch"; }
+  }
+  if (__builtin_cpu_supports("avx512f")) { EXPECT_GT(winograd, 0) << "no conv ran as Winograd"; }
+}
+
 TEST(OneDnnTest, ThreadCap) {
   const int before = OneDnnThreads();
   EXPECT_GE(before, 1);

@@ -68,6 +68,14 @@ struct BandPlan {
   std::vector<Slot> slots;  // one per thread
 };
 
+// A reorder run before or after the primitive (a Winograd conv works on
+// blocked copies of its input and output in scratch; primitives.cc).
+struct ReorderStep {
+  dnnl::primitive primitive;
+  dnnl::memory from, to;
+  EvalArg from_at, to_at;  // where their data is at Eval (`slot` unused)
+};
+
 // One prepared oneDNN primitive with its memory objects.
 struct PrimitiveState {
   dnnl::primitive primitive;
@@ -80,6 +88,7 @@ struct PrimitiveState {
   // int32 accumulators, or a whole int8 op run by edgesplit's own loops.
   Int8Stage int8;
   BandPlan bands;
+  std::vector<ReorderStep> before, after;  // run around `primitive`, in order
   bool serial = false;  // NodeWork < kSerialWork: runs on the calling thread
 
   // A memory object for `arg` whose data is given at Eval.
