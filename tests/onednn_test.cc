@@ -7,6 +7,7 @@
 #include <sched.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -15,6 +16,7 @@
 #include "edgesplit/exec.h"
 #include "edgesplit/kernels.h"
 #include "edgesplit/models.h"
+#include "edgesplit/onnx.h"
 #include "edgesplit/onednn.h"
 #include "graph_builder.h"
 #include "onednn_test_util.h"
@@ -298,6 +300,41 @@ TEST(OneDnnTest, Dense3x3ConvsRunAsWinogradOnAvx512) {
     if (wino) { EXPECT_GT(k.scratch_bytes, 0) << "the blocked copies live in scratch"; }
   }
   if (__builtin_cpu_supports("avx512f")) { EXPECT_GT(winograd, 0) << "no conv ran as Winograd"; }
+}
+
+// No node of the torchvision exports whose reference-kernel neighbours used to
+// mix layouts (MobileNetV3's HardSigmoid, ShuffleNetV2's Reshape/Transpose)
+// runs oneDNN's own reference implementation ("ref:any", 50-100x slower than
+// its jit kernels): HardSigmoid is native, and a conv whose arena layouts
+// would get it runs on copies in a layout oneDNN picks. (Numerics: the parity
+// tests run these models against PyTorch, whole and split.)
+TEST(OneDnnTest, TorchvisionExportsAvoidOneDnnReferenceKernels) {
+  int checked = 0;
+  for (const char* name : {"mobilenet_v3_small", "shufflenet_v2_x0_5"}) {
+    ES_REQUIRE_FIXTURE(path, std::string(name) + ".onnx");
+    Result<Graph> g = ImportOnnxFile(path);
+    ASSERT_TRUE(g.ok()) << g.status().message();
+    int hard_sigmoid = 0, conv_copies = 0;
+    for (int i = 0; i < static_cast<int>(g->nodes.size()); ++i) {
+      PreparedKernel k;
+      ASSERT_TRUE(OneDnnBackend().Prepare(*g, i, &k).ok());
+      const std::string impl = OneDnnImplementation(k);
+      const Node& node = g->nodes[i];
+      if (node.op == OpType::kConv) {
+        EXPECT_NE(impl.rfind("ref", 0), 0u) << name << " " << node.name << ": " << impl;
+        conv_copies += impl.find("on copies in scratch") != std::string::npos;
+      }
+      if (node.op == OpType::kHardSigmoid) {
+        ++hard_sigmoid;
+        EXPECT_NE(impl, "reference") << node.name;
+        EXPECT_NE(impl.rfind("ref", 0), 0u) << node.name << ": " << impl;
+      }
+    }
+    if (std::string(name) == "mobilenet_v3_small") { EXPECT_GT(hard_sigmoid, 0); }
+    std::printf("[ layouts ] %s: %d HardSigmoid, %d convs on copies in scratch\n", name, hard_sigmoid, conv_copies);
+    ++checked;
+  }
+  EXPECT_EQ(checked, 2);
 }
 
 TEST(OneDnnTest, ThreadCap) {

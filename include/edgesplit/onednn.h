@@ -4,7 +4,10 @@
 // What runs on oneDNN (everything else falls back to the reference kernel of
 // that node, with identical results to the reference backend there):
 //   * Conv 2-D (groups, depthwise, dilations, asymmetric pads, strides, bias)
-//     with its fused Relu/Clip/LeakyRelu as a post-op;
+//     with its fused Relu/Clip/LeakyRelu as a post-op; a dense 3x3 stride-1
+//     f32 conv as oneDNN's Winograd where the CPU has it (AVX-512), on
+//     blocked copies of its input and output in the kernel's scratch
+//     (reorder, conv, reorder: one node, so cuts never separate them);
 //   * Gemm (transA 0, alpha = beta = 1) and 2-D MatMul with a constant B, as
 //     inner products with the fused activation;
 //   * MaxPool / AveragePool 2-D, GlobalAveragePool;
@@ -33,8 +36,9 @@
 // model is cut (split runs are bit-identical to whole ones) and the executor
 // only transposes at segment boundaries.
 //
-// Numerics: f32: oneDNN's accumulation order differs from the reference's;
-// outputs agree within 1e-4 * max|reference| (tests/onednn_test.cc). int8:
+// Numerics: f32: oneDNN's accumulation order differs from the reference's
+// (Winograd's transforms too); outputs agree within 1e-4 * max|reference|
+// (tests/onednn_test.cc, tests/parity_test.cc against PyTorch). int8:
 // integer sums are exact and the requantization is the reference's, so every
 // tensor equals the reference int8 kernels' (the bar is 1 LSB;
 // tests/onednn_int8_test.cc counts differing values: 0 on the zoo and digits

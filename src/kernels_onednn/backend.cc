@@ -127,12 +127,12 @@ bool Point(dnnl_memory_t memory, onednn::EvalArg& a, const void* const* inputs, 
   return true;
 }
 
-bool RunReorder(onednn::ReorderStep& r, const void* const* inputs, void* const* outputs, void* scratch,
+bool RunSideStep(onednn::SideStep& r, const void* const* inputs, void* const* outputs, void* scratch,
                 dnnl_stream_t stream) {
   if (!Point(r.from.get(), r.from_at, inputs, outputs, scratch, stream) ||
       !Point(r.to.get(), r.to_at, inputs, outputs, scratch, stream))
     return false;
-  const dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, r.from.get()}, {DNNL_ARG_TO, r.to.get()}};
+  const dnnl_exec_arg_t args[2] = {{r.from_arg, r.from.get()}, {r.to_arg, r.to.get()}};
   if (dnnl_primitive_execute(r.primitive.get(), stream, 2, args) != dnnl_success) return false;
   return dnnl_stream_wait(stream) == dnnl_success;
 }
@@ -152,13 +152,13 @@ Status Execute(const PreparedKernel& k, PrimitiveState& st, const void* const* i
   for (onednn::EvalArg& a : st.eval_args)
     if (!Point(st.args[a.slot].memory, a, inputs, outputs, scratch, stream))
       return Internal("oneDNN rejected a buffer of node " + std::to_string(k.node_index));
-  for (onednn::ReorderStep& r : st.before)
-    if (!RunReorder(r, inputs, outputs, scratch, stream)) return Internal("oneDNN failed on a reorder of node " + std::to_string(k.node_index));
+  for (onednn::SideStep& r : st.before)
+    if (!RunSideStep(r, inputs, outputs, scratch, stream)) return Internal("oneDNN failed on a step of node " + std::to_string(k.node_index));
   const dnnl_status_t s = dnnl_primitive_execute(st.primitive.get(), stream, static_cast<int>(st.args.size()), st.args.data());
   if (s != dnnl_success) return Internal("oneDNN failed on node " + std::to_string(k.node_index) + " (status " + std::to_string(s) + ")");
   dnnl_stream_wait(stream);
-  for (onednn::ReorderStep& r : st.after)
-    if (!RunReorder(r, inputs, outputs, scratch, stream)) return Internal("oneDNN failed on a reorder of node " + std::to_string(k.node_index));
+  for (onednn::SideStep& r : st.after)
+    if (!RunSideStep(r, inputs, outputs, scratch, stream)) return Internal("oneDNN failed on a step of node " + std::to_string(k.node_index));
   onednn::RunInt8Stage(st.int8, inputs, outputs, scratch);  // requantizes an int8 conv's sums (no-op for f32)
   return Status::Ok();
 }

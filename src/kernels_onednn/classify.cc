@@ -183,6 +183,7 @@ NativeKind Classify(const Graph& g, int node_index) {
     case OpType::kLeakyRelu:
     case OpType::kSigmoid:
     case OpType::kHardSwish:
+    case OpType::kHardSigmoid:
       return no_activation && Rank(g, x) >= 1 && Rank(g, x) <= 6 ? NativeKind::kEltwise : NativeKind::kNone;
     case OpType::kClip:
       if (!no_activation || Rank(g, x) < 1 || Rank(g, x) > 6) return NativeKind::kNone;

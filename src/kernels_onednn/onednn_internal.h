@@ -68,12 +68,14 @@ struct BandPlan {
   std::vector<Slot> slots;  // one per thread
 };
 
-// A reorder run before or after the primitive (a Winograd conv works on
-// blocked copies of its input and output in scratch; primitives.cc).
-struct ReorderStep {
+// A one-input one-output primitive run before or after the main one: a
+// reorder (a conv on copies of its input and output in scratch in the layout
+// oneDNN picked) or an in-place eltwise (HardSigmoid's clip); primitives.cc.
+struct SideStep {
   dnnl::primitive primitive;
   dnnl::memory from, to;
   EvalArg from_at, to_at;  // where their data is at Eval (`slot` unused)
+  int from_arg = DNNL_ARG_FROM, to_arg = DNNL_ARG_TO;
 };
 
 // One prepared oneDNN primitive with its memory objects.
@@ -88,7 +90,7 @@ struct PrimitiveState {
   // int32 accumulators, or a whole int8 op run by edgesplit's own loops.
   Int8Stage int8;
   BandPlan bands;
-  std::vector<ReorderStep> before, after;  // run around `primitive`, in order
+  std::vector<SideStep> before, after;  // run around `primitive`, in order
   bool serial = false;  // NodeWork < kSerialWork: runs on the calling thread
 
   // A memory object for `arg` whose data is given at Eval.

@@ -79,10 +79,10 @@ bool WinogradCandidate(int64_t groups, int64_t kh, int64_t kw, const Dims& strid
   return groups == 1 && kh == 3 && kw == 3 && strides == Dims{1, 1} && dilates == Dims{0, 0};
 }
 
-// A reorder between a tensor's arena layout and a blocked copy in scratch.
-ReorderStep MakeReorder(const memory::desc& from, EvalArg from_at, const memory::desc& to, EvalArg to_at,
-                        const dnnl::engine& engine) {
-  ReorderStep r;
+// A reorder between a tensor's arena layout and a copy in scratch.
+SideStep MakeReorder(const memory::desc& from, EvalArg from_at, const memory::desc& to, EvalArg to_at,
+                     const dnnl::engine& engine) {
+  SideStep r;
   r.from = memory(from, engine, static_cast<void*>(DNNL_MEMORY_NONE));
   r.to = memory(to, engine, static_cast<void*>(DNNL_MEMORY_NONE));
   r.primitive = dnnl::reorder(dnnl::reorder::primitive_desc(engine, from, engine, to));
@@ -91,13 +91,17 @@ ReorderStep MakeReorder(const memory::desc& from, EvalArg from_at, const memory:
   return r;
 }
 
-// A Winograd conv (oneDNN's, on AVX-512 1.3-2.5x faster than its direct conv
-// on ResNet50's 3x3 layers, docs/benchmarks.md) runs on blocked copies of its
-// input and output in scratch: reorder in, conv, reorder out. Scratch:
+bool IsReferenceImpl(const dnnl::primitive_desc_base& pd) { return std::strncmp(pd.impl_info_str(), "ref", 3) == 0; }
+
+// A conv on layouts of oneDNN's choosing runs on copies of its input and
+// output in scratch: reorder in, conv, reorder out. A Winograd conv (oneDNN's,
+// on AVX-512 1.3-2.5x faster than its direct conv on ResNet50's 3x3 layers,
+// docs/benchmarks.md) wants blocked tensors, and so does a conv whose arena
+// layouts would send oneDNN to its reference implementation. Scratch:
 // [oneDNN's scratchpad][blocked input][blocked output], 64-byte aligned.
 // Everything is a function of the node, so a split run executes the same
 // three primitives on the same bytes as a whole run.
-void BindWinograd(const dnnl::convolution_forward::primitive_desc& pd, const Tensor& w, const memory::desc& w_user,
+void BindThroughScratch(const dnnl::convolution_forward::primitive_desc& pd, const Tensor& w, const memory::desc& w_user,
                   bool has_bias, const PreparedKernel& k, PrimitiveState* st, const dnnl::engine& engine) {
   const auto align = [](int64_t b) { return (b + 63) / 64 * 64; };
   const int64_t src_at = align(static_cast<int64_t>(pd.scratchpad_desc().get_size()));
@@ -113,7 +117,7 @@ void BindWinograd(const dnnl::convolution_forward::primitive_desc& pd, const Ten
   st->after.push_back(MakeReorder(pd.dst_desc(), {-1, ArgSource::kScratch, 0, dst_at}, ActivationDesc(k.outputs[0]),
                                   {-1, ArgSource::kOutput, 0}, engine));
   st->scratchpad_bytes = dst_at + static_cast<int64_t>(pd.dst_desc().get_size());
-  st->implementation += " (blocked copies in scratch)";
+  st->implementation += " (on copies in scratch)";
 }
 
 // f32: the conv with its bias and fused activation. int8 (s8 x, per-channel
@@ -152,15 +156,17 @@ void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, Primitive
   const bool zero_point_in_onednn = int8 && HasPadding(p) && g.tensors[n.inputs[0]].quant.zero_points[0] != 0;
   if (zero_point_in_onednn) attr.set_zero_points(DNNL_ARG_SRC, 0, {g.tensors[n.inputs[0]].quant.zero_points[0]});
   if (int8) PrepareRequant(g, n, k, 0, !zero_point_in_onednn, &st->int8);
-  if (!int8 && WinogradCandidate(groups, kh, kw, strides, dilates)) {
-    // Winograd wants blocked tensors: any layout for src/dst, reorders around it.
+  // f32 on layouts of oneDNN's choosing (reorders around it, copies in scratch).
+  const auto own_layout_pd = [&](dnnl::algorithm alg) {
     const memory::desc x_any(Dims(x.dims, x.dims + 4), memory::data_type::f32, memory::format_tag::any);
     const memory::desc y_any(Dims(y.dims, y.dims + 4), memory::data_type::f32, memory::format_tag::any);
+    const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, alg, x_any, w_any, bias_md, y_any,
+                                               strides, dilates, pad_l, pad_r);
+    return dnnl::convolution_forward::primitive_desc(desc, attr, engine);
+  };
+  if (!int8 && WinogradCandidate(groups, kh, kw, strides, dilates)) {
     try {
-      const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_winograd,
-                                                 x_any, w_any, bias_md, y_any, strides, dilates, pad_l, pad_r);
-      const dnnl::convolution_forward::primitive_desc pd(desc, attr, engine);
-      return BindWinograd(pd, w, w_user, has_bias, k, st, engine);
+      return BindThroughScratch(own_layout_pd(dnnl::algorithm::convolution_winograd), w, w_user, has_bias, k, st, engine);
     } catch (const dnnl::error&) {
       // No Winograd implementation for this conv or CPU: the direct conv below.
     }
@@ -168,6 +174,14 @@ void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, Primitive
   const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
                                              ActivationDesc(xs), w_any, bias_md, dst_md, strides, dilates, pad_l, pad_r);
   const dnnl::convolution_forward::primitive_desc pd(desc, attr, engine);
+  // Mixed layouts (channels-last in, row-major out beside a reference-kernel
+  // neighbour, e.g. MobileNetV3's HardSigmoid) get oneDNN's reference conv,
+  // 50-100x slower than its jit ones: then the conv runs on copies in the
+  // layout oneDNN picks (a pure function of the node, like the layouts).
+  if (!int8 && IsReferenceImpl(pd)) {
+    const dnnl::convolution_forward::primitive_desc own = own_layout_pd(dnnl::algorithm::convolution_direct);
+    if (!IsReferenceImpl(own)) return BindThroughScratch(own, w, w_user, has_bias, k, st, engine);
+  }
   st->BindAtEval(DNNL_ARG_SRC, pd.src_desc(), ArgSource::kInput, 0, engine);
   st->BindOwned(DNNL_ARG_WEIGHTS, PackWeights(w, w_user, pd.weights_desc(), engine));
   if (has_bias) st->BindAtEval(DNNL_ARG_BIAS, pd.bias_desc(), ArgSource::kInput, 2, engine);
@@ -290,6 +304,11 @@ void BuildEltwise(const Graph& g, const Node& n, const PreparedKernel& k, Primit
     case OpType::kHardSwish:
       alg = dnnl::algorithm::eltwise_hardswish;
       break;
+    case OpType::kHardSigmoid:  // clip(alpha * x + beta, 0, 1): linear, then the clip in place
+      alg = dnnl::algorithm::eltwise_linear;
+      alpha = n.GetFloat("alpha", 0.2f);
+      beta = n.GetFloat("beta", 0.5f);
+      break;
     case OpType::kClip:
       alg = dnnl::algorithm::eltwise_clip;
       alpha = ScalarOr(g, n, 1, -FLT_MAX);
@@ -305,6 +324,22 @@ void BuildEltwise(const Graph& g, const Node& n, const PreparedKernel& k, Primit
   st->BindAtEval(DNNL_ARG_DST, pd.dst_desc(), ArgSource::kOutput, 0, engine);
   st->primitive = dnnl::eltwise_forward(pd);
   st->Finish(pd, engine);
+  if (n.op == OpType::kHardSigmoid) {
+    // A clip post-op would send oneDNN 2.6 to its reference eltwise: a
+    // second jit primitive, in place on the output, instead.
+    const dnnl::eltwise_forward::desc clip(dnnl::prop_kind::forward_inference, dnnl::algorithm::eltwise_clip, pd.dst_desc(),
+                                           0.0f, 1.0f);
+    const dnnl::eltwise_forward::primitive_desc clip_pd(clip, engine);
+    SideStep step;
+    step.from = memory(pd.dst_desc(), engine, static_cast<void*>(DNNL_MEMORY_NONE));
+    step.to = memory(pd.dst_desc(), engine, static_cast<void*>(DNNL_MEMORY_NONE));
+    step.primitive = dnnl::eltwise_forward(clip_pd);
+    step.from_at = {-1, ArgSource::kOutput, 0};
+    step.to_at = {-1, ArgSource::kOutput, 0};
+    step.from_arg = DNNL_ARG_SRC;
+    step.to_arg = DNNL_ARG_DST;
+    st->after.push_back(std::move(step));
+  }
 }
 
 }  // namespace
