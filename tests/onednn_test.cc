@@ -337,6 +337,51 @@ TEST(OneDnnTest, TorchvisionExportsAvoidOneDnnReferenceKernels) {
   EXPECT_EQ(checked, 2);
 }
 
+// DenseNet's shapes: a pre-activation BatchNormalization (no conv to fold it
+// into) runs natively with its Relu, and an AveragePool behind a reference
+// node (Pad) whose output goes channels-last pools on a copy instead of in
+// oneDNN's reference kernel. Within tolerance of the reference backend and
+// bit-identical at every cut.
+TEST(OneDnnTest, DenseNetTransitionRunsNatively) {
+  testing::GraphBuilder b;
+  int x = b.Input("x", {1, 16, 12, 12});
+  x = b.Conv("conv_a", x, 16, 32, 3);
+  x = b.Bn("bn_a", x, 32);
+  x = b.Op(OpType::kRelu, "relu_a", {x});
+  x = b.Conv("conv_b", x, 32, 16, 1);
+  x = b.Op(OpType::kPad, "pad", {x, b.Ints("pads", {0, 0, 0, 0, 0, 0, 0, 0})});
+  x = b.Op(OpType::kAveragePool, "pool", {x}, {b.IntsAttr("kernel_shape", {2, 2}), b.IntsAttr("strides", {2, 2})});
+  x = b.Bn("bn_b", x, 16);
+  x = b.Op(OpType::kRelu, "relu_b", {x});
+  x = b.Conv("conv_c", x, 16, 8, 1);
+  Graph g = b.Finish(x);
+  ASSERT_FALSE(g.nodes.empty());
+  const int n = static_cast<int>(g.nodes.size());
+  for (int i = 0; i < n; ++i) {
+    PreparedKernel k;
+    ASSERT_TRUE(OneDnnBackend().Prepare(g, i, &k).ok());
+    const std::string impl = OneDnnImplementation(k);
+    if (g.nodes[i].op == OpType::kPad) continue;  // the reference kernel's
+    EXPECT_NE(impl, "reference") << g.nodes[i].name;
+    EXPECT_NE(impl.rfind("ref", 0), 0u) << g.nodes[i].name << ": " << impl;
+    if (g.nodes[i].op == OpType::kAveragePool) { EXPECT_NE(impl.find("on a copy in scratch"), std::string::npos) << impl; }
+  }
+  auto ref = SegmentExecutor::Create(g, 0, n, ReferenceBackend());
+  auto dnn = SegmentExecutor::Create(g, 0, n, OneDnnBackend());
+  ASSERT_TRUE(ref.ok() && dnn.ok()) << (dnn.ok() ? "" : dnn.status().message());
+  const std::vector<float> input = RandomInput(**ref, 5);
+  std::memcpy((*ref)->input(), input.data(), input.size() * 4);
+  std::memcpy((*dnn)->input(), input.data(), input.size() * 4);
+  ASSERT_TRUE((*ref)->Invoke().ok());
+  ASSERT_TRUE((*dnn)->Invoke().ok());
+  float err, max_ref;
+  Compare(static_cast<const float*>((*dnn)->output()), static_cast<const float*>((*ref)->output()),
+          (*ref)->output_bytes() / 4, &err, &max_ref);
+  EXPECT_GT(max_ref, 0.0f);
+  EXPECT_LE(err, 1e-4f * max_ref);
+  EXPECT_GT(testing::ExpectEveryCutBitExact(g, OneDnnBackend(), input, [](const CutPoint&, const SegmentExecutor&, const SegmentExecutor&) {}), 3);
+}
+
 TEST(OneDnnTest, ThreadCap) {
   const int before = OneDnnThreads();
   EXPECT_GE(before, 1);

@@ -17,7 +17,7 @@ namespace edgesplit::onednn {
 // and kConcat also take int8 (bytes move); the k*Int8 kinds run the quantized
 // graph's integer ops (see int8.h).
 enum class NativeKind : uint8_t {
-  kNone, kConv, kInnerProduct, kPool, kGlobalPool, kBinary, kConcat, kEltwise,
+  kNone, kConv, kInnerProduct, kPool, kGlobalPool, kBinary, kConcat, kEltwise, kBatchNorm,
   kConvInt8, kInnerProductInt8, kAddInt8, kGlobalPoolInt8, kQuantizeInt8,
 };
 

@@ -244,9 +244,30 @@ void BuildPool(const Node& n, NativeKind kind, const PreparedKernel& k, Primitiv
       pad_r[i] = std::max(Attr(p, i + 2, 0), reach);
     }
   }
-  const dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, alg, ActivationDesc(x), ActivationDesc(y),
-                                            strides, kernel, dilation, pad_l, pad_r);
-  const dnnl::pooling_v2_forward::primitive_desc pd(desc, Attributes(FusedActivation()), engine);
+  const auto make_pd = [&](const memory::desc& dst) {
+    const dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, alg, ActivationDesc(x), dst, strides,
+                                              kernel, dilation, pad_l, pad_r);
+    return dnnl::pooling_v2_forward::primitive_desc(desc, Attributes(FusedActivation()), engine);
+  };
+  dnnl::pooling_v2_forward::primitive_desc pd = make_pd(ActivationDesc(y));
+  // Mixed layouts (a reference-kernel producer such as DenseNet's Pad before a
+  // channels-last consumer) get oneDNN's reference pooling, 10-20x slower:
+  // then pool in the input's layout into scratch and reorder into the output.
+  TensorDesc y_as_x = y;
+  y_as_x.layout = x.layout;
+  if (IsReferenceImpl(pd) && y.layout != x.layout && !IsReferenceImpl(make_pd(ActivationDesc(y_as_x)))) {
+    pd = make_pd(ActivationDesc(y_as_x));
+    const int64_t dst_at = (static_cast<int64_t>(pd.scratchpad_desc().get_size()) + 63) / 64 * 64;
+    st->BindAtEval(DNNL_ARG_SRC, pd.src_desc(), ArgSource::kInput, 0, engine);
+    st->BindAtEval(DNNL_ARG_DST, pd.dst_desc(), ArgSource::kScratch, 0, engine, dst_at);
+    st->primitive = dnnl::pooling_v2_forward(pd);
+    st->Finish(pd, engine);
+    st->after.push_back(MakeReorder(pd.dst_desc(), {-1, ArgSource::kScratch, 0, dst_at}, ActivationDesc(y),
+                                    {-1, ArgSource::kOutput, 0}, engine));
+    st->scratchpad_bytes = dst_at + static_cast<int64_t>(pd.dst_desc().get_size());
+    st->implementation += " (on a copy in scratch)";
+    return;
+  }
   st->BindAtEval(DNNL_ARG_SRC, pd.src_desc(), ArgSource::kInput, 0, engine);
   st->BindAtEval(DNNL_ARG_DST, pd.dst_desc(), ArgSource::kOutput, 0, engine);
   st->primitive = dnnl::pooling_v2_forward(pd);
@@ -289,6 +310,27 @@ float ScalarOr(const Graph& g, const Node& n, size_t input, float fallback) {
   float v;
   std::memcpy(&v, g.tensors[n.inputs[input]].bytes(), sizeof v);
   return v;
+}
+
+// y = (x - mean) / sqrt(var + eps) * scale + bias with the graph's constants
+// (inputs 1-4) bound at Eval like any input; a fused Relu as fuse_norm_relu.
+void BuildBatchNorm(const Node& n, const PreparedKernel& k, PrimitiveState* st, const dnnl::engine& engine) {
+  const memory::desc md = ActivationDesc(k.inputs[0]);
+  auto flags = dnnl::normalization_flags::use_global_stats | dnnl::normalization_flags::use_scale |
+               dnnl::normalization_flags::use_shift;
+  if (n.activation.kind == ActivationKind::kRelu) flags = flags | dnnl::normalization_flags::fuse_norm_relu;
+  const dnnl::batch_normalization_forward::desc desc(dnnl::prop_kind::forward_inference, md, n.GetFloat("epsilon", 1e-5f),
+                                                     flags);
+  const dnnl::batch_normalization_forward::primitive_desc pd(desc, Attributes(FusedActivation()), engine);
+  const memory::desc per_channel(Dims{k.inputs[0].dims[1]}, memory::data_type::f32, memory::format_tag::a);
+  st->BindAtEval(DNNL_ARG_SRC, pd.src_desc(), ArgSource::kInput, 0, engine);
+  st->BindAtEval(DNNL_ARG_SCALE, per_channel, ArgSource::kInput, 1, engine);
+  st->BindAtEval(DNNL_ARG_SHIFT, per_channel, ArgSource::kInput, 2, engine);
+  st->BindAtEval(DNNL_ARG_MEAN, per_channel, ArgSource::kInput, 3, engine);
+  st->BindAtEval(DNNL_ARG_VARIANCE, per_channel, ArgSource::kInput, 4, engine);
+  st->BindAtEval(DNNL_ARG_DST, pd.dst_desc(), ArgSource::kOutput, 0, engine);
+  st->primitive = dnnl::batch_normalization_forward(pd);
+  st->Finish(pd, engine);
 }
 
 void BuildEltwise(const Graph& g, const Node& n, const PreparedKernel& k, PrimitiveState* st, const dnnl::engine& engine) {
@@ -423,6 +465,8 @@ void BuildPrimitive(NativeKind kind, const Graph& graph, const Node& node, const
       return BuildConcat(node, k, state, engine);
     case NativeKind::kEltwise:
       return BuildEltwise(graph, node, k, state, engine);
+    case NativeKind::kBatchNorm:
+      return BuildBatchNorm(node, k, state, engine);
     case NativeKind::kNone:
       break;
   }
