@@ -12,7 +12,8 @@
 //     inner products with the fused activation;
 //   * MaxPool / AveragePool 2-D, GlobalAveragePool;
 //   * Add/Sub/Mul/Div (broadcast of one operand, fused activation), Concat,
-//     standalone Relu/Clip/LeakyRelu/Sigmoid/HardSwish;
+//     standalone Relu/Clip/LeakyRelu/Sigmoid/HardSwish/HardSigmoid, and
+//     inference BatchNormalization (constant parameters, fused Relu);
 //   * int8 (the quantized graph of quant.h): Conv (groups, depthwise,
 //     pointwise) and Gemm as oneDNN s8 primitives writing int32 sums, which
 //     edgesplit requantizes with TFLite's fixed point (the input zero point is
@@ -34,7 +35,10 @@
 // node stay row-major. The choice depends on the graph only, not on the
 // segment, so a node runs the same primitive on the same bytes wherever the
 // model is cut (split runs are bit-identical to whole ones) and the executor
-// only transposes at segment boundaries.
+// only transposes at segment boundaries. oneDNN 2.6 answers mixed layouts
+// (channels-last in, row-major out, beside a fallback node) with its slow
+// reference kernels, so such a conv or pooling runs on copies in scratch in
+// the layout oneDNN picks (reorders within the node).
 //
 // Numerics: f32: oneDNN's accumulation order differs from the reference's
 // (Winograd's transforms too); outputs agree within 1e-4 * max|reference|
