@@ -382,6 +382,38 @@ TEST(OneDnnTest, DenseNetTransitionRunsNatively) {
   EXPECT_GT(testing::ExpectEveryCutBitExact(g, OneDnnBackend(), input, [](const CutPoint&, const SegmentExecutor&, const SegmentExecutor&) {}), 3);
 }
 
+// An eltwise or BatchNormalization node whose input is channels-last and
+// whose output feeds a reference-kernel node (so stays row-major) writes its
+// output in the output's layout (oneDNN's eltwise and batch normalization
+// take one layout for both: the result is reordered within the node).
+TEST(OneDnnTest, EltwiseAndBatchNormBeforeAFallbackNode) {
+  for (OpType op : {OpType::kSigmoid, OpType::kBatchNormalization, OpType::kHardSigmoid}) {
+    testing::GraphBuilder b;
+    int x = b.Input("x", {1, 8, 6, 6});
+    x = b.Conv("conv", x, 8, 8, 3);
+    const int conv_out = x;
+    x = op == OpType::kBatchNormalization ? b.Bn("bn", x, 8) : b.Op(op, "act", {x});
+    x = b.Op(OpType::kSoftmax, "softmax", {x}, {b.Int("axis", 1)});
+    x = b.Op(OpType::kAdd, "add", {x, conv_out});  // keeps conv_out's consumers native
+    Graph g = b.Finish(x);
+    ASSERT_FALSE(g.nodes.empty());
+    const int n = static_cast<int>(g.nodes.size());
+    auto ref = SegmentExecutor::Create(g, 0, n, ReferenceBackend());
+    auto dnn = SegmentExecutor::Create(g, 0, n, OneDnnBackend());
+    ASSERT_TRUE(ref.ok() && dnn.ok()) << (dnn.ok() ? "" : dnn.status().message());
+    const std::vector<float> input = RandomInput(**ref, 11);
+    std::memcpy((*ref)->input(), input.data(), input.size() * 4);
+    std::memcpy((*dnn)->input(), input.data(), input.size() * 4);
+    ASSERT_TRUE((*ref)->Invoke().ok());
+    ASSERT_TRUE((*dnn)->Invoke().ok());
+    float err, max_ref;
+    Compare(static_cast<const float*>((*dnn)->output()), static_cast<const float*>((*ref)->output()),
+            (*ref)->output_bytes() / 4, &err, &max_ref);
+    EXPECT_GT(max_ref, 0.0f);
+    EXPECT_LE(err, 1e-4f * max_ref) << OpTypeName(op);
+  }
+}
+
 TEST(OneDnnTest, ThreadCap) {
   const int before = OneDnnThreads();
   EXPECT_GE(before, 1);

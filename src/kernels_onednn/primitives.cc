@@ -91,6 +91,20 @@ SideStep MakeReorder(const memory::desc& from, EvalArg from_at, const memory::de
   return r;
 }
 
+// Binds the primitive's dst (call after Finish): the output itself when it has
+// the output's layout, else a copy in scratch reordered into the output after
+// the primitive (eltwise and batch normalization have one layout for src and
+// dst, and a pooling on mixed layouts would get oneDNN's reference kernel).
+void BindDst(const memory::desc& dst, const TensorDesc& y, PrimitiveState* st, const dnnl::engine& engine) {
+  const memory::desc out = ActivationDesc(y);
+  if (dst == out) return st->BindAtEval(DNNL_ARG_DST, dst, ArgSource::kOutput, 0, engine);
+  const int64_t at = (st->scratchpad_bytes + 63) / 64 * 64;
+  st->BindAtEval(DNNL_ARG_DST, dst, ArgSource::kScratch, 0, engine, at);
+  st->after.push_back(MakeReorder(dst, {-1, ArgSource::kScratch, 0, at}, out, {-1, ArgSource::kOutput, 0}, engine));
+  st->scratchpad_bytes = at + static_cast<int64_t>(dst.get_size());
+  st->implementation += " (on a copy in scratch)";
+}
+
 bool IsReferenceImpl(const dnnl::primitive_desc_base& pd) { return std::strncmp(pd.impl_info_str(), "ref", 3) == 0; }
 
 // A conv on layouts of oneDNN's choosing runs on copies of its input and
@@ -255,23 +269,12 @@ void BuildPool(const Node& n, NativeKind kind, const PreparedKernel& k, Primitiv
   // then pool in the input's layout into scratch and reorder into the output.
   TensorDesc y_as_x = y;
   y_as_x.layout = x.layout;
-  if (IsReferenceImpl(pd) && y.layout != x.layout && !IsReferenceImpl(make_pd(ActivationDesc(y_as_x)))) {
+  if (IsReferenceImpl(pd) && y.layout != x.layout && !IsReferenceImpl(make_pd(ActivationDesc(y_as_x))))
     pd = make_pd(ActivationDesc(y_as_x));
-    const int64_t dst_at = (static_cast<int64_t>(pd.scratchpad_desc().get_size()) + 63) / 64 * 64;
-    st->BindAtEval(DNNL_ARG_SRC, pd.src_desc(), ArgSource::kInput, 0, engine);
-    st->BindAtEval(DNNL_ARG_DST, pd.dst_desc(), ArgSource::kScratch, 0, engine, dst_at);
-    st->primitive = dnnl::pooling_v2_forward(pd);
-    st->Finish(pd, engine);
-    st->after.push_back(MakeReorder(pd.dst_desc(), {-1, ArgSource::kScratch, 0, dst_at}, ActivationDesc(y),
-                                    {-1, ArgSource::kOutput, 0}, engine));
-    st->scratchpad_bytes = dst_at + static_cast<int64_t>(pd.dst_desc().get_size());
-    st->implementation += " (on a copy in scratch)";
-    return;
-  }
   st->BindAtEval(DNNL_ARG_SRC, pd.src_desc(), ArgSource::kInput, 0, engine);
-  st->BindAtEval(DNNL_ARG_DST, pd.dst_desc(), ArgSource::kOutput, 0, engine);
   st->primitive = dnnl::pooling_v2_forward(pd);
   st->Finish(pd, engine);
+  BindDst(pd.dst_desc(), y, st, engine);
 }
 
 void BuildBinary(const Node& n, const PreparedKernel& k, PrimitiveState* st, const dnnl::engine& engine) {
@@ -328,9 +331,9 @@ void BuildBatchNorm(const Node& n, const PreparedKernel& k, PrimitiveState* st, 
   st->BindAtEval(DNNL_ARG_SHIFT, per_channel, ArgSource::kInput, 2, engine);
   st->BindAtEval(DNNL_ARG_MEAN, per_channel, ArgSource::kInput, 3, engine);
   st->BindAtEval(DNNL_ARG_VARIANCE, per_channel, ArgSource::kInput, 4, engine);
-  st->BindAtEval(DNNL_ARG_DST, pd.dst_desc(), ArgSource::kOutput, 0, engine);
   st->primitive = dnnl::batch_normalization_forward(pd);
   st->Finish(pd, engine);
+  BindDst(pd.dst_desc(), k.outputs[0], st, engine);
 }
 
 void BuildEltwise(const Graph& g, const Node& n, const PreparedKernel& k, PrimitiveState* st, const dnnl::engine& engine) {
@@ -363,18 +366,18 @@ void BuildEltwise(const Graph& g, const Node& n, const PreparedKernel& k, Primit
   const dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_inference, alg, md, alpha, beta);
   const dnnl::eltwise_forward::primitive_desc pd(desc, Attributes(FusedActivation()), engine);
   st->BindAtEval(DNNL_ARG_SRC, pd.src_desc(), ArgSource::kInput, 0, engine);
-  st->BindAtEval(DNNL_ARG_DST, pd.dst_desc(), ArgSource::kOutput, 0, engine);
   st->primitive = dnnl::eltwise_forward(pd);
   st->Finish(pd, engine);
+  BindDst(pd.dst_desc(), k.outputs[0], st, engine);
   if (n.op == OpType::kHardSigmoid) {
     // A clip post-op would send oneDNN 2.6 to its reference eltwise: a
-    // second jit primitive, in place on the output, instead.
-    const dnnl::eltwise_forward::desc clip(dnnl::prop_kind::forward_inference, dnnl::algorithm::eltwise_clip, pd.dst_desc(),
-                                           0.0f, 1.0f);
+    // second jit primitive, in place on the output (after any reorder), instead.
+    const memory::desc out = ActivationDesc(k.outputs[0]);
+    const dnnl::eltwise_forward::desc clip(dnnl::prop_kind::forward_inference, dnnl::algorithm::eltwise_clip, out, 0.0f, 1.0f);
     const dnnl::eltwise_forward::primitive_desc clip_pd(clip, engine);
     SideStep step;
-    step.from = memory(pd.dst_desc(), engine, static_cast<void*>(DNNL_MEMORY_NONE));
-    step.to = memory(pd.dst_desc(), engine, static_cast<void*>(DNNL_MEMORY_NONE));
+    step.from = memory(out, engine, static_cast<void*>(DNNL_MEMORY_NONE));
+    step.to = memory(out, engine, static_cast<void*>(DNNL_MEMORY_NONE));
     step.primitive = dnnl::eltwise_forward(clip_pd);
     step.from_at = {-1, ArgSource::kOutput, 0};
     step.to_at = {-1, ArgSource::kOutput, 0};
