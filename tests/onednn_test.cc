@@ -43,6 +43,25 @@ void Compare(const float* a, const float* b, int64_t n, float* max_err, float* m
   }
 }
 
+// The whole graph on both backends, fed RandomInput(seed): the onednn output
+// within 1e-4 * max|reference| of the reference backend's.
+void ExpectMatchesReference(const Graph& g, uint64_t seed) {
+  const int n = static_cast<int>(g.nodes.size());
+  auto ref = SegmentExecutor::Create(g, 0, n, ReferenceBackend());
+  auto dnn = SegmentExecutor::Create(g, 0, n, OneDnnBackend());
+  ASSERT_TRUE(ref.ok() && dnn.ok()) << (dnn.ok() ? "" : dnn.status().message());
+  const std::vector<float> input = RandomInput(**ref, seed);
+  std::memcpy((*ref)->input(), input.data(), input.size() * 4);
+  std::memcpy((*dnn)->input(), input.data(), input.size() * 4);
+  ASSERT_TRUE((*ref)->Invoke().ok());
+  ASSERT_TRUE((*dnn)->Invoke().ok());
+  float err, max_ref;
+  Compare(static_cast<const float*>((*dnn)->output()), static_cast<const float*>((*ref)->output()),
+          (*ref)->output_bytes() / 4, &err, &max_ref);
+  EXPECT_GT(max_ref, 0.0f);
+  EXPECT_LE(err, 1e-4f * max_ref);
+}
+
 TEST(OneDnnTest, IsRegisteredByName) {
   EXPECT_EQ(FindBackend("onednn"), &OneDnnBackend());
   EXPECT_STREQ(OneDnnBackend().name(), "onednn");
@@ -170,20 +189,7 @@ TEST(OneDnnTest, FallbackNodesBetweenNativeOnes) {
   x = b.Op(OpType::kAveragePool, "pool", {x}, {b.IntsAttr("kernel_shape", {2, 2}), b.IntsAttr("strides", {2, 2}), b.Int("ceil_mode", 1)});
   Graph g = b.Finish(x);
   ASSERT_FALSE(g.nodes.empty());
-  const int n = static_cast<int>(g.nodes.size());
-  auto ref = SegmentExecutor::Create(g, 0, n, ReferenceBackend());
-  auto dnn = SegmentExecutor::Create(g, 0, n, OneDnnBackend());
-  ASSERT_TRUE(ref.ok() && dnn.ok()) << (dnn.ok() ? "" : dnn.status().message());
-  const std::vector<float> input = RandomInput(**ref, 9);
-  std::memcpy((*ref)->input(), input.data(), input.size() * 4);
-  std::memcpy((*dnn)->input(), input.data(), input.size() * 4);
-  ASSERT_TRUE((*ref)->Invoke().ok());
-  ASSERT_TRUE((*dnn)->Invoke().ok());
-  float err, max_ref;
-  Compare(static_cast<const float*>((*dnn)->output()), static_cast<const float*>((*ref)->output()),
-          (*ref)->output_bytes() / 4, &err, &max_ref);
-  EXPECT_GT(max_ref, 0.0f);
-  EXPECT_LE(err, 1e-4f * max_ref);
+  ExpectMatchesReference(g, 9);
 }
 
 // libgomp reads its environment once, before main(): the CLI re-executes
@@ -366,20 +372,11 @@ TEST(OneDnnTest, DenseNetTransitionRunsNatively) {
     EXPECT_NE(impl.rfind("ref", 0), 0u) << g.nodes[i].name << ": " << impl;
     if (g.nodes[i].op == OpType::kAveragePool) { EXPECT_NE(impl.find("on a copy in scratch"), std::string::npos) << impl; }
   }
-  auto ref = SegmentExecutor::Create(g, 0, n, ReferenceBackend());
-  auto dnn = SegmentExecutor::Create(g, 0, n, OneDnnBackend());
-  ASSERT_TRUE(ref.ok() && dnn.ok()) << (dnn.ok() ? "" : dnn.status().message());
-  const std::vector<float> input = RandomInput(**ref, 5);
-  std::memcpy((*ref)->input(), input.data(), input.size() * 4);
-  std::memcpy((*dnn)->input(), input.data(), input.size() * 4);
-  ASSERT_TRUE((*ref)->Invoke().ok());
-  ASSERT_TRUE((*dnn)->Invoke().ok());
-  float err, max_ref;
-  Compare(static_cast<const float*>((*dnn)->output()), static_cast<const float*>((*ref)->output()),
-          (*ref)->output_bytes() / 4, &err, &max_ref);
-  EXPECT_GT(max_ref, 0.0f);
-  EXPECT_LE(err, 1e-4f * max_ref);
-  EXPECT_GT(testing::ExpectEveryCutBitExact(g, OneDnnBackend(), input, [](const CutPoint&, const SegmentExecutor&, const SegmentExecutor&) {}), 3);
+  ExpectMatchesReference(g, 5);
+  const std::vector<float> input = RandomInput(**SegmentExecutor::Create(g, 0, n, OneDnnBackend()), 5);
+  EXPECT_GT(testing::ExpectEveryCutBitExact(g, OneDnnBackend(), input,
+                                            [](const CutPoint&, const SegmentExecutor&, const SegmentExecutor&) {}),
+            3);
 }
 
 // An eltwise or BatchNormalization node whose input is channels-last and
@@ -397,20 +394,8 @@ TEST(OneDnnTest, EltwiseAndBatchNormBeforeAFallbackNode) {
     x = b.Op(OpType::kAdd, "add", {x, conv_out});  // keeps conv_out's consumers native
     Graph g = b.Finish(x);
     ASSERT_FALSE(g.nodes.empty());
-    const int n = static_cast<int>(g.nodes.size());
-    auto ref = SegmentExecutor::Create(g, 0, n, ReferenceBackend());
-    auto dnn = SegmentExecutor::Create(g, 0, n, OneDnnBackend());
-    ASSERT_TRUE(ref.ok() && dnn.ok()) << (dnn.ok() ? "" : dnn.status().message());
-    const std::vector<float> input = RandomInput(**ref, 11);
-    std::memcpy((*ref)->input(), input.data(), input.size() * 4);
-    std::memcpy((*dnn)->input(), input.data(), input.size() * 4);
-    ASSERT_TRUE((*ref)->Invoke().ok());
-    ASSERT_TRUE((*dnn)->Invoke().ok());
-    float err, max_ref;
-    Compare(static_cast<const float*>((*dnn)->output()), static_cast<const float*>((*ref)->output()),
-            (*ref)->output_bytes() / 4, &err, &max_ref);
-    EXPECT_GT(max_ref, 0.0f);
-    EXPECT_LE(err, 1e-4f * max_ref) << OpTypeName(op);
+    SCOPED_TRACE(OpTypeName(op));
+    ExpectMatchesReference(g, 11);
   }
 }
 
