@@ -2,7 +2,9 @@
 // bench/ort_vs_edgesplit.sh. A benchmark peer only: nothing in the build or the
 // tests loads it.
 //
-// Usage: node bench/ort_time.js MODEL.onnx --threads N [--repeat N] [--profile OUT.json]
+// Usage: node bench/ort_time.js MODEL.onnx --threads N [--repeat N] [--batch N] [--profile OUT.json]
+// --batch N: every input's leading (batch) dim is N (the model's batch dim
+// must be symbolic, or N); times are per run of the whole batch.
 // Prints one JSON line: {"median_ms", "min_ms", "p95_ms", "threads", "repeat", "ort_version"}.
 // With --profile, ONNX Runtime's own per-node profile (enableProfiling) is
 // summarised into OUT.json: [{name, op, median_ms}] in graph order, from the
@@ -17,7 +19,7 @@ const path = require('path');
 const ort = require('onnxruntime-node');
 
 function parseArgs(argv) {
-  const a = {model: null, threads: 1, repeat: 20, profile: null};
+  const a = {model: null, threads: 1, repeat: 20, batch: 1, profile: null};
   for (let i = 0; i < argv.length; ++i) {
     const next = () => {
       if (i + 1 >= argv.length) throw new Error(`${argv[i]} needs a value`);
@@ -25,12 +27,13 @@ function parseArgs(argv) {
     };
     if (argv[i] === '--threads') a.threads = parseInt(next(), 10);
     else if (argv[i] === '--repeat') a.repeat = parseInt(next(), 10);
+    else if (argv[i] === '--batch') a.batch = parseInt(next(), 10);
     else if (argv[i] === '--profile') a.profile = next();
     else if (!a.model) a.model = argv[i];
     else throw new Error(`unexpected argument ${argv[i]}`);
   }
-  if (!a.model) throw new Error('usage: ort_time.js MODEL.onnx --threads N [--repeat N] [--profile OUT.json]');
-  if (!(a.threads >= 1) || !(a.repeat >= 1)) throw new Error('--threads and --repeat must be positive integers');
+  if (!a.model) throw new Error('usage: ort_time.js MODEL.onnx --threads N [--repeat N] [--batch N] [--profile OUT.json]');
+  if (!(a.threads >= 1) || !(a.repeat >= 1) || !(a.batch >= 1)) throw new Error('--threads, --repeat and --batch must be positive integers');
   return a;
 }
 
@@ -88,6 +91,7 @@ async function main() {
   for (const name of session.inputNames) {
     const meta = session.inputMetadata ? session.inputMetadata.find((m) => m.name === name) : null;
     const dims = meta && meta.shape ? meta.shape.map((d) => (typeof d === 'number' && d > 0 ? d : 1)) : [1, 3, 224, 224];
+    dims[0] = a.batch;
     feeds[name] = new ort.Tensor('float32', fill(dims.reduce((x, y) => x * y, 1)), dims);
   }
   await session.run(feeds);  // warm-up
@@ -103,6 +107,7 @@ async function main() {
     p95_ms: quantile(times, 0.95),
     threads: a.threads,
     repeat: a.repeat,
+    batch: a.batch,
     ort_version: ort.env.versions ? ort.env.versions.common : 'unknown',
   };
   if (a.profile) {

@@ -8,7 +8,14 @@
 #        ORT_VERSION (1.30), ORT_DIR (BUILD_DIR/ort_bench: the scratch folder),
 #        PROFILE (unset; 1: after the rounds, one per-op profile of each engine
 #        per model and thread count, ONNX Runtime's from enableProfiling,
-#        written to ORT_DIR/profile_*.json, and the op types' totals printed)
+#        written to ORT_DIR/profile_*.json, and the op types' totals printed),
+#        BATCH (1; N > 1: both engines run batch N: edgesplit `bench-engine
+#        --batch N` on the same file, ONNX Runtime a copy of it whose batch dim
+#        is symbolic; times are per batch, the summary adds ms per image),
+#        RT (unset; 1: both engines run under `chrt -f 10`, real-time
+#        priority: on a machine loaded by other users' work this approximates a
+#        quiet one for both engines alike; needs CAP_SYS_NICE; say so when
+#        reporting figures taken with it)
 #
 # ONNX Runtime is a benchmark peer, never a build or test dependency: the
 # script installs the npm package onnxruntime-node (its CPU library ships in
@@ -37,12 +44,18 @@ rounds=${ROUNDS:-7}
 models=${MODELS:-"mobilenet_v2 resnet50"}
 repeat=${REPEAT:-20}
 dtype=${DTYPE:-f32}
+batch=${BATCH:-1}
 ort_version=${ORT_VERSION:-1.30}
 ort_dir=${ORT_DIR:-$build/ort_bench}
 python=/usr/bin/python3  # Debian's, with python3-torch
 cli=$build/edgesplit
 cache=$build/torch_bench  # shared with torch_vs_edgesplit.sh: the same exported files
-results=$ort_dir/results_$dtype.jsonl
+results=$ort_dir/results_${dtype}_b$batch.jsonl
+prio=()
+if [[ -n ${RT:-} ]]; then
+  prio=(chrt -f 10)
+  "${prio[@]}" true || { echo "ort_vs_edgesplit: RT=1 needs chrt and CAP_SYS_NICE" >&2; exit 1; }
+fi
 
 [[ -x $cli ]] || { echo "ort_vs_edgesplit: $cli not built (cmake --build $build --target edgesplit)" >&2; exit 1; }
 command -v node >/dev/null && command -v npm >/dev/null ||
@@ -68,17 +81,35 @@ for m in $models; do
   fi
 done
 file_of() { if [[ $dtype == int8 ]]; then echo "$cache/${1}_int8.onnx"; else echo "$cache/$1.onnx"; fi; }
+# ONNX Runtime's file for batch > 1: the same graph with a symbolic batch dim
+# (inputs, outputs; intermediate shapes dropped for it to infer again).
+ort_file_of() {
+  local f; f=$(file_of "$1")
+  if ((batch == 1)); then echo "$f"; return; fi
+  local out=${f%.onnx}_batchN.onnx
+  if [[ ! -f $out ]]; then
+    "$python" - "$f" "$out" <<'EOF'
+import onnx, sys
+m = onnx.load(sys.argv[1])
+for v in list(m.graph.input) + list(m.graph.output):
+    v.type.tensor_type.shape.dim[0].dim_param = "N"
+del m.graph.value_info[:]
+onnx.save(m, sys.argv[2])
+EOF
+  fi
+  echo "$out"
+}
 
 edgesplit_ms() {  # model threads
-  "$cli" bench-engine "$(file_of "$1")" --backend onednn --threads "$2" --repeat "$repeat" --format json |
+  "${prio[@]}" "$cli" bench-engine "$(file_of "$1")" --backend onednn --threads "$2" --repeat "$repeat" --batch "$batch" --format json |
     "$python" -c 'import json,sys; d=json.load(sys.stdin); print(d["median_ms"], d["min_ms"], d.get("openmp_wait", "?"))'
 }
 ort_ms() {  # model threads
-  node "$root/bench/ort_time.js" "$(file_of "$1")" --threads "$2" --repeat "$repeat" |
+  "${prio[@]}" node "$root/bench/ort_time.js" "$(ort_file_of "$1")" --threads "$2" --repeat "$repeat" --batch "$batch" |
     "$python" -c 'import json,sys; d=json.load(sys.stdin); print(d["median_ms"], d["min_ms"])'
 }
 
-echo "ort_vs_edgesplit: $dtype, threads {$threads_list}, $rounds rounds of $repeat runs; $(uptime)"
+echo "ort_vs_edgesplit: $dtype, batch $batch, threads {$threads_list}, $rounds rounds of $repeat runs${RT:+, both engines under chrt -f 10}; $(uptime)"
 : > "$results"
 for ((r = 1; r <= rounds; ++r)); do
   for m in $models; do
@@ -96,11 +127,12 @@ for ((r = 1; r <= rounds; ++r)); do
 done
 echo "load after: $(uptime)"
 
-"$python" - "$results" "$dtype" "$(node -p "require('onnxruntime-node/package.json').version")" <<'EOF'
+"$python" - "$results" "$dtype" "$(node -p "require('onnxruntime-node/package.json').version")" "$batch" <<'EOF'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 med = statistics.median
-print(f"\nsummary: {sys.argv[2]}, 1x3x224x224, {max(r['round'] for r in rows)} alternating rounds, "
+batch = int(sys.argv[4])
+print(f"\nsummary: {sys.argv[2]}, {batch}x3x224x224, {max(r['round'] for r in rows)} alternating rounds, "
       f"ONNX Runtime {sys.argv[3]} (ratio = edgesplit / ONNX Runtime, per round; median and min..max)")
 print(f"{'model':<14} {'threads':>7} {'edgesplit ms':>12} {'onnxrt ms':>10} {'ratio':>6} {'spread':>11}   "
       f"{'best-of: edgesplit':>18} {'onnxrt':>7} {'ratio':>6} {'spread':>11}")
@@ -113,6 +145,13 @@ for model in dict.fromkeys(r["model"] for r in rows):
               f"{med(ratios):6.2f} {min(ratios):5.2f}..{max(ratios):.2f}   "
               f"{med(r['edgesplit_min_ms'] for r in rs):18.2f} {med(r['ort_min_ms'] for r in rs):7.2f} "
               f"{med(best):6.2f} {min(best):5.2f}..{max(best):.2f}")
+if batch > 1:
+    print(f"\nper image (median ms per batch / {batch}; images/s)")
+    for model in dict.fromkeys(r["model"] for r in rows):
+        for t in sorted({r["threads"] for r in rows}):
+            rs = [r for r in rows if r["model"] == model and r["threads"] == t]
+            e, o = med(r["edgesplit_ms"] for r in rs) / batch, med(r["ort_ms"] for r in rs) / batch
+            print(f"{model:<14} {t:>7}  edgesplit {e:7.2f} ms ({1000 / e:6.1f}/s)  onnxrt {o:7.2f} ms ({1000 / o:6.1f}/s)")
 threads = sorted({r["threads"] for r in rows})
 if 1 in threads and 2 in threads:
     print("\nspeed-up 1 -> 2 threads (per round, median and min..max; of the medians, then of the best-of)")
@@ -130,9 +169,9 @@ EOF
 if [[ -n ${PROFILE:-} ]]; then
   for m in $models; do
     for t in $threads_list; do
-      node "$root/bench/ort_time.js" "$(file_of "$m")" --threads "$t" --repeat "$repeat" \
+      "${prio[@]}" node "$root/bench/ort_time.js" "$(file_of "$m")" --threads "$t" --repeat "$repeat" \
         --profile "$ort_dir/profile_ort_${m}_${dtype}_t$t.json" >/dev/null
-      "$cli" bench-engine "$(file_of "$m")" --backend onednn --threads "$t" --repeat "$repeat" --format json \
+      "${prio[@]}" "$cli" bench-engine "$(file_of "$m")" --backend onednn --threads "$t" --repeat "$repeat" --format json \
         > "$ort_dir/profile_edgesplit_${m}_${dtype}_t$t.json"
       "$python" - "$ort_dir" "$m" "$dtype" "$t" <<'EOF'
 import collections, json, sys

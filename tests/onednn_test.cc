@@ -4,8 +4,10 @@
 // thread cap and registration.
 #include <gtest/gtest.h>
 #include <omp.h>
+#include <sched.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -14,6 +16,7 @@
 #include "edgesplit/exec.h"
 #include "edgesplit/kernels.h"
 #include "edgesplit/models.h"
+#include "edgesplit/onnx.h"
 #include "edgesplit/onednn.h"
 #include "graph_builder.h"
 #include "onednn_test_util.h"
@@ -38,6 +41,25 @@ void Compare(const float* a, const float* b, int64_t n, float* max_err, float* m
     *max_err = std::max(*max_err, std::fabs(a[i] - b[i]));
     *max_ref = std::max(*max_ref, std::fabs(b[i]));
   }
+}
+
+// The whole graph on both backends, fed RandomInput(seed): the onednn output
+// within 1e-4 * max|reference| of the reference backend's.
+void ExpectMatchesReference(const Graph& g, uint64_t seed) {
+  const int n = static_cast<int>(g.nodes.size());
+  auto ref = SegmentExecutor::Create(g, 0, n, ReferenceBackend());
+  auto dnn = SegmentExecutor::Create(g, 0, n, OneDnnBackend());
+  ASSERT_TRUE(ref.ok() && dnn.ok()) << (dnn.ok() ? "" : dnn.status().message());
+  const std::vector<float> input = RandomInput(**ref, seed);
+  std::memcpy((*ref)->input(), input.data(), input.size() * 4);
+  std::memcpy((*dnn)->input(), input.data(), input.size() * 4);
+  ASSERT_TRUE((*ref)->Invoke().ok());
+  ASSERT_TRUE((*dnn)->Invoke().ok());
+  float err, max_ref;
+  Compare(static_cast<const float*>((*dnn)->output()), static_cast<const float*>((*ref)->output()),
+          (*ref)->output_bytes() / 4, &err, &max_ref);
+  EXPECT_GT(max_ref, 0.0f);
+  EXPECT_LE(err, 1e-4f * max_ref);
 }
 
 TEST(OneDnnTest, IsRegisteredByName) {
@@ -167,27 +189,14 @@ TEST(OneDnnTest, FallbackNodesBetweenNativeOnes) {
   x = b.Op(OpType::kAveragePool, "pool", {x}, {b.IntsAttr("kernel_shape", {2, 2}), b.IntsAttr("strides", {2, 2}), b.Int("ceil_mode", 1)});
   Graph g = b.Finish(x);
   ASSERT_FALSE(g.nodes.empty());
-  const int n = static_cast<int>(g.nodes.size());
-  auto ref = SegmentExecutor::Create(g, 0, n, ReferenceBackend());
-  auto dnn = SegmentExecutor::Create(g, 0, n, OneDnnBackend());
-  ASSERT_TRUE(ref.ok() && dnn.ok()) << (dnn.ok() ? "" : dnn.status().message());
-  const std::vector<float> input = RandomInput(**ref, 9);
-  std::memcpy((*ref)->input(), input.data(), input.size() * 4);
-  std::memcpy((*dnn)->input(), input.data(), input.size() * 4);
-  ASSERT_TRUE((*ref)->Invoke().ok());
-  ASSERT_TRUE((*dnn)->Invoke().ok());
-  float err, max_ref;
-  Compare(static_cast<const float*>((*dnn)->output()), static_cast<const float*>((*ref)->output()),
-          (*ref)->output_bytes() / 4, &err, &max_ref);
-  EXPECT_GT(max_ref, 0.0f);
-  EXPECT_LE(err, 1e-4f * max_ref);
+  ExpectMatchesReference(g, 9);
 }
 
 // libgomp reads its environment once, before main(): the CLI re-executes
 // itself with the wait policy set. libgomp reports its spin count (the first
 // process shows its default, 300000; the re-executed one reports last):
 // bench-engine and infer spin a bounded time then sleep when the machine is
-// quiet (else passive), every other command (the runtime's node processes
+// quiet or the process real-time scheduled (else passive), every other command (the runtime's node processes
 // among them) sleeps at once (passive: 0).
 std::string CliSpinCount(const char* args) {
   EXPECT_EQ(unsetenv("OMP_WAIT_POLICY"), 0);
@@ -214,6 +223,21 @@ TEST(OneDnnTest, CliSpinsBoundedOnlyForEngineCommands) {
   }
   EXPECT_EQ(CliSpinCount("run --help"), "0");
   EXPECT_EQ(CliSpinCount("profile --help"), "0");
+}
+
+// A real-time scheduled process (e.g. under `chrt -f`) cannot be preempted by
+// ordinary tasks, so bench-engine spins whatever the load (the quiet test is
+// skipped). Setting SCHED_FIFO needs privileges: skipped without them.
+TEST(OneDnnTest, CliSpinsWhenRealTimeScheduled) {
+  sched_param rt{};
+  rt.sched_priority = 1;
+  if (sched_setscheduler(0, SCHED_FIFO, &rt) != 0) GTEST_SKIP() << "cannot set SCHED_FIFO here";
+  const std::string spin = CliSpinCount("bench-engine --help");
+  const std::string passive = CliSpinCount("run --help");
+  sched_param normal{};
+  ASSERT_EQ(sched_setscheduler(0, SCHED_OTHER, &normal), 0);
+  EXPECT_EQ(spin, "100000");
+  EXPECT_EQ(passive, "0") << "only the engine commands spin";
 }
 
 // An explicit OMP_WAIT_POLICY is the user's: the CLI keeps it (no re-exec).
@@ -260,6 +284,119 @@ TEST(OneDnnTest, SmallNodesRunOnTheCallingThread) {
   EXPECT_EQ(OneDnnThreads(), 2);
   EXPECT_EQ(omp_get_max_threads(), 2) << "a serial node left the caller's cap at 1";
   ASSERT_TRUE(SetOneDnnThreads(0).ok());
+}
+
+// Dense 3x3 stride-1 f32 convs run as oneDNN's Winograd on AVX-512 (on
+// blocked copies in scratch), every other conv as a direct one; the zoo
+// tolerance and every-cut tests above cover its numerics and split equality.
+TEST(OneDnnTest, Dense3x3ConvsRunAsWinogradOnAvx512) {
+  Graph g = Load("resnet18:res=64");
+  int winograd = 0;
+  for (int i = 0; i < static_cast<int>(g.nodes.size()); ++i) {
+    const Node& node = g.nodes[i];
+    if (node.op != OpType::kConv) continue;
+    PreparedKernel k;
+    ASSERT_TRUE(OneDnnBackend().Prepare(g, i, &k).ok());
+    const std::string impl = OneDnnImplementation(k);
+    const bool dense_3x3 = node.GetInts("kernel_shape") == std::vector<int64_t>{3, 3} && node.GetInt("group", 1) == 1 &&
+                           node.GetInts("strides") == std::vector<int64_t>{1, 1};
+    const bool wino = impl.find("wino") != std::string::npos;
+    winograd += wino;
+    if (!dense_3x3) { EXPECT_FALSE(wino) << node.name << ": " << impl; }
+    if (wino) { EXPECT_GT(k.scratch_bytes, 0) << "the blocked copies live in scratch"; }
+  }
+  if (__builtin_cpu_supports("avx512f")) { EXPECT_GT(winograd, 0) << "no conv ran as Winograd"; }
+}
+
+// No node of the torchvision exports whose reference-kernel neighbours used to
+// mix layouts (MobileNetV3's HardSigmoid, ShuffleNetV2's Reshape/Transpose)
+// runs oneDNN's own reference implementation ("ref:any", 50-100x slower than
+// its jit kernels): HardSigmoid is native, and a conv whose arena layouts
+// would get it runs on copies in a layout oneDNN picks. (Numerics: the parity
+// tests run these models against PyTorch, whole and split.)
+TEST(OneDnnTest, TorchvisionExportsAvoidOneDnnReferenceKernels) {
+  int checked = 0;
+  for (const char* name : {"mobilenet_v3_small", "shufflenet_v2_x0_5"}) {
+    ES_REQUIRE_FIXTURE(path, std::string(name) + ".onnx");
+    Result<Graph> g = ImportOnnxFile(path);
+    ASSERT_TRUE(g.ok()) << g.status().message();
+    int hard_sigmoid = 0, conv_copies = 0;
+    for (int i = 0; i < static_cast<int>(g->nodes.size()); ++i) {
+      PreparedKernel k;
+      ASSERT_TRUE(OneDnnBackend().Prepare(*g, i, &k).ok());
+      const std::string impl = OneDnnImplementation(k);
+      const Node& node = g->nodes[i];
+      if (node.op == OpType::kConv) {
+        EXPECT_NE(impl.rfind("ref", 0), 0u) << name << " " << node.name << ": " << impl;
+        conv_copies += impl.find("on copies in scratch") != std::string::npos;
+      }
+      if (node.op == OpType::kHardSigmoid) {
+        ++hard_sigmoid;
+        EXPECT_NE(impl, "reference") << node.name;
+        EXPECT_NE(impl.rfind("ref", 0), 0u) << node.name << ": " << impl;
+      }
+    }
+    if (std::string(name) == "mobilenet_v3_small") { EXPECT_GT(hard_sigmoid, 0); }
+    std::printf("[ layouts ] %s: %d HardSigmoid, %d convs on copies in scratch\n", name, hard_sigmoid, conv_copies);
+    ++checked;
+  }
+  EXPECT_EQ(checked, 2);
+}
+
+// DenseNet's shapes: a pre-activation BatchNormalization (no conv to fold it
+// into) runs natively with its Relu, and an AveragePool behind a reference
+// node (Pad) whose output goes channels-last pools on a copy instead of in
+// oneDNN's reference kernel. Within tolerance of the reference backend and
+// bit-identical at every cut.
+TEST(OneDnnTest, DenseNetTransitionRunsNatively) {
+  testing::GraphBuilder b;
+  int x = b.Input("x", {1, 16, 12, 12});
+  x = b.Conv("conv_a", x, 16, 32, 3);
+  x = b.Bn("bn_a", x, 32);
+  x = b.Op(OpType::kRelu, "relu_a", {x});
+  x = b.Conv("conv_b", x, 32, 16, 1);
+  x = b.Op(OpType::kPad, "pad", {x, b.Ints("pads", {0, 0, 0, 0, 0, 0, 0, 0})});
+  x = b.Op(OpType::kAveragePool, "pool", {x}, {b.IntsAttr("kernel_shape", {2, 2}), b.IntsAttr("strides", {2, 2})});
+  x = b.Bn("bn_b", x, 16);
+  x = b.Op(OpType::kRelu, "relu_b", {x});
+  x = b.Conv("conv_c", x, 16, 8, 1);
+  Graph g = b.Finish(x);
+  ASSERT_FALSE(g.nodes.empty());
+  const int n = static_cast<int>(g.nodes.size());
+  for (int i = 0; i < n; ++i) {
+    PreparedKernel k;
+    ASSERT_TRUE(OneDnnBackend().Prepare(g, i, &k).ok());
+    const std::string impl = OneDnnImplementation(k);
+    if (g.nodes[i].op == OpType::kPad) continue;  // the reference kernel's
+    EXPECT_NE(impl, "reference") << g.nodes[i].name;
+    EXPECT_NE(impl.rfind("ref", 0), 0u) << g.nodes[i].name << ": " << impl;
+    if (g.nodes[i].op == OpType::kAveragePool) { EXPECT_NE(impl.find("on a copy in scratch"), std::string::npos) << impl; }
+  }
+  ExpectMatchesReference(g, 5);
+  const std::vector<float> input = RandomInput(**SegmentExecutor::Create(g, 0, n, OneDnnBackend()), 5);
+  EXPECT_GT(testing::ExpectEveryCutBitExact(g, OneDnnBackend(), input,
+                                            [](const CutPoint&, const SegmentExecutor&, const SegmentExecutor&) {}),
+            3);
+}
+
+// An eltwise or BatchNormalization node whose input is channels-last and
+// whose output feeds a reference-kernel node (so stays row-major) writes its
+// output in the output's layout (oneDNN's eltwise and batch normalization
+// take one layout for both: the result is reordered within the node).
+TEST(OneDnnTest, EltwiseAndBatchNormBeforeAFallbackNode) {
+  for (OpType op : {OpType::kSigmoid, OpType::kBatchNormalization, OpType::kHardSigmoid}) {
+    testing::GraphBuilder b;
+    int x = b.Input("x", {1, 8, 6, 6});
+    x = b.Conv("conv", x, 8, 8, 3);
+    const int conv_out = x;
+    x = op == OpType::kBatchNormalization ? b.Bn("bn", x, 8) : b.Op(op, "act", {x});
+    x = b.Op(OpType::kSoftmax, "softmax", {x}, {b.Int("axis", 1)});
+    x = b.Op(OpType::kAdd, "add", {x, conv_out});  // keeps conv_out's consumers native
+    Graph g = b.Finish(x);
+    ASSERT_FALSE(g.nodes.empty());
+    SCOPED_TRACE(OpTypeName(op));
+    ExpectMatchesReference(g, 11);
+  }
 }
 
 TEST(OneDnnTest, ThreadCap) {

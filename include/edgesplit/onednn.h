@@ -4,12 +4,16 @@
 // What runs on oneDNN (everything else falls back to the reference kernel of
 // that node, with identical results to the reference backend there):
 //   * Conv 2-D (groups, depthwise, dilations, asymmetric pads, strides, bias)
-//     with its fused Relu/Clip/LeakyRelu as a post-op;
+//     with its fused Relu/Clip/LeakyRelu as a post-op; a dense 3x3 stride-1
+//     f32 conv as oneDNN's Winograd where the CPU has it (AVX-512), on
+//     blocked copies of its input and output in the kernel's scratch
+//     (reorder, conv, reorder: one node, so cuts never separate them);
 //   * Gemm (transA 0, alpha = beta = 1) and 2-D MatMul with a constant B, as
 //     inner products with the fused activation;
 //   * MaxPool / AveragePool 2-D, GlobalAveragePool;
 //   * Add/Sub/Mul/Div (broadcast of one operand, fused activation), Concat,
-//     standalone Relu/Clip/LeakyRelu/Sigmoid/HardSwish;
+//     standalone Relu/Clip/LeakyRelu/Sigmoid/HardSwish/HardSigmoid, and
+//     inference BatchNormalization (constant parameters, fused Relu);
 //   * int8 (the quantized graph of quant.h): Conv (groups, depthwise,
 //     pointwise) and Gemm as oneDNN s8 primitives writing int32 sums, which
 //     edgesplit requantizes with TFLite's fixed point (the input zero point is
@@ -31,10 +35,14 @@
 // node stay row-major. The choice depends on the graph only, not on the
 // segment, so a node runs the same primitive on the same bytes wherever the
 // model is cut (split runs are bit-identical to whole ones) and the executor
-// only transposes at segment boundaries.
+// only transposes at segment boundaries. oneDNN 2.6 answers mixed layouts
+// (channels-last in, row-major out, beside a fallback node) with its slow
+// reference kernels, so such a conv or pooling runs on copies in scratch in
+// the layout oneDNN picks (reorders within the node).
 //
-// Numerics: f32: oneDNN's accumulation order differs from the reference's;
-// outputs agree within 1e-4 * max|reference| (tests/onednn_test.cc). int8:
+// Numerics: f32: oneDNN's accumulation order differs from the reference's
+// (Winograd's transforms too); outputs agree within 1e-4 * max|reference|
+// (tests/onednn_test.cc, tests/parity_test.cc against PyTorch). int8:
 // integer sums are exact and the requantization is the reference's, so every
 // tensor equals the reference int8 kernels' (the bar is 1 LSB;
 // tests/onednn_int8_test.cc counts differing values: 0 on the zoo and digits

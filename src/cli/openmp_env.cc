@@ -14,16 +14,17 @@
 // Two threads only pay on a quiet machine with a spinning pool. So the
 // engine-only commands that time or run one inference in one process
 // (bench-engine, infer) spin a bounded time (GOMP_SPINCOUNT=kSpinCount, then
-// sleep) when the machine is quiet at start-up (QuietMachine), and sleep at
-// once otherwise; every other command, in particular the runtime's node
+// sleep) when the machine is quiet at start-up (QuietMachine) or the process
+// is real-time scheduled (e.g. under `chrt`), and sleep at once otherwise; every other command, in particular the runtime's node
 // processes that share the cores with a link emulator, a server and a client,
 // and profile --measure, which reads process CPU time, sleeps at once
 // (passive). When neither variable is set the CLI sets one and re-executes
 // itself once (the child sees it set and carries on); an explicit
 // OMP_WAIT_POLICY or GOMP_SPINCOUNT from the user is kept.
+#include <sched.h>
+#include <time.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -37,6 +38,8 @@ namespace {
 // 100000 a millisecond): enough to bridge the serial ops between two parallel
 // ones, short enough that the pool sleeps soon after an inference ends.
 constexpr const char* kSpinCount = "100000";
+// How long the quiet test watches the CPUs (bench-engine and infer only).
+constexpr long kSampleMs = 150;
 
 // The subcommand: the first argument that is not an option.
 const char* Subcommand(char** argv) {
@@ -49,28 +52,58 @@ bool SpinsOpenMpThreads(const char* subcommand) {
   return std::strcmp(subcommand, "bench-engine") == 0 || std::strcmp(subcommand, "infer") == 0;
 }
 
-// Quiet: over the last minute less than half the cores were busy on average,
-// and right now no other task is runnable (/proc/loadavg's "running/total"
-// counts this process). Unreadable: not quiet (sleeping is the safe choice).
+// Busy and total jiffies of all CPUs, from /proc/stat's "cpu" line (busy:
+// everything but idle and iowait; guest time is already inside user/nice).
+bool CpuJiffies(long long* busy, long long* total) {
+  std::FILE* f = std::fopen("/proc/stat", "r");
+  if (f == nullptr) return false;
+  long long v[8] = {};  // user nice system idle iowait irq softirq steal
+  const int fields = std::fscanf(f, "cpu %lld %lld %lld %lld %lld %lld %lld %lld", &v[0], &v[1], &v[2], &v[3], &v[4],
+                                 &v[5], &v[6], &v[7]);
+  std::fclose(f);
+  if (fields < 4) return false;
+  *total = 0;
+  for (long long x : v) *total += x;
+  *busy = *total - v[3] - v[4];
+  return true;
+}
+
+// Whether this process is scheduled SCHED_FIFO / SCHED_RR: ordinary tasks
+// cannot preempt it, so its spinning threads never wait for a descheduled
+// partner (the failure mode under load) and spinning is safe at any load.
+bool RealTimeScheduled() {
+  const int policy = sched_getscheduler(0);
+  return policy == SCHED_FIFO || policy == SCHED_RR;
+}
+
+// Quiet: over a short sample taken now (this process sleeps through it) other
+// tasks kept less than a quarter of the cores busy, and the 1-minute load
+// average is below the core count (a sample can fall in a lull of a loaded
+// machine). Unreadable: not quiet (sleeping is the safe choice). A sample, not
+// /proc/loadavg's running count: that count includes whatever starts beside
+// this process (e.g. the other end of the pipe a benchmark script reads it
+// through), so it called a quiet machine busy at nearly every start.
 bool QuietMachine() {
   const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  double load1 = 0;
   std::FILE* f = std::fopen("/proc/loadavg", "r");
-  if (f == nullptr || cpus < 1) {
-    if (f != nullptr) std::fclose(f);
-    return false;
-  }
-  double load1 = 0, load5 = 0, load15 = 0;
-  int running = 0, total = 0;
-  const int fields = std::fscanf(f, "%lf %lf %lf %d/%d", &load1, &load5, &load15, &running, &total);
-  std::fclose(f);
-  return fields == 5 && load1 < 0.5 * static_cast<double>(cpus) && running - 1 < std::max(1L, cpus / 2);
+  const bool have_load = f != nullptr && std::fscanf(f, "%lf", &load1) == 1;
+  if (f != nullptr) std::fclose(f);
+  long long busy0 = 0, total0 = 0, busy1 = 0, total1 = 0;
+  if (!have_load || cpus < 1 || load1 >= static_cast<double>(cpus) || !CpuJiffies(&busy0, &total0)) return false;
+  const timespec sample{0, kSampleMs * 1000000L};
+  nanosleep(&sample, nullptr);
+  if (!CpuJiffies(&busy1, &total1) || total1 <= total0) return false;
+  // Fraction of all cores' time that was busy during the sample.
+  const double busy = static_cast<double>(busy1 - busy0) / static_cast<double>(total1 - total0);
+  return busy < 0.25;
 }
 
 }  // namespace
 
 void EnsureOpenMpWaitPolicy(char** argv) {
   if (std::getenv("OMP_WAIT_POLICY") != nullptr || std::getenv("GOMP_SPINCOUNT") != nullptr) return;
-  const int rc = SpinsOpenMpThreads(Subcommand(argv)) && QuietMachine() ? setenv("GOMP_SPINCOUNT", kSpinCount, 1)
+  const int rc = SpinsOpenMpThreads(Subcommand(argv)) && (RealTimeScheduled() || QuietMachine()) ? setenv("GOMP_SPINCOUNT", kSpinCount, 1)
                                                       : setenv("OMP_WAIT_POLICY", "passive", 1);
   if (rc != 0) return;
   execv("/proc/self/exe", argv);

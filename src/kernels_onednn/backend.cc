@@ -115,6 +115,28 @@ Status PrepareOneDnn(const void* /*context*/, const Graph& graph, int node_index
   return Status::Ok();
 }
 
+// Points `memory` at the buffer `a` names (skipped when it already is).
+bool Point(dnnl_memory_t memory, onednn::EvalArg& a, const void* const* inputs, void* const* outputs, void* scratch,
+           dnnl_stream_t stream) {
+  void* p = a.source == onednn::ArgSource::kInput    ? const_cast<void*>(inputs[a.index])
+            : a.source == onednn::ArgSource::kOutput ? outputs[a.index]
+                                                     : static_cast<unsigned char*>(scratch) + a.offset;
+  if (p == a.bound) return true;
+  if (dnnl_memory_set_data_handle_v2(memory, p, stream) != dnnl_success) return false;
+  a.bound = p;
+  return true;
+}
+
+bool RunSideStep(onednn::SideStep& r, const void* const* inputs, void* const* outputs, void* scratch,
+                dnnl_stream_t stream) {
+  if (!Point(r.from.get(), r.from_at, inputs, outputs, scratch, stream) ||
+      !Point(r.to.get(), r.to_at, inputs, outputs, scratch, stream))
+    return false;
+  const dnnl_exec_arg_t args[2] = {{r.from_arg, r.from.get()}, {r.to_arg, r.to.get()}};
+  if (dnnl_primitive_execute(r.primitive.get(), stream, 2, args) != dnnl_success) return false;
+  return dnnl_stream_wait(stream) == dnnl_success;
+}
+
 Status Execute(const PreparedKernel& k, PrimitiveState& st, const void* const* inputs, void* const* outputs, void* scratch) {
   if (!st.primitive) {  // an int8 op computed by edgesplit's loops alone
     onednn::RunInt8Stage(st.int8, inputs, outputs, scratch);
@@ -127,18 +149,16 @@ Status Execute(const PreparedKernel& k, PrimitiveState& st, const void* const* i
   }
   dnnl_stream_t stream = ThreadStream();
   if (!stream) return Internal("cannot create a oneDNN stream");
-  for (onednn::EvalArg& a : st.eval_args) {
-    void* p = a.source == onednn::ArgSource::kInput    ? const_cast<void*>(inputs[a.index])
-              : a.source == onednn::ArgSource::kOutput ? outputs[a.index]
-                                                       : static_cast<unsigned char*>(scratch) + a.offset;
-    if (p == a.bound) continue;
-    if (dnnl_memory_set_data_handle_v2(st.args[a.slot].memory, p, stream) != dnnl_success)
+  for (onednn::EvalArg& a : st.eval_args)
+    if (!Point(st.args[a.slot].memory, a, inputs, outputs, scratch, stream))
       return Internal("oneDNN rejected a buffer of node " + std::to_string(k.node_index));
-    a.bound = p;
-  }
+  for (onednn::SideStep& r : st.before)
+    if (!RunSideStep(r, inputs, outputs, scratch, stream)) return Internal("oneDNN failed on a step of node " + std::to_string(k.node_index));
   const dnnl_status_t s = dnnl_primitive_execute(st.primitive.get(), stream, static_cast<int>(st.args.size()), st.args.data());
   if (s != dnnl_success) return Internal("oneDNN failed on node " + std::to_string(k.node_index) + " (status " + std::to_string(s) + ")");
   dnnl_stream_wait(stream);
+  for (onednn::SideStep& r : st.after)
+    if (!RunSideStep(r, inputs, outputs, scratch, stream)) return Internal("oneDNN failed on a step of node " + std::to_string(k.node_index));
   onednn::RunInt8Stage(st.int8, inputs, outputs, scratch);  // requantizes an int8 conv's sums (no-op for f32)
   return Status::Ok();
 }

@@ -179,10 +179,22 @@ NativeKind Classify(const Graph& g, int node_index) {
         if (t == kNoTensor || Rank(g, t) != rank || g.tensors[t].num_elements() == 0) return NativeKind::kNone;
       return NativeKind::kConcat;
     }
+    case OpType::kBatchNormalization: {
+      // Inference with constant per-channel parameters (a BN that no conv
+      // absorbed, e.g. DenseNet's pre-activation ones); Relu is oneDNN's
+      // fuse_norm_relu, other fused activations stay on the reference.
+      if (Rank(g, x) != 4 || n.inputs.size() != 5 || n.GetInt("training_mode", 0) != 0) return NativeKind::kNone;
+      if (n.activation.kind != ActivationKind::kNone && n.activation.kind != ActivationKind::kRelu) return NativeKind::kNone;
+      const int64_t c = g.tensors[x].shape[1];
+      for (size_t i = 1; i < 5; ++i)
+        if (!IsConstant(g, n.inputs[i]) || g.tensors[n.inputs[i]].num_elements() != c) return NativeKind::kNone;
+      return NativeKind::kBatchNorm;
+    }
     case OpType::kRelu:
     case OpType::kLeakyRelu:
     case OpType::kSigmoid:
     case OpType::kHardSwish:
+    case OpType::kHardSigmoid:
       return no_activation && Rank(g, x) >= 1 && Rank(g, x) <= 6 ? NativeKind::kEltwise : NativeKind::kNone;
     case OpType::kClip:
       if (!no_activation || Rank(g, x) < 1 || Rank(g, x) > 6) return NativeKind::kNone;

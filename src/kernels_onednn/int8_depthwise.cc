@@ -22,10 +22,12 @@ using Window = Int8Stage::Window;
 
 constexpr int64_t kLanes = 16;      // channels per vector (int32 lanes of a zmm)
 constexpr int64_t kMaxKernel = 7;   // larger windows go to oneDNN
-// Convs with fewer multiply-adds than this run on the calling thread: about
-// 70 us of one core here (MobileNetV2's 28x28 and smaller ones), where waking
-// a sleeping thread on a loaded machine costs a good part of what it saves.
-constexpr int64_t kParallelMacs = 1 << 21;
+// Convs with fewer multiply-adds than this run on the calling thread: the
+// node-level rule (kSerialWork; a serial node runs with the OpenMP cap at 1).
+// Every MobileNetV2 depthwise conv is above it: with the pool spinning through
+// an inference (src/cli/openmp_env.cc) the 28x28 to 7x7 ones gain from a
+// second thread too (they were kept serial at 2^21 when the pool slept).
+constexpr int64_t kParallelMacs = kSerialWork;
 
 inline int8_t Clamp(int32_t v, int32_t lo, int32_t hi) { return static_cast<int8_t>(v < lo ? lo : (v > hi ? hi : v)); }
 inline int32_t WrapAdd(int32_t a, int32_t b) {

@@ -18,9 +18,11 @@ namespace {
 
 using fixed_point::MultiplyByQuantizedMultiplier;
 constexpr int kAddLeftShift = 20;  // TFLite's int8 Add headroom (as reference_int8.cc)
-// Loops this long share the work across oneDNN's OpenMP threads.
-// (Not shorter ones: on a loaded machine every fork-join may wait for a core.)
-constexpr int64_t kParallelMin = 1 << 18;
+// Loops this long share the work across oneDNN's OpenMP threads. Whether a
+// node uses the pool at all is the node-level rule (kSerialWork: a serial node
+// runs with the cap at 1); this floor only keeps a pooled node's short loops
+// (e.g. a requantization of 7x7 rows) inline.
+constexpr int64_t kParallelMin = 1 << 15;
 
 inline int8_t Clamp(int32_t v, int32_t lo, int32_t hi) { return static_cast<int8_t>(v < lo ? lo : (v > hi ? hi : v)); }
 // Two's-complement wrap-around, as the reference's int32 accumulators.
@@ -171,18 +173,18 @@ void Quantize(const Int8Stage& s, const float* x, int8_t* y) {
   const float z = static_cast<float>(s.y_zp);
   const int64_t planes = s.a.n * s.a.c;
   const bool avx512 = Int8UsesAvx512();
+  // Items are runs of one plane (an image has only 3 planes: too few to share).
+  constexpr int64_t kRun = 1024;
+  const int64_t runs = (s.a.hw + kRun - 1) / kRun, items = planes * runs;
 #pragma omp parallel for schedule(static) if (s.a.elements() >= kParallelMin)
-  for (int64_t plane = 0; plane < planes; ++plane) {
-    const int64_t b = plane / s.a.c, c = plane % s.a.c;
-    constexpr int64_t kRun = 1024;
+  for (int64_t item = 0; item < items; ++item) {
+    const int64_t plane = item / runs, b = plane / s.a.c, c = plane % s.a.c, i0 = item % runs * kRun;
     int8_t run[kRun];
-    for (int64_t i0 = 0; i0 < s.a.hw; i0 += kRun) {
-      const int64_t len = std::min(kRun, s.a.hw - i0);
-      const float* xr = x + s.a.At(b, c, i0);  // the input is row-major: a run is contiguous
-      if (avx512) QuantizeRunAvx512(xr, len, s.scale, z, run);
-      else for (int64_t i = 0; i < len; ++i) run[i] = QuantizeOne(xr[i], s.scale, z);
-      for (int64_t i = 0; i < len; ++i) y[s.y.At(b, c, i0 + i)] = run[i];
-    }
+    const int64_t len = std::min(kRun, s.a.hw - i0);
+    const float* xr = x + s.a.At(b, c, i0);  // the input is row-major: a run is contiguous
+    if (avx512) QuantizeRunAvx512(xr, len, s.scale, z, run);
+    else for (int64_t i = 0; i < len; ++i) run[i] = QuantizeOne(xr[i], s.scale, z);
+    for (int64_t i = 0; i < len; ++i) y[s.y.At(b, c, i0 + i)] = run[i];
   }
 }
 

@@ -17,7 +17,7 @@ namespace edgesplit::onednn {
 // and kConcat also take int8 (bytes move); the k*Int8 kinds run the quantized
 // graph's integer ops (see int8.h).
 enum class NativeKind : uint8_t {
-  kNone, kConv, kInnerProduct, kPool, kGlobalPool, kBinary, kConcat, kEltwise,
+  kNone, kConv, kInnerProduct, kPool, kGlobalPool, kBinary, kConcat, kEltwise, kBatchNorm,
   kConvInt8, kInnerProductInt8, kAddInt8, kGlobalPoolInt8, kQuantizeInt8,
 };
 
@@ -68,6 +68,16 @@ struct BandPlan {
   std::vector<Slot> slots;  // one per thread
 };
 
+// A one-input one-output primitive run before or after the main one: a
+// reorder (a conv on copies of its input and output in scratch in the layout
+// oneDNN picked) or an in-place eltwise (HardSigmoid's clip); primitives.cc.
+struct SideStep {
+  dnnl::primitive primitive;
+  dnnl::memory from, to;
+  EvalArg from_at, to_at;  // where their data is at Eval (`slot` unused)
+  int from_arg = DNNL_ARG_FROM, to_arg = DNNL_ARG_TO;
+};
+
 // One prepared oneDNN primitive with its memory objects.
 struct PrimitiveState {
   dnnl::primitive primitive;
@@ -80,6 +90,7 @@ struct PrimitiveState {
   // int32 accumulators, or a whole int8 op run by edgesplit's own loops.
   Int8Stage int8;
   BandPlan bands;
+  std::vector<SideStep> before, after;  // run around `primitive`, in order
   bool serial = false;  // NodeWork < kSerialWork: runs on the calling thread
 
   // A memory object for `arg` whose data is given at Eval.

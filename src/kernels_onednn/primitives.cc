@@ -72,6 +72,68 @@ bool HasPadding(const std::vector<int64_t>& pads) {
   return std::any_of(pads.begin(), pads.end(), [](int64_t v) { return v != 0; });
 }
 
+// An f32 conv that may run as Winograd: dense, 3x3, stride 1, no dilation
+// (oneDNN has Winograd for these only; it then also needs AVX-512 and
+// channel counts it takes, else creating the primitive fails).
+bool WinogradCandidate(int64_t groups, int64_t kh, int64_t kw, const Dims& strides, const Dims& dilates) {
+  return groups == 1 && kh == 3 && kw == 3 && strides == Dims{1, 1} && dilates == Dims{0, 0};
+}
+
+// A reorder between a tensor's arena layout and a copy in scratch.
+SideStep MakeReorder(const memory::desc& from, EvalArg from_at, const memory::desc& to, EvalArg to_at,
+                     const dnnl::engine& engine) {
+  SideStep r;
+  r.from = memory(from, engine, static_cast<void*>(DNNL_MEMORY_NONE));
+  r.to = memory(to, engine, static_cast<void*>(DNNL_MEMORY_NONE));
+  r.primitive = dnnl::reorder(dnnl::reorder::primitive_desc(engine, from, engine, to));
+  r.from_at = from_at;
+  r.to_at = to_at;
+  return r;
+}
+
+// Binds the primitive's dst (call after Finish): the output itself when it has
+// the output's layout, else a copy in scratch reordered into the output after
+// the primitive (eltwise and batch normalization have one layout for src and
+// dst, and a pooling on mixed layouts would get oneDNN's reference kernel).
+void BindDst(const memory::desc& dst, const TensorDesc& y, PrimitiveState* st, const dnnl::engine& engine) {
+  const memory::desc out = ActivationDesc(y);
+  if (dst == out) return st->BindAtEval(DNNL_ARG_DST, dst, ArgSource::kOutput, 0, engine);
+  const int64_t at = (st->scratchpad_bytes + 63) / 64 * 64;
+  st->BindAtEval(DNNL_ARG_DST, dst, ArgSource::kScratch, 0, engine, at);
+  st->after.push_back(MakeReorder(dst, {-1, ArgSource::kScratch, 0, at}, out, {-1, ArgSource::kOutput, 0}, engine));
+  st->scratchpad_bytes = at + static_cast<int64_t>(dst.get_size());
+  st->implementation += " (on a copy in scratch)";
+}
+
+bool IsReferenceImpl(const dnnl::primitive_desc_base& pd) { return std::strncmp(pd.impl_info_str(), "ref", 3) == 0; }
+
+// A conv on layouts of oneDNN's choosing runs on copies of its input and
+// output in scratch: reorder in, conv, reorder out. A Winograd conv (oneDNN's,
+// on AVX-512 1.3-2.5x faster than its direct conv on ResNet50's 3x3 layers,
+// docs/benchmarks.md) wants blocked tensors, and so does a conv whose arena
+// layouts would send oneDNN to its reference implementation. Scratch:
+// [oneDNN's scratchpad][blocked input][blocked output], 64-byte aligned.
+// Everything is a function of the node, so a split run executes the same
+// three primitives on the same bytes as a whole run.
+void BindThroughScratch(const dnnl::convolution_forward::primitive_desc& pd, const Tensor& w, const memory::desc& w_user,
+                  bool has_bias, const PreparedKernel& k, PrimitiveState* st, const dnnl::engine& engine) {
+  const auto align = [](int64_t b) { return (b + 63) / 64 * 64; };
+  const int64_t src_at = align(static_cast<int64_t>(pd.scratchpad_desc().get_size()));
+  const int64_t dst_at = align(src_at + static_cast<int64_t>(pd.src_desc().get_size()));
+  st->BindAtEval(DNNL_ARG_SRC, pd.src_desc(), ArgSource::kScratch, 0, engine, src_at);
+  st->BindOwned(DNNL_ARG_WEIGHTS, PackWeights(w, w_user, pd.weights_desc(), engine));
+  if (has_bias) st->BindAtEval(DNNL_ARG_BIAS, pd.bias_desc(), ArgSource::kInput, 2, engine);
+  st->BindAtEval(DNNL_ARG_DST, pd.dst_desc(), ArgSource::kScratch, 0, engine, dst_at);
+  st->primitive = dnnl::convolution_forward(pd);
+  st->Finish(pd, engine);
+  st->before.push_back(MakeReorder(ActivationDesc(k.inputs[0]), {-1, ArgSource::kInput, 0}, pd.src_desc(),
+                                   {-1, ArgSource::kScratch, 0, src_at}, engine));
+  st->after.push_back(MakeReorder(pd.dst_desc(), {-1, ArgSource::kScratch, 0, dst_at}, ActivationDesc(k.outputs[0]),
+                                  {-1, ArgSource::kOutput, 0}, engine));
+  st->scratchpad_bytes = dst_at + static_cast<int64_t>(pd.dst_desc().get_size());
+  st->implementation += " (on copies in scratch)";
+}
+
 // f32: the conv with its bias and fused activation. int8 (s8 x, per-channel
 // s8 W): oneDNN sums (x - x_zp) * W into int32 (its src zero point only where
 // padding needs it; elsewhere the zero point is folded into the bias) and the
@@ -108,9 +170,32 @@ void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, Primitive
   const bool zero_point_in_onednn = int8 && HasPadding(p) && g.tensors[n.inputs[0]].quant.zero_points[0] != 0;
   if (zero_point_in_onednn) attr.set_zero_points(DNNL_ARG_SRC, 0, {g.tensors[n.inputs[0]].quant.zero_points[0]});
   if (int8) PrepareRequant(g, n, k, 0, !zero_point_in_onednn, &st->int8);
+  // f32 on layouts of oneDNN's choosing (reorders around it, copies in scratch).
+  const auto own_layout_pd = [&](dnnl::algorithm alg) {
+    const memory::desc x_any(Dims(x.dims, x.dims + 4), memory::data_type::f32, memory::format_tag::any);
+    const memory::desc y_any(Dims(y.dims, y.dims + 4), memory::data_type::f32, memory::format_tag::any);
+    const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, alg, x_any, w_any, bias_md, y_any,
+                                               strides, dilates, pad_l, pad_r);
+    return dnnl::convolution_forward::primitive_desc(desc, attr, engine);
+  };
+  if (!int8 && WinogradCandidate(groups, kh, kw, strides, dilates)) {
+    try {
+      return BindThroughScratch(own_layout_pd(dnnl::algorithm::convolution_winograd), w, w_user, has_bias, k, st, engine);
+    } catch (const dnnl::error&) {
+      // No Winograd implementation for this conv or CPU: the direct conv below.
+    }
+  }
   const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
                                              ActivationDesc(xs), w_any, bias_md, dst_md, strides, dilates, pad_l, pad_r);
   const dnnl::convolution_forward::primitive_desc pd(desc, attr, engine);
+  // Mixed layouts (channels-last in, row-major out beside a reference-kernel
+  // neighbour, e.g. MobileNetV3's HardSigmoid) get oneDNN's reference conv,
+  // 50-100x slower than its jit ones: then the conv runs on copies in the
+  // layout oneDNN picks (a pure function of the node, like the layouts).
+  if (!int8 && IsReferenceImpl(pd)) {
+    const dnnl::convolution_forward::primitive_desc own = own_layout_pd(dnnl::algorithm::convolution_direct);
+    if (!IsReferenceImpl(own)) return BindThroughScratch(own, w, w_user, has_bias, k, st, engine);
+  }
   st->BindAtEval(DNNL_ARG_SRC, pd.src_desc(), ArgSource::kInput, 0, engine);
   st->BindOwned(DNNL_ARG_WEIGHTS, PackWeights(w, w_user, pd.weights_desc(), engine));
   if (has_bias) st->BindAtEval(DNNL_ARG_BIAS, pd.bias_desc(), ArgSource::kInput, 2, engine);
@@ -173,13 +258,23 @@ void BuildPool(const Node& n, NativeKind kind, const PreparedKernel& k, Primitiv
       pad_r[i] = std::max(Attr(p, i + 2, 0), reach);
     }
   }
-  const dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, alg, ActivationDesc(x), ActivationDesc(y),
-                                            strides, kernel, dilation, pad_l, pad_r);
-  const dnnl::pooling_v2_forward::primitive_desc pd(desc, Attributes(FusedActivation()), engine);
+  const auto make_pd = [&](const memory::desc& dst) {
+    const dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, alg, ActivationDesc(x), dst, strides,
+                                              kernel, dilation, pad_l, pad_r);
+    return dnnl::pooling_v2_forward::primitive_desc(desc, Attributes(FusedActivation()), engine);
+  };
+  dnnl::pooling_v2_forward::primitive_desc pd = make_pd(ActivationDesc(y));
+  // Mixed layouts (a reference-kernel producer such as DenseNet's Pad before a
+  // channels-last consumer) get oneDNN's reference pooling, 10-20x slower:
+  // then pool in the input's layout into scratch and reorder into the output.
+  TensorDesc y_as_x = y;
+  y_as_x.layout = x.layout;
+  if (IsReferenceImpl(pd) && y.layout != x.layout && !IsReferenceImpl(make_pd(ActivationDesc(y_as_x))))
+    pd = make_pd(ActivationDesc(y_as_x));
   st->BindAtEval(DNNL_ARG_SRC, pd.src_desc(), ArgSource::kInput, 0, engine);
-  st->BindAtEval(DNNL_ARG_DST, pd.dst_desc(), ArgSource::kOutput, 0, engine);
   st->primitive = dnnl::pooling_v2_forward(pd);
   st->Finish(pd, engine);
+  BindDst(pd.dst_desc(), y, st, engine);
 }
 
 void BuildBinary(const Node& n, const PreparedKernel& k, PrimitiveState* st, const dnnl::engine& engine) {
@@ -220,6 +315,27 @@ float ScalarOr(const Graph& g, const Node& n, size_t input, float fallback) {
   return v;
 }
 
+// y = (x - mean) / sqrt(var + eps) * scale + bias with the graph's constants
+// (inputs 1-4) bound at Eval like any input; a fused Relu as fuse_norm_relu.
+void BuildBatchNorm(const Node& n, const PreparedKernel& k, PrimitiveState* st, const dnnl::engine& engine) {
+  const memory::desc md = ActivationDesc(k.inputs[0]);
+  auto flags = dnnl::normalization_flags::use_global_stats | dnnl::normalization_flags::use_scale |
+               dnnl::normalization_flags::use_shift;
+  if (n.activation.kind == ActivationKind::kRelu) flags = flags | dnnl::normalization_flags::fuse_norm_relu;
+  const dnnl::batch_normalization_forward::desc desc(dnnl::prop_kind::forward_inference, md, n.GetFloat("epsilon", 1e-5f),
+                                                     flags);
+  const dnnl::batch_normalization_forward::primitive_desc pd(desc, Attributes(FusedActivation()), engine);
+  const memory::desc per_channel(Dims{k.inputs[0].dims[1]}, memory::data_type::f32, memory::format_tag::a);
+  st->BindAtEval(DNNL_ARG_SRC, pd.src_desc(), ArgSource::kInput, 0, engine);
+  st->BindAtEval(DNNL_ARG_SCALE, per_channel, ArgSource::kInput, 1, engine);
+  st->BindAtEval(DNNL_ARG_SHIFT, per_channel, ArgSource::kInput, 2, engine);
+  st->BindAtEval(DNNL_ARG_MEAN, per_channel, ArgSource::kInput, 3, engine);
+  st->BindAtEval(DNNL_ARG_VARIANCE, per_channel, ArgSource::kInput, 4, engine);
+  st->primitive = dnnl::batch_normalization_forward(pd);
+  st->Finish(pd, engine);
+  BindDst(pd.dst_desc(), k.outputs[0], st, engine);
+}
+
 void BuildEltwise(const Graph& g, const Node& n, const PreparedKernel& k, PrimitiveState* st, const dnnl::engine& engine) {
   dnnl::algorithm alg = dnnl::algorithm::eltwise_relu;
   float alpha = 0.0f, beta = 0.0f;
@@ -233,6 +349,11 @@ void BuildEltwise(const Graph& g, const Node& n, const PreparedKernel& k, Primit
     case OpType::kHardSwish:
       alg = dnnl::algorithm::eltwise_hardswish;
       break;
+    case OpType::kHardSigmoid:  // clip(alpha * x + beta, 0, 1): linear, then the clip in place
+      alg = dnnl::algorithm::eltwise_linear;
+      alpha = n.GetFloat("alpha", 0.2f);
+      beta = n.GetFloat("beta", 0.5f);
+      break;
     case OpType::kClip:
       alg = dnnl::algorithm::eltwise_clip;
       alpha = ScalarOr(g, n, 1, -FLT_MAX);
@@ -245,9 +366,25 @@ void BuildEltwise(const Graph& g, const Node& n, const PreparedKernel& k, Primit
   const dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_inference, alg, md, alpha, beta);
   const dnnl::eltwise_forward::primitive_desc pd(desc, Attributes(FusedActivation()), engine);
   st->BindAtEval(DNNL_ARG_SRC, pd.src_desc(), ArgSource::kInput, 0, engine);
-  st->BindAtEval(DNNL_ARG_DST, pd.dst_desc(), ArgSource::kOutput, 0, engine);
   st->primitive = dnnl::eltwise_forward(pd);
   st->Finish(pd, engine);
+  BindDst(pd.dst_desc(), k.outputs[0], st, engine);
+  if (n.op == OpType::kHardSigmoid) {
+    // A clip post-op would send oneDNN 2.6 to its reference eltwise: a
+    // second jit primitive, in place on the output (after any reorder), instead.
+    const memory::desc out = ActivationDesc(k.outputs[0]);
+    const dnnl::eltwise_forward::desc clip(dnnl::prop_kind::forward_inference, dnnl::algorithm::eltwise_clip, out, 0.0f, 1.0f);
+    const dnnl::eltwise_forward::primitive_desc clip_pd(clip, engine);
+    SideStep step;
+    step.from = memory(out, engine, static_cast<void*>(DNNL_MEMORY_NONE));
+    step.to = memory(out, engine, static_cast<void*>(DNNL_MEMORY_NONE));
+    step.primitive = dnnl::eltwise_forward(clip_pd);
+    step.from_at = {-1, ArgSource::kOutput, 0};
+    step.to_at = {-1, ArgSource::kOutput, 0};
+    step.from_arg = DNNL_ARG_SRC;
+    step.to_arg = DNNL_ARG_DST;
+    st->after.push_back(std::move(step));
+  }
 }
 
 }  // namespace
@@ -331,6 +468,8 @@ void BuildPrimitive(NativeKind kind, const Graph& graph, const Node& node, const
       return BuildConcat(node, k, state, engine);
     case NativeKind::kEltwise:
       return BuildEltwise(graph, node, k, state, engine);
+    case NativeKind::kBatchNorm:
+      return BuildBatchNorm(node, k, state, engine);
     case NativeKind::kNone:
       break;
   }
