@@ -96,6 +96,9 @@ struct DynamicChainOptions {
   // of starting one: schedule rows that take the server down or up are
   // refused, and only a server started with --emulate obeys the load rows.
   std::string attach;
+  // The joint cut x codec choice (DeviceOptions::codec_table, docs/codecs.md).
+  std::string codec_table, codec_costs;
+  double max_accuracy_drop = 0;
   double request_timeout_s = 60;  // wall s a reply is waited for (also bounded by controller.timeout_s)
   // Rows due at request 1 set the conditions the nodes start in; later rows
   // are applied by Run before their request.
@@ -106,13 +109,14 @@ struct DynamicRecord {
   uint32_t request_id = 0;  // the wire id (control messages share the counter)
   int request = 0;          // 1-based position in the run (what schedule rows count)
   std::string split;     // the candidate executed: "device-only", "server-only" or the cut's name
+  std::string codec = "raw";  // what the cut tensor was sent with
   int candidate = -1;
   int cut_index = 0;
   std::string reason;    // DecisionReasonName
   bool fallback = false;
   std::string fallback_reason;  // why the head ran locally ("" when not in fallback)
   bool probe = false;
-  bool identical = false;  // result bytes == the whole model run locally
+  bool identical = false;  // result bytes == the whole model run locally (a lossy codec: == the local tail on the reference decoder's output of what was sent)
   double rtt_s = 0, done_at_s = 0;
   double rate_estimate_bytes_per_s = 0, rate_estimate_after = 0, load_estimate = 1;
   double true_rate_bytes_per_s = 0, server_load = 1;

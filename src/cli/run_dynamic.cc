@@ -7,6 +7,7 @@
 // applies the schedule's rate/load/outage rows, and checks every result against
 // the whole model run here (docs/dynamic.md, "Live").
 #include <fmt/format.h>
+#include <cmath>
 #include <unistd.h>
 
 #include "commands.h"
@@ -47,6 +48,9 @@ void AddDynamicRunOptions(CLI::App& app, DynamicRunArgs* d) {
       ->capture_default_str();
   app.add_option("--probe-bytes", d->probe_bytes, "--dynamic: size of a probe")->capture_default_str();
   app.add_option("--hysteresis", d->hysteresis, "--dynamic: keep the split unless the best is this much faster")->capture_default_str();
+  app.add_option("--codec-table", d->codec_table, "--dynamic: choose cut x codec per request from this accuracy table");
+  app.add_option("--codec-costs", d->codec_costs, "--dynamic: codec costs per device (default PROFILES/codecs/codec_costs.json)");
+  app.add_option("--max-accuracy-drop", d->max_accuracy_drop, "--dynamic: with --codec-table, the codecs' accuracy budget, points");
   app.add_option("--probe-timeout", d->probe_timeout, "--dynamic: a probe unanswered this long (emulated s) means fallback")
       ->capture_default_str();
 }
@@ -75,6 +79,11 @@ Status RunDynamic(const DynamicRunArgs& d, const RunCommonArgs& c) {
   o.controller.hysteresis = d.hysteresis;
   o.controller.timeout_s = d.probe_timeout;
   o.request_timeout_s = c.timeout;
+  if (d.codec_table.empty() != std::isnan(d.max_accuracy_drop))
+    return InvalidArgument("--codec-table FILE and --max-accuracy-drop P go together (the cut x codec choice)");
+  o.codec_table = d.codec_table;
+  o.codec_costs = d.codec_costs;
+  if (!d.codec_table.empty()) o.max_accuracy_drop = d.max_accuracy_drop;
   if (!d.schedule.empty()) {
     ES_ASSIGN_OR_RETURN(o.schedule, runtime::LoadScheduleCsv(d.schedule));
   }

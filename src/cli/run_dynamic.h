@@ -3,6 +3,8 @@
 // hands over when --dynamic is given.
 #pragma once
 
+#include <limits>
+
 #include <CLI/CLI.hpp>
 #include <string>
 #include <vector>
@@ -18,6 +20,10 @@ struct DynamicRunArgs {
   // Larger than the controller's 4 KiB: the head times probes on the wall clock,
   // and a longer probe averages the host's jitter out of the rate sample.
   int64_t probe_bytes = 16384;
+  // The joint cut x codec choice (docs/codecs.md): candidates per cut x codec
+  // of the accuracy table within the budget (NaN: not given).
+  std::string codec_table, codec_costs;
+  double max_accuracy_drop = std::numeric_limits<double>::quiet_NaN();
 };
 
 // The flags `run` already has, as it parsed them.

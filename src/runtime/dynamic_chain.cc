@@ -111,6 +111,9 @@ Result<std::unique_ptr<DynamicChain>> DynamicChain::Start(const DynamicChainOpti
   d.controller = o.controller;
   d.rate_bytes_per_s = s.rate;
   d.timeout_s = o.request_timeout_s;
+  d.codec_table = o.codec_table;
+  d.codec_costs = o.codec_costs;
+  d.max_accuracy_drop = o.max_accuracy_drop;
   ES_ASSIGN_OR_RETURN(s.session, DeviceSession::Create(d));
   s.start = Clock::now();
   return chain;
@@ -163,6 +166,7 @@ Result<std::vector<DynamicRecord>> DynamicChain::Run(int count) {
     r.request_id = static_cast<uint32_t>(request);
     r.request = request;
     r.split = q->split;
+    r.codec = q->codec;
     r.candidate = q->candidate;
     r.cut_index = q->cut;
     r.reason = q->reason;
@@ -193,6 +197,7 @@ Json DynamicRecordJson(const DynamicRecord& r) {
   return Json{{"request_id", r.request_id},
               {"request", r.request},
               {"split", r.split},
+              {"codec", r.codec},
               {"cut_index", r.cut_index},
               {"reason", r.reason},
               {"rtt_s", r.rtt_s},
@@ -217,13 +222,15 @@ Json DynamicRecordJson(const DynamicRecord& r) {
 
 Json DynamicSummaryJson(const std::vector<DynamicRecord>& records) {
   int switches = 0, fallbacks = 0;
-  Json splits = Json::object();
+  Json splits = Json::object(), codecs = Json::object();
   for (size_t i = 0; i < records.size(); ++i) {
     if (i > 0 && records[i].split != records[i - 1].split) ++switches;
     fallbacks += records[i].fallback;
     splits[records[i].split] = splits.value(records[i].split, 0) + 1;
+    if (records[i].bytes > 0) codecs[records[i].codec] = codecs.value(records[i].codec, 0) + 1;
   }
-  return Json{{"requests", records.size()}, {"switches", switches}, {"fallback_requests", fallbacks}, {"splits", splits}};
+  return Json{{"requests", records.size()}, {"switches", switches}, {"fallback_requests", fallbacks}, {"splits", splits},
+              {"codecs", codecs}};
 }
 
 std::vector<InferenceRecord> AsInferenceRecords(const std::vector<DynamicRecord>& records) {
