@@ -84,6 +84,19 @@ else
   echo "skipped: $(cat "$out/netns.err")"
 fi
 
+banner "12d. Attach instead of spawn: two 'edgesplit node' processes started on their own (as on two machines), then 'run --attach' sends through them (REAL sockets, host speed)"
+port=$(( 20000 + RANDOM % 20000 ))
+"$es" node --model mobilenet_v2:alpha=0.35,res=96 --segment block_3_project_BN:output --listen 127.0.0.1:$((port + 1)) \
+  --next 127.0.0.1:$port --link udp --shape off > "$out/tail.log" &
+tail_pid=$!
+"$es" node --model mobilenet_v2:alpha=0.35,res=96 --segment input:block_3_project_BN --listen 127.0.0.1:$((port + 2)) \
+  --next 127.0.0.1:$((port + 1)) --link udp --shape off > "$out/head.log" &
+head_pid=$!
+for _ in $(seq 100); do grep -q listening "$out/head.log" "$out/tail.log" 2>/dev/null && [[ $(grep -l listening "$out/head.log" "$out/tail.log" | wc -l) -eq 2 ]] && break; sleep 0.2; done
+"$es" run mobilenet_v2:alpha=0.35,res=96 --split block_3_project_BN --link udp --shape off --repeat 3 \
+  --attach 127.0.0.1:$((port + 2)),127.0.0.1:$((port + 1)) --listen 127.0.0.1:$port | sed -n '1,8p' || echo "(attach run failed)"
+kill -TERM "$head_pid" "$tail_pid" 2>/dev/null; wait "$head_pid" "$tail_pid" 2>/dev/null || true
+
 banner "13. A 3-device plan executed as a chain of processes: predictions beside measurements (EMULATED timing, time scale 0.25)"
 "$es" plan mobilenet_v2:alpha=0.35,res=96 --devices esp32s3,esp32s3,esp32s3 --link espnow --use-all --dtype f32 --format json > "$out/p3.json"
 "$es" run mobilenet_v2:alpha=0.35,res=96 --plan "$out/p3.json" --time-scale 0.25 --repeat 3
@@ -99,7 +112,7 @@ banner "15. Dynamic split computing: where the best split changes with the data 
 "$es" policy mobilenet_v2 --device esp32s3-espnn --server edge-x86 --link udp | sed -n 1,22p
 "$es" simulate mobilenet_v2 --device esp32s3-espnn --server edge-x86 --link udp --generate step --seed 1 --steps 200
 
-banner "15b. Live dynamic split: the head (esp32s3-espnn) picks the split per request as the UDP rate drops to 1 Mbit/s and recovers, then the server dies and comes back (EMULATED)"
+banner "15b. Live dynamic split: the sensor (esp32s3-espnn; the request path of 'device --dynamic') picks the split per request against 'serve --emulate edge-x86' as the UDP rate drops to 1 Mbit/s and recovers, then the server dies and comes back (EMULATED)"
 printf 'request,rate_bytes_per_s,server_load,server\n1,1.6e6,1,up\n9,125000,1,up\n17,1.6e6,1,up\n25,1.6e6,1,down\n29,1.6e6,1,up\n' > "$out/schedule.csv"
 "$es" run mobilenet_v2:alpha=0.35,res=96 --dynamic --devices esp32s3-espnn,edge-x86 --link udp --repeat 34 --probe-interval 0.2 --schedule "$out/schedule.csv"
 
