@@ -95,6 +95,8 @@ struct DynamicChainOptions {
   // HOST:PORT of a `serve` already running (`run --dynamic --attach`) instead
   // of starting one: schedule rows that take the server down or up are
   // refused, and only a server started with --emulate obeys the load rows.
+  // A server this run starts gets temporary keys and the sensor enrolled in
+  // it (sealed, no flag needed); an attached one is reached in plain frames.
   std::string attach;
   // The joint cut x codec choice (DeviceOptions::codec_table, docs/codecs.md).
   std::string codec_table, codec_costs;

@@ -3,9 +3,15 @@
 // as `edgesplit device --dynamic`; the schedule changes the link's rate (the
 // session's uplink, the server's replies), the server's load (a control ping)
 // and kills or restarts the server.
+#include <stdlib.h>
+
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 
 #include "edgesplit/dynamic_runtime.h"
+#include "edgesplit/runtime_delivery.h"
+#include "edgesplit/secure_transport.h"
 #include "edgesplit/serve.h"
 #include "edgesplit/wire.h"
 #include "process.h"
@@ -16,8 +22,37 @@ using detail::NodeProcess;
 using net::Clock;
 using Json = nlohmann::ordered_json;
 
+// Temporary keys for the server this run starts and for its sensor, the
+// sensor enrolled: the run is sealed like any deployment, with no flag
+// (docs/security.md). Removed with the run.
+struct TemporaryKeys {
+  std::string dir;
+  ~TemporaryKeys() {
+    std::error_code ignored;
+    if (!dir.empty()) std::filesystem::remove_all(dir, ignored);
+  }
+  static Result<std::unique_ptr<TemporaryKeys>> Make() {
+    auto k = std::make_unique<TemporaryKeys>();
+    std::string pattern = (std::filesystem::temp_directory_path() / "edgesplit-dynamic-XXXXXX").string();
+    if (!mkdtemp(pattern.data())) return IoError("cannot make a folder for the run's temporary keys under " + pattern);
+    k->dir = pattern;
+    ES_RETURN_IF_ERROR(WriteKeyFiles(k->server(), false));
+    ES_RETURN_IF_ERROR(WriteKeyFiles(k->sensor(), false));
+    std::ifstream pub(k->sensor() + ".pub");
+    std::string line;
+    if (!std::getline(pub, line)) return IoError("cannot read " + k->sensor() + ".pub");
+    std::ofstream(k->allow()) << "sensor " << line << "\n";
+    return k;
+  }
+  std::string server() const { return dir + "/server"; }
+  std::string sensor() const { return dir + "/sensor"; }
+  std::string allow() const { return dir + "/allow"; }
+};
+
 struct DynamicChain::State {
   DynamicChainOptions options;
+  std::unique_ptr<TemporaryKeys> keys;          // none when attached to a server started elsewhere
+  std::optional<net::LinkSecurity> security;    // the sensor's (and the control client's) session keys
   std::unique_ptr<DeviceSession> session;
   std::unique_ptr<NodeProcess> server;
   std::unique_ptr<net::RequestClient> control;  // unshaped: the emulation's own channel, not the link
@@ -39,7 +74,7 @@ struct DynamicChain::State {
                                      "--link", o.link.link, "--shape", "on", "--time-scale", std::to_string(o.link.time_scale),
                                      "--emulate", o.policy.server_device, "--load", std::to_string(load),
                                      "--rate", std::to_string(rate), "--max-batch", "1", "--listen", server_address,
-                                     "--id", "dynamic-server", "--insecure"};  // a loopback lab run (docs/dynamic.md)
+                                     "--id", "dynamic-server", "--key", keys->server(), "--allow", keys->allow()};
     if (o.link.loss >= 0) args.insert(args.end(), {"--loss", std::to_string(o.link.loss)});
     if (!o.link.profiles_dir.empty()) args.insert(args.end(), {"--profiles", o.link.profiles_dir});
     ES_ASSIGN_OR_RETURN(server, NodeProcess::Spawn(o.node_binary, args));
@@ -91,12 +126,23 @@ Result<std::unique_ptr<DynamicChain>> DynamicChain::Start(const DynamicChainOpti
     s.load = o.schedule[s.next_row].server_load;
     if (o.schedule[s.next_row].server == ServerState::kDown) return InvalidArgument("the schedule cannot start with the server down");
   }
+  if (o.attach.empty()) {
+    ES_ASSIGN_OR_RETURN(s.keys, TemporaryKeys::Make());
+    net::LinkSecurity sec;
+    ES_ASSIGN_OR_RETURN(sec.identity, ReadIdentity(s.keys->sensor()));
+    ES_ASSIGN_OR_RETURN(sec.server_public, ReadServerKey(s.keys->server() + ".pub"));
+    s.security = std::move(sec);
+  }
   ES_RETURN_IF_ERROR(s.SpawnServer());
   ES_ASSIGN_OR_RETURN(net::Endpoint server, net::ParseEndpoint(s.server_address));
   net::ChannelOptions unshaped = link.channel;
   unshaped.shaper.enabled = false;
   unshaped.shaper.loss = 0;
-  ES_ASSIGN_OR_RETURN(s.control, net::RequestClient::Create(unshaped, server));
+  if (s.security) {
+    ES_ASSIGN_OR_RETURN(s.control, net::CreateSecureClient(unshaped, server, *s.security));
+  } else {
+    ES_ASSIGN_OR_RETURN(s.control, net::RequestClient::Create(unshaped, server));
+  }
 
   DeviceOptions d;
   d.model = o.policy.model;
@@ -111,6 +157,7 @@ Result<std::unique_ptr<DynamicChain>> DynamicChain::Start(const DynamicChainOpti
   d.controller = o.controller;
   d.rate_bytes_per_s = s.rate;
   d.timeout_s = o.request_timeout_s;
+  d.security = s.security;
   d.codec_table = o.codec_table;
   d.codec_costs = o.codec_costs;
   d.max_accuracy_drop = o.max_accuracy_drop;
