@@ -40,6 +40,7 @@ struct EdgeServer::Impl {
     std::vector<uint8_t> message;
     size_t payload_offset = 0;
     std::vector<uint8_t> decoded;  // an encoded request's tensor (codec != raw), decoded at admission
+    bool behind = false;           // work was queued or running when it arrived (its wait is load)
   };
 
   ServeOptions options;
@@ -166,6 +167,7 @@ struct EdgeServer::Impl {
       }
       if (busy.ok()) {
         p.message = std::move(message);
+        p.behind = queued > 0 || busy_running;
         queues[static_cast<size_t>(*tail)].push_back(std::move(p));
         ++queued;
       }
@@ -260,7 +262,9 @@ struct EdgeServer::Impl {
       h.model_hash = tails->model_hash();
       h.batch_size = static_cast<uint16_t>(k);
       h.queue_length = static_cast<uint32_t>(queue_now);
-      h.service_time_us = ClampUs(emulated ? std::chrono::duration<double>(t0 - p.received).count() / unit + emulated_s
+      // Emulated: a request that found the server idle waited only for the host (wake-up, not load).
+      const double waited_s = p.behind ? std::chrono::duration<double>(t0 - p.received).count() / unit : 0.0;
+      h.service_time_us = ClampUs(emulated ? waited_s + emulated_s
                                            : net::SecondsSince(p.received) / unit);
       wire::SetSenderId(&h, id);
       const std::span<const uint8_t> out = tails->Output(tail, i);
