@@ -94,7 +94,7 @@ tail_pid=$!
 head_pid=$!
 for _ in $(seq 100); do grep -q listening "$out/head.log" "$out/tail.log" 2>/dev/null && [[ $(grep -l listening "$out/head.log" "$out/tail.log" | wc -l) -eq 2 ]] && break; sleep 0.2; done
 "$es" run mobilenet_v2:alpha=0.35,res=96 --split block_3_project_BN --link udp --shape off --repeat 3 \
-  --attach 127.0.0.1:$((port + 2)),127.0.0.1:$((port + 1)) --listen 127.0.0.1:$port | sed -n '1,8p' || echo "(attach run failed)"
+  --attach 127.0.0.1:$((port + 2)),127.0.0.1:$((port + 1)) --listen 127.0.0.1:$port || echo "(attach run failed)"
 kill -TERM "$head_pid" "$tail_pid" 2>/dev/null; wait "$head_pid" "$tail_pid" 2>/dev/null || true
 
 banner "13. A 3-device plan executed as a chain of processes: predictions beside measurements (EMULATED timing, time scale 0.25)"
