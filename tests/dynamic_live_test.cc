@@ -222,27 +222,11 @@ TEST(DynamicLive, AttachesToARunningServerAndLearnsItsLoad) {
 // makes int4+lz4 cheap within the budget, the tensors go encoded, the server
 // decodes them, and every result is the reference decoder's tail result.
 TEST(DynamicLive, ChoosesCutAndCodecTogetherWithinTheBudget) {
-  auto g = LoadExecutionGraph(kModel, "int8");
-  ASSERT_TRUE(g.ok()) << g.status().message();
-  auto cuts = FindCutPoints(*g);
-  ASSERT_TRUE(cuts.ok());
-  nlohmann::json table{{"schema_version", 1}, {"kind", "codec_table"}, {"model", kModel}, {"dtype", "int8"}};
-  table["entries"] = nlohmann::json::array();
-  for (const CutPoint& c : *cuts) {
-    if (!c.bottleneck_strict || c.index == 0) continue;
-    for (const char* codec : {"raw", "int4+lz4"})
-      table["entries"].push_back({{"cut_index", c.index}, {"after", c.after}, {"shape", c.shape}, {"codec", codec},
-                                  {"cut_bytes", std::string(codec) == "raw" ? double(c.bytes_int8) : 10.0},
-                                  {"accuracy_drop", std::string(codec) == "raw" ? 0.0 : 0.5}, {"agreement", 1.0}});
-  }
-  const std::string dir = testing::MakeTempDir();
-  std::ofstream(dir + "/table.json") << table.dump();
-  std::ofstream(dir + "/costs.json") << R"({"devices": {"esp32s3-espnn": {"dtypes": {"int8": {"int4+lz4": {"encode_cycles_per_element": 80}}}},
-                                              "edge-x86": {"dtypes": {"int8": {"int4+lz4": {"decode_s_per_element": 1e-9}}}}}})";
+  const auto [table, costs] = testing::WriteCheapInt4CodecTable(kModel, "esp32s3-espnn", testing::MakeTempDir());
   DynamicChainOptions o = Options({{1, kLow, 1}});
   o.policy.dtype = "int8";
-  o.codec_table = dir + "/table.json";
-  o.codec_costs = dir + "/costs.json";
+  o.codec_table = table;
+  o.codec_costs = costs;
   o.max_accuracy_drop = 1;
   auto chain = DynamicChain::Start(o);
   ASSERT_TRUE(chain.ok()) << chain.status().message();

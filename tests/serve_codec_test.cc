@@ -284,24 +284,7 @@ TEST(EdgeServerCodec, DynamicDeviceSendsThePolicysCodecAndVerifiesIt) {
   auto server = runtime::EdgeServer::Start(so);
   ASSERT_TRUE(server.ok()) << server.status().message();
   // A table that makes int4+lz4 look cheap at every strict cut, and costs for both ends.
-  auto g = runtime::LoadExecutionGraph(kModel, "int8");
-  ASSERT_TRUE(g.ok());
-  auto cuts = FindCutPoints(*g);
-  ASSERT_TRUE(cuts.ok());
-  nlohmann::json table{{"schema_version", 1}, {"kind", "codec_table"}, {"model", kModel}, {"dtype", "int8"}};
-  table["entries"] = nlohmann::json::array();
-  for (const CutPoint& c : *cuts) {
-    if (!c.bottleneck_strict || c.index == 0) continue;
-    for (const char* codec : {"raw", "int4+lz4"})
-      table["entries"].push_back({{"cut_index", c.index}, {"after", c.after}, {"shape", c.shape}, {"codec", codec},
-                                  {"cut_bytes", std::string(codec) == "raw" ? double(c.bytes_int8) : 10.0},
-                                  {"accuracy_drop", std::string(codec) == "raw" ? 0.0 : 0.5}, {"agreement", 1.0}});
-  }
-  const std::string dir = ::testing::TempDir();
-  const std::string table_path = dir + "/codec_table.json", costs_path = dir + "/codec_costs.json";
-  std::ofstream(table_path) << table.dump();
-  std::ofstream(costs_path) << R"({"devices": {"esp32s3": {"dtypes": {"int8": {"int4+lz4": {"encode_cycles_per_element": 80}}}},
-                                              "edge-x86": {"dtypes": {"int8": {"int4+lz4": {"decode_s_per_element": 1e-9}}}}}})";
+  const auto [table_path, costs_path] = testing::WriteCheapInt4CodecTable(kModel, "esp32s3", ::testing::TempDir());
   runtime::DeviceOptions o;
   o.model = kModel;
   o.dtype = "int8";

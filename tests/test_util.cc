@@ -1,5 +1,7 @@
 #include "test_util.h"
 
+#include "edgesplit/analysis.h"
+#include "edgesplit/runtime.h"
 #include "edgesplit/wire.h"
 
 #include <gtest/gtest.h>
@@ -123,6 +125,29 @@ std::vector<uint8_t> PongFor(const std::vector<uint8_t>& m) {
   std::vector<uint8_t> out(wire::EncodedMessageBytes(h, d->payload.size()));
   if (!wire::EncodeMessage(h, d->payload, out).ok()) return {};
   return out;
+}
+
+std::pair<std::string, std::string> WriteCheapInt4CodecTable(const std::string& model, const std::string& head,
+                                                             const std::string& dir) {
+  auto g = runtime::LoadExecutionGraph(model, "int8");
+  EXPECT_TRUE(g.ok()) << g.status().message();
+  auto cuts = g.ok() ? FindCutPoints(*g) : Result<std::vector<CutPoint>>(g.status());
+  EXPECT_TRUE(cuts.ok());
+  nlohmann::json table{{"schema_version", 1}, {"kind", "codec_table"}, {"model", model}, {"dtype", "int8"}};
+  table["entries"] = nlohmann::json::array();
+  for (const CutPoint& c : cuts.ok() ? *cuts : std::vector<CutPoint>{}) {
+    if (!c.bottleneck_strict || c.index == 0) continue;
+    for (const char* codec : {"raw", "int4+lz4"})
+      table["entries"].push_back({{"cut_index", c.index}, {"after", c.after}, {"shape", c.shape}, {"codec", codec},
+                                  {"cut_bytes", std::string(codec) == "raw" ? double(c.bytes_int8) : 10.0},
+                                  {"accuracy_drop", std::string(codec) == "raw" ? 0.0 : 0.5}, {"agreement", 1.0}});
+  }
+  const std::string table_path = dir + "/codec_table.json", costs_path = dir + "/codec_costs.json";
+  std::ofstream(table_path) << table.dump();
+  std::ofstream(costs_path) << R"({"devices": {")" << head
+                            << R"(": {"dtypes": {"int8": {"int4+lz4": {"encode_cycles_per_element": 80}}}},
+                                      "edge-x86": {"dtypes": {"int8": {"int4+lz4": {"decode_s_per_element": 1e-9}}}}}})";
+  return {table_path, costs_path};
 }
 
 }  // namespace edgesplit::testing

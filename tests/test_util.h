@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 
 #include "edgesplit/graph.h"
 
@@ -35,6 +36,13 @@ void WriteFile(const std::string& path, const std::string& bytes);
 // An echo server's answer to wire message `m`: a kPong with its id and
 // payload; empty when `m` does not decode.
 std::vector<uint8_t> PongFor(const std::vector<uint8_t>& m);
+
+// An int8 codec table for `model` that makes int4+lz4 cheap (10 bytes, 0.5
+// points) at every strict bottleneck, and a costs file pricing it on `head`
+// and edge-x86: what the joint cut x codec tests hand the policy. Written as
+// DIR/codec_table.json and DIR/codec_costs.json; returns {table, costs}.
+std::pair<std::string, std::string> WriteCheapInt4CodecTable(const std::string& model, const std::string& head,
+                                                             const std::string& dir);
 
 }  // namespace edgesplit::testing
 
