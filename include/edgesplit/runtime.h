@@ -103,6 +103,12 @@ struct ResolvedLink {
   net::ChannelOptions channel;
 };
 Result<ResolvedLink> ResolveLink(const LinkSettings& settings);
+// The retransmission timer for `link` paced at `bytes_per_s`: a few frame
+// times of the emulated radio at `time_scale`, at least 20 ms of host time.
+// What ResolveLink sets for the profile's rate, and emulation re-pacing uses.
+double RetransmitTimeoutSeconds(const ResolvedLink& link, double bytes_per_s, double time_scale);
+// `link`'s channel paced at `bytes_per_s` (a shaped link only; otherwise as is).
+net::ChannelOptions ChannelAtRate(const ResolvedLink& link, double bytes_per_s, double time_scale);
 // The running executable's path (/proc/self/exe): what run, run --dynamic and
 // bench-protocols start their child processes from.
 Result<std::string> SelfExecutablePath();

@@ -45,14 +45,6 @@ struct Probe {
   uint32_t queue_length = 0;
 };
 
-net::ChannelOptions AtRate(const ResolvedLink& link, double rate, double scale) {
-  net::ChannelOptions c = link.channel;
-  if (!link.channel.shaper.enabled || !(rate > 0)) return c;
-  c.shaper.bytes_per_s = rate;
-  c.rto_s = std::max(0.02, 8 * (link.profile.per_frame_s + static_cast<double>(c.datagram_bytes) / rate) * scale);
-  return c;
-}
-
 }  // namespace
 
 struct DeviceSession::Impl {
@@ -84,7 +76,7 @@ struct DeviceSession::Impl {
 
   Status MakeClients() {
     FinishProbe(true);
-    net::ChannelOptions channel = AtRate(link, rate, scale);
+    net::ChannelOptions channel = ChannelAtRate(link, rate, scale);
     channel.max_message_bytes = static_cast<uint32_t>(
         wire::EncodedMessageBytes(wire::kMaxRank, static_cast<size_t>(whole->output_bytes(0)), wire::kMaxSenderIdBytes) + 4096);
     if (o.mqtt) {

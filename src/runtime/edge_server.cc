@@ -114,8 +114,7 @@ struct EdgeServer::Impl {
   }
 
   void SetReplyRate(double bytes_per_s) {
-    const double frame_s = link.profile.per_frame_s + static_cast<double>(link.channel.datagram_bytes) / bytes_per_s;
-    (void)transport->SetReplyPacing(bytes_per_s, std::max(0.02, 8 * frame_s * unit));
+    (void)transport->SetReplyPacing(bytes_per_s, RetransmitTimeoutSeconds(link, bytes_per_s, unit));
   }
 
   // On the transport's I/O thread: check, then queue or answer at once.

@@ -101,10 +101,21 @@ Result<ResolvedLink> ResolveLink(const LinkSettings& s) {
     c.frames_per_interval = 0;
     c.enabled = c.loss > 0;
   }
-  // Retransmission timer: a few frame times of the emulated radio, at least 20 ms of host time.
-  r.channel.rto_s = std::max(0.02, 8 * (r.profile.per_frame_s + r.channel.datagram_bytes / r.profile.bytes_per_s) * s.time_scale);
+  r.channel.rto_s = RetransmitTimeoutSeconds(r, r.profile.bytes_per_s, s.time_scale);
   if (s.loss > 0) r.profile.loss = s.loss;  // predictions use the loss that is applied
   return r;
+}
+
+double RetransmitTimeoutSeconds(const ResolvedLink& link, double bytes_per_s, double time_scale) {
+  return std::max(0.02, 8 * (link.profile.per_frame_s + static_cast<double>(link.channel.datagram_bytes) / bytes_per_s) * time_scale);
+}
+
+net::ChannelOptions ChannelAtRate(const ResolvedLink& link, double bytes_per_s, double time_scale) {
+  net::ChannelOptions c = link.channel;
+  if (!link.channel.shaper.enabled || !(bytes_per_s > 0)) return c;
+  c.shaper.bytes_per_s = bytes_per_s;
+  c.rto_s = RetransmitTimeoutSeconds(link, bytes_per_s, time_scale);
+  return c;
 }
 
 Result<bool> DecideShaping(const std::string& mode, const std::string& link_name, const std::string& profiles_dir,
