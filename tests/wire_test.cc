@@ -91,9 +91,22 @@ TEST(Crc32Test, MatchesBitwiseOracleAtEveryLengthAndIncrementally) {
     const Bytes prefix(data.begin(), data.begin() + len);
     const uint32_t whole = Crc32(prefix);
     ASSERT_EQ(whole, BitwiseCrc32(prefix)) << "length " << len;
+    ASSERT_EQ(Crc32Portable(prefix), whole) << "length " << len;
     const size_t split = len / 3;
     const uint32_t first = Crc32({prefix.data(), split});
     EXPECT_EQ(Crc32({prefix.data() + split, len - split}, first), whole) << "length " << len;
+    EXPECT_EQ(Crc32Portable({prefix.data() + split, len - split}, Crc32Portable({prefix.data(), split})), whole)
+        << "length " << len;
+  }
+}
+
+// The host's Crc32 (zlib) and the portable loop the devices run must agree on
+// large, unaligned buffers too: a device's frame is checked by the host.
+TEST(Crc32Test, HostAndPortableAgreeOnLargeUnalignedBuffers) {
+  const Bytes data = Pattern(700001, 3);
+  for (size_t offset : {0u, 1u, 3u, 7u}) {
+    const std::span<const uint8_t> view(data.data() + offset, data.size() - offset);
+    EXPECT_EQ(Crc32(view), Crc32Portable(view)) << "offset " << offset;
   }
 }
 
@@ -235,6 +248,26 @@ TEST(MessageTest, EverySingleBitFlipIsDetected) {
     flipped[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
     EXPECT_FALSE(DecodeMessage(flipped).ok()) << "bit " << bit << " flipped went undetected";
   }
+}
+
+// DecodeCheckedMessage skips only the CRC pass (the transport did it): it
+// decodes the same header and payload, and still refuses a malformed frame.
+TEST(MessageTest, CheckedDecodeSkipsOnlyTheCrc) {
+  const Bytes wire = SampleMessage();
+  Result<DecodedMessage> full = DecodeMessage(wire), checked = DecodeCheckedMessage(wire);
+  ASSERT_TRUE(full.ok() && checked.ok());
+  EXPECT_EQ(checked->header.request_id, full->header.request_id);
+  EXPECT_EQ(checked->payload.data(), full->payload.data());
+  EXPECT_EQ(checked->payload.size(), full->payload.size());
+  Bytes bad_crc = wire;
+  bad_crc.back() ^= 1;
+  EXPECT_FALSE(DecodeMessage(bad_crc).ok());
+  EXPECT_TRUE(DecodeCheckedMessage(bad_crc).ok());
+  for (size_t len = 0; len < wire.size(); ++len)
+    EXPECT_FALSE(DecodeCheckedMessage({wire.data(), len}).ok()) << "accepted a truncation to " << len << " bytes";
+  Bytes bad_magic = wire;
+  bad_magic[0] ^= 0xFF;
+  EXPECT_FALSE(DecodeCheckedMessage(bad_magic).ok());
 }
 
 // Crafted frames with a valid CRC: each must fail on its field check.

@@ -42,6 +42,9 @@ inline constexpr size_t kMaxRank = 6;       // shape rank limit on the wire
 // 0xFFFFFFFF; "123456789" -> 0xCBF43926). Incremental: pass the previous
 // result as `crc` to continue over more bytes (0 to start).
 uint32_t Crc32(std::span<const uint8_t> bytes, uint32_t crc = 0);
+// The portable slicing-by-8 loop the device builds use; on the host Crc32 is
+// zlib's (same results, faster). Exposed so tests compare the two.
+uint32_t Crc32Portable(std::span<const uint8_t> bytes, uint32_t crc = 0);
 
 // ---------------------------------------------------------------------------
 // Messages.
@@ -157,6 +160,11 @@ struct DecodedMessage {
 // naming the field): short input, bad magic, other versions, unknown types, unknown dtype, rank > limit, payload over the limit, dims
 // product != payload length, trailing or missing bytes, CRC mismatch.
 Result<DecodedMessage> DecodeMessage(std::span<const uint8_t> bytes, const WireLimits& limits = {});
+// DecodeMessage without the CRC pass, for bytes a transport has just checked
+// with DecodeMessage (what net::ServerTransport hands its callback): the CRC
+// of a 600 KB request is the largest cost on a server's I/O thread, and
+// computing it twice was pure waste. Never for bytes straight from outside.
+Result<DecodedMessage> DecodeCheckedMessage(std::span<const uint8_t> bytes, const WireLimits& limits = {});
 // For stream transports: from the first kMessageFixedHeaderBytes of a message,
 // its whole encoded size (so the reader knows how much more to read). Checks
 // magic, version, rank and payload limit; the rest is checked by DecodeMessage.

@@ -230,7 +230,7 @@ Result<LoadgenReport> RunLoadgen(const LoadgenOptions& o, const std::atomic<bool
       const Clock::time_point t0 = Clock::now();
       if (o.precompute) {
         message = pre[static_cast<size_t>(cut)][static_cast<size_t>(input)];
-        auto d = wire::DecodeMessage(*message);
+        auto d = wire::DecodeCheckedMessage(*message);  // encoded here before the clock started
         if (d.ok()) {
           wire::MessageHeader h = d->header;
           h.request_id = id;

@@ -2,8 +2,16 @@
 // time let the loop consume 8 bytes per step instead of 1 (about 4-5x the
 // classic byte-table loop; bench/wire_bench.cc measures it). Table 0 alone is
 // the textbook reflected table for polynomial 0xEDB88320.
+//
+// On the host (EDGESPLIT_ZLIB_CRC32, set by the host build only) Crc32 is
+// zlib's crc32_z, the same polynomial about 3.5x faster again: a server checks
+// every request's CRC on its I/O thread (600 KB per full-offload MobileNetV2
+// request), where the portable loop cost ~0.35 ms of each ~4.5 ms request.
 #include <array>
 #include <cstdint>
+#if defined(EDGESPLIT_ZLIB_CRC32)
+#include <zlib.h>
+#endif
 
 #include "edgesplit/wire.h"
 
@@ -29,7 +37,7 @@ constexpr Tables kTables = MakeTables();
 
 }  // namespace
 
-uint32_t Crc32(std::span<const uint8_t> bytes, uint32_t crc) {
+uint32_t Crc32Portable(std::span<const uint8_t> bytes, uint32_t crc) {
   uint32_t c = ~crc;
   const uint8_t* p = bytes.data();
   size_t n = bytes.size();
@@ -45,6 +53,14 @@ uint32_t Crc32(std::span<const uint8_t> bytes, uint32_t crc) {
   }
   while (n-- > 0) c = (c >> 8) ^ kTables[0][(c ^ *p++) & 0xFFu];
   return ~c;
+}
+
+uint32_t Crc32(std::span<const uint8_t> bytes, uint32_t crc) {
+#if defined(EDGESPLIT_ZLIB_CRC32)
+  return static_cast<uint32_t>(crc32_z(crc, bytes.data(), bytes.size()));
+#else
+  return Crc32Portable(bytes, crc);
+#endif
 }
 
 }  // namespace edgesplit::wire

@@ -243,16 +243,17 @@ Result<size_t> MessageSizeFromPrefix(std::span<const uint8_t> prefix, const Wire
   return size;
 }
 
-Result<DecodedMessage> DecodeMessage(std::span<const uint8_t> bytes, const WireLimits& limits) {
+namespace {
+
+Result<DecodedMessage> Decode(std::span<const uint8_t> bytes, const WireLimits& limits, bool check_crc) {
   size_t size = 0;
   ES_RETURN_IF_ERROR(CheckPrefix(bytes, limits, &size));
   if (bytes.size() < size)
     return InvalidArgument("truncated message: " + N(bytes.size()) + " of " + N(size) + " bytes");
   if (bytes.size() > size) return InvalidArgument(N(bytes.size() - size) + " trailing bytes after the message");
   const size_t body = size - kMessageCrcBytes;
-  const uint32_t stored = GetU32(bytes.data() + body);
-  const uint32_t computed = Crc32(bytes.first(body));
-  if (stored != computed) return InvalidArgument("message CRC32 mismatch: corrupted in transit");
+  if (check_crc && GetU32(bytes.data() + body) != Crc32(bytes.first(body)))
+    return InvalidArgument("message CRC32 mismatch: corrupted in transit");
 
   DecodedMessage m;
   MessageHeader& h = m.header;
@@ -280,6 +281,16 @@ Result<DecodedMessage> DecodeMessage(std::span<const uint8_t> bytes, const WireL
   m.payload = bytes.subspan(header_bytes, body - header_bytes);
   ES_RETURN_IF_ERROR(ValidateHeader(h, m.payload.size(), limits));
   return m;
+}
+
+}  // namespace
+
+Result<DecodedMessage> DecodeMessage(std::span<const uint8_t> bytes, const WireLimits& limits) {
+  return Decode(bytes, limits, /*check_crc=*/true);
+}
+
+Result<DecodedMessage> DecodeCheckedMessage(std::span<const uint8_t> bytes, const WireLimits& limits) {
+  return Decode(bytes, limits, /*check_crc=*/false);
 }
 
 }  // namespace edgesplit::wire
