@@ -140,6 +140,17 @@ class DatagramSocket {
   // timeout. A datagram larger than `buffer` is truncated (size = buffer size).
   Result<std::optional<size_t>> ReceiveFrom(std::span<uint8_t> buffer, Endpoint* from, Deadline deadline);
 
+  // A server's fast path (no event loop, no address text per datagram): an
+  // IPv4 sender as numbers, host byte order.
+  struct Ipv4Address {
+    uint32_t address = 0;
+    uint16_t port = 0;
+  };
+  // Non-blocking: one datagram already queued on the socket (its size), or
+  // nullopt when none is. Truncation as ReceiveFrom.
+  Result<std::optional<size_t>> TryReceiveFrom(std::span<uint8_t> buffer, Ipv4Address* from);
+  Status SendTo(const Ipv4Address& to, std::span<const uint8_t> bytes);
+
  private:
   struct Impl;
   explicit DatagramSocket(std::unique_ptr<Impl> impl);

@@ -1,4 +1,12 @@
 // UDP datagram sockets (Asio) and the shaped sender over them.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include "asio_wait.h"
 #include "edgesplit/net.h"
 
@@ -76,6 +84,46 @@ Result<std::optional<size_t>> DatagramSocket::ReceiveFrom(std::span<uint8_t> buf
     if (result) return IoError("UDP receive on " + local_endpoint().ToString() + " failed: " + detail::ErrorText(result));
     if (from) *from = Endpoint{sender.address().to_string(), sender.port()};
     return std::optional<size_t>(received);
+  }
+}
+
+Result<std::optional<size_t>> DatagramSocket::TryReceiveFrom(std::span<uint8_t> buffer, Ipv4Address* from) {
+  for (;;) {
+    sockaddr_in sender{};
+    socklen_t sender_len = sizeof sender;
+    const ssize_t n = ::recvfrom(impl_->socket.native_handle(), buffer.data(), buffer.size(), MSG_DONTWAIT,
+                                 reinterpret_cast<sockaddr*>(&sender), &sender_len);
+    if (n < 0) {
+      if (errno == EINTR || errno == ECONNREFUSED) continue;  // ICMP from an earlier send: not data
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return std::optional<size_t>();
+      return IoError("UDP receive on " + local_endpoint().ToString() + " failed: " + std::strerror(errno));
+    }
+    if (from) {
+      from->address = sender.sin_family == AF_INET ? ntohl(sender.sin_addr.s_addr) : 0;
+      from->port = ntohs(sender.sin_port);
+    }
+    return std::optional<size_t>(std::min(static_cast<size_t>(n), buffer.size()));
+  }
+}
+
+Status DatagramSocket::SendTo(const Ipv4Address& to, std::span<const uint8_t> bytes) {
+  sockaddr_in peer{};
+  peer.sin_family = AF_INET;
+  peer.sin_addr.s_addr = htonl(to.address);
+  peer.sin_port = htons(to.port);
+  for (int waits = 0;; ) {
+    const ssize_t n = ::sendto(impl_->socket.native_handle(), bytes.data(), bytes.size(), 0,
+                               reinterpret_cast<const sockaddr*>(&peer), sizeof peer);
+    if (n >= 0 || errno == ECONNREFUSED) return Status::Ok();  // as SendTo(Endpoint): the ARQ above deals with it
+    if (errno == EINTR) continue;
+    if ((errno == EAGAIN || errno == EWOULDBLOCK) && waits++ < 50) {  // non-blocking socket (Asio): wait for room, 5 s at most
+      pollfd p{impl_->socket.native_handle(), POLLOUT, 0};
+      (void)::poll(&p, 1, 100);
+      continue;
+    }
+    char text[INET_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET, &peer.sin_addr, text, sizeof text);
+    return IoError("UDP send to " + std::string(text) + ":" + std::to_string(to.port) + " failed: " + std::strerror(errno));
   }
 }
 
