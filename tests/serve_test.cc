@@ -316,6 +316,27 @@ TEST(EdgeServer, BatchesRequestsOfTheSameCutAndKeepTheirResults) {
   }
 }
 
+// A lone device that waits for each reply never sends a companion: the
+// server does not hold its requests for --max-wait-ms (before, every one of
+// them waited the whole time). Concurrent clients still batch (the test above).
+TEST(EdgeServer, DoesNotHoldALoneClientsRequestsForCompanions) {
+  runtime::ServeOptions o = Serve("tcp", "int8", 4);
+  o.max_wait_s = 0.2;
+  o.cuts = "block_6_project_BN";
+  auto server = runtime::EdgeServer::Start(o);
+  ASSERT_TRUE(server.ok()) << server.status().message();
+  runtime::LoadgenOptions l = Load(**server, "tcp", "int8", 1, 8);
+  l.cuts = "block_6_project_BN";
+  auto r = runtime::RunLoadgen(l);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ExpectAllVerified(*r, 8);
+  const runtime::ServerCounters c = (*server)->counters();
+  EXPECT_EQ(c.batch_sizes.at(1), 8);
+  // At most one: a reply can reach the device and its next request the server
+  // a moment before the worker marks itself idle.
+  EXPECT_LE(c.batches_waited, 1);
+}
+
 TEST(EdgeServer, ServesManyTcpClientsF32) {
   auto server = runtime::EdgeServer::Start(Serve("tcp", "f32"));
   ASSERT_TRUE(server.ok()) << server.status().message();

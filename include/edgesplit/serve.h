@@ -90,6 +90,7 @@ struct ServerCounters {
   int64_t busy = 0;      // BUSY replies (queue full, deadline, shutting down)
   int64_t errors = 0;    // error replies (bad request)
   int64_t pings = 0;
+  int64_t batches_waited = 0;  // batches whose first request waited for companions (--max-wait-ms)
   std::map<int, int64_t> batch_sizes;  // batch size -> batches run
 };
 

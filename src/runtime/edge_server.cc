@@ -60,6 +60,12 @@ struct EdgeServer::Impl {
   std::mutex mutex;
   std::condition_variable work;
   std::vector<std::deque<Pending>> queues;  // per tail
+  // Per tail: when its last request arrived, moving averages of the gap
+  // between arrivals (0: not known yet) and of the share of arrivals that found
+  // the server busy (-1: not known yet). A batch's first request waits for
+  // companions only when they are likely (ShouldWaitForMore).
+  std::vector<Clock::time_point> last_arrival;
+  std::vector<double> mean_gap_s, busy_share;
   int64_t queued = 0;
   bool stopping = false, stopped = false, busy_running = false;
   double per_request_s = 0;  // moving average of the service time per request in a batch
@@ -120,8 +126,8 @@ struct EdgeServer::Impl {
   // On the transport's I/O thread: check, then queue or answer at once.
   void Admit(net::PeerId peer, std::vector<uint8_t> message) {
     const Clock::time_point now = Clock::now();
-    auto decoded = wire::DecodeMessage(message);
-    if (!decoded.ok()) return;  // the transport checked the CRC; nothing to answer without an id
+    auto decoded = wire::DecodeCheckedMessage(message);
+    if (!decoded.ok()) return;  // the transport decoded it (CRC included); nothing to answer without an id
     const wire::MessageHeader& h = decoded->header;
     if (h.type == wire::MessageType::kPing) return ReplyPong(peer, *decoded);
     {
@@ -167,6 +173,7 @@ struct EdgeServer::Impl {
       if (busy.ok()) {
         p.message = std::move(message);
         p.behind = queued > 0 || busy_running;
+        NoteArrival(static_cast<size_t>(*tail), now, p.behind);
         queues[static_cast<size_t>(*tail)].push_back(std::move(p));
         ++queued;
       }
@@ -177,6 +184,26 @@ struct EdgeServer::Impl {
     }
     fail(busy);
   }
+
+  // Under the mutex.
+  void NoteArrival(size_t tail, Clock::time_point now, bool server_busy) {
+    busy_share[tail] = busy_share[tail] < 0 ? (server_busy ? 1.0 : 0.0) : 0.8 * busy_share[tail] + (server_busy ? 0.2 : 0.0);
+    if (last_arrival[tail] != Clock::time_point{}) {
+      const double gap = std::chrono::duration<double>(now - last_arrival[tail]).count();
+      mean_gap_s[tail] = mean_gap_s[tail] == 0 ? gap : 0.8 * mean_gap_s[tail] + 0.2 * gap;
+    }
+    last_arrival[tail] = now;
+  }
+  // Waiting only pays when a companion is likely within --max-wait-ms: the
+  // cut's requests overlap (a good share of them arrive while the server is
+  // busy: a lone device that waits for each reply never does, and would only
+  // be delayed) and arrive closer together than the wait. Under load batches
+  // still form without waiting, from what queued while the previous batch ran.
+  bool ShouldWaitForMore(size_t tail) const {
+    if (!(options.max_wait_s > 0) || busy_share[tail] < kOverlapToWait) return false;
+    return !(mean_gap_s[tail] > options.max_wait_s);  // unknown gap (0): wait
+  }
+  static constexpr double kOverlapToWait = 0.25;
 
   // The cut whose oldest request has waited longest, or -1.
   int OldestTail() const {
@@ -201,7 +228,10 @@ struct EdgeServer::Impl {
         auto& q = queues[static_cast<size_t>(tail)];
         const Clock::time_point until = q.front().received + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.max_wait_s));
         // Wait for the batch to fill, but never past the first request's wait.
-        work.wait_until(lock, until, [&] { return static_cast<int>(q.size()) >= options.max_batch || stopping; });
+        if (static_cast<int>(q.size()) < options.max_batch && ShouldWaitForMore(static_cast<size_t>(tail))) {
+          ++counters.batches_waited;
+          work.wait_until(lock, until, [&] { return static_cast<int>(q.size()) >= options.max_batch || stopping; });
+        }
         const Clock::time_point now = Clock::now();
         while (!q.empty() && static_cast<int>(batch.size()) < options.max_batch) {
           batch.push_back(std::move(q.front()));
@@ -287,6 +317,9 @@ Result<std::unique_ptr<EdgeServer>> EdgeServer::Start(const ServeOptions& o) {
     return InvalidArgument("--id '" + impl->id + "' is longer than " + std::to_string(wire::kMaxSenderIdBytes) + " bytes");
   ES_ASSIGN_OR_RETURN(impl->tails, TailSet::Load(o.model, o.dtype, o.cuts, o.backend, o.max_batch));
   impl->queues.resize(impl->tails->size());
+  impl->last_arrival.resize(impl->tails->size());
+  impl->mean_gap_s.assign(impl->tails->size(), 0.0);
+  impl->busy_share.assign(impl->tails->size(), -1.0);
   ES_ASSIGN_OR_RETURN(impl->link, ResolveLink(o.link));
   ResolvedLink& link = impl->link;
   if (!o.emulate.empty()) {
