@@ -8,7 +8,7 @@
 #     client, one request at a time);
 #  3. a 10x overload burst against a small queue: BUSY replies, nothing lost or
 #     corrupted, and the server's peak RSS growth against its stated bound.
-# Usage: bench/serve_bench.sh [BUILD_DIR]   (env: MODELS, BATCH, ROUNDS, LINK)
+# Usage: bench/serve_bench.sh [BUILD_DIR]   (env: MODELS, BATCH, ROUNDS, LINK, LATENCY_REQUESTS)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}
@@ -70,9 +70,17 @@ for model in $models; do
   unloaded=$(json "$out/lg.json" "d['p50_s']")
   clients=4
   rate=$($py -c "print(0.5 * $sat1 / $clients)")
-  loadgen "$model" "$clients" 40 --request-rate "$rate"
+  loadgen "$model" "$clients" "${LATENCY_REQUESTS:-60}" --request-rate "$rate"
   p99=$(json "$out/lg.json" "d['p99_s']")
   echo "  unloaded p50 $(printf %.4f "$unloaded") s; at 50% of saturation ($clients clients x $(printf %.2f "$rate")/s): p99 $(printf %.4f "$p99") s, ratio $($py -c "print(f'{$p99 / $unloaded:.2f}')") (bar <= 2)"
+  # The yardstick queueing theory gives: one FIFO server with a fixed service
+  # time S at 50% load and Poisson arrivals (M/D/1) has p99 sojourn ~4.3 S.
+  echo "  reference: M/D/1 at 50% load, p99 / S = $($py -c "
+import random
+random.seed(7); t = free = 0.0; s = []
+for _ in range(200000):
+    t += random.expovariate(0.5); start = max(t, free); free = start + 1; s.append(free - t)
+s.sort(); print(f'{s[int(len(s) * 0.99)]:.2f}')")"
   stop_server
 
   # Overload: 10x the batch-1 saturation rate against a 16-request queue.
