@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <utility>
 #include <nlohmann/json.hpp>
 
 #include "edgesplit/cost.h"
@@ -170,7 +171,7 @@ Problem ChoiceProblem() {
   espnow.bytes_per_s = 125000;
   p.link = espnow;
   p.devices = {{"sensor", 1 << 20, 1 << 20}, {"server", 1 << 30, 1 << 30}};
-  p.layers = {{"g0", 0, 500, 0, {0.0, 0.0}}, {"g1", 0, 440, 0, {0.001, 0.0}}, {"g2", 0, 10, 0, {10.0, 0.0}}};
+  p.layers = {{"g0", 0, 500, 0, {0.0, 0.0}, {}}, {"g1", 0, 440, 0, {0.001, 0.0}, {}}, {"g2", 0, 10, 0, {10.0, 0.0}, {}}};
   return p;
 }
 
@@ -290,17 +291,24 @@ TEST(SealedCost, TheDynamicPolicyPredictsSealedTransfers) {
                                 : c.head_s + 2 * c.tail_s + TransferSeconds(at_rate, c.bytes, seal) + TransferSeconds(at_rate, c.result_bytes, seal);
       EXPECT_NEAR(CandidateLatency(c, espnow, rate, 2), expect, 1e-9 * expect) << c.name << " at " << rate;
       EXPECT_NEAR(LinkSeconds(espnow, c.bytes, rate, seal), TransferSeconds(at_rate, c.bytes, seal), 1e-12);
-      if (c.kind != CandidateKind::kDeviceOnly) EXPECT_GT(CandidateLatency(c, espnow, rate, 2), CandidateLatency(q, espnow, rate, 2)) << c.name;
+      if (c.kind != CandidateKind::kDeviceOnly) {
+        EXPECT_GT(CandidateLatency(c, espnow, rate, 2), CandidateLatency(q, espnow, rate, 2)) << c.name;
+      }
     }
 }
 
-TEST(SealedCost, TheCliIsSealedByDefaultAndPlainWithInsecure) {
-  const std::string args = "plan mobilenet_v2:alpha=0.35,res=96 --devices esp32s3,edge-x86 --link espnow --split block_13_expand_relu --format json";
+// A command's JSON by default and with --insecure.
+std::pair<nlohmann::json, nlohmann::json> DefaultAndInsecure(const std::string& args) {
   std::string out, err;
-  ASSERT_EQ(RunCli(args, &out, &err), 0) << err;
-  const auto sealed = nlohmann::json::parse(out);
-  ASSERT_EQ(RunCli(args + " --insecure", &out, &err), 0) << err;
-  const auto plain = nlohmann::json::parse(out);
+  EXPECT_EQ(RunCli(args, &out, &err), 0) << err;
+  const auto by_default = nlohmann::json::parse(out);
+  EXPECT_EQ(RunCli(args + " --insecure", &out, &err), 0) << err;
+  return {by_default, nlohmann::json::parse(out)};
+}
+
+TEST(SealedCost, TheCliIsSealedByDefaultAndPlainWithInsecure) {
+  const auto [sealed, plain] =
+      DefaultAndInsecure("plan mobilenet_v2:alpha=0.35,res=96 --devices esp32s3,edge-x86 --link espnow --split block_13_expand_relu --format json");
   EXPECT_TRUE(sealed["sealed"].get<bool>());
   EXPECT_FALSE(plain["sealed"].get<bool>());
   EXPECT_EQ(plain["security_overhead_s"].get<double>(), 0);
@@ -317,22 +325,17 @@ TEST(SealedCost, TheCliIsSealedByDefaultAndPlainWithInsecure) {
                               SealedBetween(DeviceSealCost(Device("esp32s3")), DeviceSealCost(Device("edge-x86")))),
               1e-12);
   // A device with no security costs: a note, and the plan still comes out.
+  std::string out, err;
   ASSERT_EQ(RunCli("plan mobilenet_v2:alpha=0.35,res=96 --devices esp32s3,rpi4 --link espnow --format json", &out, &err), 0) << err;
   EXPECT_NE(err.find("'rpi4' has no \"security\" costs"), std::string::npos) << err;
   // policy and simulate: sealed by default, plain with --insecure.
-  const std::string policy = "policy mobilenet_v2:alpha=0.35,res=96 --device esp32s3 --server edge-x86 --link udp --format json";
-  ASSERT_EQ(RunCli(policy, &out, &err), 0) << err;
-  const auto ps = nlohmann::json::parse(out);
+  const auto [ps, pp] = DefaultAndInsecure("policy mobilenet_v2:alpha=0.35,res=96 --device esp32s3 --server edge-x86 --link udp --format json");
   EXPECT_TRUE(ps["sealed"].get<bool>());
   EXPECT_GT(ps["handshake_s"].get<double>(), 0.24);
-  ASSERT_EQ(RunCli(policy + " --insecure", &out, &err), 0) << err;
-  EXPECT_FALSE(nlohmann::json::parse(out)["sealed"].get<bool>());
-  const std::string sim = "simulate mobilenet_v2:alpha=0.35,res=96 --device esp32s3 --server edge-x86 --link udp --generate constant "
-                          "--steps 20 --policy server-only --format json";
-  ASSERT_EQ(RunCli(sim, &out, &err), 0) << err;
-  const auto ss = nlohmann::json::parse(out);
-  ASSERT_EQ(RunCli(sim + " --insecure", &out, &err), 0) << err;
-  const auto sp = nlohmann::json::parse(out);
+  EXPECT_FALSE(pp["sealed"].get<bool>());
+  EXPECT_EQ(pp["handshake_s"].get<double>(), 0);
+  const auto [ss, sp] = DefaultAndInsecure("simulate mobilenet_v2:alpha=0.35,res=96 --device esp32s3 --server edge-x86 --link udp "
+                                           "--generate constant --steps 20 --policy server-only --format json");
   EXPECT_TRUE(ss["sealed"].get<bool>());
   EXPECT_FALSE(sp["sealed"].get<bool>());
   ASSERT_TRUE(ss.contains("policies")) << ss.dump();
