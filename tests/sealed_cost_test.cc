@@ -251,6 +251,7 @@ TEST(SealedCost, ProblemFilesCarrySealedAndDeviceCostsAndLoadWithoutThem) {
   EXPECT_DOUBLE_EQ(back->devices[0].seal.aead_s_per_frame, 4e-5);
   EXPECT_DOUBLE_EQ(back->devices[0].seal.handshake_s, 0.25);
   EXPECT_FALSE(back->devices[1].seal.known);
+  EXPECT_EQ(back->link.transport, "espnow");  // sealed frames depend on it (tcp: once per message)
   // Older files (no "sealed", no "security") load plain with unknown costs.
   auto old = ParseProblem(R"({"schema_version":1,"input_bytes":10,"devices":[{"name":"a","weight_capacity_bytes":9,"ram_bytes":9}],
       "layers":[{"name":"g","weight_bytes":1,"out_bytes":1,"arena_bytes":1,"compute_s":[1]}],

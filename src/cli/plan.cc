@@ -24,6 +24,8 @@
 
 namespace edgesplit::cli {
 
+namespace {
+
 // Secure by default: the plan is costed over sealed links unless --insecure. A
 // device whose profile has no "security" costs is costed with none (the link's
 // extra bytes still count), and says so.
@@ -36,6 +38,8 @@ Status SetSealed(bool sealed, Problem* p) {
                    "(docs/security.md \"Costs in the model\"; --insecure for plain links)\n", d.name.c_str());
   return ValidateProblem(*p);
 }
+
+}  // namespace
 
 Result<PlanInput> LoadPlanInput(const PlanSource& s) {
   PlanInput in;

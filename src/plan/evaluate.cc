@@ -214,6 +214,8 @@ double Energy(const Problem& p, const Totals& t) {  // the sensor's
 
 }  // namespace
 
+namespace {
+
 // The set-up of a sealed plan: one handshake per pair of hosts that exchange
 // anything, initiated by the sender of the pair's first transfer.
 double Handshakes(const Hosts& h, const Plan& plan) {
@@ -228,6 +230,8 @@ double Handshakes(const Hosts& h, const Plan& plan) {
   }
   return s;
 }
+
+}  // namespace
 
 Plan EvaluateHosts(const Hosts& h, const std::vector<Run>& runs) {
   Plan plan;

@@ -237,6 +237,7 @@ std::string ProblemToJson(const Problem& p) {
                        {"shared_medium", k.shared_medium}, {"setup_s", k.setup_s}};
   };
   j["link"] = link_json(p.link);
+  if (!p.link.transport.empty()) j["link"]["transport"] = p.link.transport;  // sealed frames differ on tcp
   if (!p.links.empty()) {
     j["links"] = OrderedJson::array();
     for (const PlanLink& l : p.links) {
