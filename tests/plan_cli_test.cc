@@ -112,7 +112,8 @@ TEST(PlanCli, HandWrittenInstanceSolvesToTheHandComputedPlan) {
   const std::string dir = MakeTempDir(), file = dir + "/hand.json";
   WriteFile(file, kHandInstance);
   std::string out, err;
-  ASSERT_EQ(RunCli("plan --problem " + file + " --format json", &out, &err), 0) << err;
+  // Hand-computed over plain links (--insecure; sealed costs: tests/sealed_cost_test.cc).
+  ASSERT_EQ(RunCli("plan --problem " + file + " --format json --insecure", &out, &err), 0) << err;
   const auto j = nlohmann::json::parse(out);
   ASSERT_TRUE(j["feasible"].get<bool>());
   EXPECT_EQ(j["dtype"], "int8");
@@ -135,7 +136,7 @@ TEST(PlanCli, HandWrittenInstanceSolvesToTheHandComputedPlan) {
   EXPECT_EQ(j["transfers"][1]["kind"], "result");
   EXPECT_NEAR(j["transfers"][1]["time_s"].get<double>(), 0.021, 1e-12);
   // compare: one device cannot hold 'b'; every format says so, JSON and the table say why.
-  ASSERT_EQ(RunCli("compare --problem " + file + " --format json", &out, &err), 0) << err;
+  ASSERT_EQ(RunCli("compare --problem " + file + " --format json --insecure", &out, &err), 0) << err;
   const auto c = nlohmann::json::parse(out);
   ASSERT_EQ(c["rows"].size(), 2u * 6u);
   for (const auto& r : c["rows"]) {
@@ -146,9 +147,9 @@ TEST(PlanCli, HandWrittenInstanceSolvesToTheHandComputedPlan) {
       EXPECT_NEAR(r["latency_s"].get<double>(), 1.535, 1e-12);
     }
   }
-  ASSERT_EQ(RunCli("compare --problem " + file, &out, &err), 0) << err;
+  ASSERT_EQ(RunCli("compare --problem " + file + " --insecure", &out, &err), 0) << err;
   EXPECT_NE(out.find("ms  layer group 1 ('b': 300 weight bytes, 80 arena bytes) fits no device on its own\n"), std::string::npos) << out;
-  ASSERT_EQ(RunCli("compare --problem " + file + " --format csv --objective throughput", &out, &err), 0) << err;
+  ASSERT_EQ(RunCli("compare --problem " + file + " --format csv --objective throughput --insecure", &out, &err), 0) << err;
   // Throughput: mcu runs 'a' (1.0 s stage), edge 'b'; the latency of that plan (1.733 s) beside it.
   EXPECT_NE(out.find("\n2,dp,1,1,0.000000,"), std::string::npos) << out;
   EXPECT_NE(out.find(",1.733,0:0-0 1:1-1\n"), std::string::npos) << out;

@@ -22,10 +22,11 @@ const std::string kShipped = std::string(EDGESPLIT_SOURCE_DIR) + "/profiles";
 
 LinkProfile Link(const std::string& name, const std::string& dir = kShipped) { return std::move(LoadLinkProfile(dir, name)).value(); }
 
-// Plans MODEL with `flags` and returns the plan JSON (written to `path`).
+// Plans MODEL with `flags` and returns the plan JSON (written to `path`). The
+// chain these tests run sends plain frames, so its plan is costed plain (--insecure).
 json Plan(const std::string& flags, const std::string& path) {
   std::string out, err;
-  EXPECT_EQ(testing::RunCli(std::string("plan ") + kModel + " " + flags + " --format json -o " + path, &out, &err), 0) << err;
+  EXPECT_EQ(testing::RunCli(std::string("plan ") + kModel + " " + flags + " --insecure --format json -o " + path, &out, &err), 0) << err;
   return json::parse(testing::ReadFile(path));
 }
 

@@ -361,6 +361,35 @@ Result<std::unique_ptr<runtime::EdgeServer>> StartSealedServer(const std::string
   return runtime::EdgeServer::Start(so);
 }
 
+// The memory bound counts the sealed session layer: per peer at least its two
+// 32-byte keys and its 256-bit replay window, on top of the plain transport's.
+TEST(SecureServe, TheMemoryBoundCountsSessionsAndReplayWindows) {
+  net::ServerLimits limits;
+  limits.max_peers = 100;
+  limits.max_connections = 40;
+  net::ChannelOptions udp, tcp;
+  udp.kind = net::TransportKind::kUdp;
+  tcp.kind = net::TransportKind::kTcp;
+  const int64_t per_session = 2 * 32 + static_cast<int64_t>(secure::kReplayWindow / 8);
+  EXPECT_GE(net::SecureSessionBoundBytes(udp, limits), 100 * per_session + static_cast<int64_t>(wire::kMaxDatagramBytes));
+  EXPECT_GE(net::SecureSessionBoundBytes(tcp, limits), 40 * per_session);
+  limits.max_peers = 200;  // linear in the peers it may hold
+  net::ServerLimits half = limits;
+  half.max_peers = 100;
+  EXPECT_EQ(net::SecureSessionBoundBytes(udp, limits) - net::SecureSessionBoundBytes(udp, half),
+            net::SecureSessionBoundBytes(udp, half) - static_cast<int64_t>(wire::kMaxDatagramBytes));
+  // The sealed edge server's bound is the plain one's plus the session layer's.
+  runtime::ServeOptions so;
+  so.model = kModel;
+  so.listen = {"127.0.0.1", 0};
+  so.link.link = "udp";
+  auto plain = runtime::EdgeServer::Start(so);
+  so.security = ServerSecurity();
+  auto sealed = runtime::EdgeServer::Start(so);
+  ASSERT_TRUE(plain.ok() && sealed.ok());
+  EXPECT_GT((*sealed)->memory_bound_bytes(), (*plain)->memory_bound_bytes() + so.limits.max_peers * per_session);
+}
+
 TEST(SecureServe, LoadgenResultsStayExactUnderForgedAndGarbageDatagrams) {
   auto server = StartSealedServer("reference");
   ASSERT_TRUE(server.ok()) << server.status().message();

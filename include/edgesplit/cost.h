@@ -71,8 +71,82 @@ struct LinkProfile {
 };
 
 // T(b) = per_message_s + (ceil(b / payload_bytes) * per_frame_s + b / bytes_per_s) / (1 - loss);
-// 0 for b <= 0.
+// 0 for b <= 0. A plain (insecure) link; TransferSeconds(link, b, Sealing{}) is the same.
 double TransferSeconds(const LinkProfile& link, int64_t bytes);
+
+// ---- Secure links in the model (docs/security.md "Costs in the model") -------
+// Every sealed datagram (fragment or SACK) and every sealed TCP frame is this
+// many bytes longer: the envelope's marker, kind and session id (6), the
+// counter (8) and the AEAD tag (16). It is net::kSealedDatagramOverhead; cost
+// does not depend on net, and tests/cost_sealed_test.cc checks they agree.
+inline constexpr int64_t kSealedFrameOverheadBytes = 30;
+// The handshake's four messages (M1..M4, edgesplit/secure_link.h) in their
+// 2-byte envelopes; each travels as one frame of its own.
+inline constexpr int64_t kHandshakeEnvelopeBytes[4] = {42, 126, 126, 30};
+
+// One device's share of a sealed link, in seconds, from its profile's
+// "security" object: the AEAD (ChaCha20-Poly1305) per byte and per sealed
+// frame, and its whole compute in one handshake (its public-key operations,
+// secure::kOpsPerHandshake, and the hashing). known = false when the profile
+// has none: every figure is then 0 (the link's extra bytes still count).
+struct SealCost {
+  double aead_s_per_byte = 0;
+  double aead_s_per_frame = 0;
+  double handshake_s = 0;
+  bool known = false;
+};
+// aead_cycles_per_byte / clock_hz, aead_cycles_per_message / clock_hz, handshake_s.
+SealCost DeviceSealCost(const DeviceProfile& device);
+
+// How a message crosses a link: plain (the default), or sealed from `sender`
+// to `receiver` (each seals or opens every sealed frame once).
+struct Sealing {
+  bool sealed = false;
+  SealCost sender, receiver;
+};
+inline Sealing SealedBetween(const SealCost& sender, const SealCost& receiver) { return {true, sender, receiver}; }
+
+// What a message of b > 0 bytes puts on `link`:
+//  * plain: frames = ceil(b / payload_bytes), wire_bytes = b.
+//  * sealed over a datagram transport (anything but "tcp": udp, espnow, ble,
+//    and links without a transport): each frame carries payload_bytes - 30
+//    bytes of the message and the 30-byte envelope, so frames = ceil(b /
+//    (payload_bytes - 30)), wire_bytes = b + 30 x frames, and every frame is
+//    sealed: sealed_frames = frames.
+//  * sealed over "tcp": the message is one sealed frame: wire_bytes = b + 30,
+//    frames = ceil(wire_bytes / payload_bytes), sealed_frames = 1.
+// aead_s = (sender + receiver) x (aead_s_per_byte x b + aead_s_per_frame x
+// sealed_frames). A sealed datagram link with payload_bytes <= 30 carries
+// nothing: frames = -1 (SealedLinkProblem says so).
+// The acknowledgements (SACKs) are not counted, sealed or plain: they travel
+// the other way while the receiver already computes.
+struct LinkLoad {
+  int64_t frames = 0;
+  int64_t wire_bytes = 0;
+  int64_t sealed_frames = 0;
+  double aead_s = 0;
+};
+LinkLoad TransferLoad(const LinkProfile& link, int64_t bytes, const Sealing& sealing);
+
+// The one transfer model every consumer uses (plan's hops, simulate, the
+// dynamic policy): per_message_s + (frames x per_frame_s + wire_bytes /
+// bytes_per_s) / (1 - loss) + aead_s, from TransferLoad; 0 for b <= 0;
+// +infinity when the sealed link carries nothing.
+double TransferSeconds(const LinkProfile& link, int64_t bytes, const Sealing& sealing);
+
+// One handshake over `link`: its four messages in turn (each TransferSeconds
+// of its envelope; they are not sealed) plus both ends' compute. Set-up time:
+// paid once per session (a cold start, a restart, a re-key), never in the
+// steady state.
+double HandshakeSeconds(const LinkProfile& link, const SealCost& initiator, const SealCost& responder);
+
+// The message bytes one frame of `link` carries: payload_bytes, less the
+// 30-byte envelope when sealed over a datagram transport (ESP-NOW: 250 -> 220).
+int64_t FramePayloadBytes(const LinkProfile& link, bool sealed);
+
+// "" when `link` can carry sealed frames, else why not (a datagram link whose
+// frames are no longer than the 30-byte envelope).
+std::string SealedLinkProblem(const LinkProfile& link);
 
 // Seconds node `node_index` takes on `device`: scale * work / work_per_cycle / clock_hz
 // + per_layer_overhead_s. Nodes doing no work (Reshape, Flatten) cost only the overhead.

@@ -16,9 +16,12 @@
 //
 // Latency of candidate k at rate r (bytes/s) and load l (>= 1, 1 = idle):
 //   T_k = head_k + tail_k * l + T_link(bytes_k, r) + T_link(result_bytes, r)
-// where T_link is the link profile's model (cost.h) with bytes_per_s replaced
-// by r. Device-only has no transfers and no tail. With x = 1/r, T_k is
-// affine in x: T_k = fixed_k + tail_k * l + slope_k * x.
+// where T_link is the link profile's model (cost.h, TransferSeconds) with
+// bytes_per_s replaced by r, sealed between the head and the server when the
+// set is (CandidateSet::sealing; the trace's rate is then of the bytes on the
+// air, envelopes included, and the AEAD time is rate-independent). Device-only
+// has no transfers and no tail. With x = 1/r, T_k is affine in x:
+// T_k = fixed_k + tail_k * l + slope_k * x.
 //
 // Errors: builders and parsers return Status naming the field, line or
 // candidate. Thread-safety: a built SplitPolicy is immutable and can be shared
@@ -63,8 +66,8 @@ struct SplitCandidate {
   int64_t head_weight_bytes = 0;  // what the head must hold for this candidate
   int64_t head_arena_bytes = 0;
   // Affine model in x = 1/rate: T = fixed_s + tail_s * load + slope_bytes * x.
-  double fixed_s = 0;      // head_s + the link's per-message/per-frame constants
-  double slope_bytes = 0;  // (bytes + result_bytes) / (1 - loss)
+  double fixed_s = 0;      // head_s + the link's per-message/per-frame constants (+ the AEAD when sealed)
+  double slope_bytes = 0;  // (bytes + result_bytes on the air, envelopes included when sealed) / (1 - loss)
   // The cut tensor's codec (docs/codecs.md; AddCodecCandidates): "raw", or a
   // codec whose encode time is in head_s, decode time in tail_s, and encoded
   // size in bytes.
@@ -89,13 +92,21 @@ struct CandidateSet {
   std::vector<std::string> dropped;        // infeasible candidates with the reason
   int device_only = -1;                    // index into candidates, -1 when the model does not fit the head
   int server_only = -1;
+  // Sealed links (docs/security.md): the head's and the server's AEAD costs
+  // (sealing.sealed false: plain), and one handshake's set-up time, which no
+  // request's latency includes.
+  Sealing sealing;
+  double handshake_s = 0;
 };
 
 // Builds the candidates of `graph` under `rule`, minus those whose head does not
 // fit `device` (weights above weight_capacity_bytes or arena above ram_bytes)
-// or whose tail does not fit `server`. Fails when no candidate is left.
+// or whose tail does not fit `server`. Fails when no candidate is left, or
+// when `sealed` and the link cannot carry sealed frames. `sealed`: every
+// transfer is sealed between `device` and `server` (their DeviceSealCost).
 Result<CandidateSet> BuildCandidates(const Graph& graph, const std::string& model_name, const DeviceProfile& device,
-                                     const DeviceProfile& server, const LinkProfile& link, CandidateRule rule, DType dtype);
+                                     const DeviceProfile& server, const LinkProfile& link, CandidateRule rule, DType dtype,
+                                     bool sealed = false);
 
 // The joint cut x codec choice: after each split candidate, one more per codec
 // of `table` at its cut (other than raw) with accuracy_drop <= max_drop that
@@ -107,8 +118,8 @@ Result<CandidateSet> BuildCandidates(const Graph& graph, const std::string& mode
 Status AddCodecCandidates(const CodecTable& table, const CodecCosts& costs, const std::string& dtype, double max_drop,
                           CandidateSet* set);
 
-// T_link(bytes, rate) with the link's constants and `rate` bytes/s; 0 for bytes <= 0.
-double LinkSeconds(const LinkProfile& link, int64_t bytes, double rate_bytes_per_s);
+// T_link(bytes, rate): TransferSeconds of `link` with `rate` bytes/s; 0 for bytes <= 0.
+double LinkSeconds(const LinkProfile& link, int64_t bytes, double rate_bytes_per_s, const Sealing& sealing = {});
 // The candidate's latency (the formula above); +inf at rate <= 0 for anything that sends.
 double CandidateLatency(const SplitCandidate& c, const LinkProfile& link, double rate_bytes_per_s, double load);
 

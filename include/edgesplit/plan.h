@@ -12,9 +12,11 @@
 // sends the input to the first stage unless it runs it; each hop carries the
 // cut tensor; the last stage returns the output to the sensor unless the
 // sensor ran it. A transfer from host a to b costs TransferSeconds(link(a, b),
-// bytes) (edgesplit/cost.h): `link` joins every pair, or, when `links` is
-// given, the listed pair's link (a pair not listed is unreachable). setup_s is
-// never counted.
+// bytes, sealing) (edgesplit/cost.h): `link` joins every pair, or, when `links`
+// is given, the listed pair's link (a pair not listed is unreachable). When
+// Problem::sealed, every transfer is sealed between its two hosts (their
+// PlanDevice::seal; docs/security.md "Costs in the model"). setup_s and the
+// handshakes are never counted: they are set-up (Plan::handshake_s).
 //   latency    = sum of compute + sum of transfers.
 //   throughput = the longest stage: one host's compute, or one transfer; the
 //                transfers over shared_medium links together are one stage.
@@ -72,6 +74,7 @@ struct PlanDevice {
   int64_t ram_bytes = 0;
   double active_w = 0, idle_w = 0, tx_w = 0, rx_w = 0;  // optional in problem files
   int count = 1;  // identical hosts of this entry; compute_s and the limits apply to each
+  SealCost seal{};  // its share of sealed links (optional "security" in problem files; from the profile's)
 };
 
 // A link between two device entries (by name; "from" == "to" joins two hosts of
@@ -92,6 +95,9 @@ struct Problem {
   // Codecs whose accuracy_drop exceeds this are not used (percentage points;
   // infinity: no limit, the default).
   double max_accuracy_drop = std::numeric_limits<double>::infinity();
+  // Sealed links (secure by default in the CLI, which sets it unless
+  // --insecure): every transfer is costed sealed. Plain when false.
+  bool sealed = false;
 };
 
 // Instance files: {"schema_version", "input_bytes", "layers": [{"name",
@@ -100,7 +106,9 @@ struct Problem {
 // {"per_message_s", "per_frame_s", "payload_bytes", "bytes_per_s", "loss"?,
 // "shared_medium"?}, "links"?: [{"from", "to", "profile": NAME} or {"from",
 // "to", "name"?, the link's fields}]} ("link" is optional when "links" is
-// given). A "profile" is looked up in `profiles_dir` (default ProfilesDir()).
+// given). Optional: "sealed": true|false (default false) and per device
+// "security": {"aead_s_per_byte", "aead_s_per_frame", "handshake_s"} (default:
+// unknown, all 0). A "profile" is looked up in `profiles_dir` (default ProfilesDir()).
 // Errors name the origin and field ("layers[3].compute_s", "links[0].from").
 Result<Problem> ParseProblem(const std::string& json_text, const std::string& origin, const std::string& profiles_dir = "");
 Result<Problem> LoadProblem(const std::string& path, const std::string& profiles_dir = "");
@@ -217,6 +225,13 @@ struct Plan {
   std::string solver;
   bool exact = false;
   double accuracy_drop = 0;  // the sum of the transfers' (0 without lossy codecs)
+  // Sealed problems: latency_s - the same runs' latency over plain links (the
+  // steady-state cost of security), and the set-up of one handshake per pair
+  // of hosts that exchange anything (HandshakeSeconds; the sender of the
+  // pair's first transfer initiates). Both 0 when plain.
+  bool sealed = false;
+  double security_overhead_s = 0;
+  double handshake_s = 0;
 };
 
 // Costs `runs` independently of any solver (direct sums, no prefix tricks).

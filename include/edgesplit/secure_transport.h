@@ -100,6 +100,13 @@ Result<std::unique_ptr<ServerTransport>> CreateSecureServer(const ChannelOptions
 Result<std::unique_ptr<RequestClient>> CreateSecureClient(const ChannelOptions& options, const Endpoint& server,
                                                           const LinkSecurity& security);
 
+// The most memory a sealed server's session layer holds under `limits`, on
+// top of ServerTransport::MemoryBoundBytes: per peer (datagram links:
+// max_peers; TCP: max_connections) its pending handshake and established
+// session (keys, replay window), the per-source handshake buckets (4 per
+// peer), and on datagram links the one buffer every datagram is opened into.
+int64_t SecureSessionBoundBytes(const ChannelOptions& options, const ServerLimits& limits);
+
 // A refusal (unenrolled or revoked device, no handshake answer in time).
 bool IsRefusal(const Status& status);
 std::string RefusalReason(const Status& status);  // the text after "refused: "

@@ -2,7 +2,7 @@
 //   [--algorithm NAME] [--objective latency|throughput|energy] [--order fixed|free] [--use-all] [--links FILE]
 //   [--beam-width N] [--seed N] [--format table|json] [--dtype int8|f32]
 //   [--profiles DIR] [--dump-problem FILE] [--split LIST] [-o FILE]
-//   [--codec-table FILE --max-accuracy-drop P [--codec-costs FILE]]
+//   [--codec-table FILE --max-accuracy-drop P [--codec-costs FILE]] [--insecure]
 //
 // Chooses where to split MODEL across the devices (docs/planner.md). The JSON
 // is what `run --plan` executes. --split evaluates a given split instead of
@@ -24,6 +24,23 @@
 
 namespace edgesplit::cli {
 
+namespace {
+
+// Secure by default: the plan is costed over sealed links unless --insecure. A
+// device whose profile has no "security" costs is costed with none (the link's
+// extra bytes still count), and says so.
+Status SetSealed(bool sealed, Problem* p) {
+  p->sealed = sealed;
+  if (!sealed) return Status::Ok();
+  for (const PlanDevice& d : p->devices)
+    if (!d.seal.known)
+      std::fprintf(stderr, "note: device '%s' has no \"security\" costs in its profile: its AEAD and handshake compute count 0 "
+                   "(docs/security.md \"Costs in the model\"; --insecure for plain links)\n", d.name.c_str());
+  return ValidateProblem(*p);
+}
+
+}  // namespace
+
 Result<PlanInput> LoadPlanInput(const PlanSource& s) {
   PlanInput in;
   if (!s.problem_file.empty()) {
@@ -32,6 +49,7 @@ Result<PlanInput> LoadPlanInput(const PlanSource& s) {
     if (!s.codec_table.empty()) return InvalidArgument("--codec-table is for a MODEL; a problem file carries its layers' \"codecs\"");
     ES_ASSIGN_OR_RETURN(in.problem, LoadProblem(s.problem_file, s.profiles_dir));
     if (!std::isnan(s.max_accuracy_drop)) in.problem.max_accuracy_drop = s.max_accuracy_drop;
+    ES_RETURN_IF_ERROR(SetSealed(!s.insecure, &in.problem));
     return in;
   }
   if (s.codec_table.empty() != std::isnan(s.max_accuracy_drop))
@@ -68,6 +86,7 @@ Result<PlanInput> LoadPlanInput(const PlanSource& s) {
     ES_ASSIGN_OR_RETURN(CodecCosts costs, LoadCodecCosts(costs_path, devices));
     ES_RETURN_IF_ERROR(AttachCodecs(table, costs, s.max_accuracy_drop, &in.problem));
   }
+  ES_RETURN_IF_ERROR(SetSealed(!s.insecure, &in.problem));
   ES_ASSIGN_OR_RETURN(in.cuts, FindCutPoints(g));
   in.graph = std::move(g);
   if (!s.dump_problem.empty()) ES_RETURN_IF_ERROR(WriteOutput(s.dump_problem, ProblemToJson(in.problem)));
@@ -86,6 +105,7 @@ void AddPlanSourceOptions(CLI::App& app, PlanSource& s) {
   app.add_option("--codec-table", s.codec_table, "Choose cut x codec jointly from this accuracy table (eval --sweep --format json; docs/codecs.md)");
   app.add_option("--codec-costs", s.codec_costs, "Codec encode/decode costs per device (default PROFILES/codecs/codec_costs.json)");
   app.add_option("--max-accuracy-drop", s.max_accuracy_drop, "With --codec-table: the codecs' top-1 accuracy budget, percentage points against f32");
+  app.add_flag("--insecure", s.insecure, "Cost plain links (default: sealed, as serve/device run them; docs/security.md)");
 }
 
 namespace {
@@ -190,7 +210,11 @@ Json PlanJson(const Problem& p, const std::string& algorithm, const std::string&
   }
   j["links"] = Json::array();
   for (const LinkProfile& k : links) j["links"].push_back(LinkJson(k));
-  j["setup_s"] = p.links.empty() ? p.link.setup_s : setup_s;
+  // Set-up (cold start, never in latency_s): the links' own and, when sealed, the handshakes.
+  j["setup_s"] = (p.links.empty() ? p.link.setup_s : setup_s) + plan.handshake_s;
+  j["sealed"] = p.sealed;
+  j["security_overhead_s"] = plan.security_overhead_s;
+  j["handshake_s"] = plan.handshake_s;
   return j;
 }
 
@@ -204,9 +228,13 @@ std::string PlanTable(const Problem& p, const std::string& algorithm, const std:
                               plan.solver.empty() || plan.solver == algorithm ? "" : " (solved by " + plan.solver + ": beyond dp's reach)");
   if (order == "free") s += "order       free (any order, any subset)\n";
   if (!plan.feasible) return s + "feasible    no: " + plan.reason + "\n";
-  s += fmt::format("latency     {:.6f} s (steady state; +{:.3f} s link setup on a cold start)\nthroughput  {:.6f} s per inference (longest stage)\n"
-                   "energy      {:.6f} J on {}\nsolve time  {:.6f} s\n\n",
-                   plan.latency_s, p.links.empty() ? p.link.setup_s : 0.0, plan.throughput_stage_s, plan.energy_j, hosts[0], plan.solve_time_s);
+  s += fmt::format("latency     {:.6f} s (steady state; +{:.3f} s link setup on a cold start)\n", plan.latency_s,
+                   p.links.empty() ? p.link.setup_s : 0.0);
+  s += p.sealed ? fmt::format("security    sealed links: {:.6f} s of the latency; +{:.3f} s of handshakes on a cold start\n",
+                              plan.security_overhead_s, plan.handshake_s)
+                : "security    none (--insecure: plain links)\n";
+  s += fmt::format("throughput  {:.6f} s per inference (longest stage)\nenergy      {:.6f} J on {}\nsolve time  {:.6f} s\n\n",
+                   plan.throughput_stage_s, plan.energy_j, hosts[0], plan.solve_time_s);
   s += fmt::format("{:>3}  {:<16} {:>7}  {:<30} {:>11} {:>10} {:>10}\n", "#", "device", "groups", "cut after", "compute s", "weights", "arena");
   for (size_t i = 0; i < plan.segments.size(); ++i) {
     const Segment& g = plan.segments[i];

@@ -20,6 +20,7 @@ struct PlanSource {
   // encode/decode cost file (default PROFILES/codecs/codec_costs.json) and the budget.
   std::string codec_table, codec_costs;
   double max_accuracy_drop = std::numeric_limits<double>::quiet_NaN();  // NaN: not given
+  bool insecure = false;  // plain links; the default is sealed (docs/security.md "Costs in the model")
 };
 
 struct PlanInput {

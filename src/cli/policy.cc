@@ -1,12 +1,13 @@
 // edgesplit policy MODEL --device D --server S --link L [--candidates strict|loose|all]
 //   [--load-levels LIST] [--dtype int8|f32] [--profiles DIR] [--format table|json] [-o FILE]
-//   [--codec-table FILE --max-accuracy-drop P [--codec-costs FILE]]
+//   [--codec-table FILE --max-accuracy-drop P [--codec-costs FILE]] [--insecure]
 //
 // Prints the dynamic split policy (docs/dynamic.md): the candidates with their
 // latency terms and, per load level, the data rates at which the choice changes.
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstdio>
 
 #include "commands.h"
 #include "dynamic_args.h"
@@ -28,6 +29,7 @@ void AddDynamicSourceOptions(CLI::App& app, DynamicSource& s) {
   app.add_option("--codec-table", s.codec_table, "Add a candidate per cut x codec from this accuracy table (eval --sweep --format json)");
   app.add_option("--codec-costs", s.codec_costs, "Codec encode/decode costs per device (default PROFILES/codecs/codec_costs.json)");
   app.add_option("--max-accuracy-drop", s.max_accuracy_drop, "With --codec-table: the codecs' top-1 accuracy budget, percentage points against f32");
+  app.add_flag("--insecure", s.insecure, "Model plain links (default: sealed, as serve/device run them; docs/security.md)");
 }
 
 Json DynamicSetupJson(const SplitPolicy& p) {
@@ -38,6 +40,8 @@ Json DynamicSetupJson(const SplitPolicy& p) {
   j["device"] = set.device;
   j["server"] = set.server;
   j["link"] = set.link_name;
+  j["sealed"] = set.sealing.sealed;
+  j["handshake_s"] = set.handshake_s;
   return j;
 }
 
@@ -50,7 +54,11 @@ Result<SplitPolicy> LoadSplitPolicy(const DynamicSource& s) {
   ES_ASSIGN_OR_RETURN(LinkProfile link, LoadLinkProfile(dir, s.link));
   ES_ASSIGN_OR_RETURN(Graph graph, LoadModel(s.model));
   const DType dtype = s.dtype == "f32" ? DType::kFloat32 : DType::kInt8;
-  ES_ASSIGN_OR_RETURN(CandidateSet set, BuildCandidates(graph, s.model, device, server, link, rule, dtype));
+  for (const DeviceProfile* d : {&device, &server})
+    if (!s.insecure && !d->has_security)
+      std::fprintf(stderr, "note: device '%s' has no \"security\" costs in its profile: its AEAD and handshake compute count 0 "
+                   "(docs/security.md \"Costs in the model\"; --insecure for plain links)\n", d->name.c_str());
+  ES_ASSIGN_OR_RETURN(CandidateSet set, BuildCandidates(graph, s.model, device, server, link, rule, dtype, !s.insecure));
   if (s.codec_table.empty() != std::isnan(s.max_accuracy_drop))
     return InvalidArgument("--codec-table FILE and --max-accuracy-drop P go together (the cut x codec choice)");
   if (!s.codec_table.empty()) {
@@ -113,8 +121,10 @@ std::string Mbit(double rate) { return fmt::format("{:.3g}", rate * 8 / 1e6); }
 std::string PolicyTable(const SplitPolicy& p, const std::string& rule) {
   const CandidateSet& set = p.candidate_set();
   std::string s = fmt::format("model       {}\nhead        {}\nserver      {}\nlink        {} (rate from the trace or the estimate)\n"
-                              "candidates  {} ({})\n\n",
+                              "candidates  {} ({})\n",
                               set.model, set.device, set.server, set.link_name, set.candidates.size(), rule);
+  s += set.sealing.sealed ? fmt::format("security    sealed links (+{:.3f} s handshake at set-up, in no latency)\n\n", set.handshake_s)
+                          : "security    none (--insecure: plain links)\n\n";
   s += fmt::format("{:<32} {:>4} {:>10} {:>11} {:>11}\n", "candidate", "cut", "sends", "head s", "tail s idle");
   for (const SplitCandidate& c : set.candidates)
     s += fmt::format("{:<32} {:>4} {:>10} {:>11.6f} {:>11.6f}\n", c.name, c.cut_index, HumanBytes(c.bytes), c.head_s, c.tail_s);

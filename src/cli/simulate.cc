@@ -1,7 +1,7 @@
 // edgesplit simulate MODEL --device D --server S --link L
 //   (--trace FILE.csv | --generate constant|step|random-walk|gilbert-elliott [--seed N] [--steps N])
 //   [--policy dynamic|static:CUT|device-only|server-only|oracle|all] [--format table|json]
-//   [--hysteresis F] [--probe-interval S] [--timeout S] [--write-trace FILE] [--log FILE.csv] [-o FILE]
+//   [--hysteresis F] [--probe-interval S] [--timeout S] [--write-trace FILE] [--log FILE.csv] [-o FILE] [--insecure]
 //
 // Runs split policies over a channel/load trace, one request per row
 // (docs/dynamic.md). The dynamic policy learns only what the head node would.
@@ -53,8 +53,8 @@ Json ResultsJson(const SplitPolicy& p, const std::string& trace_name, const std:
 
 std::string ResultsTable(const SplitPolicy& p, const std::string& trace_name, size_t rows, const std::vector<PolicyResult>& results) {
   const CandidateSet& set = p.candidate_set();
-  std::string s = fmt::format("model {}  head {}  server {}  link {}\ntrace {} ({} requests)\n\n", set.model, set.device, set.server,
-                              set.link_name, trace_name, rows);
+  std::string s = fmt::format("model {}  head {}  server {}  link {} ({})\ntrace {} ({} requests)\n\n", set.model, set.device, set.server,
+                              set.link_name, set.sealing.sealed ? "sealed" : "plain, --insecure", trace_name, rows);
   s += fmt::format("{:<40} {:>10} {:>10} {:>10} {:>9} {:>16}\n", "policy", "mean s", "p50 s", "p95 s", "switches", "gain of dynamic");
   for (const PolicyResult& r : results)
     s += fmt::format("{:<40} {:>10.4f} {:>10.4f} {:>10.4f} {:>9} {:>15.1f}%\n", r.policy, r.mean_s, r.p50_s, r.p95_s, r.switches,

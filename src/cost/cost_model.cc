@@ -1,6 +1,8 @@
 // Op classification and the per-node / per-transfer time models.
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <string>
 
 #include "edgesplit/analysis.h"
 #include "edgesplit/cost.h"
@@ -85,10 +87,83 @@ double RangeSeconds(const DeviceProfile& device, const Graph& graph, int begin, 
   return t;
 }
 
-double TransferSeconds(const LinkProfile& link, int64_t bytes) {
-  if (bytes <= 0) return 0;
-  const double frames = std::ceil(static_cast<double>(bytes) / static_cast<double>(link.payload_bytes));
-  return link.per_message_s + (frames * link.per_frame_s + static_cast<double>(bytes) / link.bytes_per_s) / (1 - link.loss);
+
+// ---- Secure links ----------------------------------------------------------------
+
+SealCost DeviceSealCost(const DeviceProfile& d) {
+  SealCost c;
+  if (!d.has_security) return c;
+  c.known = true;
+  if (d.clock_hz > 0) {
+    c.aead_s_per_byte = d.aead_cycles_per_byte / d.clock_hz;
+    c.aead_s_per_frame = d.aead_cycles_per_message / d.clock_hz;
+  }
+  c.handshake_s = d.handshake_s;
+  return c;
 }
+
+namespace {
+
+bool IsStream(const LinkProfile& link) { return link.transport == "tcp"; }
+
+int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+}  // namespace
+
+std::string SealedLinkProblem(const LinkProfile& link) {
+  if (IsStream(link) || link.payload_bytes > kSealedFrameOverheadBytes) return "";
+  return "link '" + link.name + "' carries " + std::to_string(link.payload_bytes) + "-byte frames: a sealed frame needs more than the " +
+         std::to_string(kSealedFrameOverheadBytes) + "-byte envelope (give --insecure for plain frames)";
+}
+
+int64_t FramePayloadBytes(const LinkProfile& link, bool sealed) {
+  return sealed && !IsStream(link) ? link.payload_bytes - kSealedFrameOverheadBytes : link.payload_bytes;
+}
+
+LinkLoad TransferLoad(const LinkProfile& link, int64_t bytes, const Sealing& sealing) {
+  LinkLoad load;
+  if (bytes <= 0) return load;
+  const int64_t payload = std::max<int64_t>(1, link.payload_bytes);
+  if (!sealing.sealed) {
+    load.frames = CeilDiv(bytes, payload);
+    load.wire_bytes = bytes;
+    return load;
+  }
+  if (IsStream(link)) {
+    load.wire_bytes = bytes + kSealedFrameOverheadBytes;
+    load.frames = CeilDiv(load.wire_bytes, payload);
+    load.sealed_frames = 1;
+  } else {
+    const int64_t carried = FramePayloadBytes(link, true);
+    if (carried < 1) {
+      load.frames = -1;
+      return load;
+    }
+    load.frames = CeilDiv(bytes, carried);
+    load.wire_bytes = bytes + kSealedFrameOverheadBytes * load.frames;
+    load.sealed_frames = load.frames;
+  }
+  const SealCost &s = sealing.sender, &r = sealing.receiver;
+  load.aead_s = (s.aead_s_per_byte + r.aead_s_per_byte) * static_cast<double>(bytes) +
+                (s.aead_s_per_frame + r.aead_s_per_frame) * static_cast<double>(load.sealed_frames);
+  return load;
+}
+
+double TransferSeconds(const LinkProfile& link, int64_t bytes, const Sealing& sealing) {
+  if (bytes <= 0) return 0;
+  const LinkLoad load = TransferLoad(link, bytes, sealing);
+  if (load.frames < 0) return std::numeric_limits<double>::infinity();
+  return link.per_message_s +
+         (static_cast<double>(load.frames) * link.per_frame_s + static_cast<double>(load.wire_bytes) / link.bytes_per_s) / (1 - link.loss) +
+         load.aead_s;
+}
+
+double HandshakeSeconds(const LinkProfile& link, const SealCost& initiator, const SealCost& responder) {
+  double t = initiator.handshake_s + responder.handshake_s;
+  for (int64_t b : kHandshakeEnvelopeBytes) t += TransferSeconds(link, b);
+  return t;
+}
+
+double TransferSeconds(const LinkProfile& link, int64_t bytes) { return TransferSeconds(link, bytes, Sealing{}); }
 
 }  // namespace edgesplit

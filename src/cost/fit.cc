@@ -112,6 +112,10 @@ std::string DeviceProfileToJson(const DeviceProfile& d, const std::string& descr
   compute["cycles_per_element"] = std::move(cpe);
   j["compute"] = std::move(compute);
   j["power"] = {{"active_w", d.active_w}, {"idle_w", d.idle_w}, {"tx_w", d.tx_w}, {"rx_w", d.rx_w}};
+  if (d.has_security)
+    j["security"] = {{"x25519_s", d.x25519_s}, {"ed25519_sign_s", d.ed25519_sign_s}, {"ed25519_verify_s", d.ed25519_verify_s},
+                     {"handshake_s", d.handshake_s}, {"aead_cycles_per_byte", d.aead_cycles_per_byte},
+                     {"aead_cycles_per_message", d.aead_cycles_per_message}};
   Json sources = Json::object();
   for (const auto& [k, v] : d.sources) sources[k] = v;
   j["sources"] = std::move(sources);

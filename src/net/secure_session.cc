@@ -9,6 +9,10 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
+
+#include "edgesplit/net.h"
+#include "edgesplit/wire.h"
 
 namespace edgesplit::net {
 
@@ -132,6 +136,14 @@ Status OpenEnvelope(Session& s, std::span<const uint8_t> e, std::vector<uint8_t>
 }
 
 // ---------------- Server ----------------
+
+int64_t ServerSessions::BoundBytes(size_t max_peers) {
+  // A hash-table entry: the pair, its next pointer and about one bucket pointer.
+  constexpr int64_t kNode = 2 * sizeof(void*);
+  const int64_t peer = static_cast<int64_t>(sizeof(std::pair<const uint64_t, Peer>) + sizeof(secure::Sealer) + sizeof(secure::Opener)) + kNode;
+  const int64_t bucket = static_cast<int64_t>(sizeof(std::pair<const uint32_t, Bucket>)) + kNode;
+  return static_cast<int64_t>(max_peers) * (peer + 4 * bucket);
+}
 
 ServerSessions::ServerSessions(const LinkSecurity& security, size_t max_peers, double idle_timeout_s)
     : security_(security), max_peers_(max_peers), idle_ms_(static_cast<uint64_t>(idle_timeout_s * 1e3)),
@@ -452,4 +464,10 @@ Status OpenOneShotReply(const OneShotKeys& keys, std::span<const uint8_t> in, st
 }
 
 }  // namespace detail
+
+int64_t SecureSessionBoundBytes(const ChannelOptions& options, const ServerLimits& limits) {
+  if (!IsDatagram(options.kind)) return detail::ServerSessions::BoundBytes(static_cast<size_t>(limits.max_connections));
+  return detail::ServerSessions::BoundBytes(static_cast<size_t>(limits.max_peers)) + static_cast<int64_t>(wire::kMaxDatagramBytes);
+}
+
 }  // namespace edgesplit::net

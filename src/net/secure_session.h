@@ -64,6 +64,9 @@ class ServerSessions {
   // peers whose sessions were revoked.
   std::vector<uint64_t> Sweep();
 
+  // The most memory the sessions of `max_peers` peers and their buckets hold.
+  static int64_t BoundBytes(size_t max_peers);
+
   int64_t handshakes() const { return handshakes_; }
   int64_t rate_limited() const { return rate_limited_; }
   int64_t refused() const { return refused_; }

@@ -13,11 +13,18 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-// The link's rate-independent part of sending `bytes`: per message, per frame.
-double LinkFixedSeconds(const LinkProfile& link, int64_t bytes) {
-  if (bytes <= 0) return 0;
-  const double frames = static_cast<double>((bytes + link.payload_bytes - 1) / link.payload_bytes);
-  return link.per_message_s + frames * link.per_frame_s / (1 - link.loss);
+// The link's rate-independent part of sending `bytes` (per message, per frame,
+// the AEAD), and the bytes the rate applies to: TransferSeconds split in two.
+double LinkFixedSeconds(const LinkProfile& link, int64_t bytes, const Sealing& sealing) {
+  return LinkSeconds(link, bytes, kInf, sealing);
+}
+double WireBytes(const LinkProfile& link, int64_t bytes, const Sealing& sealing) {
+  return static_cast<double>(TransferLoad(link, bytes, sealing).wire_bytes);
+}
+// A split candidate's transfers in the affine model.
+void SetLinkTerms(const CandidateSet& set, SplitCandidate* c) {
+  c->fixed_s = c->head_s + LinkFixedSeconds(set.link, c->bytes, set.sealing) + LinkFixedSeconds(set.link, c->result_bytes, set.sealing);
+  c->slope_bytes = (WireBytes(set.link, c->bytes, set.sealing) + WireBytes(set.link, c->result_bytes, set.sealing)) / (1 - set.link.loss);
 }
 
 std::vector<double> DefaultLoadLevels() {
@@ -46,10 +53,12 @@ const char* CandidateRuleName(CandidateRule rule) {
   return "?";
 }
 
-double LinkSeconds(const LinkProfile& link, int64_t bytes, double rate) {
+double LinkSeconds(const LinkProfile& link, int64_t bytes, double rate, const Sealing& sealing) {
   if (bytes <= 0) return 0;
   if (!(rate > 0)) return kInf;
-  return LinkFixedSeconds(link, bytes) + static_cast<double>(bytes) / rate / (1 - link.loss);
+  LinkProfile at_rate = link;
+  at_rate.bytes_per_s = rate;  // +inf: the rate-independent part alone
+  return TransferSeconds(at_rate, bytes, sealing);
 }
 
 double CandidateLatency(const SplitCandidate& c, const LinkProfile& link, double rate, double load) {
@@ -59,9 +68,11 @@ double CandidateLatency(const SplitCandidate& c, const LinkProfile& link, double
 }
 
 Result<CandidateSet> BuildCandidates(const Graph& graph, const std::string& model_name, const DeviceProfile& device,
-                                     const DeviceProfile& server, const LinkProfile& link, CandidateRule rule, DType dtype) {
+                                     const DeviceProfile& server, const LinkProfile& link, CandidateRule rule, DType dtype,
+                                     bool sealed) {
   if (link.payload_bytes < 1 || !(link.loss >= 0 && link.loss < 1))
     return InvalidArgument("link '" + link.name + "' needs payload_bytes >= 1 and loss in [0, 1)");
+  if (std::string why = SealedLinkProblem(link); sealed && !why.empty()) return InvalidArgument(why);
   ES_ASSIGN_OR_RETURN(Problem problem, BuildProblem(graph, model_name, {device, server}, link, dtype));
   ES_ASSIGN_OR_RETURN(std::vector<CutPoint> cuts, FindCutPoints(graph));
   const bool int8 = dtype == DType::kInt8;
@@ -82,6 +93,10 @@ Result<CandidateSet> BuildCandidates(const Graph& graph, const std::string& mode
   set.server = server.name;
   set.link_name = link.name;
   set.link = link;
+  if (sealed) {
+    set.sealing = SealedBetween(DeviceSealCost(device), DeviceSealCost(server));
+    set.handshake_s = HandshakeSeconds(link, set.sealing.sender, set.sealing.receiver);
+  }
   std::vector<int> chosen = {last, 0};  // device-only first (the paper's tie order), then server-only
   for (int k = 1; k < last; ++k) {
     const bool take = rule == CandidateRule::kAll || (rule == CandidateRule::kLoose && cuts[k].bottleneck_loose) ||
@@ -103,8 +118,7 @@ Result<CandidateSet> BuildCandidates(const Graph& graph, const std::string& mode
       c.bytes = int8 ? cut.bytes_int8 : cut.bytes_f32;
       c.result_bytes = result_bytes;
       c.tail_s = tail[k];
-      c.fixed_s = c.head_s + LinkFixedSeconds(link, c.bytes) + LinkFixedSeconds(link, c.result_bytes);
-      c.slope_bytes = static_cast<double>(c.bytes + c.result_bytes) / (1 - link.loss);
+      SetLinkTerms(set, &c);
     } else {
       c.fixed_s = c.head_s;
     }
@@ -158,8 +172,7 @@ Status AddCodecCandidates(const CodecTable& table, const CodecCosts& costs, cons
       x.bytes = static_cast<int64_t>(std::llround(e.cut_bytes));
       x.head_s += enc * static_cast<double>(e.elements);
       x.tail_s += dec * static_cast<double>(e.elements);
-      x.fixed_s = x.head_s + LinkFixedSeconds(set->link, x.bytes) + LinkFixedSeconds(set->link, x.result_bytes);
-      x.slope_bytes = static_cast<double>(x.bytes + x.result_bytes) / (1 - set->link.loss);
+      SetLinkTerms(*set, &x);
       out.push_back(std::move(x));
     }
   }

@@ -57,12 +57,14 @@ Decision SplitController::Decide(double now_s) {
   return d;
 }
 
-// Inverts T(b) = per_message + (frames * per_frame + b / r) / (1 - loss) for r.
+// Inverts T(b) = per_message + (frames * per_frame + wire / r) / (1 - loss) + aead for r
+// (wire: the bytes on the air, envelopes included when sealed).
 double SplitController::RateSample(int64_t bytes, double seconds) const {
-  const LinkProfile& link = policy_->candidate_set().link;
-  const double fixed = LinkSeconds(link, bytes, kInf);  // the rate-independent part
+  const CandidateSet& set = policy_->candidate_set();
+  const LinkProfile& link = set.link;
+  const double fixed = LinkSeconds(link, bytes, kInf, set.sealing);  // the rate-independent part
   const double payload_s = (seconds - fixed) * (1 - link.loss);
-  const double b = static_cast<double>(bytes);
+  const double b = static_cast<double>(TransferLoad(link, bytes, set.sealing).wire_bytes);
   return payload_s > b / kMaxRateBytesPerS ? b / payload_s : kMaxRateBytesPerS;
 }
 
@@ -106,19 +108,22 @@ bool SplitController::ShouldAbandon(int c, int64_t acked_bytes, double seconds) 
   const SplitCandidate& cand = policy_->candidates()[c];
   if (cand.kind == CandidateKind::kDeviceOnly || acked_bytes <= 0 || acked_bytes >= cand.bytes) return false;
   AddRateSample(RateSample(acked_bytes, seconds));
-  const LinkProfile& link = policy_->candidate_set().link;
-  const double remaining = static_cast<double>(cand.bytes - acked_bytes) / rate_ / (1 - link.loss);
-  const double wait = remaining + cand.tail_s * load_ + LinkSeconds(link, cand.result_bytes, rate_);
+  const CandidateSet& set = policy_->candidate_set();
+  const double unacked = static_cast<double>(TransferLoad(set.link, cand.bytes, set.sealing).wire_bytes -
+                                             TransferLoad(set.link, acked_bytes, set.sealing).wire_bytes);
+  const double remaining = unacked / rate_ / (1 - set.link.loss);
+  const double wait = remaining + cand.tail_s * load_ + LinkSeconds(set.link, cand.result_bytes, rate_, set.sealing);
   return (1 + options_.hysteresis) * cand.device_rest_s < wait;
 }
 
 int64_t SplitController::CheckBytes(int64_t bytes) const {
-  const int64_t check = options_.check_bytes > 0 ? options_.check_bytes : policy_->candidate_set().link.payload_bytes;
+  const CandidateSet& set = policy_->candidate_set();
+  const int64_t check = options_.check_bytes > 0 ? options_.check_bytes : FramePayloadBytes(set.link, set.sealing.sealed);
   return std::min(check, bytes);
 }
 
 double SplitController::AckDeadline(int64_t check_bytes) const {
-  return options_.ack_deadline_factor * LinkSeconds(policy_->candidate_set().link, check_bytes, rate_);
+  return options_.ack_deadline_factor * LinkSeconds(policy_->candidate_set().link, check_bytes, rate_, policy_->candidate_set().sealing);
 }
 
 int SplitController::Reconsider(double elapsed_s) {

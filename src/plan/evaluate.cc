@@ -152,7 +152,7 @@ Totals Accumulate(const Hosts& h, const std::vector<Run>& runs, Plan* detail) {
       return;
     }
     const HopChoice choice = hop_after > 0 && h.any_codecs ? BestHop(h, link, from, to, hop_after)
-                                                           : HopChoice{TransferSeconds(h.links[link], bytes), -1};
+                                                           : HopChoice{LinkTime(h, link, from, to, bytes), -1};
     const double s = choice.s;
     tot.latency += s;
     if (h.links[link].shared_medium) tot.shared_sum += s;
@@ -214,6 +214,25 @@ double Energy(const Problem& p, const Totals& t) {  // the sensor's
 
 }  // namespace
 
+namespace {
+
+// The set-up of a sealed plan: one handshake per pair of hosts that exchange
+// anything, initiated by the sender of the pair's first transfer.
+double Handshakes(const Hosts& h, const Plan& plan) {
+  std::vector<std::pair<int, int>> pairs;
+  double s = 0;
+  for (const Transfer& t : plan.transfers) {
+    const std::pair<int, int> pair{std::min(t.from, t.to), std::max(t.from, t.to)};
+    if (std::find(pairs.begin(), pairs.end(), pair) != pairs.end()) continue;
+    pairs.push_back(pair);
+    s += HandshakeSeconds(h.links[static_cast<size_t>(t.link)], h.p.devices[static_cast<size_t>(t.from)].seal,
+                          h.p.devices[static_cast<size_t>(t.to)].seal);
+  }
+  return s;
+}
+
+}  // namespace
+
 Plan EvaluateHosts(const Hosts& h, const std::vector<Run>& runs) {
   Plan plan;
   const Totals t = Accumulate(h, runs, &plan);
@@ -221,6 +240,13 @@ Plan EvaluateHosts(const Hosts& h, const std::vector<Run>& runs) {
   plan.latency_s = t.latency;
   plan.throughput_stage_s = Throughput(t);
   plan.energy_j = Energy(h.p, t);
+  if (h.sealed) {
+    Hosts plain = h;
+    plain.sealed = plain.p.sealed = false;
+    plan.sealed = true;
+    plan.security_overhead_s = t.latency - Accumulate(plain, runs, nullptr).latency;
+    plan.handshake_s = Handshakes(h, plan);
+  }
   return plan;
 }
 

@@ -37,6 +37,8 @@ bool Interchangeable(const Hosts& h, const std::vector<int>& entry, int a, int r
   if (entry[a] == entry[r]) return true;  // same entry: same profile, same links by name
   const PlanDevice &da = h.p.devices[a], &dr = h.p.devices[r];
   if (da.weight_capacity_bytes != dr.weight_capacity_bytes || da.ram_bytes != dr.ram_bytes) return false;
+  if (h.sealed && (da.seal.aead_s_per_byte != dr.seal.aead_s_per_byte || da.seal.aead_s_per_frame != dr.seal.aead_s_per_frame))
+    return false;
   for (const PlanLayer& l : h.p.layers) {
     if (l.compute_s[a] != l.compute_s[r]) return false;
     for (const PlanCodec& c : l.codecs)
@@ -57,6 +59,7 @@ Hosts ExpandHosts(const Problem& q) {
   h.p.model = q.model;
   h.p.dtype = q.dtype;
   h.p.input_bytes = q.input_bytes;
+  h.p.sealed = h.sealed = q.sealed;
   h.links = PlanLinks(q);
   h.p.link = h.links[0];
   h.single_link = q.links.empty();
@@ -116,14 +119,19 @@ Hosts ExpandHosts(const Problem& q) {
   return h;
 }
 
+double LinkTime(const Hosts& h, int link, int a, int b, int64_t bytes) {
+  const LinkProfile& lp = h.links[static_cast<size_t>(link)];
+  if (!h.sealed) return TransferSeconds(lp, bytes);
+  return TransferSeconds(lp, bytes, SealedBetween(h.p.devices[static_cast<size_t>(a)].seal, h.p.devices[static_cast<size_t>(b)].seal));
+}
+
 HopChoice BestHop(const Hosts& h, int link, int a, int b, int i) {
   const PlanLayer& l = h.p.layers[static_cast<size_t>(i - 1)];
-  const LinkProfile& lp = h.links[static_cast<size_t>(link)];
-  HopChoice best{TransferSeconds(lp, l.out_bytes), -1};
+  HopChoice best{LinkTime(h, link, a, b, l.out_bytes), -1};
   for (size_t c = 0; c < l.codecs.size(); ++c) {
     const PlanCodec& x = l.codecs[c];
     if (x.encode_s[a] < 0 || x.decode_s[b] < 0 || (!x.lossless && a != 0)) continue;
-    const double s = x.encode_s[a] + TransferSeconds(lp, x.bytes) + x.decode_s[b];
+    const double s = x.encode_s[a] + LinkTime(h, link, a, b, x.bytes) + x.decode_s[b];
     if (s < best.s) best = {s, static_cast<int>(c)};
   }
   return best;

@@ -26,10 +26,16 @@ struct Hosts {
   bool single_link = true;          // one link joins every pair
   bool any_shared = false;          // some link is a shared medium
   bool any_codecs = false;          // some layer lists codecs: a hop's time depends on its ends (BestHop)
+  bool sealed = false;              // p.sealed: a transfer's time depends on its ends (their AEAD costs)
   int K() const { return static_cast<int>(p.devices.size()); }
   int Link(int a, int b) const { return link_of[static_cast<size_t>(a) * p.devices.size() + b]; }
 };
 Hosts ExpandHosts(const Problem& problem);  // problem must be valid
+
+// The one transfer time of the planner: `bytes` from host a to host b over
+// link `link` (>= 0), sealed between a and b when the problem is
+// (TransferSeconds with their SealCosts).
+double LinkTime(const Hosts& h, int link, int a, int b, int64_t bytes);
 
 // The fastest way to send the tensor after group i-1 from host a to host b
 // over link `link` (>= 0): raw, or a codec of layer i-1 admissible for the pair
@@ -49,6 +55,7 @@ struct Tables {
   // [k][j]: the first group >= j whose arena exceeds host k's RAM (L if none),
   // so that RunFits is O(1): solvers call it O(K*L^2) times on long chains.
   std::vector<std::vector<int>> next_over_ram;
+  // Plain problems only (sealed ones cost each transfer by its ends, LinkTime):
   std::vector<std::vector<double>> hop_s;   // [link][i], 1 <= i < L: the hop after group i-1
   std::vector<double> input_s, result_s;    // [link]
   explicit Tables(const Hosts& hosts);
@@ -56,10 +63,18 @@ struct Tables {
   // Transfer times; kInf when the pair has no link.
   double Hop(int a, int b, int i) const {
     const int l = h.Link(a, b);
-    return l < 0 ? kInf : h.any_codecs ? BestHop(h, l, a, b, i).s : hop_s[l][i];
+    return l < 0 ? kInf : h.any_codecs || h.sealed ? BestHop(h, l, a, b, i).s : hop_s[l][i];
   }
-  double Input(int k) const { if (k == 0) return 0; int l = h.Link(0, k); return l < 0 ? kInf : input_s[l]; }
-  double Result(int k) const { if (k == 0) return 0; int l = h.Link(k, 0); return l < 0 ? kInf : result_s[l]; }
+  double Input(int k) const {
+    if (k == 0) return 0;
+    const int l = h.Link(0, k);
+    return l < 0 ? kInf : h.sealed ? LinkTime(h, l, 0, k, h.p.input_bytes) : input_s[l];
+  }
+  double Result(int k) const {
+    if (k == 0) return 0;
+    const int l = h.Link(k, 0);
+    return l < 0 ? kInf : h.sealed ? LinkTime(h, l, k, 0, h.p.layers.back().out_bytes) : result_s[l];
+  }
   bool Shared(int a, int b) const { int l = h.Link(a, b); return l >= 0 && h.links[l].shared_medium; }
 };
 

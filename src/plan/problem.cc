@@ -103,6 +103,8 @@ Status ValidateProblem(const Problem& p) {
   }
   if (hosts > kMaxCount) return InvalidArgument("the devices have " + std::to_string(hosts) + " hosts in all; at most " + std::to_string(kMaxCount));
   ES_RETURN_IF_ERROR(ValidateLink(p.link, "link"));
+  if (p.sealed && p.links.empty())
+    if (std::string why = SealedLinkProblem(p.link); !why.empty()) return InvalidArgument(why);
   for (size_t i = 0; i < p.links.size(); ++i) {
     const PlanLink& l = p.links[i];
     const std::string at = "links[" + std::to_string(i) + "]";
@@ -115,6 +117,8 @@ Status ValidateProblem(const Problem& p) {
       if (p.links[j].from == l.from && p.links[j].to == l.to)
         return InvalidArgument(at + " repeats the pair " + l.from + " -> " + l.to + " of links[" + std::to_string(j) + "]");
     ES_RETURN_IF_ERROR(ValidateLink(l.link, at));
+    if (p.sealed)
+      if (std::string why = SealedLinkProblem(l.link); !why.empty()) return InvalidArgument(at + ": " + why);
   }
   return Status::Ok();
 }
@@ -139,6 +143,14 @@ Result<Problem> ParseProblem(const std::string& text, const std::string& origin,
       dev.tx_w = e.Number("tx_w", 0, kMaxNumber, false);
       dev.rx_w = e.Number("rx_w", 0, kMaxNumber, false);
       dev.count = static_cast<int>(e.Integer("count", 1, kMaxCount, false, 1));
+      if (e.status().ok() && (*devices)[d].contains("security") && !(*devices)[d]["security"].is_null()) {
+        Reader sec = e.Object("security");
+        dev.seal.known = true;
+        dev.seal.aead_s_per_byte = sec.Number("aead_s_per_byte", 0, 1);
+        dev.seal.aead_s_per_frame = sec.Number("aead_s_per_frame", 0, 10);
+        dev.seal.handshake_s = sec.Number("handshake_s", 0, 600);
+        e.Merge(sec);
+      }
       r.Merge(e);
       p.devices.push_back(std::move(dev));
     }
@@ -168,6 +180,7 @@ Result<Problem> ParseProblem(const std::string& text, const std::string& origin,
     }
   }
   p.max_accuracy_drop = r.Number("max_accuracy_drop", -kMaxNumber, kMaxNumber, false, p.max_accuracy_drop);
+  p.sealed = r.Bool("sealed", false);
   const bool has_links = j.contains("links") && !j["links"].is_null();
   if (has_links && r.status().ok()) {
     if (const json_fields::Json* links = r.Array("links")) (void)ReadLinks(*links, r, profiles_dir, &p.links);  // errors stay in r
@@ -207,11 +220,15 @@ std::string ProblemToJson(const Problem& p) {
     if (!l.codecs.empty()) j["layers"].back()["codecs"] = PlanCodecsJson(l.codecs);
   }
   if (std::isfinite(p.max_accuracy_drop)) j["max_accuracy_drop"] = p.max_accuracy_drop;
+  if (p.sealed) j["sealed"] = true;
   j["devices"] = OrderedJson::array();
   for (const PlanDevice& d : p.devices) {
     OrderedJson e = {{"name", d.name}, {"weight_capacity_bytes", d.weight_capacity_bytes}, {"ram_bytes", d.ram_bytes},
                      {"active_w", d.active_w}, {"idle_w", d.idle_w}, {"tx_w", d.tx_w}, {"rx_w", d.rx_w}};
     if (d.count != 1) e["count"] = d.count;
+    if (d.seal.known)
+      e["security"] = {{"aead_s_per_byte", d.seal.aead_s_per_byte}, {"aead_s_per_frame", d.seal.aead_s_per_frame},
+                       {"handshake_s", d.seal.handshake_s}};
     j["devices"].push_back(e);
   }
   auto link_json = [](const LinkProfile& k) {
@@ -220,6 +237,7 @@ std::string ProblemToJson(const Problem& p) {
                        {"shared_medium", k.shared_medium}, {"setup_s", k.setup_s}};
   };
   j["link"] = link_json(p.link);
+  if (!p.link.transport.empty()) j["link"]["transport"] = p.link.transport;  // sealed frames differ on tcp
   if (!p.links.empty()) {
     j["links"] = OrderedJson::array();
     for (const PlanLink& l : p.links) {
@@ -245,7 +263,7 @@ Result<Problem> BuildProblem(const Graph& graph, const std::string& model_name, 
   p.link = link;
   p.input_bytes = int8 ? cuts[0].bytes_int8 : cuts[0].bytes_f32;
   for (const DeviceProfile& d : devices)
-    p.devices.push_back({d.name, d.weight_capacity_bytes, d.ram_bytes, d.active_w, d.idle_w, d.tx_w, d.rx_w});
+    p.devices.push_back({d.name, d.weight_capacity_bytes, d.ram_bytes, d.active_w, d.idle_w, d.tx_w, d.rx_w, 1, DeviceSealCost(d)});
   for (size_t c = 0; c + 1 < cuts.size(); ++c) {
     const int begin = cuts[c].position, end = cuts[c + 1].position;
     PlanLayer l;

@@ -38,6 +38,7 @@ RequestRecord RunDynamic(const SplitPolicy& policy, SplitController& ctrl, const
   }
   const SplitCandidate& c = policy.candidates()[d.candidate];
   const LinkProfile& link = policy.candidate_set().link;
+  const Sealing& sealing = policy.candidate_set().sealing;
   const double rate = row.rate_bytes_per_s;
   const ServerReport report{row.server_load, 0};
   if (!Sends(c)) {
@@ -48,7 +49,7 @@ RequestRecord RunDynamic(const SplitPolicy& policy, SplitController& ctrl, const
       ctrl.OnFailure(row.time_s + o.timeout_s);
       return r;
     }
-    const double probe_s = LinkSeconds(link, o.probe_bytes, rate);
+    const double probe_s = LinkSeconds(link, o.probe_bytes, rate, sealing);
     ctrl.OnProbe(o.probe_bytes, probe_s, report, row.time_s + probe_s);
     const int k = ctrl.Reconsider(probe_s);
     if (k != d.candidate) {
@@ -69,7 +70,7 @@ RequestRecord RunDynamic(const SplitPolicy& policy, SplitController& ctrl, const
   const int64_t check = ctrl.CheckBytes(c.bytes);
   if (check > 0 && check < c.bytes) {
     // The first frames' ack: late past the deadline (a bound on the rate), or on time.
-    const double ack_s = LinkSeconds(link, check, rate), deadline_s = ctrl.AckDeadline(check);
+    const double ack_s = LinkSeconds(link, check, rate, sealing), deadline_s = ctrl.AckDeadline(check);
     double abandon_at = -1;
     if (ack_s <= deadline_s) {
       if (ctrl.ShouldAbandon(d.candidate, check, ack_s)) abandon_at = ack_s;
@@ -85,7 +86,7 @@ RequestRecord RunDynamic(const SplitPolicy& policy, SplitController& ctrl, const
     }
   }
   r.latency_s = policy.Latency(d.candidate, rate, row.server_load);
-  ctrl.OnTransfer(c.bytes, LinkSeconds(link, c.bytes, rate));
+  ctrl.OnTransfer(c.bytes, LinkSeconds(link, c.bytes, rate, sealing));
   ctrl.OnServerReport(report);
   return r;
 }
@@ -162,7 +163,7 @@ Result<std::vector<PolicyResult>> Simulate(const SplitPolicy& policy, const std:
       const TraceRow& first = trace.front();
       const int64_t probe = options.probe_bytes;
       if (first.rate_bytes_per_s > 0)
-        ctrl.OnProbe(probe, LinkSeconds(policy.candidate_set().link, probe, first.rate_bytes_per_s), {first.server_load, 0}, first.time_s);
+        ctrl.OnProbe(probe, LinkSeconds(policy.candidate_set().link, probe, first.rate_bytes_per_s, policy.candidate_set().sealing), {first.server_load, 0}, first.time_s);
       else
         ctrl.OnFailure(first.time_s);
     }

@@ -357,7 +357,8 @@ Result<std::unique_ptr<EdgeServer>> EdgeServer::Start(const ServeOptions& o) {
   // A queued request holds its message and, when encoded, its decoded tensor.
   impl->memory_bound = static_cast<int64_t>(o.queue_limit) *
                            (static_cast<int64_t>(limits.max_message_bytes) + static_cast<int64_t>(impl->tails->max_input_bytes())) +
-                       net::ServerTransport::MemoryBoundBytes(link.channel, limits);
+                       net::ServerTransport::MemoryBoundBytes(link.channel, limits) +
+                       (o.security && !o.mqtt ? net::SecureSessionBoundBytes(link.channel, limits) : 0);  // sessions, replay windows
   impl->worker = std::thread([self] { self->Work(); });
   return std::unique_ptr<EdgeServer>(new EdgeServer(std::move(impl)));
 }
