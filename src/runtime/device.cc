@@ -131,7 +131,9 @@ Status DeviceSession::Impl::Load() {
     ES_ASSIGN_OR_RETURN(DeviceProfile server, LoadDeviceProfile(dir, o.server_device));
     ES_ASSIGN_OR_RETURN(CandidateRule rule, ParseCandidateRule(o.rule));
     const DType dtype = o.dtype == "int8" ? DType::kInt8 : DType::kFloat32;
-    ES_ASSIGN_OR_RETURN(CandidateSet set, BuildCandidates(g, o.model, *device, server, link.profile, rule, dtype));
+    // A sealed session costs its frames' envelopes and AEAD: the policy predicts what is sent.
+    ES_ASSIGN_OR_RETURN(CandidateSet set,
+                        BuildCandidates(g, o.model, *device, server, link.profile, rule, dtype, o.security.has_value()));
     if (!o.codec_table.empty()) {  // the joint cut x codec choice
       ES_ASSIGN_OR_RETURN(CodecTable table, LoadCodecTable(o.codec_table));
       ES_ASSIGN_OR_RETURN(CodecCosts costs,
