@@ -24,5 +24,4 @@
 #include "edgesplit/runtime_delivery.h"
 #include "edgesplit/segment.h"
 #include "edgesplit/status.h"
-#include "edgesplit/unique_names.h"
 #include "edgesplit/wire.h"

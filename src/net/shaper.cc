@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "../cost/json_fields.h"
+#include "internal/json_fields.h"
 #include "edgesplit/net.h"
 
 namespace edgesplit::net {
