@@ -9,6 +9,7 @@
 
 #include "internal/json_fields.h"
 #include "edgesplit/net.h"
+#include "sockets.h"
 
 namespace edgesplit::net {
 namespace {

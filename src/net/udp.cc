@@ -1,6 +1,7 @@
 // UDP datagram sockets (Asio) and the shaped sender over them.
 #include "asio_wait.h"
 #include "edgesplit/net.h"
+#include "sockets.h"
 
 namespace edgesplit::net {
 

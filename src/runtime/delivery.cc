@@ -5,6 +5,7 @@
 
 #include "edgesplit/analysis.h"
 #include "edgesplit/runtime_delivery.h"
+#include "delivery_roles.h"
 #include "edgesplit/segment.h"
 
 namespace edgesplit::runtime {
