@@ -3,7 +3,7 @@
 // Writes DIR/segment_0.onnx ... DIR/segment_K.onnx (segment k runs from cut
 // c_k to cut c_{k+1}, with c_0 the input and c_{K+1} the output) and
 // DIR/manifest.json describing the segments and the tensors crossing each cut.
-// --format flat writes segment_K.essg instead (include/edgesplit/segment.h).
+// --format flat writes segment_K.essg instead (include/edgesplit/flat_segment.h).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -15,7 +15,7 @@
 #include "edgesplit/analysis.h"
 #include "edgesplit/models.h"
 #include "edgesplit/onnx.h"
-#include "edgesplit/segment.h"
+#include "edgesplit/flat_segment.h"
 #include "quant_args.h"
 #include "render.h"
 

@@ -6,7 +6,7 @@
 #include "edgesplit/analysis.h"
 #include "edgesplit/runtime_delivery.h"
 #include "delivery_roles.h"
-#include "edgesplit/segment.h"
+#include "edgesplit/flat_segment.h"
 
 namespace edgesplit::runtime {
 namespace {
