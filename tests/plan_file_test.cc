@@ -228,6 +228,12 @@ TEST(PlanFile, PlanVsMeasuredSetsTheMedianOfTheSteadyInferencesBesideThePredicti
   ASSERT_TRUE(j.contains("result"));
   EXPECT_NEAR(j["result"]["error_pct"].get<double>(), 0.0, 1e-9);
   EXPECT_TRUE(runtime::PlanVsMeasured(plan, o, {}, summary).empty());
+  // A record with fewer nodes or hops than the last (an attached chain's) is left out of the medians, not read past.
+  recs[1].nodes.clear();
+  recs[1].hops.clear();
+  const nlohmann::ordered_json k = runtime::PlanVsMeasured(plan, o, recs, summary);
+  EXPECT_DOUBLE_EQ(k["segments"][0]["measured_median_compute_s"].get<double>(), 0.3);
+  EXPECT_DOUBLE_EQ(k["hops"][0]["measured_median_transfer_s"].get<double>(), 0.25);
 }
 
 TEST(CutList, ResolveInteriorCutsSortsAndRefusesEndsAndRepeats) {

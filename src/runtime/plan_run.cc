@@ -59,11 +59,13 @@ double Median(std::vector<double> v) {
   return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
 }
 
-// The steady inferences (all but the cold first, unless there is only one), as Summarize counts them.
+// The steady inferences (all but the cold first, unless there is only one), as Summarize counts them;
+// `value` gives nullopt for a record without the figure (fewer nodes or hops than the last).
 template <typename F>
 double SteadyMedian(const std::vector<InferenceRecord>& recs, F value) {
   std::vector<double> v;
-  for (size_t i = recs.size() > 1 ? 1 : 0; i < recs.size(); ++i) v.push_back(value(recs[i]));
+  for (size_t i = recs.size() > 1 ? 1 : 0; i < recs.size(); ++i)
+    if (const std::optional<double> x = value(recs[i])) v.push_back(*x);
   return Median(std::move(v));
 }
 
@@ -151,7 +153,9 @@ Json PlanVsMeasured(const PlanFile& plan, const ChainOptions& o, const std::vect
   p["segments"] = Json::array();
   for (size_t i = 0; i < last.nodes.size() && i < plan.segments.size(); ++i) {
     const double predicted = plan.segments[i].compute_s;
-    const double median = SteadyMedian(recs, [&](const InferenceRecord& r) { return r.nodes[i].compute_s; });
+    const double median = SteadyMedian(recs, [&](const InferenceRecord& r) {
+      return i < r.nodes.size() ? std::optional<double>(r.nodes[i].compute_s) : std::nullopt;
+    });
     p["segments"].push_back({{"device", last.nodes[i].device},
                              {"predicted_compute_s", predicted},
                              {"measured_compute_s", last.nodes[i].compute_s},
@@ -164,14 +168,16 @@ Json PlanVsMeasured(const PlanFile& plan, const ChainOptions& o, const std::vect
   auto name = [&](const HopRecord& h, const PlanFileTransfer& t) { return !h.link.empty() ? h.link : t.link; };
   p["hops"] = Json::array();
   for (size_t i = 0; i < last.hops.size() && i < plan.hops.size(); ++i) {
-    const double median = SteadyMedian(recs, [&](const InferenceRecord& r) { return r.hops[i].transfer_s; });
+    const double median = SteadyMedian(recs, [&](const InferenceRecord& r) {
+      return i < r.hops.size() ? std::optional<double>(r.hops[i].transfer_s) : std::nullopt;
+    });
     p["hops"].push_back(TransferVsMeasured(plan.hops[i], OutSettings(o, i), name(last.hops[i], plan.hops[i]), last.hops[i], median));
   }
   if (plan.input && last.has_input) {
     // The planner counts the input in the plan's dtype, and so does the sensor: an int8 chain's sensor
     // quantizes it first (the int8 graph's leading QuantizeLinear), so measured = predicted + the wire's header.
     const PlanFileTransfer& t = *plan.input;
-    const double median = SteadyMedian(recs, [](const InferenceRecord& r) { return r.input.transfer_s; });
+    const double median = SteadyMedian(recs, [](const InferenceRecord& r) { return std::optional<double>(r.input.transfer_s); });
     Json in = TransferVsMeasured(t, o.input_link ? *o.input_link : o.link, name(last.input, t), last.input, median);
     p["input"] = {{"predicted_bytes", t.bytes},
                   {"measured_bytes", last.input.bytes},
@@ -182,7 +188,7 @@ Json PlanVsMeasured(const PlanFile& plan, const ChainOptions& o, const std::vect
   }
   if (plan.result && !last.nodes.empty()) {
     const PlanFileTransfer& t = *plan.result;
-    const double median = SteadyMedian(recs, [](const InferenceRecord& r) { return r.reply.transfer_s; });
+    const double median = SteadyMedian(recs, [](const InferenceRecord& r) { return std::optional<double>(r.reply.transfer_s); });
     p["result"] = TransferVsMeasured(t, OutSettings(o, last.nodes.size() - 1), name(last.reply, t), last.reply, median);
     p["result"]["measured_transfer_s"] = last.reply_s;
     p["result"]["error_pct"] = ErrorPct(last.reply_s, t.time_s);
