@@ -7,7 +7,7 @@
 #include "edgesplit/analysis.h"
 #include "edgesplit/models.h"
 #include "edgesplit/quant.h"
-#include "edgesplit/segment.h"
+#include "edgesplit/flat_segment.h"
 
 int main(int argc, char** argv) {
   using namespace edgesplit;

@@ -26,7 +26,7 @@ Bytes Message(MessageType type, edgesplit::DType dtype, std::vector<uint32_t> sh
   h.request_id = 1;
   h.dtype = dtype;
   h.rank = static_cast<uint8_t>(shape.size());
-  size_t n = shape.empty() ? opaque_bytes : WireDTypeSize(dtype);
+  size_t n = shape.empty() ? opaque_bytes : DTypeSize(dtype);
   for (size_t i = 0; i < shape.size(); ++i) n *= h.dims[i] = shape[i];
   Bytes payload(n);
   for (size_t i = 0; i < n; ++i) payload[i] = static_cast<uint8_t>(i * 7);

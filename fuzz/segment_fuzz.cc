@@ -1,4 +1,4 @@
-// Flat segment files (include/edgesplit/segment.h): arbitrary bytes ->
+// Flat segment files (include/edgesplit/flat_segment.h): arbitrary bytes ->
 // VerifySegment / ReadSegment. A file that is accepted must also build an
 // executor or fail with a Status, and re-writing it must give a file that is
 // accepted again. Seeds: segment files written by make_segment_seeds.
@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "edgesplit/exec.h"
-#include "edgesplit/segment.h"
+#include "edgesplit/flat_segment.h"
 
 namespace {
 

@@ -17,7 +17,7 @@
 #include "edgesplit/codec.h"
 #include "edgesplit/exec.h"
 #include "edgesplit/kernels.h"
-#include "edgesplit/segment.h"
+#include "edgesplit/flat_segment.h"
 #include "edgesplit/wire.h"
 #include "output.h"
 #include "platform.h"

@@ -3,7 +3,7 @@
 # libFuzzer, ASan and UBSan: the ONNX importer, the profile/instance parsers,
 # the wire format, the trace CSV parser + simulator, flat segment files,
 # addresses/transport names, and the secure-link handshake messages and sealed
-# frames, and the JSON documents `report --from` reads (one fuzz/<name>_fuzz.cc each). Builds build-fuzz/
+# frames, the JSON documents `report --from` reads, plan files and MCU traces (one fuzz/<name>_fuzz.cc each). Builds build-fuzz/
 # with clang++-14. Each target starts from a temporary corpus seeded from
 # fuzz/seeds/<name>/ and generated seeds (valid models, frames, segments), and
 # first replays fuzz/regressions/<name>/: inputs that once crashed, kept so a
@@ -32,7 +32,8 @@ export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1  # as scripts/build.sh
 # name:max_len:max_runs, in the order they run.
 targets=(onnx_import:65536:500000 profile:8192:180000 wire:16384:200000 trace:4096:750000 segment:65536:1000000
          net:256:8000000 dynamic_control:4096:2400000 delivery:16384:330000 serve:32768:23000 idx:65536:300000
-         codec:16384:300000 secure_link:2048:50000 report:65536:100000 secure_transport:2048:20000)
+         codec:16384:300000 secure_link:2048:50000 report:65536:100000 secure_transport:2048:20000
+         plan_file:16384:100000 mcu_trace:4096:300000)
 
 CXX=clang++-14 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DEDGESPLIT_FUZZ=ON -DEDGESPLIT_TESTS=OFF -DEDGESPLIT_BENCH=OFF >/dev/null

@@ -8,11 +8,13 @@
 # when everything is present. apt's output goes to a log file; one line is printed.
 set -euo pipefail
 
+# Fresh Debian 12 (debootstrap minbase): BASE is 98 packages with dependencies (docs/install.md).
 BASE=(
-  # toolchain
-  g++ cmake ninja-build
-  # libraries
-  libonnx-dev libprotobuf-dev protobuf-compiler libcli11-dev nlohmann-json3-dev libfmt-dev libasio-dev
+  # toolchain: g++-12 itself (scripts/build.sh points CMake at it when there is no c++); the g++
+  # metapackage only adds the c++/g++ links and pulls gcc and cpp (test toolchains bring it)
+  g++-12 cmake ninja-build
+  # libraries (the build uses no protoc: libonnx-dev ships the generated ONNX headers)
+  libonnx-dev libprotobuf-dev libcli11-dev nlohmann-json3-dev libfmt-dev libasio-dev
   # host kernels (oneDNN 2.6, OpenMP); dnnl-config.cmake also looks for OpenCL
   libdnnl-dev ocl-icd-opencl-dev opencl-c-headers
   # image input (stb_image, header-only)
@@ -21,13 +23,15 @@ BASE=(
   libflatbuffers-dev flatbuffers-compiler
   # over-the-air segment delivery: SHA-256 and Ed25519 signatures (docs/mcu.md)
   libsodium-dev
-  # the edge server's MQTT scale-out: the client library and the broker (docs/serve.md)
-  mosquitto libmosquitto-dev
-  # IDX data sets (zlib) and the cut-tensor codecs' lz4/zstd (docs/codecs.md); pkg-config finds them
-  zlib1g-dev liblz4-dev libzstd-dev pkg-config
+  # the edge server's MQTT scale-out: the client library (the broker comes with --test; docs/serve.md)
+  libmosquitto-dev
+  # IDX data sets (zlib) and the cut-tensor codecs' lz4/zstd (docs/codecs.md); pkgconf's pkg-config finds them
+  zlib1g-dev liblz4-dev libzstd-dev pkgconf
 )
 TEST=(
-  git ccache
+  git ccache g++
+  # the MQTT broker the scale-out tests and demo 17b run (docs/serve.md)
+  mosquitto
   # the man page, from --help (the build skips it, with a warning, without help2man)
   help2man
   # tests and benchmarks

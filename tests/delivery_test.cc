@@ -17,7 +17,7 @@
 #include "edgesplit/models.h"
 #include "edgesplit/plan.h"
 #include "edgesplit/runtime_delivery.h"
-#include "edgesplit/segment.h"
+#include "edgesplit/flat_segment.h"
 #include "test_util.h"
 
 namespace edgesplit::runtime {

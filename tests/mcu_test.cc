@@ -21,7 +21,7 @@
 #include "edgesplit/exec.h"
 #include "edgesplit/models.h"
 #include "edgesplit/quant.h"
-#include "edgesplit/segment.h"
+#include "edgesplit/flat_segment.h"
 #include "test_util.h"
 
 namespace edgesplit {

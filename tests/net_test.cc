@@ -6,6 +6,7 @@
 
 #include "edgesplit/net.h"
 #include "edgesplit/wire.h"
+#include "../src/net/sockets.h"  // the module's sockets and shaper
 
 namespace edgesplit::net {
 namespace {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "edgesplit/cost.h"
+#include "edgesplit/runtime_plan.h"
 #include "edgesplit/wire.h"
 #include "test_util.h"
 
@@ -214,12 +215,18 @@ TEST(PerHopLinks, BadPlanFilesFailNamingTheField) {
                              "/examples/links/sensor_gateway_server.json --use-all --dtype int8",
                          dir + "/p3.json");
   ASSERT_TRUE(good["feasible"].get<bool>());
+  // What `run --plan` does before it starts a node: the plan module reads the
+  // file, the runtime gives each hop its link (runtime_plan.h).
+  runtime::ScratchDir scratch;
   auto fails = [&](const json& plan, const std::string& expected) {
     const std::string path = WriteJson(dir, "bad.json", plan);
-    std::string out, err;
-    const int rc = testing::RunCli(std::string("run ") + kModel + " --plan " + path + " --time-scale 0.25 --repeat 1", &out, &err);
-    EXPECT_EQ(rc, 1) << err;  // as every input error
-    EXPECT_NE(err.find(expected), std::string::npos) << err;
+    Status s = [&]() -> Status {
+      ES_ASSIGN_OR_RETURN(PlanFile f, ReadPlanFile(path));
+      runtime::ChainOptions o;
+      return runtime::ApplyPlanLinks(f, path, "auto", false, scratch.path, &o);
+    }();
+    EXPECT_FALSE(s.ok()) << expected;
+    EXPECT_NE(s.message().find(expected), std::string::npos) << s.message();
   };
   json p = good;
   p["transfers"][1]["link_index"] = 7;
@@ -262,6 +269,13 @@ TEST(PerHopLinks, BadPlanFilesFailNamingTheField) {
   p = good;
   p["transfers"].erase(1);
   fails(p, "3 segments need 2 transfers of kind 'hop', the plan has 1");
+  {  // and the command exits 1 with the message, as every input error
+    std::string out, err;
+    p = good;
+    p["transfers"][1]["link_index"] = 7;
+    EXPECT_EQ(testing::RunCli(std::string("run ") + kModel + " --plan " + WriteJson(dir, "bad.json", p) + " --repeat 1", &out, &err), 1);
+    EXPECT_NE(err.find("transfers[1].link_index 7 is out of range"), std::string::npos) << err;
+  }
   // --link still puts every hop on one link, and --deliver needs one.
   std::string out, err;
   EXPECT_NE(testing::RunCli(std::string("run ") + kModel + " --plan " + dir + "/p3.json --deliver --repeat 1", &out, &err), 0);

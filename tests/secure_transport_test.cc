@@ -18,6 +18,7 @@
 #include "edgesplit/secure_transport.h"
 #include "edgesplit/serve.h"
 #include "edgesplit/wire.h"
+#include "../src/net/sockets.h"  // the module's sockets and shaper
 #include "test_util.h"
 
 namespace edgesplit {

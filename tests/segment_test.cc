@@ -1,4 +1,4 @@
-// Flat segment files (include/edgesplit/segment.h): a segment read from its
+// Flat segment files (include/edgesplit/flat_segment.h): a segment read from its
 // file runs to the same bytes as the in-memory segment, weights are read in
 // place, and malformed files are rejected with a message naming the problem.
 #include <gtest/gtest.h>
@@ -11,7 +11,7 @@
 #include "edgesplit/models.h"
 #include "edgesplit/onnx.h"
 #include "edgesplit/quant.h"
-#include "edgesplit/segment.h"
+#include "edgesplit/flat_segment.h"
 #include "segment_generated.h"
 #include "test_util.h"
 

@@ -11,6 +11,7 @@
 #include "edgesplit/net.h"
 #include "edgesplit/secure_transport.h"
 #include "edgesplit/serve.h"
+#include "../src/net/sockets.h"  // the module's sockets and shaper
 #include "test_util.h"
 
 namespace edgesplit {

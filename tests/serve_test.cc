@@ -16,6 +16,7 @@
 #include "edgesplit/net_server.h"
 #include "edgesplit/serve.h"
 #include "edgesplit/wire.h"
+#include "../src/net/sockets.h"  // the module's sockets and shaper
 #include "test_util.h"
 
 namespace edgesplit {

@@ -55,7 +55,7 @@ MessageHeader TensorHeader(DType dtype, std::vector<uint32_t> shape) {
 }
 
 size_t PayloadBytes(const MessageHeader& h) {
-  size_t n = WireDTypeSize(h.dtype);
+  size_t n = DTypeSize(h.dtype);
   for (size_t i = 0; i < h.rank; ++i) n *= h.dims[i];
   return n;
 }

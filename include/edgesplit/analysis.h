@@ -90,6 +90,12 @@ Result<int> ResolveCut(const std::vector<CutPoint>& cuts, const std::string& spe
 // The same, and when `spec` names a layer that is not at a cut (inside a
 // residual block), the error names the nearest cuts before and after it.
 Result<int> ResolveCut(const Graph& graph, const std::vector<CutPoint>& cuts, const std::string& spec);
+// The one cut-list parser (split, plan --split, eval --split): the cuts
+// `specs` name (each as ResolveCut reads it), sorted into model order. Each
+// must be strictly inside the model (not the input or the output cut) and
+// named once; errors name the spec.
+Result<std::vector<int>> ResolveInteriorCuts(const Graph& graph, const std::vector<CutPoint>& cuts,
+                                             const std::vector<std::string>& specs);
 
 struct ModelSummary {
   Shape input_shape;

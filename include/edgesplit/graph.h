@@ -22,14 +22,10 @@
 #include <string_view>
 #include <vector>
 
+#include "edgesplit/dtype.h"  // DType, DTypeName, DTypeSize
 #include "edgesplit/status.h"
 
 namespace edgesplit {
-
-enum class DType : uint8_t { kFloat32, kInt8, kUInt8, kInt32, kInt64 };
-
-const char* DTypeName(DType dtype);  // "f32", "int8", "uint8", "int32", "int64"
-size_t DTypeSize(DType dtype);
 
 using Shape = std::vector<int64_t>;
 

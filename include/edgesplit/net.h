@@ -1,22 +1,23 @@
-// Transports (module `net`, Asio): how bytes move between the processes of a
-// split-inference chain on one Linux host.
+// Transports (module `net`, Asio): how messages move between the processes of
+// a split-inference chain on one Linux host.
 //
-//  * DatagramSocket: a UDP socket. One datagram = one radio frame. `udp` uses
-//    1460-byte payloads (as the ESP32 sketches did); the radios that do not exist
-//    here are emulated over loopback datagrams with their real framing limits:
-//    `espnow` 250 B, `espnow-v2` 1470 B, `ble` ATT MTU - 3 bytes per write.
-//  * LinkShaper: paces a sender's frames so that they take the link profile's
-//    time (per-message latency, per-frame airtime, byte rate, BLE connection
-//    events) and drops frames at the profile's (or an override) loss rate, from
+//  * Links: `udp` uses 1460-byte datagram payloads (as the ESP32 sketches
+//    did); the radios that do not exist here are emulated over loopback
+//    datagrams with their real framing limits: `espnow` 250 B, `espnow-v2`
+//    1470 B, `ble` ATT MTU - 3 bytes per write; `tcp` is a real TCP stream.
+//  * Shaping (ShaperConfig): a sender's frames take the link profile's time
+//    (per-message latency, per-frame airtime, byte rate, BLE connection
+//    events) and are dropped at the profile's (or an override) loss rate, from
 //    a seeded generator. Times are multiplied by `time_scale`, so tests can run
-//    a 3.6 s emulated round trip in tens of milliseconds.
-//  * TcpStream / TcpListener: real TCP sockets (TCP_NODELAY), optionally paced by
-//    a shaper without loss (TCP loss is real: scripts/netns.sh + netem).
+//    a 3.6 s emulated round trip in tens of milliseconds. TCP is paced without
+//    loss (TCP loss is real: scripts/netns.sh + netem).
+//  * MessageSender / MessageReceiver: reliable messages over a transport. The
+//    sockets and the shaper under them are the module's own (src/net/sockets.h).
 //
 // Every blocking call takes a deadline and returns by it: a timeout is a
-// Result holding std::nullopt (receive/accept) or a failed Status naming what
-// timed out (send/connect). Errors are Status values naming the endpoint and
-// the OS error; nothing throws out of this module.
+// Result holding std::nullopt (receive) or a failed Status naming what timed
+// out (send). Errors are Status values naming the endpoint and the OS error;
+// nothing throws out of this module.
 //
 // Thread-safety: an object is used by one thread at a time (each owns its own
 // asio::io_context). Different objects may be used from different threads.
@@ -27,7 +28,6 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <random>
 #include <span>
 #include <string>
 #include <vector>
@@ -95,131 +95,8 @@ struct LinkExtras {
 Result<LinkExtras> LoadLinkExtras(const std::string& profiles_dir, const std::string& link_name);
 void ApplyLinkExtras(const LinkExtras& extras, ShaperConfig* config);
 
-// Decides when each frame of a sender may leave and whether the medium loses
-// it. Pure bookkeeping (no sleeping, no sockets): the caller sleeps until
-// Release(). Not thread-safe; one per sender.
-class LinkShaper {
- public:
-  explicit LinkShaper(const ShaperConfig& config);
-  const ShaperConfig& config() const { return config_; }
-  // Starts a message: the next frame waits per_message_s more.
-  void BeginMessage(Clock::time_point now);
-  // The time frame of `bytes` payload may leave; the medium is busy until then.
-  Clock::time_point Release(Clock::time_point now, int64_t bytes);
-  // Whether the medium loses the frame just released (seeded draw).
-  bool Drop();
-  // Unscaled seconds one message of `bytes` in `frames` frames takes (for tests).
-  double MessageSeconds(int64_t bytes, int64_t frames) const;
-
- private:
-  ShaperConfig config_;
-  Clock::time_point busy_until_{};
-  Clock::time_point event_start_{};
-  int frames_in_event_ = 0;
-  bool message_pending_ = false;
-  std::mt19937_64 rng_;
-  std::uniform_real_distribution<double> uniform_{0.0, 1.0};
-};
-
 // Sleeps until `t` (returns at once when it has passed).
 void SleepUntil(Clock::time_point t);
-
-// ---- UDP ----------------------------------------------------------------------
-class DatagramSocket {
- public:
-  // Binds to `local` (port 0: any free port). Fails naming the endpoint.
-  static Result<std::unique_ptr<DatagramSocket>> Bind(const Endpoint& local);
-  ~DatagramSocket();
-  DatagramSocket(const DatagramSocket&) = delete;
-  DatagramSocket& operator=(const DatagramSocket&) = delete;
-
-  Endpoint local_endpoint() const;
-  // Sends one datagram now (unshaped).
-  Status SendTo(const Endpoint& to, std::span<const uint8_t> bytes);
-  // Receives one datagram into `buffer` by `deadline`: its size, or nullopt on
-  // timeout. A datagram larger than `buffer` is truncated (size = buffer size).
-  Result<std::optional<size_t>> ReceiveFrom(std::span<uint8_t> buffer, Endpoint* from, Deadline deadline);
-
-  // A server's fast path (no event loop, no address text per datagram): an
-  // IPv4 sender as numbers, host byte order.
-  struct Ipv4Address {
-    uint32_t address = 0;
-    uint16_t port = 0;
-  };
-  // Non-blocking: one datagram already queued on the socket (its size), or
-  // nullopt when none is. Truncation as ReceiveFrom.
-  Result<std::optional<size_t>> TryReceiveFrom(std::span<uint8_t> buffer, Ipv4Address* from);
-  Status SendTo(const Ipv4Address& to, std::span<const uint8_t> bytes);
-
- private:
-  struct Impl;
-  explicit DatagramSocket(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
-};
-
-// A DatagramSocket whose sends go through a LinkShaper: SendFrame sleeps until
-// the frame's release time, then sends it unless the shaper drops it.
-class ShapedSender {
- public:
-  ShapedSender(DatagramSocket* socket, const ShaperConfig& config) : socket_(socket), shaper_(config) {}
-  void BeginMessage() { shaper_.BeginMessage(Clock::now()); }
-  // Returns OK when sent or deliberately dropped; `dropped` says which.
-  Status SendFrame(const Endpoint& to, std::span<const uint8_t> frame, bool* dropped = nullptr);
-  LinkShaper& shaper() { return shaper_; }
-  int64_t frames_sent() const { return frames_sent_; }
-  int64_t frames_dropped() const { return frames_dropped_; }
-
- private:
-  DatagramSocket* socket_;
-  LinkShaper shaper_;
-  int64_t frames_sent_ = 0, frames_dropped_ = 0;
-};
-
-// ---- TCP ----------------------------------------------------------------------
-class TcpStream {
- public:
-  // Connects to `to` by `deadline` (TCP_NODELAY set). Fails naming the endpoint.
-  static Result<std::unique_ptr<TcpStream>> Connect(const Endpoint& to, Deadline deadline);
-  ~TcpStream();
-  TcpStream(const TcpStream&) = delete;
-  TcpStream& operator=(const TcpStream&) = delete;
-
-  // Writes all of `bytes` by `deadline`. With a pacing shaper (loss ignored),
-  // writes go out in `chunk_bytes` pieces at the shaper's release times.
-  Status WriteAll(std::span<const uint8_t> bytes, Deadline deadline);
-  void SetPacing(const ShaperConfig& config, int64_t chunk_bytes);
-  // Reads exactly buffer.size() bytes by `deadline`: false on a clean end of
-  // stream before the first byte; a failed Status on timeout, reset or a
-  // stream ending mid-buffer.
-  Result<bool> ReadExact(std::span<uint8_t> buffer, Deadline deadline);
-  Endpoint remote_endpoint() const;
-  // Segments the kernel retransmitted on this connection so far (TCP_INFO).
-  int64_t retransmitted_segments() const;
-
- private:
-  friend class TcpListener;
-  struct Impl;
-  explicit TcpStream(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
-  std::optional<LinkShaper> pacing_;
-  int64_t chunk_bytes_ = 0;
-};
-
-class TcpListener {
- public:
-  static Result<std::unique_ptr<TcpListener>> Listen(const Endpoint& local);
-  ~TcpListener();
-  TcpListener(const TcpListener&) = delete;
-  TcpListener& operator=(const TcpListener&) = delete;
-  Endpoint local_endpoint() const;
-  // The next connection by `deadline`, or nullopt on timeout.
-  Result<std::optional<std::unique_ptr<TcpStream>>> Accept(Deadline deadline);
-
- private:
-  struct Impl;
-  explicit TcpListener(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
-};
 
 // ---- Reliable messages over a transport ----------------------------------------
 // A message is one encoded wire message (edgesplit/wire.h). Over datagram

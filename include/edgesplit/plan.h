@@ -31,6 +31,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -305,5 +306,65 @@ struct ComparisonRow {
 // Every algorithm (AllAlgorithms order) on the first 1..max_devices entries
 // (0: all), gap_pct against dp's optimum. Fails on a malformed problem.
 Result<std::vector<ComparisonRow>> ComparePlanners(const Problem& problem, const PlanOptions& options, int max_devices = 0);
+
+// ---- Plan files (`edgesplit plan --format json`; `run --plan` reads them) -------
+
+// The name of the link a plan's transfers use when they all use one, else
+// "per-hop" ("none" when the plan has no transfer; the problem's link when it
+// has no per-pair links).
+std::string PlanLinkName(const Problem& problem, const Plan& plan);
+
+// The plan file: schema_version, model, link (PlanLinkName), dtype,
+// algorithm, order, solver, exact, feasible (+ reason), latency_s,
+// throughput_stage_s, energy_j, solve_time_s, accuracy_drop,
+// max_accuracy_drop (when finite), segments[] (device, device_index,
+// first_layer, last_layer, cut_before, cut_after, compute_s, weight_bytes,
+// arena_bytes), transfers[] (kind, from, to, from_index, to_index, bytes,
+// time_s, link, link_index, codec, accuracy_drop), links[] (each link's
+// profile fields) and setup_s (each link used once, cold start). ReadPlanFile
+// reads it back. `algorithm` and `order` are recorded as given.
+std::string PlanToJson(const Problem& problem, const std::string& algorithm, const std::string& order, const Plan& plan);
+
+// What a plan file says that running it needs.
+struct PlanFileSegment {
+  std::string cut_before, cut_after;  // cut names; the chain runs from cut_before to cut_after
+  std::string host;                   // as the plan names it ("name#k": entry `name`'s k-th host); "" none
+  double compute_s = 0;               // predicted
+};
+struct PlanFileTransfer {
+  std::string from, to, link;  // host and link names, as the plan wrote them
+  int link_index = -1;         // into PlanFile::links; -1 when the plan has no links[]
+  int64_t bytes = 0;           // predicted
+  double time_s = 0;           // predicted
+};
+struct PlanFileLink {
+  std::string name;
+  // A link the plan spells out (its profile fields), as a link profile
+  // document (ParseLinkProfile reads it; schema_version and sources added when
+  // missing), and parsed. Empty / nullopt when the plan gives only a name,
+  // which then names a link profile.
+  std::string profile_json;
+  std::optional<LinkProfile> parameters;
+};
+struct PlanFile {
+  std::string model, link, dtype;  // "" when the plan has none
+  double latency_s = 0;            // predicted (steady state, set-up excluded)
+  std::vector<PlanFileSegment> segments;  // at least one
+  std::vector<PlanFileTransfer> hops;     // kind "hop", in stage order
+  std::optional<PlanFileTransfer> input;  // the sensor sends the input to the first stage (it runs none)
+  std::optional<PlanFileTransfer> result; // the result comes back to the sensor (it ran not the last stage)
+  std::vector<PlanFileLink> links;        // empty in a plan from before per-hop links
+};
+
+// Reads a plan file. Errors name `origin` and the field: a field of the wrong
+// type ("field 'segments[0].device' is 5, must be a string"), a transfer's
+// link_index outside links[], a malformed link, hops that do not join the
+// segments, an infeasible plan (with its reason), or no segments at all.
+Result<PlanFile> ParsePlanFile(const std::string& json_text, const std::string& origin);
+// The same from a file (a device, pipe or folder is refused before reading).
+Result<PlanFile> ReadPlanFile(const std::string& path);
+
+// The device profile a plan's host emulates: "name#k" (an entry with a count) is "name".
+std::string HostProfileName(const std::string& host);
 
 }  // namespace edgesplit

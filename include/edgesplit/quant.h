@@ -60,6 +60,12 @@ Result<std::vector<CalibrationSample>> LoadCalibrationSamples(const std::string&
                                                               const Preprocessing& pre, int max_samples = 0);
 // `count` seeded pseudo-random samples, uniform in [-1, 1) (when no folder is given).
 std::vector<CalibrationSample> RandomCalibrationSamples(const Tensor& model_input, int count, uint64_t seed = 1);
+// The first `count` Fashion-MNIST training images (edgesplit/idx.h,
+// FashionMnistDir()) as samples for a model whose input has 28 x 28 elements,
+// each pixel (pixel/255 - pre.mean[0]) / pre.std[0]. Errors: the data set is
+// missing or damaged (named), or the input does not take 28 x 28 images.
+Result<std::vector<CalibrationSample>> FashionMnistCalibrationSamples(const Tensor& model_input, int count,
+                                                                     const Preprocessing& pre);
 
 // Observed range of one float tensor.
 struct TensorRange {

@@ -26,7 +26,7 @@
 #include <cstdint>
 #include <span>
 
-#include "edgesplit/graph.h"  // DType only (no link dependency on es_graph)
+#include "edgesplit/dtype.h"
 #include "edgesplit/status.h"
 
 namespace edgesplit::wire {
@@ -132,8 +132,8 @@ constexpr size_t EncodedMessageBytes(size_t rank, size_t payload_bytes, size_t s
 inline size_t EncodedMessageBytes(const struct MessageHeader& h, size_t payload_bytes) {
   return EncodedMessageBytes(h.rank, payload_bytes, h.sender_id_length);
 }
-// Bytes of one element of `dtype` on the wire (f32 4, int8/uint8 1, int32 4, int64 8).
-size_t WireDTypeSize(DType dtype);
+// Bytes of one element of `dtype` on the wire: DTypeSize (edgesplit/dtype.h), the one table.
+[[deprecated("use DTypeSize (edgesplit/dtype.h)")]] constexpr size_t WireDTypeSize(DType dtype) { return DTypeSize(dtype); }
 
 // Checks `header` against the type's rules (rank, dims product vs payload
 // length) and `limits`. EncodeMessage calls it; exposed so

@@ -154,11 +154,8 @@ Status RunEval(EvalArgs a) {
   } else {
     ES_ASSIGN_OR_RETURN(Codec c, ParseCodecName(a.codec.empty() ? "raw" : a.codec));
     ES_ASSIGN_OR_RETURN(std::vector<CutPoint> cuts, FindCutPoints(g));
-    ES_ASSIGN_OR_RETURN(int index, ResolveCut(g, cuts, a.split));
-    const CutPoint& cut = cuts[index];
-    if (cut.position == 0 || cut.position == static_cast<int>(g.nodes.size()))
-      return InvalidArgument("--split " + a.split + " is the model's " + (cut.position == 0 ? "input" : "output") +
-                             ": choose an interior cut");
+    ES_ASSIGN_OR_RETURN(std::vector<int> index, ResolveInteriorCuts(g, cuts, {a.split}));
+    const CutPoint& cut = cuts[index[0]];
     ES_ASSIGN_OR_RETURN(std::vector<CodecPredictions> runs, PredictSplit(g, cut.position, {c}, *backend, in.count, fill));
     pred = std::move(runs[0].predictions);
     split = cut.after;

@@ -1,100 +1,39 @@
-// edgesplit profile --from-mcu-trace FILE (mcu_trace.h).
-//
-// Under `qemu -icount shift=S` virtual time advances 2^S ns per instruction, so
-// a SysTick count at ticks_hz is ticks * 1e9 / (2^S * ticks_hz) instructions:
-// an exact, load-independent count of what the Cortex-M4 executed per layer.
-// Seconds on a device come from one instruction per cycle at --mcu-clock-hz
-// (an assumption: the M4 retires about one instruction per cycle on this code;
-// loads from slow flash or PSRAM would add wait states a real board has).
+// edgesplit profile --from-mcu-trace FILE (mcu_trace.h). The library reads the
+// trace and turns it into layer timings (edgesplit/mcu_trace.h). Seconds on a
+// device come from one instruction per cycle at --mcu-clock-hz (an assumption:
+// the M4 retires about one instruction per cycle on this code; loads from slow
+// flash or PSRAM would add wait states a real board has).
 #include <fmt/format.h>
 
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include "edgesplit/analysis.h"
 #include "edgesplit/cost.h"
+#include "edgesplit/mcu_trace.h"
 #include "edgesplit/models.h"
 #include "edgesplit/quant.h"
 #include "mcu_trace.h"
 #include "render.h"
 
 namespace edgesplit::cli {
-namespace {
-
-struct TraceLayer {
-  std::string op, name;
-  double ticks = 0;
-};
-struct Trace {
-  std::string model;
-  std::vector<TraceLayer> layers;
-  double ticks_hz = 0;
-  int icount_shift = -1;
-};
-
-Result<Trace> ParseTrace(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return IoError("cannot open MCU trace '" + path + "'");
-  Trace t;
-  std::string line;
-  for (int number = 1; std::getline(in, line); ++number) {
-    std::istringstream words(line);
-    std::string key;
-    words >> key;
-    const std::string where = path + ":" + std::to_string(number);
-    if (key == "segment") {
-      words >> t.model;
-    } else if (key == "layer") {
-      TraceLayer l;
-      int index = 0;
-      std::string ticks_key;
-      if (!(words >> index >> l.op >> l.name >> ticks_key >> l.ticks) || ticks_key != "ticks" || l.ticks < 0)
-        return InvalidArgument(where + ": expected 'layer INDEX OP NAME ticks COUNT'");
-      if (index != static_cast<int>(t.layers.size()))
-        return InvalidArgument(where + ": layer " + std::to_string(index) + " out of order");
-      t.layers.push_back(l);
-    } else if (key == "ticks_hz") {
-      if (!(words >> t.ticks_hz) || !(t.ticks_hz > 0)) return InvalidArgument(where + ": bad ticks_hz");
-    } else if (key == "icount_shift") {
-      if (!(words >> t.icount_shift) || t.icount_shift < 0 || t.icount_shift > 10)
-        return InvalidArgument(where + ": bad icount_shift");
-    }
-  }
-  if (t.model.empty()) return InvalidArgument(path + ": no 'segment MODEL ...' header (not a firmware trace?)");
-  if (t.layers.empty()) return InvalidArgument(path + ": no 'layer' lines");
-  if (t.ticks_hz <= 0) return InvalidArgument(path + ": no 'ticks_hz' line (the run did not finish?)");
-  if (t.icount_shift < 0)
-    return InvalidArgument(path + ": no 'icount_shift' line: without qemu -icount the ticks measure the host, "
-                           "not instructions (run tools/build-mcu.sh --icount)");
-  return t;
-}
-
-}  // namespace
 
 Status RunProfileFromMcuTrace(const McuTraceArgs& a) {
   if (a.output.empty()) return InvalidArgument("profile --from-mcu-trace needs -o FILE for the device profile it writes");
   if (!(a.clock_hz > 0)) return InvalidArgument("--mcu-clock-hz must be positive");
-  ES_ASSIGN_OR_RETURN(Trace trace, ParseTrace(a.trace));
+  ES_ASSIGN_OR_RETURN(McuTrace trace, ReadMcuTrace(a.trace));
   // The layer names are those of the int8 graph; calibration does not change
   // its structure, so one random sample is enough to rebuild it.
   ES_ASSIGN_OR_RETURN(Graph g, LoadModel(trace.model));
   ES_ASSIGN_OR_RETURN(g, Quantize(g, RandomCalibrationSamples(g.tensors[g.inputs[0]], 1, 1)));
   ES_ASSIGN_OR_RETURN(DeviceProfile reference, LoadDeviceProfile(ProfilesDir(), a.compare));
-  const double insns_per_tick = 1e9 / (std::ldexp(1.0, trace.icount_shift) * trace.ticks_hz);
-
-  std::vector<LayerTiming> timings;
   double total_insns = 0, reference_s = 0;
-  for (const TraceLayer& l : trace.layers) {
+  Result<std::vector<LayerTiming>> timings = McuTraceTimings(trace, g, a.clock_hz, &total_insns);
+  if (!timings.ok()) return timings.status().WithContext(a.trace);
+  for (const McuTraceLayer& l : trace.layers) {  // what the calibrated board's profile predicts for the same layers
     const int node = g.FindNode(l.name);
-    if (node < 0) return InvalidArgument(a.trace + ": layer '" + l.name + "' is not in " + trace.model + " (int8)");
-    const LayerStats stats = ComputeLayerStats(g, node);
-    const double insns = l.ticks * insns_per_tick;
-    total_insns += insns;
-    reference_s += NodeSeconds(reference, g, node, stats);
-    timings.push_back({ClassifyNode(g, node), static_cast<double>(NodeWork(g, node, stats)), insns / a.clock_hz});
+    reference_s += NodeSeconds(reference, g, node, ComputeLayerStats(g, node));
   }
-  ES_ASSIGN_OR_RETURN(FittedRates fit, FitLayerTimings(timings));
+  ES_ASSIGN_OR_RETURN(FittedRates fit, FitLayerTimings(*timings));
   DeviceProfile device = ProfileFromFit(fit, a.name, DType::kInt8, &reference);
   // ProfileFromFit states rates per cycle of a nominal 1 GHz clock; restate
   // them per cycle of the clock assumed, so they compare with the board's.

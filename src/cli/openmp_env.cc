@@ -30,6 +30,7 @@
 #include <cstring>
 
 #include "commands.h"
+#include "edgesplit/runtime.h"
 
 namespace edgesplit::cli {
 namespace {
@@ -106,7 +107,8 @@ void EnsureOpenMpWaitPolicy(char** argv) {
   const int rc = SpinsOpenMpThreads(Subcommand(argv)) && (RealTimeScheduled() || QuietMachine()) ? setenv("GOMP_SPINCOUNT", kSpinCount, 1)
                                                       : setenv("OMP_WAIT_POLICY", "passive", 1);
   if (rc != 0) return;
-  execv("/proc/self/exe", argv);
+  const Result<std::string> self = runtime::SelfExecutablePath();
+  if (self.ok()) execv(self->c_str(), argv);
   // Only reached when exec failed: run on with libgomp's default spin.
 }
 

@@ -124,25 +124,24 @@ struct PlanArgs {
   std::vector<std::string> cuts;
 };
 
-std::string CutBefore(const Problem& p, int first) { return first == 0 ? "input" : p.layers[first - 1].name; }
-
-// Group boundaries named by the user: cut names/aliases (models) or layer names / indices (problem files).
+// Group boundaries named by the user: cut names/aliases (models; the cut-list
+// parser) or layer names / indices (problem files, which have no graph).
 Result<std::vector<Run>> RunsFromCuts(const PlanInput& in, const std::vector<std::string>& specs) {
   const Problem& p = in.problem;
   const int L = static_cast<int>(p.layers.size());
   std::vector<int> bounds;  // number of groups before each cut
-  for (const std::string& spec : specs) {
-    int b = -1;
-    if (in.graph) {
-      ES_ASSIGN_OR_RETURN(b, ResolveCut(*in.graph, in.cuts, spec));
-    } else {
+  if (in.graph) {
+    ES_ASSIGN_OR_RETURN(bounds, ResolveInteriorCuts(*in.graph, in.cuts, specs));
+  } else {
+    for (const std::string& spec : specs) {
+      int b = -1;
       for (int g = 0; g < L && b < 0; ++g)
         if (p.layers[g].name == spec || std::to_string(g + 1) == spec) b = g + 1;
       if (b < 0) return NotFound("no layer group named '" + spec + "' in the problem");
+      if (b >= L) return InvalidArgument("cut '" + spec + "' is not strictly inside the model");
+      if (!bounds.empty() && b <= bounds.back()) return InvalidArgument("--split must be in model order, each once");
+      bounds.push_back(b);
     }
-    if (b <= 0 || b >= L) return InvalidArgument("cut '" + spec + "' is not strictly inside the model");
-    if (!bounds.empty() && b <= bounds.back()) return InvalidArgument("--split must be in model order, each once");
-    bounds.push_back(b);
   }
   if (static_cast<int>(bounds.size()) + 1 > static_cast<int>(HostNames(p).size()))
     return InvalidArgument(std::to_string(bounds.size()) + " cuts need " + std::to_string(bounds.size() + 1) + " devices");
@@ -156,72 +155,10 @@ Result<std::vector<Run>> RunsFromCuts(const PlanInput& in, const std::vector<std
   return runs;
 }
 
-Json LinkJson(const LinkProfile& k) {
-  return {{"name", k.name}, {"transport", k.transport}, {"per_message_s", k.per_message_s}, {"per_frame_s", k.per_frame_s},
-          {"payload_bytes", k.payload_bytes}, {"bytes_per_s", k.bytes_per_s}, {"loss", k.loss}, {"shared_medium", k.shared_medium},
-          {"setup_s", k.setup_s}};
-}
-
-// The name of the link the plan's transfers use when they all use one, else "per-hop".
-std::string PlanLinkName(const Problem& p, const Plan& plan, const std::vector<LinkProfile>& links) {
-  if (p.links.empty()) return p.link.name;
-  std::string name;
-  for (const Transfer& t : plan.transfers) {
-    if (!name.empty() && name != links[t.link].name) return "per-hop";
-    name = links[t.link].name;
-  }
-  return name.empty() ? "none" : name;
-}
-
-Json PlanJson(const Problem& p, const std::string& algorithm, const std::string& order, const Plan& plan) {
-  const std::vector<std::string> hosts = HostNames(p);
-  const std::vector<LinkProfile> links = PlanLinks(p);
-  Json j;
-  j["schema_version"] = kSchemaVersion;
-  j["model"] = p.model;
-  j["link"] = PlanLinkName(p, plan, links);
-  j["dtype"] = p.dtype;
-  j["algorithm"] = algorithm;
-  j["order"] = order;
-  j["solver"] = plan.solver.empty() ? algorithm : plan.solver;
-  j["exact"] = plan.exact;
-  j["feasible"] = plan.feasible;
-  if (!plan.feasible) j["reason"] = plan.reason;
-  j["latency_s"] = plan.latency_s;
-  j["throughput_stage_s"] = plan.throughput_stage_s;
-  j["energy_j"] = plan.energy_j;
-  j["solve_time_s"] = plan.solve_time_s;
-  j["accuracy_drop"] = plan.accuracy_drop;
-  if (std::isfinite(p.max_accuracy_drop)) j["max_accuracy_drop"] = p.max_accuracy_drop;
-  j["segments"] = Json::array();
-  for (const Segment& s : plan.segments)
-    j["segments"].push_back({{"device", hosts[s.device]}, {"device_index", s.device}, {"first_layer", s.first_layer},
-                             {"last_layer", s.last_layer}, {"cut_before", CutBefore(p, s.first_layer)},
-                             {"cut_after", p.layers[s.last_layer].name}, {"compute_s", s.compute_s},
-                             {"weight_bytes", s.weight_bytes}, {"arena_bytes", s.arena_bytes}});
-  j["transfers"] = Json::array();
-  double setup_s = 0;  // each link used once, cold start (not in latency_s)
-  std::vector<char> seen(links.size(), 0);
-  for (const Transfer& t : plan.transfers) {
-    j["transfers"].push_back({{"kind", t.kind}, {"from", hosts[t.from]}, {"to", hosts[t.to]}, {"from_index", t.from},
-                              {"to_index", t.to}, {"bytes", t.bytes}, {"time_s", t.time_s}, {"link", links[t.link].name},
-                              {"link_index", t.link}, {"codec", t.codec}, {"accuracy_drop", t.accuracy_drop}});
-    if (!seen[t.link]++) setup_s += links[t.link].setup_s;
-  }
-  j["links"] = Json::array();
-  for (const LinkProfile& k : links) j["links"].push_back(LinkJson(k));
-  // Set-up (cold start, never in latency_s): the links' own and, when sealed, the handshakes.
-  j["setup_s"] = (p.links.empty() ? p.link.setup_s : setup_s) + plan.handshake_s;
-  j["sealed"] = p.sealed;
-  j["security_overhead_s"] = plan.security_overhead_s;
-  j["handshake_s"] = plan.handshake_s;
-  return j;
-}
-
 std::string PlanTable(const Problem& p, const std::string& algorithm, const std::string& order, const Plan& plan) {
   const std::vector<std::string> hosts = HostNames(p);
   const std::vector<LinkProfile> links = PlanLinks(p);
-  const std::string link_name = PlanLinkName(p, plan, links);
+  const std::string link_name = PlanLinkName(p, plan);
   const bool shared = p.links.empty() && p.link.shared_medium;
   std::string s = fmt::format("model       {}\nlink        {}{}\ndtype       {}\nalgorithm   {}{}\n", p.model.empty() ? "(problem file)" : p.model,
                               link_name, shared ? " (shared medium)" : "", p.dtype, algorithm,
@@ -274,9 +211,9 @@ Status RunPlan(const PlanArgs& a) {
     ES_ASSIGN_OR_RETURN(plan, SolvePlan(in.problem, alg, o));
   }
   const std::string order_name = a.cuts.empty() ? OrderName(order) : "fixed";
-  const std::string text = a.format == "json"  ? PlanJson(in.problem, algorithm, order_name, plan).dump(2) + "\n"
-                           : a.format == "csv" ? RowsCsv(PlanJson(in.problem, algorithm, order_name, plan)["segments"])
-                                              : PlanTable(in.problem, algorithm, order_name, plan);
+  const std::string text = a.format == "table" ? PlanTable(in.problem, algorithm, order_name, plan)
+                                               : PlanToJson(in.problem, algorithm, order_name, plan);
+  if (a.format == "csv") return WriteOutput(a.output, RowsCsv(Json::parse(text)["segments"]));
   return WriteOutput(a.output, text);
 }
 

@@ -13,7 +13,6 @@
 #include "commands.h"
 #include "progress.h"
 #include "edgesplit/analysis.h"
-#include "edgesplit/idx.h"
 #include "edgesplit/onnx.h"
 #include "quant_args.h"
 #include "render.h"
@@ -27,14 +26,7 @@ Result<std::vector<CalibrationSample>> CalibrationFor(const Graph& graph, const 
   if (!a.calib_data.empty()) {
     if (!a.calib.empty()) return InvalidArgument("--calib and --calib-data are alternatives: give one");
     if (a.calib_data != "fashion-mnist") return InvalidArgument("--calib-data " + a.calib_data + ": only fashion-mnist is known");
-    ES_ASSIGN_OR_RETURN(LabelledImages set, LoadFashionMnist(FashionMnistDir(), "train", a.samples));
-    int64_t elements = 1;
-    for (int64_t d : input.shape) elements *= d;
-    if (elements != set.rows * set.cols)
-      return InvalidArgument("model input " + ShapeToString(input.shape) + " does not take Fashion-MNIST's [1,1,28,28] images");
-    std::vector<CalibrationSample> samples(static_cast<size_t>(set.count), CalibrationSample(set.rows * set.cols));
-    for (int64_t i = 0; i < set.count; ++i) ImageToFloat(set, i, pre.mean[0], pre.std[0], samples[i].data());
-    return samples;
+    return FashionMnistCalibrationSamples(input, a.samples, pre);
   }
   if (a.calib.empty()) return RandomCalibrationSamples(input, a.samples, 1);
   return LoadCalibrationSamples(a.calib, input, pre, a.samples);

@@ -72,7 +72,7 @@ Status RunRun(RunArgs a) {
   if (a.repeat < 1) return InvalidArgument("--repeat must be >= 1");
   if (a.split.empty() == a.plan.empty()) return InvalidArgument("give exactly one of --split CUT[,CUT...] or --plan PLAN.json");
   runtime::ChainOptions o;
-  PlanPrediction pred;
+  PlanFile pred;
   const bool link_given = !a.link.empty();
   if (!a.plan.empty()) {
     ES_RETURN_IF_ERROR(ReadPlan(a.plan, &a.link, &a.dtype, &o.nodes, &pred));
@@ -104,16 +104,16 @@ Status RunRun(RunArgs a) {
   o.listen = a.listen;
   if (!a.attach.empty() && a.listen.ends_with(":0"))
     return InvalidArgument("--attach: give --listen HOST:PORT, the address the last attached node forwards results to");
-  o.input_hop = pred.has_input;  // this client is the sensor d1 and sends the input over the link
+  o.input_hop = pred.input.has_value();  // this client is the sensor d1 and sends the input over the link
   o.link.link = a.link;
   o.link.profiles_dir = a.profiles;
   o.link.time_scale = a.time_scale;
   o.link.loss = a.loss;
   // A plan with links[] runs each hop on its own link, unless --link puts every hop on one.
   const bool per_hop = !a.plan.empty() && !link_given && !pred.links.empty();
-  std::optional<ScratchDir> scratch;  // the plan's inline links, as profile files for the nodes
+  std::optional<runtime::ScratchDir> scratch;  // the plan's inline links, as profile files for the nodes
   if (per_hop) {
-    ES_RETURN_IF_ERROR(ApplyPlanLinks(a.plan, pred, a.shape, emulating, scratch.emplace().path, &o));
+    ES_RETURN_IF_ERROR(runtime::ApplyPlanLinks(pred, a.plan, a.shape, emulating, scratch.emplace().path, &o));
     for (const runtime::LinkSettings& l : o.hop_links) o.link.shaped |= l.shaped;
     if (o.input_link) o.link.shaped |= o.input_link->shaped;
   } else {
@@ -145,7 +145,7 @@ Status RunRun(RunArgs a) {
   j["summary"] = runtime::SummaryJson(summary);
   std::string plan_text;
   if (!a.plan.empty()) {
-    j["plan"] = PlanVsMeasured(pred, o, recs, summary);
+    j["plan"] = runtime::PlanVsMeasured(pred, o, recs, summary);
     plan_text = PlanVsMeasuredText(j["plan"]);
   }
   std::string delivery_text;
@@ -153,7 +153,7 @@ Status RunRun(RunArgs a) {
     delivery_text += fmt::format("delivered  node {}: {} bytes in {} chunks, {:.4f} s, sha256 {}\n", d.node, d.bytes, d.chunks,
                                  d.delivery_s, d.sha256.substr(0, 16));
   const std::string text =
-      a.format == "json" ? j.dump(2) + "\n" : delivery_text + Table(*chain, a, per_hop ? DescribeHopLinks(o) : "", recs, summary, identical) + plan_text;
+      a.format == "json" ? j.dump(2) + "\n" : delivery_text + Table(*chain, a, per_hop ? runtime::DescribeHopLinks(o) : "", recs, summary, identical) + plan_text;
   ES_RETURN_IF_ERROR(WriteOutput(a.output, text));
   if (!identical) return Internal("a result differs from the local run of the same segments");
   return Status::Ok();

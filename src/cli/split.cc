@@ -3,7 +3,7 @@
 // Writes DIR/segment_0.onnx ... DIR/segment_K.onnx (segment k runs from cut
 // c_k to cut c_{k+1}, with c_0 the input and c_{K+1} the output) and
 // DIR/manifest.json describing the segments and the tensors crossing each cut.
-// --format flat writes segment_K.essg instead (include/edgesplit/segment.h).
+// --format flat writes segment_K.essg instead (include/edgesplit/flat_segment.h).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -15,7 +15,7 @@
 #include "edgesplit/analysis.h"
 #include "edgesplit/models.h"
 #include "edgesplit/onnx.h"
-#include "edgesplit/segment.h"
+#include "edgesplit/flat_segment.h"
 #include "quant_args.h"
 #include "render.h"
 
@@ -57,28 +57,12 @@ Json TensorJson(const Graph& g, int tensor) {
   return {{"name", t.name}, {"shape", ShapeJson(t.shape)}, {"dtype", DTypeName(t.dtype)}};
 }
 
-// Cut indices named by the user, in order, each strictly inside the model.
-Result<std::vector<int>> ResolveCuts(const Graph& graph, const std::vector<CutPoint>& cuts, const std::vector<std::string>& specs) {
-  std::vector<int> chosen;
-  for (const std::string& spec : specs) {
-    ES_ASSIGN_OR_RETURN(int index, ResolveCut(graph, cuts, spec));
-    if (index == 0 || index + 1 == static_cast<int>(cuts.size()))
-      return InvalidArgument("cut '" + spec + "' is the model's " + (index == 0 ? "input" : "output") +
-                             "; a split needs cuts strictly inside the model (1.." + std::to_string(cuts.size() - 2) + ")");
-    if (std::find(chosen.begin(), chosen.end(), index) != chosen.end())
-      return InvalidArgument("cut '" + spec + "' (index " + std::to_string(index) + ") is given twice");
-    chosen.push_back(index);
-  }
-  std::sort(chosen.begin(), chosen.end());
-  return chosen;
-}
-
 Status RunSplit(const SplitArgs& a) {
   if (a.out_dir.empty()) return InvalidArgument("--out-dir DIR is required (the folder for the segments and manifest.json)");
   ES_ASSIGN_OR_RETURN(Graph g, LoadModel(a.model));
   ES_ASSIGN_OR_RETURN(g, InDtype(std::move(g), a.dtype, a.calib, DefaultPreprocessing(a.model)));
   ES_ASSIGN_OR_RETURN(std::vector<CutPoint> cuts, FindCutPoints(g));
-  ES_ASSIGN_OR_RETURN(std::vector<int> chosen, ResolveCuts(g, cuts, a.cuts));
+  ES_ASSIGN_OR_RETURN(std::vector<int> chosen, ResolveInteriorCuts(g, cuts, a.cuts));
   std::error_code ec;
   std::filesystem::create_directories(a.out_dir, ec);
   if (ec) return IoError("cannot create '" + a.out_dir + "': " + ec.message());

@@ -6,7 +6,8 @@
 
 #include "edgesplit/cost.h"
 #include "edgesplit/suggest.h"
-#include "json_fields.h"
+#include "internal/json_fields.h"
+#include "internal/self_exe.h"
 
 #ifndef EDGESPLIT_INSTALLED_PROFILES
 #define EDGESPLIT_INSTALLED_PROFILES "share/edgesplit/profiles"
@@ -112,9 +113,8 @@ std::string ProfilesDir(const std::string& override_dir) {
   // An installed tree (cmake --install, the .deb) keeps the profiles beside the
   // binary's prefix; a build tree finds none there and uses the source tree's.
   std::error_code ec;
-  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    const std::filesystem::path beside = exe.parent_path().parent_path() / EDGESPLIT_INSTALLED_PROFILES;
+  if (const Result<std::string> exe = internal::SelfExecutablePath(); exe.ok()) {
+    const std::filesystem::path beside = std::filesystem::path(*exe).parent_path().parent_path() / EDGESPLIT_INSTALLED_PROFILES;
     if (std::filesystem::is_directory(beside / "devices", ec)) return beside.string();
   }
   if (std::filesystem::is_directory(std::filesystem::path(EDGESPLIT_INSTALL_PREFIX) / EDGESPLIT_INSTALLED_PROFILES / "devices", ec))

@@ -1,7 +1,7 @@
 // Chunk, manifest and ack layouts (docs/mcu.md, "Over-the-air delivery").
 #include <cstring>
 
-#include "../wire/byte_io.h"  // the wire module's little-endian field access
+#include "internal/byte_io.h"  // little-endian field access, shared with the wire module
 #include "edgesplit/delivery.h"
 
 namespace edgesplit::delivery {

@@ -6,7 +6,7 @@
 // record in a flash sector.
 #include <cstring>
 
-#include "../wire/byte_io.h"  // the wire module's little-endian field access
+#include "internal/byte_io.h"  // little-endian field access, shared with the wire module
 #include "edgesplit/crypto.h"
 #include "edgesplit/delivery.h"
 

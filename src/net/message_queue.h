@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "edgesplit/net.h"
+#include "sockets.h"  // the channels and servers that queue messages read them off these sockets
 
 namespace edgesplit::net::detail {
 

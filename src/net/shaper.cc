@@ -7,8 +7,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "../cost/json_fields.h"
+#include "internal/json_fields.h"
 #include "edgesplit/net.h"
+#include "sockets.h"
 
 namespace edgesplit::net {
 namespace {

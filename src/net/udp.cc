@@ -9,6 +9,7 @@
 
 #include "asio_wait.h"
 #include "edgesplit/net.h"
+#include "sockets.h"
 
 namespace edgesplit::net {
 

@@ -11,7 +11,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "edgesplit/unique_names.h"
+#include "internal/unique_names.h"
 #include "edgesplit/kernels.h"
 #include "onnx_internal.h"
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "../cost/json_fields.h"
+#include "internal/json_fields.h"
 #include "edgesplit/plan.h"
 
 namespace edgesplit::plan_internal {

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "../cost/json_fields.h"
+#include "internal/json_fields.h"
 #include "edgesplit/plan.h"
 #include "plan_codecs.h"
 

@@ -10,7 +10,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "../cost/json_fields.h"
+#include "internal/json_fields.h"
 #include "edgesplit/dynamic.h"
 
 namespace edgesplit {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "edgesplit/idx.h"
 #include "edgesplit/io.h"
 #include "edgesplit/kernels.h"
 #include "edgesplit/quant.h"
@@ -131,6 +132,16 @@ QuantParams ChooseActivationParams(float min, float max) {
   q.zero_points = {static_cast<int32_t>(zp)};
   q.axis = 1;
   return q;
+}
+
+Result<std::vector<CalibrationSample>> FashionMnistCalibrationSamples(const Tensor& input, int count, const Preprocessing& pre) {
+  if (count < 1) return InvalidArgument("calibration needs at least 1 sample");
+  ES_ASSIGN_OR_RETURN(LabelledImages set, LoadFashionMnist(FashionMnistDir(), "train", count));
+  if (NumElements(input.shape) != set.rows * set.cols)
+    return InvalidArgument("model input " + ShapeToString(input.shape) + " does not take Fashion-MNIST's [1,1,28,28] images");
+  std::vector<CalibrationSample> samples(static_cast<size_t>(set.count), CalibrationSample(set.rows * set.cols));
+  for (int64_t i = 0; i < set.count; ++i) ImageToFloat(set, i, pre.mean[0], pre.std[0], samples[i].data());
+  return samples;
 }
 
 }  // namespace edgesplit

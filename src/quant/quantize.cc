@@ -11,7 +11,7 @@
 #include <limits>
 #include <unordered_set>
 
-#include "edgesplit/unique_names.h"
+#include "internal/unique_names.h"
 #include "edgesplit/quant.h"
 
 namespace edgesplit {

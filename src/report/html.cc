@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "edgesplit/report.h"
+#include "internal/self_exe.h"
 
 #ifndef EDGESPLIT_REPORT_ASSETS_BUILD_DIR
 #define EDGESPLIT_REPORT_ASSETS_BUILD_DIR ""
@@ -136,9 +137,8 @@ std::string ReportAssetsDir(const std::string& override_dir) {
   if (!override_dir.empty()) return override_dir;
   if (const char* env = std::getenv("EDGESPLIT_REPORT_ASSETS"); env && *env) return env;
   std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    const fs::path beside = exe.parent_path().parent_path() / EDGESPLIT_INSTALLED_REPORT_ASSETS;
+  if (const Result<std::string> exe = internal::SelfExecutablePath(); exe.ok()) {
+    const fs::path beside = fs::path(*exe).parent_path().parent_path() / EDGESPLIT_INSTALLED_REPORT_ASSETS;
     if (HasBundles(beside)) return beside.string();
   }
   const fs::path installed = fs::path(EDGESPLIT_INSTALL_PREFIX) / EDGESPLIT_INSTALLED_REPORT_ASSETS;

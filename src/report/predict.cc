@@ -50,9 +50,10 @@ Status AddPlanners(const Graph& graph, const ReportOptions& o, const std::string
 // measures, from the profiles (set-up is the link's setup_s, paid cold).
 Status AddRoundTrip(const Graph& graph, const std::vector<CutPoint>& cuts, const ReportOptions& o, const std::string& dir, DType dtype,
                     ReportData* data) {
-  ES_ASSIGN_OR_RETURN(int cut, ResolveCut(graph, cuts, o.cut));
+  Result<std::vector<int>> interior = ResolveInteriorCuts(graph, cuts, {o.cut});
+  if (!interior.ok()) return interior.status().WithContext("the round trip's cut");
+  const int cut = interior->front();
   const int groups = static_cast<int>(cuts.size()) - 1;
-  if (cut <= 0 || cut >= groups) return InvalidArgument("the round trip needs an interior cut, not '" + o.cut + "'");
   ES_ASSIGN_OR_RETURN(DeviceProfile device, LoadDeviceProfile(dir, o.node_device));
   for (const std::string& protocol : o.protocols) {
     ES_ASSIGN_OR_RETURN(LinkProfile link, LoadLinkProfile(dir, protocol));

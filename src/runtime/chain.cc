@@ -9,6 +9,7 @@
 #include "edgesplit/analysis.h"
 #include "edgesplit/runtime.h"
 #include "edgesplit/runtime_delivery.h"
+#include "delivery_roles.h"
 #include "messages.h"
 #include "node_protocol.h"
 #include "process.h"

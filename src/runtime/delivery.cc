@@ -5,7 +5,8 @@
 
 #include "edgesplit/analysis.h"
 #include "edgesplit/runtime_delivery.h"
-#include "edgesplit/segment.h"
+#include "delivery_roles.h"
+#include "edgesplit/flat_segment.h"
 
 namespace edgesplit::runtime {
 namespace {

@@ -8,6 +8,7 @@
 
 #include "edgesplit/runtime.h"
 #include "edgesplit/runtime_delivery.h"
+#include "delivery_roles.h"
 #include "edgesplit/wire.h"
 #include "messages.h"
 #include "node_protocol.h"

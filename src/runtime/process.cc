@@ -1,6 +1,7 @@
 #include "process.h"
 
 #include "edgesplit/runtime.h"
+#include "internal/self_exe.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -125,11 +126,6 @@ std::optional<nlohmann::json> NodeProcess::WaitEvent(uint32_t request_id, net::D
 
 namespace edgesplit::runtime {
 
-Result<std::string> SelfExecutablePath() {
-  char buf[4096];
-  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return IoError("cannot find the edgesplit binary (/proc/self/exe)");
-  return std::string(buf, static_cast<size_t>(n));
-}
+Result<std::string> SelfExecutablePath() { return internal::SelfExecutablePath(); }
 
 }  // namespace edgesplit::runtime

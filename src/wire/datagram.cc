@@ -3,7 +3,7 @@
 #include <cstring>
 #include <string>
 
-#include "byte_io.h"
+#include "internal/byte_io.h"
 #include "edgesplit/wire.h"
 
 namespace edgesplit::wire {

@@ -3,7 +3,7 @@
 #include <cstring>
 #include <string>
 
-#include "byte_io.h"
+#include "internal/byte_io.h"
 #include "edgesplit/codec.h"
 #include "edgesplit/wire.h"
 
@@ -150,17 +150,6 @@ void SetSenderId(MessageHeader* header, std::span<const char> id) {
   header->sender_id_length = static_cast<uint8_t>(n);
 }
 
-size_t WireDTypeSize(DType dtype) {
-  switch (dtype) {
-    case DType::kFloat32: return 4;
-    case DType::kInt8: return 1;
-    case DType::kUInt8: return 1;
-    case DType::kInt32: return 4;
-    case DType::kInt64: return 8;
-  }
-  return 0;
-}
-
 Status ValidateHeader(const MessageHeader& h, size_t payload_bytes, const WireLimits& limits) {
   if (!IsKnownType(static_cast<uint8_t>(h.type)))
     return InvalidArgument("unknown message type " + N(static_cast<uint8_t>(h.type)));
@@ -191,7 +180,7 @@ Status ValidateHeader(const MessageHeader& h, size_t payload_bytes, const WireLi
   }
   // Product in 64 bits, stopping as soon as it passes the payload limit, so
   // huge dims can neither overflow nor pass.
-  uint64_t bytes = WireDTypeSize(h.dtype);
+  uint64_t bytes = DTypeSize(h.dtype);
   for (size_t i = 0; i < h.rank; ++i) {
     if (h.dims[i] == 0) return InvalidArgument("dimension " + N(i) + " of the tensor is 0");
     bytes *= h.dims[i];

@@ -1,6 +1,6 @@
 // Reading fields of JSON data files with errors that name the file and the
 // field path ("p.json: field 'layers[3].compute_s' must be ..."). Internal to
-// the cost and plan modules (profiles, instance files); not a public contract.
+// the cost, plan and net modules (profiles, instance files, plans); not a public contract.
 #pragma once
 
 #include <cmath>

@@ -1,4 +1,4 @@
-// Verifier and reader of flat segment files (include/edgesplit/segment.h).
+// Verifier and reader of flat segment files (include/edgesplit/flat_segment.h).
 //
 // Two passes over untrusted bytes: FlatBuffers' own Verifier proves every
 // offset and length stays inside the buffer, then CheckFields proves the
@@ -9,7 +9,7 @@
 #include <string>
 
 #include "edgesplit/analysis.h"
-#include "edgesplit/segment.h"
+#include "edgesplit/flat_segment.h"
 #include "segment_generated.h"
 
 namespace edgesplit {

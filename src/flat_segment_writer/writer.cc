@@ -1,4 +1,4 @@
-// Writer of flat segment files and the aligned file buffer (include/edgesplit/segment.h).
+// Writer of flat segment files and the aligned file buffer (include/edgesplit/flat_segment.h).
 #include <flatbuffers/flatbuffers.h>
 
 #include <cstring>
@@ -7,7 +7,7 @@
 #include <iterator>
 
 #include "edgesplit/analysis.h"
-#include "edgesplit/segment.h"
+#include "edgesplit/flat_segment.h"
 #include "segment_generated.h"
 
 namespace edgesplit {
