@@ -131,9 +131,7 @@ Status DeviceSession::Impl::Load() {
     ES_ASSIGN_OR_RETURN(DeviceProfile server, LoadDeviceProfile(dir, o.server_device));
     ES_ASSIGN_OR_RETURN(CandidateRule rule, ParseCandidateRule(o.rule));
     const DType dtype = o.dtype == "int8" ? DType::kInt8 : DType::kFloat32;
-    // A sealed session costs its frames' envelopes and AEAD: the policy predicts what is sent.
-    ES_ASSIGN_OR_RETURN(CandidateSet set,
-                        BuildCandidates(g, o.model, *device, server, link.profile, rule, dtype, o.security.has_value()));
+    ES_ASSIGN_OR_RETURN(CandidateSet set, BuildCandidates(g, o.model, *device, server, link.profile, rule, dtype));
     if (!o.codec_table.empty()) {  // the joint cut x codec choice
       ES_ASSIGN_OR_RETURN(CodecTable table, LoadCodecTable(o.codec_table));
       ES_ASSIGN_OR_RETURN(CodecCosts costs,
