@@ -68,6 +68,7 @@ struct EdgeServer::Impl {
   std::vector<double> mean_gap_s, busy_share;
   int64_t queued = 0;
   bool stopping = false, stopped = false, busy_running = false;
+  bool computing = false;  // a batch is running (busy_running also covers its replies being handed on)
   double per_request_s = 0;  // moving average of the service time per request in a batch
   ServerCounters counters;
   std::thread worker;
@@ -172,7 +173,7 @@ struct EdgeServer::Impl {
       }
       if (busy.ok()) {
         p.message = std::move(message);
-        p.behind = queued > 0 || busy_running;
+        p.behind = queued > 0 || computing;
         NoteArrival(static_cast<size_t>(*tail), now, p.behind);
         queues[static_cast<size_t>(*tail)].push_back(std::move(p));
         ++queued;
@@ -238,7 +239,7 @@ struct EdgeServer::Impl {
           q.pop_front();
           --queued;
         }
-        busy_running = true;
+        busy_running = computing = true;
         // Requests whose deadline passed while they queued cannot start in time.
         for (Pending& p : batch)
           if (p.deadline < now) expired.push_back(std::move(p));
@@ -278,6 +279,9 @@ struct EdgeServer::Impl {
       queue_now = queued;
       if (run.ok()) counters.served += k;
       else counters.errors += k;
+      // Not computing from here: a device's next request, sent once it has its
+      // reply, must not look as if it arrived while this batch ran.
+      computing = false;
     }
     for (int i = 0; i < k; ++i) {
       Pending& p = batch[static_cast<size_t>(i)];
