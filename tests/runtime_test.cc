@@ -426,10 +426,11 @@ TEST(RunCli, ErrorsAreClear) {
 }
 
 TEST(BenchProtocols, RanksTheProtocolsAsThePaperDid) {
-  // A reduced time scale keeps this at ~20 s; 0.25 keeps the host's share
-  // (compute, scheduling) small. The real-scale figures are in docs/calibration.md.
+  // A reduced time scale keeps this at ~40 s (each protocol runs plain and
+  // sealed); 0.25 keeps the host's share (compute, scheduling) small. The
+  // real-scale figures are in docs/calibration.md.
   std::string out, err;
-  ASSERT_EQ(testing::RunCli("bench-protocols --time-scale 0.25 --format json", &out, &err), 0) << err;
+  ASSERT_EQ(testing::RunCli("bench-protocols --time-scale 0.25 --repeat 2 --format json", &out, &err), 0) << err;
   const json j = json::parse(out, nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << out;
   EXPECT_TRUE(j.contains("schema_version"));
@@ -453,6 +454,16 @@ TEST(BenchProtocols, RanksTheProtocolsAsThePaperDid) {
   EXPECT_LT(espnow, udp);
   EXPECT_LT(udp, ble);
   EXPECT_EQ(by["udp"]["fragments"], 4);  // 5,488 int8 bytes + header in 1,460-byte datagrams
+  // The same protocols sealed, beside (not instead of) the plain rows: the
+  // same keys and message, 30 bytes of each frame for the envelope.
+  ASSERT_EQ(j["protocols_sealed"].size(), 4u);
+  for (const json& p : j["protocols_sealed"]) {
+    const json& plain = by[p["protocol"].get<std::string>()];
+    for (const auto& [key, value] : plain.items()) EXPECT_TRUE(p.contains(key)) << key;
+    EXPECT_TRUE(p["results_identical"].get<bool>());
+    EXPECT_EQ(p["message_bytes"], plain["message_bytes"]);
+    if (p["protocol"] == "espnow") EXPECT_EQ(p["fragments"], 28);  // 202 message bytes a frame, not 232: 28 frames, not 24
+  }
 }
 
 }  // namespace
