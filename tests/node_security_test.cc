@@ -273,7 +273,8 @@ TEST(NodeSecurity, NodesAreSecureAndOnLoopbackByDefault) {
   const std::string dir = testing::MakeTempDir();
   for (const std::string listen : {"", " --listen 0.0.0.0:0"}) {
     const std::string cmd = "timeout -s TERM 20 " + std::string(EDGESPLIT_CLI_PATH) + " node --insecure --max-requests 1" + segment +
-                            listen + " >" + dir + "/out 2>" + dir + "/err & sleep 8; kill %1 2>/dev/null; wait";
+                            listen + " >" + dir + "/out 2>" + dir + "/err & for i in $(seq 150); do grep -q listening " + dir +
+                            "/out && break; sleep 0.1; done; kill %1 2>/dev/null; wait";
     (void)std::system(("bash -c '" + cmd + "'").c_str());
     const std::string o = testing::ReadFile(dir + "/out"), e = testing::ReadFile(dir + "/err");
     if (listen.empty()) {
