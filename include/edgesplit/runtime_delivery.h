@@ -71,8 +71,8 @@ Result<SegmentPackage> PackageSegment(const Graph& exec_graph, const std::string
 // RequestClient to it, sealed or plain, over the chain's link) as
 // kSegmentChunk messages, request ids taken from *next_request_id (one id
 // space with the chain's tensors). The node answers every chunk: "go on" (a
-// kPong) or its kSegmentAck, which ends the delivery (a refusal arrives as
-// early as the chunk that decided it). A refusal is a report with accepted =
+// kPong) or its kSegmentAck, which ends the delivery (a refusal at the
+// manifest stops it there; one a data chunk causes answers the end chunk). A refusal is a report with accepted =
 // false (reason and detail from the node); transport failures and a missing
 // ack are errors. Durations are divided by `time_unit` (the time scale when
 // emulated).
@@ -111,8 +111,10 @@ class NodeDelivery {
   // segment it serves; an update must start at its input cut) and loaded;
   // nullptr otherwise (the node keeps what it has).
   std::unique_ptr<SegmentRunner> OnChunk(const wire::DecodedMessage& message, const SegmentRunner* current, std::FILE* events);
-  // The kSegmentAck message answering chunk `request_id` when that chunk
-  // decided the delivery (accepted or refused); nullopt while it goes on.
+  // The kSegmentAck message answering chunk `request_id` (a manifest or end
+  // chunk: data chunks are answered "go on" at once) when the delivery is
+  // decided (accepted, or refused by this chunk or a data chunk before it);
+  // nullopt while it goes on.
   std::optional<std::vector<uint8_t>> TakeAck(uint32_t request_id);
   // Refuses a delivery whose chunks stopped (idle timeout); call when idle.
   void Poll(bool serving, std::FILE* events);

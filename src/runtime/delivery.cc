@@ -193,7 +193,9 @@ Result<std::unique_ptr<NodeDelivery>> NodeDelivery::Create(const NodeOptions& o)
 std::unique_ptr<SegmentRunner> NodeDelivery::OnChunk(const wire::DecodedMessage& message, const SegmentRunner* current,
                                                      std::FILE* events) {
   last_request_id_ = message.header.request_id;
-  ack_.reset();
+  // A verdict waits for the next manifest or end chunk's answer; a new delivery starts afresh.
+  Result<delivery::DecodedChunk> chunk = delivery::DecodeChunk(message.payload);
+  if (!chunk.ok() || chunk->header.kind == delivery::ChunkKind::kManifest) ack_.reset();
   if (!verifying_) {  // over-the-air updates are authenticated always
     delivery::DeliveryStep step;
     step.event = delivery::DeliveryStep::kRejected;

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "edgesplit/delivery.h"
+
 namespace edgesplit::runtime {
 namespace {
 
@@ -75,9 +77,16 @@ void HopReceiver::OnMessage(net::PeerId peer, std::vector<uint8_t> bytes) {
     if (wire::EncodeMessage(h, m->payload, pong).ok()) transport->Reply(peer, std::move(pong), id);
     return;
   }
-  // Delivery chunks are answered once handled (the ack may refuse); the rest at once.
-  if (type != wire::MessageType::kSegmentChunk) transport->Reply(peer, AcceptedMessage(id), id);
-  Push({peer, std::move(bytes), ""});
+  // A delivery's manifest and end chunks are answered once handled (with its
+  // verdict, or "go on"); the rest at once. A refusal a data chunk causes is
+  // the answer to the end chunk, which the coordinator sends in any case.
+  bool answered = type != wire::MessageType::kSegmentChunk;
+  if (!answered) {
+    Result<delivery::DecodedChunk> chunk = delivery::DecodeChunk(m->payload);
+    answered = chunk.ok() && chunk->header.kind == delivery::ChunkKind::kData;
+  }
+  if (answered) transport->Reply(peer, AcceptedMessage(id), id);
+  Push({peer, std::move(bytes), "", answered});
 }
 
 std::optional<HopMessage> HopReceiver::Pop(net::Deadline deadline) {

@@ -39,6 +39,7 @@ struct HopMessage {
   net::PeerId peer = 0;
   std::vector<uint8_t> bytes;
   std::string rejected;
+  bool answered = false;  // the receiver replied already (tensors; delivery data chunks)
 };
 
 // The reply that says "taken": a kPong with no payload for `request_id`.

@@ -173,8 +173,10 @@ Status RunNode(const NodeOptions& o, std::FILE* events) {
         predicted = device ? segment->PredictedSeconds(*device) : 0.0;
         pays_setup = o.next && !segment->ends_at_output() && o.link.shaped;
       }
-      std::optional<std::vector<uint8_t>> ack = ota->TakeAck(id);  // the delivery's verdict, or "go on"
-      receiver->Reply(got->peer, ack ? std::move(*ack) : AcceptedMessage(id), id);
+      if (!got->answered) {  // a manifest or end chunk: the delivery's verdict, or "go on"
+        std::optional<std::vector<uint8_t>> ack = ota->TakeAck(id);
+        receiver->Reply(got->peer, ack ? std::move(*ack) : AcceptedMessage(id), id);
+      }
       continue;
     }
     ++handled;
