@@ -296,9 +296,13 @@ TEST(NodeSecurity, SealedRunsAreBitIdenticalOnEveryTransport) {
     EXPECT_TRUE(j["results_identical"].get<bool>()) << link;
     EXPECT_TRUE(j["sealed"].get<bool>()) << link;
   }
-  const json plain = testing::RunCliJson(std::string("run ") + kModel + " --split " + kCut + " --link udp --repeat 2 --insecure --format json");
+  // Plain frames, and deliveries still signed (with a temporary key: none was given).
+  const json plain = testing::RunCliJson(std::string("run ") + kModel + " --split " + kCut +
+                                         " --link udp --repeat 2 --insecure --deliver --format json");
   EXPECT_TRUE(plain["results_identical"].get<bool>());
   EXPECT_FALSE(plain["sealed"].get<bool>());
+  ASSERT_EQ(plain["deliveries"].size(), 2u);
+  for (const json& d : plain["deliveries"]) EXPECT_TRUE(d["accepted"].get<bool>()) << d.dump();
 }
 
 }  // namespace

@@ -67,7 +67,13 @@ struct Chain::State {
     const ChainOptions& o = options;
     const bool any = !o.key.empty() || !o.server_key.empty() || !o.allow.empty();
     if (o.insecure && any) return InvalidArgument("--insecure and --key/--server-key/--allow exclude each other");
-    if (o.insecure) return Status::Ok();
+    const bool sign = o.deliver && o.sign_key.empty();  // deliveries are signed always
+    if (o.insecure) {
+      if (!sign) return Status::Ok();
+      ES_ASSIGN_OR_RETURN(keys, TemporaryKeys::Make("chain", {"sign"}));
+      options.sign_key = keys->Key("sign");
+      return Status::Ok();
+    }
     net::LinkSecurity sec;
     std::string allow;
     if (!o.attach.empty()) {
@@ -80,9 +86,9 @@ struct Chain::State {
     } else {
       std::vector<std::string> names = {"client"};
       for (size_t k = 0; k < o.nodes.size(); ++k) names.push_back(NodeName(k));
-      if (o.deliver && o.sign_key.empty()) names.push_back("sign");  // deliveries are signed always
+      if (sign) names.push_back("sign");
       ES_ASSIGN_OR_RETURN(keys, TemporaryKeys::Make("chain", names));
-      if (o.deliver && o.sign_key.empty()) options.sign_key = keys->Key("sign");
+      if (sign) options.sign_key = keys->Key("sign");
       ES_ASSIGN_OR_RETURN(sec.identity, ReadIdentity(keys->Key("client")));
       ES_ASSIGN_OR_RETURN(sec.server_public, ReadServerKey(keys->Key(NodeName(0)) + ".pub"));
       ES_ASSIGN_OR_RETURN(allow, keys->Allow("client.allow", {NodeName(o.nodes.size() - 1)}));
@@ -97,7 +103,7 @@ struct Chain::State {
   // Node k's flags for its keys: its own, its predecessor enrolled (and this
   // client when it delivers segments), its successor's public key.
   Status NodeKeys(size_t k, NodeOptions* node) {
-    if (!keys) {
+    if (!security) {
       node->insecure = true;
       return Status::Ok();
     }
