@@ -84,17 +84,23 @@ else
   echo "skipped: $(cat "$out/netns.err")"
 fi
 
-banner "12d. Attach instead of spawn: two 'edgesplit node' processes started on their own (as on two machines), then 'run --attach' sends through them (REAL sockets, host speed)"
+banner "12d. Attach instead of spawn: two sealed 'edgesplit node' processes started on their own (as on two machines), then 'run --attach' sends through them (REAL sockets, host speed)"
 port=$(( 20000 + RANDOM % 20000 ))
+rm -f "$out"/{client,head,tail}{,.pub}
+for k in client head tail; do "$es" keygen -o "$out/$k" > /dev/null; done
+echo "client $(cat "$out/client.pub")" > "$out/head.allow"   # each enrols its sender
+echo "head $(cat "$out/head.pub")" > "$out/tail.allow"
+echo "tail $(cat "$out/tail.pub")" > "$out/client.allow"
 "$es" node --model mobilenet_v2:alpha=0.35,res=96 --segment block_3_project_BN:output --listen 127.0.0.1:$((port + 1)) \
-  --next 127.0.0.1:$port --link udp --shape off > "$out/tail.log" &
+  --next 127.0.0.1:$port --link udp --shape off --key "$out/tail" --allow "$out/tail.allow" --server-key "$out/client.pub" > "$out/tail.log" &
 tail_pid=$!
 "$es" node --model mobilenet_v2:alpha=0.35,res=96 --segment input:block_3_project_BN --listen 127.0.0.1:$((port + 2)) \
-  --next 127.0.0.1:$((port + 1)) --link udp --shape off > "$out/head.log" &
+  --next 127.0.0.1:$((port + 1)) --link udp --shape off --key "$out/head" --allow "$out/head.allow" --server-key "$out/tail.pub" > "$out/head.log" &
 head_pid=$!
 for _ in $(seq 100); do grep -q listening "$out/head.log" "$out/tail.log" 2>/dev/null && [[ $(grep -l listening "$out/head.log" "$out/tail.log" | wc -l) -eq 2 ]] && break; sleep 0.2; done
 "$es" run mobilenet_v2:alpha=0.35,res=96 --split block_3_project_BN --link udp --shape off --repeat 3 \
-  --attach 127.0.0.1:$((port + 2)),127.0.0.1:$((port + 1)) --listen 127.0.0.1:$port || echo "(attach run failed)"
+  --attach 127.0.0.1:$((port + 2)),127.0.0.1:$((port + 1)) --listen 127.0.0.1:$port \
+  --key "$out/client" --server-key "$out/head.pub" --allow "$out/client.allow" || echo "(attach run failed)"
 kill -TERM "$head_pid" "$tail_pid" 2>/dev/null; wait "$head_pid" "$tail_pid" 2>/dev/null || true
 
 banner "13. A 3-device plan executed as a chain of processes: predictions beside measurements (EMULATED timing, time scale 0.25)"

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "../src/runtime/hop.h"
 #include "../src/runtime/process.h"
 #include "edgesplit/analysis.h"
 #include "edgesplit/crypto.h"
@@ -429,11 +430,10 @@ class NodeUnderDelivery {
     Result<ResolvedLink> link = ResolveLink(s);
     EXPECT_TRUE(link.ok()) << link.status().message();
     link_ = *link;
-    acks_ = std::move(net::MessageReceiver::Create(link_.channel, {"127.0.0.1", 0})).value();
-    results_ = std::move(net::MessageReceiver::Create(link_.channel, {"127.0.0.1", 0})).value();
+    results_ = std::move(HopReceiver::Create(link_.channel, {"127.0.0.1", 0}, std::nullopt, 30)).value();
     std::vector<std::string> args = {"node", "--listen", "127.0.0.1:0", "--next", results_->local_endpoint().ToString(),
                                      "--link", link_name, "--time-scale", "0.01", "--shape", s.shaped ? "on" : "off",
-                                     "--coordinator", acks_->local_endpoint().ToString(), "--verify-key", pub_path};
+                                     "--insecure", "--verify-key", pub_path};
     args.insert(args.end(), extra.begin(), extra.end());
     Result<std::unique_ptr<detail::NodeProcess>> p = detail::NodeProcess::Spawn(EDGESPLIT_CLI_PATH, args);
     EXPECT_TRUE(p.ok()) << p.status().message();
@@ -441,12 +441,14 @@ class NodeUnderDelivery {
     Result<std::string> address = process_->WaitListening(net::DeadlineIn(30));
     EXPECT_TRUE(address.ok()) << address.status().message();
     node_ = std::move(net::ParseEndpoint(*address)).value();
+    deliveries_ = std::move(net::RequestClient::Create(link_.channel, node_)).value();
+    inputs_ = std::move(HopSender::Create(link_.channel, node_, std::nullopt)).value();
   }
 
   // Delivers `chunks`; checks the node's event line agrees with the ack.
   DeliveryReport Deliver(const Chunks& chunks) {
     const uint32_t first = next_id_;
-    Result<DeliveryReport> r = DeliverSegment(chunks, link_, node_, *acks_, &next_id_, net::DeadlineIn(60), 0.01);
+    Result<DeliveryReport> r = DeliverSegment(chunks, *deliveries_, &next_id_, net::DeadlineIn(60), 0.01);
     EXPECT_TRUE(r.ok()) << r.status().message();
     if (!r.ok()) return {};
     // The event carries the id of the chunk that decided (the manifest when refused early, else the end).
@@ -486,14 +488,11 @@ class NodeUnderDelivery {
     for (size_t i = 0; i < in.shape.size(); ++i) h.dims[i] = static_cast<uint32_t>(in.shape[i]);
     std::vector<uint8_t> msg(wire::EncodedMessageBytes(h.rank, payload.size()));
     ES_ASSIGN_OR_RETURN(size_t n, wire::EncodeMessage(h, payload, msg));
-    {  // a sender per request: over TCP the node then reads the next delivery's connection
-      ES_ASSIGN_OR_RETURN(std::unique_ptr<net::MessageSender> sender, net::MessageSender::Create(link_.channel, node_));
-      ES_RETURN_IF_ERROR(sender->Send(std::span<const uint8_t>(msg.data(), n), h.request_id, net::DeadlineIn(30), nullptr));
-    }
-    ES_ASSIGN_OR_RETURN(std::optional<std::vector<uint8_t>> got, results_->Receive(net::DeadlineIn(30)));
+    ES_RETURN_IF_ERROR(inputs_->Send(std::span<const uint8_t>(msg.data(), n), h.request_id, net::DeadlineIn(30), nullptr));
+    std::optional<HopMessage> got = results_->Pop(net::DeadlineIn(30));
     if (!got) return DeadlineExceeded("no result");
     (void)process_->WaitEvent(h.request_id, net::DeadlineIn(5));
-    ES_ASSIGN_OR_RETURN(wire::DecodedMessage m, wire::DecodeMessage(*got));
+    ES_ASSIGN_OR_RETURN(wire::DecodedMessage m, wire::DecodeMessage(got->bytes));
     if (m.header.type == wire::MessageType::kError) return Internal(std::string(m.payload.begin(), m.payload.end()));
     return std::vector<uint8_t>(m.payload.begin(), m.payload.end());
   }
@@ -503,7 +502,9 @@ class NodeUnderDelivery {
 
  private:
   ResolvedLink link_;
-  std::unique_ptr<net::MessageReceiver> acks_, results_;
+  std::unique_ptr<HopReceiver> results_;
+  std::unique_ptr<net::RequestClient> deliveries_;  // the coordinator's client to the node
+  std::unique_ptr<HopSender> inputs_;
   std::unique_ptr<detail::NodeProcess> process_;
   net::Endpoint node_;
   uint32_t next_id_ = 1;
@@ -638,7 +639,7 @@ TEST(DeliveryOverTheAir, WithStateARestartedNodeRefusesTheReplayAndAcceptsANewer
   bytes[10] ^= 0x01;
   testing::WriteFile(state, bytes);
   std::string out, err;
-  EXPECT_NE(testing::RunCli("node --listen 127.0.0.1:0 --link tcp --verify-key " + dir + "/key.pub --state " + state, &out, &err), 0);
+  EXPECT_NE(testing::RunCli("node --insecure --listen 127.0.0.1:0 --link tcp --verify-key " + dir + "/key.pub --state " + state, &out, &err), 0);
   EXPECT_NE(err.find(state), std::string::npos) << err;
   EXPECT_NE(err.find("authentication failed"), std::string::npos) << err;
   EXPECT_EQ(out.find("listening"), std::string::npos) << out;
@@ -663,7 +664,7 @@ TEST(DeliveryCli, RunDeliverGivesIdenticalResultsAndReportsEachDelivery) {
       EXPECT_EQ(d["sha256"].get<std::string>().size(), 64u);
     }
   }
-  // f32 segments are delivered too (no key: unsigned, nodes verify nothing).
+  // f32 segments are delivered too (no key given: run signs with a temporary one, nodes verify it).
   const json f = testing::RunCliJson(std::string("run ") + kModel + " --split " + kCut + " --link tcp --repeat 1 --deliver --format json");
   EXPECT_TRUE(f["results_identical"].get<bool>());
 }
@@ -719,7 +720,7 @@ TEST(DeliveryCli, KeygenAndItsErrorsAreClear) {
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   EXPECT_NE(lstat(target.c_str(), &st), 0);
   // A secret key where the node wants the public one.
-  EXPECT_NE(testing::RunCli("node --listen 0 --link udp --verify-key " + dir + "/k", &out, &err), 0);
+  EXPECT_NE(testing::RunCli("node --insecure --listen 0 --link udp --verify-key " + dir + "/k", &out, &err), 0);
   EXPECT_NE(err.find("a public key is needed"), std::string::npos) << err;
   EXPECT_NE(testing::RunCli(std::string("run ") + kModel + " --split " + kCut + " --link tcp --sign-key " + dir + "/k", &out, &err), 0);
   EXPECT_NE(err.find("give --deliver too"), std::string::npos) << err;

@@ -10,6 +10,7 @@
 #include <map>
 #include <thread>
 
+#include "../src/net/sockets.h"  // a raw datagram at a node
 #include "../src/runtime/node_protocol.h"
 #include "../src/runtime/process.h"
 #include "edgesplit/runtime.h"
@@ -60,12 +61,14 @@ TEST(Runtime, TwoNodeChainDeliversBitExactResultsOverUdpAndTcp) {
 }
 
 TEST(Runtime, EmulatedRadiosUseTheirFramingAndTiming) {
-  // 4,032 B + header: espnow 250 B frames carry 232 B each -> 18 frames; ble 244 B -> 226 B -> 19 frames.
+  // 4,032 B + header, sealed (the default: 30 bytes of envelope per frame):
+  // espnow 250 B frames carry 202 B each -> 21 frames; ble 244 B -> 196 B -> 21
+  // frames (plain: 232 B and 226 B, 18 and 19 frames); udp 3 either way.
   struct Case {
     const char* link;
     int64_t fragments;
   };
-  for (const Case c : {Case{"espnow", 18}, Case{"ble", 19}, Case{"udp", 3}}) {
+  for (const Case c : {Case{"espnow", 21}, Case{"ble", 21}, Case{"udp", 3}}) {
     const double scale = 0.25;
     auto chain = Chain::Start(TwoNodes(c.link, true, scale));
     ASSERT_TRUE(chain.ok()) << c.link << ": " << chain.status().message();
@@ -260,12 +263,16 @@ TEST(NodeProtocol, CommandLineRoundTrips) {
   o.emulate_device = "esp32s3";
   o.request_timeout_s = 33.5;
   o.max_requests = 7;
+  o.key = "/keys/node0";
+  o.allow = "/keys/node0.allow";
+  o.server_key = "/keys/node1.pub";
   const std::vector<std::string> argv = NodeCommandLine(o);
   ASSERT_EQ(argv.front(), "node");
   NodeFlags f;
   std::map<std::string, std::string*> text = {{"--model", &f.model}, {"--segment", &f.segment}, {"--listen", &f.listen},
                                               {"--next", &f.next}, {"--link", &f.link}, {"--emulate", &f.emulate},
-                                              {"--dtype", &f.dtype}, {"--shape", &f.shape}};
+                                              {"--dtype", &f.dtype}, {"--shape", &f.shape}, {"--key", &f.key},
+                                              {"--allow", &f.allow}, {"--server-key", &f.server_key}};
   for (size_t i = 1; i + 1 < argv.size(); i += 2) {
     const std::string& k = argv[i];
     const std::string& v = argv[i + 1];
@@ -289,6 +296,8 @@ TEST(NodeProtocol, CommandLineRoundTrips) {
   EXPECT_EQ(back->emulate_device, "esp32s3");
   EXPECT_EQ(back->request_timeout_s, 33.5);
   EXPECT_EQ(back->max_requests, 7);
+  EXPECT_EQ(back->server_key, o.server_key);
+  EXPECT_FALSE(back->insecure);
   f.segment = "input";  // no colon
   EXPECT_NE(NodeOptionsFromFlags(f).status().message().find("CUT:CUT"), std::string::npos);
 }
@@ -298,13 +307,14 @@ TEST(NodeProtocol, CommandLineRoundTrips) {
 TEST(Runtime, AttachesToNodesAlreadyRunning) {
   std::string client;
   {  // a free port for the results (the last node's --next)
-    auto probe = net::MessageReceiver::Create(net::ChannelOptions{}, {"127.0.0.1", 0});
+    auto probe = net::DatagramSocket::Bind({"127.0.0.1", 0});
     ASSERT_TRUE(probe.ok()) << probe.status().message();
     client = (*probe)->local_endpoint().ToString();
   }
   auto node = [&](const std::string& segment, const std::string& next) {
     return detail::NodeProcess::Spawn(EDGESPLIT_CLI_PATH, {"node", "--model", kModel, "--segment", segment, "--listen",
-                                                           "127.0.0.1:0", "--next", next, "--link", "udp", "--shape", "off"});
+                                                           "127.0.0.1:0", "--next", next, "--link", "udp", "--shape", "off",
+                                                           "--insecure"});
   };
   auto tail = node(std::string(kCut) + ":output", client);
   ASSERT_TRUE(tail.ok()) << tail.status().message();
@@ -319,6 +329,7 @@ TEST(Runtime, AttachesToNodesAlreadyRunning) {
   o.node_binary.clear();  // nothing is started
   o.attach = {*head_at, *tail_at};
   o.listen = client;
+  o.insecure = true;
   auto chain = Chain::Start(o);
   ASSERT_TRUE(chain.ok()) << chain.status().message();
   EXPECT_TRUE((*chain)->attached());
@@ -416,10 +427,11 @@ TEST(RunCli, ErrorsAreClear) {
 }
 
 TEST(BenchProtocols, RanksTheProtocolsAsThePaperDid) {
-  // A reduced time scale keeps this at ~20 s; 0.25 keeps the host's share
-  // (compute, scheduling) small. The real-scale figures are in docs/calibration.md.
+  // A reduced time scale keeps this at ~40 s (each protocol runs plain and
+  // sealed); 0.25 keeps the host's share (compute, scheduling) small. The
+  // real-scale figures are in docs/calibration.md.
   std::string out, err;
-  ASSERT_EQ(testing::RunCli("bench-protocols --time-scale 0.25 --format json", &out, &err), 0) << err;
+  ASSERT_EQ(testing::RunCli("bench-protocols --time-scale 0.25 --repeat 2 --format json", &out, &err), 0) << err;
   const json j = json::parse(out, nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << out;
   EXPECT_TRUE(j.contains("schema_version"));
@@ -443,6 +455,16 @@ TEST(BenchProtocols, RanksTheProtocolsAsThePaperDid) {
   EXPECT_LT(espnow, udp);
   EXPECT_LT(udp, ble);
   EXPECT_EQ(by["udp"]["fragments"], 4);  // 5,488 int8 bytes + header in 1,460-byte datagrams
+  // The same protocols sealed, beside (not instead of) the plain rows: the
+  // same keys and message, 30 bytes of each frame for the envelope.
+  ASSERT_EQ(j["protocols_sealed"].size(), 4u);
+  for (const json& p : j["protocols_sealed"]) {
+    const json& plain = by[p["protocol"].get<std::string>()];
+    for (const auto& [key, value] : plain.items()) EXPECT_TRUE(p.contains(key)) << key;
+    EXPECT_TRUE(p["results_identical"].get<bool>());
+    EXPECT_EQ(p["message_bytes"], plain["message_bytes"]);
+    if (p["protocol"] == "espnow") EXPECT_EQ(p["fragments"], 28);  // 202 message bytes a frame, not 232: 28 frames, not 24
+  }
 }
 
 }  // namespace

@@ -126,9 +126,16 @@ struct NodeOptions {
   double request_timeout_s = 120;     // a request's whole budget at this node
   int max_requests = 0;               // exit after this many (0: until stopped)
   // Over-the-air delivery (runtime_delivery.h): with segment.model empty the
-  // node starts empty and waits for one. A node with a segment accepts updates.
-  std::string verify_key;                    // KEY.pub: accept only deliveries it signed
-  std::optional<net::Endpoint> coordinator;  // where delivery acks go (none: events only)
+  // node starts empty and waits for one. Only a node with verify_key takes
+  // deliveries (signed with its KEY), and an update only when it starts at the
+  // node's input cut; the ack answers the chunk's sender over the same link.
+  std::string verify_key;  // KEY.pub
+  // Secure links (docs/security.md): this node's identity (`--key`), the
+  // senders it accepts (`--allow`: its predecessor, and whoever delivers its
+  // segments) and its successor's public key (`--server-key`, with `next`).
+  // Secure by default: without them RunNode refuses unless `insecure`.
+  std::string key, allow, server_key;
+  bool insecure = false;
   // The replay floor's file (runtime_delivery.h, ReadNodeStateFile): read at
   // start, rewritten before each accepting ack. "": RAM only, lost on restart.
   std::string state_file;
@@ -138,7 +145,14 @@ struct NodeOptions {
   std::optional<LinkSettings> in_link;
 };
 
-// Runs the node until SIGTERM/SIGINT (or max_requests). Prints one JSON line
+// The node's security flags are complete and consistent (secure by default,
+// `insecure` excludes keys), and an empty node can verify its delivery.
+Status CheckNodeOptions(const NodeOptions& options);
+
+// Runs the node until SIGTERM/SIGINT (or max_requests); SIGHUP re-reads
+// `allow` (removed senders are revoked). It receives on a
+// net::ServerTransport (sealed when keyed) and forwards through a
+// net::RequestClient (src/runtime/hop.h). Prints one JSON line
 // per event on `events`: {"event": "listening", "address"} first, then
 // {"event": "request", "request_id", "cold", "compute_s", "predicted_compute_s",
 // "host_compute_s", "overrun_s", "setup_s", "hop": {...}} or {"event": "error",
@@ -154,8 +168,10 @@ Status RunNode(const NodeOptions& options, std::FILE* events);
 // mean; NodeCommandLine is the inverse (what `run` starts a node with), so
 // NodeOptionsFromFlags(flags of NodeCommandLine(o)) gives back `o`.
 struct NodeFlags {
-  std::string model, segment, listen, next, link, emulate, dtype = "f32", shape = "auto", profiles;
-  std::string verify_key, coordinator, state, in_link;
+  std::string model, segment, listen = "127.0.0.1:0", next, link, emulate, dtype = "f32", shape = "auto", profiles;
+  std::string verify_key, state, in_link;
+  std::string key, allow, server_key;
+  bool insecure = false;
   double time_scale = 1, loss = -1, request_timeout = 120;
   uint64_t seed = 1;
   int max_requests = 0;
@@ -207,6 +223,14 @@ struct ChainOptions {
   // seed base, always come from `link`).
   std::vector<LinkSettings> hop_links;
   std::optional<LinkSettings> input_link;
+  // Secure links (docs/security.md). Spawned nodes: temporary keys for this
+  // client and every node; node k enrols its predecessor (node 0: the client,
+  // and with `deliver` every node the client too), the client enrols the last
+  // node. Attached nodes: this client's `key`, node 0's public key
+  // `server_key` and an `allow` file enrolling the last node. `insecure`:
+  // plain frames (attached nodes then run with --insecure too).
+  bool insecure = false;
+  std::string key, server_key, allow;
 };
 
 struct HopRecord {
@@ -276,6 +300,7 @@ class Chain {
   // ChainOptions::deliver: one report per node delivery, in order (restarts add more).
   const std::vector<DeliveryReport>& deliveries() const;
   bool emulated() const;
+  bool sealed() const;  // every hop in sealed sessions (not ChainOptions::insecure)
   double time_scale() const;
   // The link results reach the client on (the last hop's with per-hop links).
   const ResolvedLink& link() const;

@@ -27,6 +27,7 @@
 
 #include "edgesplit/delivery.h"
 #include "edgesplit/net.h"
+#include "edgesplit/net_server.h"
 #include "edgesplit/runtime.h"
 #include "edgesplit/wire.h"
 
@@ -68,16 +69,16 @@ Result<SegmentPackage> PackageSegment(const Graph& exec_graph, const std::string
                                       const std::string& first_cut, const std::string& last_cut, int index,
                                       uint32_t sequence);
 
-// Sends `chunks` (delivery::BuildChunks) to the node at `node` over `link` as
+// Sends `chunks` (delivery::BuildChunks) to a node through `node` (a
+// RequestClient to it, sealed or plain, over the chain's link) as
 // kSegmentChunk messages, request ids taken from *next_request_id (one id
-// space with the chain's tensors, so a node's replay window sees them
-// increase), stopping early if the node's refusal arrives, then waits by
-// `deadline` for its kSegmentAck on `acks`. A refusal is a report with
-// accepted = false (reason and detail from the node); transport failures and a
-// missing ack are errors. Durations are divided by `time_unit` (the time
-// scale when emulated).
-Result<DeliveryReport> DeliverSegment(const std::vector<std::vector<uint8_t>>& chunks, const ResolvedLink& link,
-                                      const net::Endpoint& node, net::MessageReceiver& acks, uint32_t* next_request_id,
-                                      net::Deadline deadline, double time_unit);
+// space with the chain's tensors). The node answers every chunk: "go on" (a
+// kPong) or its kSegmentAck, which ends the delivery (a refusal at the
+// manifest stops it there; one a data chunk causes answers the end chunk). A refusal is a report with accepted =
+// false (reason and detail from the node); transport failures and a missing
+// ack are errors. Durations are divided by `time_unit` (the time scale when
+// emulated).
+Result<DeliveryReport> DeliverSegment(const std::vector<std::vector<uint8_t>>& chunks, net::RequestClient& node,
+                                      uint32_t* next_request_id, net::Deadline deadline, double time_unit);
 
 }  // namespace edgesplit::runtime

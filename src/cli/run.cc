@@ -1,6 +1,6 @@
 // edgesplit run MODEL (--split CUT[,CUT...] | --plan PLAN.json) --link L [--devices LIST]
 //     [--dtype f32|int8] [--repeat N] [--inflight N] [--loss P] [--format table|json]
-//     [--time-scale S] [--shape auto|on|off] [--profiles DIR] [--timeout S] [-o FILE]
+//     [--time-scale S] [--shape auto|on|off] [--profiles DIR] [--timeout S] [-o FILE] [--insecure]
 //
 // Starts a chain of local node processes, sends N inputs, checks every result
 // against the same segments run here, and breaks each round trip down
@@ -34,6 +34,8 @@ struct RunArgs {
   std::string sign_key;
   std::vector<std::string> attach;   // nodes (or, with --dynamic, a server) already running
   std::string listen = "127.0.0.1:0";  // where results come back (attached nodes forward here)
+  bool insecure = false;               // plain frames (default: temporary keys, sealed hops)
+  std::string key, server_key, allow;  // --attach to sealed nodes
 };
 
 
@@ -102,6 +104,12 @@ Status RunRun(RunArgs a) {
   o.sign_key = a.sign_key;
   o.attach = a.attach;
   o.listen = a.listen;
+  o.insecure = a.insecure;
+  o.key = a.key;
+  o.server_key = a.server_key;
+  o.allow = a.allow;
+  if (a.attach.empty() && !(a.key.empty() && a.server_key.empty() && a.allow.empty()))
+    return InvalidArgument("--key/--server-key/--allow are for --attach (a spawned chain makes temporary keys)");
   if (!a.attach.empty() && a.listen.ends_with(":0"))
     return InvalidArgument("--attach: give --listen HOST:PORT, the address the last attached node forwards results to");
   o.input_hop = pred.input.has_value();  // this client is the sensor d1 and sends the input over the link
@@ -134,6 +142,7 @@ Status RunRun(RunArgs a) {
   j["link"] = a.link;
   j["transport"] = net::TransportKindName(chain->link().kind);
   j["shaped"] = chain->link().channel.shaper.enabled;
+  j["sealed"] = chain->sealed();
   j["dtype"] = a.dtype;
   j["results_identical"] = identical;
   if (a.deliver) {
@@ -187,10 +196,16 @@ Runner RegisterRun(CLI::App& app) {
       ->delimiter(',');
   app.add_option("--listen", a->listen, "With --attach: HOST:PORT this run receives results on (the last node's --next)")
       ->capture_default_str();
+  app.add_flag("--insecure", a->insecure, "Plain frames between the processes (default: temporary keys, every hop sealed)");
+  app.add_option("--key", a->key, "With --attach: this client's secret key file (the first node enrols it)");
+  app.add_option("--server-key", a->server_key, "With --attach: the first node's public key file");
+  app.add_option("--allow", a->allow, "With --attach: allow file enrolling the last node (it sends the results here)");
   auto d = std::make_shared<DynamicRunArgs>();  // --dynamic and its flags (run_dynamic.cc)
   AddDynamicRunOptions(app, d.get());
   return [a, d] {
     if (d->dynamic && a->deliver) return InvalidArgument("--deliver works with a static chain, not --dynamic");
+    if (d->dynamic && (a->insecure || !a->key.empty() || !a->server_key.empty() || !a->allow.empty()))
+      return InvalidArgument("--insecure, --key, --server-key and --allow are a static chain's (run --dynamic seals with temporary keys)");
     if (d->dynamic)
       return RunDynamic(*d, {a->model, a->link, a->dtype, a->format, a->profiles, a->output, a->shape, a->plan, a->devices, a->split,
                              a->repeat, a->inflight, a->loss, a->time_scale, a->timeout, a->attach});

@@ -184,6 +184,7 @@ class StreamClient final : public RequestClient {
     auto s = TcpStream::Connect(server_, deadline);
     if (!s.ok()) return s.status();
     stream_ = std::move(s).value();
+    last_retransmits_ = 0;
     if (options_.shaper.enabled) stream_->SetPacing(options_.shaper, options_.datagram_bytes);
     if (!session_) return Status::Ok();
     const Status h = Handshake(std::min(deadline, Clock::now() + std::chrono::seconds(10)));
@@ -211,11 +212,14 @@ class StreamClient final : public RequestClient {
       stream_.reset();
       if (attempt == 1 || Clock::now() >= deadline) return s.WithContext(Where(request_id, server_));
     }
-    if (report) {
+    if (report) {  // as MessageSender reports TCP: pacing chunks, the kernel's retransmitted segments
+      const int64_t chunk = std::max<int64_t>(1, options_.datagram_bytes);
       report->request.message_bytes = static_cast<int64_t>(message.size());
-      report->request.fragments = 1;
+      report->request.fragments = (report->request.message_bytes + chunk - 1) / chunk;
+      report->request.retransmissions = stream_->retransmitted_segments() - last_retransmits_;
       report->request.transfer_s = SecondsSince(t0);
     }
+    last_retransmits_ = stream_->retransmitted_segments();
     // Replies to earlier, abandoned requests may still arrive: skip them.
     for (;;) {
       auto reply = ReadMessage(deadline);
@@ -292,6 +296,7 @@ class StreamClient final : public RequestClient {
   Endpoint server_;
   std::unique_ptr<TcpStream> stream_;
   int64_t suppressed_ = 0;  // replies to earlier requests skipped
+  int64_t last_retransmits_ = 0;  // the connection's retransmitted segments at the last call
   std::unique_ptr<detail::ClientSession> session_;  // null: plain
   std::vector<uint8_t> opened_, sealed_;
 };

@@ -10,9 +10,12 @@
 #include "edgesplit/runtime.h"
 #include "edgesplit/runtime_delivery.h"
 #include "delivery_roles.h"
+#include "edgesplit/serve.h"
 #include "messages.h"
 #include "node_protocol.h"
+#include "hop.h"
 #include "process.h"
+#include "temporary_keys.h"
 
 namespace edgesplit::runtime {
 
@@ -24,8 +27,10 @@ struct Chain::State {
   ResolvedLink link;   // results reach the client on it (ChainOptions::hop_links: the last hop's)
   ResolvedLink input;  // the input reaches node 0 on it (one link: `link`)
   bool emulated = false;
-  std::unique_ptr<net::MessageReceiver> receiver;  // results from the last node
-  std::unique_ptr<net::MessageSender> sender;      // inputs to node 0 (unshaped: the sensor's own camera; shaped with input_hop)
+  std::unique_ptr<HopReceiver> receiver;  // results from the last node
+  std::unique_ptr<HopSender> sender;      // inputs to node 0 (unshaped: the sensor's own camera; shaped with input_hop)
+  std::unique_ptr<TemporaryKeys> keys;    // spawned and sealed: this client's and every node's
+  std::optional<net::LinkSecurity> security;  // this client's session keys (server_public: node 0's); none: plain
   bool sensor_cold = true;                         // input_hop: the sensor has not set its link up yet
   std::vector<std::unique_ptr<NodeProcess>> nodes;
   std::vector<std::vector<std::string>> node_args;  // to restart a node as it was
@@ -55,6 +60,74 @@ struct Chain::State {
     for (size_t a = 0; a + 1 < node_args[i].size(); ++a)
       if (node_args[i][a] == "--listen") return node_args[i][a + 1];
     return "";
+  }
+
+  // Sealed chains: the keys of this client (and, spawned, of every node) and
+  // this client's session keys; nothing with `insecure`.
+  Status MakeKeys() {
+    const ChainOptions& o = options;
+    const bool any = !o.key.empty() || !o.server_key.empty() || !o.allow.empty();
+    if (o.insecure && any) return InvalidArgument("--insecure and --key/--server-key/--allow exclude each other");
+    const bool sign = o.deliver && o.sign_key.empty();  // deliveries are signed always
+    if (o.insecure) {
+      if (!sign) return Status::Ok();
+      ES_ASSIGN_OR_RETURN(keys, TemporaryKeys::Make("chain", {"sign"}));
+      options.sign_key = keys->Key("sign");
+      return Status::Ok();
+    }
+    net::LinkSecurity sec;
+    std::string allow;
+    if (!o.attach.empty()) {
+      if (o.key.empty() || o.server_key.empty() || o.allow.empty())
+        return InvalidArgument("--attach to sealed nodes needs --key NAME (this client's), --server-key NODE0.pub and --allow FILE "
+                               "(enrolling the last node); or --insecure for nodes run with --insecure");
+      ES_ASSIGN_OR_RETURN(sec.identity, ReadIdentity(o.key));
+      ES_ASSIGN_OR_RETURN(sec.server_public, ReadServerKey(o.server_key));
+      allow = o.allow;
+    } else {
+      std::vector<std::string> names = {"client"};
+      for (size_t k = 0; k < o.nodes.size(); ++k) names.push_back(NodeName(k));
+      if (sign) names.push_back("sign");
+      ES_ASSIGN_OR_RETURN(keys, TemporaryKeys::Make("chain", names));
+      if (sign) options.sign_key = keys->Key("sign");
+      ES_ASSIGN_OR_RETURN(sec.identity, ReadIdentity(keys->Key("client")));
+      ES_ASSIGN_OR_RETURN(sec.server_public, ReadServerKey(keys->Key(NodeName(0)) + ".pub"));
+      ES_ASSIGN_OR_RETURN(allow, keys->Allow("client.allow", {NodeName(o.nodes.size() - 1)}));
+    }
+    ES_ASSIGN_OR_RETURN(std::vector<EnrolledDevice> senders, ReadAllowFile(allow));
+    sec.enrolled = std::make_shared<net::EnrolledKeys>(EnrolledKeysOf(senders));
+    security = std::move(sec);
+    return Status::Ok();
+  }
+  static std::string NodeName(size_t k) { return "node" + std::to_string(k); }
+
+  // Node k's flags for its keys: its own, its predecessor enrolled (and this
+  // client when it delivers segments), its successor's public key.
+  Status NodeKeys(size_t k, NodeOptions* node) {
+    if (!security) {
+      node->insecure = true;
+      return Status::Ok();
+    }
+    std::vector<std::string> senders = {k == 0 ? "client" : NodeName(k - 1)};
+    if (options.deliver && k > 0) senders.push_back("client");
+    node->key = keys->Key(NodeName(k));
+    ES_ASSIGN_OR_RETURN(node->allow, keys->Allow(NodeName(k) + ".allow", senders));
+    node->server_key = keys->Key(k + 1 < options.nodes.size() ? NodeName(k + 1) : "client") + ".pub";
+    return Status::Ok();
+  }
+
+  // Node k's segment over the air, through a client of its own (sealed to node k).
+  Status Deliver(size_t k, double time_unit) {
+    ES_ASSIGN_OR_RETURN(net::Endpoint node, net::ParseEndpoint(Listening(k)));
+    std::unique_ptr<net::RequestClient> client;
+    if (security) {
+      net::LinkSecurity to_node = *security;
+      ES_ASSIGN_OR_RETURN(to_node.server_public, ReadServerKey(keys->Key(NodeName(k)) + ".pub"));
+      ES_ASSIGN_OR_RETURN(client, net::CreateSecureClient(input.channel, node, to_node));
+    } else {
+      ES_ASSIGN_OR_RETURN(client, net::RequestClient::Create(input.channel, node));
+    }
+    return ota->Deliver(static_cast<int>(k), *exec_graph, *client, &next_wire_id, time_unit);
   }
 
   // A node that has died, as an error naming it; OK while all run.
@@ -143,8 +216,9 @@ Result<std::unique_ptr<Chain>> Chain::Start(const ChainOptions& o) {
     }
   }
 
+  ES_RETURN_IF_ERROR(s.MakeKeys());
   ES_ASSIGN_OR_RETURN(net::Endpoint listen, net::ParseEndpoint(o.listen));
-  ES_ASSIGN_OR_RETURN(s.receiver, net::MessageReceiver::Create(s.link.channel, listen));
+  ES_ASSIGN_OR_RETURN(s.receiver, HopReceiver::Create(s.link.channel, listen, s.security, o.request_timeout_s));
   net::ChannelOptions camera = s.input.channel;
   camera.shaper.enabled = false;
   camera.shaper.loss = 0;
@@ -154,7 +228,7 @@ Result<std::unique_ptr<Chain>> Chain::Start(const ChainOptions& o) {
   }
 
   if (o.deliver) {
-    ES_ASSIGN_OR_RETURN(s.ota, ChainDelivery::Create(s.options, s.input));  // one link (checked above): node 0's
+    ES_ASSIGN_OR_RETURN(s.ota, ChainDelivery::Create(s.options));  // over one link (checked above): node 0's
   }
   // Last node first: each node is told the address its successor reported.
   s.nodes.resize(o.nodes.size());
@@ -180,15 +254,17 @@ Result<std::unique_ptr<Chain>> Chain::Start(const ChainOptions& o) {
     }
     node.emulate_device = n.device;
     node.request_timeout_s = o.request_timeout_s;
+    ES_RETURN_IF_ERROR(s.NodeKeys(k, &node));
     if (s.ota) s.ota->AdjustNode(&node);
     s.node_args[k] = NodeCommandLine(node);
     ES_RETURN_IF_ERROR(s.SpawnNode(k, deadline));
     next = s.Listening(k);
   }
-  for (size_t k = 0; s.ota && k < o.nodes.size(); ++k)
-    ES_RETURN_IF_ERROR(s.ota->Deliver(static_cast<int>(k), *s.exec_graph, s.Listening(k), &s.next_wire_id, chain->time_scale()));
+  for (size_t k = 0; s.ota && k < o.nodes.size(); ++k) ES_RETURN_IF_ERROR(s.Deliver(k, chain->time_scale()));
   ES_ASSIGN_OR_RETURN(net::Endpoint first, net::ParseEndpoint(next));
-  ES_ASSIGN_OR_RETURN(s.sender, net::MessageSender::Create(camera, first));
+  ES_ASSIGN_OR_RETURN(s.sender, HopSender::Create(camera, first, s.security));
+  // The session with node 0 is set up before the first input (not part of its RTT).
+  if (s.security) ES_RETURN_IF_ERROR(s.sender->Connect(net::DeadlineIn(30)).WithContext("the handshake with node 0"));
   return chain;
 }
 
@@ -196,6 +272,7 @@ Chain::~Chain() = default;
 int Chain::num_nodes() const { return static_cast<int>(state_->nodes.size()); }
 bool Chain::attached() const { return !state_->options.attach.empty(); }
 bool Chain::emulated() const { return state_->emulated; }
+bool Chain::sealed() const { return state_->security.has_value(); }
 double Chain::time_scale() const { return state_->emulated ? state_->options.link.time_scale : 1.0; }
 const ResolvedLink& Chain::link() const { return state_->link; }
 
@@ -212,7 +289,7 @@ Status Chain::RestartNode(int i) {
   state_->nodes[static_cast<size_t>(i)].reset();  // kill and reap the old one
   ES_RETURN_IF_ERROR(state_->SpawnNode(static_cast<size_t>(i), net::DeadlineIn(120)));
   if (!state_->ota) return Status::Ok();  // a delivered node comes back empty: deliver again
-  return state_->ota->Deliver(i, *state_->exec_graph, state_->Listening(static_cast<size_t>(i)), &state_->next_wire_id, time_scale());
+  return state_->Deliver(static_cast<size_t>(i), time_scale());
 }
 
 const std::vector<DeliveryReport>& Chain::deliveries() const {
@@ -276,12 +353,13 @@ Result<std::vector<InferenceRecord>> Chain::Run(int count) {
         net::SleepUntil(net::DeadlineIn(p.setup_s * scale));
       }
       net::SendReport report;
-      const Status st = s.sender->Send(std::span<const uint8_t>(message.data(), n), id, p.deadline, &report);
+      Clock::time_point delivered;  // the input's last frame acknowledged (not its acceptance reply)
+      const Status st = s.sender->Send(std::span<const uint8_t>(message.data(), n), id, p.deadline, &report, &delivered);
       if (!st.ok()) {
         ES_RETURN_IF_ERROR(s.CheckNodes(id));
         return st.WithContext("sending the input to node 0");
       }
-      p.sent = s.options.input_hop ? sensor_start : Clock::now();
+      p.sent = s.options.input_hop ? sensor_start : delivered;
       if (s.options.input_hop) {
         p.cold = s.sensor_cold;
         s.sensor_cold = false;
@@ -304,7 +382,8 @@ Result<std::vector<InferenceRecord>> Chain::Run(int count) {
       if (Clock::now() >= pending.begin()->second.deadline)
         return DeadlineExceeded("request " + std::to_string(oldest) + " got no result within " +
                                 std::to_string(s.options.request_timeout_s) + " s");
-      ES_ASSIGN_OR_RETURN(bytes, s.receiver->Receive(net::DeadlineIn(0.02)));
+      std::optional<HopMessage> got = s.receiver->Pop(net::DeadlineIn(0.02));
+      if (got && got->rejected.empty()) bytes = std::move(got->bytes);  // a refused one computed nothing
     }
     const auto arrived = Clock::now();
     auto msg = wire::DecodeMessage(*bytes);

@@ -29,19 +29,6 @@ bool HasInt8(const Graph& g) {
   return std::any_of(g.tensors.begin(), g.tensors.end(), [](const Tensor& t) { return t.dtype == DType::kInt8; });
 }
 
-// The first kSegmentAck with a request id >= first_id on `acks` by `deadline`
-// (other messages are left unanswered: nothing else should arrive there).
-Result<std::optional<delivery::Ack>> NextAck(net::MessageReceiver& acks, uint32_t first_id, net::Deadline deadline) {
-  for (;;) {
-    ES_ASSIGN_OR_RETURN(std::optional<std::vector<uint8_t>> bytes, acks.Receive(deadline));
-    if (!bytes) return std::optional<delivery::Ack>();
-    Result<wire::DecodedMessage> m = wire::DecodeMessage(*bytes);
-    if (!m.ok() || m->header.type != wire::MessageType::kSegmentAck || m->header.request_id < first_id) continue;
-    ES_ASSIGN_OR_RETURN(delivery::Ack ack, delivery::DecodeAck(m->payload));
-    return std::optional<delivery::Ack>(std::move(ack));
-  }
-}
-
 }  // namespace
 
 Result<std::unique_ptr<SegmentRunner>> SegmentRunner::FromFlat(std::shared_ptr<const void> storage, Graph graph, int cut_before,
@@ -90,9 +77,8 @@ Result<SegmentPackage> PackageSegment(const Graph& g, const std::string& model, 
   return p;
 }
 
-Result<DeliveryReport> DeliverSegment(const std::vector<std::vector<uint8_t>>& chunks, const ResolvedLink& link,
-                                      const net::Endpoint& node, net::MessageReceiver& acks, uint32_t* next_request_id,
-                                      net::Deadline deadline, double time_unit) {
+Result<DeliveryReport> DeliverSegment(const std::vector<std::vector<uint8_t>>& chunks, net::RequestClient& node,
+                                      uint32_t* next_request_id, net::Deadline deadline, double time_unit) {
   if (chunks.size() < 2) return InvalidArgument("a delivery needs its manifest and end chunks");
   Result<delivery::DecodedChunk> head = delivery::DecodeChunk(chunks.front());
   if (!head.ok()) return head.status().WithContext("delivery manifest");
@@ -102,10 +88,7 @@ Result<DeliveryReport> DeliverSegment(const std::vector<std::vector<uint8_t>>& c
     r.bytes = manifest->file_bytes;
     r.sha256 = delivery::Hex(manifest->sha256);
   }
-  // Its own sender: over TCP the node reads one connection at a time, and this
-  // one closes when the delivery is over.
-  ES_ASSIGN_OR_RETURN(std::unique_ptr<net::MessageSender> sender, net::MessageSender::Create(link.channel, node));
-  const uint32_t first_id = *next_request_id;
+  const std::string where = "delivering to " + node.server().ToString();
   std::vector<uint8_t> message;
   std::optional<delivery::Ack> ack;
   const auto t0 = Clock::now();
@@ -117,20 +100,22 @@ Result<DeliveryReport> DeliverSegment(const std::vector<std::vector<uint8_t>>& c
     h.dtype = DType::kUInt8;
     message.resize(wire::EncodedMessageBytes(0, chunk.size()));
     ES_ASSIGN_OR_RETURN(size_t n, wire::EncodeMessage(h, chunk, message));
-    net::SendReport sent;
-    ES_RETURN_IF_ERROR(sender->Send(std::span<const uint8_t>(message.data(), n), id, deadline, &sent)
-                           .WithContext("delivering to " + node.ToString()));
+    net::CallReport sent;
+    Result<std::vector<uint8_t>> reply = node.Call(std::span<const uint8_t>(message.data(), n), id, deadline, &sent);
+    if (!reply.ok()) return reply.status().WithContext(where);
     ++r.chunks;
-    r.wire_bytes += sent.message_bytes;
-    r.fragments += sent.fragments;
-    r.retransmissions += sent.retransmissions;
-    ES_ASSIGN_OR_RETURN(ack, NextAck(acks, first_id, Clock::now()));  // refused early: stop sending
-    if (ack) break;
+    r.wire_bytes += sent.request.message_bytes;
+    r.fragments += sent.request.fragments;
+    r.retransmissions += sent.request.retransmissions;
+    Result<wire::DecodedMessage> m = wire::DecodeMessage(*reply);
+    if (!m.ok()) return m.status().WithContext(where + ": the node's answer");
+    if (m->header.type == wire::MessageType::kError)
+      return IoError(where + ": " + std::string(m->payload.begin(), m->payload.end()));
+    if (m->header.type != wire::MessageType::kSegmentAck) continue;  // "go on"
+    ES_ASSIGN_OR_RETURN(ack, delivery::DecodeAck(m->payload));
+    break;  // accepted, or refused early: stop sending
   }
-  if (!ack) {
-    ES_ASSIGN_OR_RETURN(ack, NextAck(acks, first_id, deadline));
-    if (!ack) return DeadlineExceeded("node " + node.ToString() + " did not acknowledge the delivery in time");
-  }
+  if (!ack) return DeadlineExceeded("node " + node.server().ToString() + " took every chunk but sent no verdict");
   r.delivery_s = net::SecondsSince(t0) / time_unit;
   r.accepted = ack->accepted;
   r.reason = ack->accepted ? "" : delivery::RejectReasonName(ack->reason);
@@ -148,40 +133,34 @@ Json DeliveryJson(const DeliveryReport& d) {
 
 // ---- run --deliver ------------------------------------------------------------------
 
-Result<std::unique_ptr<ChainDelivery>> ChainDelivery::Create(const ChainOptions& o, const ResolvedLink& link) {
+Result<std::unique_ptr<ChainDelivery>> ChainDelivery::Create(const ChainOptions& o) {
   std::unique_ptr<ChainDelivery> d(new ChainDelivery());
   d->options_ = o;
-  d->link_ = link;
-  if (!o.sign_key.empty()) {
-    ES_ASSIGN_OR_RETURN(d->key_, ReadSecretKeyFile(o.sign_key));
-    Result<delivery::PublicKey> pub = ReadPublicKeyFile(o.sign_key + ".pub");
-    if (!pub.ok())
-      return pub.status().WithContext("--sign-key " + o.sign_key + " needs " + o.sign_key + ".pub beside it for the nodes (edgesplit keygen writes both)");
-    if (pub->bytes != delivery::PublicKeyOf(*d->key_).bytes)
-      return InvalidArgument(o.sign_key + ".pub is not the public half of " + o.sign_key);
-  }
-  ES_ASSIGN_OR_RETURN(d->acks_, net::MessageReceiver::Create(link.channel, {"127.0.0.1", 0}));
+  if (o.sign_key.empty()) return InvalidArgument("a delivery is always signed: give its key (run makes a temporary one)");
+  ES_ASSIGN_OR_RETURN(d->key_, ReadSecretKeyFile(o.sign_key));
+  Result<delivery::PublicKey> pub = ReadPublicKeyFile(o.sign_key + ".pub");
+  if (!pub.ok())
+    return pub.status().WithContext("--sign-key " + o.sign_key + " needs " + o.sign_key + ".pub beside it for the nodes (edgesplit keygen writes both)");
+  if (pub->bytes != delivery::PublicKeyOf(d->key_).bytes)
+    return InvalidArgument(o.sign_key + ".pub is not the public half of " + o.sign_key);
   return d;
 }
 
 void ChainDelivery::AdjustNode(NodeOptions* node) const {
   node->segment = SegmentSpec{};
   node->segment.model.clear();
-  node->coordinator = acks_->local_endpoint();
-  if (key_) node->verify_key = options_.sign_key + ".pub";
+  node->verify_key = options_.sign_key + ".pub";
 }
 
-Status ChainDelivery::Deliver(int k, const Graph& exec_graph, const std::string& address, uint32_t* next_request_id,
+Status ChainDelivery::Deliver(int k, const Graph& exec_graph, net::RequestClient& node, uint32_t* next_request_id,
                               double time_unit) {
   const std::string who = "node " + std::to_string(k);
   const ChainNodeSpec& n = options_.nodes[static_cast<size_t>(k)];
   Result<SegmentPackage> p =
       PackageSegment(exec_graph, options_.model, options_.dtype, n.first_cut, n.last_cut, k, options_.delivery_sequence);
   if (!p.ok()) return p.status().WithContext(who + " segment");
-  ES_ASSIGN_OR_RETURN(std::vector<std::vector<uint8_t>> chunks, delivery::BuildChunks(p->manifest, p->file, key_ ? &*key_ : nullptr));
-  ES_ASSIGN_OR_RETURN(net::Endpoint node, net::ParseEndpoint(address));
-  Result<DeliveryReport> r =
-      DeliverSegment(chunks, link_, node, *acks_, next_request_id, net::DeadlineIn(options_.request_timeout_s), time_unit);
+  ES_ASSIGN_OR_RETURN(std::vector<std::vector<uint8_t>> chunks, delivery::BuildChunks(p->manifest, p->file, &key_));
+  Result<DeliveryReport> r = DeliverSegment(chunks, node, next_request_id, net::DeadlineIn(options_.request_timeout_s), time_unit);
   if (!r.ok()) return r.status().WithContext(who);
   r->node = k;
   reports_.push_back(*r);
@@ -191,7 +170,7 @@ Status ChainDelivery::Deliver(int k, const Graph& exec_graph, const std::string&
 
 // ---- Node ----------------------------------------------------------------------
 
-Result<std::unique_ptr<NodeDelivery>> NodeDelivery::Create(const NodeOptions& o, const ResolvedLink& link) {
+Result<std::unique_ptr<NodeDelivery>> NodeDelivery::Create(const NodeOptions& o) {
   delivery::ReceiverConfig config;
   if (!o.verify_key.empty()) {
     ES_ASSIGN_OR_RETURN(config.verify_key, ReadPublicKeyFile(o.verify_key));
@@ -209,26 +188,50 @@ Result<std::unique_ptr<NodeDelivery>> NodeDelivery::Create(const NodeOptions& o,
   d->state_path_ = o.state_file;
   d->key_id_ = key_id;
   d->verifying_ = config.verify_key.has_value();
-  d->coordinator_ = o.coordinator;
-  d->channel_ = link.channel;
-  d->reply_timeout_s_ = o.request_timeout_s;
   return d;
 }
 
-std::unique_ptr<SegmentRunner> NodeDelivery::OnChunk(const wire::DecodedMessage& message, bool serving, std::FILE* events) {
+std::unique_ptr<SegmentRunner> NodeDelivery::OnChunk(const wire::DecodedMessage& message, const SegmentRunner* current,
+                                                     std::FILE* events) {
   last_request_id_ = message.header.request_id;
+  // A verdict waits for the next manifest or end chunk's answer; a new delivery starts afresh.
+  Result<delivery::DecodedChunk> chunk = delivery::DecodeChunk(message.payload);
+  if (!chunk.ok() || chunk->header.kind == delivery::ChunkKind::kManifest) ack_.reset();
+  if (!verifying_) {  // over-the-air updates are authenticated always
+    delivery::DeliveryStep step;
+    step.event = delivery::DeliveryStep::kRejected;
+    step.reason = delivery::RejectReason::kUnsigned;
+    step.detail = "this node has no --verify-key: it takes no segment deliveries";
+    Refused(message.header.request_id, step, current != nullptr, events);
+    return nullptr;
+  }
   const delivery::DeliveryStep step = receiver_.OnChunk(message.payload, NowUs());
-  if (step.event == delivery::DeliveryStep::kRejected) Refused(message.header.request_id, step, serving, events);
+  if (step.event == delivery::DeliveryStep::kRejected) Refused(message.header.request_id, step, current != nullptr, events);
   if (step.event != delivery::DeliveryStep::kComplete) return nullptr;
-  return Load(message.header.request_id, serving, events);
+  return Load(message.header.request_id, current, events);
+}
+
+std::optional<std::vector<uint8_t>> NodeDelivery::TakeAck(uint32_t request_id) {
+  if (!ack_) return std::nullopt;
+  const std::vector<uint8_t> payload = delivery::EncodeAck(*ack_);
+  ack_.reset();
+  wire::MessageHeader h;
+  h.type = wire::MessageType::kSegmentAck;
+  h.request_id = request_id;
+  h.dtype = DType::kUInt8;
+  std::vector<uint8_t> message(wire::EncodedMessageBytes(0, payload.size()));
+  if (!wire::EncodeMessage(h, payload, message).ok()) return std::nullopt;
+  return message;
 }
 
 void NodeDelivery::Poll(bool serving, std::FILE* events) {
   const delivery::DeliveryStep step = receiver_.Expire(NowUs());
   if (step.event == delivery::DeliveryStep::kRejected) Refused(last_request_id_, step, serving, events);
+  ack_.reset();  // its sender stopped: nobody waits for this verdict
 }
 
-std::unique_ptr<SegmentRunner> NodeDelivery::Load(uint32_t id, bool serving, std::FILE* events) {
+std::unique_ptr<SegmentRunner> NodeDelivery::Load(uint32_t id, const SegmentRunner* current, std::FILE* events) {
+  const bool serving = current != nullptr;
   const auto t0 = Clock::now();
   const delivery::Manifest m = receiver_.manifest();
   std::shared_ptr<const SegmentFile> file = SegmentFile::FromBytes(receiver_.file().data(), receiver_.file().size());
@@ -244,6 +247,14 @@ std::unique_ptr<SegmentRunner> NodeDelivery::Load(uint32_t id, bool serving, std
                              (HasInt8(seg->graph) ? " in int8" : " in f32") + ", the manifest says " + std::to_string(m.cut_before) +
                              ".." + std::to_string(m.cut_after) + " in " + DTypeName(m.dtype);
     Refused(id, receiver_.Reject(delivery::RejectReason::kMismatch, what), serving, events);
+    return nullptr;
+  }
+  if (current && info.cut_before != current->first_cut_index()) {  // e.g. a head segment sent to a tail node
+    Refused(id,
+            receiver_.Reject(delivery::RejectReason::kMismatch,
+                             "the segment starts at cut " + std::to_string(info.cut_before) + ", and this node's input is cut " +
+                                 std::to_string(current->first_cut_index())),
+            serving, events);
     return nullptr;
   }
   Result<std::unique_ptr<SegmentRunner>> runner =
@@ -281,7 +292,7 @@ std::unique_ptr<SegmentRunner> NodeDelivery::Load(uint32_t id, bool serving, std
   ack.accepted = true;
   ack.sequence = m.sequence;
   ack.sha256 = m.sha256;
-  Reply(id, ack, events);
+  ack_ = ack;
   return std::move(runner).value();
 }
 
@@ -296,26 +307,7 @@ void NodeDelivery::Refused(uint32_t id, const delivery::DeliveryStep& step, bool
   ack.reason = step.reason;
   ack.sequence = step.sequence;
   ack.detail = step.detail;
-  Reply(id, ack, events);
-}
-
-void NodeDelivery::Reply(uint32_t id, const delivery::Ack& ack, std::FILE* events) {
-  if (!coordinator_) return;
-  const std::vector<uint8_t> payload = delivery::EncodeAck(ack);
-  wire::MessageHeader h;
-  h.type = wire::MessageType::kSegmentAck;
-  h.request_id = id;
-  h.dtype = DType::kUInt8;
-  std::vector<uint8_t> message(wire::EncodedMessageBytes(0, payload.size()));
-  Result<size_t> n = wire::EncodeMessage(h, payload, message);
-  // A sender per ack: over TCP its connection closes at once, so the
-  // coordinator's receiver is free for the next peer.
-  Result<std::unique_ptr<net::MessageSender>> sender =
-      n.ok() ? net::MessageSender::Create(channel_, *coordinator_) : Result<std::unique_ptr<net::MessageSender>>(n.status());
-  Status sent = sender.ok() ? (*sender)->Send(std::span<const uint8_t>(message.data(), *n), id, net::DeadlineIn(reply_timeout_s_), nullptr)
-                            : sender.status();
-  if (!sent.ok())
-    EmitLine(events, Json{{"event", "error"}, {"message", "delivery ack to " + coordinator_->ToString() + ": " + sent.message()}});
+  ack_ = ack;
 }
 
 }  // namespace edgesplit::runtime

@@ -3,11 +3,7 @@
 // as `edgesplit device --dynamic`; the schedule changes the link's rate (the
 // session's uplink, the server's replies), the server's load (a control ping)
 // and kills or restarts the server.
-#include <stdlib.h>
-
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
 
 #include "edgesplit/dynamic_runtime.h"
 #include "edgesplit/runtime_delivery.h"
@@ -15,6 +11,7 @@
 #include "edgesplit/serve.h"
 #include "edgesplit/wire.h"
 #include "process.h"
+#include "temporary_keys.h"
 
 namespace edgesplit::runtime {
 
@@ -22,36 +19,12 @@ using detail::NodeProcess;
 using net::Clock;
 using Json = nlohmann::ordered_json;
 
-// Temporary keys for the server this run starts and for its sensor, the
-// sensor enrolled: the run is sealed like any deployment, with no flag
-// (docs/security.md). Removed with the run.
-struct TemporaryKeys {
-  std::string dir;
-  ~TemporaryKeys() {
-    std::error_code ignored;
-    if (!dir.empty()) std::filesystem::remove_all(dir, ignored);
-  }
-  static Result<std::unique_ptr<TemporaryKeys>> Make() {
-    auto k = std::make_unique<TemporaryKeys>();
-    std::string pattern = (std::filesystem::temp_directory_path() / "edgesplit-dynamic-XXXXXX").string();
-    if (!mkdtemp(pattern.data())) return IoError("cannot make a folder for the run's temporary keys under " + pattern);
-    k->dir = pattern;
-    ES_RETURN_IF_ERROR(WriteKeyFiles(k->server(), false));
-    ES_RETURN_IF_ERROR(WriteKeyFiles(k->sensor(), false));
-    std::ifstream pub(k->sensor() + ".pub");
-    std::string line;
-    if (!std::getline(pub, line)) return IoError("cannot read " + k->sensor() + ".pub");
-    std::ofstream(k->allow()) << "sensor " << line << "\n";
-    return k;
-  }
-  std::string server() const { return dir + "/server"; }
-  std::string sensor() const { return dir + "/sensor"; }
-  std::string allow() const { return dir + "/allow"; }
-};
-
 struct DynamicChain::State {
   DynamicChainOptions options;
-  std::unique_ptr<TemporaryKeys> keys;          // none when attached to a server started elsewhere
+  // The server's and the sensor's temporary keys, the sensor enrolled; none
+  // when attached to a server started elsewhere.
+  std::unique_ptr<TemporaryKeys> keys;
+  std::string allow;
   std::optional<net::LinkSecurity> security;    // the sensor's (and the control client's) session keys
   std::unique_ptr<DeviceSession> session;
   std::unique_ptr<NodeProcess> server;
@@ -74,7 +47,7 @@ struct DynamicChain::State {
                                      "--link", o.link.link, "--shape", "on", "--time-scale", std::to_string(o.link.time_scale),
                                      "--emulate", o.policy.server_device, "--load", std::to_string(load),
                                      "--rate", std::to_string(rate), "--max-batch", "1", "--listen", server_address,
-                                     "--id", "dynamic-server", "--key", keys->server(), "--allow", keys->allow()};
+                                     "--id", "dynamic-server", "--key", keys->Key("server"), "--allow", allow};
     if (o.link.loss >= 0) args.insert(args.end(), {"--loss", std::to_string(o.link.loss)});
     if (!o.link.profiles_dir.empty()) args.insert(args.end(), {"--profiles", o.link.profiles_dir});
     ES_ASSIGN_OR_RETURN(server, NodeProcess::Spawn(o.node_binary, args));
@@ -127,10 +100,11 @@ Result<std::unique_ptr<DynamicChain>> DynamicChain::Start(const DynamicChainOpti
     if (o.schedule[s.next_row].server == ServerState::kDown) return InvalidArgument("the schedule cannot start with the server down");
   }
   if (o.attach.empty()) {
-    ES_ASSIGN_OR_RETURN(s.keys, TemporaryKeys::Make());
+    ES_ASSIGN_OR_RETURN(s.keys, TemporaryKeys::Make("dynamic", {"server", "sensor"}));
+    ES_ASSIGN_OR_RETURN(s.allow, s.keys->Allow("allow", {"sensor"}));
     net::LinkSecurity sec;
-    ES_ASSIGN_OR_RETURN(sec.identity, ReadIdentity(s.keys->sensor()));
-    ES_ASSIGN_OR_RETURN(sec.server_public, ReadServerKey(s.keys->server() + ".pub"));
+    ES_ASSIGN_OR_RETURN(sec.identity, ReadIdentity(s.keys->Key("sensor")));
+    ES_ASSIGN_OR_RETURN(sec.server_public, ReadServerKey(s.keys->Key("server") + ".pub"));
     s.security = std::move(sec);
   }
   ES_RETURN_IF_ERROR(s.SpawnServer());

@@ -93,9 +93,10 @@ Result<NodeOptions> NodeOptionsFromFlags(const NodeFlags& a) {
   }
   o.verify_key = a.verify_key;
   o.state_file = a.state;
-  if (!a.coordinator.empty()) {
-    ES_ASSIGN_OR_RETURN(o.coordinator, net::ParseEndpoint(a.coordinator));
-  }
+  o.key = a.key;
+  o.allow = a.allow;
+  o.server_key = a.server_key;
+  o.insecure = a.insecure;
   ES_ASSIGN_OR_RETURN(o.listen, net::ParseEndpoint(a.listen));
   if (!a.next.empty()) {
     ES_ASSIGN_OR_RETURN(o.next, net::ParseEndpoint(a.next));
@@ -115,7 +116,21 @@ Result<NodeOptions> NodeOptionsFromFlags(const NodeFlags& a) {
   o.emulate_device = a.emulate;
   o.request_timeout_s = a.request_timeout;
   o.max_requests = a.max_requests;
+  ES_RETURN_IF_ERROR(CheckNodeOptions(o));
   return o;
+}
+
+Status CheckNodeOptions(const NodeOptions& o) {
+  const bool any = !o.key.empty() || !o.allow.empty() || !o.server_key.empty();
+  if (o.insecure && any) return InvalidArgument("--insecure and --key/--allow/--server-key exclude each other");
+  if (!o.insecure && (o.key.empty() || o.allow.empty()))
+    return InvalidArgument("node is secure by default: give --key NAME --allow FILE (and --server-key NEXT.pub with --next) "
+                           "(docs/security.md), or --insecure for plain frames");
+  if (!o.insecure && o.next && o.server_key.empty())
+    return InvalidArgument("--next needs --server-key NEXT.pub: the public key of the node (or client) it forwards to");
+  if (o.segment.model.empty() && o.verify_key.empty())
+    return InvalidArgument("an empty node waits for a signed delivery: give --verify-key KEY.pub (or --model and --segment)");
+  return Status::Ok();
 }
 
 std::vector<std::string> NodeCommandLine(const NodeOptions& o) {
@@ -131,7 +146,10 @@ std::vector<std::string> NodeCommandLine(const NodeOptions& o) {
   if (!o.link.profiles_dir.empty()) a.insert(a.end(), {"--profiles", o.link.profiles_dir});
   if (!o.emulate_device.empty()) a.insert(a.end(), {"--emulate", o.emulate_device});
   if (!o.verify_key.empty()) a.insert(a.end(), {"--verify-key", o.verify_key});
-  if (o.coordinator) a.insert(a.end(), {"--coordinator", o.coordinator->ToString()});
+  if (!o.key.empty()) a.insert(a.end(), {"--key", o.key});
+  if (!o.allow.empty()) a.insert(a.end(), {"--allow", o.allow});
+  if (!o.server_key.empty()) a.insert(a.end(), {"--server-key", o.server_key});
+  if (o.insecure) a.push_back("--insecure");
   if (!o.state_file.empty()) a.insert(a.end(), {"--state", o.state_file});
   if (o.max_requests > 0) a.insert(a.end(), {"--max-requests", std::to_string(o.max_requests)});
   return a;
