@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "edgesplit/graph.h"
@@ -55,6 +56,13 @@ struct SegmentMemory {
   int64_t arena_bytes = 0;
 };
 Result<SegmentMemory> PlanSegmentMemory(const Graph& graph, int begin, int end, DType compute_dtype);
+// The same where some tensors are computed in place: each {tensor, over} of
+// `in_place` gets the bytes of `over` (same size, produced inside the
+// segment, last read by tensor's producer), which then stay reserved until
+// tensor's last use. For kernels that write their output over an input (a
+// conv fused with its residual Add, exec.h).
+Result<SegmentMemory> PlanSegmentMemory(const Graph& graph, int begin, int end, DType compute_dtype,
+                                        const std::vector<std::pair<int, int>>& in_place);
 
 // ---- Cut points -------------------------------------------------------------
 // Positions p in [0, nodes.size()] of the topological order where exactly one

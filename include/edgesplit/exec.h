@@ -9,6 +9,12 @@
 // Split equivalence: head [0, p) then tail [p, end) on the same graph give the
 // same bits as [0, end), since each node runs the same kernel on the same bytes.
 //
+// Fusion: where the backend fuses a pair of nodes (Backend::PrepareFused, e.g.
+// a conv and the residual Add after it), the pair runs as one kernel, unless
+// the tensor between them is a segment output (a cut there runs them apart)
+// or the arena plan gives the pair's output the bytes of a tensor it reads.
+// A backend fuses only where the bytes equal the unfused pair's.
+//
 // Layouts: a backend may keep activations channels-last (TensorDesc::layout);
 // the layout of a tensor is a property of the graph, not of the segment. Users
 // always see row-major (NCHW) bytes at input()/output(): Invoke() transposes
@@ -61,7 +67,8 @@ class SegmentExecutor {
   Status Invoke();
   // Runs the segment's nodes [first, last) (relative to begin): for per-layer
   // timing. first == 0 converts the inputs (so call it once per fresh input) and
-  // last == num_nodes() the outputs, as Invoke() does.
+  // last == num_nodes() the outputs, as Invoke() does. A fused group runs
+  // whole with its first node (its other nodes then take no time).
   Status InvokeNodes(int first, int last);
 
   int begin() const { return begin_; }
@@ -69,6 +76,9 @@ class SegmentExecutor {
   int num_nodes() const { return end_ - begin_; }
   const Node& node(int i) const { return graph_->nodes[begin_ + i]; }
   const Backend& backend() const { return *backend_; }
+  // Node i's prepared kernel (relative to begin): kernel(i).fused_nodes > 1
+  // for the first node of a fused group, 0 for the nodes that group computes.
+  const PreparedKernel& kernel(int i) const { return kernels_[i]; }
   // The activation arena: equals PlanSegmentMemory(...).arena_bytes.
   int64_t arena_bytes() const { return arena_bytes_; }
   // Backend scratch memory, allocated apart from the arena.

@@ -70,7 +70,22 @@ struct PreparedKernel {
   KernelState state;          // empty for the reference backend; move-only
   // An int8 op of the quantized graph (TFLite integer arithmetic; see quant.h).
   bool quantized = false;
+  // How many nodes this kernel computes, from node_index on: 1 for a plain
+  // node; more for a fused group (Backend::PrepareFused), whose inputs and
+  // outputs are then FusedTensors()'s; 0 for a node a fused group before it
+  // computes (the executor skips it).
+  int fused_nodes = 1;
+  // A fused kernel that writes output 0 over this input's bytes (e.g. a conv
+  // whose residual Add is oneDNN's sum post-op): the executor gives the two
+  // the same memory, or does not fuse. -1: outputs never alias inputs.
+  int in_place_input = -1;
 };
+
+// The tensors of a fused group over nodes [first, first + count): inputs are
+// the nodes' inputs in order (kNoTensor kept) minus those the group itself
+// produces, outputs the last node's outputs. The tensors passed between the
+// nodes are never written: a fused kernel skips them.
+void FusedTensors(const Graph& graph, int first, int count, std::vector<int>* inputs, std::vector<int>* outputs);
 
 // A backend is a name and two functions (as TFLite Micro's op registrations
 // are): no virtual dispatch, so it crosses the no-RTTI boundary of the portable
@@ -80,8 +95,11 @@ class Backend {
   using PrepareFn = Status (*)(const void* context, const Graph& graph, int node_index, PreparedKernel* kernel);
   using EvalFn = Status (*)(const void* context, const PreparedKernel& kernel, const void* const* inputs,
                             void* const* outputs, void* scratch);
-  constexpr Backend(const char* name, PrepareFn prepare, EvalFn eval, const void* context = nullptr)
-      : name_(name), prepare_(prepare), eval_(eval), context_(context) {}
+  using FuseFn = Status (*)(const void* context, const Graph& graph, int first, int count, PreparedKernel* kernel,
+                            bool* fused);
+  constexpr Backend(const char* name, PrepareFn prepare, EvalFn eval, const void* context = nullptr,
+                    FuseFn fuse = nullptr)
+      : name_(name), prepare_(prepare), eval_(eval), context_(context), fuse_(fuse) {}
 
   // "reference", "onednn".
   const char* name() const { return name_; }
@@ -92,17 +110,36 @@ class Backend {
     return prepare_(context_, graph, node_index, kernel);
   }
   // Computes the outputs. `inputs[i]` points to input i's bytes (nullptr when
-  // omitted), `outputs[i]` to output i's buffer; outputs never alias inputs.
+  // omitted), `outputs[i]` to output i's buffer; outputs never alias inputs
+  // (but for a fused kernel's in_place_input).
   // `scratch` holds at least kernel.scratch_bytes.
   Status Eval(const PreparedKernel& kernel, const void* const* inputs, void* const* outputs, void* scratch) const {
     return eval_(context_, kernel, inputs, outputs, scratch);
   }
+  // Optional cross-node fusion (e.g. a conv with the residual Add that reads
+  // its output, as one oneDNN primitive). The caller (SegmentExecutor) asks
+  // only for groups whose inner tensors are read inside the group alone and
+  // are neither graph nor segment outputs, so a fusion never crosses a cut it
+  // was asked to expose. On success `*fused` says whether the backend prepared
+  // nodes [first, first + count) as one kernel (kernel->fused_nodes == count,
+  // Eval then takes FusedTensors()'s pointers); false leaves `kernel` for the
+  // per-node Prepare. A backend fuses only where the group's bytes equal the
+  // nodes' run one by one, so split runs stay bit-identical to whole runs.
+  Status PrepareFused(const Graph& graph, int first, int count, PreparedKernel* kernel, bool* fused) const {
+    *fused = false;
+    return fuse_ ? fuse_(context_, graph, first, count, kernel, fused) : Status::Ok();
+  }
+  bool can_fuse() const { return fuse_ != nullptr; }
+  // The same backend with no fusion: every node its own kernel (tests compare
+  // the two bit for bit; before/after benchmarks).
+  constexpr Backend WithoutFusion() const { return Backend(name_, prepare_, eval_, context_); }
 
  private:
   const char* name_;
   PrepareFn prepare_;
   EvalFn eval_;
   const void* context_;
+  FuseFn fuse_;
 };
 
 // The portable reference backend (a process-wide constant).

@@ -21,6 +21,15 @@
 //     Concat as s8 primitives (bytes move); same-shape Add (a table of all
 //     operand pairs), GlobalAveragePool and a per-tensor QuantizeLinear of the
 //     graph input in edgesplit's loops (src/kernels_onednn/int8.h).
+// Fusion across nodes (Backend::PrepareFused, kernels.h): an f32 conv and
+// the residual Add that reads its output (ResNet's bottlenecks, MobileNetV2's
+// projections) run as one primitive, the Add as oneDNN's sum post-op writing
+// in place over the Add's other operand (the executor plans the two tensors
+// into the same bytes), where oneDNN picks the conv's own implementation for
+// it (brgconv_1x1; a full-tensor binary post-op would send 2.6 to jit_1x1):
+// the bytes equal the two nodes run apart. Not fused: Winograd convs, int8,
+// and any pair a segment cuts between (the conv's output is then exposed).
+//
 // Primitives are created, and weights reordered into oneDNN's packed layout,
 // once in Prepare; Eval only points the prepared memory objects at the arena
 // and executes (user-managed scratchpad, reported as the kernel's scratch).

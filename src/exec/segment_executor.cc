@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <cstdio>
 #include <new>
 #include <string>
 
@@ -50,15 +51,75 @@ Result<std::vector<TensorLayout>> ResolveLayouts(const Graph& graph, int begin, 
     layout[t] = d.layout;
     return Status::Ok();
   };
+  std::vector<int> ins, outs;
   for (size_t i = 0; i < kernels.size(); ++i) {
     const Node& node = graph.nodes[begin + i];
     const PreparedKernel& k = kernels[i];
-    if (k.inputs.size() == node.inputs.size())
-      for (size_t j = 0; j < node.inputs.size(); ++j) ES_RETURN_IF_ERROR(visit(node.inputs[j], k.inputs[j], node));
-    if (k.outputs.size() == node.outputs.size())
-      for (size_t j = 0; j < node.outputs.size(); ++j) ES_RETURN_IF_ERROR(visit(node.outputs[j], k.outputs[j], node));
+    if (k.fused_nodes == 0) continue;  // its group's kernel describes its outer tensors
+    if (k.fused_nodes > 1) {
+      FusedTensors(graph, begin + static_cast<int>(i), k.fused_nodes, &ins, &outs);
+    } else {
+      ins = node.inputs;
+      outs = node.outputs;
+    }
+    if (k.inputs.size() == ins.size())
+      for (size_t j = 0; j < ins.size(); ++j) ES_RETURN_IF_ERROR(visit(ins[j], k.inputs[j], node));
+    if (k.outputs.size() == outs.size())
+      for (size_t j = 0; j < outs.size(); ++j) ES_RETURN_IF_ERROR(visit(outs[j], k.outputs[j], node));
   }
   return layout;
+}
+
+// Whether nodes [first, first + count) may run as one fused kernel in this
+// segment: every tensor passed between them is read only inside the group, so
+// it is neither a graph nor a segment output (a fusion never hides a tensor a
+// cut exposes).
+bool MayFuse(const Graph& graph, int first, int count, int end, const std::vector<std::vector<int>>& consumers,
+             const std::vector<char>& is_graph_output) {
+  if (first + count > end) return false;
+  for (int n = first; n < first + count - 1; ++n)
+    for (int t : graph.nodes[n].outputs) {
+      if (is_graph_output[t] || consumers[t].empty()) return false;
+      for (int c : consumers[t])
+        if (c <= n || c >= first + count) return false;
+    }
+  return true;
+}
+
+// Splits the fused group at kernels[k] back into plain nodes (kernels reset:
+// node_index -1 and fused_nodes 1 mark them to be prepared node by node).
+void Unfuse(std::vector<PreparedKernel>& kernels, size_t k) {
+  const int count = kernels[k].fused_nodes;
+  for (int j = 0; j < count; ++j) kernels[k + j] = PreparedKernel();
+}
+
+// Splits every fused group whose output shares bytes in `mem` with an input
+// other than the one it writes in place (the planner may give the last node's
+// output the slot of a tensor the first node reads last).
+void UnfuseOverlapping(const Graph& graph, int begin, std::vector<PreparedKernel>& kernels, const SegmentMemory& mem) {
+  std::vector<int64_t> slot(graph.tensors.size(), -1);
+  for (size_t i = 0; i < mem.tensor_ids.size(); ++i) slot[mem.tensor_ids[i]] = mem.offsets[i];
+  const auto bytes = [&](int t) {
+    return graph.tensors[t].num_elements() * static_cast<int64_t>(DTypeSize(graph.tensors[t].dtype));
+  };
+  std::vector<int> ins, outs;
+  for (size_t k = 0; k < kernels.size(); ++k) {
+    const PreparedKernel& kernel = kernels[k];
+    if (kernel.fused_nodes < 2) continue;
+    FusedTensors(graph, begin + static_cast<int>(k), kernel.fused_nodes, &ins, &outs);
+    bool overlap = false;
+    for (size_t o = 0; o < outs.size(); ++o)
+      for (size_t i = 0; i < ins.size(); ++i) {
+        const int a = outs[o], b = ins[i];
+        if (b == kNoTensor || graph.tensors[b].is_constant) continue;
+        if (o == 0 && static_cast<int>(i) == kernel.in_place_input) {
+          overlap |= slot[a] != slot[b];  // it must be exactly in place
+          continue;
+        }
+        overlap |= slot[a] < 0 || slot[b] < 0 || (slot[a] < slot[b] + bytes(b) && slot[b] < slot[a] + bytes(a));
+      }
+    if (overlap) Unfuse(kernels, k);
+  }
 }
 
 }  // namespace
@@ -82,24 +143,67 @@ Result<std::unique_ptr<SegmentExecutor>> SegmentExecutor::Create(const Graph& gr
   ex->begin_ = begin;
   ex->end_ = end;
 
-  // Kernels.
-  ex->kernels_.resize(end - begin);
-  int64_t scratch = 0;
-  for (int n = begin; n < end; ++n) {
-    ES_RETURN_IF_ERROR(backend.Prepare(graph, n, &ex->kernels_[n - begin]).WithContext(std::string(backend.name()) + " backend"));
-    scratch = std::max(scratch, ex->kernels_[n - begin].scratch_bytes);
-  }
-
-  // Arena: the same plan `inspect` reports.
-  ES_ASSIGN_OR_RETURN(SegmentMemory mem, PlanSegmentMemory(graph, begin, end, compute_dtype));
-
-  // Segment inputs: the graph inputs for the first segment, else every
-  // activation live at `begin` (the planner holds them from step 0; one at a
-  // cut, more when a tensor passes through the segment).
   const std::vector<int> producers = graph.Producers();
   const std::vector<std::vector<int>> consumers = graph.Consumers();
   std::vector<char> is_graph_output(graph.tensors.size(), 0);
   for (int t : graph.outputs) is_graph_output[t] = 1;
+
+  // Kernels: a pair of nodes the backend fuses (kernels.h) becomes one kernel
+  // at the first node, the second is skipped.
+  ex->kernels_.resize(end - begin);
+  const std::string context = std::string(backend.name()) + " backend";
+  bool any_fused = false;
+  for (int n = begin; n < end; ++n) {
+    PreparedKernel& k = ex->kernels_[n - begin];
+    bool fused = false;
+    if (backend.can_fuse() && MayFuse(graph, n, 2, end, consumers, is_graph_output))
+      ES_RETURN_IF_ERROR(backend.PrepareFused(graph, n, 2, &k, &fused).WithContext(context));
+    if (!fused) {
+      ES_RETURN_IF_ERROR(backend.Prepare(graph, n, &k).WithContext(context));
+      continue;
+    }
+    any_fused = true;
+    ex->kernels_[++n - begin].fused_nodes = 0;
+  }
+
+  // Arena: the plan `inspect` reports. A fused kernel that writes in place
+  // needs its output planned over that input (which nothing reads after the
+  // group): that plan is used when it fits in the same arena, else those
+  // groups run node by node, as does any group whose output the plan puts
+  // over bytes the group reads.
+  ES_ASSIGN_OR_RETURN(SegmentMemory mem, PlanSegmentMemory(graph, begin, end, compute_dtype));
+  const int64_t planned_arena = mem.arena_bytes;
+  if (any_fused) {
+    std::vector<std::pair<int, int>> in_place;
+    std::vector<int> ins, outs;
+    for (int i = 0; i < end - begin; ++i) {
+      PreparedKernel& k = ex->kernels_[i];
+      if (k.fused_nodes < 2 || k.in_place_input < 0) continue;
+      FusedTensors(graph, begin + i, k.fused_nodes, &ins, &outs);
+      const int over = ins[k.in_place_input], t = outs[0];
+      bool ok = over != kNoTensor && !graph.tensors[over].is_constant && producers[over] >= begin &&
+                !is_graph_output[over] && ex->TensorBytes(over) == ex->TensorBytes(t);
+      // Overwritten at the group's first node: read before it, or later inside the group only.
+      for (int c : consumers[over]) ok &= c < begin + i || (c > begin + i && c < begin + i + k.fused_nodes);
+      if (ok) in_place.push_back({t, over});
+      else Unfuse(ex->kernels_, i);
+    }
+    if (!in_place.empty()) {
+      ES_ASSIGN_OR_RETURN(SegmentMemory shared, PlanSegmentMemory(graph, begin, end, compute_dtype, in_place));
+      if (shared.arena_bytes <= mem.arena_bytes) mem = std::move(shared);
+    }
+    UnfuseOverlapping(graph, begin, ex->kernels_, mem);
+    for (int i = 0; i < end - begin; ++i)  // the groups split up above, node by node
+      if (ex->kernels_[i].node_index < 0 && ex->kernels_[i].fused_nodes == 1)
+        ES_RETURN_IF_ERROR(backend.Prepare(graph, begin + i, &ex->kernels_[i]).WithContext(context));
+  }
+  mem.arena_bytes = planned_arena;  // an in-place plan fits in it
+  int64_t scratch = 0;
+  for (const PreparedKernel& k : ex->kernels_) scratch = std::max(scratch, k.scratch_bytes);
+
+  // Segment inputs: the graph inputs for the first segment, else every
+  // activation live at `begin` (the planner holds them from step 0; one at a
+  // cut, more when a tensor passes through the segment).
   if (begin == 0) {
     ex->input_ids_ = graph.inputs;
   } else {
@@ -147,12 +251,21 @@ Result<std::unique_ptr<SegmentExecutor>> SegmentExecutor::Create(const Graph& gr
     if (graph.tensors[t].is_constant)
       ex->tensor_ptr_[t] = const_cast<unsigned char*>(graph.tensors[t].bytes());
 
-  // Per-node pointer lists, resolved once.
+  // Per-node pointer lists, resolved once (a fused group's are FusedTensors()'s).
+  std::vector<int> ins, outs;
   for (int n = begin; n < end; ++n) {
     const Node& node = graph.nodes[n];
+    const int fused_nodes = ex->kernels_[n - begin].fused_nodes;
     ex->input_offset_.push_back(ex->node_inputs_.size());
     ex->output_offset_.push_back(ex->node_outputs_.size());
-    for (int t : node.inputs) {
+    if (fused_nodes == 0) continue;
+    if (fused_nodes > 1) {
+      FusedTensors(graph, n, fused_nodes, &ins, &outs);
+    } else {
+      ins = node.inputs;
+      outs = node.outputs;
+    }
+    for (int t : ins) {
       if (t == kNoTensor) {
         ex->node_inputs_.push_back(nullptr);
         continue;
@@ -161,7 +274,7 @@ Result<std::unique_ptr<SegmentExecutor>> SegmentExecutor::Create(const Graph& gr
         return Internal("node '" + node.name + "': input '" + graph.tensors[t].name + "' has no memory");
       ex->node_inputs_.push_back(ex->tensor_ptr_[t]);
     }
-    for (int t : node.outputs) {
+    for (int t : outs) {
       if (!ex->tensor_ptr_[t])
         return Internal("node '" + node.name + "': output '" + graph.tensors[t].name + "' has no memory");
       ex->node_outputs_.push_back(ex->tensor_ptr_[t]);
@@ -191,6 +304,7 @@ Status SegmentExecutor::InvokeNodes(int first, int last) {
       else TransposeToChannelsLast(reinterpret_cast<const float*>(scratch_), reinterpret_cast<float*>(b.data), b.n, b.c, b.hw);
     }
   for (int i = first; i < last; ++i) {
+    if (kernels_[i].fused_nodes == 0) continue;  // computed with the node before it
     Status s = backend_->Eval(kernels_[i], node_inputs_.data() + input_offset_[i], node_outputs_.data() + output_offset_[i],
                               scratch_);
     if (!s.ok()) return s;

@@ -165,25 +165,46 @@ int64_t ActivationElementBytes(DType tensor_dtype, DType compute_dtype) {
 namespace {
 
 SegmentMemory PlanWithLifetimes(const Graph& graph, const detail::TensorLifetimes& lt, int begin, int end,
-                                DType compute_dtype) {
+                                DType compute_dtype, const std::vector<std::pair<int, int>>& in_place = {}) {
   SegmentMemory mem;
   if (begin >= end) return mem;
   std::vector<BufferRequest> requests;
+  auto last_step = [&](int t, int first_step) {
+    // Still needed after the segment (its output) or last read inside it.
+    return lt.last[t] >= end ? end - 1 - begin : std::max(lt.last[t] - begin, first_step);
+  };
+  std::vector<int> request_of(graph.tensors.size(), -1);  // a chain of in-place tensors shares one request
+  std::vector<int> entry_request;                          // per mem.tensor_ids entry
   auto add = [&](int t, int first_step) {
     BufferRequest r;
     r.size = graph.tensors[t].num_elements() * ActivationElementBytes(graph.tensors[t].dtype, compute_dtype);
     r.first_use = first_step;
-    // Still needed after the segment (its output) or last read inside it.
-    r.last_use = lt.last[t] >= end ? end - 1 - begin : std::max(lt.last[t] - begin, first_step);
+    r.last_use = last_step(t, first_step);
+    request_of[t] = static_cast<int>(requests.size());
     mem.tensor_ids.push_back(t);
+    entry_request.push_back(request_of[t]);
     requests.push_back(r);
   };
   for (size_t t = 0; t < graph.tensors.size(); ++t)
     if (lt.live_at(static_cast<int>(t), begin) && lt.first[t] <= begin) add(static_cast<int>(t), 0);
   for (int n = begin; n < end; ++n)
-    for (int t : graph.nodes[n].outputs) add(t, n - begin);
-  MemoryPlan plan = PlanMemory(requests);
-  mem.offsets = std::move(plan.offsets);
+    for (int t : graph.nodes[n].outputs) {
+      int over = -1;
+      for (const auto& [tensor, o] : in_place)
+        if (tensor == t) over = request_of[o];
+      if (over < 0) {
+        add(t, n - begin);
+        continue;
+      }
+      request_of[t] = over;
+      requests[over].last_use = std::max(requests[over].last_use, last_step(t, n - begin));
+      requests[over].size = std::max(requests[over].size, graph.tensors[t].num_elements() *
+                                                              ActivationElementBytes(graph.tensors[t].dtype, compute_dtype));
+      mem.tensor_ids.push_back(t);
+      entry_request.push_back(over);
+    }
+  const MemoryPlan plan = PlanMemory(requests);
+  for (int r : entry_request) mem.offsets.push_back(plan.offsets[r]);
   mem.arena_bytes = plan.arena_bytes;
   return mem;
 }
@@ -213,9 +234,14 @@ void FillArenas(const Graph& graph, const detail::TensorLifetimes& lt, std::vect
 }  // namespace
 
 Result<SegmentMemory> PlanSegmentMemory(const Graph& graph, int begin, int end, DType compute_dtype) {
+  return PlanSegmentMemory(graph, begin, end, compute_dtype, {});
+}
+
+Result<SegmentMemory> PlanSegmentMemory(const Graph& graph, int begin, int end, DType compute_dtype,
+                                        const std::vector<std::pair<int, int>>& in_place) {
   if (begin < 0 || end > static_cast<int>(graph.nodes.size()) || begin > end)
     return InvalidArgument("segment [" + std::to_string(begin) + ", " + std::to_string(end) + ") is out of range");
-  return PlanWithLifetimes(graph, detail::ComputeLifetimes(graph), begin, end, compute_dtype);
+  return PlanWithLifetimes(graph, detail::ComputeLifetimes(graph), begin, end, compute_dtype, in_place);
 }
 
 // ---- Cut points -------------------------------------------------------------------

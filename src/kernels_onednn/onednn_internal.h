@@ -115,6 +115,12 @@ const dnnl::engine& Engine();
 // descriptors (with layouts) filled. Throws dnnl::error when oneDNN refuses.
 void BuildPrimitive(NativeKind kind, const Graph& graph, const Node& node, const PreparedKernel& k, PrimitiveState* state);
 
+// A conv fused with the residual Add that reads its output (f32; `k` has
+// FusedTensors()'s descriptors: the conv's inputs, the Add's other operand,
+// the Add's output). Throws dnnl::error when the pair does not fuse with the
+// bytes of the unfused pair (the executor then prepares them one by one).
+void BuildConvAdd(const Graph& graph, const Node& conv, const Node& add, const PreparedKernel& k, PrimitiveState* state);
+
 // The int8 parts (int8_build.cc): the requantization of a conv / inner
 // product (bias folded with the input zero point when `fold_zero_point`),
 // and the int8 ops run by edgesplit's loops. Throw dnnl::error(dnnl_unimplemented)

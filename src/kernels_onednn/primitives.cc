@@ -25,23 +25,33 @@ memory::desc BroadcastDesc(const TensorDesc& d, int rank) {
   return ActivationDesc(wide);
 }
 
-dnnl::primitive_attr Attributes(const FusedActivation& a) {
-  dnnl::primitive_attr attr;
-  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  dnnl::post_ops ops;
+void AppendActivation(const FusedActivation& a, dnnl::post_ops* ops) {
   switch (a.kind) {
     case ActivationKind::kNone:
       break;
     case ActivationKind::kRelu:
-      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+      ops->append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
       break;
     case ActivationKind::kLeakyRelu:
-      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, a.alpha, 0.0f);
+      ops->append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, a.alpha, 0.0f);
       break;
     case ActivationKind::kClip:
-      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, a.min, a.max);
+      ops->append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, a.min, a.max);
       break;
   }
+}
+
+// The node's fused activation as a post-op; with `residual`, then the
+// residual Add of a fused conv + Add (a sum post-op: dst += the Add's other
+// operand, already in dst) and the Add's own activation (`after`).
+dnnl::primitive_attr Attributes(const FusedActivation& a, bool residual = false,
+                                const FusedActivation& after = FusedActivation()) {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  dnnl::post_ops ops;
+  AppendActivation(a, &ops);
+  if (residual) ops.append_sum(1.0f);
+  AppendActivation(after, &ops);
   attr.set_post_ops(ops);
   return attr;
 }
@@ -138,7 +148,16 @@ void BindThroughScratch(const dnnl::convolution_forward::primitive_desc& pd, con
 // s8 W): oneDNN sums (x - x_zp) * W into int32 (its src zero point only where
 // padding needs it; elsewhere the zero point is folded into the bias) and the
 // Int8Stage adds the bias and requantizes.
-void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, PrimitiveState* st, const dnnl::engine& engine) {
+// With `add` (f32 only): the conv fused with the residual Add after it, whose
+// other operand is k.inputs[n.inputs.size()] and whose output k.outputs[0]
+// (FusedTensors' order) the executor gives the operand's bytes (in place):
+// one primitive with the Add as a sum post-op (oneDNN 2.6's brgconv takes
+// no full-tensor binary post-op), taken only where it is the implementation
+// the conv alone gets on the same layouts (same accumulation, then one f32
+// add as the binary primitive does: the bytes equal the unfused pair's),
+// else throws dnnl_unimplemented.
+void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, PrimitiveState* st, const dnnl::engine& engine,
+               const Node* add = nullptr) {
   const TensorDesc& x = k.inputs[0];
   const TensorDesc& y = k.outputs[0];
   const Tensor& w = g.tensors[n.inputs[1]];
@@ -166,7 +185,12 @@ void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, Primitive
   };
   const TensorDesc& xs = band ? band_of(x) : x;
   const memory::desc dst_md = ActivationDesc(band ? band_of(y) : y, int8 ? memory::data_type::s32 : memory::data_type::f32);
-  dnnl::primitive_attr attr = Attributes(int8 ? FusedActivation() : n.activation);
+  const auto unfusable = [] { return dnnl::error(dnnl_unimplemented, "the conv + Add pair does not fuse"); };
+  if (add && (int8 || band || WinogradCandidate(groups, kh, kw, strides, dilates) ||
+              !(ActivationDesc(k.inputs[n.inputs.size()]) == ActivationDesc(y))))
+    throw unfusable();
+  dnnl::primitive_attr attr = add ? Attributes(n.activation, true, add->activation)
+                                  : Attributes(int8 ? FusedActivation() : n.activation);
   const bool zero_point_in_onednn = int8 && HasPadding(p) && g.tensors[n.inputs[0]].quant.zero_points[0] != 0;
   if (zero_point_in_onednn) attr.set_zero_points(DNNL_ARG_SRC, 0, {g.tensors[n.inputs[0]].quant.zero_points[0]});
   if (int8) PrepareRequant(g, n, k, 0, !zero_point_in_onednn, &st->int8);
@@ -188,6 +212,10 @@ void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, Primitive
   const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
                                              ActivationDesc(xs), w_any, bias_md, dst_md, strides, dilates, pad_l, pad_r);
   const dnnl::convolution_forward::primitive_desc pd(desc, attr, engine);
+  if (add && (IsReferenceImpl(pd) ||
+              std::strcmp(pd.impl_info_str(),
+                          dnnl::convolution_forward::primitive_desc(desc, Attributes(n.activation), engine).impl_info_str()) != 0))
+    throw unfusable();
   // Mixed layouts (channels-last in, row-major out beside a reference-kernel
   // neighbour, e.g. MobileNetV3's HardSigmoid) get oneDNN's reference conv,
   // 50-100x slower than its jit ones: then the conv runs on copies in the
@@ -201,6 +229,7 @@ void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, Primitive
   if (has_bias) st->BindAtEval(DNNL_ARG_BIAS, pd.bias_desc(), ArgSource::kInput, 2, engine);
   st->primitive = dnnl::convolution_forward(pd);
   st->Finish(pd, engine);
+  if (add) st->implementation += " + Add";
   if (int8) BindAccumulators(pd.dst_desc(), st, engine);
   else st->BindAtEval(DNNL_ARG_DST, pd.dst_desc(), ArgSource::kOutput, 0, engine);
   if (band) SplitIntoBands(k, band, threads, st);
@@ -442,6 +471,10 @@ void PrimitiveState::Finish(const dnnl::primitive_desc_base& pd, const dnnl::eng
 const dnnl::engine& Engine() {
   static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
   return engine;
+}
+
+void BuildConvAdd(const Graph& graph, const Node& conv, const Node& add, const PreparedKernel& k, PrimitiveState* state) {
+  BuildConv(graph, conv, k, state, Engine(), &add);
 }
 
 void BuildPrimitive(NativeKind kind, const Graph& graph, const Node& node, const PreparedKernel& k, PrimitiveState* state) {
