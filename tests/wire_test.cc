@@ -270,6 +270,24 @@ TEST(MessageTest, CheckedDecodeSkipsOnlyTheCrc) {
   EXPECT_FALSE(DecodeCheckedMessage(bad_magic).ok());
 }
 
+// A CRC computed piece by piece as the bytes arrived is checked against the
+// trailer like DecodeMessage's own pass: any flipped bit still fails.
+TEST(MessageTest, DecodeWithAPrecomputedCrcChecksTheTrailer) {
+  const Bytes wire = SampleMessage();
+  const size_t body = wire.size() - kMessageCrcBytes;
+  uint32_t crc = 0;
+  for (size_t at = 0; at < body; at += 7) crc = Crc32({wire.data() + at, std::min<size_t>(7, body - at)}, crc);
+  ASSERT_TRUE(DecodeMessageWithCrc(wire, crc).ok());
+  EXPECT_FALSE(DecodeMessageWithCrc(wire, crc ^ 1).ok());
+  for (size_t bit = 0; bit < 8 * wire.size(); bit += 13) {
+    Bytes flipped = wire;
+    flipped[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
+    uint32_t received = 0;  // as the stream server computes it: over the bytes that arrived
+    for (size_t at = 0; at < body; at += 7) received = Crc32({flipped.data() + at, std::min<size_t>(7, body - at)}, received);
+    EXPECT_FALSE(DecodeMessageWithCrc(flipped, received).ok()) << "bit " << bit << " flipped went undetected";
+  }
+}
+
 // Crafted frames with a valid CRC: each must fail on its field check.
 TEST(MessageTest, CraftedFramesWithValidCrcAreRejectedByTheirFieldChecks) {
   const Bytes wire = SampleMessage();

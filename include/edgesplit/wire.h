@@ -165,6 +165,11 @@ Result<DecodedMessage> DecodeMessage(std::span<const uint8_t> bytes, const WireL
 // of a 600 KB request is the largest cost on a server's I/O thread, and
 // computing it twice was pure waste. Never for bytes straight from outside.
 Result<DecodedMessage> DecodeCheckedMessage(std::span<const uint8_t> bytes, const WireLimits& limits = {});
+// DecodeMessage with the CRC of the message's body (all but its 4-byte
+// trailer) already computed by the caller, piece by piece as the bytes
+// arrived while they were hot in cache (Crc32 is incremental): the trailer is
+// checked against it. The stream server's path.
+Result<DecodedMessage> DecodeMessageWithCrc(std::span<const uint8_t> bytes, uint32_t body_crc, const WireLimits& limits = {});
 // For stream transports: from the first kMessageFixedHeaderBytes of a message,
 // its whole encoded size (so the reader knows how much more to read). Checks
 // magic, version, rank and payload limit; the rest is checked by DecodeMessage.

@@ -234,14 +234,17 @@ Result<size_t> MessageSizeFromPrefix(std::span<const uint8_t> prefix, const Wire
 
 namespace {
 
-Result<DecodedMessage> Decode(std::span<const uint8_t> bytes, const WireLimits& limits, bool check_crc) {
+// body_crc: the CRC of everything but the trailer, computed by the caller as
+// the bytes arrived (null: computed here). check_crc false: not checked.
+Result<DecodedMessage> Decode(std::span<const uint8_t> bytes, const WireLimits& limits, bool check_crc,
+                              const uint32_t* body_crc = nullptr) {
   size_t size = 0;
   ES_RETURN_IF_ERROR(CheckPrefix(bytes, limits, &size));
   if (bytes.size() < size)
     return InvalidArgument("truncated message: " + N(bytes.size()) + " of " + N(size) + " bytes");
   if (bytes.size() > size) return InvalidArgument(N(bytes.size() - size) + " trailing bytes after the message");
   const size_t body = size - kMessageCrcBytes;
-  if (check_crc && GetU32(bytes.data() + body) != Crc32(bytes.first(body)))
+  if (check_crc && GetU32(bytes.data() + body) != (body_crc ? *body_crc : Crc32(bytes.first(body))))
     return InvalidArgument("message CRC32 mismatch: corrupted in transit");
 
   DecodedMessage m;
@@ -280,6 +283,10 @@ Result<DecodedMessage> DecodeMessage(std::span<const uint8_t> bytes, const WireL
 
 Result<DecodedMessage> DecodeCheckedMessage(std::span<const uint8_t> bytes, const WireLimits& limits) {
   return Decode(bytes, limits, /*check_crc=*/false);
+}
+
+Result<DecodedMessage> DecodeMessageWithCrc(std::span<const uint8_t> bytes, uint32_t body_crc, const WireLimits& limits) {
+  return Decode(bytes, limits, /*check_crc=*/true, &body_crc);
 }
 
 }  // namespace edgesplit::wire
