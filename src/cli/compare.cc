@@ -35,7 +35,7 @@ struct CompareArgs {
 using Row = ComparisonRow;
 
 Status RunCompare(const CompareArgs& a) {
-  ES_ASSIGN_OR_RETURN(PlanInput in, LoadPlanInput(a.source));
+  ES_ASSIGN_OR_RETURN(PlanInput in, LoadPlanInputWithNotes(a.source));
   ES_ASSIGN_OR_RETURN(Objective objective, ParseObjective(a.objective));
   ES_ASSIGN_OR_RETURN(Order order, ParseOrder(a.order));
   if (a.format != "table" && a.format != "csv" && a.format != "json") return InvalidArgument("--format must be table, csv or json");

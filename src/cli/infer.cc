@@ -18,7 +18,7 @@
 
 #include "commands.h"
 #include "conventions.h"
-#include "engine_timing.h"
+#include "edgesplit/engine_timing.h"
 #include "quant_args.h"
 #include "edgesplit/analysis.h"
 #include "edgesplit/exec.h"
@@ -29,6 +29,11 @@
 #include "render.h"
 
 namespace edgesplit::cli {
+
+using runtime::LayerTimes;
+using runtime::Percentile;
+using runtime::TimeLayers;
+using runtime::TimingClock;
 namespace {
 
 using Clock = std::chrono::steady_clock;

@@ -24,72 +24,9 @@
 
 namespace edgesplit::cli {
 
-namespace {
-
-// Secure by default: the plan is costed over sealed links unless --insecure. A
-// device whose profile has no "security" costs is costed with none (the link's
-// extra bytes still count), and says so.
-Status SetSealed(bool sealed, Problem* p) {
-  p->sealed = sealed;
-  if (!sealed) return Status::Ok();
-  for (const PlanDevice& d : p->devices)
-    if (!d.seal.known)
-      std::fprintf(stderr, "note: device '%s' has no \"security\" costs in its profile: its AEAD and handshake compute count 0 "
-                   "(docs/security.md \"Costs in the model\"; --insecure for plain links)\n", d.name.c_str());
-  return ValidateProblem(*p);
-}
-
-}  // namespace
-
-Result<PlanInput> LoadPlanInput(const PlanSource& s) {
-  PlanInput in;
-  if (!s.problem_file.empty()) {
-    if (!s.model.empty()) return InvalidArgument("give either MODEL or --problem, not both");
-    if (!s.links_file.empty()) return InvalidArgument("--links is for a MODEL; a problem file carries its own \"links\"");
-    if (!s.codec_table.empty()) return InvalidArgument("--codec-table is for a MODEL; a problem file carries its layers' \"codecs\"");
-    ES_ASSIGN_OR_RETURN(in.problem, LoadProblem(s.problem_file, s.profiles_dir));
-    if (!std::isnan(s.max_accuracy_drop)) in.problem.max_accuracy_drop = s.max_accuracy_drop;
-    ES_RETURN_IF_ERROR(SetSealed(!s.insecure, &in.problem));
-    return in;
-  }
-  if (s.codec_table.empty() != std::isnan(s.max_accuracy_drop))
-    return InvalidArgument("--codec-table FILE and --max-accuracy-drop P go together (the cut x codec choice)");
-  if (s.model.empty()) return InvalidArgument("give a MODEL with --devices and --link, or --problem FILE");
-  if (s.devices.empty()) return InvalidArgument("--devices is required with a MODEL (e.g. --devices esp32s3,esp32s3)");
-  if (s.link.empty() && s.links_file.empty()) return InvalidArgument("--link (or --links FILE) is required with a MODEL (e.g. --link espnow)");
-  if (s.dtype != "int8" && s.dtype != "f32") return InvalidArgument("--dtype must be int8 or f32, not '" + s.dtype + "'");
-  const std::string dir = ProfilesDir(s.profiles_dir);
-  std::vector<DeviceProfile> devices;
-  for (const std::string& name : s.devices) {
-    ES_ASSIGN_OR_RETURN(DeviceProfile d, LoadDeviceProfile(dir, name));
-    // A profile's rates were measured or calibrated for one dtype; say so when
-    // the plan uses the other, rather than silently mixing them.
-    if (DTypeName(d.dtype) != s.dtype && std::find(s.devices.begin(), s.devices.end(), name) - s.devices.begin() ==
-                                             static_cast<std::ptrdiff_t>(devices.size()))  // once per device name
-      std::fprintf(stderr, "note: device '%s' is profiled for %s; its %s rates are used for this %s plan\n", d.name.c_str(),
-                   DTypeName(d.dtype), DTypeName(d.dtype), s.dtype.c_str());
-    devices.push_back(std::move(d));
-  }
-  LinkProfile link;  // with --links and no --link, replaced by the first listed link below
-  if (!s.link.empty()) {
-    ES_ASSIGN_OR_RETURN(link, LoadLinkProfile(dir, s.link));
-  }
-  ES_ASSIGN_OR_RETURN(Graph g, LoadModel(s.model));
-  ES_ASSIGN_OR_RETURN(in.problem, BuildProblem(g, s.model, devices, link, s.dtype == "f32" ? DType::kFloat32 : DType::kInt8));
-  if (!s.links_file.empty()) {
-    ES_RETURN_IF_ERROR(LoadLinks(s.links_file, s.profiles_dir, &in.problem));
-    if (s.link.empty()) in.problem.link = in.problem.links[0].link;
-  }
-  if (!s.codec_table.empty()) {
-    ES_ASSIGN_OR_RETURN(CodecTable table, LoadCodecTable(s.codec_table));
-    const std::string costs_path = s.codec_costs.empty() ? dir + "/codecs/codec_costs.json" : s.codec_costs;
-    ES_ASSIGN_OR_RETURN(CodecCosts costs, LoadCodecCosts(costs_path, devices));
-    ES_RETURN_IF_ERROR(AttachCodecs(table, costs, s.max_accuracy_drop, &in.problem));
-  }
-  ES_RETURN_IF_ERROR(SetSealed(!s.insecure, &in.problem));
-  ES_ASSIGN_OR_RETURN(in.cuts, FindCutPoints(g));
-  in.graph = std::move(g);
-  if (!s.dump_problem.empty()) ES_RETURN_IF_ERROR(WriteOutput(s.dump_problem, ProblemToJson(in.problem)));
+Result<PlanInput> LoadPlanInputWithNotes(const PlanSource& s) {
+  ES_ASSIGN_OR_RETURN(PlanInput in, runtime::LoadPlanInput(s));
+  for (const std::string& note : in.notes) std::fprintf(stderr, "note: %s\n", note.c_str());
   return in;
 }
 
@@ -187,7 +124,7 @@ std::string PlanTable(const Problem& p, const std::string& algorithm, const std:
 }
 
 Status RunPlan(const PlanArgs& a) {
-  ES_ASSIGN_OR_RETURN(PlanInput in, LoadPlanInput(a.source));
+  ES_ASSIGN_OR_RETURN(PlanInput in, LoadPlanInputWithNotes(a.source));
   ES_ASSIGN_OR_RETURN(Objective objective, ParseObjective(a.objective));
   ES_ASSIGN_OR_RETURN(Order order, ParseOrder(a.order));
   if (a.format != "table" && a.format != "json" && a.format != "csv") return InvalidArgument("--format must be table, json or csv");

@@ -45,33 +45,11 @@ Json DynamicSetupJson(const SplitPolicy& p) {
   return j;
 }
 
-Result<SplitPolicy> LoadSplitPolicy(const DynamicSource& s) {
-  if (s.dtype != "int8" && s.dtype != "f32") return InvalidArgument("--dtype must be int8 or f32, not '" + s.dtype + "'");
-  ES_ASSIGN_OR_RETURN(CandidateRule rule, ParseCandidateRule(s.candidates));
-  const std::string dir = ProfilesDir(s.profiles_dir);
-  ES_ASSIGN_OR_RETURN(DeviceProfile device, LoadDeviceProfile(dir, s.device));
-  ES_ASSIGN_OR_RETURN(DeviceProfile server, LoadDeviceProfile(dir, s.server));
-  ES_ASSIGN_OR_RETURN(LinkProfile link, LoadLinkProfile(dir, s.link));
-  ES_ASSIGN_OR_RETURN(Graph graph, LoadModel(s.model));
-  const DType dtype = s.dtype == "f32" ? DType::kFloat32 : DType::kInt8;
-  for (const DeviceProfile* d : {&device, &server})
-    if (!s.insecure && !d->has_security)
-      std::fprintf(stderr, "note: device '%s' has no \"security\" costs in its profile: its AEAD and handshake compute count 0 "
-                   "(docs/security.md \"Costs in the model\"; --insecure for plain links)\n", d->name.c_str());
-  ES_ASSIGN_OR_RETURN(CandidateSet set, BuildCandidates(graph, s.model, device, server, link, rule, dtype, !s.insecure));
-  if (s.codec_table.empty() != std::isnan(s.max_accuracy_drop))
-    return InvalidArgument("--codec-table FILE and --max-accuracy-drop P go together (the cut x codec choice)");
-  if (!s.codec_table.empty()) {
-    ES_ASSIGN_OR_RETURN(CodecTable table, LoadCodecTable(s.codec_table));
-    ES_ASSIGN_OR_RETURN(CodecCosts costs,
-                        LoadCodecCosts(s.codec_costs.empty() ? dir + "/codecs/codec_costs.json" : s.codec_costs, {device, server}));
-    ES_RETURN_IF_ERROR(AddCodecCandidates(table, costs, s.dtype, s.max_accuracy_drop, &set));
-  }
-  PolicyOptions options;
-  options.rule = rule;
-  options.dtype = dtype;
-  options.load_levels = s.load_levels;
-  return SplitPolicy::Build(std::move(set), options);
+Result<SplitPolicy> LoadSplitPolicyWithNotes(const DynamicSource& s) {
+  std::vector<std::string> notes;
+  auto policy = runtime::LoadSplitPolicy(s, &notes);
+  for (const std::string& note : notes) std::fprintf(stderr, "note: %s\n", note.c_str());
+  return policy;
 }
 
 namespace {
@@ -143,7 +121,7 @@ std::string PolicyTable(const SplitPolicy& p, const std::string& rule) {
 
 Status RunPolicy(const PolicyArgs& a) {
   if (a.format != "table" && a.format != "json" && a.format != "csv") return InvalidArgument("--format must be table, json or csv");
-  ES_ASSIGN_OR_RETURN(SplitPolicy policy, LoadSplitPolicy(a.source));
+  ES_ASSIGN_OR_RETURN(SplitPolicy policy, LoadSplitPolicyWithNotes(a.source));
   const std::string text = a.format == "json"  ? PolicyJson(policy, a.source.candidates).dump(2) + "\n"
                            : a.format == "csv" ? RowsCsv(PolicyJson(policy, a.source.candidates)["candidates"])
                                                : PolicyTable(policy, a.source.candidates);

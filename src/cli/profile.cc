@@ -20,11 +20,16 @@
 #include "edgesplit/analysis.h"
 #include "edgesplit/cost.h"
 #include "edgesplit/models.h"
-#include "engine_timing.h"
+#include "edgesplit/engine_timing.h"
 #include "mcu_trace.h"
 #include "render.h"
 
 namespace edgesplit::cli {
+
+using runtime::LayerTimes;
+using runtime::Percentile;
+using runtime::TimeLayers;
+using runtime::TimingClock;
 namespace {
 
 struct ProfileArgs {

@@ -83,7 +83,7 @@ Status RunSimulate(const SimulateArgs& a) {
   if (a.trace_file.empty() == a.generator.empty()) return InvalidArgument("give exactly one of --trace FILE.csv and --generate NAME");
   if (!(a.controller.hysteresis >= 0) || !(a.controller.probe_interval_s >= 0) || !(a.controller.timeout_s >= 0))
     return InvalidArgument("--hysteresis, --probe-interval and --timeout must be >= 0");
-  ES_ASSIGN_OR_RETURN(SplitPolicy policy, LoadSplitPolicy(a.source));
+  ES_ASSIGN_OR_RETURN(SplitPolicy policy, LoadSplitPolicyWithNotes(a.source));
   std::vector<TraceRow> trace;
   std::string trace_name;
   if (!a.trace_file.empty()) {

@@ -1,11 +1,12 @@
-#include "engine_timing.h"
+// Per-layer timing (edgesplit/engine_timing.h).
+#include "edgesplit/engine_timing.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <ctime>
 
-namespace edgesplit::cli {
+namespace edgesplit::runtime {
 namespace {
 
 // Milliseconds on the chosen clock, from an arbitrary origin.
@@ -60,4 +61,4 @@ Result<LayerTimes> TimeLayers(const Graph& g, const Backend& backend, int repeat
   return out;
 }
 
-}  // namespace edgesplit::cli
+}  // namespace edgesplit::runtime

@@ -1,5 +1,6 @@
-// Per-layer timing of the inference engine, shared by bench-engine and
-// profile --measure.
+// Per-layer timing of the inference engine (module `runtime`): what
+// `bench-engine` and `profile --measure` report, for library users too.
+// Thread-safety: each call builds its own executor.
 #pragma once
 
 #include <memory>
@@ -10,7 +11,7 @@
 #include "edgesplit/kernels.h"
 #include "edgesplit/status.h"
 
-namespace edgesplit::cli {
+namespace edgesplit::runtime {
 
 struct LayerTimes {
   std::unique_ptr<SegmentExecutor> executor;  // the executor that ran (arena sizes...)
@@ -34,4 +35,4 @@ Result<LayerTimes> TimeLayers(const Graph& graph, const Backend& backend, int re
 // The q-quantile (0.5: median) of `v`; v must not be empty.
 double Percentile(std::vector<double> v, double q);
 
-}  // namespace edgesplit::cli
+}  // namespace edgesplit::runtime
