@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "edgesplit/graph.h"
@@ -22,6 +23,8 @@ namespace edgesplit {
 // `what` ("key file", ".npy input") names the file in errors.
 Status CheckRegularFile(const std::string& path, int64_t max_bytes, const std::string& what, int64_t* size = nullptr);
 Result<std::string> ReadRegularFile(const std::string& path, int64_t max_bytes, const std::string& what);
+// Writes `text` to `path` (created or truncated); errors name the path.
+Status WriteTextFile(const std::string& path, std::string_view text);
 
 // Caps on what inputs may be: a .npy input (1 GiB) and a decoded image (64
 // megapixels, 192 MiB of RGB), checked from the file size and image header.

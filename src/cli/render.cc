@@ -1,5 +1,7 @@
 #include "render.h"
 
+#include "edgesplit/io.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -143,12 +145,7 @@ Status WriteOutput(const std::string& path, const std::string& text) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     return Status::Ok();
   }
-  std::ofstream out(path, std::ios::binary);
-  if (!out) return IoError("cannot open '" + path + "' for writing");
-  out << text;
-  out.close();
-  if (!out) return IoError("writing '" + path + "' failed");
-  return Status::Ok();
+  return WriteTextFile(path, text);
 }
 
 }  // namespace edgesplit::cli

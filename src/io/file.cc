@@ -38,4 +38,13 @@ Result<std::string> ReadRegularFile(const std::string& path, int64_t max_bytes, 
   return bytes;
 }
 
+Status WriteTextFile(const std::string& path, std::string_view text) {
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (!f) return IoError("cannot open '" + path + "' for writing: " + std::strerror(errno));
+  const bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  const bool closed = std::fclose(f) == 0;
+  if (!written || !closed) return IoError("writing '" + path + "' failed");
+  return Status::Ok();
+}
+
 }  // namespace edgesplit

@@ -4,10 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 
 #include "edgesplit/codec.h"
 #include "edgesplit/cost.h"
+#include "edgesplit/io.h"
 #include "edgesplit/models.h"
 
 namespace edgesplit::runtime {
@@ -27,15 +27,6 @@ Status SetSealed(bool sealed, Problem* p, std::vector<std::string>* notes) {
   for (const PlanDevice& d : p->devices)
     if (!d.seal.known) notes->push_back(NoSecurityCostsNote(d.name));
   return ValidateProblem(*p);
-}
-
-Status WriteText(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  if (!out) return IoError("cannot open '" + path + "' for writing");
-  out << text;
-  out.close();
-  if (!out) return IoError("writing '" + path + "' failed");
-  return Status::Ok();
 }
 
 }  // namespace
@@ -88,7 +79,7 @@ Result<PlanInput> LoadPlanInput(const PlanSource& s) {
   ES_RETURN_IF_ERROR(SetSealed(!s.insecure, &in.problem, &in.notes));
   ES_ASSIGN_OR_RETURN(in.cuts, FindCutPoints(g));
   in.graph = std::move(g);
-  if (!s.dump_problem.empty()) ES_RETURN_IF_ERROR(WriteText(s.dump_problem, ProblemToJson(in.problem)));
+  if (!s.dump_problem.empty()) ES_RETURN_IF_ERROR(WriteTextFile(s.dump_problem, ProblemToJson(in.problem)));
   return in;
 }
 
