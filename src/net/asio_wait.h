@@ -4,6 +4,13 @@
 
 #include <fcntl.h>
 
+// A C++ library header before <asio.hpp>: asio decides from libstdc++'s
+// config (_GLIBCXX_HAVE_ALIGNED_ALLOC) whether its inline handler allocator
+// uses aligned_alloc/free or new/delete. A file that reached <asio.hpp> with
+// only C headers before it chose new/delete while the others chose
+// aligned_alloc/free, and the linker mixed the two (ASan: alloc-dealloc-mismatch).
+#include <cstdlib>
+
 #include <asio.hpp>
 #include <optional>
 
