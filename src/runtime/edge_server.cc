@@ -60,12 +60,15 @@ struct EdgeServer::Impl {
   std::mutex mutex;
   std::condition_variable work;
   std::vector<std::deque<Pending>> queues;  // per tail
-  // Per tail: when its last request arrived, moving averages of the gap
-  // between arrivals (0: not known yet) and of the share of arrivals that found
-  // the server busy (-1: not known yet). A batch's first request waits for
-  // companions only when they are likely (ShouldWaitForMore).
-  std::vector<Clock::time_point> last_arrival;
-  std::vector<double> mean_gap_s, busy_share;
+  // Per tail, what ShouldWaitForMore judges from: when its last request
+  // arrived, and moving averages of the gap between arrivals (0: not known
+  // yet) and of the share of arrivals that found the server computing (-1:
+  // not known yet).
+  struct Arrivals {
+    Clock::time_point last{};
+    double mean_gap_s = 0, busy_share = -1;
+  };
+  std::vector<Arrivals> arrivals;
   int64_t queued = 0;
   bool stopping = false, stopped = false, busy_running = false;
   bool computing = false;  // a batch is running (busy_running also covers its replies being handed on)
@@ -188,12 +191,13 @@ struct EdgeServer::Impl {
 
   // Under the mutex.
   void NoteArrival(size_t tail, Clock::time_point now, bool server_busy) {
-    busy_share[tail] = busy_share[tail] < 0 ? (server_busy ? 1.0 : 0.0) : 0.8 * busy_share[tail] + (server_busy ? 0.2 : 0.0);
-    if (last_arrival[tail] != Clock::time_point{}) {
-      const double gap = std::chrono::duration<double>(now - last_arrival[tail]).count();
-      mean_gap_s[tail] = mean_gap_s[tail] == 0 ? gap : 0.8 * mean_gap_s[tail] + 0.2 * gap;
+    Arrivals& a = arrivals[tail];
+    a.busy_share = a.busy_share < 0 ? (server_busy ? 1.0 : 0.0) : 0.8 * a.busy_share + (server_busy ? 0.2 : 0.0);
+    if (a.last != Clock::time_point{}) {
+      const double gap = std::chrono::duration<double>(now - a.last).count();
+      a.mean_gap_s = a.mean_gap_s == 0 ? gap : 0.8 * a.mean_gap_s + 0.2 * gap;
     }
-    last_arrival[tail] = now;
+    a.last = now;
   }
   // Waiting only pays when a companion is likely within --max-wait-ms: the
   // cut's requests overlap (a good share of them arrive while the server is
@@ -201,8 +205,8 @@ struct EdgeServer::Impl {
   // be delayed) and arrive closer together than the wait. Under load batches
   // still form without waiting, from what queued while the previous batch ran.
   bool ShouldWaitForMore(size_t tail) const {
-    if (!(options.max_wait_s > 0) || busy_share[tail] < kOverlapToWait) return false;
-    return !(mean_gap_s[tail] > options.max_wait_s);  // unknown gap (0): wait
+    if (!(options.max_wait_s > 0) || arrivals[tail].busy_share < kOverlapToWait) return false;
+    return !(arrivals[tail].mean_gap_s > options.max_wait_s);  // unknown gap (0): wait
   }
   static constexpr double kOverlapToWait = 0.25;
 
@@ -321,9 +325,7 @@ Result<std::unique_ptr<EdgeServer>> EdgeServer::Start(const ServeOptions& o) {
     return InvalidArgument("--id '" + impl->id + "' is longer than " + std::to_string(wire::kMaxSenderIdBytes) + " bytes");
   ES_ASSIGN_OR_RETURN(impl->tails, TailSet::Load(o.model, o.dtype, o.cuts, o.backend, o.max_batch));
   impl->queues.resize(impl->tails->size());
-  impl->last_arrival.resize(impl->tails->size());
-  impl->mean_gap_s.assign(impl->tails->size(), 0.0);
-  impl->busy_share.assign(impl->tails->size(), -1.0);
+  impl->arrivals.resize(impl->tails->size());
   ES_ASSIGN_OR_RETURN(impl->link, ResolveLink(o.link));
   ResolvedLink& link = impl->link;
   if (!o.emulate.empty()) {
