@@ -79,7 +79,7 @@ void Memcpy(benchmark::State& state, size_t n) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * n));
 }
 
-// The host's Crc32 (zlib's) and the portable slicing-by-8 loop the devices run.
+// The host's Crc32 (ISA-L's) and the portable slicing-by-8 loop the devices run.
 void CrcHost(benchmark::State& state, size_t n) {
   const Bytes src = Filled(n);
   for (auto _ : state) benchmark::DoNotOptimize(Crc32(src));

@@ -8,7 +8,7 @@
 # when everything is present. apt's output goes to a log file; one line is printed.
 set -euo pipefail
 
-# Fresh Debian 12 (debootstrap minbase): BASE is 98 packages with dependencies (docs/install.md).
+# Fresh Debian 12 (debootstrap minbase): BASE is 100 packages with dependencies (docs/install.md).
 BASE=(
   # toolchain: g++-12 itself (scripts/build.sh points CMake at it when there is no c++); the g++
   # metapackage only adds the c++/g++ links and pulls gcc and cpp (test toolchains bring it)
@@ -27,6 +27,8 @@ BASE=(
   libmosquitto-dev
   # IDX data sets (zlib) and the cut-tensor codecs' lz4/zstd (docs/codecs.md); pkgconf's pkg-config finds them
   zlib1g-dev liblz4-dev libzstd-dev pkgconf
+  # the wire CRC on the host: ISA-L's carry-less-multiply CRC32 (src/wire/crc32.cc)
+  libisal-dev
 )
 TEST=(
   git ccache g++

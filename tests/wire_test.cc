@@ -100,7 +100,7 @@ TEST(Crc32Test, MatchesBitwiseOracleAtEveryLengthAndIncrementally) {
   }
 }
 
-// The host's Crc32 (zlib) and the portable loop the devices run must agree on
+// The host's Crc32 (ISA-L's) and the portable loop the devices run must agree on
 // large, unaligned buffers too: a device's frame is checked by the host.
 TEST(Crc32Test, HostAndPortableAgreeOnLargeUnalignedBuffers) {
   const Bytes data = Pattern(700001, 3);
@@ -108,6 +108,21 @@ TEST(Crc32Test, HostAndPortableAgreeOnLargeUnalignedBuffers) {
     const std::span<const uint8_t> view(data.data() + offset, data.size() - offset);
     EXPECT_EQ(Crc32(view), Crc32Portable(view)) << "offset " << offset;
   }
+}
+
+// The stream server continues the CRC over whatever each read brought, so the
+// host's Crc32 must agree with the portable loop when chained over pieces of
+// every size class (ISA-L takes other paths below 16, 64 and 256 bytes).
+TEST(Crc32Test, HostChainedOverPiecesOfAnySizeEqualsPortable) {
+  const Bytes data = Pattern(100003, 5);
+  const uint32_t whole = Crc32Portable(data);
+  for (size_t piece : {1u, 3u, 15u, 16u, 17u, 63u, 64u, 255u, 257u, 4096u, 65537u}) {
+    uint32_t crc = 0;
+    for (size_t at = 0; at < data.size(); at += piece)
+      crc = Crc32(std::span<const uint8_t>(data.data() + at, std::min(piece, data.size() - at)), crc);
+    EXPECT_EQ(crc, whole) << "pieces of " << piece;
+  }
+  EXPECT_EQ(Crc32(std::span<const uint8_t>()), Crc32Portable(std::span<const uint8_t>()));
 }
 
 struct TypeCase {

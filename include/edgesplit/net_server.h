@@ -90,8 +90,15 @@ class ServerTransport {
     (void)bytes_per_s, (void)rto_s;
     return false;
   }
+  // Gives back a buffer that OnMessage handed over, once its bytes are no
+  // longer needed: the next large request is read into it instead of a new
+  // allocation and a copy. Any thread; a transport may keep a few
+  // (kRecycledBuffers) and frees the rest. Optional: dropping it is fine.
+  virtual void Recycle(std::vector<uint8_t>&& buffer) { (void)buffer; }
+  static constexpr int kRecycledBuffers = 8;
   // The most memory the transport's buffers can hold at once under `limits`
-  // (receive state per peer or connection, excluding replies in flight).
+  // (receive state per peer or connection and recycled buffers, excluding
+  // replies in flight).
   static int64_t MemoryBoundBytes(const ChannelOptions& options, const ServerLimits& limits);
 };
 

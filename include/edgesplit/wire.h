@@ -43,7 +43,7 @@ inline constexpr size_t kMaxRank = 6;       // shape rank limit on the wire
 // result as `crc` to continue over more bytes (0 to start).
 uint32_t Crc32(std::span<const uint8_t> bytes, uint32_t crc = 0);
 // The portable slicing-by-8 loop the device builds use; on the host Crc32 is
-// zlib's (same results, faster). Exposed so tests compare the two.
+// ISA-L's (same results, faster). Exposed so tests compare the two.
 uint32_t Crc32Portable(std::span<const uint8_t> bytes, uint32_t crc = 0);
 
 // ---------------------------------------------------------------------------

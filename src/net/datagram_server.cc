@@ -398,7 +398,7 @@ Result<std::unique_ptr<ServerTransport>> CreateSecureServer(const ChannelOptions
 
 int64_t ServerTransport::MemoryBoundBytes(const ChannelOptions& options, const ServerLimits& limits) {
   const int64_t message = limits.max_message_bytes;
-  if (!IsDatagram(options.kind)) return static_cast<int64_t>(limits.max_connections) * message;
+  if (!IsDatagram(options.kind)) return static_cast<int64_t>(limits.max_connections + kRecycledBuffers) * message;
   const int64_t bitmap = static_cast<int64_t>(
       wire::BitmapBytes(wire::FragmentCount(static_cast<size_t>(message), static_cast<size_t>(options.datagram_bytes))));
   return static_cast<int64_t>(limits.max_peers) * (message + bitmap);

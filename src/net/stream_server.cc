@@ -83,6 +83,11 @@ class StreamServer final : public ServerTransport {
       if (!c.writing) WriteNext(it->second);
     });
   }
+  void Recycle(std::vector<uint8_t>&& buffer) override {
+    if (buffer.capacity() < kSmallestRecycled || buffer.capacity() > limits_.max_message_bytes) return;
+    std::lock_guard<std::mutex> lock(pool_mutex_);
+    if (static_cast<int>(pool_.size()) < kRecycledBuffers) pool_.push_back(std::move(buffer));
+  }
   int64_t pending_replies() const override { return pending_.load(); }
   ServerStats stats() const override { return counters_.Snapshot(connection_count_.load()); }
 
@@ -263,8 +268,7 @@ class StreamServer final : public ServerTransport {
         c->crc_done = upto;
       }
       if (c->have < c->need) return true;
-      std::vector<uint8_t> message(c->in.begin(), c->in.begin() + static_cast<std::ptrdiff_t>(c->need));
-      auto decoded = wire::DecodeMessageWithCrc(message, c->crc, limits);
+      auto decoded = wire::DecodeMessageWithCrc(std::span<const uint8_t>(c->in.data(), c->need), c->crc, limits);
       c->crc = 0;
       c->crc_done = 0;
       if (!decoded.ok()) {  // a stream cannot resynchronise after bad bytes
@@ -273,7 +277,17 @@ class StreamServer final : public ServerTransport {
         return false;
       }
       const size_t rest = c->have - c->need;
-      std::memmove(c->in.data(), c->in.data() + c->need, rest);
+      std::vector<uint8_t> message;
+      if (rest == 0 && c->need >= kSmallestRecycled) {
+        // The usual case, one request at a time: hand the buffer itself on
+        // and read the next request into a recycled one (no copy).
+        message = std::move(c->in);
+        message.resize(c->need);
+        c->in = TakeRecycled();
+      } else {
+        message.assign(c->in.begin(), c->in.begin() + static_cast<std::ptrdiff_t>(c->need));
+        std::memmove(c->in.data(), c->in.data() + c->need, rest);
+      }
       c->have = rest;
       c->need = 0;
       if (c->in.size() > (1u << 20) && c->have < wire::kMessageFixedHeaderBytes) {
@@ -283,6 +297,16 @@ class StreamServer final : public ServerTransport {
       if (c->in.size() < wire::kMessageFixedHeaderBytes) c->in.resize(wire::kMessageFixedHeaderBytes);
       on_message_(c->id, std::move(message));
     }
+  }
+
+  // A recycled buffer (its size kept: growing a vector zero-fills), or a
+  // header-sized new one.
+  std::vector<uint8_t> TakeRecycled() {
+    std::lock_guard<std::mutex> lock(pool_mutex_);
+    if (pool_.empty()) return std::vector<uint8_t>(wire::kMessageFixedHeaderBytes);
+    std::vector<uint8_t> b = std::move(pool_.back());
+    pool_.pop_back();
+    return b;
   }
 
   void WriteNext(const ConnectionPtr& c) {
@@ -340,6 +364,10 @@ class StreamServer final : public ServerTransport {
   detail::ServerStatsCounter counters_;
   std::unique_ptr<detail::ServerSessions> secure_;  // I/O thread only; null: plain
   std::vector<uint8_t> opened_, sealed_;
+  // Buffers given back by Recycle (kRecycledBuffers at most); smaller ones are not worth keeping.
+  static constexpr size_t kSmallestRecycled = 64 * 1024;
+  std::mutex pool_mutex_;
+  std::vector<std::vector<uint8_t>> pool_;
   asio::steady_timer sweep_timer_{io_};
   std::thread thread_;
 };

@@ -308,6 +308,7 @@ struct EdgeServer::Impl {
       std::vector<uint8_t> message(wire::EncodedMessageBytes(h, out.size()));
       if (wire::EncodeMessage(h, out, message).ok()) transport->Reply(p.peer, std::move(message), p.request_id);
     }
+    for (Pending& p : batch) transport->Recycle(std::move(p.message));
   }
 };
 
