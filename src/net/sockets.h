@@ -72,6 +72,16 @@ class DatagramSocket {
   // Non-blocking: one datagram already queued on the socket (its size), or
   // nullopt when none is. Truncation as ReceiveFrom.
   Result<std::optional<size_t>> TryReceiveFrom(std::span<uint8_t> buffer, Ipv4Address* from);
+  // Non-blocking, one system call (recvmmsg) for a burst: up to slots.size()
+  // datagrams already queued, datagram i in slots[i] with its size and sender
+  // in got[i] (got.size() >= slots.size()); a datagram longer than its slot
+  // is truncated and marked. The count received, 0 when none is queued.
+  struct Received {
+    size_t bytes = 0;
+    Ipv4Address from;
+    bool truncated = false;
+  };
+  Result<size_t> TryReceiveMany(std::span<const std::span<uint8_t>> slots, std::span<Received> got);
   Status SendTo(const Ipv4Address& to, std::span<const uint8_t> bytes);
 
  private:

@@ -16,6 +16,10 @@ namespace edgesplit::net {
 struct DatagramSocket::Impl {
   asio::io_context io;
   asio::ip::udp::socket socket{io};
+  // TryReceiveMany's recvmmsg arguments, grown once to the largest burst.
+  std::vector<mmsghdr> headers;
+  std::vector<iovec> vectors;
+  std::vector<sockaddr_in> senders;
 };
 
 namespace {
@@ -104,6 +108,42 @@ Result<std::optional<size_t>> DatagramSocket::TryReceiveFrom(std::span<uint8_t> 
       from->port = ntohs(sender.sin_port);
     }
     return std::optional<size_t>(std::min(static_cast<size_t>(n), buffer.size()));
+  }
+}
+
+Result<size_t> DatagramSocket::TryReceiveMany(std::span<const std::span<uint8_t>> slots, std::span<Received> got) {
+  const size_t n = std::min(slots.size(), got.size());
+  if (n == 0) return size_t{0};
+  Impl& m = *impl_;
+  if (m.headers.size() < n) {
+    m.headers.resize(n);
+    m.vectors.resize(n);
+    m.senders.resize(n);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    m.vectors[i] = iovec{slots[i].data(), slots[i].size()};
+    m.headers[i] = mmsghdr{};
+    m.headers[i].msg_hdr.msg_iov = &m.vectors[i];
+    m.headers[i].msg_hdr.msg_iovlen = 1;
+    m.headers[i].msg_hdr.msg_name = &m.senders[i];
+    m.headers[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
+  }
+  for (;;) {
+    const int k = ::recvmmsg(m.socket.native_handle(), m.headers.data(), static_cast<unsigned>(n), MSG_DONTWAIT, nullptr);
+    if (k < 0) {
+      if (errno == EINTR || errno == ECONNREFUSED) continue;  // ICMP from an earlier send: not data
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return size_t{0};
+      return IoError("UDP receive on " + local_endpoint().ToString() + " failed: " + std::strerror(errno));
+    }
+    for (int i = 0; i < k; ++i) {
+      const sockaddr_in& a = m.senders[static_cast<size_t>(i)];
+      Received& r = got[static_cast<size_t>(i)];
+      r.bytes = std::min<size_t>(m.headers[static_cast<size_t>(i)].msg_len, slots[static_cast<size_t>(i)].size());
+      r.truncated = (m.headers[static_cast<size_t>(i)].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+      r.from.address = a.sin_family == AF_INET ? ntohl(a.sin_addr.s_addr) : 0;
+      r.from.port = ntohs(a.sin_port);
+    }
+    return static_cast<size_t>(k);
   }
 }
 
