@@ -164,6 +164,23 @@ struct ClientTally {
   std::vector<std::string> errors_seen;
 };
 
+// A precomputed request message under a new id, deadline and sender, in
+// `*out` (grown once): the payload is copied after the new header and the CRC
+// written behind it.
+Result<std::span<const uint8_t>> ReheadRequest(std::span<const uint8_t> encoded, uint32_t id, uint32_t deadline_us,
+                                               const std::string& device, std::vector<uint8_t>* out) {
+  ES_ASSIGN_OR_RETURN(wire::DecodedMessage d, wire::DecodeCheckedMessage(encoded));
+  wire::MessageHeader h = d.header;
+  h.request_id = id;
+  h.deadline_budget_us = deadline_us;
+  wire::SetSenderId(&h, device);
+  const size_t bytes = wire::EncodedMessageBytes(h, d.payload.size());
+  if (out->size() < bytes) out->resize(bytes);
+  std::copy(d.payload.begin(), d.payload.end(), out->begin() + static_cast<std::ptrdiff_t>(wire::MessageHeaderBytes(h)));
+  ES_ASSIGN_OR_RETURN(size_t n, wire::EncodeMessageInPlace(h, d.payload.size(), *out));
+  return std::span<const uint8_t>(out->data(), n);
+}
+
 }  // namespace
 
 Result<LoadgenReport> RunLoadgen(const LoadgenOptions& o, const std::atomic<bool>* stop) {
@@ -215,6 +232,7 @@ Result<LoadgenReport> RunLoadgen(const LoadgenOptions& o, const std::atomic<bool
     net::RequestClient& client = *clients[static_cast<size_t>(k)];
     const std::string device = o.device_prefix + "-" + std::to_string(k);
     std::set<uint32_t> done;
+    std::vector<uint8_t> scratch;  // --precompute: the request being sent
     Rng phase_rng(static_cast<uint64_t>(k) + 1);
     const double phase = phase_rng.Uniform(0.0f, 1.0f);
     for (int r = 0; r < o.requests; ++r) {
@@ -226,21 +244,20 @@ Result<LoadgenReport> RunLoadgen(const LoadgenOptions& o, const std::atomic<bool
       const uint32_t id = static_cast<uint32_t>(r + 1);
       const int cut = (k + r) % work->num_cuts();
       const int input = (k * 7 + r) % work->num_inputs();
-      Result<std::vector<uint8_t>> message = std::vector<uint8_t>();
-      const Clock::time_point t0 = Clock::now();
+      Result<std::span<const uint8_t>> message = std::span<const uint8_t>();
+      Result<std::vector<uint8_t>> computed = std::vector<uint8_t>();
+      Clock::time_point t0 = Clock::now();
       if (o.precompute) {
-        message = pre[static_cast<size_t>(cut)][static_cast<size_t>(input)];
-        auto d = wire::DecodeCheckedMessage(*message);  // encoded here before the clock started
-        if (d.ok()) {
-          wire::MessageHeader h = d->header;
-          h.request_id = id;
-          h.deadline_budget_us = deadline_us;
-          wire::SetSenderId(&h, device);
-          std::vector<uint8_t> m(wire::EncodedMessageBytes(h, d->payload.size()));
-          if (wire::EncodeMessage(h, d->payload, m).ok()) message = std::move(m);
-        }
+        // Re-headed (id, deadline, device) into this client's buffer, then
+        // the clock starts: the request is ready to send, as the head's
+        // output would be on a device.
+        const std::vector<uint8_t>& body = pre[static_cast<size_t>(cut)][static_cast<size_t>(input)];
+        message = ReheadRequest(body, id, deadline_us, device, &scratch);
+        t0 = Clock::now();
       } else {
-        message = work->Request(cut, input, id, device, deadline_us);
+        computed = work->Request(cut, input, id, device, deadline_us);
+        message = computed.ok() ? Result<std::span<const uint8_t>>(std::span<const uint8_t>(*computed))
+                                : Result<std::span<const uint8_t>>(computed.status());
       }
       ++t.sent;
       if (!message.ok()) {
