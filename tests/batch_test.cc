@@ -352,6 +352,41 @@ TEST(BatchedSegmentTest, EveryBatchSizeMatchesSingleImages) {
   }
 }
 
+// A tail at cut 0 takes the image itself, which the oneDNN backend keeps
+// channels-last: BatchedSegment writes each request straight into that layout
+// (WriteInputImage), and the results equal whole-model runs fed through
+// input() and Invoke(). Also: the executor refuses an image or input out of range.
+TEST(BatchedSegmentTest, ImagesWrittenChannelsLastEqualInvokeOnRowMajorInput) {
+  for (const bool quantized : {false, true}) {
+    const Graph g = quantized ? QuantizeRandom(Load("mobilenet_v2:alpha=0.35,res=96")) : Load("mobilenet_v2:alpha=0.35,res=96");
+    const int n = static_cast<int>(g.nodes.size());
+    for (const Backend* backend : {&ReferenceBackend(), &OneDnnBackend()}) {
+      std::vector<Bytes> images, singles;
+      for (int i = 0; i < 3; ++i) {
+        images.push_back(Image(g, i));
+        singles.push_back(RunSegment(g, 0, n, *backend, {images.back()})[0]);
+      }
+      auto b = BatchedSegment::Create(g, 0, n, *backend, 3);
+      ASSERT_TRUE(b.ok()) << b.status().message();
+      std::vector<Bytes> out(3, Bytes(singles[0].size()));
+      for (int round = 0; round < 2; ++round) {  // the second run must not see the first's conversion
+        const std::vector<const void*> in_ptr{images[0].data(), images[1].data(), images[2].data()};
+        const std::vector<void*> out_ptr{out[0].data(), out[1].data(), out[2].data()};
+        ASSERT_TRUE((*b)->Run(in_ptr, out_ptr).ok());
+        for (int i = 0; i < 3; ++i)
+          ExpectSame(out[i], singles[i], quantized, std::string(backend->name()) + " image " + std::to_string(i));
+      }
+    }
+  }
+  const Graph g = Load("mobilenet_v2:alpha=0.35,res=96");
+  auto ex = SegmentExecutor::Create(g, 0, static_cast<int>(g.nodes.size()), OneDnnBackend());
+  ASSERT_TRUE(ex.ok()) << ex.status().message();
+  const Bytes img = Image(g, 0);
+  EXPECT_EQ((*ex)->WriteInputImage(0, 1, img.data()).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ((*ex)->WriteInputImage(1, 0, img.data()).code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE((*ex)->WriteInputImage(0, 0, img.data()).ok());
+}
+
 TEST(BatchedSegmentTest, RunAllocatesNothingAndRejectsBadBatches) {
   const Graph g = Load("mobilenet_v2:alpha=0.35,res=96");
   const int n = static_cast<int>(g.nodes.size()), cut = MiddleCut(g);

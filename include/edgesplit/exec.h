@@ -62,6 +62,15 @@ class SegmentExecutor {
   const Tensor& output_tensor(int i = 0) const { return graph_->tensors[output_ids_[i]]; }
   int64_t output_bytes(int i = 0) const { return TensorBytes(output_ids_[i]); }
 
+  // Writes image `image` (0..N-1 of the input's batch) of segment input `i`
+  // from row-major (NCHW) bytes, straight into the layout the backend keeps
+  // the input in: a caller whose bytes are elsewhere (a request's buffer)
+  // saves the copy into input() and Invoke()'s in-place conversion of it.
+  // Once one image of input i is written this way, the next Invoke() takes
+  // all of input i as converted: write its other images this way too, or
+  // zeros. Allocation-free; InvalidArgument for an index out of range.
+  Status WriteInputImage(int i, int64_t image, const void* row_major);
+
   // Runs every node of the segment. Allocates nothing; fails only on bad
   // run-time data (the Status names the node).
   Status Invoke();
@@ -102,6 +111,7 @@ class SegmentExecutor {
     unsigned char* data;
     int64_t n, c, hw;
     int64_t element_bytes;  // 4 (f32) or 1 (int8)
+    bool converted = false;  // inputs: written channels-last by WriteInputImage since the last Invoke
   };
   std::vector<BoundaryTranspose> inputs_to_channels_last_, outputs_to_row_major_;
   std::unique_ptr<unsigned char[]> arena_storage_, scratch_storage_;

@@ -76,7 +76,7 @@ Status BatchedSegment::Run(std::span<const void* const> inputs, std::span<void* 
     SegmentExecutor& ex = *entries_[Pick(remaining)].executor;
     const size_t run = std::min(static_cast<size_t>(remaining), static_cast<size_t>(ex.input_tensor().shape[0]));
     auto* in = static_cast<unsigned char*>(ex.input());
-    for (size_t i = 0; i < run; ++i) std::memcpy(in + i * in_bytes, inputs[done + i], in_bytes);
+    for (size_t i = 0; i < run; ++i) ES_RETURN_IF_ERROR(ex.WriteInputImage(0, static_cast<int64_t>(i), inputs[done + i]));
     // Padding slots: zeros, not whatever the arena last held there (images
     // never mix, but stale bytes may be NaNs or denormals that slow kernels).
     const size_t slots = static_cast<size_t>(ex.input_tensor().shape[0]);

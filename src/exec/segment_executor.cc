@@ -296,9 +296,32 @@ Result<std::unique_ptr<SegmentExecutor>> SegmentExecutor::Create(const Graph& gr
   return ex;
 }
 
+Status SegmentExecutor::WriteInputImage(int i, int64_t image, const void* row_major) {
+  if (i < 0 || i >= num_inputs()) return InvalidArgument("segment input " + std::to_string(i) + " does not exist");
+  const Tensor& t = input_tensor(i);
+  const int64_t images = t.shape.empty() ? 1 : t.shape[0];
+  if (image < 0 || image >= images)
+    return InvalidArgument("image " + std::to_string(image) + " of input '" + t.name + "' (batch " + std::to_string(images) + ")");
+  const size_t image_bytes = static_cast<size_t>(input_bytes(i) / images);
+  unsigned char* dst = static_cast<unsigned char*>(input(i)) + static_cast<size_t>(image) * image_bytes;
+  for (BoundaryTranspose& b : inputs_to_channels_last_)
+    if (b.data == input(i)) {
+      if (b.element_bytes == 1) TransposeToChannelsLast(static_cast<const unsigned char*>(row_major), dst, 1, b.c, b.hw);
+      else TransposeToChannelsLast(static_cast<const float*>(row_major), reinterpret_cast<float*>(dst), 1, b.c, b.hw);
+      b.converted = true;
+      return Status::Ok();
+    }
+  std::memcpy(dst, row_major, image_bytes);  // the backend reads it row-major
+  return Status::Ok();
+}
+
 Status SegmentExecutor::InvokeNodes(int first, int last) {
   if (first == 0)
-    for (const BoundaryTranspose& b : inputs_to_channels_last_) {
+    for (BoundaryTranspose& b : inputs_to_channels_last_) {
+      if (b.converted) {  // WriteInputImage wrote it in place
+        b.converted = false;
+        continue;
+      }
       std::memcpy(scratch_, b.data, static_cast<size_t>(b.n * b.c * b.hw * b.element_bytes));
       if (b.element_bytes == 1) TransposeToChannelsLast(scratch_, b.data, b.n, b.c, b.hw);
       else TransposeToChannelsLast(reinterpret_cast<const float*>(scratch_), reinterpret_cast<float*>(b.data), b.n, b.c, b.hw);
