@@ -385,6 +385,16 @@ TEST(BatchedSegmentTest, ImagesWrittenChannelsLastEqualInvokeOnRowMajorInput) {
   EXPECT_EQ((*ex)->WriteInputImage(0, 1, img.data()).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ((*ex)->WriteInputImage(1, 0, img.data()).code(), StatusCode::kInvalidArgument);
   EXPECT_TRUE((*ex)->WriteInputImage(0, 0, img.data()).ok());
+  ASSERT_TRUE((*ex)->Invoke().ok());
+  const Bytes aligned_result(static_cast<const uint8_t*>((*ex)->output()),
+                             static_cast<const uint8_t*>((*ex)->output()) + (*ex)->output_bytes());
+  // A request's tensor sits in its wire frame at any offset (here one byte
+  // past a float boundary): the same image gives the same result.
+  Bytes shifted(img.size() + 1);
+  std::memcpy(shifted.data() + 1, img.data(), img.size());
+  ASSERT_TRUE((*ex)->WriteInputImage(0, 0, shifted.data() + 1).ok());
+  ASSERT_TRUE((*ex)->Invoke().ok());
+  EXPECT_EQ(0, std::memcmp((*ex)->output(), aligned_result.data(), aligned_result.size()));
 }
 
 TEST(BatchedSegmentTest, RunAllocatesNothingAndRejectsBadBatches) {

@@ -20,11 +20,14 @@ unsigned char* Align(unsigned char* p) {
 }
 
 // [n, c, hw] <-> [n, hw, c]: a pure permutation of T values (f32 or int8).
+// The row-major source is read through memcpy: a request's tensor sits in its
+// wire frame at whatever offset the header left, not on a T boundary.
 template <typename T>
-void TransposeToChannelsLast(const T* src, T* dst, int64_t n, int64_t c, int64_t hw) {
-  for (int64_t b = 0; b < n; ++b, src += c * hw, dst += c * hw)
+void TransposeToChannelsLast(const void* source, T* dst, int64_t n, int64_t c, int64_t hw) {
+  const auto* src = static_cast<const unsigned char*>(source);
+  for (int64_t b = 0; b < n; ++b, src += c * hw * sizeof(T), dst += c * hw)
     for (int64_t ch = 0; ch < c; ++ch)
-      for (int64_t p = 0; p < hw; ++p) dst[p * c + ch] = src[ch * hw + p];
+      for (int64_t p = 0; p < hw; ++p) std::memcpy(&dst[p * c + ch], src + (ch * hw + p) * sizeof(T), sizeof(T));
 }
 template <typename T>
 void TransposeToRowMajor(const T* src, T* dst, int64_t n, int64_t c, int64_t hw) {
@@ -306,8 +309,8 @@ Status SegmentExecutor::WriteInputImage(int i, int64_t image, const void* row_ma
   unsigned char* dst = static_cast<unsigned char*>(input(i)) + static_cast<size_t>(image) * image_bytes;
   for (BoundaryTranspose& b : inputs_to_channels_last_)
     if (b.data == input(i)) {
-      if (b.element_bytes == 1) TransposeToChannelsLast(static_cast<const unsigned char*>(row_major), dst, 1, b.c, b.hw);
-      else TransposeToChannelsLast(static_cast<const float*>(row_major), reinterpret_cast<float*>(dst), 1, b.c, b.hw);
+      if (b.element_bytes == 1) TransposeToChannelsLast(row_major, dst, 1, b.c, b.hw);
+      else TransposeToChannelsLast(row_major, reinterpret_cast<float*>(dst), 1, b.c, b.hw);
       b.converted = true;
       return Status::Ok();
     }
@@ -324,7 +327,7 @@ Status SegmentExecutor::InvokeNodes(int first, int last) {
       }
       std::memcpy(scratch_, b.data, static_cast<size_t>(b.n * b.c * b.hw * b.element_bytes));
       if (b.element_bytes == 1) TransposeToChannelsLast(scratch_, b.data, b.n, b.c, b.hw);
-      else TransposeToChannelsLast(reinterpret_cast<const float*>(scratch_), reinterpret_cast<float*>(b.data), b.n, b.c, b.hw);
+      else TransposeToChannelsLast(scratch_, reinterpret_cast<float*>(b.data), b.n, b.c, b.hw);
     }
   for (int i = first; i < last; ++i) {
     if (kernels_[i].fused_nodes == 0) continue;  // computed with the node before it
