@@ -210,9 +210,9 @@ TEST(NodeLoop, TheListeningEventStatesTheQueueLimitAndMemoryBound) {
   const std::string out = testing::ReadFile(dir + "/out");
   const auto line = nlohmann::json::parse(out.substr(0, out.find('\n')), nullptr, false);
   ASSERT_TRUE(line.is_object()) << out;
-  EXPECT_EQ(line["queue_limit"], 7) << out;
+  EXPECT_EQ(line.value("queue_limit", 0), 7) << out;
   // Seven queued messages of at least the segment's input, plus the transport's state.
-  EXPECT_GT(line["memory_bound_bytes"].get<int64_t>(), 7 * (1 << 20)) << out;
+  EXPECT_GT(line.value("memory_bound_bytes", int64_t{0}), 7 * (1 << 20)) << out;
   std::string stdout_text, err;
   EXPECT_NE(testing::RunCli(std::string("node --insecure --model ") + kModel + " --segment " + kCut +
                                 ":output --link udp --queue-limit 0",

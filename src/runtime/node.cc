@@ -150,7 +150,7 @@ class NodeServer final : public RequestLoop::Handler {
   }
   // An error that ends request `id` here: reported, and sent on to the client.
   void Fail(const LoopRequest& r, const Status& status);
-  void Forwarded() { handled_.fetch_add(1); }
+  void Handled() { handled_.fetch_add(1); }  // a request ended here (--max-requests counts them)
 
   const NodeOptions& o_;
   std::FILE* events_;
@@ -167,7 +167,6 @@ class NodeServer final : public RequestLoop::Handler {
   std::atomic<int> handled_{0};
   // The request the worker holds between Compute and Finish.
   struct Current {
-    wire::DecodedMessage message;
     bool chunk = false;
     NodeRequestEvent event;
     double host_s = 0, held_s = 0;
@@ -177,7 +176,7 @@ class NodeServer final : public RequestLoop::Handler {
   // The loop before the transport: the transport (its I/O thread calls Admit) is reset first.
   std::unique_ptr<RequestLoop> loop_;
   std::unique_ptr<net::ServerTransport> transport_;
-  std::atomic<net::ServerTransport*> live_{nullptr};  // set once transport_ is
+  std::atomic<net::ServerTransport*> live_{nullptr};  // set once Open is done
 };
 
 Status NodeServer::Open() {
@@ -220,7 +219,6 @@ Status NodeServer::Open() {
   const net::ServerLimits limits = HopLimits(o_.request_timeout_s, max_message);
   ES_ASSIGN_OR_RETURN(transport_, CreateHopTransport(in_link.channel, o_.listen, security_, limits,
                                                      [this](net::PeerId peer, std::vector<uint8_t> m) { Admit(peer, std::move(m)); }));
-  live_ = transport_.get();
   // Queued: requests hold their message; notices a short error.
   memory_bound_ = static_cast<int64_t>(lo.queue_limit) * static_cast<int64_t>(limits.max_message_bytes) +
                   static_cast<int64_t>(lo.notice_limit) * static_cast<int64_t>(kMaxNoticeBytes) +
@@ -231,6 +229,7 @@ Status NodeServer::Open() {
   }
   self_ = transport_->local_endpoint().ToString();
   if (!IsLoopback(o_.listen.host)) std::fprintf(stderr, "edgesplit node: listening beyond loopback on %s\n", self_.c_str());
+  live_ = transport_.get();  // Admit may run from here on (it names the node)
   return Status::Ok();
 }
 
@@ -326,7 +325,6 @@ Status NodeServer::Compute(int, std::span<LoopRequest> batch) {
   current_ = Current{};
   Result<wire::DecodedMessage> msg = wire::DecodeMessage(r.message);  // the gate decoded it: cannot fail
   if (!msg.ok()) return msg.status();
-  current_.message = *msg;
   const wire::MessageHeader& h = msg->header;
   if (h.type == wire::MessageType::kSegmentChunk) {  // over-the-air delivery (runtime_delivery.h)
     current_.chunk = true;
@@ -363,7 +361,7 @@ void NodeServer::Fail(const LoopRequest& r, const Status& status) {
   ev.error = status.message();
   Emit(events_, NodeRequestEventJson(ev));
   if (sender_ && EncodeErrorMessage(r.request_id, status, &out_).ok()) (void)sender_->Send(out_, r.request_id, ForwardDeadline(r), nullptr);
-  Forwarded();
+  Handled();
 }
 
 void NodeServer::Expired(LoopRequest& r) {
@@ -379,7 +377,7 @@ void NodeServer::Notice(LoopRequest& r) {
     Emit(events_, NodeRequestEventJson(ev));
   }
   if (sender_) (void)sender_->Send(r.message, r.request_id, ForwardDeadline(r), nullptr);
-  Forwarded();
+  Handled();
 }
 
 void NodeServer::Finish(int, std::span<LoopRequest> batch, const Status& run, const BatchDone&) {
@@ -395,7 +393,7 @@ void NodeServer::Finish(int, std::span<LoopRequest> batch, const Status& run, co
   ev.node.overrun_s = device_ ? std::max(0.0, current_.host_s / scale_ - predicted_) : 0.0;
   if (!sender_) {
     Emit(events_, NodeRequestEventJson(ev));
-    return Forwarded();
+    return Handled();
   }
   const net::Deadline deadline = ForwardDeadline(r);
   // The rest of the request's deadline budget travels with it (at least 1 us: it has one).
@@ -419,7 +417,7 @@ void NodeServer::Finish(int, std::span<LoopRequest> batch, const Status& run, co
   }
   net::SendReport report;
   const Status sent = sender_->Send(std::span<const uint8_t>(out_.data(), *encoded), id, deadline, &report);
-  Forwarded();
+  Handled();
   if (!sent.ok()) {
     ev.error = sent.message();
     Emit(events_, NodeRequestEventJson(ev));
