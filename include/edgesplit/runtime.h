@@ -125,6 +125,9 @@ struct NodeOptions {
   std::string emulate_device;         // device profile; "" = host speed
   double request_timeout_s = 120;     // a request's whole budget at this node
   int max_requests = 0;               // exit after this many (0: until stopped)
+  // Requests queued at once (`--queue-limit`): beyond it a request is
+  // refused BUSY and the refusal travels down the chain as an error.
+  int queue_limit = 64;
   // Over-the-air delivery (runtime_delivery.h): with segment.model empty the
   // node starts empty and waits for one. Only a node with verify_key takes
   // deliveries (signed with its KEY), and an update only when it starts at the
@@ -150,10 +153,20 @@ struct NodeOptions {
 Status CheckNodeOptions(const NodeOptions& options);
 
 // Runs the node until SIGTERM/SIGINT (or max_requests); SIGHUP re-reads
-// `allow` (removed senders are revoked). It receives on a
-// net::ServerTransport (sealed when keyed) and forwards through a
-// net::RequestClient (src/runtime/hop.h). Prints one JSON line
-// per event on `events`: {"event": "listening", "address"} first, then
+// `allow` (removed senders are revoked). It runs on the edge server's request
+// loop (src/runtime/request_loop.h): it receives on a net::ServerTransport
+// (sealed when keyed), queues at most `queue_limit` requests, computes them
+// one at a time and forwards each through a net::RequestClient
+// (src/runtime/hop.h). A request refused BUSY (queue full, shutting down, or
+// its wire deadline budget cannot be met, or passed while it queued) ends
+// here as an error that travels down the chain, as a failure does; the
+// rest of a request's budget travels with its forwarded tensor. SIGTERM is
+// graceful: new requests are refused, the queued ones finish and leave
+// within 8 s (a forward already waiting on a dead next hop is bounded by
+// request_timeout_s). Prints one JSON line per event on `events`:
+// {"event": "listening", "address", "sealed", "queue_limit",
+// "memory_bound_bytes"} first (the bound: queued requests and the
+// transport's receive state), then
 // {"event": "request", "request_id", "cold", "compute_s", "predicted_compute_s",
 // "host_compute_s", "overrun_s", "setup_s", "hop": {...}} or {"event": "error",
 // "request_id", "message"} (the error also travels down the chain as a kError
@@ -175,6 +188,7 @@ struct NodeFlags {
   double time_scale = 1, loss = -1, request_timeout = 120;
   uint64_t seed = 1;
   int max_requests = 0;
+  int queue_limit = 64;
 };
 Result<NodeOptions> NodeOptionsFromFlags(const NodeFlags& flags);
 std::vector<std::string> NodeCommandLine(const NodeOptions& options);  // argv[1...], starting with "node"

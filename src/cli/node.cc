@@ -1,7 +1,7 @@
 // edgesplit node [--model MODEL --segment CUT:CUT] [--listen ADDR] [--next ADDR] --link L [--in-link L]
 //     (--key NAME --allow FILE [--server-key NEXT.pub] | --insecure)
 //     [--verify-key KEY.pub] [--state FILE] [--emulate DEVICE] [--dtype f32|int8] [--time-scale S] [--loss P] [--shape auto|on|off]
-//     [--seed N] [--profiles DIR] [--request-timeout S] [--max-requests N]
+//     [--seed N] [--profiles DIR] [--request-timeout S] [--max-requests N] [--queue-limit Q]
 //
 // One device of a chain (docs/runtime.md): prints one JSON event per line on stdout.
 // Secure by default (docs/security.md): sealed sessions with the senders --allow
@@ -46,6 +46,8 @@ Runner RegisterNode(CLI::App& app) {
   app.add_option("--profiles", a->profiles, "Profiles folder");
   app.add_option("--request-timeout", a->request_timeout, "Seconds a request may take at this node")->capture_default_str();
   app.add_option("--max-requests", a->max_requests, "Exit after N requests (0: run until SIGTERM)")->capture_default_str();
+  app.add_option("--queue-limit", a->queue_limit, "Requests queued before BUSY (the refusal goes down the chain)")
+      ->capture_default_str();
   return [a] { return RunNodeCommand(*a); };
 }
 

@@ -25,25 +25,65 @@ std::vector<uint8_t> AcceptedMessage(uint32_t request_id) {
   return m;
 }
 
-Result<std::unique_ptr<HopReceiver>> HopReceiver::Create(const net::ChannelOptions& channel, const net::Endpoint& local,
-                                                         const std::optional<net::LinkSecurity>& security,
-                                                         double request_timeout_s) {
-  net::ChannelOptions quiet = channel;  // replies are acknowledgements: not paced, not lost
-  quiet.shaper.enabled = false;
-  quiet.shaper.loss = 0;
+net::ServerLimits HopLimits(double request_timeout_s, uint32_t max_message_bytes) {
   net::ServerLimits limits;
-  // A slow emulated link may take a request's whole budget to move one message.
+  if (max_message_bytes > 0) limits.max_message_bytes = max_message_bytes;
   limits.frame_timeout_s = std::max(limits.frame_timeout_s, request_timeout_s);
   limits.idle_timeout_s = std::max(limits.idle_timeout_s, request_timeout_s);
   limits.reply_timeout_s = std::max(limits.reply_timeout_s, request_timeout_s);
+  return limits;
+}
+
+Result<std::unique_ptr<net::ServerTransport>> CreateHopTransport(const net::ChannelOptions& channel, const net::Endpoint& local,
+                                                                const std::optional<net::LinkSecurity>& security,
+                                                                const net::ServerLimits& limits,
+                                                                net::ServerTransport::OnMessage on_message) {
+  net::ChannelOptions quiet = channel;  // replies are acknowledgements: not paced, not lost
+  quiet.shaper.enabled = false;
+  quiet.shaper.loss = 0;
+  if (security) return net::CreateSecureServer(quiet, local, limits, *security, std::move(on_message));
+  return net::ServerTransport::Create(quiet, local, limits, std::move(on_message));
+}
+
+HopGate::Verdict HopGate::Check(net::ServerTransport& transport, net::PeerId peer, std::span<const uint8_t> bytes,
+                                wire::DecodedMessage* m, std::string* why) {
+  Result<wire::DecodedMessage> decoded = wire::DecodeMessage(bytes);
+  if (!decoded.ok()) {
+    *why = decoded.status().message();
+    return Verdict::kRejected;
+  }
+  *m = *decoded;
+  const uint32_t id = m->header.request_id;
+  const wire::MessageType type = m->header.type;
+  if (windows_.size() >= kMaxWindows && !windows_.count(peer)) windows_.clear();
+  wire::ReplayWindow& window = windows_[peer];
+  if (Status fresh = window.Check(id); !fresh.ok()) {
+    *why = std::string(wire::MessageTypeName(type)) + " " + std::to_string(id) + ": " + fresh.message();
+    return Verdict::kRejected;
+  }
+  window.Mark(id);
+  if (type != wire::MessageType::kPing) return Verdict::kPass;
+  // A probe: answered here, never passed on down the chain.
+  wire::MessageHeader h = m->header;
+  h.type = wire::MessageType::kPong;
+  std::vector<uint8_t> pong(wire::EncodedMessageBytes(h, m->payload.size()));
+  if (wire::EncodeMessage(h, m->payload, pong).ok()) transport.Reply(peer, std::move(pong), id);
+  return Verdict::kAnswered;
+}
+
+bool AcceptedAtOnce(const wire::DecodedMessage& m) {
+  if (m.header.type != wire::MessageType::kSegmentChunk) return true;
+  Result<delivery::DecodedChunk> chunk = delivery::DecodeChunk(m.payload);
+  return chunk.ok() && chunk->header.kind == delivery::ChunkKind::kData;
+}
+
+Result<std::unique_ptr<HopReceiver>> HopReceiver::Create(const net::ChannelOptions& channel, const net::Endpoint& local,
+                                                         const std::optional<net::LinkSecurity>& security,
+                                                         double request_timeout_s) {
   std::unique_ptr<HopReceiver> r(new HopReceiver());
   HopReceiver* self = r.get();
   auto on_message = [self](net::PeerId peer, std::vector<uint8_t> bytes) { self->OnMessage(peer, std::move(bytes)); };
-  if (security) {
-    ES_ASSIGN_OR_RETURN(r->transport_, net::CreateSecureServer(quiet, local, limits, *security, on_message));
-  } else {
-    ES_ASSIGN_OR_RETURN(r->transport_, net::ServerTransport::Create(quiet, local, limits, on_message));
-  }
+  ES_ASSIGN_OR_RETURN(r->transport_, CreateHopTransport(channel, local, security, HopLimits(request_timeout_s, 0), on_message));
   r->live_ = r->transport_.get();
   return r;
 }
@@ -61,31 +101,15 @@ void HopReceiver::Push(HopMessage m) {
 void HopReceiver::OnMessage(net::PeerId peer, std::vector<uint8_t> bytes) {
   net::ServerTransport* transport = live_.load();
   if (!transport) return;  // a message before Create returned: the sender retransmits
-  Result<wire::DecodedMessage> m = wire::DecodeMessage(bytes);
-  if (!m.ok()) return Push({peer, {}, m.status().message()});
-  const uint32_t id = m->header.request_id;
-  const wire::MessageType type = m->header.type;
-  if (windows_.size() >= kMaxWindows && !windows_.count(peer)) windows_.clear();
-  wire::ReplayWindow& window = windows_[peer];
-  if (Status fresh = window.Check(id); !fresh.ok())
-    return Push({peer, {}, std::string(wire::MessageTypeName(type)) + " " + std::to_string(id) + ": " + fresh.message()});
-  window.Mark(id);
-  if (type == wire::MessageType::kPing) {  // a probe: answered here, never passed on down the chain
-    wire::MessageHeader h = m->header;
-    h.type = wire::MessageType::kPong;
-    std::vector<uint8_t> pong(wire::EncodedMessageBytes(h, m->payload.size()));
-    if (wire::EncodeMessage(h, m->payload, pong).ok()) transport->Reply(peer, std::move(pong), id);
-    return;
+  wire::DecodedMessage m;
+  std::string why;
+  switch (gate_.Check(*transport, peer, bytes, &m, &why)) {
+    case HopGate::Verdict::kAnswered: return;
+    case HopGate::Verdict::kRejected: return Push({peer, {}, why});
+    case HopGate::Verdict::kPass: break;
   }
-  // A delivery's manifest and end chunks are answered once handled (with its
-  // verdict, or "go on"); the rest at once. A refusal a data chunk causes is
-  // the answer to the end chunk, which the coordinator sends in any case.
-  bool answered = type != wire::MessageType::kSegmentChunk;
-  if (!answered) {
-    Result<delivery::DecodedChunk> chunk = delivery::DecodeChunk(m->payload);
-    answered = chunk.ok() && chunk->header.kind == delivery::ChunkKind::kData;
-  }
-  if (answered) transport->Reply(peer, AcceptedMessage(id), id);
+  const bool answered = AcceptedAtOnce(m);
+  if (answered) transport->Reply(peer, AcceptedMessage(m.header.request_id), m.header.request_id);
   Push({peer, std::move(bytes), "", answered});
 }
 

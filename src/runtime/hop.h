@@ -45,6 +45,43 @@ struct HopMessage {
 // The reply that says "taken": a kPong with no payload for `request_id`.
 std::vector<uint8_t> AcceptedMessage(uint32_t request_id);
 
+// A hop's receiving transport's limits: its timeouts stretched to
+// `request_timeout_s` (a slow emulated link may take a request's whole budget
+// to move one message), messages above `max_message_bytes` (0: the
+// transport's default) refused.
+net::ServerLimits HopLimits(double request_timeout_s, uint32_t max_message_bytes);
+// A hop's receiving transport on `local`: `channel`'s transport and framing,
+// its replies (acceptances, delivery acks) unshaped and lossless like a
+// link's acknowledgements, sealed with `security`. What HopReceiver and a
+// node (node.cc) listen on.
+Result<std::unique_ptr<net::ServerTransport>> CreateHopTransport(const net::ChannelOptions& channel, const net::Endpoint& local,
+                                                                const std::optional<net::LinkSecurity>& security,
+                                                                const net::ServerLimits& limits,
+                                                                net::ServerTransport::OnMessage on_message);
+
+// The checks every hop makes on its transport's I/O thread before anything
+// is queued: the bytes decode as a message and its id is fresh from this
+// sender (each sender its own wire::ReplayWindow); a ping is answered here
+// and goes no further. I/O thread only.
+class HopGate {
+ public:
+  enum class Verdict { kPass, kAnswered, kRejected };
+  // kPass: *message is the decoded message (its payload points into `bytes`);
+  // kRejected: *why says what was refused; kAnswered: a ping, answered.
+  Verdict Check(net::ServerTransport& transport, net::PeerId peer, std::span<const uint8_t> bytes,
+                wire::DecodedMessage* message, std::string* why);
+
+ private:
+  std::unordered_map<net::PeerId, wire::ReplayWindow> windows_;
+};
+
+// Whether `message` is answered "accepted" as soon as it is taken: tensors,
+// errors and a delivery's data chunks. A delivery's manifest and end chunks
+// are answered once handled (with its verdict, or "go on"); a refusal a data
+// chunk causes is the answer to the end chunk, which the coordinator sends
+// in any case.
+bool AcceptedAtOnce(const wire::DecodedMessage& message);
+
 class HopReceiver {
  public:
   // Listens on `local` with `channel`'s transport and framing. Its replies
@@ -69,7 +106,7 @@ class HopReceiver {
 
   std::unique_ptr<net::ServerTransport> transport_;
   std::atomic<net::ServerTransport*> live_{nullptr};  // set once transport_ is
-  std::unordered_map<net::PeerId, wire::ReplayWindow> windows_;  // I/O thread only
+  HopGate gate_;  // I/O thread only
   std::mutex mutex_;
   std::condition_variable ready_;
   std::deque<HopMessage> queue_;

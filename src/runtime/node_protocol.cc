@@ -116,6 +116,7 @@ Result<NodeOptions> NodeOptionsFromFlags(const NodeFlags& a) {
   o.emulate_device = a.emulate;
   o.request_timeout_s = a.request_timeout;
   o.max_requests = a.max_requests;
+  o.queue_limit = a.queue_limit;
   ES_RETURN_IF_ERROR(CheckNodeOptions(o));
   return o;
 }
@@ -128,6 +129,7 @@ Status CheckNodeOptions(const NodeOptions& o) {
                            "(docs/security.md), or --insecure for plain frames");
   if (!o.insecure && o.next && o.server_key.empty())
     return InvalidArgument("--next needs --server-key NEXT.pub: the public key of the node (or client) it forwards to");
+  if (o.queue_limit < 1) return InvalidArgument("--queue-limit must be at least 1");
   if (o.segment.model.empty() && o.verify_key.empty())
     return InvalidArgument("an empty node waits for a signed delivery: give --verify-key KEY.pub (or --model and --segment)");
   return Status::Ok();
@@ -152,6 +154,7 @@ std::vector<std::string> NodeCommandLine(const NodeOptions& o) {
   if (o.insecure) a.push_back("--insecure");
   if (!o.state_file.empty()) a.insert(a.end(), {"--state", o.state_file});
   if (o.max_requests > 0) a.insert(a.end(), {"--max-requests", std::to_string(o.max_requests)});
+  if (o.queue_limit != NodeOptions{}.queue_limit) a.insert(a.end(), {"--queue-limit", std::to_string(o.queue_limit)});
   return a;
 }
 

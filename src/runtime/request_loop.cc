@@ -1,0 +1,242 @@
+// The runtime's one request loop (request_loop.h).
+#include "request_loop.h"
+
+#include <algorithm>
+#include <string>
+
+namespace edgesplit::runtime {
+
+using net::Clock;
+
+Status RequestLoop::CheckOptions(const LoopOptions& o) {
+  if (o.lanes < 1) return InvalidArgument("a request loop needs at least one lane");
+  if (o.max_batch < 1 || o.max_batch > 1024) return InvalidArgument("--max-batch must be in 1..1024");
+  if (!(o.max_wait_s >= 0) || o.max_wait_s > 10) return InvalidArgument("--max-wait-ms must be in 0..10000");
+  if (o.queue_limit < 1) return InvalidArgument("--queue-limit must be at least 1");
+  if (o.notice_limit < 0) return InvalidArgument("a request loop's notice limit must be >= 0");
+  return Status::Ok();
+}
+
+RequestLoop::RequestLoop(const LoopOptions& options, Handler* handler)
+    : options_(options), handler_(handler), queues_(static_cast<size_t>(options.lanes)),
+      arrivals_(static_cast<size_t>(options.lanes)) {}
+
+RequestLoop::~RequestLoop() { Stop(0, [] { return true; }); }
+
+void RequestLoop::Start() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (started_ || stopped_) return;
+  started_ = true;
+  worker_ = std::thread([this] { Work(); });
+}
+
+Status RequestLoop::Enqueue(int lane, LoopRequest& p, uint32_t deadline_budget_us) {
+  Status busy = Status::Ok();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stopping_ || stopped_) {
+      busy = Busy("shutting down");
+    } else if (queued_ >= options_.queue_limit) {
+      busy = Busy("queue full (" + std::to_string(queued_) + " requests, --queue-limit " +
+                  std::to_string(options_.queue_limit) + ")");
+    } else if (deadline_budget_us > 0) {
+      // Expected wait: the work queued ahead (and a batch running), at the measured cost per request.
+      const double wait_s = static_cast<double>(queued_ + (busy_running_ ? options_.max_batch : 0)) * per_request_s_;
+      if (wait_s * 1e6 > deadline_budget_us)
+        busy = Busy("cannot start within the deadline of " + std::to_string(deadline_budget_us) + " us (about " +
+                    std::to_string(static_cast<int64_t>(wait_s * 1e6)) + " us of work queued)");
+    }
+    if (busy.ok()) {
+      p.behind = queued_ > 0 || computing_;
+      p.notice = false;
+      NoteArrival(static_cast<size_t>(lane), p.received, p.behind);
+      queues_[static_cast<size_t>(lane)].push_back(std::move(p));
+      ++queued_;
+    }
+  }
+  if (busy.ok()) work_.notify_one();
+  return busy;
+}
+
+bool RequestLoop::EnqueueNotice(int lane, LoopRequest& p) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stopped_ || notices_ >= options_.notice_limit) return false;
+    p.notice = true;
+    queues_[static_cast<size_t>(lane)].push_back(std::move(p));
+    ++notices_;
+  }
+  work_.notify_one();
+  return true;
+}
+
+void RequestLoop::NoteReceived() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++counters_.received;
+}
+
+void RequestLoop::NoteRefused(const Status& s) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (s.code() == StatusCode::kBusy) ++counters_.busy;
+  else ++counters_.errors;
+}
+
+RequestLoop::Load RequestLoop::NotePing() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++counters_.pings;
+  return {queued_, per_request_s_};
+}
+
+ServerCounters RequestLoop::counters() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return counters_;
+}
+
+bool RequestLoop::stopping() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return stopping_ || stopped_;
+}
+
+// Under the mutex.
+void RequestLoop::NoteArrival(size_t lane, Clock::time_point now, bool server_busy) {
+  Arrivals& a = arrivals_[lane];
+  a.busy_share = a.busy_share < 0 ? (server_busy ? 1.0 : 0.0) : 0.8 * a.busy_share + (server_busy ? 0.2 : 0.0);
+  if (a.last != Clock::time_point{}) {
+    const double gap = std::chrono::duration<double>(now - a.last).count();
+    a.mean_gap_s = a.mean_gap_s == 0 ? gap : 0.8 * a.mean_gap_s + 0.2 * gap;
+  }
+  a.last = now;
+}
+
+// Waiting only pays when a companion is likely within max_wait_s: the lane's
+// requests overlap (a good share of them arrive while the loop is busy: a
+// lone device that waits for each reply never does, and would only be
+// delayed) and arrive closer together than the wait. Under load batches
+// still form without waiting, from what queued while the previous batch ran.
+bool RequestLoop::ShouldWaitForMore(size_t lane) const {
+  constexpr double kOverlapToWait = 0.25;
+  if (!(options_.max_wait_s > 0) || arrivals_[lane].busy_share < kOverlapToWait) return false;
+  return !(arrivals_[lane].mean_gap_s > options_.max_wait_s);  // unknown gap (0): wait
+}
+
+// The lane whose oldest request has waited longest, or -1.
+int RequestLoop::OldestLane() const {
+  int best = -1;
+  for (size_t t = 0; t < queues_.size(); ++t)
+    if (!queues_[t].empty() && (best < 0 || queues_[t].front().received < queues_[static_cast<size_t>(best)].front().received))
+      best = static_cast<int>(t);
+  return best;
+}
+
+void RequestLoop::Work() {
+  std::vector<LoopRequest> batch, expired;
+  const auto idle = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options_.idle_s));
+  for (;;) {
+    batch.clear();
+    int lane = -1;
+    bool notice = false;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      auto ready = [&] { return queued_ + notices_ > 0 || stopped_; };
+      if (options_.idle_s > 0) {
+        if (!work_.wait_for(lock, idle, ready)) {
+          lock.unlock();
+          handler_->Idle();
+          continue;
+        }
+      } else {
+        work_.wait(lock, ready);
+      }
+      if (queued_ + notices_ == 0 && stopped_) return;
+      lane = OldestLane();
+      auto& q = queues_[static_cast<size_t>(lane)];
+      notice = q.front().notice;
+      if (notice) {
+        batch.push_back(std::move(q.front()));
+        q.pop_front();
+        --notices_;
+        busy_running_ = true;
+      } else {
+        const Clock::time_point until =
+            q.front().received + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options_.max_wait_s));
+        // Wait for the batch to fill, but never past the first request's wait.
+        if (static_cast<int>(q.size()) < options_.max_batch && ShouldWaitForMore(static_cast<size_t>(lane))) {
+          ++counters_.batches_waited;
+          work_.wait_until(lock, until, [&] { return static_cast<int>(q.size()) >= options_.max_batch || stopping_; });
+        }
+        const Clock::time_point now = Clock::now();
+        while (!q.empty() && !q.front().notice && static_cast<int>(batch.size()) < options_.max_batch) {
+          batch.push_back(std::move(q.front()));
+          q.pop_front();
+          --queued_;
+        }
+        busy_running_ = computing_ = true;
+        // Requests whose deadline passed while they queued cannot start in time.
+        for (LoopRequest& p : batch)
+          if (p.deadline < now) expired.push_back(std::move(p));
+        std::erase_if(batch, [](const LoopRequest& p) { return p.message.empty(); });
+        counters_.busy += static_cast<int64_t>(expired.size());
+      }
+    }
+    if (notice) {
+      handler_->Notice(batch.front());
+    } else {
+      for (LoopRequest& p : expired) handler_->Expired(p);
+      expired.clear();
+      if (!batch.empty()) {
+        const Clock::time_point t0 = Clock::now();
+        const Status run = handler_->Compute(lane, batch);
+        const double compute_s = net::SecondsSince(t0);
+        const int k = static_cast<int>(batch.size());
+        BatchDone done;
+        done.started = t0;
+        {
+          std::lock_guard<std::mutex> lock(mutex_);
+          const double sample = compute_s / k;
+          per_request_s_ = per_request_s_ == 0 ? sample : 0.8 * per_request_s_ + 0.2 * sample;
+          ++counters_.batch_sizes[k];
+          done.queue_length = queued_;
+          if (run.ok()) counters_.served += k;
+          else counters_.errors += k;
+          // Not computing from here: a device's next request, sent once it has
+          // its reply, must not look as if it arrived while this batch ran.
+          computing_ = false;
+        }
+        handler_->Finish(lane, batch, run, done);
+      }
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    busy_running_ = computing_ = false;
+  }
+}
+
+void RequestLoop::Stop(double grace_s, const std::function<bool()>& drained) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stopped_) return;
+    stopping_ = true;
+    stop_deadline_ = net::DeadlineIn(grace_s);
+  }
+  work_.notify_all();
+  const net::Deadline deadline = stop_deadline_.load();
+  // Let the queue drain and the replies leave (bounded by the grace period).
+  for (bool started = true;;) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      started = started_;
+      if (!started || (queued_ + notices_ == 0 && !busy_running_ && drained())) break;
+    }
+    if (net::Clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopped_ = true;
+    for (auto& q : queues_) q.clear();
+    queued_ = notices_ = 0;
+  }
+  work_.notify_all();
+  if (worker_.joinable()) worker_.join();
+}
+
+}  // namespace edgesplit::runtime
