@@ -176,7 +176,7 @@ struct EdgeServer::Impl final : RequestLoop::Handler {
       std::vector<uint8_t> message(wire::EncodedMessageBytes(h, out.size()));
       if (wire::EncodeMessage(h, out, message).ok()) transport->Reply(p.peer, std::move(message), p.request_id);
     }
-    for (Pending& p : batch) transport->Recycle(std::move(p.message));
+    for (LoopRequest& p : batch) transport->Recycle(std::move(p.message));
   }
 };
 
