@@ -5,7 +5,9 @@
 // they are still in L2, instead of writing the whole int32 output and reading
 // it back in a second pass. The threads share the bands in one OpenMP region
 // (oneDNN runs single-threaded inside it), so a conv costs one fork-join
-// instead of two.
+// instead of two. A pointwise conv too small for bands but not for two
+// threads runs as one part per thread instead (RowPart): oneDNN's own
+// threading left those (7x7 to 28x28 images) at their one-thread speed.
 #include <omp.h>
 
 #include <algorithm>
@@ -25,9 +27,9 @@ constexpr int64_t kMinBandRows = 16;
 
 int64_t AttrOr(const std::vector<int64_t>& v, size_t i, int64_t fallback) { return i < v.size() ? v[i] : fallback; }
 
-}  // namespace
-
-int64_t BandRows(const Graph& g, const Node& n, const PreparedKernel& k, int threads) {
+// The pixel rows of a channels-last 1x1 stride-1 unpadded conv (a GEMM over
+// them), or 0 for any other conv.
+int64_t PointwiseRows(const Graph& g, const Node& n, const PreparedKernel& k) {
   const TensorDesc& x = k.inputs[0];
   const TensorDesc& y = k.outputs[0];
   const Tensor& w = g.tensors[n.inputs[1]];
@@ -37,9 +39,24 @@ int64_t BandRows(const Graph& g, const Node& n, const PreparedKernel& k, int thr
   const std::vector<int64_t> s = n.GetInts("strides"), p = n.GetInts("pads");
   if (AttrOr(s, 0, 1) != 1 || AttrOr(s, 1, 1) != 1) return 0;
   if (std::any_of(p.begin(), p.end(), [](int64_t v) { return v != 0; })) return 0;
-  const int64_t rows = y.dims[0] * y.dims[2] * y.dims[3], channels = y.dims[1];
-  if (rows != x.dims[0] * x.dims[2] * x.dims[3] || channels <= 0) return 0;
-  if (rows * channels * 4 <= kBandAccBytes) return 0;
+  const int64_t rows = y.dims[0] * y.dims[2] * y.dims[3];
+  if (rows != x.dims[0] * x.dims[2] * x.dims[3] || y.dims[1] <= 0) return 0;
+  return rows;
+}
+
+}  // namespace
+
+int64_t RowParts(const Graph& g, const Node& n, const PreparedKernel& k, int threads, int64_t band) {
+  const int64_t rows = PointwiseRows(g, n, k);
+  // Runs shorter than this leave oneDNN's GEMM too little to do per call.
+  constexpr int64_t kMinPartRows = 8;
+  if (band > 0 || threads < 2 || rows < kMinPartRows * threads) return 0;
+  return threads;
+}
+
+int64_t BandRows(const Graph& g, const Node& n, const PreparedKernel& k, int threads) {
+  const int64_t rows = PointwiseRows(g, n, k), channels = k.outputs[0].dims[1];
+  if (rows == 0 || rows * channels * 4 <= kBandAccBytes) return 0;
   // The largest divisor of rows whose sums fit kBandAccBytes, giving every
   // thread as many bands (no tail band: one primitive serves every band; no
   // thread waits for another's extra band).

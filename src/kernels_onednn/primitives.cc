@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cfloat>
 #include <cstring>
+#include <memory>
+#include <string>
 
 #include "onednn_internal.h"
 
@@ -144,6 +146,52 @@ void BindThroughScratch(const dnnl::convolution_forward::primitive_desc& pd, con
   st->implementation += " (on copies in scratch)";
 }
 
+void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, PrimitiveState* st, const dnnl::engine& engine,
+               const Node* add = nullptr);
+
+// `t` as the [1, C, 1, rows] image of `rows` of its channels-last pixel rows.
+TensorDesc RowsOf(const TensorDesc& t, int64_t rows) {
+  TensorDesc r = t;
+  r.dims[0] = r.dims[2] = 1;
+  r.dims[3] = rows;
+  r.elements = r.dims[1] * rows;
+  return r;
+}
+
+// A pointwise int8 conv as `parts` runs of rows (RowPart): each the conv
+// for its rows, made for one thread; their scratch slices one after another.
+void BuildRowParts(const Graph& g, const Node& n, const PreparedKernel& k, int64_t parts, PrimitiveState* st,
+                   const dnnl::engine& engine) {
+  const TensorDesc& x = k.inputs[0];
+  const TensorDesc& y = k.outputs[0];
+  const int64_t rows = y.dims[0] * y.dims[2] * y.dims[3];
+  struct OneThread {  // the parts' primitives are blocked for the one thread each runs on
+    int saved = omp_get_max_threads();
+    OneThread() { omp_set_num_threads(1); }
+    ~OneThread() { omp_set_num_threads(saved); }
+  } one_thread;
+  int64_t scratch = 0;
+  for (int64_t p = 0; p < parts; ++p) {
+    const int64_t first = rows * p / parts, count = rows * (p + 1) / parts - first;
+    PreparedKernel part_k;
+    part_k.inputs = k.inputs;
+    part_k.outputs = k.outputs;
+    part_k.inputs[0] = RowsOf(x, count);
+    part_k.outputs[0] = RowsOf(y, count);
+    RowPart part;
+    part.state = std::make_unique<PrimitiveState>();
+    BuildConv(g, n, part_k, part.state.get(), engine);
+    part.x_offset = first * x.dims[1];  // int8: a byte per channel
+    part.y_offset = first * y.dims[1];
+    part.scratch_offset = scratch;
+    part.stream = dnnl::stream(engine);
+    scratch += (part.state->scratchpad_bytes + 63) / 64 * 64;
+    st->parts.push_back(std::move(part));
+  }
+  st->scratchpad_bytes = scratch;
+  st->implementation = st->parts[0].state->implementation + " in " + std::to_string(parts) + " runs of rows";
+}
+
 // f32: the conv with its bias and fused activation. int8 (s8 x, per-channel
 // s8 W): oneDNN sums (x - x_zp) * W into int32 (its src zero point only where
 // padding needs it; elsewhere the zero point is folded into the bias) and the
@@ -157,7 +205,7 @@ void BindThroughScratch(const dnnl::convolution_forward::primitive_desc& pd, con
 // add as the binary primitive does: the bytes equal the unfused pair's),
 // else throws dnnl_unimplemented.
 void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, PrimitiveState* st, const dnnl::engine& engine,
-               const Node* add = nullptr) {
+               const Node* add) {
   const TensorDesc& x = k.inputs[0];
   const TensorDesc& y = k.outputs[0];
   const Tensor& w = g.tensors[n.inputs[1]];
@@ -176,15 +224,12 @@ void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, Primitive
   // A banded pointwise conv (int8_band.cc) is made for a [1, C, 1, band] image.
   const int threads = omp_get_max_threads();
   const int64_t band = int8 ? BandRows(g, n, k, threads) : 0;
-  const auto band_of = [&](const TensorDesc& t) {
-    TensorDesc b = t;
-    b.dims[0] = b.dims[2] = 1;
-    b.dims[3] = band;
-    b.elements = b.dims[1] * band;
-    return b;
-  };
-  const TensorDesc& xs = band ? band_of(x) : x;
-  const memory::desc dst_md = ActivationDesc(band ? band_of(y) : y, int8 ? memory::data_type::s32 : memory::data_type::f32);
+  if (int8 && !add) {
+    const int64_t parts = RowParts(g, n, k, threads, band);
+    if (parts > 1) return BuildRowParts(g, n, k, parts, st, engine);
+  }
+  const TensorDesc& xs = band ? RowsOf(x, band) : x;
+  const memory::desc dst_md = ActivationDesc(band ? RowsOf(y, band) : y, int8 ? memory::data_type::s32 : memory::data_type::f32);
   const auto unfusable = [] { return dnnl::error(dnnl_unimplemented, "the conv + Add pair does not fuse"); };
   if (add && (int8 || band || WinogradCandidate(groups, kh, kw, strides, dilates) ||
               !(ActivationDesc(k.inputs[n.inputs.size()]) == ActivationDesc(y))))
