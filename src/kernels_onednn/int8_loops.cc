@@ -78,26 +78,42 @@ ES_AVX512_BEGIN
 using avx512::Requant16;
 using avx512::TailMask;
 
-// `rows` channels-last rows of s.y.c sums, on the calling thread.
-ES_AVX512 void RequantRowsAvx512(const Int8Stage& s, const int32_t* acc, int8_t* y, int64_t rows) {
+// Rows per run of RequantRunAvx512: about 16 KiB of sums, which stay in L1
+// while the run's channel blocks pass down it.
+inline int64_t RequantRun(int64_t channels) { return std::max<int64_t>(1, (16 << 10) / (4 * channels)); }
+
+// `rows` channels-last rows of s.y.c sums, on the calling thread: a channel
+// block at a time down the rows, its constants in registers (made once per
+// block and run, not once per vector).
+ES_AVX512 void RequantRunAvx512(const Int8Stage& s, const int32_t* acc, int8_t* y, int64_t rows) {
   const int64_t channels = s.y.c;
-  for (int64_t row = 0; row < rows; ++row)
-    for (int64_t c = 0; c < channels; c += 16) {
-      const __mmask16 k = TailMask(channels - c);
-      const __m512i bias = _mm512_maskz_loadu_epi32(k, s.bias.data() + c);
-      const avx512::RequantLanes r = avx512::MakeRequant(_mm512_maskz_loadu_epi32(k, s.multiplier.data() + c),
-                                                         _mm512_maskz_loadu_epi32(k, s.shift.data() + c), s.y_zp, s.lo, s.hi);
+  for (int64_t c = 0; c < channels; c += 16) {
+    const __mmask16 k = TailMask(channels - c);
+    const __m512i bias = _mm512_maskz_loadu_epi32(k, s.bias.data() + c);
+    const avx512::RequantLanes r = avx512::MakeRequant(_mm512_maskz_loadu_epi32(k, s.multiplier.data() + c),
+                                                       _mm512_maskz_loadu_epi32(k, s.shift.data() + c), s.y_zp, s.lo, s.hi);
+    for (int64_t row = 0; row < rows; ++row) {
       const __m512i x = _mm512_add_epi32(_mm512_maskz_loadu_epi32(k, acc + row * channels + c), bias);
       _mm_mask_storeu_epi8(y + row * channels + c, k, Requant16(x, r));
     }
+  }
+}
+
+ES_AVX512 void RequantRowsAvx512(const Int8Stage& s, const int32_t* acc, int8_t* y, int64_t rows) {
+  const int64_t channels = s.y.c, run = RequantRun(channels);
+  for (int64_t first = 0; first < rows; first += run)
+    RequantRunAvx512(s, acc + first * channels, y + first * channels, std::min(run, rows - first));
 }
 
 ES_AVX512 void RequantAvx512(const Int8Stage& s, const int32_t* acc, int8_t* y) {
   const Plane4& p = s.y;
   if (p.channels_last) {
-    const int64_t rows = p.n * p.hw;
+    const int64_t rows = p.n * p.hw, run = RequantRun(p.c), runs = (rows + run - 1) / run;
 #pragma omp parallel for schedule(static) if (rows * p.c >= kParallelMin)
-    for (int64_t row = 0; row < rows; ++row) RequantRowsAvx512(s, acc + row * p.c, y + row * p.c, 1);
+    for (int64_t i = 0; i < runs; ++i) {
+      const int64_t first = i * run;
+      RequantRunAvx512(s, acc + first * p.c, y + first * p.c, std::min(run, rows - first));
+    }
     return;
   }
   const int64_t planes = p.n * p.c;
