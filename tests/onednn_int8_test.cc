@@ -242,6 +242,56 @@ TEST(OneDnnInt8Test, BandedPointwiseConvsMatchReference) {
   ASSERT_TRUE(SetOneDnnThreads(saved).ok());
 }
 
+// Pointwise convs too small for bands run as one run of rows per thread,
+// each thread's primitive made for its rows (RowPart in
+// src/kernels_onednn/onednn_internal.h): at odd row counts that split
+// unevenly, with 1-3 threads, every tensor equals the reference's.
+TEST(OneDnnInt8Test, PointwiseConvsInRunsOfRowsMatchReference) {
+  const int saved = OneDnnThreads();
+  for (const auto& [h, w] : std::vector<std::pair<int64_t, int64_t>>{{7, 7}, {5, 9}, {13, 11}}) {
+    testing::GraphBuilder b;
+    int x = b.Input("image", {1, 8, h, w});
+    x = b.Op(OpType::kRelu, "stem.relu", {b.Conv("stem", x, 8, 64, 3)});
+    x = b.Op(OpType::kRelu, "expand.relu", {b.Conv("expand", x, 64, 96, 1, 1, 1, true)});
+    x = b.Conv("project", x, 96, 64, 1, 1, 1, true);
+    x = b.Conv("head", x, 64, 8, 3);
+    Graph f32 = b.Finish(x);
+    ASSERT_FALSE(f32.nodes.empty());
+    Result<Graph> q = Quantize(f32, RandomCalibrationSamples(f32.tensors[f32.inputs[0]], 4, 3));
+    ASSERT_TRUE(q.ok()) << q.status().message();
+    const Graph& g = *q;
+    const int n = static_cast<int>(g.nodes.size());
+    for (int p = 1; p <= n; ++p) {  // every head [0, p): its outputs are the tensors live at p
+      auto ref = SegmentExecutor::Create(g, 0, p, ReferenceBackend());
+      ASSERT_TRUE(ref.ok()) << ref.status().message();
+      const std::vector<float> input = RandomInput(**ref, 11);
+      std::memcpy((*ref)->input(), input.data(), input.size() * 4);
+      ASSERT_TRUE((*ref)->Invoke().ok());
+      for (int threads : {1, 2, 3}) {
+        ASSERT_TRUE(SetOneDnnThreads(threads).ok());
+        auto dnn = SegmentExecutor::Create(g, 0, p, OneDnnBackend());
+        ASSERT_TRUE(dnn.ok()) << dnn.status().message();
+        int split = 0;
+        for (int i = 0; i < p; ++i) split += std::string(OneDnnImplementation((*dnn)->kernel(i))).find(" runs of rows") != std::string::npos;
+        if (p == n) {
+          EXPECT_EQ(split, threads > 1 ? 2 : 0) << h << "x" << w << ", " << threads << " threads";
+        }
+        std::memcpy((*dnn)->input(), input.data(), input.size() * 4);
+        ASSERT_TRUE((*dnn)->Invoke().ok());
+        for (int o = 0; o < (*ref)->num_outputs(); ++o) {
+          const Tensor& t = (*ref)->output_tensor(o);
+          ASSERT_EQ((*dnn)->output_bytes(o), (*ref)->output_bytes(o));
+          const auto* a = static_cast<const unsigned char*>((*dnn)->output(o));
+          const auto* r = static_cast<const unsigned char*>((*ref)->output(o));
+          EXPECT_TRUE(std::equal(a, a + (*ref)->output_bytes(o), r))
+              << h << "x" << w << ", head of " << p << " nodes, tensor '" << t.name << "', " << threads << " threads";
+        }
+      }
+    }
+  }
+  ASSERT_TRUE(SetOneDnnThreads(saved).ok());
+}
+
 // A depthwise conv for DepthwiseConvsMatchReference: [1, c, h, w] input, an
 // optional 1x1 conv + ReLU first (x's zero point then -128, so the padding
 // matters), the k x k depthwise conv (+ ReLU6) and a 1x1 conv after it (so
