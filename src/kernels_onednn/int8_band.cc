@@ -27,8 +27,8 @@ constexpr int64_t kMinBandRows = 16;
 
 int64_t AttrOr(const std::vector<int64_t>& v, size_t i, int64_t fallback) { return i < v.size() ? v[i] : fallback; }
 
-// The pixel rows of a channels-last 1x1 stride-1 unpadded conv (a GEMM over
-// them), or 0 for any other conv.
+}  // namespace
+
 int64_t PointwiseRows(const Graph& g, const Node& n, const PreparedKernel& k) {
   const TensorDesc& x = k.inputs[0];
   const TensorDesc& y = k.outputs[0];
@@ -44,13 +44,30 @@ int64_t PointwiseRows(const Graph& g, const Node& n, const PreparedKernel& k) {
   return rows;
 }
 
-}  // namespace
-
 int64_t RowParts(const Graph& g, const Node& n, const PreparedKernel& k, int threads, int64_t band) {
-  const int64_t rows = PointwiseRows(g, n, k);
+  if (band > 0 || threads < 2) return 0;
   // Runs shorter than this leave oneDNN's GEMM too little to do per call.
   constexpr int64_t kMinPartRows = 8;
-  if (band > 0 || threads < 2 || rows < kMinPartRows * threads) return 0;
+  if (const int64_t rows = PointwiseRows(g, n, k)) return rows >= kMinPartRows * threads ? threads : 0;
+  // Any other dense int8 conv on one channels-last image (MobileNet's stem,
+  // ResNet's 3x3s): runs of output image rows, each thread's int32 sums in
+  // its own L2 until it requantizes them (oneDNN splits the conv its own
+  // way, and the requantization pass then read half the sums from the other
+  // core's cache).
+  const TensorDesc& x = k.inputs[0];
+  const TensorDesc& y = k.outputs[0];
+  if (x.rank != 4 || y.rank != 4 || x.layout != TensorLayout::kChannelsLast || y.layout != TensorLayout::kChannelsLast ||
+      x.dims[0] != 1 || n.GetInt("group", 1) != 1 || g.tensors[n.inputs[1]].shape.size() != 4)
+    return 0;
+  constexpr int64_t kMinPartImageRows = 4;
+  if (y.dims[2] < kMinPartImageRows * threads) return 0;
+  // Every part's window must cover some input row (not only padding).
+  const std::vector<int64_t> s = n.GetInts("strides"), d = n.GetInts("dilations"), p = n.GetInts("pads");
+  const int64_t sh = AttrOr(s, 0, 1), dh = AttrOr(d, 0, 1), pt = AttrOr(p, 0, 0), kh = g.tensors[n.inputs[1]].shape[2];
+  for (int64_t i = 0; i < threads; ++i) {
+    const int64_t first = y.dims[2] * i / threads, last = y.dims[2] * (i + 1) / threads - 1;
+    if (std::max<int64_t>(0, first * sh - pt) >= std::min(x.dims[2], last * sh - pt + (kh - 1) * dh + 1)) return 0;
+  }
   return threads;
 }
 

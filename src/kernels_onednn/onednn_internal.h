@@ -163,5 +163,8 @@ bool RunBands(PrimitiveState& state, const void* const* inputs, void* const* out
 // caller builds each part (primitives.cc) and the backend runs them in one
 // OpenMP region.
 int64_t RowParts(const Graph& graph, const Node& node, const PreparedKernel& k, int threads, int64_t band);
+// The pixel rows of a channels-last 1x1 stride-1 unpadded conv (a GEMM over
+// them), or 0 for any other conv.
+int64_t PointwiseRows(const Graph& graph, const Node& node, const PreparedKernel& k);
 
 }  // namespace edgesplit::onednn
