@@ -155,40 +155,45 @@ TEST(OneDnnInt8Test, RunsNativelyChannelsLast) {
 TEST(OneDnnInt8Test, VectorRequantizationIsTheFixedPointOne) {
   if (!onednn::Int8UsesAvx512()) GTEST_SKIP() << "this CPU has no AVX-512";
   Rng rng(17);
-  for (int64_t channels : {1, 7, 16, 19, 40}) {
-    for (bool channels_last : {true, false}) {
-      onednn::Int8Stage st;
-      st.op = onednn::Int8Stage::Op::kRequant;
-      st.y = {2, channels, 13, channels_last};
-      st.y_zp = static_cast<int32_t>(rng.Uniform(-128, 127));
-      st.lo = -128 + static_cast<int32_t>(rng.Uniform(0, 100));
-      st.hi = 127 - static_cast<int32_t>(rng.Uniform(0, 100));
-      for (int64_t c = 0; c < channels; ++c) {
-        int32_t m = 0;
-        int shift = 0;
-        fixed_point::QuantizeMultiplier(std::pow(10.0, rng.Uniform(-9.0f, -0.01f)), &m, &shift);
-        st.multiplier.push_back(m);
-        st.shift.push_back(shift);
-        st.bias.push_back(static_cast<int32_t>(rng.Uniform(-1e6f, 1e6f)));
+  // Clamps: both bounds inside int8's range, only the lower one (a ReLU's:
+  // the loops narrow with saturation instead of clamping above), none.
+  for (int clamp = 0; clamp < 3; ++clamp) {
+    for (int64_t channels : {1, 7, 16, 19, 40}) {
+      for (bool channels_last : {true, false}) {
+        onednn::Int8Stage st;
+        st.op = onednn::Int8Stage::Op::kRequant;
+        st.y = {2, channels, 13, channels_last};
+        st.y_zp = static_cast<int32_t>(rng.Uniform(-128, 127));
+        st.lo = clamp == 2 ? -128 : -127 + static_cast<int32_t>(rng.Uniform(0, 100));
+        st.hi = clamp == 0 ? 126 - static_cast<int32_t>(rng.Uniform(0, 100)) : 127;
+        for (int64_t c = 0; c < channels; ++c) {
+          int32_t m = 0;
+          int shift = 0;
+          fixed_point::QuantizeMultiplier(std::pow(10.0, rng.Uniform(-9.0f, -0.01f)), &m, &shift);
+          st.multiplier.push_back(m);
+          st.shift.push_back(shift);
+          st.bias.push_back(static_cast<int32_t>(rng.Uniform(-1e6f, 1e6f)));
+        }
+        if (channels > 1) st.multiplier[0] = st.shift[0] = 0;  // a multiplier too small to represent
+        std::vector<int32_t> acc(static_cast<size_t>(st.y.elements()));
+        for (size_t i = 0; i < acc.size(); ++i) {
+          const float r = rng.Uniform(0, 1);
+          acc[i] = r < 0.05f ? INT32_MAX - 2000000 : r < 0.1f ? INT32_MIN + 2000000
+                                                 : static_cast<int32_t>(rng.Uniform(-3e7f, 3e7f));
+        }
+        std::vector<int8_t> fast(acc.size()), portable(acc.size());
+        void* out = fast.data();
+        onednn::RunInt8Stage(st, nullptr, &out, acc.data());
+        onednn::SetInt8Avx512(false);
+        out = portable.data();
+        onednn::RunInt8Stage(st, nullptr, &out, acc.data());
+        onednn::SetInt8Avx512(true);
+        EXPECT_EQ(fast, portable) << channels << " channels, channels_last " << channels_last << ", clamp [" << st.lo
+                                  << ", " << st.hi << "]";
+        int distinct = 0;
+        for (int8_t v : portable) distinct += v != portable[0];
+        EXPECT_GT(distinct, 0) << "the case exercises nothing";
       }
-      if (channels > 1) st.multiplier[0] = st.shift[0] = 0;  // a multiplier too small to represent
-      std::vector<int32_t> acc(static_cast<size_t>(st.y.elements()));
-      for (size_t i = 0; i < acc.size(); ++i) {
-        const float r = rng.Uniform(0, 1);
-        acc[i] = r < 0.05f ? INT32_MAX - 2000000 : r < 0.1f ? INT32_MIN + 2000000
-                                               : static_cast<int32_t>(rng.Uniform(-3e7f, 3e7f));
-      }
-      std::vector<int8_t> fast(acc.size()), portable(acc.size());
-      void* out = fast.data();
-      onednn::RunInt8Stage(st, nullptr, &out, acc.data());
-      onednn::SetInt8Avx512(false);
-      out = portable.data();
-      onednn::RunInt8Stage(st, nullptr, &out, acc.data());
-      onednn::SetInt8Avx512(true);
-      EXPECT_EQ(fast, portable) << channels << " channels, channels_last " << channels_last;
-      int distinct = 0;
-      for (int8_t v : portable) distinct += v != portable[0];
-      EXPECT_GT(distinct, 0) << "the case exercises nothing";
     }
   }
 }

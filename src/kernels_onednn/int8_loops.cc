@@ -85,6 +85,9 @@ inline int64_t RequantRun(int64_t channels) { return std::max<int64_t>(1, (16 <<
 // `rows` channels-last rows of s.y.c sums, on the calling thread: a channel
 // block at a time down the rows, its constants in registers (made once per
 // block and run, not once per vector).
+// kClamp 0: any clamp; 1: hi == 127 (saturating narrowing) with lo > -128;
+// 2: the whole int8 range (the narrowing alone). The same integers.
+template <int kClamp>
 ES_AVX512 void RequantRunAvx512(const Int8Stage& s, const int32_t* acc, int8_t* y, int64_t rows) {
   const int64_t channels = s.y.c;
   for (int64_t c = 0; c < channels; c += 16) {
@@ -94,9 +97,16 @@ ES_AVX512 void RequantRunAvx512(const Int8Stage& s, const int32_t* acc, int8_t* 
                                                        _mm512_maskz_loadu_epi32(k, s.shift.data() + c), s.y_zp, s.lo, s.hi);
     for (int64_t row = 0; row < rows; ++row) {
       const __m512i x = _mm512_add_epi32(_mm512_maskz_loadu_epi32(k, acc + row * channels + c), bias);
-      _mm_mask_storeu_epi8(y + row * channels + c, k, Requant16(x, r));
+      const __m128i q = kClamp == 0 ? Requant16(x, r) : avx512::Requant16Saturating<kClamp == 1>(x, r);
+      _mm_mask_storeu_epi8(y + row * channels + c, k, q);
     }
   }
+}
+
+ES_AVX512 void RequantRunAvx512(const Int8Stage& s, const int32_t* acc, int8_t* y, int64_t rows) {
+  if (s.hi != 127) return RequantRunAvx512<0>(s, acc, y, rows);
+  if (s.lo != -128) return RequantRunAvx512<1>(s, acc, y, rows);
+  return RequantRunAvx512<2>(s, acc, y, rows);
 }
 
 ES_AVX512 void RequantRowsAvx512(const Int8Stage& s, const int32_t* acc, int8_t* y, int64_t rows) {
