@@ -6,8 +6,8 @@
 // it back in a second pass. The threads share the bands in one OpenMP region
 // (oneDNN runs single-threaded inside it), so a conv costs one fork-join
 // instead of two. A pointwise conv too small for bands but not for two
-// threads runs as one part per thread instead (RowPart): oneDNN's own
-// threading left those (7x7 to 28x28 images) at their one-thread speed.
+// threads, and a dense conv on one image, run as one part per thread instead
+// (RowPart, onednn_internal.h).
 #include <omp.h>
 
 #include <algorithm>

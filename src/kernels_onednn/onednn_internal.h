@@ -71,11 +71,14 @@ struct BandPlan {
 
 struct PrimitiveState;
 
-// A pointwise int8 conv too small for bands (its int32 sums fit in L2 whole)
-// that oneDNN would run on one thread or split badly (7x7 to 28x28 images,
-// MobileNetV2's projections): one part per thread, each the same conv made
-// for one thread and its own run of rows, its sums in its own slice of
-// scratch, requantized by the thread that computed them (int8_band.cc). The
+// An int8 conv run as one part per thread (RowParts, int8_band.cc): a
+// pointwise conv too small for bands (its int32 sums fit in L2 whole), which
+// oneDNN left at its one-thread speed (7x7 to 28x28 images), or a dense conv
+// on one image (the stem, 3x3s), which oneDNN split otherwise than the
+// requantization pass after it. Each part is the same conv made for one
+// thread and its own run of rows (a dense conv's padded only at the image's
+// edges), its sums in its own slice of scratch, requantized by the thread
+// that computed them; nested OpenMP regions inside run on that thread. The
 // sums are exact integers whatever the split, so the bytes are the whole
 // conv's.
 struct RowPart {
@@ -158,10 +161,9 @@ bool BuildDepthwiseInt8(const Graph& graph, const Node& node, const PreparedKern
 int64_t BandRows(const Graph& graph, const Node& node, const PreparedKernel& k, int threads);
 void SplitIntoBands(const PreparedKernel& k, int64_t band, int threads, PrimitiveState* state);
 bool RunBands(PrimitiveState& state, const void* const* inputs, void* const* outputs, void* scratch);
-// RowParts: how many runs of rows to split a pointwise int8 conv into for
-// `threads` threads (0: do not split; `band` is BandRows's answer). The
-// caller builds each part (primitives.cc) and the backend runs them in one
-// OpenMP region.
+// RowParts: how many runs of rows to split an int8 conv into for `threads`
+// threads (0: do not split; `band` is BandRows's answer). The caller builds
+// each part (primitives.cc) and the backend runs them in one OpenMP region.
 int64_t RowParts(const Graph& graph, const Node& node, const PreparedKernel& k, int threads, int64_t band);
 // The pixel rows of a channels-last 1x1 stride-1 unpadded conv (a GEMM over
 // them), or 0 for any other conv.
