@@ -155,40 +155,45 @@ TEST(OneDnnInt8Test, RunsNativelyChannelsLast) {
 TEST(OneDnnInt8Test, VectorRequantizationIsTheFixedPointOne) {
   if (!onednn::Int8UsesAvx512()) GTEST_SKIP() << "this CPU has no AVX-512";
   Rng rng(17);
-  for (int64_t channels : {1, 7, 16, 19, 40}) {
-    for (bool channels_last : {true, false}) {
-      onednn::Int8Stage st;
-      st.op = onednn::Int8Stage::Op::kRequant;
-      st.y = {2, channels, 13, channels_last};
-      st.y_zp = static_cast<int32_t>(rng.Uniform(-128, 127));
-      st.lo = -128 + static_cast<int32_t>(rng.Uniform(0, 100));
-      st.hi = 127 - static_cast<int32_t>(rng.Uniform(0, 100));
-      for (int64_t c = 0; c < channels; ++c) {
-        int32_t m = 0;
-        int shift = 0;
-        fixed_point::QuantizeMultiplier(std::pow(10.0, rng.Uniform(-9.0f, -0.01f)), &m, &shift);
-        st.multiplier.push_back(m);
-        st.shift.push_back(shift);
-        st.bias.push_back(static_cast<int32_t>(rng.Uniform(-1e6f, 1e6f)));
+  // Clamps: both bounds inside int8's range, only the lower one (a ReLU's:
+  // the loops narrow with saturation instead of clamping above), none.
+  for (int clamp = 0; clamp < 3; ++clamp) {
+    for (int64_t channels : {1, 7, 16, 19, 40}) {
+      for (bool channels_last : {true, false}) {
+        onednn::Int8Stage st;
+        st.op = onednn::Int8Stage::Op::kRequant;
+        st.y = {2, channels, 13, channels_last};
+        st.y_zp = static_cast<int32_t>(rng.Uniform(-128, 127));
+        st.lo = clamp == 2 ? -128 : -127 + static_cast<int32_t>(rng.Uniform(0, 100));
+        st.hi = clamp == 0 ? 126 - static_cast<int32_t>(rng.Uniform(0, 100)) : 127;
+        for (int64_t c = 0; c < channels; ++c) {
+          int32_t m = 0;
+          int shift = 0;
+          fixed_point::QuantizeMultiplier(std::pow(10.0, rng.Uniform(-9.0f, -0.01f)), &m, &shift);
+          st.multiplier.push_back(m);
+          st.shift.push_back(shift);
+          st.bias.push_back(static_cast<int32_t>(rng.Uniform(-1e6f, 1e6f)));
+        }
+        if (channels > 1) st.multiplier[0] = st.shift[0] = 0;  // a multiplier too small to represent
+        std::vector<int32_t> acc(static_cast<size_t>(st.y.elements()));
+        for (size_t i = 0; i < acc.size(); ++i) {
+          const float r = rng.Uniform(0, 1);
+          acc[i] = r < 0.05f ? INT32_MAX - 2000000 : r < 0.1f ? INT32_MIN + 2000000
+                                                 : static_cast<int32_t>(rng.Uniform(-3e7f, 3e7f));
+        }
+        std::vector<int8_t> fast(acc.size()), portable(acc.size());
+        void* out = fast.data();
+        onednn::RunInt8Stage(st, nullptr, &out, acc.data());
+        onednn::SetInt8Avx512(false);
+        out = portable.data();
+        onednn::RunInt8Stage(st, nullptr, &out, acc.data());
+        onednn::SetInt8Avx512(true);
+        EXPECT_EQ(fast, portable) << channels << " channels, channels_last " << channels_last << ", clamp [" << st.lo
+                                  << ", " << st.hi << "]";
+        int distinct = 0;
+        for (int8_t v : portable) distinct += v != portable[0];
+        EXPECT_GT(distinct, 0) << "the case exercises nothing";
       }
-      if (channels > 1) st.multiplier[0] = st.shift[0] = 0;  // a multiplier too small to represent
-      std::vector<int32_t> acc(static_cast<size_t>(st.y.elements()));
-      for (size_t i = 0; i < acc.size(); ++i) {
-        const float r = rng.Uniform(0, 1);
-        acc[i] = r < 0.05f ? INT32_MAX - 2000000 : r < 0.1f ? INT32_MIN + 2000000
-                                               : static_cast<int32_t>(rng.Uniform(-3e7f, 3e7f));
-      }
-      std::vector<int8_t> fast(acc.size()), portable(acc.size());
-      void* out = fast.data();
-      onednn::RunInt8Stage(st, nullptr, &out, acc.data());
-      onednn::SetInt8Avx512(false);
-      out = portable.data();
-      onednn::RunInt8Stage(st, nullptr, &out, acc.data());
-      onednn::SetInt8Avx512(true);
-      EXPECT_EQ(fast, portable) << channels << " channels, channels_last " << channels_last;
-      int distinct = 0;
-      for (int8_t v : portable) distinct += v != portable[0];
-      EXPECT_GT(distinct, 0) << "the case exercises nothing";
     }
   }
 }
@@ -237,6 +242,60 @@ TEST(OneDnnInt8Test, BandedPointwiseConvsMatchReference) {
       ASSERT_EQ((*ex)->output_bytes(), (*ref)->output_bytes());
       const auto* got = static_cast<const unsigned char*>((*ex)->output());
       EXPECT_TRUE(std::equal(got, got + (*ex)->output_bytes(), want)) << threads << " threads, run " << run;
+    }
+  }
+  ASSERT_TRUE(SetOneDnnThreads(saved).ok());
+}
+
+// Pointwise convs too small for bands, and dense convs on images of at
+// least 4 rows a thread, run as one run of rows per thread, each thread's
+// primitive made for its rows (RowPart in src/kernels_onednn/onednn_internal.h;
+// a 3x3 conv's parts padded only at the image's top and bottom): at odd
+// sizes that split unevenly, with 1-3 threads, every tensor equals the
+// reference's.
+TEST(OneDnnInt8Test, ConvsInRunsOfRowsMatchReference) {
+  const int saved = OneDnnThreads();
+  for (const auto& [h, w] : std::vector<std::pair<int64_t, int64_t>>{{7, 7}, {5, 9}, {13, 11}}) {
+    testing::GraphBuilder b;
+    int x = b.Input("image", {1, 8, h, w});
+    x = b.Op(OpType::kRelu, "stem.relu", {b.Conv("stem", x, 8, 64, 3)});
+    x = b.Op(OpType::kRelu, "expand.relu", {b.Conv("expand", x, 64, 96, 1, 1, 1, true)});
+    x = b.Conv("project", x, 96, 64, 1, 1, 1, true);
+    x = b.Conv("head", x, 64, 8, 3);
+    Graph f32 = b.Finish(x);
+    ASSERT_FALSE(f32.nodes.empty());
+    Result<Graph> q = Quantize(f32, RandomCalibrationSamples(f32.tensors[f32.inputs[0]], 4, 3));
+    ASSERT_TRUE(q.ok()) << q.status().message();
+    const Graph& g = *q;
+    const int n = static_cast<int>(g.nodes.size());
+    for (int p = 1; p <= n; ++p) {  // every head [0, p): its outputs are the tensors live at p
+      auto ref = SegmentExecutor::Create(g, 0, p, ReferenceBackend());
+      ASSERT_TRUE(ref.ok()) << ref.status().message();
+      const std::vector<float> input = RandomInput(**ref, 11);
+      std::memcpy((*ref)->input(), input.data(), input.size() * 4);
+      ASSERT_TRUE((*ref)->Invoke().ok());
+      for (int threads : {1, 2, 3}) {
+        ASSERT_TRUE(SetOneDnnThreads(threads).ok());
+        auto dnn = SegmentExecutor::Create(g, 0, p, OneDnnBackend());
+        ASSERT_TRUE(dnn.ok()) << dnn.status().message();
+        int split = 0;
+        for (int i = 0; i < p; ++i) split += std::string(OneDnnImplementation((*dnn)->kernel(i))).find(" runs of rows") != std::string::npos;
+        if (p == n) {
+          // The two pointwise convs, and the 3x3 stem where it has 4 rows a thread.
+          const int want = threads == 1 ? 0 : 2 + (h >= 4 * threads ? 1 : 0);
+          EXPECT_EQ(split, want) << h << "x" << w << ", " << threads << " threads";
+        }
+        std::memcpy((*dnn)->input(), input.data(), input.size() * 4);
+        ASSERT_TRUE((*dnn)->Invoke().ok());
+        for (int o = 0; o < (*ref)->num_outputs(); ++o) {
+          const Tensor& t = (*ref)->output_tensor(o);
+          ASSERT_EQ((*dnn)->output_bytes(o), (*ref)->output_bytes(o));
+          const auto* a = static_cast<const unsigned char*>((*dnn)->output(o));
+          const auto* r = static_cast<const unsigned char*>((*ref)->output(o));
+          EXPECT_TRUE(std::equal(a, a + (*ref)->output_bytes(o), r))
+              << h << "x" << w << ", head of " << p << " nodes, tensor '" << t.name << "', " << threads << " threads";
+        }
+      }
     }
   }
   ASSERT_TRUE(SetOneDnnThreads(saved).ok());

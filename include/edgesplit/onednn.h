@@ -68,8 +68,12 @@
 // first use). A node with little work (below onednn::kSerialWork
 // multiply-accumulates or elements) runs on the calling thread alone, its
 // primitive made for one thread: forking the pool for it costs more than it
-// saves. How idle OpenMP threads wait is libgomp's environment, read before
-// main(): the CLI sets a bounded spin or passive (src/cli/openmp_env.cc).
+// saves. With 2+ threads an int8 1x1 conv too small for L2-sized bands, or a
+// dense int8 conv on one image, runs as one run of rows per thread, each a
+// one-thread primitive whose int32 sums the same thread requantizes (exact
+// integers: the bytes do not depend on the split). How idle OpenMP threads
+// wait is libgomp's environment, read before main(): the CLI sets a bounded
+// spin or passive (src/cli/openmp_env.cc).
 //
 // Not part of the portable core: built with exceptions, links libdnnl.
 #pragma once

@@ -206,7 +206,10 @@ Status RunBench(const BenchArgs& a) {
     j["p95_ms"] = p95;
     Json arr = Json::array();
     for (int i = 0; i < n; ++i)
-      arr.push_back({{"name", g.nodes[i].name}, {"op", OpTypeName(g.nodes[i].op)}, {"median_ms", Percentile(layers[i], 0.5)}});
+      arr.push_back({{"name", g.nodes[i].name}, {"op", OpTypeName(g.nodes[i].op)}, {"median_ms", Percentile(layers[i], 0.5)},
+                     {"impl", ex->kernel(i).fused_nodes == 0     ? "fused into the node before"
+                              : backend == &OneDnnBackend() ? OneDnnImplementation(ex->kernel(i))
+                                                            : "reference"}});
     if (a.format == "csv") return WriteOutput("", RowsCsv(arr));
     j["layers"] = std::move(arr);
     std::printf("%s\n", j.dump(2).c_str());

@@ -3,6 +3,7 @@
 // arena and executes through oneDNN's C API (its C++ execute() builds a map).
 #include <omp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <string>
 
@@ -193,7 +194,8 @@ bool RunSideStep(onednn::SideStep& r, const void* const* inputs, void* const* ou
   return dnnl_stream_wait(stream) == dnnl_success;
 }
 
-Status Execute(const PreparedKernel& k, PrimitiveState& st, const void* const* inputs, void* const* outputs, void* scratch) {
+Status Execute(const PreparedKernel& k, PrimitiveState& st, const void* const* inputs, void* const* outputs, void* scratch,
+               dnnl_stream_t stream) {
   if (!st.primitive) {  // an int8 op computed by edgesplit's loops alone
     onednn::RunInt8Stage(st.int8, inputs, outputs, scratch);
     return Status::Ok();
@@ -203,7 +205,6 @@ Status Execute(const PreparedKernel& k, PrimitiveState& st, const void* const* i
       return Internal("oneDNN failed on a band of node " + std::to_string(k.node_index));
     return Status::Ok();
   }
-  dnnl_stream_t stream = ThreadStream();
   if (!stream) return Internal("cannot create a oneDNN stream");
   for (onednn::EvalArg& a : st.eval_args)
     if (!Point(st.args[a.slot].memory, a, inputs, outputs, scratch, stream))
@@ -219,12 +220,36 @@ Status Execute(const PreparedKernel& k, PrimitiveState& st, const void* const* i
   return Status::Ok();
 }
 
+// A conv split into runs of rows (onednn::RowPart): the parts share the
+// threads in one OpenMP region, each on its own stream (oneDNN runs
+// single-threaded inside a parallel region).
+Status ExecuteParts(const PreparedKernel& k, PrimitiveState& st, const void* const* inputs, void* const* outputs,
+                    void* scratch) {
+  constexpr size_t kMaxInputs = 8;
+  if (k.inputs.size() > kMaxInputs) return Internal("node " + std::to_string(k.node_index) + " has too many inputs");
+  const int parts = static_cast<int>(st.parts.size());
+  const int threads = std::min(parts, omp_get_max_threads());
+  std::atomic<bool> ok{true};
+#pragma omp parallel for schedule(static, 1) num_threads(threads) if (threads > 1)
+  for (int p = 0; p < parts; ++p) {
+    onednn::RowPart& part = st.parts[static_cast<size_t>(p)];
+    const void* in[kMaxInputs];
+    for (size_t i = 0; i < k.inputs.size(); ++i) in[i] = inputs[i];
+    in[0] = static_cast<const unsigned char*>(inputs[0]) + part.x_offset;
+    void* const out[1] = {static_cast<unsigned char*>(outputs[0]) + part.y_offset};
+    if (!Execute(k, *part.state, in, out, static_cast<unsigned char*>(scratch) + part.scratch_offset, part.stream.get()).ok())
+      ok = false;
+  }
+  return ok ? Status::Ok() : Internal("oneDNN failed on a run of rows of node " + std::to_string(k.node_index));
+}
+
 Status EvalOneDnn(const void* /*context*/, const PreparedKernel& k, const void* const* inputs, void* const* outputs,
                   void* scratch) {
   if (!k.state) return ReferenceBackend().Eval(k, inputs, outputs, scratch);
   PrimitiveState& st = *static_cast<PrimitiveState*>(k.state.get());
   ApplyThreads(st.serial);  // the int8 loops share oneDNN's OpenMP threads
-  const Status s = Execute(k, st, inputs, outputs, scratch);
+  const Status s = st.parts.empty() ? Execute(k, st, inputs, outputs, scratch, ThreadStream())
+                                    : ExecuteParts(k, st, inputs, outputs, scratch);
   if (st.serial) ApplyThreads();  // the caller's cap as it was
   return s;
 }

@@ -71,6 +71,16 @@ inline __m128i Requant16(__m512i x, const RequantLanes& r) {
   return _mm512_cvtepi32_epi8(v);
 }
 
+// Requant16 where the clamp's top is int8's (hi == 127): the saturating
+// narrowing clamps above (and at -128 below), so only a lower bound above
+// -128 (kLow: lo > -128, e.g. a ReLU's zero point) costs an instruction.
+template <bool kLow>
+inline __m128i Requant16Saturating(__m512i x, const RequantLanes& r) {
+  __m512i v = _mm512_add_epi32(DividePot(HighMul(x, r), r), r.zp);
+  if (kLow) v = _mm512_max_epi32(v, r.lo);
+  return _mm512_cvtsepi32_epi8(v);
+}
+
 inline __mmask16 TailMask(int64_t left) { return left >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << left) - 1); }
 
 }  // namespace edgesplit::onednn::avx512

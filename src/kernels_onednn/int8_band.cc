@@ -5,7 +5,9 @@
 // they are still in L2, instead of writing the whole int32 output and reading
 // it back in a second pass. The threads share the bands in one OpenMP region
 // (oneDNN runs single-threaded inside it), so a conv costs one fork-join
-// instead of two.
+// instead of two. A pointwise conv too small for bands but not for two
+// threads, and a dense conv on one image, run as one part per thread instead
+// (RowPart, onednn_internal.h).
 #include <omp.h>
 
 #include <algorithm>
@@ -27,7 +29,7 @@ int64_t AttrOr(const std::vector<int64_t>& v, size_t i, int64_t fallback) { retu
 
 }  // namespace
 
-int64_t BandRows(const Graph& g, const Node& n, const PreparedKernel& k, int threads) {
+int64_t PointwiseRows(const Graph& g, const Node& n, const PreparedKernel& k) {
   const TensorDesc& x = k.inputs[0];
   const TensorDesc& y = k.outputs[0];
   const Tensor& w = g.tensors[n.inputs[1]];
@@ -37,9 +39,41 @@ int64_t BandRows(const Graph& g, const Node& n, const PreparedKernel& k, int thr
   const std::vector<int64_t> s = n.GetInts("strides"), p = n.GetInts("pads");
   if (AttrOr(s, 0, 1) != 1 || AttrOr(s, 1, 1) != 1) return 0;
   if (std::any_of(p.begin(), p.end(), [](int64_t v) { return v != 0; })) return 0;
-  const int64_t rows = y.dims[0] * y.dims[2] * y.dims[3], channels = y.dims[1];
-  if (rows != x.dims[0] * x.dims[2] * x.dims[3] || channels <= 0) return 0;
-  if (rows * channels * 4 <= kBandAccBytes) return 0;
+  const int64_t rows = y.dims[0] * y.dims[2] * y.dims[3];
+  if (rows != x.dims[0] * x.dims[2] * x.dims[3] || y.dims[1] <= 0) return 0;
+  return rows;
+}
+
+int64_t RowParts(const Graph& g, const Node& n, const PreparedKernel& k, int threads, int64_t band) {
+  if (band > 0 || threads < 2) return 0;
+  // Runs shorter than this leave oneDNN's GEMM too little to do per call.
+  constexpr int64_t kMinPartRows = 8;
+  if (const int64_t rows = PointwiseRows(g, n, k)) return rows >= kMinPartRows * threads ? threads : 0;
+  // Any other dense int8 conv on one channels-last image (MobileNet's stem,
+  // ResNet's 3x3s): runs of output image rows, each thread's int32 sums in
+  // its own L2 until it requantizes them (oneDNN splits the conv its own
+  // way, and the requantization pass then read half the sums from the other
+  // core's cache).
+  const TensorDesc& x = k.inputs[0];
+  const TensorDesc& y = k.outputs[0];
+  if (x.rank != 4 || y.rank != 4 || x.layout != TensorLayout::kChannelsLast || y.layout != TensorLayout::kChannelsLast ||
+      x.dims[0] != 1 || n.GetInt("group", 1) != 1 || g.tensors[n.inputs[1]].shape.size() != 4)
+    return 0;
+  constexpr int64_t kMinPartImageRows = 4;
+  if (y.dims[2] < kMinPartImageRows * threads) return 0;
+  // Every part's window must cover some input row (not only padding).
+  const std::vector<int64_t> s = n.GetInts("strides"), d = n.GetInts("dilations"), p = n.GetInts("pads");
+  const int64_t sh = AttrOr(s, 0, 1), dh = AttrOr(d, 0, 1), pt = AttrOr(p, 0, 0), kh = g.tensors[n.inputs[1]].shape[2];
+  for (int64_t i = 0; i < threads; ++i) {
+    const int64_t first = y.dims[2] * i / threads, last = y.dims[2] * (i + 1) / threads - 1;
+    if (std::max<int64_t>(0, first * sh - pt) >= std::min(x.dims[2], last * sh - pt + (kh - 1) * dh + 1)) return 0;
+  }
+  return threads;
+}
+
+int64_t BandRows(const Graph& g, const Node& n, const PreparedKernel& k, int threads) {
+  const int64_t rows = PointwiseRows(g, n, k), channels = k.outputs[0].dims[1];
+  if (rows == 0 || rows * channels * 4 <= kBandAccBytes) return 0;
   // The largest divisor of rows whose sums fit kBandAccBytes, giving every
   // thread as many bands (no tail band: one primitive serves every band; no
   // thread waits for another's extra band).

@@ -93,8 +93,12 @@ struct Block {
     const int8_t* p = row + ix * channels + c0;
     return _mm512_cvtepi8_epi32(full ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)) : _mm_maskz_loadu_epi8(k, p));
   }
+  // kClamp as RequantRunAvx512's (int8_loops.cc): 0 any clamp, 1 hi == 127, 2 none.
+  template <int kClamp = 0>
   void Store(int64_t ox, __m512i acc) const {
-    _mm_mask_storeu_epi8(y + ox * channels + c0, k, avx512::Requant16(_mm512_add_epi32(acc, bias), r));
+    const __m512i x = _mm512_add_epi32(acc, bias);
+    _mm_mask_storeu_epi8(y + ox * channels + c0, k,
+                         kClamp == 0 ? avx512::Requant16(x, r) : avx512::Requant16Saturating<kClamp == 1>(x, r));
   }
 };
 
@@ -125,7 +129,7 @@ inline __m512i Pair(__m512i a, __m512i b) { return _mm512_mask_blend_epi16(0xAAA
 // reads it, its top two rows paired into one multiply (six per output instead
 // of nine), U independent sums in flight. A last partial block computes U
 // outputs and stores those inside the row.
-template <int S, int U>
+template <int S, int U, int kClamp>
 void Row3x3Avx512(const Int8Stage& s, const int8_t* const* rows, int8_t* y, int64_t c0) {
   constexpr int kCols = (U - 1) * S + 3;  // the input columns a block reads
   const int64_t ow = s.win.ow, pl = s.win.pl;
@@ -154,19 +158,27 @@ void Row3x3Avx512(const Int8Stage& s, const int8_t* const* rows, int8_t* y, int6
     }
 #pragma GCC unroll 8
     for (int u = 0; u < U; ++u)
-      if (ox + u < ow) b.Store(ox + u, acc[u]);
+      if (ox + u < ow) b.Store<kClamp>(ox + u, acc[u]);
   }
 }
 
 // The 3x3 loop for stride S with the block size that wastes the fewest
 // outputs on `ow` (MobileNet's rows are multiples of 7 or 8 wide).
-template <int S>
+template <int S, int kClamp>
 void Row3x3(const Int8Stage& s, const int8_t* const* rows, int8_t* y, int64_t c0) {
   const int64_t ow = s.win.ow;
   const auto waste = [&](int64_t u) { return (ow + u - 1) / u * u - ow; };
-  if (waste(8) <= waste(7) && waste(8) <= waste(6)) return Row3x3Avx512<S, 8>(s, rows, y, c0);
-  if (waste(7) <= waste(6)) return Row3x3Avx512<S, 7>(s, rows, y, c0);
-  return Row3x3Avx512<S, 6>(s, rows, y, c0);
+  if (waste(8) <= waste(7) && waste(8) <= waste(6)) return Row3x3Avx512<S, 8, kClamp>(s, rows, y, c0);
+  if (waste(7) <= waste(6)) return Row3x3Avx512<S, 7, kClamp>(s, rows, y, c0);
+  return Row3x3Avx512<S, 6, kClamp>(s, rows, y, c0);
+}
+
+// The clamp's form (see Block::Store) picked once per row.
+template <int S>
+void Row3x3(const Int8Stage& s, const int8_t* const* rows, int8_t* y, int64_t c0) {
+  if (s.hi != 127) return Row3x3<S, 0>(s, rows, y, c0);
+  if (s.lo != -128) return Row3x3<S, 1>(s, rows, y, c0);
+  return Row3x3<S, 2>(s, rows, y, c0);
 }
 
 ES_AVX512_END

@@ -4,6 +4,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,24 @@ struct BandPlan {
   std::vector<Slot> slots;  // one per thread
 };
 
+struct PrimitiveState;
+
+// An int8 conv run as one part per thread (RowParts, int8_band.cc): a
+// pointwise conv too small for bands (its int32 sums fit in L2 whole), which
+// oneDNN left at its one-thread speed (7x7 to 28x28 images), or a dense conv
+// on one image (the stem, 3x3s), which oneDNN split otherwise than the
+// requantization pass after it. Each part is the same conv made for one
+// thread and its own run of rows (a dense conv's padded only at the image's
+// edges), its sums in its own slice of scratch, requantized by the thread
+// that computed them; nested OpenMP regions inside run on that thread. The
+// sums are exact integers whatever the split, so the bytes are the whole
+// conv's.
+struct RowPart {
+  int64_t x_offset = 0, y_offset = 0, scratch_offset = 0;  // bytes into x, y and the kernel's scratch
+  std::unique_ptr<PrimitiveState> state;
+  dnnl::stream stream;  // its own: the thread that runs it has no stream of its own to keep
+};
+
 // A one-input one-output primitive run before or after the main one: a
 // reorder (a conv on copies of its input and output in scratch in the layout
 // oneDNN picked) or an in-place eltwise (HardSigmoid's clip); primitives.cc.
@@ -92,6 +111,7 @@ struct PrimitiveState {
   BandPlan bands;
   std::vector<SideStep> before, after;  // run around `primitive`, in order
   bool serial = false;  // NodeWork < kSerialWork: runs on the calling thread
+  std::vector<RowPart> parts;  // non-empty: run these, one per thread, instead of `primitive`
 
   // A memory object for `arg` whose data is given at Eval.
   void BindAtEval(int arg, const dnnl::memory::desc& md, ArgSource source, int index, const dnnl::engine& engine,
@@ -141,5 +161,12 @@ bool BuildDepthwiseInt8(const Graph& graph, const Node& node, const PreparedKern
 int64_t BandRows(const Graph& graph, const Node& node, const PreparedKernel& k, int threads);
 void SplitIntoBands(const PreparedKernel& k, int64_t band, int threads, PrimitiveState* state);
 bool RunBands(PrimitiveState& state, const void* const* inputs, void* const* outputs, void* scratch);
+// RowParts: how many runs of rows to split an int8 conv into for `threads`
+// threads (0: do not split; `band` is BandRows's answer). The caller builds
+// each part (primitives.cc) and the backend runs them in one OpenMP region.
+int64_t RowParts(const Graph& graph, const Node& node, const PreparedKernel& k, int threads, int64_t band);
+// The pixel rows of a channels-last 1x1 stride-1 unpadded conv (a GEMM over
+// them), or 0 for any other conv.
+int64_t PointwiseRows(const Graph& graph, const Node& node, const PreparedKernel& k);
 
 }  // namespace edgesplit::onednn

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cfloat>
 #include <cstring>
+#include <memory>
+#include <string>
 
 #include "onednn_internal.h"
 
@@ -144,6 +146,82 @@ void BindThroughScratch(const dnnl::convolution_forward::primitive_desc& pd, con
   st->implementation += " (on copies in scratch)";
 }
 
+// A run of output rows of an int8 conv (RowPart): its pads (the image's
+// edges it touches, top and bottom) and whether x's zero point goes to
+// oneDNN, which the whole conv decides (so every part sums the same way).
+struct RowSlice {
+  std::vector<int64_t> pads;
+  bool zero_point_in_onednn = false;
+};
+
+void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, PrimitiveState* st, const dnnl::engine& engine,
+               const Node* add = nullptr, const RowSlice* slice = nullptr);
+
+// `t` as the [1, C, 1, rows] image of `rows` of its channels-last pixel rows.
+TensorDesc RowsOf(const TensorDesc& t, int64_t rows) {
+  TensorDesc r = t;
+  r.dims[0] = r.dims[2] = 1;
+  r.dims[3] = rows;
+  r.elements = r.dims[1] * rows;
+  return r;
+}
+
+// An int8 conv as `parts` runs of rows (RowPart), each the conv for its
+// rows made for one thread, their scratch slices one after another. A
+// pointwise conv splits its pixel rows ([1, C, 1, rows] images); any other
+// its output image rows, each part reading the input rows its window
+// covers, padded only where the image's edge is.
+void BuildRowParts(const Graph& g, const Node& n, const PreparedKernel& k, int64_t parts, PrimitiveState* st,
+                   const dnnl::engine& engine) {
+  const TensorDesc& x = k.inputs[0];
+  const TensorDesc& y = k.outputs[0];
+  const bool pointwise = PointwiseRows(g, n, k) > 0;
+  const int64_t rows = pointwise ? y.dims[0] * y.dims[2] * y.dims[3] : y.dims[2];
+  const std::vector<int64_t> s = n.GetInts("strides"), d = n.GetInts("dilations"), p = n.GetInts("pads");
+  const int64_t sh = Attr(s, 0, 1), dh = Attr(d, 0, 1), kh = g.tensors[n.inputs[1]].shape[2];
+  RowSlice slice;
+  slice.zero_point_in_onednn = HasPadding(p) && g.tensors[n.inputs[0]].quant.zero_points[0] != 0;
+  struct OneThread {  // the parts' primitives are blocked for the one thread each runs on
+    int saved = omp_get_max_threads();
+    OneThread() { omp_set_num_threads(1); }
+    ~OneThread() { omp_set_num_threads(saved); }
+  } one_thread;
+  int64_t scratch = 0;
+  for (int64_t i = 0; i < parts; ++i) {
+    const int64_t first = rows * i / parts, count = rows * (i + 1) / parts - first;
+    PreparedKernel part_k;
+    part_k.inputs = k.inputs;
+    part_k.outputs = k.outputs;
+    RowPart part;
+    part.state = std::make_unique<PrimitiveState>();
+    if (pointwise) {
+      part_k.inputs[0] = RowsOf(x, count);
+      part_k.outputs[0] = RowsOf(y, count);
+      part.x_offset = first * x.dims[1];  // int8: a byte per channel
+      part.y_offset = first * y.dims[1];
+      BuildConv(g, n, part_k, part.state.get(), engine);
+    } else {
+      // Input rows [top, bottom) of the window over output rows [first, first + count), clipped to the image.
+      const int64_t top = first * sh - Attr(p, 0, 0), bottom = (first + count - 1) * sh - Attr(p, 0, 0) + (kh - 1) * dh + 1;
+      const int64_t from = std::max<int64_t>(0, top), to = std::min(x.dims[2], bottom);
+      slice.pads = {from - top, Attr(p, 1, 0), bottom - to, Attr(p, 3, 0)};
+      part_k.inputs[0].dims[2] = to - from;
+      part_k.inputs[0].elements = x.dims[1] * (to - from) * x.dims[3];
+      part_k.outputs[0].dims[2] = count;
+      part_k.outputs[0].elements = y.dims[1] * count * y.dims[3];
+      part.x_offset = from * x.dims[3] * x.dims[1];
+      part.y_offset = first * y.dims[3] * y.dims[1];
+      BuildConv(g, n, part_k, part.state.get(), engine, nullptr, &slice);
+    }
+    part.scratch_offset = scratch;
+    part.stream = dnnl::stream(engine);
+    scratch += (part.state->scratchpad_bytes + 63) / 64 * 64;
+    st->parts.push_back(std::move(part));
+  }
+  st->scratchpad_bytes = scratch;
+  st->implementation = st->parts[0].state->implementation + " in " + std::to_string(parts) + " runs of rows";
+}
+
 // f32: the conv with its bias and fused activation. int8 (s8 x, per-channel
 // s8 W): oneDNN sums (x - x_zp) * W into int32 (its src zero point only where
 // padding needs it; elsewhere the zero point is folded into the bias) and the
@@ -157,7 +235,7 @@ void BindThroughScratch(const dnnl::convolution_forward::primitive_desc& pd, con
 // add as the binary primitive does: the bytes equal the unfused pair's),
 // else throws dnnl_unimplemented.
 void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, PrimitiveState* st, const dnnl::engine& engine,
-               const Node* add = nullptr) {
+               const Node* add, const RowSlice* slice) {
   const TensorDesc& x = k.inputs[0];
   const TensorDesc& y = k.outputs[0];
   const Tensor& w = g.tensors[n.inputs[1]];
@@ -169,29 +247,27 @@ void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, Primitive
   const memory::desc w_any(wdims, wt, memory::format_tag::any);
   const bool has_bias = n.HasInput(2) && !int8;
   const memory::desc bias_md = has_bias ? memory::desc(Dims{m}, memory::data_type::f32, memory::format_tag::a) : memory::desc();
-  const std::vector<int64_t> s = n.GetInts("strides"), d = n.GetInts("dilations"), p = n.GetInts("pads");
+  const std::vector<int64_t> s = n.GetInts("strides"), d = n.GetInts("dilations"), p = slice ? slice->pads : n.GetInts("pads");
   const Dims strides{Attr(s, 0, 1), Attr(s, 1, 1)};
   const Dims dilates{Attr(d, 0, 1) - 1, Attr(d, 1, 1) - 1};  // oneDNN counts the gaps
   const Dims pad_l{Attr(p, 0, 0), Attr(p, 1, 0)}, pad_r{Attr(p, 2, 0), Attr(p, 3, 0)};
   // A banded pointwise conv (int8_band.cc) is made for a [1, C, 1, band] image.
   const int threads = omp_get_max_threads();
   const int64_t band = int8 ? BandRows(g, n, k, threads) : 0;
-  const auto band_of = [&](const TensorDesc& t) {
-    TensorDesc b = t;
-    b.dims[0] = b.dims[2] = 1;
-    b.dims[3] = band;
-    b.elements = b.dims[1] * band;
-    return b;
-  };
-  const TensorDesc& xs = band ? band_of(x) : x;
-  const memory::desc dst_md = ActivationDesc(band ? band_of(y) : y, int8 ? memory::data_type::s32 : memory::data_type::f32);
+  if (int8 && !add && !slice) {
+    const int64_t parts = RowParts(g, n, k, threads, band);
+    if (parts > 1) return BuildRowParts(g, n, k, parts, st, engine);
+  }
+  const TensorDesc& xs = band ? RowsOf(x, band) : x;
+  const memory::desc dst_md = ActivationDesc(band ? RowsOf(y, band) : y, int8 ? memory::data_type::s32 : memory::data_type::f32);
   const auto unfusable = [] { return dnnl::error(dnnl_unimplemented, "the conv + Add pair does not fuse"); };
   if (add && (int8 || band || WinogradCandidate(groups, kh, kw, strides, dilates) ||
               !(ActivationDesc(k.inputs[n.inputs.size()]) == ActivationDesc(y))))
     throw unfusable();
   dnnl::primitive_attr attr = add ? Attributes(n.activation, true, add->activation)
                                   : Attributes(int8 ? FusedActivation() : n.activation);
-  const bool zero_point_in_onednn = int8 && HasPadding(p) && g.tensors[n.inputs[0]].quant.zero_points[0] != 0;
+  const bool zero_point_in_onednn =
+      slice ? slice->zero_point_in_onednn : int8 && HasPadding(p) && g.tensors[n.inputs[0]].quant.zero_points[0] != 0;
   if (zero_point_in_onednn) attr.set_zero_points(DNNL_ARG_SRC, 0, {g.tensors[n.inputs[0]].quant.zero_points[0]});
   if (int8) PrepareRequant(g, n, k, 0, !zero_point_in_onednn, &st->int8);
   // f32 on layouts of oneDNN's choosing (reorders around it, copies in scratch).
