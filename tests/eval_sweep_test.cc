@@ -61,7 +61,9 @@ TEST(EvalData, BadChoicesAreClearErrors) {
 TEST(CodecSweep, EveryNaturalBottleneckTimesEveryCodecThatApplies) {
   Fixture f = Tiny();
   const Backend& backend = *FindBackend("reference");
-  Result<CodecSweep> s = SweepCodecs(f.f32, f.f32, backend, kInputs, f.data.Input(), {});
+  std::vector<std::pair<int, int>> calls;
+  Result<CodecSweep> s = SweepCodecs(f.f32, f.f32, backend, kInputs, f.data.Input(), {},
+                                     [&](int done, int total) { calls.emplace_back(done, total); });
   ASSERT_TRUE(s.ok()) << s.status().message();
   EXPECT_EQ(s->samples, kInputs);
   EXPECT_FALSE(s->labelled);
@@ -75,6 +77,8 @@ TEST(CodecSweep, EveryNaturalBottleneckTimesEveryCodecThatApplies) {
     if (c.position > 0 && c.position < static_cast<int>(f.f32.nodes.size()) && (c.bottleneck_loose || c.bottleneck_strict))
       bottlenecks.push_back(c.index);
   ASSERT_FALSE(bottlenecks.empty());
+  ASSERT_EQ(calls.size(), bottlenecks.size());  // progress once per cut swept
+  EXPECT_EQ(calls.back(), std::make_pair(static_cast<int>(bottlenecks.size()), static_cast<int>(bottlenecks.size())));
   std::vector<std::string> f32_codecs;
   for (const Codec& c : AllCodecs())
     if (CodecApplies(c, CodecDType::kFloat32)) f32_codecs.push_back(CodecName(c));

@@ -98,9 +98,11 @@ struct CodecSweep {
 // Runs `graph` (f32 or int8) split at each interior natural bottleneck
 // (loose or strict) with every codec that applies to the cut tensor's dtype,
 // over inputs [0, count); `f32` is the float model the drop and agreement are
-// measured against. `labels` empty: unlabelled (agreement only).
+// measured against. `labels` empty: unlabelled (agreement only). `progress`
+// (optional) is called after each cut swept: (cuts done, cuts to sweep).
 Result<CodecSweep> SweepCodecs(const Graph& graph, const Graph& f32, const Backend& backend, int64_t count,
-                               const InputFn& input, const std::vector<int>& labels);
+                               const InputFn& input, const std::vector<int>& labels,
+                               const std::function<void(int, int)>& progress = {});
 
 // The accuracy-table file (kind "codec_table", schema_version 1) that
 // ParseCodecTable reads: `model`, `dtype` ("f32"/"int8") and `data` name what was

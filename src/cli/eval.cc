@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <memory>
+#include <optional>
 
 #include "commands.h"
 #include "edgesplit/analysis.h"
@@ -16,6 +17,7 @@
 #include "edgesplit/io.h"
 #include "edgesplit/models.h"
 #include "edgesplit/onednn.h"
+#include "progress.h"
 #include "quant_args.h"
 #include "render.h"
 
@@ -40,7 +42,13 @@ Status WritePredictions(const std::string& path, const std::vector<int>& p) {
 // The codec accuracy table (every natural bottleneck x every codec) is the
 // library's sweep; this renders it.
 Status RunSweep(const EvalArgs& a, const Graph& g, const Graph& f32, const Backend& backend, const EvalData& in) {
-  ES_ASSIGN_OR_RETURN(CodecSweep s, SweepCodecs(g, f32, backend, in.count, in.Input(), in.Labels()));
+  std::optional<Progress> bar;  // a split run per cut x codec over every input: progress on a terminal
+  auto progress = [&bar](int done, int total) {
+    if (!bar) bar.emplace("cuts swept", total);
+    bar->Update(done);
+  };
+  ES_ASSIGN_OR_RETURN(CodecSweep s, SweepCodecs(g, f32, backend, in.count, in.Input(), in.Labels(), progress));
+  bar.reset();  // the line cleared before the table
   const std::string json = CodecTableJson(s, a.model, a.dtype, a.data);
   if (a.format == "json") return WriteOutput(a.output, json);
   auto score = [&](const char* f, double v) { return s.labelled ? fmt::format(fmt::runtime(f), v) : std::string("-"); };
@@ -69,8 +77,8 @@ Status RunEval(EvalArgs a) {
                                                 a.std_dev.empty() ? 1.0f : a.std_dev[0]));
   Preprocessing pre;
   for (int c = 0; c < 3; ++c) pre.mean[c] = in.mean, pre.std[c] = in.std_dev;
-  if (a.dtype == "int8" && a.calib.calib.empty() && a.calib.calib_data.empty() && a.data == "fashion-mnist")
-    a.calib.calib_data = "fashion-mnist";  // calibrate on training images, not random ones
+  if (a.dtype == "int8" && a.calib.folder.empty() && a.calib.data.empty() && a.data == "fashion-mnist")
+    a.calib.data = "fashion-mnist";  // calibrate on training images, not random ones
   ES_ASSIGN_OR_RETURN(Graph g, InDtype(f32, a.dtype, a.calib, pre));
   if (a.sweep) return RunSweep(a, g, f32, *backend, in);
 
@@ -131,9 +139,9 @@ Runner RegisterEval(CLI::App& app) {
   app.add_option("--codec", a->codec, "Cut-tensor codec: raw, int8, int4, int2, fp16, each optionally +lz4 or +zstd (default raw)");
   app.add_option("--dtype", a->dtype, "f32, or int8 (post-training quantized; calibrated on training images)")
       ->check(CLI::IsMember({"f32", "int8"}));
-  app.add_option("--calib-data", a->calib.calib_data, "--dtype int8: calibrate on this data set's training images")
+  app.add_option("--calib-data", a->calib.data, "--dtype int8: calibrate on this data set's training images")
       ->check(CLI::IsMember({"fashion-mnist"}));
-  app.add_option("--calib", a->calib.calib, "--dtype int8: calibration folder of .npy/.png/.jpg inputs instead");
+  app.add_option("--calib", a->calib.folder, "--dtype int8: calibration folder of .npy/.png/.jpg inputs instead");
   app.add_option("--samples", a->calib.samples, "Calibration samples (default 16)")->check(CLI::PositiveNumber);
   app.add_option("--mean", a->mean, "Input mean (pixel/255 - mean) / std (default 0)")->expected(1);
   app.add_option("--std", a->std_dev, "Input std (default 1)")->expected(1);

@@ -46,7 +46,8 @@ Result<EvalData> LoadEvalData(const std::string& data, const Tensor& model_input
 }
 
 Result<CodecSweep> SweepCodecs(const Graph& g, const Graph& f32, const Backend& backend, int64_t count,
-                               const InputFn& input, const std::vector<int>& labels) {
+                               const InputFn& input, const std::vector<int>& labels,
+                               const std::function<void(int, int)>& progress) {
   if (count < 1) return InvalidArgument("the codec sweep needs at least one input");
   const bool labelled = !labels.empty();
   if (labelled && static_cast<int64_t>(labels.size()) < count)
@@ -61,10 +62,13 @@ Result<CodecSweep> SweepCodecs(const Graph& g, const Graph& f32, const Backend& 
     s.f32_accuracy = Agreement(f32_pred, truth);
     s.accuracy = Agreement(whole, truth);
   }
-  ES_ASSIGN_OR_RETURN(std::vector<CutPoint> cuts, FindCutPoints(g));
+  ES_ASSIGN_OR_RETURN(std::vector<CutPoint> all, FindCutPoints(g));
+  std::vector<CutPoint> cuts;  // the interior natural bottlenecks
+  for (const CutPoint& cut : all)
+    if (cut.position > 0 && cut.position < static_cast<int>(g.nodes.size()) && (cut.bottleneck_loose || cut.bottleneck_strict))
+      cuts.push_back(cut);
+  int swept = 0;
   for (const CutPoint& cut : cuts) {
-    if (cut.position == 0 || cut.position == static_cast<int>(g.nodes.size())) continue;
-    if (!cut.bottleneck_loose && !cut.bottleneck_strict) continue;
     const DType dt = g.tensors[cut.tensor].dtype;
     std::vector<Codec> codecs;
     for (const Codec& c : AllCodecs())
@@ -83,6 +87,7 @@ Result<CodecSweep> SweepCodecs(const Graph& g, const Graph& f32, const Backend& 
       }
       s.entries.push_back(std::move(e));
     }
+    if (progress) progress(++swept, static_cast<int>(cuts.size()));
   }
   return s;
 }
