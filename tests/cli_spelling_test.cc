@@ -53,6 +53,26 @@ TEST(CliSpelling, SimulateDataRatesAndTheirOldSpellings) {
   EXPECT_EQ(now["timeline"], old["timeline"]);
 }
 
+// The dynamic controller's give-up time is --probe-timeout in simulate as in run --dynamic.
+TEST(CliSpelling, SimulateProbeTimeoutAndItsOldSpellingTimeout) {
+  const std::string base = "simulate mobilenet_v2:alpha=0.35,res=96 --device esp32s3-espnn --server edge-x86 --link udp "
+                           "--generate gilbert-elliott --steps 60 --policy dynamic --format json ";
+  const nlohmann::json now = testing::RunCliJson(base + "--probe-timeout 0.05");
+  const nlohmann::json old = testing::RunCliJson(base + "--timeout 0.05");
+  ASSERT_EQ(now["timeline"]["requests"].size(), 60u) << now.dump();
+  EXPECT_EQ(now["timeline"], old["timeline"]);
+  EXPECT_EQ(now["policies"], old["policies"]);
+  std::string out, err;
+  // Both spellings set the controller's timeout, which is checked.
+  for (const char* flag : {"--probe-timeout", "--timeout"}) {
+    EXPECT_NE(testing::RunCli(base + flag + " -1", &out, &err), 0) << flag;
+    EXPECT_NE(err.find("and --probe-timeout must be >= 0"), std::string::npos) << err;
+  }
+  ASSERT_EQ(testing::RunCli("simulate --help", &out, &err), 0);
+  EXPECT_NE(out.find("--probe-timeout"), std::string::npos);
+  EXPECT_EQ(out.find("--timeout"), std::string::npos) << out;  // the old spelling is hidden
+}
+
 TEST(CliSpelling, BenchProtocolsSplitAndItsOldSpellingCut) {
   // Both spellings reach the cut: an unknown cut is refused by name (not a usage error, exit 2).
   for (const char* flag : {"--split", "--cut"}) {

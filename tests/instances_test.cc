@@ -69,6 +69,44 @@ TEST(Instances, DumpedProblemReadsBackAsTheSameInstance) {
   EXPECT_EQ(ProblemToJson(again->problem), ProblemToJson(in->problem));
 }
 
+// plan --split's runs, from cut names (a model) or group names (a problem file).
+TEST(Instances, ASplitByNameBecomesRunsInHostOrder) {
+  auto in = runtime::LoadPlanInput(TwoEsp32sOverEspNow());
+  ASSERT_TRUE(in.ok()) << in.status().message();
+  const Problem& p = in->problem;
+  const int L = static_cast<int>(p.layers.size());
+  auto runs = RunsFromCutNames(p, &*in->graph, in->cuts, {"block_16_project_BN"});
+  ASSERT_TRUE(runs.ok()) << runs.status().message();
+  ASSERT_EQ(runs->size(), 2u);
+  const int k = (*runs)[0].last + 1;  // the groups before the cut
+  EXPECT_EQ(in->cuts[k].after, "block_16_project");
+  EXPECT_EQ((*runs)[0].device, 0);
+  EXPECT_EQ((*runs)[0].first, 0);
+  EXPECT_EQ((*runs)[1].device, 1);
+  EXPECT_EQ((*runs)[1].first, k);
+  EXPECT_EQ((*runs)[1].last, L - 1);
+  EXPECT_TRUE(EvaluatePlan(p, *runs).ok());
+
+  // A problem file has no graph: its group names or 1-based numbers name the same boundary.
+  auto by_number = RunsFromCutNames(p, nullptr, {}, {std::to_string(k)});
+  ASSERT_TRUE(by_number.ok()) << by_number.status().message();
+  EXPECT_EQ((*by_number)[1].first, k);
+  auto by_name = RunsFromCutNames(p, nullptr, {}, {p.layers[k - 1].name});
+  ASSERT_TRUE(by_name.ok()) << by_name.status().message();
+  EXPECT_EQ((*by_name)[1].first, k);
+
+  auto expect_error = [&](const Graph* g, const std::vector<std::string>& names, const std::string& needle) {
+    auto r = RunsFromCutNames(p, g, g ? in->cuts : std::vector<CutPoint>{}, names);
+    ASSERT_FALSE(r.ok()) << needle;
+    EXPECT_NE(r.status().message().find(needle), std::string::npos) << r.status().message();
+  };
+  expect_error(nullptr, {"no_such_group"}, "no layer group named 'no_such_group'");
+  expect_error(nullptr, {std::to_string(L)}, "not strictly inside");
+  expect_error(nullptr, {std::to_string(k), "1"}, "in model order");
+  expect_error(nullptr, {"1", "2"}, "2 cuts need 3 devices");
+  expect_error(&*in->graph, {"no_such_cut"}, "no_such_cut");
+}
+
 TEST(Instances, BadSourcesNameTheOption) {
   auto expect_error = [](const runtime::PlanSource& s, const std::string& needle) {
     auto in = runtime::LoadPlanInput(s);

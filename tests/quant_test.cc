@@ -551,5 +551,71 @@ TEST(QuantCli, InferInt8SplitQuantizeAndSqnr) {
   EXPECT_NE(err.find("/nonexistent/calib"), std::string::npos) << err;
 }
 
+// Where calibration samples come from, and a graph in a named dtype, through
+// the library (what every command's --dtype/--calib/--calib-data/--samples calls).
+TEST(CalibrationSourceTest, FolderDataSetOrSeededRandom) {
+  const Graph g = testing::ResidualNet();
+  const Preprocessing pre;
+  CalibrationSource random;
+  random.samples = 3;
+  Result<std::vector<CalibrationSample>> r = LoadCalibration(g, random, pre);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->size(), 3u);
+  EXPECT_EQ((*r)[0].size(), 3u * 16 * 16);
+  EXPECT_EQ(*r, RandomCalibrationSamples(g.tensors[g.inputs[0]], 3, 1));  // seeded: the same every time
+
+  // A folder of .npy samples: at most `samples` of them, in name order.
+  const std::string dir = testing::MakeTempDir();
+  std::vector<float> x(3 * 16 * 16, 0.25f);
+  for (const char* name : {"a.npy", "b.npy", "c.npy"}) ASSERT_TRUE(WriteNpy(dir + "/" + name, Shape{1, 3, 16, 16}, x.data()).ok());
+  CalibrationSource folder{.folder = dir, .samples = 2};
+  Result<std::vector<CalibrationSample>> f = LoadCalibration(g, folder, pre);
+  ASSERT_TRUE(f.ok()) << f.status().message();
+  ASSERT_EQ(f->size(), 2u);
+  EXPECT_EQ((*f)[1], x);
+
+  struct Case {
+    CalibrationSource source;
+    std::string expected;
+  };
+  const Case bad[] = {
+      {{.folder = dir, .data = "fashion-mnist"}, "alternatives"},
+      {{.data = "imagenet"}, "--calib-data imagenet"},
+      {{.samples = 0}, "--samples"},
+      {{.folder = dir + "/missing"}, "missing"},
+  };
+  for (const Case& c : bad) {
+    Result<std::vector<CalibrationSample>> e = LoadCalibration(g, c.source, pre);
+    ASSERT_FALSE(e.ok()) << c.expected;
+    EXPECT_NE(e.status().message().find(c.expected), std::string::npos) << e.status().message();
+  }
+}
+
+TEST(CalibrationSourceTest, WithDtypeQuantizesOnlyWhenAsked) {
+  const Graph g = testing::ResidualNet();
+  CalibrationSource src;
+  src.samples = 2;
+  Result<Graph> f32 = WithDtype(g, "f32", src, Preprocessing{});
+  ASSERT_TRUE(f32.ok());
+  EXPECT_FALSE(IsQuantized(*f32));
+  int calls = 0, total = 0;
+  QuantizeOptions o;
+  o.progress = [&](int, int t) { ++calls, total = t; };
+  Result<Graph> q = WithDtype(g, "int8", src, Preprocessing{}, o);
+  ASSERT_TRUE(q.ok()) << q.status().message();
+  EXPECT_TRUE(IsQuantized(*q));
+  EXPECT_EQ(total, 2);  // calibration over the source's two samples, reported
+  EXPECT_GE(calls, 2);
+  // A quantized graph stays as it is (no second calibration).
+  calls = 0;
+  Result<Graph> again = WithDtype(*q, "int8", src, Preprocessing{}, o);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(calls, 0);
+  EXPECT_EQ(again->nodes.size(), q->nodes.size());
+  Result<Graph> bad = WithDtype(g, "int4", src, Preprocessing{});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("--dtype int4"), std::string::npos) << bad.status().message();
+}
+
 }  // namespace
 }  // namespace edgesplit

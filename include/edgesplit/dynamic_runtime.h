@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -138,8 +139,9 @@ class DynamicChain {
   DynamicChain& operator=(const DynamicChain&) = delete;
 
   // Sends `count` seeded inputs one at a time (applying the schedule rows due
-  // before each) and collects one record per request.
-  Result<std::vector<DynamicRecord>> Run(int count);
+  // before each) and collects one record per request. `progress` (optional)
+  // is called after each record: (records, count).
+  Result<std::vector<DynamicRecord>> Run(int count, const std::function<void(int, int)>& progress = {});
   // The control command: the head->server link's rate and the server's load
   // from the next request on (rate <= 0 or load <= 0: unchanged).
   Status SetConditions(double rate_bytes_per_s, double server_load);

@@ -6,6 +6,7 @@
 #include "edgesplit/analysis.h"
 #include "edgesplit/cost.h"
 #include "edgesplit/delivery.h"
+#include "edgesplit/device_profiling.h"
 #include "edgesplit/dtype.h"
 #include "edgesplit/dynamic.h"
 #include "edgesplit/dynamic_runtime.h"

@@ -241,6 +241,14 @@ struct Plan {
 // give a Plan with feasible = false and the reason.
 Result<Plan> EvaluatePlan(const Problem& problem, const std::vector<Run>& runs, Order order = Order::kFixed);
 double ObjectiveValue(const Plan& plan, Objective objective);
+// The runs of a split given by name (`plan --split A,B`): segment r on host r,
+// in order. With `graph` (an instance built from a model; `cuts` its cut
+// points) the names are cut names, aliases or indices (ResolveInteriorCuts);
+// without (a problem file) they are layer group names or 1-based group
+// numbers. Errors: an unknown name, a cut not strictly inside, names out of
+// model order or repeated, more segments than hosts.
+Result<std::vector<Run>> RunsFromCutNames(const Problem& problem, const Graph* graph, const std::vector<CutPoint>& cuts,
+                                          const std::vector<std::string>& names);
 
 // Free-order dp: its table has prod(count_t + 1) x types x (L + 1) cells
 // (types: identical hosts merged); above this it falls back to beam.

@@ -67,6 +67,21 @@ std::vector<CalibrationSample> RandomCalibrationSamples(const Tensor& model_inpu
 Result<std::vector<CalibrationSample>> FashionMnistCalibrationSamples(const Tensor& model_input, int count,
                                                                      const Preprocessing& pre);
 
+// Where a command's calibration samples come from (`--calib DIR`,
+// `--calib-data NAME`, `--samples N`: infer, bench-engine, split, quantize,
+// sqnr, eval): a folder, a data set's training images, or seeded random inputs.
+struct CalibrationSource {
+  std::string folder;  // .npy/.png/.jpg files (LoadCalibrationSamples); "" = not a folder
+  std::string data;    // "fashion-mnist" (FashionMnistCalibrationSamples); "" = not a data set
+  int samples = 16;    // at most this many (random ones: exactly this many)
+};
+
+// The samples `source` names for `graph`'s one input; seeded random ones when
+// it names neither a folder nor a data set. Errors: both given, an unknown data
+// set, samples < 1, a graph without exactly one input, the loaders' errors.
+Result<std::vector<CalibrationSample>> LoadCalibration(const Graph& graph, const CalibrationSource& source,
+                                                       const Preprocessing& pre);
+
 // Observed range of one float tensor.
 struct TensorRange {
   float min = 0.0f;
@@ -105,6 +120,13 @@ Result<Graph> Quantize(const Graph& graph, const std::vector<CalibrationSample>&
 // True when `graph` holds int8 activations with QuantParams (Quantize()'s
 // output, or a QDQ model imported from ONNX).
 bool IsQuantized(const Graph& graph);
+
+// `graph` in the arithmetic `dtype` names: "f32" returns it as it is; "int8"
+// quantizes a float graph with LoadCalibration's samples (options.progress
+// reports calibration) and returns an already quantized one (a QDQ .onnx) as
+// it is. Errors: another dtype, LoadCalibration's and Quantize's errors.
+Result<Graph> WithDtype(Graph graph, const std::string& dtype, const CalibrationSource& source, const Preprocessing& pre,
+                        const QuantizeOptions& options = {});
 
 // Every tensor's bytes after running `graph` (f32 or int8) on `input` with the
 // reference backend, indexed by tensor id (constants: their data). For tools and

@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -305,7 +306,8 @@ class Chain {
   // Sends `count` seeded inputs (`inflight` at a time) and collects one record
   // per request. Fails on the first request that fails (a node's error, a dead
   // node, a deadline) with a message naming the node and request.
-  Result<std::vector<InferenceRecord>> Run(int count);
+  // `progress` (optional) is called after each record: (records, count).
+  Result<std::vector<InferenceRecord>> Run(int count, const std::function<void(int, int)>& progress = {});
   // Kills node `i` (SIGKILL) / starts it again on the same address.
   Status KillNode(int i);
   Status RestartNode(int i);

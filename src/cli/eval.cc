@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 
 #include <memory>
-#include <random>
+#include <optional>
 
 #include "commands.h"
 #include "edgesplit/analysis.h"
@@ -17,6 +17,7 @@
 #include "edgesplit/io.h"
 #include "edgesplit/models.h"
 #include "edgesplit/onednn.h"
+#include "progress.h"
 #include "quant_args.h"
 #include "render.h"
 
@@ -33,101 +34,35 @@ struct EvalArgs {
   std::vector<float> mean, std_dev;
 };
 
-// The inputs: the test set's images, or seeded uniform [-1, 1) tensors.
-struct Inputs {
-  LabelledImages set;
-  bool labelled = false;
-  int64_t count = 0;
-  size_t elements = 0;
-  float mean = 0, std_dev = 1;
-
-  void Fill(int64_t i, float* out) const {
-    if (labelled) return ImageToFloat(set, i, mean, std_dev, out);
-    std::mt19937 rng(static_cast<uint32_t>(7919 + i));
-    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-    for (size_t k = 0; k < elements; ++k) out[k] = u(rng);
-  }
-  // Unlabelled (random) inputs: no class, -1 each (their accuracy is reported as null).
-  std::vector<int> Labels() const {
-    if (!labelled) return std::vector<int>(static_cast<size_t>(count), -1);
-    return std::vector<int>(set.labels.begin(), set.labels.begin() + count);
-  }
-};
-
-Result<Inputs> LoadInputs(const EvalArgs& a, const Tensor& model_input) {
-  Inputs in;
-  in.elements = 1;
-  for (int64_t d : model_input.shape) in.elements *= static_cast<size_t>(d);
-  in.mean = a.mean.empty() ? 0.0f : a.mean[0];
-  in.std_dev = a.std_dev.empty() ? 1.0f : a.std_dev[0];
-  if (in.std_dev == 0) return InvalidArgument("--std must not be 0");
-  if (a.data == "random") {
-    in.count = a.limit > 0 ? a.limit : 100;
-    return in;
-  }
-  ES_ASSIGN_OR_RETURN(in.set, LoadFashionMnist(FashionMnistDir(), "test", a.limit));
-  if (in.elements != static_cast<size_t>(in.set.rows * in.set.cols))
-    return InvalidArgument("model input " + ShapeToString(model_input.shape) + " does not take Fashion-MNIST's [1,1,28,28] images");
-  in.labelled = true;
-  in.count = in.set.count;
-  return in;
-}
-
-Json Nullable(bool present, double v) { return present ? Json(v) : Json(nullptr); }
-
 Status WritePredictions(const std::string& path, const std::vector<int>& p) {
   std::vector<float> v(p.begin(), p.end());
   return WriteNpy(path, Shape{static_cast<int64_t>(v.size())}, v.data());
 }
 
-// The codec accuracy table: every natural bottleneck x every codec that applies.
-Status RunSweep(const EvalArgs& a, const Graph& g, const Graph& f32, const Backend& backend, const Inputs& in) {
-  auto fill = [&](int64_t i, float* out) { in.Fill(i, out); };
-  ES_ASSIGN_OR_RETURN(std::vector<int> f32_pred, PredictWhole(f32, backend, in.count, fill));
-  ES_ASSIGN_OR_RETURN(std::vector<int> whole, PredictWhole(g, backend, in.count, fill));
-  const std::vector<int> labels = in.Labels();
-  const double f32_acc = Agreement(f32_pred, labels), acc = Agreement(whole, labels);
-  ES_ASSIGN_OR_RETURN(std::vector<CutPoint> cuts, FindCutPoints(g));
-  Json j;
-  j["schema_version"] = kSchemaVersion;
-  j["kind"] = "codec_table";
-  j["model"] = a.model;
-  j["dtype"] = a.dtype;
-  j["data"] = a.data;
-  j["samples"] = in.count;
-  j["f32_accuracy"] = Nullable(in.labelled, f32_acc);
-  j["accuracy"] = Nullable(in.labelled, acc);
-  Json entries = Json::array();
+// The codec accuracy table (every natural bottleneck x every codec) is the
+// library's sweep; this renders it.
+Status RunSweep(const EvalArgs& a, const Graph& g, const Graph& f32, const Backend& backend, const EvalData& in) {
+  std::optional<Progress> bar;  // a split run per cut x codec over every input: progress on a terminal
+  auto progress = [&bar](int done, int total) {
+    if (!bar) bar.emplace("cuts swept", total);
+    bar->Update(done);
+  };
+  ES_ASSIGN_OR_RETURN(CodecSweep s, SweepCodecs(g, f32, backend, in.count, in.Input(), in.Labels(), progress));
+  bar.reset();  // the line cleared before the table
+  const std::string json = CodecTableJson(s, a.model, a.dtype, a.data);
+  if (a.format == "json") return WriteOutput(a.output, json);
+  auto score = [&](const char* f, double v) { return s.labelled ? fmt::format(fmt::runtime(f), v) : std::string("-"); };
   std::string table = fmt::format("model {} ({}), {} {} inputs: accuracy {}, f32 {}\n\n{:>4} {:<26} {:<16} {:<11} {:>10} {:>9} {:>8} {:>9}\n",
-                                  a.model, a.dtype, in.count, a.data, in.labelled ? fmt::format("{:.4f}", acc) : "-",
-                                  in.labelled ? fmt::format("{:.4f}", f32_acc) : "-", "cut", "after", "shape", "codec",
-                                  "bytes", "accuracy", "drop pt", "agree f32");
-  for (const CutPoint& cut : cuts) {
-    if (cut.position == 0 || cut.position == static_cast<int>(g.nodes.size())) continue;
-    if (!cut.bottleneck_loose && !cut.bottleneck_strict) continue;
-    const DType dt = g.tensors[cut.tensor].dtype;
-    std::vector<Codec> codecs;
-    for (const Codec& c : AllCodecs())
-      if (CodecApplies(c, dt == DType::kInt8 ? CodecDType::kInt8 : CodecDType::kFloat32)) codecs.push_back(c);
-    ES_ASSIGN_OR_RETURN(std::vector<CodecPredictions> runs, PredictSplit(g, cut.position, codecs, backend, in.count, fill));
-    for (const CodecPredictions& r : runs) {
-      const double racc = Agreement(r.predictions, labels), agree = Agreement(r.predictions, f32_pred);
-      const double drop = (f32_acc - racc) * 100.0;
-      entries.push_back({{"cut_index", cut.index}, {"after", cut.after}, {"shape", ShapeJson(cut.shape)},
-                         {"cut_dtype", DTypeName(dt)}, {"codec", CodecName(r.codec)}, {"codec_id", CodecId(r.codec)},
-                         {"cut_bytes", r.mean_bytes}, {"accuracy", Nullable(in.labelled, racc)},
-                         {"accuracy_drop", Nullable(in.labelled, drop)}, {"agreement", agree}});
-      table += fmt::format("{:>4} {:<26} {:<16} {:<11} {:>10.1f} {:>9} {:>8} {:>9.4f}\n", cut.index, cut.after,
-                           ShapeToString(cut.shape), CodecName(r.codec), r.mean_bytes,
-                           in.labelled ? fmt::format("{:.4f}", racc) : "-",
-                           in.labelled ? fmt::format("{:+.2f}", drop) : "-", agree);
-    }
-  }
-  j["entries"] = std::move(entries);
-  if (a.format == "json") return WriteOutput(a.output, j.dump(2) + "\n");
+                                  a.model, a.dtype, s.samples, a.data, score("{:.4f}", s.accuracy),
+                                  score("{:.4f}", s.f32_accuracy), "cut", "after", "shape", "codec", "bytes", "accuracy",
+                                  "drop pt", "agree f32");
+  for (const CodecSweepEntry& e : s.entries)
+    table += fmt::format("{:>4} {:<26} {:<16} {:<11} {:>10.1f} {:>9} {:>8} {:>9.4f}\n", e.cut.index, e.cut.after,
+                         ShapeToString(e.cut.shape), CodecName(e.codec), e.cut_bytes, score("{:.4f}", e.accuracy),
+                         score("{:+.2f}", e.accuracy_drop), e.agreement);
   // The table goes to stdout; -o still receives the JSON table a planner reads.
   std::printf("%s", table.c_str());
-  return a.output.empty() ? Status::Ok() : WriteOutput(a.output, j.dump(2) + "\n");
+  return a.output.empty() ? Status::Ok() : WriteOutput(a.output, json);
 }
 
 Status RunEval(EvalArgs a) {
@@ -138,15 +73,16 @@ Status RunEval(EvalArgs a) {
   if (a.sweep && !a.split.empty()) return InvalidArgument("--sweep runs every natural bottleneck: drop --split");
   ES_ASSIGN_OR_RETURN(Graph f32, LoadModel(a.model));
   if (f32.inputs.size() != 1 || f32.outputs.size() != 1) return Unsupported("eval needs a model with one input and one output");
-  ES_ASSIGN_OR_RETURN(Inputs in, LoadInputs(a, f32.tensors[f32.inputs[0]]));
+  ES_ASSIGN_OR_RETURN(EvalData in, LoadEvalData(a.data, f32.tensors[f32.inputs[0]], a.limit, a.mean.empty() ? 0.0f : a.mean[0],
+                                                a.std_dev.empty() ? 1.0f : a.std_dev[0]));
   Preprocessing pre;
   for (int c = 0; c < 3; ++c) pre.mean[c] = in.mean, pre.std[c] = in.std_dev;
-  if (a.dtype == "int8" && a.calib.calib.empty() && a.calib.calib_data.empty() && a.data == "fashion-mnist")
-    a.calib.calib_data = "fashion-mnist";  // calibrate on training images, not random ones
+  if (a.dtype == "int8" && a.calib.folder.empty() && a.calib.data.empty() && a.data == "fashion-mnist")
+    a.calib.data = "fashion-mnist";  // calibrate on training images, not random ones
   ES_ASSIGN_OR_RETURN(Graph g, InDtype(f32, a.dtype, a.calib, pre));
   if (a.sweep) return RunSweep(a, g, f32, *backend, in);
 
-  auto fill = [&](int64_t i, float* out) { in.Fill(i, out); };
+  const InputFn fill = in.Input();
   std::vector<int> pred;
   Json split = nullptr, codec = nullptr, bytes = nullptr;
   if (a.split.empty()) {
@@ -203,9 +139,9 @@ Runner RegisterEval(CLI::App& app) {
   app.add_option("--codec", a->codec, "Cut-tensor codec: raw, int8, int4, int2, fp16, each optionally +lz4 or +zstd (default raw)");
   app.add_option("--dtype", a->dtype, "f32, or int8 (post-training quantized; calibrated on training images)")
       ->check(CLI::IsMember({"f32", "int8"}));
-  app.add_option("--calib-data", a->calib.calib_data, "--dtype int8: calibrate on this data set's training images")
+  app.add_option("--calib-data", a->calib.data, "--dtype int8: calibrate on this data set's training images")
       ->check(CLI::IsMember({"fashion-mnist"}));
-  app.add_option("--calib", a->calib.calib, "--dtype int8: calibration folder of .npy/.png/.jpg inputs instead");
+  app.add_option("--calib", a->calib.folder, "--dtype int8: calibration folder of .npy/.png/.jpg inputs instead");
   app.add_option("--samples", a->calib.samples, "Calibration samples (default 16)")->check(CLI::PositiveNumber);
   app.add_option("--mean", a->mean, "Input mean (pixel/255 - mean) / std (default 0)")->expected(1);
   app.add_option("--std", a->std_dev, "Input std (default 1)")->expected(1);

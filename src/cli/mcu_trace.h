@@ -17,11 +17,9 @@ struct McuTraceArgs {
   std::string compare = "esp32s3";  // the calibrated profile printed beside it
 };
 
-// Parses the trace, maps each layer to the model's int8 graph (the model spec
-// is in the trace's header), fits the per-class rates (FitLayerTimings) on
-// instruction counts, writes the profile and prints a comparison. Errors: a
-// trace without the `icount_shift` line (ticks without -icount are host
-// speed, not instructions), unknown layers, a malformed line (named by number).
+// Fits the profile through the library (runtime::ProfileFromMcuTrace, whose
+// errors name a malformed trace line or an unknown layer), writes it to
+// `output` and prints its per-class rates beside the calibrated board's.
 Status RunProfileFromMcuTrace(const McuTraceArgs& a);
 
 }  // namespace edgesplit::cli

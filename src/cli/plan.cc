@@ -61,37 +61,6 @@ struct PlanArgs {
   std::vector<std::string> cuts;
 };
 
-// Group boundaries named by the user: cut names/aliases (models; the cut-list
-// parser) or layer names / indices (problem files, which have no graph).
-Result<std::vector<Run>> RunsFromCuts(const PlanInput& in, const std::vector<std::string>& specs) {
-  const Problem& p = in.problem;
-  const int L = static_cast<int>(p.layers.size());
-  std::vector<int> bounds;  // number of groups before each cut
-  if (in.graph) {
-    ES_ASSIGN_OR_RETURN(bounds, ResolveInteriorCuts(*in.graph, in.cuts, specs));
-  } else {
-    for (const std::string& spec : specs) {
-      int b = -1;
-      for (int g = 0; g < L && b < 0; ++g)
-        if (p.layers[g].name == spec || std::to_string(g + 1) == spec) b = g + 1;
-      if (b < 0) return NotFound("no layer group named '" + spec + "' in the problem");
-      if (b >= L) return InvalidArgument("cut '" + spec + "' is not strictly inside the model");
-      if (!bounds.empty() && b <= bounds.back()) return InvalidArgument("--split must be in model order, each once");
-      bounds.push_back(b);
-    }
-  }
-  if (static_cast<int>(bounds.size()) + 1 > static_cast<int>(HostNames(p).size()))
-    return InvalidArgument(std::to_string(bounds.size()) + " cuts need " + std::to_string(bounds.size() + 1) + " devices");
-  std::vector<Run> runs;
-  int first = 0;
-  for (size_t r = 0; r <= bounds.size(); ++r) {
-    const int end = r < bounds.size() ? bounds[r] : L;
-    runs.push_back({static_cast<int>(r), first, end - 1});
-    first = end;
-  }
-  return runs;
-}
-
 std::string PlanTable(const Problem& p, const std::string& algorithm, const std::string& order, const Plan& plan) {
   const std::vector<std::string> hosts = HostNames(p);
   const std::vector<LinkProfile> links = PlanLinks(p);
@@ -132,7 +101,7 @@ Status RunPlan(const PlanArgs& a) {
   Plan plan;
   std::string algorithm = a.algorithm;
   if (!a.cuts.empty()) {
-    ES_ASSIGN_OR_RETURN(std::vector<Run> runs, RunsFromCuts(in, a.cuts));
+    ES_ASSIGN_OR_RETURN(std::vector<Run> runs, RunsFromCutNames(in.problem, in.graph ? &*in.graph : nullptr, in.cuts, a.cuts));
     ES_ASSIGN_OR_RETURN(plan, EvaluatePlan(in.problem, runs));
     algorithm = "fixed";
     plan.solver = algorithm;

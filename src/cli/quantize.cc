@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 #include "commands.h"
 #include "progress.h"
@@ -19,22 +20,7 @@
 
 namespace edgesplit::cli {
 
-Result<std::vector<CalibrationSample>> CalibrationFor(const Graph& graph, const CalibArgs& a, const Preprocessing& pre) {
-  if (graph.inputs.size() != 1) return Unsupported("calibration needs a model with exactly one input");
-  const Tensor& input = graph.tensors[graph.inputs[0]];
-  if (a.samples < 1) return InvalidArgument("--samples must be at least 1");
-  if (!a.calib_data.empty()) {
-    if (!a.calib.empty()) return InvalidArgument("--calib and --calib-data are alternatives: give one");
-    if (a.calib_data != "fashion-mnist") return InvalidArgument("--calib-data " + a.calib_data + ": only fashion-mnist is known");
-    return FashionMnistCalibrationSamples(input, a.samples, pre);
-  }
-  if (a.calib.empty()) return RandomCalibrationSamples(input, a.samples, 1);
-  return LoadCalibrationSamples(a.calib, input, pre, a.samples);
-}
-
-// Calibration runs the float model over every sample (about 3 s a sample for
-// resnet50 on the reference kernels): progress on a terminal.
-static Result<Graph> QuantizeWithProgress(const Graph& graph, const std::vector<CalibrationSample>& samples) {
+Result<Graph> QuantizeWithProgress(const Graph& graph, const std::vector<CalibrationSample>& samples) {
   Progress bar("calibrating", static_cast<int64_t>(samples.size()));
   QuantizeOptions o;
   o.progress = [&bar](int done, int) { bar.Update(done); };
@@ -42,12 +28,14 @@ static Result<Graph> QuantizeWithProgress(const Graph& graph, const std::vector<
 }
 
 Result<Graph> InDtype(Graph graph, const std::string& dtype, const CalibArgs& a, const Preprocessing& pre) {
-  if (dtype != "int8" || IsQuantized(graph)) {
-    if (!a.calib.empty() && dtype != "int8") std::fprintf(stderr, "note: --calib is used by --dtype int8 only; ignored\n");
-    return graph;
-  }
-  ES_ASSIGN_OR_RETURN(std::vector<CalibrationSample> samples, CalibrationFor(graph, a, pre));
-  return QuantizeWithProgress(graph, samples);
+  if (!a.folder.empty() && dtype != "int8") std::fprintf(stderr, "note: --calib is used by --dtype int8 only; ignored\n");
+  std::optional<Progress> bar;  // drawn once calibration starts (an f32 or QDQ model has none)
+  QuantizeOptions o;
+  o.progress = [&bar](int done, int total) {
+    if (!bar) bar.emplace("calibrating", total);
+    bar->Update(done);
+  };
+  return WithDtype(std::move(graph), dtype, a, pre, o);
 }
 
 namespace {
@@ -61,7 +49,7 @@ struct QuantizeArgs {
 
   Preprocessing Pre() const {
     Preprocessing pre = DefaultPreprocessing(model);
-    if (!calib.calib_data.empty()) pre = Preprocessing{{0, 0, 0}, {1, 1, 1}};  // Fashion-MNIST: pixel / 255
+    if (!calib.data.empty()) pre = Preprocessing{{0, 0, 0}, {1, 1, 1}};  // Fashion-MNIST: pixel / 255
     for (size_t c = 0; c < 3 && c < mean.size(); ++c) pre.mean[c] = mean[c];
     for (size_t c = 0; c < 3 && c < std_dev.size(); ++c) pre.std[c] = std_dev[c];
     return pre;
@@ -70,8 +58,8 @@ struct QuantizeArgs {
 
 void AddCommonOptions(CLI::App& app, QuantizeArgs* a) {
   app.add_option("MODEL", a->model, "Model: an .onnx file or a zoo spec (e.g. mobilenet_v2:alpha=0.35,res=96)")->required();
-  app.add_option("--calib", a->calib.calib, "Calibration folder of .npy (float32 NCHW) / .png / .jpg inputs (default: seeded random inputs)");
-  app.add_option("--calib-data", a->calib.calib_data, "Calibrate on this data set's training images (pixel / 255 unless --mean/--std)")
+  app.add_option("--calib", a->calib.folder, "Calibration folder of .npy (float32 NCHW) / .png / .jpg inputs (default: seeded random inputs)");
+  app.add_option("--calib-data", a->calib.data, "Calibrate on this data set's training images (pixel / 255 unless --mean/--std)")
       ->check(CLI::IsMember({"fashion-mnist"}));
   app.add_option("--samples", a->calib.samples, "Calibration samples to use (at most; default 16)")->check(CLI::PositiveNumber);
   app.add_option("--mean", a->mean, "Per-channel mean for image inputs (3 values)")->expected(3);
@@ -81,7 +69,7 @@ void AddCommonOptions(CLI::App& app, QuantizeArgs* a) {
 Status RunQuantize(const QuantizeArgs& a) {
   ES_ASSIGN_OR_RETURN(Graph g, LoadModel(a.model));
   if (IsQuantized(g)) return InvalidArgument("model '" + a.model + "' is already quantized");
-  ES_ASSIGN_OR_RETURN(std::vector<CalibrationSample> samples, CalibrationFor(g, a.calib, a.Pre()));
+  ES_ASSIGN_OR_RETURN(std::vector<CalibrationSample> samples, LoadCalibration(g, a.calib, a.Pre()));
   ES_ASSIGN_OR_RETURN(Graph q, QuantizeWithProgress(g, samples));
   ES_RETURN_IF_ERROR(ExportOnnxFile(q, a.output));
   int int8_nodes = 0, float_nodes = 0, conversions = 0;
@@ -92,7 +80,7 @@ Status RunQuantize(const QuantizeArgs& a) {
   }
   const ModelSummary m = Summarize(q);
   std::printf("quantized %s with %zu %s calibration sample%s: %d int8 nodes, %d float nodes, %d quantize/dequantize\n",
-              a.model.c_str(), samples.size(), !a.calib.calib_data.empty() ? a.calib.calib_data.c_str() : a.calib.calib.empty() ? "random" : "folder",
+              a.model.c_str(), samples.size(), !a.calib.data.empty() ? a.calib.data.c_str() : a.calib.folder.empty() ? "random" : "folder",
               samples.size() == 1 ? "" : "s", int8_nodes, float_nodes, conversions);
   std::printf("weights %s int8 (int32 biases); wrote %s (ONNX, QDQ form)\n", HumanBytes(m.total_weight_bytes_int8).c_str(),
               a.output.c_str());
@@ -104,7 +92,7 @@ std::string Db(double v) { return std::isinf(v) ? "inf" : fmt::format("{:.2f}", 
 Status RunSqnr(const QuantizeArgs& a) {
   ES_ASSIGN_OR_RETURN(Graph g, LoadModel(a.model));
   if (IsQuantized(g)) return InvalidArgument("sqnr needs the float model; '" + a.model + "' is already quantized");
-  ES_ASSIGN_OR_RETURN(std::vector<CalibrationSample> samples, CalibrationFor(g, a.calib, a.Pre()));
+  ES_ASSIGN_OR_RETURN(std::vector<CalibrationSample> samples, LoadCalibration(g, a.calib, a.Pre()));
   ES_ASSIGN_OR_RETURN(Graph q, QuantizeWithProgress(g, samples));
   ES_ASSIGN_OR_RETURN(std::vector<LayerSqnr> layers, MeasureSqnr(g, q, samples));
   if (a.format == "json" || a.format == "csv") {
@@ -124,7 +112,7 @@ Status RunSqnr(const QuantizeArgs& a) {
     return WriteOutput(a.output, j.dump(2) + "\n");
   }
   std::string out = fmt::format("model {}: int8 vs f32 over {} {} sample{}\n\n", a.model, samples.size(),
-                                !a.calib.calib_data.empty() ? a.calib.calib_data : a.calib.calib.empty() ? "random" : "calibration", samples.size() == 1 ? "" : "s");
+                                !a.calib.data.empty() ? a.calib.data : a.calib.folder.empty() ? "random" : "calibration", samples.size() == 1 ? "" : "s");
   size_t width = 5;  // the layer column fits the longest name (ONNX paths can be long)
   for (const LayerSqnr& l : layers) width = std::max(width, l.node.size());
   out += fmt::format("{:<{}} {:<18} {:>12} {:>10}\n", "layer", width, "op", "elements", "SQNR dB");

@@ -18,6 +18,7 @@
 #include "commands.h"
 #include "edgesplit/io.h"
 #include "edgesplit/runtime.h"
+#include "progress.h"
 #include "render.h"
 #include "run_dynamic.h"
 #include "run_plan.h"
@@ -129,7 +130,11 @@ Status RunRun(RunArgs a) {
   }
   ES_ASSIGN_OR_RETURN(o.node_binary, runtime::SelfExecutablePath());
   ES_ASSIGN_OR_RETURN(std::unique_ptr<runtime::Chain> chain, runtime::Chain::Start(o));
-  ES_ASSIGN_OR_RETURN(std::vector<runtime::InferenceRecord> recs, chain->Run(a.repeat));
+  std::vector<runtime::InferenceRecord> recs;
+  {
+    Progress bar("inferences", a.repeat);  // seconds each over an emulated radio: progress on a terminal
+    ES_ASSIGN_OR_RETURN(recs, chain->Run(a.repeat, [&bar](int done, int) { bar.Update(done); }));
+  }
   const runtime::RunSummary summary = runtime::Summarize(recs);
   bool identical = true;
   for (const auto& r : recs) identical &= r.identical;

@@ -12,6 +12,7 @@
 
 #include "commands.h"
 #include "edgesplit/dynamic_runtime.h"
+#include "progress.h"
 #include "render.h"
 #include "run_dynamic.h"
 
@@ -91,7 +92,11 @@ Status RunDynamic(const DynamicRunArgs& d, const RunCommonArgs& c) {
   if (!c.attach.empty()) o.attach = c.attach.front();
   ES_ASSIGN_OR_RETURN(o.node_binary, runtime::SelfExecutablePath());
   ES_ASSIGN_OR_RETURN(std::unique_ptr<runtime::DynamicChain> chain, runtime::DynamicChain::Start(o));
-  ES_ASSIGN_OR_RETURN(std::vector<runtime::DynamicRecord> recs, chain->Run(c.repeat));
+  std::vector<runtime::DynamicRecord> recs;
+  {
+    Progress bar("requests", c.repeat);  // seconds each over an emulated radio: progress on a terminal
+    ES_ASSIGN_OR_RETURN(recs, chain->Run(c.repeat, [&bar](int done, int) { bar.Update(done); }));
+  }
   const runtime::RunSummary summary = runtime::Summarize(runtime::AsInferenceRecords(recs));
   bool identical = true;
   for (const auto& r : recs) identical &= r.identical;

@@ -1,7 +1,7 @@
 // edgesplit simulate MODEL --device D --server S --link L
 //   (--trace FILE.csv | --generate constant|step|random-walk|gilbert-elliott [--seed N] [--steps N])
 //   [--policy dynamic|static:CUT|device-only|server-only|oracle|all] [--format table|json]
-//   [--hysteresis F] [--probe-interval S] [--timeout S] [--write-trace FILE] [--log FILE.csv] [-o FILE] [--insecure]
+//   [--hysteresis F] [--probe-interval S] [--probe-timeout S] [--write-trace FILE] [--log FILE.csv] [-o FILE] [--insecure]
 //
 // Runs split policies over a channel/load trace, one request per row
 // (docs/dynamic.md). The dynamic policy learns only what the head node would.
@@ -82,7 +82,7 @@ Status RunSimulate(const SimulateArgs& a) {
   if (a.format != "table" && a.format != "json" && a.format != "csv") return InvalidArgument("--format must be table, json or csv");
   if (a.trace_file.empty() == a.generator.empty()) return InvalidArgument("give exactly one of --trace FILE.csv and --generate NAME");
   if (!(a.controller.hysteresis >= 0) || !(a.controller.probe_interval_s >= 0) || !(a.controller.timeout_s >= 0))
-    return InvalidArgument("--hysteresis, --probe-interval and --timeout must be >= 0");
+    return InvalidArgument("--hysteresis, --probe-interval and --probe-timeout must be >= 0");
   ES_ASSIGN_OR_RETURN(SplitPolicy policy, LoadSplitPolicyWithNotes(a.source));
   std::vector<TraceRow> trace;
   std::string trace_name;
@@ -126,7 +126,10 @@ Runner RegisterSimulate(CLI::App& app) {
   app.add_option("--hysteresis", a->controller.hysteresis, "Switch only when the new split is this fraction faster")->capture_default_str();
   app.add_option("--probe-interval", a->controller.probe_interval_s, "Seconds between link probes while nothing is sent")
       ->capture_default_str();
-  app.add_option("--timeout", a->controller.timeout_s, "Seconds before a transfer to a dead link is given up")->capture_default_str();
+  // The controller's give-up time is --probe-timeout, as in `run --dynamic` (docs/cli.md); --timeout is its old spelling.
+  app.add_option("--probe-timeout", a->controller.timeout_s, "Seconds before a transfer to a dead link is given up")
+      ->capture_default_str();
+  AddHiddenAlias(app, "--timeout", a->controller.timeout_s, "--probe-timeout");
   app.add_option("--format", a->format, "table, json or csv (csv: one row per policy)")->capture_default_str();
   app.add_option("--write-trace", a->write_trace, "Write the trace used (CSV)");
   app.add_option("--log", a->log, "Write each request's split and latency per policy (CSV)");

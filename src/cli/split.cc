@@ -138,7 +138,7 @@ Runner RegisterSplit(CLI::App& app) {
       ->check(CLI::IsMember({"onnx", "flat"}));
   app.add_option("--dtype", args->dtype, "f32, or int8 (post-training quantization first, docs/quantization.md)")
       ->check(CLI::IsMember({"f32", "int8"}));
-  app.add_option("--calib", args->calib.calib, "--dtype int8: calibration folder (default: 16 seeded random inputs)");
+  app.add_option("--calib", args->calib.folder, "--dtype int8: calibration folder (default: 16 seeded random inputs)");
   return [args] { return RunSplit(*args); };
 }
 

@@ -326,4 +326,33 @@ int64_t CountPlans(int layers, int devices, bool use_all, Order order) {
   return total >= 9.2e18 ? INT64_MAX : static_cast<int64_t>(std::llround(total));
 }
 
+Result<std::vector<Run>> RunsFromCutNames(const Problem& p, const Graph* graph, const std::vector<CutPoint>& cuts,
+                                          const std::vector<std::string>& names) {
+  const int L = static_cast<int>(p.layers.size());
+  std::vector<int> bounds;  // number of groups before each cut
+  if (graph) {
+    ES_ASSIGN_OR_RETURN(bounds, ResolveInteriorCuts(*graph, cuts, names));
+  } else {
+    for (const std::string& name : names) {
+      int b = -1;
+      for (int g = 0; g < L && b < 0; ++g)
+        if (p.layers[g].name == name || std::to_string(g + 1) == name) b = g + 1;
+      if (b < 0) return NotFound("no layer group named '" + name + "' in the problem");
+      if (b >= L) return InvalidArgument("cut '" + name + "' is not strictly inside the model");
+      if (!bounds.empty() && b <= bounds.back()) return InvalidArgument("--split must be in model order, each once");
+      bounds.push_back(b);
+    }
+  }
+  if (bounds.size() + 1 > HostNames(p).size())
+    return InvalidArgument(std::to_string(bounds.size()) + " cuts need " + std::to_string(bounds.size() + 1) + " devices");
+  std::vector<Run> runs;
+  int first = 0;
+  for (size_t r = 0; r <= bounds.size(); ++r) {
+    const int end = r < bounds.size() ? bounds[r] : L;
+    runs.push_back({static_cast<int>(r), first, end - 1});
+    first = end;
+  }
+  return runs;
+}
+
 }  // namespace edgesplit

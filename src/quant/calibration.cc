@@ -145,3 +145,29 @@ Result<std::vector<CalibrationSample>> FashionMnistCalibrationSamples(const Tens
 }
 
 }  // namespace edgesplit
+
+// ---- Calibration sources and dtypes (quant.h) ---------------------------------
+namespace edgesplit {
+
+Result<std::vector<CalibrationSample>> LoadCalibration(const Graph& graph, const CalibrationSource& s, const Preprocessing& pre) {
+  if (graph.inputs.size() != 1) return Unsupported("calibration needs a model with exactly one input");
+  const Tensor& input = graph.tensors[graph.inputs[0]];
+  if (s.samples < 1) return InvalidArgument("--samples must be at least 1");
+  if (!s.data.empty()) {
+    if (!s.folder.empty()) return InvalidArgument("--calib and --calib-data are alternatives: give one");
+    if (s.data != "fashion-mnist") return InvalidArgument("--calib-data " + s.data + ": only fashion-mnist is known");
+    return FashionMnistCalibrationSamples(input, s.samples, pre);
+  }
+  if (s.folder.empty()) return RandomCalibrationSamples(input, s.samples, 1);
+  return LoadCalibrationSamples(s.folder, input, pre, s.samples);
+}
+
+Result<Graph> WithDtype(Graph graph, const std::string& dtype, const CalibrationSource& source, const Preprocessing& pre,
+                        const QuantizeOptions& options) {
+  if (dtype != "f32" && dtype != "int8") return InvalidArgument("--dtype " + dtype + ": expected f32 or int8");
+  if (dtype == "f32" || IsQuantized(graph)) return graph;
+  ES_ASSIGN_OR_RETURN(std::vector<CalibrationSample> samples, LoadCalibration(graph, source, pre));
+  return Quantize(graph, samples, options);
+}
+
+}  // namespace edgesplit

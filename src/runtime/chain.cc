@@ -298,7 +298,7 @@ const std::vector<DeliveryReport>& Chain::deliveries() const {
 }
 
 
-Result<std::vector<InferenceRecord>> Chain::Run(int count) {
+Result<std::vector<InferenceRecord>> Chain::Run(int count, const std::function<void(int, int)>& progress) {
   State& s = *state_;
   const double scale = time_scale();
   const Tensor& input = s.local.front()->input_tensor();
@@ -417,6 +417,7 @@ Result<std::vector<InferenceRecord>> Chain::Run(int count) {
     }
     r.reply_s = r.reply.transfer_s;
     records.push_back(std::move(r));
+    if (progress) progress(static_cast<int>(records.size()), count);
     pending.erase(it);
   }
   return records;

@@ -169,7 +169,7 @@ Status DynamicChain::RestartServer() {
   return s.SpawnServer();  // started with the current load and rate
 }
 
-Result<std::vector<DynamicRecord>> DynamicChain::Run(int count) {
+Result<std::vector<DynamicRecord>> DynamicChain::Run(int count, const std::function<void(int, int)>& progress) {
   State& s = *state_;
   std::vector<DynamicRecord> records;
   for (int k = 0; k < count; ++k) {
@@ -210,6 +210,7 @@ Result<std::vector<DynamicRecord>> DynamicChain::Run(int count) {
     r.bytes = q->sent_bytes;
     r.overrun_s = q->overrun_s;
     records.push_back(std::move(r));
+    if (progress) progress(static_cast<int>(records.size()), count);
   }
   return records;
 }
