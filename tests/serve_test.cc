@@ -411,6 +411,32 @@ TEST(EdgeServer, ServesManyTcpClientsF32) {
   ExpectAllVerified(*r, 12 * 6);
 }
 
+// Two workers, each with its own executors: every result still equals local
+// inference (int8: bit for bit), and the stated arena counts both copies
+// (request_loop_test checks that workers compute side by side). Bad worker
+// counts are refused by name.
+TEST(EdgeServer, TwoWorkersServeManyClientsWithTheirOwnExecutors) {
+  runtime::ServeOptions o = Serve("tcp", "int8", 4);
+  auto one = runtime::EdgeServer::Start(o);
+  ASSERT_TRUE(one.ok()) << one.status().message();
+  const int64_t one_arena = (*one)->arena_bytes();
+  (*one)->Stop(1);
+  o.workers = 2;
+  auto server = runtime::EdgeServer::Start(o);
+  ASSERT_TRUE(server.ok()) << server.status().message();
+  EXPECT_EQ((*server)->arena_bytes(), 2 * one_arena);
+  EXPECT_EQ(nlohmann::json::parse((*server)->ReadyJson())["workers"], 2);
+  auto r = runtime::RunLoadgen(Load(**server, "tcp", "int8", 16, 8));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ExpectAllVerified(*r, 16 * 8);
+  for (int bad : {0, 65}) {
+    o.workers = bad;
+    auto refused = runtime::EdgeServer::Start(o);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.status().message().find("--workers"), std::string::npos) << refused.status().message();
+  }
+}
+
 // Bad requests get an error reply naming the problem; the server goes on serving.
 TEST(EdgeServer, BadRequestsGetErrorRepliesAndOthersAreStillServed) {
   auto server = runtime::EdgeServer::Start(Serve("udp", "f32"));

@@ -62,6 +62,10 @@ struct ServeOptions {
   int max_batch = 8;          // 1 disables batching
   double max_wait_s = 0.002;  // how long the first request of a batch waits for more
   int queue_limit = 1024;     // requests queued (all cuts together) before BUSY
+  // Worker threads computing batches side by side (1..64), each with its own
+  // executors (arena_bytes() counts them all): for a server whose cores one
+  // request does not fill (a small tail scales poorly over --threads).
+  int workers = 1;
   std::string id;             // "" = DefaultServerId()
   net::Endpoint listen;       // default 127.0.0.1:0
   LinkSettings link;          // the transport (udp, tcp, espnow, ble) and its shaping

@@ -1,11 +1,12 @@
 // edgesplit serve MODEL (--listen HOST:PORT --link udp|tcp|espnow|ble | --mqtt HOST:PORT)
 //     [--cuts strict|loose|all|CUT,...] [--dtype f32|int8] [--max-batch N] [--max-wait-ms T]
-//     [--queue-limit Q] [--threads N] [--id ID] [--backend onednn|reference] [--profiles DIR]
+//     [--queue-limit Q] [--threads N] [--workers W] [--id ID] [--backend onednn|reference] [--profiles DIR]
 //     [--emulate DEVICE [--load L] [--rate BYTES_PER_S]] [--time-scale S] [--loss P]
 //
 // The edge server (docs/serve.md): prints one JSON line with `listening` on
 // stdout when ready, nothing else; logs go to stderr. SIGTERM/SIGINT refuse new
 // requests, finish the queued ones and exit within 10 s.
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <thread>
@@ -29,7 +30,7 @@ struct ServeArgs {
   std::string model, listen = "127.0.0.1:0", mqtt, cuts = "strict", dtype = "f32", id, backend = "onednn";
   std::string group = "edgesplit", emulate;
   double load = 1, rate = 0;
-  int max_batch = 8, queue_limit = 1024, threads = 0, max_peers = 1024, max_connections = 1024;
+  int max_batch = 8, queue_limit = 1024, threads = 0, workers = 1, max_peers = 1024, max_connections = 1024;
   double max_wait_ms = 2, idle_timeout = 30;
 };
 
@@ -46,6 +47,7 @@ Status RunServe(const ServeArgs& a) {
   o.max_batch = a.max_batch;
   o.max_wait_s = a.max_wait_ms / 1e3;
   o.queue_limit = a.queue_limit;
+  o.workers = a.workers;
   o.id = a.id;
   o.emulate = a.emulate;
   o.load = a.load;
@@ -60,7 +62,10 @@ Status RunServe(const ServeArgs& a) {
   o.limits.idle_timeout_s = a.idle_timeout;
   std::shared_ptr<net::EnrolledKeys> enrolled;
   ES_ASSIGN_OR_RETURN(o.security, SecurityFromArgs(a.secure, true, "serve", &enrolled));
-  if (a.backend == "onednn") ES_RETURN_IF_ERROR(SetOneDnnThreads(a.threads));
+  // --threads 0 means all cores, shared by the workers (not each: that would oversubscribe them).
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = a.threads == 0 && a.workers > 1 ? std::max(1, cores / a.workers) : a.threads;
+  if (a.backend == "onednn") ES_RETURN_IF_ERROR(SetOneDnnThreads(threads));
 
   struct sigaction sa{};
   sa.sa_handler = OnStop;
@@ -114,7 +119,9 @@ Runner RegisterServe(CLI::App& app) {
   app.add_option("--max-batch", a->max_batch, "Largest batch of same-cut requests (1: no batching)")->capture_default_str();
   app.add_option("--max-wait-ms", a->max_wait_ms, "How long a batch's first request waits for more")->capture_default_str();
   app.add_option("--queue-limit", a->queue_limit, "Requests queued before BUSY replies")->capture_default_str();
-  app.add_option("--threads", a->threads, "oneDNN threads (0: all cores)")->capture_default_str();
+  app.add_option("--threads", a->threads, "oneDNN threads per worker (0: the cores shared by the workers)")->capture_default_str();
+  app.add_option("--workers", a->workers, "Worker threads computing batches side by side, each with its own executors (1..64)")
+      ->capture_default_str();
   app.add_option("--id", a->id, "Server id carried by every reply (default HOSTNAME:PID)");
   app.add_option("--max-peers", a->max_peers, "Datagram senders holding state at once")->capture_default_str();
   app.add_option("--max-connections", a->max_connections, "TCP connections at once")->capture_default_str();

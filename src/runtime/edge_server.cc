@@ -40,15 +40,22 @@ struct EdgeServer::Impl final : RequestLoop::Handler {
   std::vector<double> tail_predicted_s;
   std::atomic<double> load{1};
   double unit = 1;
-  double emulated_s = 0;  // the batch just computed, emulated (worker thread)
   net::ServerStats final_stats;
-  std::unique_ptr<TailSet> tails;
+  // Per worker (ServeOptions::workers): its own tails (executors and output
+  // slots) and what its batch holds. `tails` is worker 0's; admission on the
+  // I/O thread uses only its read-only checks.
+  struct Worker {
+    std::unique_ptr<TailSet> tails;
+    std::vector<std::span<const uint8_t>> inputs;  // the batch's tensors
+    double emulated_s = 0;                         // the batch just computed, emulated
+  };
+  std::vector<Worker> workers;
+  TailSet* tails = nullptr;
   // The loop before the transport: the transport (its I/O thread calls
   // Admit) goes first when a server that never started is destroyed.
   std::unique_ptr<RequestLoop> loop;  // one lane per tail
   std::unique_ptr<net::ServerTransport> transport;
   int64_t memory_bound = 0;
-  std::vector<std::span<const uint8_t>> inputs;  // worker thread: the batch's tensors
 
   void Reply(net::PeerId peer, uint32_t request_id, const Status& status) {
     std::vector<uint8_t> out;
@@ -131,29 +138,32 @@ struct EdgeServer::Impl final : RequestLoop::Handler {
     Reply(peer, request_id, busy.WithContext("server " + id + " request " + std::to_string(request_id)));
   }
 
-  // ---- RequestLoop::Handler (the worker thread) ----
+  // ---- RequestLoop::Handler (the worker threads) ----
   void Expired(LoopRequest& p) override {
     Reply(p.peer, p.request_id,
           Status(StatusCode::kBusy, "server " + id + " request " + std::to_string(p.request_id) + ": could not start before its deadline"));
   }
 
-  Status Compute(int tail, std::span<LoopRequest> batch) override {
+  Status Compute(int worker, int tail, std::span<LoopRequest> batch) override {
+    Worker& w = workers[static_cast<size_t>(worker)];
+    std::vector<std::span<const uint8_t>>& inputs = w.inputs;
     inputs.clear();
     for (const LoopRequest& p : batch)
       if (!p.decoded.empty()) inputs.emplace_back(p.decoded);
       else inputs.emplace_back(p.message.data() + p.payload_offset, p.message.size() - p.payload_offset - wire::kMessageCrcBytes);
     const Clock::time_point t0 = Clock::now();
-    const Status run = tails->Run(tail, inputs);
+    const Status run = w.tails->Run(tail, inputs);
     const int k = static_cast<int>(batch.size());
     // Emulated: the batch takes the profile's time x load (one request after
     // another), in emulated seconds; the host's own slowness beyond it is not load.
-    emulated_s = emulated ? k * tail_predicted_s[static_cast<size_t>(tail)] * load.load() : 0;
+    w.emulated_s = emulated ? k * tail_predicted_s[static_cast<size_t>(tail)] * load.load() : 0;
     if (emulated && run.ok())
-      net::SleepUntil(t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(emulated_s * unit)));
+      net::SleepUntil(t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(w.emulated_s * unit)));
     return run;
   }
 
-  void Finish(int tail, std::span<LoopRequest> batch, const Status& run, const BatchDone& done) override {
+  void Finish(int worker, int tail, std::span<LoopRequest> batch, const Status& run, const BatchDone& done) override {
+    const Worker& w = workers[static_cast<size_t>(worker)];
     const int k = static_cast<int>(batch.size());
     for (int i = 0; i < k; ++i) {
       LoopRequest& p = batch[static_cast<size_t>(i)];
@@ -161,7 +171,7 @@ struct EdgeServer::Impl final : RequestLoop::Handler {
         Reply(p.peer, p.request_id, run.WithContext("server " + id + " request " + std::to_string(p.request_id)));
         continue;
       }
-      wire::MessageHeader h = tails->OutputHeader(tail);
+      wire::MessageHeader h = w.tails->OutputHeader(tail);
       h.type = wire::MessageType::kTensorResult;
       h.request_id = p.request_id;
       h.model_hash = tails->model_hash();
@@ -169,10 +179,10 @@ struct EdgeServer::Impl final : RequestLoop::Handler {
       h.queue_length = static_cast<uint32_t>(done.queue_length);
       // Emulated: a request that found the server idle waited only for the host (wake-up, not load).
       const double waited_s = p.behind ? std::chrono::duration<double>(done.started - p.received).count() / unit : 0.0;
-      h.service_time_us = ClampUs(emulated ? waited_s + emulated_s
+      h.service_time_us = ClampUs(emulated ? waited_s + w.emulated_s
                                            : net::SecondsSince(p.received) / unit);
       wire::SetSenderId(&h, id);
-      const std::span<const uint8_t> out = tails->Output(tail, i);
+      const std::span<const uint8_t> out = w.tails->Output(tail, i);
       std::vector<uint8_t> message(wire::EncodedMessageBytes(h, out.size()));
       if (wire::EncodeMessage(h, out, message).ok()) transport->Reply(p.peer, std::move(message), p.request_id);
     }
@@ -188,13 +198,19 @@ Result<std::unique_ptr<EdgeServer>> EdgeServer::Start(const ServeOptions& o) {
   lo.max_batch = o.max_batch;
   lo.max_wait_s = o.max_wait_s;
   lo.queue_limit = o.queue_limit;
+  lo.workers = o.workers;
   ES_RETURN_IF_ERROR(RequestLoop::CheckOptions(lo));
   auto impl = std::make_unique<Impl>();
   impl->options = o;
   impl->id = o.id.empty() ? DefaultServerId() : o.id;
   if (impl->id.size() > wire::kMaxSenderIdBytes)
     return InvalidArgument("--id '" + impl->id + "' is longer than " + std::to_string(wire::kMaxSenderIdBytes) + " bytes");
-  ES_ASSIGN_OR_RETURN(impl->tails, TailSet::Load(o.model, o.dtype, o.cuts, o.backend, o.max_batch));
+  impl->workers.resize(static_cast<size_t>(o.workers));
+  ES_ASSIGN_OR_RETURN(impl->workers[0].tails, TailSet::Load(o.model, o.dtype, o.cuts, o.backend, o.max_batch));
+  impl->tails = impl->workers[0].tails.get();
+  for (size_t w = 1; w < impl->workers.size(); ++w) {
+    ES_ASSIGN_OR_RETURN(impl->workers[w].tails, impl->tails->Replica());
+  }
   lo.lanes = static_cast<int>(impl->tails->size());
   impl->loop = std::make_unique<RequestLoop>(lo, impl.get());
   ES_ASSIGN_OR_RETURN(impl->link, ResolveLink(o.link));
@@ -245,7 +261,7 @@ const std::string& EdgeServer::id() const { return impl_->id; }
 uint32_t EdgeServer::model_hash() const { return impl_->tails->model_hash(); }
 const std::vector<int>& EdgeServer::cuts() const { return impl_->tails->cuts(); }
 int64_t EdgeServer::memory_bound_bytes() const { return impl_->memory_bound; }
-int64_t EdgeServer::arena_bytes() const { return impl_->tails->arena_bytes(); }
+int64_t EdgeServer::arena_bytes() const { return impl_->tails->arena_bytes() * static_cast<int64_t>(impl_->workers.size()); }
 
 net::ServerStats EdgeServer::transport_stats() const {
   return impl_->transport ? impl_->transport->stats() : impl_->final_stats;
@@ -263,6 +279,7 @@ std::string EdgeServer::ReadyJson() const {
   j["cuts"] = cuts();
   j["max_batch"] = impl_->options.max_batch;
   j["queue_limit"] = impl_->options.queue_limit;
+  j["workers"] = impl_->options.workers;
   j["memory_bound_bytes"] = memory_bound_bytes();
   j["arena_bytes"] = arena_bytes();
   if (impl_->emulated) j["emulated"] = impl_->emulated->name;

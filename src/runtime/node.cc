@@ -132,8 +132,8 @@ class NodeServer final : public RequestLoop::Handler {
   Status Serve();
 
   // ---- RequestLoop::Handler (the worker thread) ----
-  Status Compute(int lane, std::span<LoopRequest> batch) override;
-  void Finish(int lane, std::span<LoopRequest> batch, const Status& run, const BatchDone& done) override;
+  Status Compute(int worker, int lane, std::span<LoopRequest> batch) override;
+  void Finish(int worker, int lane, std::span<LoopRequest> batch, const Status& run, const BatchDone& done) override;
   void Expired(LoopRequest& r) override;
   void Notice(LoopRequest& r) override;
   void Idle() override { ota_->Poll(segment_ != nullptr, events_); }  // nobody waits for an expired delivery's refusal
@@ -320,7 +320,7 @@ void NodeServer::Admit(net::PeerId peer, std::vector<uint8_t> bytes) {
   if (at_once) t->Reply(peer, AcceptedMessage(id), id);
 }
 
-Status NodeServer::Compute(int, std::span<LoopRequest> batch) {
+Status NodeServer::Compute(int, int, std::span<LoopRequest> batch) {
   LoopRequest& r = batch.front();
   current_ = Current{};
   Result<wire::DecodedMessage> msg = wire::DecodeMessage(r.message);  // the gate decoded it: cannot fail
@@ -380,7 +380,7 @@ void NodeServer::Notice(LoopRequest& r) {
   Handled();
 }
 
-void NodeServer::Finish(int, std::span<LoopRequest> batch, const Status& run, const BatchDone&) {
+void NodeServer::Finish(int, int, std::span<LoopRequest> batch, const Status& run, const BatchDone&) {
   if (current_.chunk) return;
   const LoopRequest& r = batch.front();
   const uint32_t id = r.request_id;

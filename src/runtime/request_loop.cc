@@ -14,6 +14,8 @@ Status RequestLoop::CheckOptions(const LoopOptions& o) {
   if (!(o.max_wait_s >= 0) || o.max_wait_s > 10) return InvalidArgument("--max-wait-ms must be in 0..10000");
   if (o.queue_limit < 1) return InvalidArgument("--queue-limit must be at least 1");
   if (o.notice_limit < 0) return InvalidArgument("a request loop's notice limit must be >= 0");
+  if (o.workers < 1 || o.workers > 64) return InvalidArgument("--workers must be in 1..64");
+  if (o.workers > 1 && o.notice_limit > 0) return InvalidArgument("a request loop with notices has one worker");
   return Status::Ok();
 }
 
@@ -27,7 +29,7 @@ void RequestLoop::Start() {
   std::lock_guard<std::mutex> lock(mutex_);
   if (started_ || stopped_) return;
   started_ = true;
-  worker_ = std::thread([this] { Work(); });
+  for (int w = 0; w < options_.workers; ++w) workers_.emplace_back([this, w] { Work(w); });
 }
 
 Status RequestLoop::Enqueue(int lane, LoopRequest& p, uint32_t deadline_budget_us) {
@@ -40,21 +42,25 @@ Status RequestLoop::Enqueue(int lane, LoopRequest& p, uint32_t deadline_budget_u
       busy = Busy("queue full (" + std::to_string(queued_) + " requests, --queue-limit " +
                   std::to_string(options_.queue_limit) + ")");
     } else if (deadline_budget_us > 0) {
-      // Expected wait: the work queued ahead (and a batch running), at the measured cost per request.
-      const double wait_s = static_cast<double>(queued_ + (busy_running_ ? options_.max_batch : 0)) * per_request_s_;
+      // Expected wait: the work queued ahead (and batches running when no
+      // worker is free), at the measured cost per request, shared by the workers.
+      const int64_t ahead = queued_ + (running_ >= options_.workers ? options_.max_batch : 0);
+      const double wait_s = static_cast<double>(ahead) * per_request_s_ / options_.workers;
       if (wait_s * 1e6 > deadline_budget_us)
         busy = Busy("cannot start within the deadline of " + std::to_string(deadline_budget_us) + " us (about " +
                     std::to_string(static_cast<int64_t>(wait_s * 1e6)) + " us of work queued)");
     }
     if (busy.ok()) {
-      p.behind = queued_ > 0 || computing_;
+      p.behind = queued_ > 0 || computing_ >= options_.workers;
       p.notice = false;
       NoteArrival(static_cast<size_t>(lane), p.received, p.behind);
       queues_[static_cast<size_t>(lane)].push_back(std::move(p));
       ++queued_;
     }
   }
-  if (busy.ok()) work_.notify_one();
+  // One waiter may be a worker waiting for its batch to fill: with several
+  // workers, wake them all so that an idle one takes the request.
+  if (busy.ok()) options_.workers > 1 ? work_.notify_all() : work_.notify_one();
   return busy;
 }
 
@@ -128,7 +134,7 @@ int RequestLoop::OldestLane() const {
   return best;
 }
 
-void RequestLoop::Work() {
+void RequestLoop::Work(int worker) {
   std::vector<LoopRequest> batch, expired;
   const auto idle = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options_.idle_s));
   for (;;) {
@@ -155,7 +161,7 @@ void RequestLoop::Work() {
         batch.push_back(std::move(q.front()));
         q.pop_front();
         --notices_;
-        busy_running_ = true;
+        ++running_;
       } else {
         const Clock::time_point until =
             q.front().received + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options_.max_wait_s));
@@ -170,7 +176,8 @@ void RequestLoop::Work() {
           q.pop_front();
           --queued_;
         }
-        busy_running_ = computing_ = true;
+        ++running_;
+        ++computing_;
         // Requests whose deadline passed while they queued cannot start in time.
         for (LoopRequest& p : batch)
           if (p.deadline < now) expired.push_back(std::move(p));
@@ -185,7 +192,7 @@ void RequestLoop::Work() {
       expired.clear();
       if (!batch.empty()) {
         const Clock::time_point t0 = Clock::now();
-        const Status run = handler_->Compute(lane, batch);
+        const Status run = handler_->Compute(worker, lane, batch);
         const double compute_s = net::SecondsSince(t0);
         const int k = static_cast<int>(batch.size());
         BatchDone done;
@@ -200,13 +207,16 @@ void RequestLoop::Work() {
           else counters_.errors += k;
           // Not computing from here: a device's next request, sent once it has
           // its reply, must not look as if it arrived while this batch ran.
-          computing_ = false;
+          --computing_;
         }
-        handler_->Finish(lane, batch, run, done);
+        handler_->Finish(worker, lane, batch, run, done);
+      } else {
+        std::lock_guard<std::mutex> lock(mutex_);
+        --computing_;
       }
     }
     std::lock_guard<std::mutex> lock(mutex_);
-    busy_running_ = computing_ = false;
+    --running_;
   }
 }
 
@@ -224,7 +234,7 @@ void RequestLoop::Stop(double grace_s, const std::function<bool()>& drained) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       started = started_;
-      if (!started || (queued_ + notices_ == 0 && !busy_running_ && drained())) break;
+      if (!started || (queued_ + notices_ == 0 && running_ == 0 && drained())) break;
     }
     if (net::Clock::now() >= deadline) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -236,7 +246,8 @@ void RequestLoop::Stop(double grace_s, const std::function<bool()>& drained) {
     queued_ = notices_ = 0;
   }
   work_.notify_all();
-  if (worker_.joinable()) worker_.join();
+  for (std::thread& w : workers_)
+    if (w.joinable()) w.join();
 }
 
 }  // namespace edgesplit::runtime

@@ -5,8 +5,8 @@
 // and calls Enqueue, which queues it on its lane (a served cut; a node has
 // one) or says why not (BUSY: shutting down, the queue holds `queue_limit`
 // requests, or the work queued ahead cannot finish before the request's
-// deadline). One worker thread takes the lane whose oldest request has
-// waited longest, waits up to `max_wait_s` for companions when they are
+// deadline). A worker thread (`workers` of them, each with its own Handler
+// state) takes the lane whose oldest request has waited longest, waits up to `max_wait_s` for companions when they are
 // likely (arrivals that overlap), and pops up to `max_batch` requests; those
 // whose deadline passed while they queued go to Handler::Expired, the rest
 // to Handler::Compute (run, and hold to an emulated time) and then to
@@ -17,11 +17,15 @@
 // Stop() is the graceful shutdown: refuse new requests, finish the queued
 // ones, and stop within the grace period.
 //
-// The worker allocates nothing per request once its batch vectors have grown
+// Workers (several: a server's cores run requests side by side where one
+// request does not use them all, e.g. a small tail): every worker runs the
+// same loop; the handler keeps what one batch needs per worker. Notices need
+// one worker (a chain's order).
+// A worker allocates nothing per request once its batch vectors have grown
 // (requests are moved, not copied). Memory: at most queue_limit requests and
 // notice_limit notices are queued at once; the owner states their bytes.
 // Thread-safety: Enqueue*, the counters and Stop from any thread; the
-// Handler's methods run on the worker thread only.
+// Handler's methods run on the worker threads, `worker` saying which.
 #pragma once
 
 #include <atomic>
@@ -61,6 +65,7 @@ struct LoopOptions {
   int queue_limit = 1024;  // requests queued (all lanes together) before BUSY
   int notice_limit = 0;    // notices queued at once (beyond queue_limit)
   double idle_s = 0;       // > 0: Handler::Idle about this often while nothing is queued
+  int workers = 1;         // worker threads (1..64; notice_limit > 0 needs 1)
 };
 
 // What a finished batch saw: when it started running and the queue then.
@@ -76,9 +81,9 @@ class RequestLoop {
     virtual ~Handler() = default;
     // Runs `batch` (1..max_batch requests of `lane`, no notices) and holds
     // the result to its emulated time; the results stay with the handler.
-    virtual Status Compute(int lane, std::span<LoopRequest> batch) = 0;
+    virtual Status Compute(int worker, int lane, std::span<LoopRequest> batch) = 0;
     // Hands the batch on (replies, or forwards): `run` is Compute's status.
-    virtual void Finish(int lane, std::span<LoopRequest> batch, const Status& run, const BatchDone& done) = 0;
+    virtual void Finish(int worker, int lane, std::span<LoopRequest> batch, const Status& run, const BatchDone& done) = 0;
     // A request whose deadline passed while it queued (counted BUSY).
     virtual void Expired(LoopRequest& request) = 0;
     virtual void Notice(LoopRequest& /*notice*/) {}
@@ -92,7 +97,7 @@ class RequestLoop {
   RequestLoop(const RequestLoop&) = delete;
   RequestLoop& operator=(const RequestLoop&) = delete;
 
-  void Start();  // the worker thread; requests queued before it wait
+  void Start();  // the worker threads; requests queued before them wait
 
   // Admission (any thread): moves `request` into `lane`'s queue, or leaves it
   // as it is and returns the BUSY status saying why it was refused.
@@ -122,7 +127,7 @@ class RequestLoop {
   void Stop(double grace_s, const std::function<bool()>& drained);
 
  private:
-  void Work();
+  void Work(int worker);
   void NoteArrival(size_t lane, net::Clock::time_point now, bool server_busy);
   bool ShouldWaitForMore(size_t lane) const;
   int OldestLane() const;
@@ -142,12 +147,13 @@ class RequestLoop {
   };
   std::vector<Arrivals> arrivals_;
   int64_t queued_ = 0, notices_ = 0;
-  bool started_ = false, stopping_ = false, stopped_ = false, busy_running_ = false;
-  bool computing_ = false;  // a batch is running (busy_running_ also covers its hand-over)
+  bool started_ = false, stopping_ = false, stopped_ = false;
+  int running_ = 0;    // workers holding a batch or notice (from taking it to its hand-over)
+  int computing_ = 0;  // workers computing a batch
   double per_request_s_ = 0;
   ServerCounters counters_;
   std::atomic<net::Clock::time_point> stop_deadline_{net::Clock::time_point::max()};
-  std::thread worker_;
+  std::vector<std::thread> workers_;
 };
 
 }  // namespace edgesplit::runtime

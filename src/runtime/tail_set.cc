@@ -91,39 +91,55 @@ Result<std::unique_ptr<TailSet>> TailSet::Load(const std::string& model, const s
   if (!backend) return InvalidArgument("unknown backend '" + backend_name + "' (onednn or reference)");
   auto set = std::unique_ptr<TailSet>(new TailSet());
   set->max_batch_ = max_batch;
+  set->backend_ = backend;
   ES_ASSIGN_OR_RETURN(Graph g, LoadExecutionGraph(model, dtype));
   set->graph_ = std::make_shared<const Graph>(std::move(g));
-  const Graph& graph = *set->graph_;
-  set->model_hash_ = ModelHash(graph);
-  ES_ASSIGN_OR_RETURN(set->cuts_, SelectServedCuts(graph, cut_spec));
+  set->model_hash_ = ModelHash(*set->graph_);
+  ES_ASSIGN_OR_RETURN(set->cuts_, SelectServedCuts(*set->graph_, cut_spec));
+  if (set->graph_->outputs.size() != 1) return Unsupported("serving needs a model with one output");
+  ES_RETURN_IF_ERROR(set->PrepareTails());
+  return set;
+}
+
+Result<std::unique_ptr<TailSet>> TailSet::Replica() const {
+  auto set = std::unique_ptr<TailSet>(new TailSet());
+  set->max_batch_ = max_batch_;
+  set->backend_ = backend_;
+  set->graph_ = graph_;
+  set->model_hash_ = model_hash_;
+  set->cuts_ = cuts_;
+  ES_RETURN_IF_ERROR(set->PrepareTails());
+  return set;
+}
+
+Status TailSet::PrepareTails() {
+  const Graph& graph = *graph_;
   ES_ASSIGN_OR_RETURN(std::vector<CutPoint> cuts, FindCutPoints(graph));
   const int end = static_cast<int>(graph.nodes.size());
-  set->output_cut_ = static_cast<int>(cuts.size()) - 1;
-  if (graph.outputs.size() != 1) return Unsupported("serving needs a model with one output");
-  for (int c : set->cuts_) {
+  output_cut_ = static_cast<int>(cuts.size()) - 1;
+  for (int c : cuts_) {
     Tail t;
     t.cut = c;
     const CutPoint& cut = cuts[static_cast<size_t>(c)];
     t.begin = cut.position;
     t.input = &graph.tensors[static_cast<size_t>(cut.tensor)];
     t.output = &graph.tensors[static_cast<size_t>(graph.outputs[0])];
-    ES_ASSIGN_OR_RETURN(t.segment, BatchedSegment::Create(graph, cut.position, end, *backend, max_batch));
+    ES_ASSIGN_OR_RETURN(t.segment, BatchedSegment::Create(graph, cut.position, end, *backend_, max_batch_));
     t.input_bytes = static_cast<size_t>(t.segment->input_bytes());
     t.output_bytes = static_cast<size_t>(t.segment->output_bytes());
-    t.outputs.resize(t.output_bytes * static_cast<size_t>(max_batch));
-    t.in_ptrs.resize(static_cast<size_t>(max_batch));
-    t.out_ptrs.resize(static_cast<size_t>(max_batch));
-    for (int i = 0; i < max_batch; ++i) t.out_ptrs[static_cast<size_t>(i)] = t.outputs.data() + static_cast<size_t>(i) * t.output_bytes;
+    t.outputs.resize(t.output_bytes * static_cast<size_t>(max_batch_));
+    t.in_ptrs.resize(static_cast<size_t>(max_batch_));
+    t.out_ptrs.resize(static_cast<size_t>(max_batch_));
+    for (int i = 0; i < max_batch_; ++i) t.out_ptrs[static_cast<size_t>(i)] = t.outputs.data() + static_cast<size_t>(i) * t.output_bytes;
     ES_ASSIGN_OR_RETURN(wire::MessageHeader h, TensorHeader(wire::MessageType::kTensorRequest, *t.input));
     // An encoded payload may exceed the raw tensor a little (an incompressible
     // tensor under +lz4 or +zstd, plus the codec header): n + n/64 + 128 bounds both.
     const size_t payload_bound = t.input_bytes + t.input_bytes / 64 + 128;
-    set->max_request_bytes_ =
-        std::max(set->max_request_bytes_, wire::EncodedMessageBytes(h.rank, payload_bound, wire::kMaxSenderIdBytes));
-    set->max_input_bytes_ = std::max(set->max_input_bytes_, t.input_bytes);
-    set->tails_.push_back(std::move(t));
+    max_request_bytes_ = std::max(max_request_bytes_, wire::EncodedMessageBytes(h.rank, payload_bound, wire::kMaxSenderIdBytes));
+    max_input_bytes_ = std::max(max_input_bytes_, t.input_bytes);
+    tails_.push_back(std::move(t));
   }
-  return set;
+  return Status::Ok();
 }
 
 double TailSet::PredictedSeconds(int t, const DeviceProfile& device) const {

@@ -26,6 +26,10 @@ class TailSet {
   static Result<std::unique_ptr<TailSet>> Load(const std::string& model, const std::string& dtype,
                                                const std::string& cuts, const std::string& backend, int max_batch);
 
+  // Another set of the same tails on the same graph (shared, read-only) with
+  // executors of its own: what a second worker runs while the first does.
+  Result<std::unique_ptr<TailSet>> Replica() const;
+
   size_t size() const { return tails_.size(); }
   const std::vector<int>& cuts() const { return cuts_; }
   uint32_t model_hash() const { return model_hash_; }
@@ -73,7 +77,10 @@ class TailSet {
     std::vector<void*> out_ptrs;
     size_t input_bytes = 0, output_bytes = 0;
   };
+  Status PrepareTails();  // tails_ for cuts_ on graph_
+
   std::shared_ptr<const Graph> graph_;
+  const Backend* backend_ = nullptr;
   std::vector<Tail> tails_;
   std::vector<int> cuts_;
   uint32_t model_hash_ = 0;
