@@ -34,6 +34,8 @@ TEST=(
   git ccache g++
   # the MQTT broker the scale-out tests and demo 17b run (docs/serve.md)
   mosquitto
+  # the .deb's run-time dependencies (CPack runs dpkg-shlibdeps; scripts/test-install.sh)
+  dpkg-dev
   # the man page, from --help (the build skips it, with a warning, without help2man)
   help2man
   # tests and benchmarks

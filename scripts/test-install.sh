@@ -30,6 +30,21 @@ if [[ -f "$build/share/edgesplit/report/vega.min.js" ]]; then
   grep -q 'data-chart="trace"' "$tmp/report.html"
 fi
 
+step "the .deb: its run-time dependencies, and the CLI it installs run from an extracted tree"
+(cd "$build" && cpack -G DEB -B "$tmp/deb" >/dev/null)
+deb=$(find "$tmp/deb" -maxdepth 1 -name 'edgesplit_*.deb' | head -n 1)
+test -n "$deb" || { echo "test-install: cpack made no .deb" >&2; exit 1; }
+depends=$(dpkg-deb -f "$deb" Depends)
+for lib in libdnnl libonnx libprotobuf libsodium libisal; do
+  [[ $depends == *"$lib"* ]] || { echo "test-install: the .deb's Depends lacks $lib: $depends" >&2; exit 1; }
+done
+dpkg-deb -x "$deb" "$tmp/debroot"
+rm -rf "$tmp/deb"
+cp "$tmp/debroot/usr/share/edgesplit/profiles/devices/rpi4.json" "$tmp/debroot/usr/share/edgesplit/profiles/devices/deb_only.json"
+env -u EDGESPLIT_PROFILES "$tmp/debroot/usr/bin/edgesplit" inspect resnet18 --format json >/dev/null
+env -u EDGESPLIT_PROFILES "$tmp/debroot/usr/bin/edgesplit" plan resnet18 --devices deb_only,deb_only --link udp --format json >/dev/null
+rm -rf "$tmp/debroot"
+
 step "find_package(edgesplit)"
 cmake -S "$example" -B "$tmp/find_package" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$tmp/find_package" >/dev/null
