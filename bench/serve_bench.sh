@@ -22,9 +22,9 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$out"' EXIT
 py=/usr/bin/python3
 json() { $py -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {'d': d}))" "$@"; }
 
-start_server() {  # model max_batch queue_limit -> sets server_pid, addr
-  local model=$1 mb=$2 ql=$3
-  taskset -c 0 "$es" serve "$model" --link "$link" --cuts input --threads 1 --max-batch "$mb" --queue-limit "$ql" \
+start_server() {  # model max_batch queue_limit [batching] -> sets server_pid, addr
+  local model=$1 mb=$2 ql=$3 batching=${4:-adaptive}
+  taskset -c 0 "$es" serve "$model" --link "$link" --cuts input --threads 1 --max-batch "$mb" --queue-limit "$ql" --batching "$batching" \
     --id bench --insecure > "$out/ready" 2>"$out/serve.err" &
   server_pid=$!
   for _ in $(seq 600); do [[ -s "$out/ready" ]] && break; sleep 0.1; done
@@ -47,21 +47,30 @@ engine() {  # model batch -> images/s
 echo "serve_bench: link $link, batch $batch, $rounds rounds, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for model in $models; do
   echo "== $model"
-  for mb in 1 "$batch"; do
+  # Batch 1, batch N always batched (against the engine at batch N), and batch
+  # N adaptive (the default: batches only where they pay) against the better
+  # of the engine's batch 1 and batch N.
+  for mode in 1 "$batch" "$batch:adaptive"; do
+    mb=${mode%%:*}
     ratios=()
     for r in $(seq "$rounds"); do
-      e=$(engine "$model" "$mb")
-      start_server "$model" "$mb" 1024
+      if [[ $mode == *:adaptive ]]; then
+        e=$($py -c "print(max($(engine "$model" 1), $(engine "$model" "$mb")))")
+        start_server "$model" "$mb" 1024 adaptive
+      else
+        e=$(engine "$model" "$mb")
+        start_server "$model" "$mb" 1024 always
+      fi
       loadgen "$model" $((2 * mb + 2)) 12
       s=$(json "$out/lg.json" "d['throughput_rps']")
       lost=$(json "$out/lg.json" "d['lost'] + d['corrupted'] + d['busy']")
       stop_server
       ratio=$($py -c "print(f'{$s / $e:.3f}')")
       ratios+=("$ratio")
-      echo "  batch $mb round $r: server $s req/s, bench-engine $e images/s, ratio $ratio (lost+corrupted+busy $lost)"
+      echo "  batch $mode round $r: server $s req/s, bench-engine $e images/s, ratio $ratio (lost+corrupted+busy $lost)"
     done
-    $py -c "import statistics,sys; v=sorted(map(float,sys.argv[1:])); print(f'  batch $mb: serving / engine median {statistics.median(v):.3f} (spread {v[0]:.3f}-{v[-1]:.3f}); bar >= 0.9')" "${ratios[@]}"
-    [[ $mb == 1 ]] && sat1=$($py -c "print($s)")
+    $py -c "import statistics,sys; v=sorted(map(float,sys.argv[1:])); print(f'  batch $mode: serving / engine median {statistics.median(v):.3f} (spread {v[0]:.3f}-{v[-1]:.3f}); bar >= 0.9')" "${ratios[@]}"
+    [[ $mode == 1 ]] && sat1=$($py -c "print($s)")
   done
 
   # Latency: unloaded service time, then 50% of batch-1 saturation.

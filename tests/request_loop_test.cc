@@ -2,6 +2,7 @@
 // that compute side by side, the options it refuses, and every request
 // computed and handed on exactly once.
 #include <gtest/gtest.h>
+#include <time.h>
 
 #include <atomic>
 #include <chrono>
@@ -9,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include "../src/runtime/request_loop.h"
@@ -115,6 +117,77 @@ TEST(RequestLoop, OneWorkerNeverComputesTwoBatchesAtOnce) {
   EXPECT_FALSE(h.met_);
   EXPECT_EQ(h.max_inside_, 1);
   EXPECT_EQ(h.workers_seen_, (std::set<int>{0}));
+}
+
+double ThreadCpuSeconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
+// A handler whose batches cost `batch_cost` x a single run's CPU time per
+// request (it spins: the loop weighs the worker's CPU time, not the wall's).
+class CostModelHandler final : public RequestLoop::Handler {
+ public:
+  explicit CostModelHandler(double batch_cost) : batch_cost_(batch_cost) {}
+  Status Compute(int, int, std::span<LoopRequest> batch) override {
+    const double per_request_s = batch.size() == 1 ? 1e-3 : 1e-3 * batch_cost_;
+    const double until = ThreadCpuSeconds() + per_request_s * static_cast<double>(batch.size());
+    while (ThreadCpuSeconds() < until) {
+    }
+    return Status::Ok();
+  }
+  void Finish(int, int, std::span<LoopRequest> batch, const Status&, const BatchDone&) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    (batch.size() == 1 ? singles_ : batched_) += static_cast<int64_t>(batch.size());
+    done_.notify_all();
+  }
+  void Expired(LoopRequest&) override {}
+  void Wait(int64_t n) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait_for(lock, 60s, [&] { return singles_ + batched_ >= n; });
+  }
+  std::mutex mutex_;
+  std::condition_variable done_;
+  int64_t singles_ = 0, batched_ = 0;
+  const double batch_cost_;
+};
+
+// Adaptive batching takes batches where they are cheaper per request and
+// single runs where they are dearer, from its own measurements; "always"
+// batches whatever is queued.
+TEST(RequestLoop, AdaptiveBatchingBatchesOnlyWhereBatchesPay) {
+  struct Case {
+    double batch_cost;
+    bool adaptive;
+  };
+  for (const Case c : {Case{0.2, true}, Case{3.0, true}, Case{3.0, false}}) {
+    SCOPED_TRACE(testing::Message() << "batch cost " << c.batch_cost << (c.adaptive ? " adaptive" : " always"));
+    LoopOptions o;
+    o.max_batch = 8;
+    o.adaptive_batching = c.adaptive;
+    CostModelHandler h(c.batch_cost);
+    RequestLoop loop(o, &h);
+    constexpr int kRequests = 64;
+    for (uint32_t id = 1; id <= kRequests; ++id) {  // all queued before the worker starts
+      LoopRequest r = Request(id);
+      ASSERT_TRUE(loop.Enqueue(0, r, 0).ok());
+    }
+    loop.Start();
+    h.Wait(kRequests);
+    loop.Stop(5, [] { return true; });
+    std::lock_guard<std::mutex> lock(h.mutex_);
+    ASSERT_EQ(h.singles_ + h.batched_, kRequests);
+    if (!c.adaptive) {
+      EXPECT_EQ(h.batched_, kRequests);
+      EXPECT_EQ(loop.counters().batches_declined, 0);
+    } else if (c.batch_cost < 1) {
+      EXPECT_GE(h.batched_, kRequests * 3 / 4);
+    } else {
+      EXPECT_GE(h.singles_, kRequests / 2);
+      EXPECT_GT(loop.counters().batches_declined, 0);
+    }
+  }
 }
 
 TEST(RequestLoop, RefusesWorkerCountsOutOfRangeAndNoticesWithSeveralWorkers) {

@@ -60,6 +60,10 @@ struct ServeOptions {
   std::string cuts = "strict";
   std::string backend = "onednn";
   int max_batch = 8;          // 1 disables batching
+  // Batch only where a tail's batches cost less per request than its single
+  // runs, as the server measures them (docs/serve.md); false: always batch
+  // what is queued, up to max_batch.
+  bool adaptive_batching = true;
   double max_wait_s = 0.002;  // how long the first request of a batch waits for more
   int queue_limit = 1024;     // requests queued (all cuts together) before BUSY
   // Worker threads computing batches side by side (1..64), each with its own
@@ -95,6 +99,7 @@ struct ServerCounters {
   int64_t errors = 0;    // error replies (bad request)
   int64_t pings = 0;
   int64_t batches_waited = 0;  // batches whose first request waited for companions (--max-wait-ms)
+  int64_t batches_declined = 0;  // times more requests were queued but batching did not pay (--batching adaptive)
   std::map<int, int64_t> batch_sizes;  // batch size -> batches run
 };
 

@@ -1,6 +1,6 @@
 // edgesplit serve MODEL (--listen HOST:PORT --link udp|tcp|espnow|ble | --mqtt HOST:PORT)
 //     [--cuts strict|loose|all|CUT,...] [--dtype f32|int8] [--max-batch N] [--max-wait-ms T]
-//     [--queue-limit Q] [--threads N] [--workers W] [--id ID] [--backend onednn|reference] [--profiles DIR]
+//     [--queue-limit Q] [--threads N] [--workers W] [--batching adaptive|always] [--id ID] [--backend onednn|reference] [--profiles DIR]
 //     [--emulate DEVICE [--load L] [--rate BYTES_PER_S]] [--time-scale S] [--loss P]
 //
 // The edge server (docs/serve.md): prints one JSON line with `listening` on
@@ -28,7 +28,7 @@ struct ServeArgs {
   LinkArgs net;
   SecureArgs secure;
   std::string model, listen = "127.0.0.1:0", mqtt, cuts = "strict", dtype = "f32", id, backend = "onednn";
-  std::string group = "edgesplit", emulate;
+  std::string group = "edgesplit", emulate, batching = "adaptive";
   double load = 1, rate = 0;
   int max_batch = 8, queue_limit = 1024, threads = 0, workers = 1, max_peers = 1024, max_connections = 1024;
   double max_wait_ms = 2, idle_timeout = 30;
@@ -48,6 +48,7 @@ Status RunServe(const ServeArgs& a) {
   o.max_wait_s = a.max_wait_ms / 1e3;
   o.queue_limit = a.queue_limit;
   o.workers = a.workers;
+  o.adaptive_batching = a.batching == "adaptive";
   o.id = a.id;
   o.emulate = a.emulate;
   o.load = a.load;
@@ -120,6 +121,11 @@ Runner RegisterServe(CLI::App& app) {
   app.add_option("--max-wait-ms", a->max_wait_ms, "How long a batch's first request waits for more")->capture_default_str();
   app.add_option("--queue-limit", a->queue_limit, "Requests queued before BUSY replies")->capture_default_str();
   app.add_option("--threads", a->threads, "oneDNN threads per worker (0: the cores shared by the workers)")->capture_default_str();
+  app.add_option("--batching", a->batching,
+                 "adaptive: batch a cut's requests only while its batches cost less per request than single runs; "
+                 "always: batch what is queued, up to --max-batch")
+      ->check(CLI::IsMember({"adaptive", "always"}))
+      ->capture_default_str();
   app.add_option("--workers", a->workers, "Worker threads computing batches side by side, each with its own executors (1..64)")
       ->capture_default_str();
   app.add_option("--id", a->id, "Server id carried by every reply (default HOSTNAME:PID)");

@@ -199,6 +199,7 @@ Result<std::unique_ptr<EdgeServer>> EdgeServer::Start(const ServeOptions& o) {
   lo.max_wait_s = o.max_wait_s;
   lo.queue_limit = o.queue_limit;
   lo.workers = o.workers;
+  lo.adaptive_batching = o.adaptive_batching;
   ES_RETURN_IF_ERROR(RequestLoop::CheckOptions(lo));
   auto impl = std::make_unique<Impl>();
   impl->options = o;
@@ -280,6 +281,7 @@ std::string EdgeServer::ReadyJson() const {
   j["max_batch"] = impl_->options.max_batch;
   j["queue_limit"] = impl_->options.queue_limit;
   j["workers"] = impl_->options.workers;
+  j["batching"] = impl_->options.adaptive_batching ? "adaptive" : "always";
   j["memory_bound_bytes"] = memory_bound_bytes();
   j["arena_bytes"] = arena_bytes();
   if (impl_->emulated) j["emulated"] = impl_->emulated->name;

@@ -66,6 +66,9 @@ struct LoopOptions {
   int notice_limit = 0;    // notices queued at once (beyond queue_limit)
   double idle_s = 0;       // > 0: Handler::Idle about this often while nothing is queued
   int workers = 1;         // worker threads (1..64; notice_limit > 0 needs 1)
+  // Batches only where they are cheaper per image than single runs, as each
+  // lane measures them (AdaptiveBatchLimit); false: always up to max_batch.
+  bool adaptive_batching = false;
 };
 
 // What a finished batch saw: when it started running and the queue then.
@@ -130,6 +133,9 @@ class RequestLoop {
   void Work(int worker);
   void NoteArrival(size_t lane, net::Clock::time_point now, bool server_busy);
   bool ShouldWaitForMore(size_t lane) const;
+  int AdaptiveBatchLimit(size_t lane);
+  bool BatchesMayPay(size_t lane) const;
+  void NoteCompute(size_t lane, int batch, double seconds_per_request);
   int OldestLane() const;
 
   const LoopOptions options_;
@@ -144,6 +150,10 @@ class RequestLoop {
   struct Arrivals {
     net::Clock::time_point last{};
     double mean_gap_s = 0, busy_share = -1;
+    // The worker's CPU time per request of its single runs and of its batches
+    // (moving averages; -1: not measured yet), and the choices AdaptiveBatchLimit made.
+    double single_s = -1, batched_s = -1;
+    int64_t choices = 0;
   };
   std::vector<Arrivals> arrivals_;
   int64_t queued_ = 0, notices_ = 0;
