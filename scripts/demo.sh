@@ -137,12 +137,12 @@ else
   echo "skipped: the Arm toolchain and QEMU come with the test command (scripts/install-deps.sh --test)"
 fi
 
-banner "17. The edge server: one 'serve' process, 200 emulated devices at once over UDP (mixed cuts, batched), every result checked against local inference (REAL sockets and compute)"
+banner "17. The edge server: one 'serve' process with two workers, 200 emulated devices at once over UDP (mixed cuts, batched where batches pay), every result checked against local inference (REAL sockets and compute)"
 # Secure links (docs/security.md): keys made by keygen, the devices enrolled, every datagram sealed.
 keys=$(mktemp -d)
 "$es" keygen -o "$keys/server" >/dev/null && "$es" keygen -o "$keys/sensor" >/dev/null
 echo "sensor $(cat "$keys/sensor.pub")" > "$keys/allow"
-"$es" serve mobilenet_v2:alpha=0.35,res=96 --link udp --max-batch 8 --id edge-demo --key "$keys/server" --allow "$keys/allow" \
+"$es" serve mobilenet_v2:alpha=0.35,res=96 --link udp --max-batch 8 --workers 2 --id edge-demo --key "$keys/server" --allow "$keys/allow" \
   > "$out/serve.line" 2>"$out/serve.err" &
 serve_pid=$!
 for _ in $(seq 100); do [[ -s "$out/serve.line" ]] && break; sleep 0.1; done
