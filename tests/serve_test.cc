@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/wait.h>
 
 #include <filesystem>
@@ -410,6 +411,29 @@ TEST(EdgeServer, ServesManyTcpClientsF32) {
   auto r = runtime::RunLoadgen(Load(**server, "tcp", "f32", 12, 6));
   ASSERT_TRUE(r.ok()) << r.status().message();
   ExpectAllVerified(*r, 12 * 6);
+}
+
+// Threads of this process scheduled SCHED_BATCH (a server transport's I/O thread).
+int BatchThreads() {
+  int n = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task"))
+    if (sched_getscheduler(std::stoi(task.path().filename().string())) == SCHED_BATCH) ++n;
+  return n;
+}
+
+// The server's I/O thread does not preempt the worker at every datagram
+// (SCHED_BATCH, src/net/io_thread.h), over UDP and TCP; the worker stays an
+// ordinary thread.
+TEST(EdgeServer, TheIoThreadDefersToTheWorker) {
+  for (const char* link : {"udp", "tcp"}) {
+    const int before = BatchThreads();
+    auto server = runtime::EdgeServer::Start(Serve(link, "f32"));
+    ASSERT_TRUE(server.ok()) << server.status().message();
+    int batch = 0;  // the thread sets its policy once it runs
+    for (int i = 0; i < 200 && (batch = BatchThreads() - before) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_EQ(batch, 1) << link;
+    (*server)->Stop(1);
+  }
 }
 
 // Two workers, each with its own executors: every result still equals local

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "edgesplit/net_server.h"
+#include "io_thread.h"
 #include "edgesplit/wire.h"
 #include "edgesplit/secure_transport.h"
 #include "message_queue.h"
@@ -84,7 +85,10 @@ class DatagramServer final : public ServerTransport {
     burst_bytes_.reset(new uint8_t[slot * kBurstDatagrams]);
     for (size_t i = 0; i < kBurstDatagrams; ++i) slots_.emplace_back(burst_bytes_.get() + i * slot, slot);
     received_.resize(kBurstDatagrams);
-    thread_ = std::thread([this] { Loop(); });
+    thread_ = std::thread([this] {
+      detail::DeferToComputeOnWakeup();
+      Loop();
+    });
   }
   ~DatagramServer() override {
     stop_ = true;

@@ -12,6 +12,7 @@
 
 #include "asio_wait.h"
 #include "edgesplit/net_server.h"
+#include "io_thread.h"
 #include "edgesplit/secure_transport.h"
 #include "edgesplit/wire.h"
 #include "secure_session.h"
@@ -50,7 +51,10 @@ class StreamServer final : public ServerTransport {
     if (ec) return IoError("cannot listen on TCP " + local.ToString() + ": " + detail::ErrorText(ec));
     AcceptNext();
     if (secure_) SweepLater();
-    thread_ = std::thread([this] { io_.run(); });
+    thread_ = std::thread([this] {
+      detail::DeferToComputeOnWakeup();
+      io_.run();
+    });
     return Status::Ok();
   }
   ~StreamServer() override {
