@@ -5,7 +5,7 @@
 #     batch N beside `bench-engine --threads 1 [--batch N]` on the same tail
 #     (the whole model: cut 0) pinned to core 0, in alternating rounds;
 #  2. latency at 50% of saturation: p99 against the unloaded service time (one
-#     client, one request at a time);
+#     client, one request at a time), the server with --batching adaptive;
 #  3. a 10x overload burst against a small queue: BUSY replies, nothing lost or
 #     corrupted, and the server's peak RSS growth against its stated bound.
 # Usage: bench/serve_bench.sh [BUILD_DIR]   (env: MODELS, BATCH, ROUNDS, LINK, LATENCY_REQUESTS)

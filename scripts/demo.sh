@@ -142,7 +142,7 @@ banner "17. The edge server: one 'serve' process with two workers, 200 emulated 
 keys=$(mktemp -d)
 "$es" keygen -o "$keys/server" >/dev/null && "$es" keygen -o "$keys/sensor" >/dev/null
 echo "sensor $(cat "$keys/sensor.pub")" > "$keys/allow"
-"$es" serve mobilenet_v2:alpha=0.35,res=96 --link udp --max-batch 8 --workers 2 --id edge-demo --key "$keys/server" --allow "$keys/allow" \
+"$es" serve mobilenet_v2:alpha=0.35,res=96 --link udp --max-batch 8 --workers 2 --batching adaptive --id edge-demo --key "$keys/server" --allow "$keys/allow" \
   > "$out/serve.line" 2>"$out/serve.err" &
 serve_pid=$!
 for _ in $(seq 100); do [[ -s "$out/serve.line" ]] && break; sleep 0.1; done

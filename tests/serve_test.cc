@@ -370,7 +370,6 @@ TEST(EdgeServer, BatchesRequestsOfTheSameCutAndKeepTheirResults) {
     runtime::ServeOptions o = Serve("udp", dtype, 4);
     o.max_wait_s = 0.3;  // long enough that concurrent clients' requests meet
     o.cuts = "block_6_project_BN";
-    o.adaptive_batching = false;  // batch whether or not it pays on this machine
     auto server = runtime::EdgeServer::Start(o);
     ASSERT_TRUE(server.ok()) << server.status().message();
     runtime::LoadgenOptions l = Load(**server, "udp", dtype, 8, 3);

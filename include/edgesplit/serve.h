@@ -61,9 +61,9 @@ struct ServeOptions {
   std::string backend = "onednn";
   int max_batch = 8;          // 1 disables batching
   // Batch only where a tail's batches cost less per request than its single
-  // runs, as the server measures them (docs/serve.md); false: always batch
-  // what is queued, up to max_batch.
-  bool adaptive_batching = true;
+  // runs, as the server measures them (docs/serve.md); false (the default,
+  // as issue 12 fixes it): batch what is queued, up to max_batch.
+  bool adaptive_batching = false;
   double max_wait_s = 0.002;  // how long the first request of a batch waits for more
   int queue_limit = 1024;     // requests queued (all cuts together) before BUSY
   // Worker threads computing batches side by side (1..64), each with its own

@@ -28,7 +28,7 @@ struct ServeArgs {
   LinkArgs net;
   SecureArgs secure;
   std::string model, listen = "127.0.0.1:0", mqtt, cuts = "strict", dtype = "f32", id, backend = "onednn";
-  std::string group = "edgesplit", emulate, batching = "adaptive";
+  std::string group = "edgesplit", emulate, batching = "always";
   double load = 1, rate = 0;
   int max_batch = 8, queue_limit = 1024, threads = 0, workers = 1, max_peers = 1024, max_connections = 1024;
   double max_wait_ms = 2, idle_timeout = 30;
@@ -122,8 +122,8 @@ Runner RegisterServe(CLI::App& app) {
   app.add_option("--queue-limit", a->queue_limit, "Requests queued before BUSY replies")->capture_default_str();
   app.add_option("--threads", a->threads, "oneDNN threads per worker (0: the cores shared by the workers)")->capture_default_str();
   app.add_option("--batching", a->batching,
-                 "adaptive: batch a cut's requests only while its batches cost less per request than single runs; "
-                 "always: batch what is queued, up to --max-batch")
+                 "always: batch what is queued, up to --max-batch; adaptive: batch a cut's requests only while its "
+                 "batches cost less per request than single runs")
       ->check(CLI::IsMember({"adaptive", "always"}))
       ->capture_default_str();
   app.add_option("--workers", a->workers, "Worker threads computing batches side by side, each with its own executors (1..64)")
