@@ -5,6 +5,8 @@
 
 #include <cstring>
 #include <functional>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "edgesplit/analysis.h"
@@ -19,6 +21,33 @@ inline std::vector<float> RandomInput(const SegmentExecutor& ex, uint64_t seed) 
   std::vector<float> v(static_cast<size_t>(ex.input_bytes() / 4));
   for (float& x : v) x = rng.Uniform(-1.0f, 1.0f);
   return v;
+}
+
+// Head then tail on `input` (each tail input copied from the head output of
+// the same name): the tail's output bytes; empty (with a test failure naming
+// the step) when one fails.
+inline std::vector<unsigned char> HeadThenTail(SegmentExecutor& head, SegmentExecutor& tail, const std::vector<float>& input) {
+  std::memcpy(head.input(), input.data(), input.size() * 4);
+  if (!head.Invoke().ok()) {
+    ADD_FAILURE() << "the head failed";
+    return {};
+  }
+  std::map<std::string, int> by_name;
+  for (int o = 0; o < head.num_outputs(); ++o) by_name[head.output_tensor(o).name] = o;
+  for (int t = 0; t < tail.num_inputs(); ++t) {
+    auto it = by_name.find(tail.input_tensor(t).name);
+    if (it == by_name.end()) {
+      ADD_FAILURE() << "the head does not output " << tail.input_tensor(t).name;
+      return {};
+    }
+    std::memcpy(tail.input(t), head.output(it->second), static_cast<size_t>(tail.input_bytes(t)));
+  }
+  if (!tail.Invoke().ok()) {
+    ADD_FAILURE() << "the tail failed";
+    return {};
+  }
+  const auto* o = static_cast<const unsigned char*>(tail.output());
+  return std::vector<unsigned char>(o, o + tail.output_bytes());
 }
 
 // The whole model's output bytes on `backend` for RandomInput(seed); empty

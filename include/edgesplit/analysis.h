@@ -62,7 +62,12 @@ Result<SegmentMemory> PlanSegmentMemory(const Graph& graph, int begin, int end, 
 // tensor's last use. For kernels that write their output over an input (a
 // conv fused with its residual Add, exec.h).
 Result<SegmentMemory> PlanSegmentMemory(const Graph& graph, int begin, int end, DType compute_dtype,
-                                        const std::vector<std::pair<int, int>>& in_place);
+                                        const std::vector<std::pair<int, int>>& in_place,
+                                        const std::vector<std::pair<int, int>>& held_from = {});
+// `held_from`: each {tensor, node} holds tensor's bytes from node `node` on
+// (before its producer runs), so that they never share bytes with what
+// nodes [node, producer] read: for a fused group that writes its last node's
+// output while reading the first node's inputs (exec.h).
 
 // ---- Cut points -------------------------------------------------------------
 // Positions p in [0, nodes.size()] of the topological order where exactly one

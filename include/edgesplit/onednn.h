@@ -29,6 +29,15 @@
 // it (brgconv_1x1; a full-tensor binary post-op would send 2.6 to jit_1x1):
 // the bytes equal the two nodes run apart. Not fused: Winograd convs, int8,
 // and any pair a segment cuts between (the conv's output is then exposed).
+// Other groups (src/kernels_onednn/fused_groups.cc), under the same rules:
+// an f32 conv and the Sigmoid, HardSwish or HardSigmoid that alone reads its
+// output, or its SiLU (Sigmoid + Mul: oneDNN's swish), as eltwise post-ops
+// where oneDNN keeps the conv's own implementation; a Pad that pads nothing
+// (DenseNet's transitions; alone, a native copy) and the pooling after it;
+// Concat + BatchNormalization(+Relu) in one pass of edgesplit's AVX-512 loop,
+// only where the BatchNormalization alone is oneDNN's bnorm_jit:avx512_core
+// (whose float operations the loop repeats). Their outputs are held apart
+// from every tensor the group reads (exec.h).
 //
 // Primitives are created, and weights reordered into oneDNN's packed layout,
 // once in Prepare; Eval only points the prepared memory objects at the arena

@@ -151,37 +151,44 @@ Result<std::unique_ptr<SegmentExecutor>> SegmentExecutor::Create(const Graph& gr
   std::vector<char> is_graph_output(graph.tensors.size(), 0);
   for (int t : graph.outputs) is_graph_output[t] = 1;
 
-  // Kernels: a pair of nodes the backend fuses (kernels.h) becomes one kernel
-  // at the first node, the second is skipped.
+  // Kernels: a group of nodes the backend fuses (kernels.h; three nodes, e.g.
+  // a conv and the Sigmoid and Mul of its SiLU, are asked for before two)
+  // becomes one kernel at the first node, the others are skipped.
   ex->kernels_.resize(end - begin);
   const std::string context = std::string(backend.name()) + " backend";
   bool any_fused = false;
   for (int n = begin; n < end; ++n) {
     PreparedKernel& k = ex->kernels_[n - begin];
     bool fused = false;
-    if (backend.can_fuse() && MayFuse(graph, n, 2, end, consumers, is_graph_output))
-      ES_RETURN_IF_ERROR(backend.PrepareFused(graph, n, 2, &k, &fused).WithContext(context));
+    for (int count = 3; count >= 2 && !fused && backend.can_fuse(); --count)
+      if (MayFuse(graph, n, count, end, consumers, is_graph_output))
+        ES_RETURN_IF_ERROR(backend.PrepareFused(graph, n, count, &k, &fused).WithContext(context));
     if (!fused) {
       ES_RETURN_IF_ERROR(backend.Prepare(graph, n, &k).WithContext(context));
       continue;
     }
     any_fused = true;
-    ex->kernels_[++n - begin].fused_nodes = 0;
+    for (int skipped = k.fused_nodes - 1; skipped > 0; --skipped) ex->kernels_[++n - begin].fused_nodes = 0;
   }
 
   // Arena: the plan `inspect` reports. A fused kernel that writes in place
   // needs its output planned over that input (which nothing reads after the
-  // group): that plan is used when it fits in the same arena, else those
-  // groups run node by node, as does any group whose output the plan puts
-  // over bytes the group reads.
+  // group), any other its output held from the group's first node on (apart
+  // from what the group reads): that plan is used when it fits in the same
+  // arena, else those groups run node by node, as does any group whose
+  // output the plan puts over bytes the group reads.
   ES_ASSIGN_OR_RETURN(SegmentMemory mem, PlanSegmentMemory(graph, begin, end, compute_dtype));
   const int64_t planned_arena = mem.arena_bytes;
   if (any_fused) {
-    std::vector<std::pair<int, int>> in_place;
+    std::vector<std::pair<int, int>> in_place, held_from;
     std::vector<int> ins, outs;
     for (int i = 0; i < end - begin; ++i) {
       PreparedKernel& k = ex->kernels_[i];
-      if (k.fused_nodes < 2 || k.in_place_input < 0) continue;
+      if (k.fused_nodes < 2) continue;
+      if (k.in_place_input < 0) {  // its output must not share bytes with what the group reads
+        held_from.push_back({graph.nodes[begin + i + k.fused_nodes - 1].outputs[0], begin + i});
+        continue;
+      }
       FusedTensors(graph, begin + i, k.fused_nodes, &ins, &outs);
       const int over = ins[k.in_place_input], t = outs[0];
       bool ok = over != kNoTensor && !graph.tensors[over].is_constant && producers[over] >= begin &&
@@ -190,6 +197,15 @@ Result<std::unique_ptr<SegmentExecutor>> SegmentExecutor::Create(const Graph& gr
       for (int c : consumers[over]) ok &= c < begin + i || (c > begin + i && c < begin + i + k.fused_nodes);
       if (ok) in_place.push_back({t, over});
       else Unfuse(ex->kernels_, i);
+    }
+    // The fused plan when it fits in the planner's arena, else the in-place
+    // pairs alone (and UnfuseOverlapping below splits what then overlaps).
+    if (!held_from.empty()) {
+      ES_ASSIGN_OR_RETURN(SegmentMemory held, PlanSegmentMemory(graph, begin, end, compute_dtype, in_place, held_from));
+      if (held.arena_bytes <= mem.arena_bytes) {
+        mem = std::move(held);
+        in_place.clear();
+      }
     }
     if (!in_place.empty()) {
       ES_ASSIGN_OR_RETURN(SegmentMemory shared, PlanSegmentMemory(graph, begin, end, compute_dtype, in_place));

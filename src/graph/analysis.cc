@@ -165,7 +165,8 @@ int64_t ActivationElementBytes(DType tensor_dtype, DType compute_dtype) {
 namespace {
 
 SegmentMemory PlanWithLifetimes(const Graph& graph, const detail::TensorLifetimes& lt, int begin, int end,
-                                DType compute_dtype, const std::vector<std::pair<int, int>>& in_place = {}) {
+                                DType compute_dtype, const std::vector<std::pair<int, int>>& in_place = {},
+                                const std::vector<std::pair<int, int>>& held_from = {}) {
   SegmentMemory mem;
   if (begin >= end) return mem;
   std::vector<BufferRequest> requests;
@@ -193,7 +194,10 @@ SegmentMemory PlanWithLifetimes(const Graph& graph, const detail::TensorLifetime
       for (const auto& [tensor, o] : in_place)
         if (tensor == t) over = request_of[o];
       if (over < 0) {
-        add(t, n - begin);
+        int from = n;
+        for (const auto& [tensor, node] : held_from)
+          if (tensor == t) from = std::clamp(node, begin, n);
+        add(t, from - begin);
         continue;
       }
       request_of[t] = over;
@@ -238,10 +242,11 @@ Result<SegmentMemory> PlanSegmentMemory(const Graph& graph, int begin, int end, 
 }
 
 Result<SegmentMemory> PlanSegmentMemory(const Graph& graph, int begin, int end, DType compute_dtype,
-                                        const std::vector<std::pair<int, int>>& in_place) {
+                                        const std::vector<std::pair<int, int>>& in_place,
+                                        const std::vector<std::pair<int, int>>& held_from) {
   if (begin < 0 || end > static_cast<int>(graph.nodes.size()) || begin > end)
     return InvalidArgument("segment [" + std::to_string(begin) + ", " + std::to_string(end) + ") is out of range");
-  return PlanWithLifetimes(graph, detail::ComputeLifetimes(graph), begin, end, compute_dtype, in_place);
+  return PlanWithLifetimes(graph, detail::ComputeLifetimes(graph), begin, end, compute_dtype, in_place, held_from);
 }
 
 // ---- Cut points -------------------------------------------------------------------

@@ -116,6 +116,45 @@ Status PrepareOneDnn(const void* /*context*/, const Graph& graph, int node_index
   return Status::Ok();
 }
 
+// Nodes [first, first + count) prepared as one kernel that `build` makes
+// (FusedTensors()'s descriptors); a dnnl::error from it leaves them unfused.
+template <typename Build>
+Status PrepareGroup(const Graph& graph, int first, int count, int in_place_input, const Build& build, PreparedKernel* k,
+                    bool* fused) {
+  const Node& head = graph.nodes[first];
+  PreparedKernel f;
+  f.op = head.op;
+  f.node_index = first;
+  f.activation = head.activation;
+  f.fused_nodes = count;
+  f.in_place_input = in_place_input;
+  std::vector<int> ins, outs;
+  FusedTensors(graph, first, count, &ins, &outs);
+  f.inputs.resize(ins.size());
+  f.outputs.resize(outs.size());
+  for (size_t i = 0; i < ins.size(); ++i) ES_RETURN_IF_ERROR(Describe(graph, ins[i], &f.inputs[i]));
+  for (size_t i = 0; i < outs.size(); ++i) ES_RETURN_IF_ERROR(Describe(graph, outs[i], &f.outputs[i]));
+  auto state = std::make_unique<PrimitiveState>();
+  state->serial = onednn::NodeWork(graph, head) < onednn::kSerialWork;
+  ApplyThreads(state->serial);
+  try {
+    build(f, state.get());
+    ApplyThreads();
+  } catch (const dnnl::error&) {
+    ApplyThreads();
+    return Status::Ok();  // not fused: the executor prepares the nodes one by one
+  } catch (const std::bad_alloc&) {
+    ApplyThreads();
+    return NodeFail(head, "out of memory while preparing its oneDNN primitive");
+  }
+  if (state->serial) state->implementation += " on the calling thread";
+  f.scratch_bytes = state->scratchpad_bytes;
+  f.state = KernelState(state.release(), KernelStateDeleter{DestroyState});
+  *k = std::move(f);
+  *fused = true;
+  return Status::Ok();
+}
+
 // A conv and the residual Add that reads its output (nodes first, first + 1),
 // as one primitive with the Add as a sum post-op writing over the Add's other
 // operand (in place): ResNet's Adds then cost no pass of their own over the
@@ -123,8 +162,14 @@ Status PrepareOneDnn(const void* /*context*/, const Graph& graph, int node_index
 // Not fused (and prepared node by node) unless the conv is f32 and native,
 // the Add adds two same-shape tensors in one layout, and oneDNN runs the pair
 // with the conv's own implementation (BuildConvAdd).
+// The other groups (a conv and its eltwise tail, a Pad folded into a
+// pooling, Concat + BatchNormalization) are fused_groups.cc's.
 Status FuseOneDnn(const void* /*context*/, const Graph& graph, int first, int count, PreparedKernel* k, bool* fused) {
   *fused = false;
+  if (const onednn::GroupKind group = onednn::MatchGroup(graph, first, count); group != onednn::GroupKind::kNone) {
+    const auto build = [&](const PreparedKernel& f, PrimitiveState* st) { onednn::BuildGroup(group, graph, first, count, f, st); };
+    return PrepareGroup(graph, first, count, -1, build, k, fused);
+  }
   if (count != 2 || first + 1 >= static_cast<int>(graph.nodes.size())) return Status::Ok();
   const Node& conv = graph.nodes[first];
   const Node& add = graph.nodes[first + 1];
@@ -138,38 +183,9 @@ Status FuseOneDnn(const void* /*context*/, const Graph& graph, int first, int co
   if (graph.tensors[u].shape != shape || graph.tensors[y].shape != shape) return Status::Ok();
   const bool last = onednn::KeepChannelsLast(graph, t);
   if (onednn::KeepChannelsLast(graph, u) != last || onednn::KeepChannelsLast(graph, y) != last) return Status::Ok();
-
-  PreparedKernel f;
-  f.op = conv.op;
-  f.node_index = first;
-  f.activation = conv.activation;
-  f.fused_nodes = 2;
-  f.in_place_input = static_cast<int>(conv.inputs.size());  // the Add's other operand (FusedTensors' order)
-  std::vector<int> ins, outs;
-  FusedTensors(graph, first, 2, &ins, &outs);
-  f.inputs.resize(ins.size());
-  f.outputs.resize(outs.size());
-  for (size_t i = 0; i < ins.size(); ++i) ES_RETURN_IF_ERROR(Describe(graph, ins[i], &f.inputs[i]));
-  for (size_t i = 0; i < outs.size(); ++i) ES_RETURN_IF_ERROR(Describe(graph, outs[i], &f.outputs[i]));
-  auto state = std::make_unique<PrimitiveState>();
-  state->serial = onednn::NodeWork(graph, conv) < onednn::kSerialWork;
-  ApplyThreads(state->serial);
-  try {
-    onednn::BuildConvAdd(graph, conv, add, f, state.get());
-    ApplyThreads();
-  } catch (const dnnl::error&) {
-    ApplyThreads();
-    return Status::Ok();  // not fused: the executor prepares the two nodes
-  } catch (const std::bad_alloc&) {
-    ApplyThreads();
-    return NodeFail(conv, "out of memory while preparing its oneDNN primitive");
-  }
-  if (state->serial) state->implementation += " on the calling thread";
-  f.scratch_bytes = state->scratchpad_bytes;
-  f.state = KernelState(state.release(), KernelStateDeleter{DestroyState});
-  *k = std::move(f);
-  *fused = true;
-  return Status::Ok();
+  // In place over the Add's other operand (FusedTensors' order: the conv's inputs, then it).
+  const auto build = [&](const PreparedKernel& f, PrimitiveState* st) { onednn::BuildConvAdd(graph, conv, add, f, st); };
+  return PrepareGroup(graph, first, 2, static_cast<int>(conv.inputs.size()), build, k, fused);
 }
 
 // Points `memory` at the buffer `a` names (skipped when it already is).
@@ -196,6 +212,10 @@ bool RunSideStep(onednn::SideStep& r, const void* const* inputs, void* const* ou
 
 Status Execute(const PreparedKernel& k, PrimitiveState& st, const void* const* inputs, void* const* outputs, void* scratch,
                dnnl_stream_t stream) {
+  if (st.custom) {  // a fused group computed by edgesplit's own loop (fused_groups.cc)
+    st.custom(st, inputs, outputs);
+    return Status::Ok();
+  }
   if (!st.primitive) {  // an int8 op computed by edgesplit's loops alone
     onednn::RunInt8Stage(st.int8, inputs, outputs, scratch);
     return Status::Ok();

@@ -130,6 +130,7 @@ NativeKind Classify(const Graph& g, int node_index) {
   const Node& n = g.nodes[node_index];
   // Every FusedActivation kind is expressible as a post-op, so only the op matters.
   if (n.inputs.empty() || n.inputs[0] == kNoTensor || n.outputs.size() != 1) return NativeKind::kNone;
+  if (n.op == OpType::kPad) return ClassifyPad(g, n);  // its pads are int64
   if (!AllF32(g, n)) return ClassifyInt8(g, n);
   const int x = n.inputs[0];
   const bool no_activation = n.activation.kind == ActivationKind::kNone;

@@ -20,6 +20,7 @@ namespace edgesplit::onednn {
 enum class NativeKind : uint8_t {
   kNone, kConv, kInnerProduct, kPool, kGlobalPool, kBinary, kConcat, kEltwise, kBatchNorm,
   kConvInt8, kInnerProductInt8, kAddInt8, kGlobalPoolInt8, kQuantizeInt8,
+  kCopy,  // a Pad that pads nothing (fused_groups.cc)
 };
 
 // A pure function of the graph: Prepare and the layout rule must agree on it.
@@ -112,6 +113,14 @@ struct PrimitiveState {
   std::vector<SideStep> before, after;  // run around `primitive`, in order
   bool serial = false;  // NodeWork < kSerialWork: runs on the calling thread
   std::vector<RowPart> parts;  // non-empty: run these, one per thread, instead of `primitive`
+  // Eltwise post-ops appended after the conv's own (a fused group: the
+  // Sigmoid, HardSwish, HardSigmoid or SiLU after it; fused_groups.cc).
+  dnnl::post_ops tail;
+  // A group computed by edgesplit's own loop instead of `primitive` (set:
+  // Eval calls it alone), with its per-group constants.
+  void (*custom)(const PrimitiveState& state, const void* const* inputs, void* const* outputs) = nullptr;
+  std::vector<float> custom_constants;
+  std::vector<int64_t> custom_sizes;
 
   // A memory object for `arg` whose data is given at Eval.
   void BindAtEval(int arg, const dnnl::memory::desc& md, ArgSource source, int index, const dnnl::engine& engine,
@@ -140,6 +149,18 @@ void BuildPrimitive(NativeKind kind, const Graph& graph, const Node& node, const
 // the Add's output). Throws dnnl::error when the pair does not fuse with the
 // bytes of the unfused pair (the executor then prepares them one by one).
 void BuildConvAdd(const Graph& graph, const Node& conv, const Node& add, const PreparedKernel& k, PrimitiveState* state);
+
+// The sweep's fused groups (fused_groups.cc). ClassifyPad: kCopy for a Pad
+// that pads nothing (f32, 4-D), else kNone. MatchGroup: which group nodes
+// [first, first + count) form (a pure function of the graph; kNone: none).
+// BuildGroup: `k` has FusedTensors()'s descriptors; throws dnnl::error when
+// the group would not give its nodes' bytes (the executor then prepares them
+// one by one).
+enum class GroupKind : uint8_t { kNone, kConvTail, kPadPool, kConcatNorm };
+NativeKind ClassifyPad(const Graph& graph, const Node& node);
+void BuildCopy(const PreparedKernel& k, PrimitiveState* state);
+GroupKind MatchGroup(const Graph& graph, int first, int count);
+void BuildGroup(GroupKind kind, const Graph& graph, int first, int count, const PreparedKernel& k, PrimitiveState* state);
 
 // The int8 parts (int8_build.cc): the requantization of a conv / inner
 // product (bias folded with the input zero point when `fold_zero_point`),

@@ -47,13 +47,19 @@ void AppendActivation(const FusedActivation& a, dnnl::post_ops* ops) {
 // residual Add of a fused conv + Add (a sum post-op: dst += the Add's other
 // operand, already in dst) and the Add's own activation (`after`).
 dnnl::primitive_attr Attributes(const FusedActivation& a, bool residual = false,
-                                const FusedActivation& after = FusedActivation()) {
+                                const FusedActivation& after = FusedActivation(), const dnnl::post_ops* tail = nullptr) {
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   dnnl::post_ops ops;
   AppendActivation(a, &ops);
   if (residual) ops.append_sum(1.0f);
   AppendActivation(after, &ops);
+  for (int i = 0; tail && i < tail->len(); ++i) {  // eltwise post-ops of a fused group, in order
+    float scale, alpha, beta;
+    dnnl::algorithm alg;
+    tail->get_params_eltwise(i, scale, alg, alpha, beta);
+    ops.append_eltwise(scale, alg, alpha, beta);
+  }
   attr.set_post_ops(ops);
   return attr;
 }
@@ -261,11 +267,12 @@ void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, Primitive
   const TensorDesc& xs = band ? RowsOf(x, band) : x;
   const memory::desc dst_md = ActivationDesc(band ? RowsOf(y, band) : y, int8 ? memory::data_type::s32 : memory::data_type::f32);
   const auto unfusable = [] { return dnnl::error(dnnl_unimplemented, "the conv + Add pair does not fuse"); };
-  if (add && (int8 || band || WinogradCandidate(groups, kh, kw, strides, dilates) ||
-              !(ActivationDesc(k.inputs[n.inputs.size()]) == ActivationDesc(y))))
+  const bool tail = st->tail.len() > 0;  // eltwise nodes fused after it (fused_groups.cc)
+  if ((add || tail) && (int8 || band || WinogradCandidate(groups, kh, kw, strides, dilates) ||
+                        (add && !(ActivationDesc(k.inputs[n.inputs.size()]) == ActivationDesc(y)))))
     throw unfusable();
   dnnl::primitive_attr attr = add ? Attributes(n.activation, true, add->activation)
-                                  : Attributes(int8 ? FusedActivation() : n.activation);
+                                  : Attributes(int8 ? FusedActivation() : n.activation, false, FusedActivation(), &st->tail);
   const bool zero_point_in_onednn =
       slice ? slice->zero_point_in_onednn : int8 && HasPadding(p) && g.tensors[n.inputs[0]].quant.zero_points[0] != 0;
   if (zero_point_in_onednn) attr.set_zero_points(DNNL_ARG_SRC, 0, {g.tensors[n.inputs[0]].quant.zero_points[0]});
@@ -288,7 +295,7 @@ void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, Primitive
   const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
                                              ActivationDesc(xs), w_any, bias_md, dst_md, strides, dilates, pad_l, pad_r);
   const dnnl::convolution_forward::primitive_desc pd(desc, attr, engine);
-  if (add && (IsReferenceImpl(pd) ||
+  if ((add || tail) && (IsReferenceImpl(pd) ||
               std::strcmp(pd.impl_info_str(),
                           dnnl::convolution_forward::primitive_desc(desc, Attributes(n.activation), engine).impl_info_str()) != 0))
     throw unfusable();
@@ -306,6 +313,7 @@ void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, Primitive
   st->primitive = dnnl::convolution_forward(pd);
   st->Finish(pd, engine);
   if (add) st->implementation += " + Add";
+  if (tail) st->implementation += " + eltwise post-ops";
   if (int8) BindAccumulators(pd.dst_desc(), st, engine);
   else st->BindAtEval(DNNL_ARG_DST, pd.dst_desc(), ArgSource::kOutput, 0, engine);
   if (band) SplitIntoBands(k, band, threads, st);
@@ -579,6 +587,8 @@ void BuildPrimitive(NativeKind kind, const Graph& graph, const Node& node, const
       return BuildEltwise(graph, node, k, state, engine);
     case NativeKind::kBatchNorm:
       return BuildBatchNorm(node, k, state, engine);
+    case NativeKind::kCopy:
+      return BuildCopy(k, state);
     case NativeKind::kNone:
       break;
   }

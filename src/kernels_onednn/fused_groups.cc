@@ -1,0 +1,215 @@
+// Fused groups for the torchvision CNNs beyond ResNet and MobileNetV2
+// (issue 14's sweep), found op by op against ONNX Runtime's profile:
+// - a conv and the eltwise nodes that read its output alone, as oneDNN
+//   post-ops: EfficientNet's SiLU (Sigmoid + Mul: eltwise_swish), the
+//   squeeze-excitation Sigmoid, MobileNetV3's HardSwish and HardSigmoid;
+// - a Pad that pads nothing (DenseNet's transitions export one before each
+//   AveragePool) as a copy, and folded into the pooling after it;
+// - DenseNet's Concat + pre-activation BatchNormalization(+Relu) as one pass
+//   that normalizes each input straight into its channels of the output.
+// Each group gives the bytes of its nodes run one by one, so split runs stay
+// bit-identical to whole runs; where that depends on oneDNN's choice of
+// implementation it is checked at Prepare (else dnnl_unimplemented: the
+// executor prepares the nodes one by one).
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "int8_avx512.h"
+#include "onednn_internal.h"
+
+namespace edgesplit::onednn {
+namespace {
+
+using dnnl::memory;
+
+dnnl::error Unfusable(const char* why) { return dnnl::error(dnnl_unimplemented, why); }
+
+bool Reads(const Node& n, int t) { return std::find(n.inputs.begin(), n.inputs.end(), t) != n.inputs.end(); }
+
+// The eltwise post-ops that compute `n` (a Sigmoid, HardSwish or HardSigmoid
+// Classify() runs natively) exactly as its own primitive does; false for
+// other nodes.
+bool EltwiseTail(const Node& n, dnnl::post_ops* ops) {
+  switch (n.op) {
+    case OpType::kSigmoid:
+      ops->append_eltwise(1.0f, dnnl::algorithm::eltwise_logistic, 0.0f, 0.0f);
+      return true;
+    case OpType::kHardSwish:
+      ops->append_eltwise(1.0f, dnnl::algorithm::eltwise_hardswish, 0.0f, 0.0f);
+      return true;
+    case OpType::kHardSigmoid:  // BuildEltwise's two steps: linear, then clip to [0, 1]
+      ops->append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, n.GetFloat("alpha", 0.2f), n.GetFloat("beta", 0.5f));
+      ops->append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, 0.0f, 1.0f);
+      return true;
+    default:
+      return false;
+  }
+}
+
+// A conv whose output t feeds only the rest of the group: [conv, eltwise] or
+// [conv, Sigmoid(t), Mul(t, sigmoid)] (SiLU), all f32 on one layout.
+bool MatchConvTail(const Graph& g, int first, int count, dnnl::post_ops* ops) {
+  const Node& conv = g.nodes[first];
+  if (Classify(g, first) != NativeKind::kConv) return false;
+  const int t = conv.outputs[0];
+  const Node& e = g.nodes[first + 1];
+  if (Classify(g, first + 1) != NativeKind::kEltwise || e.inputs.size() != 1 || e.inputs[0] != t) return false;
+  const int y = g.nodes[first + count - 1].outputs[0];
+  if (g.tensors[y].shape != g.tensors[t].shape || KeepChannelsLast(g, t) != KeepChannelsLast(g, y)) return false;
+  if (count == 2) return EltwiseTail(e, ops);
+  const Node& mul = g.nodes[first + 2];
+  if (e.op != OpType::kSigmoid || mul.op != OpType::kMul || mul.inputs.size() != 2 ||
+      mul.activation.kind != ActivationKind::kNone || Classify(g, first + 2) != NativeKind::kBinary ||
+      !Reads(mul, t) || !Reads(mul, e.outputs[0]))
+    return false;
+  // x * sigmoid(x): oneDNN's swish is the logistic of x times x, the same
+  // float operations as the two primitives (docs/benchmarks.md, sweep pass).
+  ops->append_eltwise(1.0f, dnnl::algorithm::eltwise_swish, 1.0f, 0.0f);
+  return true;
+}
+
+bool MatchPadPool(const Graph& g, int first) {
+  const Node& pad = g.nodes[first];
+  const Node& pool = g.nodes[first + 1];
+  return Classify(g, first) == NativeKind::kCopy && Classify(g, first + 1) == NativeKind::kPool &&
+         pool.inputs[0] == pad.outputs[0] && KeepChannelsLast(g, pad.inputs[0]) == KeepChannelsLast(g, pad.outputs[0]);
+}
+
+// Concat on channels of channels-last f32 inputs, each a whole number of
+// 16-lane vectors, read only by a BatchNormalization (+Relu) on the same layout.
+bool MatchConcatNorm(const Graph& g, int first) {
+  const Node& cat = g.nodes[first];
+  const Node& bn = g.nodes[first + 1];
+  if (Classify(g, first) != NativeKind::kConcat || Classify(g, first + 1) != NativeKind::kBatchNorm) return false;
+  const int t = cat.outputs[0];
+  if (bn.inputs[0] != t || g.tensors[t].dtype != DType::kFloat32 || g.tensors[t].shape.size() != 4 ||
+      cat.GetInt("axis", 0) != 1 || !KeepChannelsLast(g, t) || !KeepChannelsLast(g, bn.outputs[0]))
+    return false;
+  for (int x : cat.inputs)
+    if (!KeepChannelsLast(g, x) || g.tensors[x].shape[1] % 16 != 0) return false;
+  return true;
+}
+
+// The fused Concat + BatchNormalization: for each pixel and each input, its
+// channels c of the output get fma(x - mean[c], scale[c] / sqrt(var[c] + eps),
+// shift[c]) (then max(., 0) with Relu): the float operations of oneDNN 2.6's
+// bnorm_jit:avx512_core in that order, which Build checks is the
+// implementation the BatchNormalization alone gets. Constants: [a | mean |
+// shift] per output channel; sizes: [pixels, relu, channels of each input...].
+ES_AVX512_BEGIN
+void RunConcatNorm(const PrimitiveState& st, const void* const* inputs, void* const* outputs) {
+  const int64_t pixels = st.custom_sizes[0], total = st.custom_sizes.size() - 2;
+  const bool relu = st.custom_sizes[1] != 0;
+  const int64_t c_out = st.custom_constants.size() / 3;
+  const float* a = st.custom_constants.data();
+  const float* mean = a + c_out;
+  const float* shift = mean + c_out;
+  float* y = static_cast<float*>(outputs[0]);
+  const __m512 zero = _mm512_setzero_ps();
+#pragma omp parallel for schedule(static) if (!st.serial)
+  for (int64_t p = 0; p < pixels; ++p) {
+    float* yp = y + p * c_out;
+    int64_t c0 = 0;
+    for (int64_t i = 0; i < total; ++i) {
+      const int64_t c = st.custom_sizes[2 + i];
+      const float* xp = static_cast<const float*>(inputs[i]) + p * c;
+      for (int64_t j = 0; j < c; j += 16) {
+        const int64_t k = c0 + j;
+        __m512 v = _mm512_sub_ps(_mm512_loadu_ps(xp + j), _mm512_loadu_ps(mean + k));
+        v = _mm512_fmadd_ps(v, _mm512_loadu_ps(a + k), _mm512_loadu_ps(shift + k));
+        if (relu) v = _mm512_max_ps(v, zero);
+        _mm512_storeu_ps(yp + k, v);
+      }
+      c0 += c;
+    }
+  }
+}
+ES_AVX512_END
+
+void BuildConcatNorm(const Graph& g, const Node& cat, const Node& bn, const PreparedKernel& k, PrimitiveState* st) {
+  // The BatchNormalization alone must get the implementation whose float
+  // operations RunConcatNorm repeats.
+  PreparedKernel alone;
+  alone.inputs.assign(5, TensorDesc());
+  alone.inputs[0] = k.outputs[0];  // the concat's output: the BN's shape and layout
+  alone.outputs = k.outputs;
+  PrimitiveState probe;
+  BuildPrimitive(NativeKind::kBatchNorm, g, bn, alone, &probe);
+  if (probe.implementation != "bnorm_jit:avx512_core") throw Unfusable("the BatchNormalization is not bnorm_jit:avx512_core");
+  const int64_t c_out = g.tensors[bn.inputs[0]].shape[1];
+  const float eps = bn.GetFloat("epsilon", 1e-5f);
+  const auto values = [&](int input) { return reinterpret_cast<const float*>(g.tensors[bn.inputs[input]].bytes()); };
+  const float *scale = values(1), *shift = values(2), *mean = values(3), *var = values(4);
+  st->custom_constants.resize(3 * c_out);
+  for (int64_t c = 0; c < c_out; ++c) {
+    st->custom_constants[c] = scale[c] / std::sqrt(var[c] + eps);
+    st->custom_constants[c_out + c] = mean[c];
+    st->custom_constants[2 * c_out + c] = shift[c];
+  }
+  const Shape& y = g.tensors[bn.outputs[0]].shape;
+  st->custom_sizes = {y[0] * y[2] * y[3], bn.activation.kind == ActivationKind::kRelu ? 1 : 0};
+  for (int x : cat.inputs) st->custom_sizes.push_back(g.tensors[x].shape[1]);
+  st->custom = RunConcatNorm;
+  st->implementation = "edgesplit concat + " + probe.implementation;
+}
+
+}  // namespace
+
+NativeKind ClassifyPad(const Graph& g, const Node& n) {
+  // Opset 11+ (pads an input; opset 2's attribute form stays on the reference);
+  // any mode and constant value pads nothing when every pad is 0.
+  if (!n.HasInput(0) || !n.HasInput(1) || n.HasInput(3) || n.outputs.size() != 1 ||
+      n.activation.kind != ActivationKind::kNone)
+    return NativeKind::kNone;
+  const Tensor& x = g.tensors[n.inputs[0]];
+  const Tensor& pads = g.tensors[n.inputs[1]];
+  const Tensor& y = g.tensors[n.outputs[0]];
+  if (x.dtype != DType::kFloat32 || y.dtype != DType::kFloat32 || x.shape.size() != 4 || !pads.is_constant ||
+      pads.dtype != DType::kInt64 || y.shape != x.shape)
+    return NativeKind::kNone;
+  std::vector<int64_t> v(static_cast<size_t>(pads.num_elements()));
+  std::memcpy(v.data(), pads.bytes(), v.size() * sizeof(int64_t));
+  return std::all_of(v.begin(), v.end(), [](int64_t p) { return p == 0; }) ? NativeKind::kCopy : NativeKind::kNone;
+}
+
+void BuildCopy(const PreparedKernel& k, PrimitiveState* st) {
+  const memory::desc from = ActivationDesc(k.inputs[0]), to = ActivationDesc(k.outputs[0]);
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  const dnnl::reorder::primitive_desc pd(Engine(), from, Engine(), to, attr);
+  st->BindAtEval(DNNL_ARG_FROM, from, ArgSource::kInput, 0, Engine());
+  st->BindAtEval(DNNL_ARG_TO, to, ArgSource::kOutput, 0, Engine());
+  st->primitive = dnnl::reorder(pd);
+  st->Finish(pd, Engine());
+}
+
+GroupKind MatchGroup(const Graph& g, int first, int count) {
+  if (count < 2 || count > 3 || first + count > static_cast<int>(g.nodes.size())) return GroupKind::kNone;
+  dnnl::post_ops ops;
+  if (MatchConvTail(g, first, count, &ops)) return GroupKind::kConvTail;
+  if (count == 2 && MatchPadPool(g, first)) return GroupKind::kPadPool;
+  if (count == 2 && MatchConcatNorm(g, first)) return GroupKind::kConcatNorm;
+  return GroupKind::kNone;
+}
+
+void BuildGroup(GroupKind kind, const Graph& g, int first, int count, const PreparedKernel& k, PrimitiveState* st) {
+  switch (kind) {
+    case GroupKind::kConvTail: {
+      MatchConvTail(g, first, count, &st->tail);
+      BuildPrimitive(NativeKind::kConv, g, g.nodes[first], k, st);
+      return;
+    }
+    case GroupKind::kPadPool:  // the pooling reads the Pad's input: the same bytes
+      return BuildPrimitive(NativeKind::kPool, g, g.nodes[first + 1], k, st);
+    case GroupKind::kConcatNorm:
+      return BuildConcatNorm(g, g.nodes[first], g.nodes[first + 1], k, st);
+    case GroupKind::kNone:
+      break;
+  }
+  throw Unfusable("not a group this backend fuses");
+}
+
+}  // namespace edgesplit::onednn

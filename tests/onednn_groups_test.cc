@@ -1,0 +1,243 @@
+// The oneDNN backend's fused groups of the sweep over torchvision CNNs
+// (fused_groups.cc): a conv with its eltwise tail (SiLU, Sigmoid, HardSwish,
+// HardSigmoid) as post-ops, a Pad that pads nothing folded into the pooling
+// after it, and Concat + BatchNormalization(+Relu) in one pass. Each must give
+// the bytes of its nodes run one by one, whole and split at every position.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+
+#include "edgesplit/analysis.h"
+#include "edgesplit/exec.h"
+#include "edgesplit/onednn.h"
+#include "edgesplit/onnx.h"
+#include "graph_builder.h"
+#include "onednn_test_util.h"
+#include "test_util.h"
+
+namespace edgesplit {
+namespace {
+
+using testing::RandomInput;
+
+const Backend& Unfused() {
+  static const Backend backend = OneDnnBackend().WithoutFusion();
+  return backend;
+}
+
+// EfficientNet- and MobileNetV3-style blocks: SiLU after a pointwise and a
+// depthwise conv, a squeeze-excitation (SiLU, then Sigmoid and a broadcast
+// Mul), HardSwish, and a HardSigmoid gate.
+Graph EltwiseTails() {
+  testing::GraphBuilder b;
+  const auto silu = [&](const std::string& name, int x) {
+    return b.Op(OpType::kMul, name + ".mul", {x, b.Op(OpType::kSigmoid, name + ".sigmoid", {x})});
+  };
+  int x = b.Input("x", {1, 16, 12, 12});
+  x = silu("stem", b.Conv("stem", x, 16, 32, 1, 1, 1, true));
+  const int dw = silu("dw", b.Conv("dw", x, 32, 32, 3, 1, 32, true));
+  int s = b.Op(OpType::kGlobalAveragePool, "se.pool", {dw});
+  s = silu("se.fc1", b.Conv("se.fc1", s, 32, 8, 1, 1, 1, true));
+  s = b.Op(OpType::kSigmoid, "se.gate", {b.Conv("se.fc2", s, 8, 32, 1, 1, 1, true)});
+  x = b.Op(OpType::kMul, "se.scale", {dw, s});
+  x = b.Op(OpType::kHardSwish, "hswish", {b.Conv("project", x, 32, 16, 1, 1, 1, true)});
+  const int h = b.Op(OpType::kHardSigmoid, "hsigmoid", {b.Conv("gate", x, 16, 16, 1, 1, 1, true)},
+                     {b.Float("alpha", 1.0f / 6), b.Float("beta", 0.5f)});
+  x = b.Op(OpType::kMul, "gated", {x, h});
+  x = b.Op(OpType::kGlobalAveragePool, "gap", {x});
+  x = b.Op(OpType::kReshape, "flatten", {x, b.Ints("flat_shape", {1, -1})});
+  x = b.Op(OpType::kGemm, "fc", {x, b.Const("fc.weight", {10, 16}), b.Const("fc.bias", {10})}, {b.Int("transB", 1)});
+  return b.Finish(x);
+}
+
+// A DenseNet-style block (each layer: Concat of all earlier features,
+// BatchNormalization + Relu, 1x1 conv, 3x3 conv to 16 channels) and a
+// transition whose AveragePool reads a Pad that pads nothing.
+Graph DenseBlock() {
+  testing::GraphBuilder b;
+  int x = b.Input("x", {1, 3, 10, 10});
+  // A wide stem keeps the arena's peak there, so the groups' outputs held
+  // apart from their inputs fit in the planner's arena (exec.h).
+  x = b.Op(OpType::kRelu, "wide.relu", {b.Conv("wide", x, 3, 256, 3, 1, 1, true)});
+  std::vector<int> features = {b.Op(OpType::kRelu, "stem.relu", {b.Conv("stem", x, 256, 32, 1, 1, 1, true)})};
+  int64_t channels = 32;
+  for (int layer = 1; layer <= 3; ++layer) {
+    const std::string name = "layer" + std::to_string(layer);
+    int y = b.Op(OpType::kConcat, name + ".cat", features, {b.Int("axis", 1)});
+    y = b.Op(OpType::kRelu, name + ".relu1", {b.Bn(name + ".norm1", y, channels)});
+    y = b.Op(OpType::kRelu, name + ".relu2", {b.Conv(name + ".conv1", y, channels, 32, 1, 1, 1, true)});
+    features.push_back(b.Conv(name + ".conv2", y, 32, 16, 3));
+    channels += 16;
+  }
+  x = b.Op(OpType::kConcat, "block.cat", features, {b.Int("axis", 1)});
+  x = b.Op(OpType::kRelu, "trans.relu", {b.Bn("trans.norm", x, channels)});
+  x = b.Conv("trans.conv", x, channels, 32, 1);
+  x = b.Op(OpType::kPad, "trans.pad", {x, b.Ints("trans.pads", {0, 0, 0, 0, 0, 0, 0, 0})});
+  x = b.Op(OpType::kAveragePool, "trans.pool", {x},
+           {b.IntsAttr("kernel_shape", {2, 2}), b.IntsAttr("strides", {2, 2})});
+  x = b.Op(OpType::kGlobalAveragePool, "gap", {x});
+  return b.Finish(x);
+}
+
+// The implementation strings of the fused groups of a whole-graph executor.
+std::vector<std::string> Groups(const SegmentExecutor& ex) {
+  std::vector<std::string> groups;
+  for (int i = 0; i < ex.num_nodes(); ++i)
+    if (ex.kernel(i).fused_nodes > 1)
+      groups.push_back(std::string(OpTypeName(ex.node(i).op)) + ": " + OneDnnImplementation(ex.kernel(i)));
+  return groups;
+}
+
+std::vector<unsigned char> Run(SegmentExecutor& ex, const std::vector<float>& input) {
+  std::memcpy(ex.input(), input.data(), input.size() * 4);
+  EXPECT_TRUE(ex.Invoke().ok());
+  const auto* o = static_cast<const unsigned char*>(ex.output());
+  return std::vector<unsigned char>(o, o + ex.output_bytes());
+}
+
+// Fused and unfused whole runs give the same bytes; returns the groups.
+std::vector<std::string> ExpectFusedEqualsUnfused(const Graph& g, uint64_t seed) {
+  const int n = static_cast<int>(g.nodes.size());
+  auto fused = SegmentExecutor::Create(g, 0, n, OneDnnBackend());
+  auto apart = SegmentExecutor::Create(g, 0, n, Unfused());
+  EXPECT_TRUE(fused.ok() && apart.ok());
+  if (!fused.ok() || !apart.ok()) return {};
+  const std::vector<float> input = RandomInput(**fused, seed);
+  const std::vector<unsigned char> a = Run(**fused, input), b = Run(**apart, input);
+  EXPECT_EQ(a.size(), b.size());
+  EXPECT_TRUE(a == b) << "the fused groups changed the output";
+  return Groups(**fused);
+}
+
+// Head [0, p) + tail [p, n) (the live tensors matched by name) give the whole
+// fused run's bytes at every position p, inside the groups included.
+void ExpectEveryPositionBitExact(const Graph& g, uint64_t seed) {
+  const int n = static_cast<int>(g.nodes.size());
+  auto whole = SegmentExecutor::Create(g, 0, n, OneDnnBackend());
+  ASSERT_TRUE(whole.ok()) << whole.status().message();
+  const std::vector<float> input = RandomInput(**whole, seed);
+  const std::vector<unsigned char> want = Run(**whole, input);
+  for (int p = 1; p < n; ++p) {
+    auto head = SegmentExecutor::Create(g, 0, p, OneDnnBackend());
+    auto tail = SegmentExecutor::Create(g, p, n, OneDnnBackend());
+    ASSERT_TRUE(head.ok() && tail.ok()) << "split before node " << g.nodes[p].name;
+    EXPECT_TRUE(testing::HeadThenTail(**head, **tail, input) == want) << "split before node " << g.nodes[p].name;
+  }
+}
+
+int Count(const std::vector<std::string>& groups, const std::string& what) {
+  int count = 0;
+  for (const std::string& s : groups) count += s.find(what) != std::string::npos;
+  return count;
+}
+
+TEST(OneDnnGroupsTest, ConvEltwiseTailsGiveTheUnfusedBytes) {
+  const Graph g = EltwiseTails();
+  ASSERT_FALSE(g.nodes.empty());
+  const std::vector<std::string> groups = ExpectFusedEqualsUnfused(g, 5);
+  // stem and dw SiLU, se.fc1 SiLU, se.fc2 Sigmoid, HardSwish, HardSigmoid.
+  EXPECT_EQ(Count(groups, "eltwise post-ops"), 6) << ::testing::PrintToString(groups);
+  ExpectEveryPositionBitExact(g, 6);
+}
+
+TEST(OneDnnGroupsTest, ConcatNormAndPadPoolGiveTheUnfusedBytes) {
+  const Graph g = DenseBlock();
+  ASSERT_FALSE(g.nodes.empty());
+  const std::vector<std::string> groups = ExpectFusedEqualsUnfused(g, 7);
+  EXPECT_EQ(Count(groups, "Pad: "), 1) << ::testing::PrintToString(groups);
+  // Concat + BatchNormalization is edgesplit's loop only where oneDNN's own
+  // BatchNormalization is its AVX-512 jit (whose float operations it repeats).
+  const int norm = Count(groups, "edgesplit concat + bnorm_jit:avx512_core");
+  EXPECT_TRUE(norm == 0 || norm == 4) << ::testing::PrintToString(groups);
+  if (norm == 0) std::printf("note: no AVX-512 BatchNormalization here, Concat + BN not fused\n");
+  ExpectEveryPositionBitExact(g, 8);
+}
+
+// The Pad that pads nothing runs natively (a copy) when a cut keeps it apart
+// from its pooling, so its neighbours keep channels-last layouts.
+TEST(OneDnnGroupsTest, PadThatPadsNothingIsACopy) {
+  const Graph g = DenseBlock();
+  ASSERT_FALSE(g.nodes.empty());
+  const int n = static_cast<int>(g.nodes.size());
+  int pad = -1;
+  for (int i = 0; i < n; ++i)
+    if (g.nodes[i].op == OpType::kPad) pad = i;
+  ASSERT_GT(pad, 0);
+  auto head = SegmentExecutor::Create(g, 0, pad + 1, OneDnnBackend());
+  ASSERT_TRUE(head.ok()) << head.status().message();
+  EXPECT_EQ((*head)->kernel(pad).fused_nodes, 1);
+  EXPECT_NE(std::string(OneDnnImplementation((*head)->kernel(pad))), "reference");
+}
+
+// The held plan (PlanSegmentMemory's `held_from`): a group's output shares no
+// bytes with any tensor the group reads, here where the plain plan puts the
+// SiLU's output over the conv's input (dead after the conv, and twice the
+// size of the conv's output).
+TEST(OneDnnGroupsTest, HeldPlanKeepsTheOutputApartFromWhatTheGroupReads) {
+  testing::GraphBuilder b;
+  const int x = b.Input("x", {1, 32, 8, 8});
+  const int t = b.Conv("conv", x, 32, 16, 1);
+  const int y = b.Op(OpType::kMul, "silu", {t, b.Op(OpType::kSigmoid, "sigmoid", {t})});
+  const Graph g = b.Finish(b.Op(OpType::kGlobalAveragePool, "gap", {y}));
+  ASSERT_FALSE(g.nodes.empty());
+  const int n = static_cast<int>(g.nodes.size());
+  int conv = -1;
+  for (int i = 0; i < n; ++i)
+    if (g.nodes[i].op == OpType::kConv) conv = i;
+  ASSERT_GE(conv, 0);
+  ASSERT_LT(conv + 2, n);
+  ASSERT_EQ(g.nodes[conv + 1].op, OpType::kSigmoid);
+  ASSERT_EQ(g.nodes[conv + 2].op, OpType::kMul);
+  const int in = g.nodes[conv].inputs[0], out = g.nodes[conv + 2].outputs[0];
+  const auto overlaps = [&](const SegmentMemory& mem, int a, int c) {
+    int64_t at = -1, ct = -1;
+    for (size_t i = 0; i < mem.tensor_ids.size(); ++i) {
+      if (mem.tensor_ids[i] == a) at = mem.offsets[i];
+      if (mem.tensor_ids[i] == c) ct = mem.offsets[i];
+    }
+    EXPECT_TRUE(at >= 0 && ct >= 0);
+    const int64_t a_bytes = g.tensors[a].num_elements() * 4, c_bytes = g.tensors[c].num_elements() * 4;
+    return at < ct + c_bytes && ct < at + a_bytes;
+  };
+  Result<SegmentMemory> plain = PlanSegmentMemory(g, 0, n, DType::kFloat32);
+  Result<SegmentMemory> held = PlanSegmentMemory(g, 0, n, DType::kFloat32, {}, {{out, conv}});
+  ASSERT_TRUE(plain.ok() && held.ok());
+  EXPECT_TRUE(overlaps(*plain, out, in)) << "this graph no longer shows the case the held plan is for";
+  for (int node = conv; node <= conv + 2; ++node)
+    for (int read : g.nodes[node].inputs)
+      if (!g.tensors[read].is_constant) {
+        EXPECT_FALSE(overlaps(*held, out, read)) << g.tensors[read].name;
+      }
+}
+
+// The torchvision models these groups were made for, whole runs fused and
+// unfused: each model's group kind must be found at least `min_groups` times.
+// efficientnet_b0 and mobilenet_v3_small are fixtures (tools/make_fixtures.py);
+// the others run where EDGESPLIT_FIXTURES points at bench/ort_vs_edgesplit.sh's
+// exports (BUILD/torch_bench), else skip.
+struct TorchvisionCase {
+  const char* model;
+  const char* group;  // a substring of the group's implementation string
+  int min_groups;
+};
+
+class TorchvisionGroupsTest : public ::testing::TestWithParam<TorchvisionCase> {};
+
+TEST_P(TorchvisionGroupsTest, FusedEqualsUnfused) {
+  ES_REQUIRE_FIXTURE(path, std::string(GetParam().model) + ".onnx");
+  Result<Graph> g = ImportOnnxFile(path);
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  const std::vector<std::string> groups = ExpectFusedEqualsUnfused(*g, 9);
+  EXPECT_GE(Count(groups, GetParam().group), GetParam().min_groups) << ::testing::PrintToString(groups);
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, TorchvisionGroupsTest,
+                         ::testing::Values(TorchvisionCase{"efficientnet_b0", "eltwise post-ops", 40},
+                                           TorchvisionCase{"mobilenet_v3_small", "eltwise post-ops", 8},
+                                           TorchvisionCase{"mobilenet_v3_large", "eltwise post-ops", 8},
+                                           TorchvisionCase{"densenet121", "Pad: ", 3}),
+                         [](const ::testing::TestParamInfo<TorchvisionCase>& info) { return std::string(info.param.model); });
+
+}  // namespace
+}  // namespace edgesplit
