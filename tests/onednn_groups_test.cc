@@ -213,9 +213,7 @@ TEST(OneDnnGroupsTest, HeldPlanKeepsTheOutputApartFromWhatTheGroupReads) {
 
 // The torchvision models these groups were made for, whole runs fused and
 // unfused: each model's group kind must be found at least `min_groups` times.
-// efficientnet_b0 and mobilenet_v3_small are fixtures (tools/make_fixtures.py);
-// the others run where EDGESPLIT_FIXTURES points at bench/ort_vs_edgesplit.sh's
-// exports (BUILD/torch_bench), else skip.
+// All four are fixtures (tools/make_fixtures.py).
 struct TorchvisionCase {
   const char* model;
   const char* group;  // a substring of the group's implementation string

@@ -80,7 +80,7 @@ TEST_P(ParityTest, WholeAndSplitMatchPytorch) {
 INSTANTIATE_TEST_SUITE_P(Torchvision, ParityTest,
                          ::testing::Combine(::testing::Values("resnet18", "mobilenet_v2", "mobilenet_v2_035", "efficientnet_b0",
                                                               "mobilenet_v3_small", "shufflenet_v2_x0_5", "squeezenet1_1",
-                                                              "resnet50"),
+                                                              "resnet50", "mobilenet_v3_large", "densenet121"),
                                             ::testing::Values("reference", "onednn")),
                          [](const auto& info) {
                            return std::string(std::get<0>(info.param)) + "_" + std::get<1>(info.param);

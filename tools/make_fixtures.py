@@ -50,6 +50,11 @@ MODELS = [
     ("mobilenet_v3_small", lambda: tvm.mobilenet_v3_small(), 17),
     ("shufflenet_v2_x0_5", lambda: tvm.shufflenet_v2_x0_5(), 13),
     ("squeezenet1_1", lambda: tvm.squeezenet1_1(), 11),
+    # The onednn backend's fused groups (tests/onednn_groups_test.cc): opset 13
+    # writes MobileNetV3's HardSwish as HardSigmoid + Mul; DenseNet's Concat +
+    # BatchNorm and its transitions' pooling.
+    ("mobilenet_v3_large", lambda: tvm.mobilenet_v3_large(), 13),
+    ("densenet121", lambda: tvm.densenet121(), 13),
 ]
 EXTERNAL_SOURCE = "resnet18"
 EXTERNAL_NAME = "resnet18_external"
