@@ -48,7 +48,7 @@ echo "serve_bench: link $link, batch $batch, $rounds rounds, load average $(cut 
 for model in $models; do
   echo "== $model"
   # Batch 1, batch N always batched (against the engine at batch N), and batch
-  # N adaptive (the default: batches only where they pay) against the better
+  # N adaptive (--batching adaptive: batches only where they pay) against the better
   # of the engine's batch 1 and batch N.
   for mode in 1 "$batch" "$batch:adaptive"; do
     mb=${mode%%:*}
