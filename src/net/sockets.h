@@ -69,9 +69,6 @@ class DatagramSocket {
     uint32_t address = 0;
     uint16_t port = 0;
   };
-  // Non-blocking: one datagram already queued on the socket (its size), or
-  // nullopt when none is. Truncation as ReceiveFrom.
-  Result<std::optional<size_t>> TryReceiveFrom(std::span<uint8_t> buffer, Ipv4Address* from);
   // Non-blocking, one system call (recvmmsg) for a burst: up to slots.size()
   // datagrams already queued, datagram i in slots[i] with its size and sender
   // in got[i] (got.size() >= slots.size()); a datagram longer than its slot

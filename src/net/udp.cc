@@ -92,25 +92,6 @@ Result<std::optional<size_t>> DatagramSocket::ReceiveFrom(std::span<uint8_t> buf
   }
 }
 
-Result<std::optional<size_t>> DatagramSocket::TryReceiveFrom(std::span<uint8_t> buffer, Ipv4Address* from) {
-  for (;;) {
-    sockaddr_in sender{};
-    socklen_t sender_len = sizeof sender;
-    const ssize_t n = ::recvfrom(impl_->socket.native_handle(), buffer.data(), buffer.size(), MSG_DONTWAIT,
-                                 reinterpret_cast<sockaddr*>(&sender), &sender_len);
-    if (n < 0) {
-      if (errno == EINTR || errno == ECONNREFUSED) continue;  // ICMP from an earlier send: not data
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return std::optional<size_t>();
-      return IoError("UDP receive on " + local_endpoint().ToString() + " failed: " + std::strerror(errno));
-    }
-    if (from) {
-      from->address = sender.sin_family == AF_INET ? ntohl(sender.sin_addr.s_addr) : 0;
-      from->port = ntohs(sender.sin_port);
-    }
-    return std::optional<size_t>(std::min(static_cast<size_t>(n), buffer.size()));
-  }
-}
-
 Result<size_t> DatagramSocket::TryReceiveMany(std::span<const std::span<uint8_t>> slots, std::span<Received> got) {
   const size_t n = std::min(slots.size(), got.size());
   if (n == 0) return size_t{0};

@@ -42,15 +42,16 @@ struct EdgeServer::Impl final : RequestLoop::Handler {
   double unit = 1;
   net::ServerStats final_stats;
   // Per worker (ServeOptions::workers): its own tails (executors and output
-  // slots) and what its batch holds. `tails` is worker 0's; admission on the
-  // I/O thread uses only its read-only checks.
+  // slots) and what its batch holds.
   struct Worker {
     std::unique_ptr<TailSet> tails;
     std::vector<std::span<const uint8_t>> inputs;  // the batch's tensors
     double emulated_s = 0;                         // the batch just computed, emulated
   };
   std::vector<Worker> workers;
-  TailSet* tails = nullptr;
+  // Worker 0's tails: admission on the I/O thread and the ready line use only
+  // their read-only checks and descriptions (the same for every worker).
+  TailSet& tails() const { return *workers.front().tails; }
   // The loop before the transport: the transport (its I/O thread calls
   // Admit) goes first when a server that never started is destroyed.
   std::unique_ptr<RequestLoop> loop;  // one lane per tail
@@ -64,7 +65,7 @@ struct EdgeServer::Impl final : RequestLoop::Handler {
     h.request_id = request_id;
     h.dtype = DType::kUInt8;
     h.error_code = static_cast<wire::WireErrorCode>(status.code());
-    h.model_hash = tails->model_hash();
+    h.model_hash = tails().model_hash();
     wire::SetSenderId(&h, id);
     const std::string text = status.message().substr(0, 1024);
     out.resize(wire::EncodedMessageBytes(h, text.size()));
@@ -80,7 +81,7 @@ struct EdgeServer::Impl final : RequestLoop::Handler {
     h.type = wire::MessageType::kPong;
     h.request_id = ping.header.request_id;
     h.dtype = DType::kUInt8;
-    h.model_hash = tails->model_hash();
+    h.model_hash = tails().model_hash();
     std::vector<uint8_t> payload(ping.payload.begin(), ping.payload.end());
     if (emulated) {
       if (auto c = ParseDynamicControl(ping.payload); c.ok()) {
@@ -117,12 +118,12 @@ struct EdgeServer::Impl final : RequestLoop::Handler {
       loop->NoteRefused(s);
       Reply(peer, h.request_id, s.WithContext("server " + id + " request " + std::to_string(h.request_id)));
     };
-    auto tail = tails->CheckRequest(h, decoded->payload.size());
+    auto tail = tails().CheckRequest(h, decoded->payload.size());
     if (!tail.ok()) return fail(tail.status());
     LoopRequest p;
     // Decoded before batching: the batch runs on tensors, a malformed payload is answered now.
     if (h.codec != wire::kCodecRaw) {
-      const Status s = tails->DecodeInput(*tail, h, decoded->payload, &p.decoded);
+      const Status s = tails().DecodeInput(*tail, h, decoded->payload, &p.decoded);
       if (!s.ok()) return fail(s);
     }
     p.peer = peer;
@@ -174,7 +175,7 @@ struct EdgeServer::Impl final : RequestLoop::Handler {
       wire::MessageHeader h = w.tails->OutputHeader(tail);
       h.type = wire::MessageType::kTensorResult;
       h.request_id = p.request_id;
-      h.model_hash = tails->model_hash();
+      h.model_hash = tails().model_hash();
       h.batch_size = static_cast<uint16_t>(k);
       h.queue_length = static_cast<uint32_t>(done.queue_length);
       // Emulated: a request that found the server idle waited only for the host (wake-up, not load).
@@ -208,11 +209,10 @@ Result<std::unique_ptr<EdgeServer>> EdgeServer::Start(const ServeOptions& o) {
     return InvalidArgument("--id '" + impl->id + "' is longer than " + std::to_string(wire::kMaxSenderIdBytes) + " bytes");
   impl->workers.resize(static_cast<size_t>(o.workers));
   ES_ASSIGN_OR_RETURN(impl->workers[0].tails, TailSet::Load(o.model, o.dtype, o.cuts, o.backend, o.max_batch));
-  impl->tails = impl->workers[0].tails.get();
   for (size_t w = 1; w < impl->workers.size(); ++w) {
-    ES_ASSIGN_OR_RETURN(impl->workers[w].tails, impl->tails->Replica());
+    ES_ASSIGN_OR_RETURN(impl->workers[w].tails, impl->tails().Replica());
   }
-  lo.lanes = static_cast<int>(impl->tails->size());
+  lo.lanes = static_cast<int>(impl->tails().size());
   impl->loop = std::make_unique<RequestLoop>(lo, impl.get());
   ES_ASSIGN_OR_RETURN(impl->link, ResolveLink(o.link));
   ResolvedLink& link = impl->link;
@@ -220,19 +220,19 @@ Result<std::unique_ptr<EdgeServer>> EdgeServer::Start(const ServeOptions& o) {
     if (!(o.load > 0) || o.load > 1e6) return InvalidArgument("--load must be in (0, 1e6]");
     if (!(o.link.time_scale > 0)) return InvalidArgument("--time-scale must be > 0");
     ES_ASSIGN_OR_RETURN(DeviceProfile d, LoadDeviceProfile(ProfilesDir(o.link.profiles_dir), o.emulate));
-    for (size_t t = 0; t < impl->tails->size(); ++t) impl->tail_predicted_s.push_back(impl->tails->PredictedSeconds(static_cast<int>(t), d));
+    for (size_t t = 0; t < impl->tails().size(); ++t) impl->tail_predicted_s.push_back(impl->tails().PredictedSeconds(static_cast<int>(t), d));
     impl->emulated = std::move(d);
     impl->load = o.load;
   }
   if (impl->emulated || o.link.shaped) impl->unit = o.link.time_scale;
   net::ServerLimits limits = o.limits;
-  limits.max_message_bytes = static_cast<uint32_t>(impl->tails->max_request_bytes());
+  limits.max_message_bytes = static_cast<uint32_t>(impl->tails().max_request_bytes());
   link.channel.max_message_bytes = limits.max_message_bytes;
   Impl* self = impl.get();
   auto admit = [self](net::PeerId peer, std::vector<uint8_t> m) { self->Admit(peer, std::move(m)); };
   if (o.mqtt) {
     net::MqttOptions mq;
-    mq.model_hash = impl->tails->model_hash();
+    mq.model_hash = impl->tails().model_hash();
     mq.group = o.mqtt_group;
     mq.client_id = impl->id;
     std::string subscription;
@@ -250,7 +250,7 @@ Result<std::unique_ptr<EdgeServer>> EdgeServer::Start(const ServeOptions& o) {
   if (impl->emulated && o.reply_rate_bytes_per_s > 0) impl->SetReplyRate(o.reply_rate_bytes_per_s);
   // A queued request holds its message and, when encoded, its decoded tensor.
   impl->memory_bound = static_cast<int64_t>(o.queue_limit) *
-                           (static_cast<int64_t>(limits.max_message_bytes) + static_cast<int64_t>(impl->tails->max_input_bytes())) +
+                           (static_cast<int64_t>(limits.max_message_bytes) + static_cast<int64_t>(impl->tails().max_input_bytes())) +
                        net::ServerTransport::MemoryBoundBytes(link.channel, limits) +
                        (o.security && !o.mqtt ? net::SecureSessionBoundBytes(link.channel, limits) : 0);  // sessions, replay windows
   impl->loop->Start();
@@ -259,10 +259,10 @@ Result<std::unique_ptr<EdgeServer>> EdgeServer::Start(const ServeOptions& o) {
 
 net::Endpoint EdgeServer::endpoint() const { return impl_->transport->local_endpoint(); }
 const std::string& EdgeServer::id() const { return impl_->id; }
-uint32_t EdgeServer::model_hash() const { return impl_->tails->model_hash(); }
-const std::vector<int>& EdgeServer::cuts() const { return impl_->tails->cuts(); }
+uint32_t EdgeServer::model_hash() const { return impl_->tails().model_hash(); }
+const std::vector<int>& EdgeServer::cuts() const { return impl_->tails().cuts(); }
 int64_t EdgeServer::memory_bound_bytes() const { return impl_->memory_bound; }
-int64_t EdgeServer::arena_bytes() const { return impl_->tails->arena_bytes() * static_cast<int64_t>(impl_->workers.size()); }
+int64_t EdgeServer::arena_bytes() const { return impl_->tails().arena_bytes() * static_cast<int64_t>(impl_->workers.size()); }
 
 net::ServerStats EdgeServer::transport_stats() const {
   return impl_->transport ? impl_->transport->stats() : impl_->final_stats;
