@@ -9,11 +9,12 @@
 // Split equivalence: head [0, p) then tail [p, end) on the same graph give the
 // same bits as [0, end), since each node runs the same kernel on the same bytes.
 //
-// Fusion: where the backend fuses a group of two or three consecutive nodes
-// (Backend::PrepareFused, e.g. a conv and the residual Add after it, or a conv
-// and the Sigmoid and Mul of its SiLU), the group runs as one kernel, unless
-// a tensor between them is a segment output (a cut there runs them apart)
-// or the arena plan gives the group's output the bytes of a tensor it reads.
+// Fusion: where the backend fuses a group of 2 to kMaxFusedNodes consecutive
+// nodes (Backend::PrepareFused, e.g. a conv and the residual Add after it, a
+// conv and the Sigmoid and Mul of its SiLU, or ShuffleNetV2's channel shuffle
+// and split), the group runs as one kernel, unless a tensor between them is a
+// segment output (a cut there runs them apart) or the arena plan gives one of
+// the group's outputs the bytes of a tensor it reads.
 // A backend fuses only where the bytes equal the unfused nodes'.
 //
 // Layouts: a backend may keep activations channels-last (TensorDesc::layout);

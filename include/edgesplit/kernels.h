@@ -83,9 +83,14 @@ struct PreparedKernel {
 
 // The tensors of a fused group over nodes [first, first + count): inputs are
 // the nodes' inputs in order (kNoTensor kept) minus those the group itself
-// produces, outputs the last node's outputs. The tensors passed between the
+// produces; outputs, in node order, the outputs of earlier nodes that no later
+// node of the group reads (e.g. the two halves of ShuffleNetV2's channel
+// split), then the last node's outputs. The tensors passed between the
 // nodes are never written: a fused kernel skips them.
 void FusedTensors(const Graph& graph, int first, int count, std::vector<int>* inputs, std::vector<int>* outputs);
+// The most nodes the executor asks a backend to fuse into one kernel
+// (ShuffleNetV2's Concat, Reshape, Transpose, Reshape and two Slices).
+inline constexpr int kMaxFusedNodes = 6;
 
 // A backend is a name and two functions (as TFLite Micro's op registrations
 // are): no virtual dispatch, so it crosses the no-RTTI boundary of the portable

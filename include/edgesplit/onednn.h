@@ -10,7 +10,9 @@
 //     (reorder, conv, reorder: one node, so cuts never separate them);
 //   * Gemm (transA 0, alpha = beta = 1) and 2-D MatMul with a constant B, as
 //     inner products with the fused activation;
-//   * MaxPool / AveragePool 2-D, GlobalAveragePool;
+//   * MaxPool / AveragePool 2-D, GlobalAveragePool, ReduceMean over H and W;
+//   * a Reshape between [N,C,H,W] and [N,a,b,H,W] (a*b = C) and a Slice of
+//     channels alone (ShuffleNetV2), as oneDNN reorders between layouts;
 //   * Add/Sub/Mul/Div (broadcast of one operand, fused activation), Concat,
 //     standalone Relu/Clip/LeakyRelu/Sigmoid/HardSwish/HardSigmoid, and
 //     inference BatchNormalization (constant parameters, fused Relu);
@@ -36,8 +38,11 @@
 // (DenseNet's transitions; alone, a native copy) and the pooling after it;
 // Concat + BatchNormalization(+Relu) in one pass of edgesplit's AVX-512 loop,
 // only where the BatchNormalization alone is oneDNN's bnorm_jit:avx512_core
-// (whose float operations the loop repeats). Their outputs are held apart
-// from every tensor the group reads (exec.h).
+// (whose float operations the loop repeats); ShuffleNetV2's channel shuffle
+// (Concat, Reshape, Transpose, Reshape) and the next block's two channel
+// Slices as one permutation pass writing both halves (src/kernels_onednn/
+// shuffle.cc). Their outputs are held apart from every tensor the group
+// reads (exec.h).
 //
 // Primitives are created, and weights reordered into oneDNN's packed layout,
 // once in Prepare; Eval only points the prepared memory objects at the arena

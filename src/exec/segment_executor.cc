@@ -76,15 +76,17 @@ Result<std::vector<TensorLayout>> ResolveLayouts(const Graph& graph, int begin, 
 // Whether nodes [first, first + count) may run as one fused kernel in this
 // segment: every tensor passed between them is read only inside the group, so
 // it is neither a graph nor a segment output (a fusion never hides a tensor a
-// cut exposes).
+// cut exposes). An earlier node's output that no node of the group reads is
+// one of the group's outputs (FusedTensors), written like the last node's.
 bool MayFuse(const Graph& graph, int first, int count, int end, const std::vector<std::vector<int>>& consumers,
              const std::vector<char>& is_graph_output) {
   if (first + count > end) return false;
   for (int n = first; n < first + count - 1; ++n)
     for (int t : graph.nodes[n].outputs) {
-      if (is_graph_output[t] || consumers[t].empty()) return false;
-      for (int c : consumers[t])
-        if (c <= n || c >= first + count) return false;
+      bool inside = false, outside = false;
+      for (int c : consumers[t]) (c > n && c < first + count ? inside : outside) = true;
+      if (!inside && !outside && !is_graph_output[t]) return false;  // written for nobody
+      if (inside && (outside || is_graph_output[t])) return false;
     }
   return true;
 }
@@ -151,8 +153,8 @@ Result<std::unique_ptr<SegmentExecutor>> SegmentExecutor::Create(const Graph& gr
   std::vector<char> is_graph_output(graph.tensors.size(), 0);
   for (int t : graph.outputs) is_graph_output[t] = 1;
 
-  // Kernels: a group of nodes the backend fuses (kernels.h; three nodes, e.g.
-  // a conv and the Sigmoid and Mul of its SiLU, are asked for before two)
+  // Kernels: a group of nodes the backend fuses (kernels.h; the longest first,
+  // e.g. a conv and the Sigmoid and Mul of its SiLU before a conv and its Sigmoid)
   // becomes one kernel at the first node, the others are skipped.
   ex->kernels_.resize(end - begin);
   const std::string context = std::string(backend.name()) + " backend";
@@ -160,7 +162,7 @@ Result<std::unique_ptr<SegmentExecutor>> SegmentExecutor::Create(const Graph& gr
   for (int n = begin; n < end; ++n) {
     PreparedKernel& k = ex->kernels_[n - begin];
     bool fused = false;
-    for (int count = 3; count >= 2 && !fused && backend.can_fuse(); --count)
+    for (int count = kMaxFusedNodes; count >= 2 && !fused && backend.can_fuse(); --count)
       if (MayFuse(graph, n, count, end, consumers, is_graph_output))
         ES_RETURN_IF_ERROR(backend.PrepareFused(graph, n, count, &k, &fused).WithContext(context));
     if (!fused) {
@@ -185,11 +187,11 @@ Result<std::unique_ptr<SegmentExecutor>> SegmentExecutor::Create(const Graph& gr
     for (int i = 0; i < end - begin; ++i) {
       PreparedKernel& k = ex->kernels_[i];
       if (k.fused_nodes < 2) continue;
-      if (k.in_place_input < 0) {  // its output must not share bytes with what the group reads
-        held_from.push_back({graph.nodes[begin + i + k.fused_nodes - 1].outputs[0], begin + i});
+      FusedTensors(graph, begin + i, k.fused_nodes, &ins, &outs);
+      if (k.in_place_input < 0) {  // its outputs must not share bytes with what the group reads
+        for (int t : outs) held_from.push_back({t, begin + i});
         continue;
       }
-      FusedTensors(graph, begin + i, k.fused_nodes, &ins, &outs);
       const int over = ins[k.in_place_input], t = outs[0];
       bool ok = over != kNoTensor && !graph.tensors[over].is_constant && producers[over] >= begin &&
                 !is_graph_output[over] && ex->TensorBytes(over) == ex->TensorBytes(t);

@@ -20,7 +20,17 @@ void FusedTensors(const Graph& graph, int first, int count, std::vector<int>* in
       if (!inner) inputs->push_back(t);
     }
   }
-  *outputs = graph.nodes[first + count - 1].outputs;
+  for (int n = first; n < first + count - 1; ++n)
+    for (int t : graph.nodes[n].outputs) {
+      bool read_later = false;
+      for (int m = n + 1; m < first + count && !read_later; ++m) {
+        const std::vector<int>& read = graph.nodes[m].inputs;
+        read_later = std::find(read.begin(), read.end(), t) != read.end();
+      }
+      if (!read_later) outputs->push_back(t);
+    }
+  const std::vector<int>& last = graph.nodes[first + count - 1].outputs;
+  outputs->insert(outputs->end(), last.begin(), last.end());
 }
 
 }  // namespace edgesplit

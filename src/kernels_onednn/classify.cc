@@ -131,6 +131,7 @@ NativeKind Classify(const Graph& g, int node_index) {
   // Every FusedActivation kind is expressible as a post-op, so only the op matters.
   if (n.inputs.empty() || n.inputs[0] == kNoTensor || n.outputs.size() != 1) return NativeKind::kNone;
   if (n.op == OpType::kPad) return ClassifyPad(g, n);  // its pads are int64
+  if (n.op == OpType::kReshape || n.op == OpType::kSlice || n.op == OpType::kReduceMean) return ClassifyShape(g, n);
   if (!AllF32(g, n)) return ClassifyInt8(g, n);
   const int x = n.inputs[0];
   const bool no_activation = n.activation.kind == ActivationKind::kNone;

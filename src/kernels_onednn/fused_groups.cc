@@ -6,7 +6,9 @@
 // - a Pad that pads nothing (DenseNet's transitions export one before each
 //   AveragePool) as a copy, and folded into the pooling after it;
 // - DenseNet's Concat + pre-activation BatchNormalization(+Relu) as one pass
-//   that normalizes each input straight into its channels of the output.
+//   that normalizes each input straight into its channels of the output;
+// - ShuffleNetV2's channel shuffle (and split) as one permutation pass
+//   (shuffle.cc).
 // Each group gives the bytes of its nodes run one by one, so split runs stay
 // bit-identical to whole runs; where that depends on oneDNN's choice of
 // implementation it is checked at Prepare (else dnnl_unimplemented: the
@@ -187,7 +189,9 @@ void BuildCopy(const PreparedKernel& k, PrimitiveState* st) {
 }
 
 GroupKind MatchGroup(const Graph& g, int first, int count) {
-  if (count < 2 || count > 3 || first + count > static_cast<int>(g.nodes.size())) return GroupKind::kNone;
+  if (count < 2 || first + count > static_cast<int>(g.nodes.size())) return GroupKind::kNone;
+  if (MatchShuffle(g, first, count)) return GroupKind::kShuffle;  // 4 or 6 nodes
+  if (count > 3) return GroupKind::kNone;
   dnnl::post_ops ops;
   if (MatchConvTail(g, first, count, &ops)) return GroupKind::kConvTail;
   if (count == 2 && MatchPadPool(g, first)) return GroupKind::kPadPool;
@@ -206,6 +210,8 @@ void BuildGroup(GroupKind kind, const Graph& g, int first, int count, const Prep
       return BuildPrimitive(NativeKind::kPool, g, g.nodes[first + 1], k, st);
     case GroupKind::kConcatNorm:
       return BuildConcatNorm(g, g.nodes[first], g.nodes[first + 1], k, st);
+    case GroupKind::kShuffle:
+      return BuildShuffle(g, first, count, k, st);
     case GroupKind::kNone:
       break;
   }

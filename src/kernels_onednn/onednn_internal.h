@@ -21,6 +21,8 @@ enum class NativeKind : uint8_t {
   kNone, kConv, kInnerProduct, kPool, kGlobalPool, kBinary, kConcat, kEltwise, kBatchNorm,
   kConvInt8, kInnerProductInt8, kAddInt8, kGlobalPoolInt8, kQuantizeInt8,
   kCopy,  // a Pad that pads nothing (fused_groups.cc)
+  kReorder,  // a channel-group Reshape or a channel Slice (shuffle.cc)
+  kMean,     // ReduceMean over H and W (shuffle.cc)
 };
 
 // A pure function of the graph: Prepare and the layout rule must agree on it.
@@ -156,11 +158,25 @@ void BuildConvAdd(const Graph& graph, const Node& conv, const Node& add, const P
 // BuildGroup: `k` has FusedTensors()'s descriptors; throws dnnl::error when
 // the group would not give its nodes' bytes (the executor then prepares them
 // one by one).
-enum class GroupKind : uint8_t { kNone, kConvTail, kPadPool, kConcatNorm };
+enum class GroupKind : uint8_t { kNone, kConvTail, kPadPool, kConcatNorm, kShuffle };
 NativeKind ClassifyPad(const Graph& graph, const Node& node);
 void BuildCopy(const PreparedKernel& k, PrimitiveState* state);
 GroupKind MatchGroup(const Graph& graph, int first, int count);
 void BuildGroup(GroupKind kind, const Graph& graph, int first, int count, const PreparedKernel& k, PrimitiveState* state);
+
+// ShuffleNetV2's channel shuffle (shuffle.cc). ClassifyShape: kReorder for an
+// f32 Reshape between [N,C,H,W] and [N,a,b,H,W] (a*b = C) or an f32 Slice of
+// a 4-D tensor's channels alone, kMean for an f32 ReduceMean over H and W,
+// else kNone. BuildReorder: such a node as a oneDNN reorder between its
+// layouts; BuildMean: the ReduceMean as global average pooling. MatchShuffle: nodes [first, first +
+// count) are Concat (channels) -> Reshape -> Transpose(0,2,1,3,4) -> Reshape
+// (count 4), then two channel Slices of its output (count 6), their outer
+// tensors on one layout. BuildShuffle: that group as one permutation pass.
+NativeKind ClassifyShape(const Graph& graph, const Node& node);
+void BuildReorder(const Graph& graph, const Node& node, const PreparedKernel& k, PrimitiveState* state);
+void BuildMean(const Graph& graph, const Node& node, const PreparedKernel& k, PrimitiveState* state);
+bool MatchShuffle(const Graph& graph, int first, int count);
+void BuildShuffle(const Graph& graph, int first, int count, const PreparedKernel& k, PrimitiveState* state);
 
 // The int8 parts (int8_build.cc): the requantization of a conv / inner
 // product (bias folded with the input zero point when `fold_zero_point`),

@@ -589,6 +589,10 @@ void BuildPrimitive(NativeKind kind, const Graph& graph, const Node& node, const
       return BuildBatchNorm(node, k, state, engine);
     case NativeKind::kCopy:
       return BuildCopy(k, state);
+    case NativeKind::kReorder:
+      return BuildReorder(graph, node, k, state);
+    case NativeKind::kMean:
+      return BuildMean(graph, node, k, state);
     case NativeKind::kNone:
       break;
   }
