@@ -178,14 +178,7 @@ NativeKind ClassifyPad(const Graph& g, const Node& n) {
 }
 
 void BuildCopy(const PreparedKernel& k, PrimitiveState* st) {
-  const memory::desc from = ActivationDesc(k.inputs[0]), to = ActivationDesc(k.outputs[0]);
-  dnnl::primitive_attr attr;
-  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  const dnnl::reorder::primitive_desc pd(Engine(), from, Engine(), to, attr);
-  st->BindAtEval(DNNL_ARG_FROM, from, ArgSource::kInput, 0, Engine());
-  st->BindAtEval(DNNL_ARG_TO, to, ArgSource::kOutput, 0, Engine());
-  st->primitive = dnnl::reorder(pd);
-  st->Finish(pd, Engine());
+  BuildReorderBetween(ActivationDesc(k.inputs[0]), ActivationDesc(k.outputs[0]), st);
 }
 
 GroupKind MatchGroup(const Graph& g, int first, int count) {

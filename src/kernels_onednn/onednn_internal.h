@@ -174,6 +174,8 @@ void BuildGroup(GroupKind kind, const Graph& graph, int first, int count, const 
 // tensors on one layout. BuildShuffle: that group as one permutation pass.
 NativeKind ClassifyShape(const Graph& graph, const Node& node);
 void BuildReorder(const Graph& graph, const Node& node, const PreparedKernel& k, PrimitiveState* state);
+// A reorder from input 0's bytes in `from` to output 0's in `to` (BuildCopy's too).
+void BuildReorderBetween(const dnnl::memory::desc& from, const dnnl::memory::desc& to, PrimitiveState* state);
 void BuildMean(const Graph& graph, const Node& node, const PreparedKernel& k, PrimitiveState* state);
 bool MatchShuffle(const Graph& graph, int first, int count);
 void BuildShuffle(const Graph& graph, int first, int count, const PreparedKernel& k, PrimitiveState* state);

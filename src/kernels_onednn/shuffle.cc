@@ -192,6 +192,10 @@ void BuildReorder(const Graph& g, const Node& n, const PreparedKernel& k, Primit
     from = ActivationDesc(to_five ? x : plain);
     to = ActivationDesc(to_five ? plain : y);
   }
+  BuildReorderBetween(from, to, st);
+}
+
+void BuildReorderBetween(const memory::desc& from, const memory::desc& to, PrimitiveState* st) {
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   const dnnl::reorder::primitive_desc pd(Engine(), from, Engine(), to, attr);
