@@ -189,6 +189,21 @@ TEST(OneDnnShuffleTest, ReshapesSlicesAndMeanRunNatively) {
   EXPECT_EQ(native, 5 * 2 + 3 * 2 + 1);
 }
 
+// A ReduceMean of a row-major input (as in the int8 graph, after a
+// DequantizeLinear) never runs on oneDNN's reference pooling ("ref:any", 8x
+// slower than the reference backend there): the reference kernel takes it.
+TEST(OneDnnShuffleTest, RowMajorMeanAvoidsOneDnnReferencePooling) {
+  GraphBuilder b;
+  const int x = b.Op(OpType::kSoftmax, "soft", {b.Input("x", {1, 64, 7, 7})}, {b.Int("axis", -1)});
+  const Graph g = b.Finish(b.Op(OpType::kReduceMean, "mean", {x}, {b.IntsAttr("axes", {2, 3}), b.Int("keepdims", 0)}));
+  ASSERT_EQ(g.nodes.size(), 2u);
+  PreparedKernel k;
+  ASSERT_TRUE(OneDnnBackend().Prepare(g, 1, &k).ok());
+  const std::string impl = OneDnnImplementation(k);
+  EXPECT_TRUE(impl == "reference" || impl.rfind("ref", 0) != 0) << impl;
+  EXPECT_FALSE(testing::WholeModelOutput(g, OneDnnBackend(), 2).empty());
+}
+
 // The torchvision export (tools/make_fixtures.py): 16 shuffles, 13 of them
 // with the next block's split; fused equals unfused, and head + tail equals
 // the whole at every cut point.
