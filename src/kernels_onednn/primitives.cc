@@ -352,7 +352,11 @@ void BuildInnerProduct(const Graph& g, const Node& n, const PreparedKernel& k, P
 
 void BuildPool(const Node& n, NativeKind kind, const PreparedKernel& k, PrimitiveState* st, const dnnl::engine& engine) {
   const TensorDesc& x = k.inputs[0];
-  const TensorDesc& y = k.outputs[0];
+  TensorDesc y = k.outputs[0];
+  if (y.rank == 2) {  // ReduceMean over H, W with keepdims=0: pool into [N, C, 1, 1], the same bytes
+    y.rank = 4;
+    y.dims[2] = y.dims[3] = 1;
+  }
   dnnl::algorithm alg = dnnl::algorithm::pooling_avg_exclude_padding;
   Dims kernel{x.dims[2], x.dims[3]}, strides{1, 1}, dilation{0, 0}, pad_l{0, 0}, pad_r{0, 0};
   if (kind == NativeKind::kPool) {
