@@ -527,6 +527,29 @@ TEST(EdgeServer, OverloadGetsBusyRepliesNotLosses) {
   EXPECT_EQ((*server)->counters().busy, r->busy);
 }
 
+// Every result says how long it queued behind other work: with 12 clients
+// sending back to back to one worker that runs one request at a time, most
+// results queued (and that wait is part of their latency); one client alone
+// queues only behind the tail end of its own previous request, if at all.
+TEST(EdgeServer, ResultsCarryTheirQueueWait) {
+  runtime::ServeOptions o = Serve("tcp", "f32", 1);
+  o.max_wait_s = 0;
+  auto server = runtime::EdgeServer::Start(o);
+  ASSERT_TRUE(server.ok()) << server.status().message();
+  runtime::LoadgenOptions l = Load(**server, "tcp", "f32", 12, 6);
+  l.cuts = "input";
+  auto r = runtime::RunLoadgen(l);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ExpectAllVerified(*r, 12 * 6);
+  EXPECT_GT(r->queue_wait_p50_s, 0);
+  EXPECT_GE(r->queue_wait_p99_s, r->queue_wait_p50_s);
+  EXPECT_LT(r->queue_wait_p99_s, r->p99_s);
+  auto alone = runtime::RunLoadgen(Load(**server, "tcp", "f32", 1, 6));
+  ASSERT_TRUE(alone.ok()) << alone.status().message();
+  ExpectAllVerified(*alone, 6);
+  EXPECT_LT(alone->queue_wait_p50_s, r->queue_wait_p50_s);
+}
+
 // A deadline shorter than the queued work: BUSY at once.
 TEST(EdgeServer, RequestsThatCannotStartBeforeTheirDeadlineGetBusy) {
   runtime::ServeOptions o = Serve("udp", "f32", 1);

@@ -21,6 +21,7 @@ struct LoadgenArgs {
   std::string model, connect, mqtt, dtype = "f32", cuts = "strict", format = "json", backend = "onednn", codec = "raw";
   int clients = 1, requests = 1, threads = 1, inputs = 4;
   double request_rate = 0, deadline_ms = 0, timeout = 30, mqtt_retry = 2;
+  std::string phases = "spread";
   bool precompute = false;
 };
 
@@ -43,6 +44,7 @@ Status RunLoadgenCommand(const LoadgenArgs& a) {
   o.clients = a.clients;
   o.requests = a.requests;
   o.request_rate = a.request_rate;
+  o.spread_phases = a.phases == "spread";
   o.deadline_s = a.deadline_ms / 1e3;
   o.timeout_s = a.timeout;
   o.precompute = a.precompute;
@@ -86,6 +88,9 @@ Runner RegisterLoadgen(CLI::App& app) {
   app.add_option("--clients", a->clients, "Emulated devices (threads), each with one request outstanding")->capture_default_str();
   app.add_option("--requests", a->requests, "Requests per client")->capture_default_str();
   app.add_option("--request-rate", a->request_rate, "Requests/s per client (0: as fast as answered)")->capture_default_str();
+  app.add_option("--phases", a->phases, "With --request-rate: spread (a client whose requests queue behind another's moves its phase) or fixed")
+      ->check(CLI::IsMember({"spread", "fixed"}))
+      ->capture_default_str();
   app.add_option("--deadline-ms", a->deadline_ms, "Deadline sent with each request (0: none)")->capture_default_str();
   app.add_option("--timeout", a->timeout, "Seconds before a request with no reply counts as lost")->capture_default_str();
   app.add_flag("--precompute", a->precompute, "Compute heads before the clock starts");
