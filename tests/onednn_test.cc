@@ -192,6 +192,31 @@ TEST(OneDnnTest, FallbackNodesBetweenNativeOnes) {
   ExpectMatchesReference(g, 9);
 }
 
+// MNASNet ends in `x.mean([2, 3])`: a ReduceMean over H and W (keepdims 0 or
+// 1, axes positive or negative) runs as a native global average pool, and
+// other reductions stay on the reference kernel; both match the reference.
+TEST(OneDnnTest, ReduceMeanOverThePlaneRunsAsGlobalPooling) {
+  struct Case {
+    std::vector<int64_t> axes;
+    int64_t keepdims;
+    bool native;
+  };
+  for (const Case& c : {Case{{2, 3}, 0, true}, Case{{-2, -1}, 1, true}, Case{{1, 2, 3}, 0, false}, Case{{3}, 1, false}}) {
+    SCOPED_TRACE(::testing::Message() << "axes " << c.axes.size() << " keepdims " << c.keepdims);
+    testing::GraphBuilder b;
+    int x = b.Input("x", {1, 8, 7, 7});
+    x = b.Op(OpType::kRelu, "relu", {b.Conv("conv", x, 8, 16, 3, 1, 1, true)});
+    x = b.Op(OpType::kReduceMean, "mean", {x}, {b.IntsAttr("axes", c.axes), b.Int("keepdims", c.keepdims)});
+    Graph g = b.Finish(x);
+    ASSERT_FALSE(g.nodes.empty());
+    ExpectMatchesReference(g, 21);
+    auto dnn = SegmentExecutor::Create(g, 0, static_cast<int>(g.nodes.size()), OneDnnBackend());
+    ASSERT_TRUE(dnn.ok()) << dnn.status().message();
+    const std::string impl = OneDnnImplementation((*dnn)->kernel((*dnn)->num_nodes() - 1));
+    EXPECT_EQ(impl != "reference", c.native) << impl;
+  }
+}
+
 // libgomp reads its environment once, before main(): the CLI re-executes
 // itself with the wait policy set. libgomp reports its spin count (the first
 // process shows its default, 300000; the re-executed one reports last):
