@@ -217,6 +217,40 @@ TEST(OneDnnTest, ReduceMeanOverThePlaneRunsAsGlobalPooling) {
   }
 }
 
+// Inception v3's avg_pool2d(padding=1): the zero Pad folded into the pool
+// (graph passes) gives the reference's bytes of the unfolded pair, and runs
+// natively on oneDNN within the tolerance.
+TEST(OneDnnTest, AZeroPadFoldedIntoAnAveragePoolKeepsItsResult) {
+  testing::GraphBuilder b;
+  int x = b.Input("x", {1, 8, 9, 9});
+  x = b.Op(OpType::kRelu, "relu", {b.Conv("conv", x, 8, 16, 3, 1, 1, true)});
+  x = b.Op(OpType::kPad, "pad", {x, b.Ints("pads", {0, 0, 1, 1, 0, 0, 1, 1}), b.Scalar("value", 0.0f)});
+  x = b.Op(OpType::kAveragePool, "pool", {x}, {b.IntsAttr("kernel_shape", {3, 3}), b.IntsAttr("strides", {1, 1})});
+  b.g.outputs = {x};
+  Graph unfolded = b.g;
+  ASSERT_TRUE(SortTopologically(unfolded).ok());
+  ASSERT_TRUE(InferShapes(unfolded).ok());
+  Graph folded = b.Finish(x);
+  ASSERT_EQ(unfolded.nodes.size(), 4u);  // conv, relu, pad, pool
+  ASSERT_EQ(folded.nodes.size(), 2u);    // conv + relu, pool with the pads
+  ASSERT_EQ(folded.nodes.back().op, OpType::kAveragePool);
+  ExpectMatchesReference(folded, 5);
+  std::vector<std::vector<float>> outs;
+  for (const Graph* g : {&unfolded, &folded}) {
+    auto ex = SegmentExecutor::Create(*g, 0, static_cast<int>(g->nodes.size()), ReferenceBackend());
+    ASSERT_TRUE(ex.ok()) << ex.status().message();
+    const std::vector<float> input = RandomInput(**ex, 5);
+    std::memcpy((*ex)->input(), input.data(), input.size() * 4);
+    ASSERT_TRUE((*ex)->Invoke().ok());
+    const float* y = static_cast<const float*>((*ex)->output());
+    outs.emplace_back(y, y + (*ex)->output_bytes() / 4);
+  }
+  EXPECT_EQ(outs[0], outs[1]);
+  auto dnn = SegmentExecutor::Create(folded, 0, static_cast<int>(folded.nodes.size()), OneDnnBackend());
+  ASSERT_TRUE(dnn.ok());
+  EXPECT_NE(std::string(OneDnnImplementation((*dnn)->kernel((*dnn)->num_nodes() - 1))), "reference");
+}
+
 // libgomp reads its environment once, before main(): the CLI re-executes
 // itself with the wait policy set. libgomp reports its spin count (the first
 // process shows its default, 300000; the re-executed one reports last):
