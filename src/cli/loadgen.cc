@@ -61,7 +61,9 @@ Status RunLoadgenCommand(const LoadgenArgs& a) {
                 static_cast<long long>(r.lost), static_cast<long long>(r.duplicated), static_cast<long long>(r.corrupted));
     std::printf("p50 %.2f ms  p99 %.2f ms  throughput %.1f requests/s over %.2f s\n", r.p50_s * 1e3, r.p99_s * 1e3,
                 r.throughput_rps, r.wall_s);
-    std::printf("batch sizes:");
+    std::printf("queued behind other work: p50 %.2f ms  p99 %.2f ms", r.queue_wait_p50_s * 1e3, r.queue_wait_p99_s * 1e3);
+    if (r.phase_shifts > 0) std::printf("  (paced clients moved their phase %lld times)", static_cast<long long>(r.phase_shifts));
+    std::printf("\nbatch sizes:");
     for (auto& [b, n] : r.batch_sizes) std::printf(" %d:%lld", b, static_cast<long long>(n));
     std::printf("\nper server:");
     for (auto& [s, n] : r.per_server) std::printf(" %s:%lld", s.c_str(), static_cast<long long>(n));
