@@ -92,9 +92,20 @@ bool HasPadding(const std::vector<int64_t>& pads) {
 
 // An f32 conv that may run as Winograd: dense, 3x3, stride 1, no dilation
 // (oneDNN has Winograd for these only; it then also needs AVX-512 and
-// channel counts it takes, else creating the primitive fails).
-bool WinogradCandidate(int64_t groups, int64_t kh, int64_t kw, const Dims& strides, const Dims& dilates) {
-  return groups == 1 && kh == 3 && kw == 3 && strides == Dims{1, 1} && dilates == Dims{0, 0};
+// channel counts it takes, else creating the primitive fails), and at least
+// kWinogradMinChannels input channels. Below that the reorders into and out of
+// Winograd's blocked copies cost more than the transform saves, and the direct
+// conv also takes a fused activation tail (2 threads, per conv, docs/benchmarks.md:
+// EfficientNetV2-S's 24-channel 3x3 at 112x112 0.82 ms as Winograd, 0.48 direct
+// with its SiLU; Inception v3's 32-channel ones 0.99 / 0.81; 48 channels and up
+// Winograd wins: 1.03 / 1.13 at 48, ResNet50's 64-512 by 10-25%). A function of
+// the node alone, so split and whole runs still take the same kernel.
+constexpr int64_t kWinogradMinChannels = 48;
+
+bool WinogradCandidate(int64_t groups, int64_t in_channels, int64_t kh, int64_t kw, const Dims& strides,
+                       const Dims& dilates) {
+  return groups == 1 && in_channels >= kWinogradMinChannels && kh == 3 && kw == 3 && strides == Dims{1, 1} &&
+         dilates == Dims{0, 0};
 }
 
 // A reorder between a tensor's arena layout and a copy in scratch.
@@ -268,7 +279,7 @@ void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, Primitive
   const memory::desc dst_md = ActivationDesc(band ? RowsOf(y, band) : y, int8 ? memory::data_type::s32 : memory::data_type::f32);
   const auto unfusable = [] { return dnnl::error(dnnl_unimplemented, "the conv + Add pair does not fuse"); };
   const bool tail = st->tail.len() > 0;  // eltwise nodes fused after it (fused_groups.cc)
-  if ((add || tail) && (int8 || band || WinogradCandidate(groups, kh, kw, strides, dilates) ||
+  if ((add || tail) && (int8 || band || WinogradCandidate(groups, c, kh, kw, strides, dilates) ||
                         (add && !(ActivationDesc(k.inputs[n.inputs.size()]) == ActivationDesc(y)))))
     throw unfusable();
   dnnl::primitive_attr attr = add ? Attributes(n.activation, true, add->activation)
@@ -285,7 +296,7 @@ void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, Primitive
                                                strides, dilates, pad_l, pad_r);
     return dnnl::convolution_forward::primitive_desc(desc, attr, engine);
   };
-  if (!int8 && WinogradCandidate(groups, kh, kw, strides, dilates)) {
+  if (!int8 && WinogradCandidate(groups, c, kh, kw, strides, dilates)) {
     try {
       return BindThroughScratch(own_layout_pd(dnnl::algorithm::convolution_winograd), w, w_user, has_bias, k, st, engine);
     } catch (const dnnl::error&) {
