@@ -150,6 +150,10 @@ cat "$out/serve.line"
 addr=$(sed -n 's/.*"listening":"\([^"]*\)".*/\1/p' "$out/serve.line")
 sealed=(--key "$keys/sensor" --server-key "$keys/server.pub")  # the 200 emulated devices share one enrolled identity
 "$es" loadgen mobilenet_v2:alpha=0.35,res=96 --connect "$addr" --clients 200 --requests 10 --precompute --format table "${sealed[@]}"
+echo "16 periodic devices at 100 requests/s each, every one on its own seeded phase (--phases fixed), then spreading out of slots where they queue (the default):"
+for phases in fixed spread; do
+  "$es" loadgen mobilenet_v2:alpha=0.35,res=96 --connect "$addr" --clients 16 --requests 200 --request-rate 100 --phases "$phases" --precompute --format table "${sealed[@]}" | grep -v "^per server"
+done
 echo "a device with a fixed split at block_6_project_BN:"
 "$es" device mobilenet_v2:alpha=0.35,res=96 --connect "$addr" --split block_6_project_BN --requests 3 "${sealed[@]}"
 echo "a device whose key is not enrolled (exits 3):"

@@ -155,6 +155,55 @@ TEST(Passes, FoldsBatchNormAndFusesActivationKeepingAliases) {
   EXPECT_EQ(b.g.tensors[b.g.outputs[0]].name, "conv_relu_out0");
 }
 
+// torchvision's avg_pool2d(padding=1) export: a zero Pad of H and W, then a
+// pool without pads. Folded into one pool that counts the pads, except where
+// that would change the function.
+Graph PadThenPool(std::vector<int64_t> pads, float value, OpType pool_op, std::vector<int64_t> pool_pads,
+                  int64_t count_include_pad, bool shared) {
+  G b;
+  int x = b.Input("x", {1, 2, 5, 5});
+  int p = b.Op(OpType::kPad, "pad", {x, b.Ints("pads", pads), b.Scalar("value", value)});
+  std::vector<Attribute> attrs = {G::IntsAttr("kernel_shape", {3, 3}), G::IntsAttr("strides", {1, 1})};
+  if (!pool_pads.empty()) attrs.push_back(G::IntsAttr("pads", pool_pads));
+  if (pool_op == OpType::kAveragePool) attrs.push_back(Attribute::Int("count_include_pad", count_include_pad));
+  int y = b.Op(pool_op, "pool", {p}, attrs);
+  if (shared) y = b.Op(OpType::kAdd, "add", {y, b.Op(OpType::kAveragePool, "other", {p}, {G::IntsAttr("kernel_shape", {3, 3})})});
+  return b.Finish(y);
+}
+
+TEST(Passes, FoldsAZeroPlanePadIntoTheAveragePoolAfterIt) {
+  Graph g = PadThenPool({0, 0, 1, 2, 0, 0, 1, 0}, 0.0f, OpType::kAveragePool, {}, 0, false);
+  ASSERT_EQ(g.nodes.size(), 1u);
+  const Node& pool = g.nodes[0];
+  EXPECT_EQ(pool.op, OpType::kAveragePool);
+  EXPECT_EQ(pool.GetInts("pads"), (std::vector<int64_t>{1, 2, 1, 0}));
+  EXPECT_EQ(pool.GetInt("count_include_pad", 0), 1);
+  EXPECT_EQ(pool.aliases, (std::vector<std::string>{"pad"}));
+  EXPECT_EQ(g.tensors[g.outputs[0]].shape, (Shape{1, 2, 5, 5}));
+  // Its own pads, counted too, add up.
+  Graph both = PadThenPool({0, 0, 1, 1, 0, 0, 1, 1}, 0.0f, OpType::kAveragePool, {1, 0, 0, 1}, 1, false);
+  ASSERT_EQ(both.nodes.size(), 1u);
+  EXPECT_EQ(both.nodes[0].GetInts("pads"), (std::vector<int64_t>{2, 1, 1, 2}));
+}
+
+TEST(Passes, KeepsAPadThatIsNotThePoolsOwn) {
+  struct Case {
+    const char* why;
+    Graph g;
+  };
+  const Case cases[] = {
+      {"a non-zero pad value", PadThenPool({0, 0, 1, 1, 0, 0, 1, 1}, 1.0f, OpType::kAveragePool, {}, 0, false)},
+      {"pads the channels", PadThenPool({0, 1, 1, 1, 0, 0, 1, 1}, 0.0f, OpType::kAveragePool, {}, 0, false)},
+      {"the pool's own pads are not counted", PadThenPool({0, 0, 1, 1, 0, 0, 1, 1}, 0.0f, OpType::kAveragePool, {1, 1, 1, 1}, 0, false)},
+      {"a max pool", PadThenPool({0, 0, 1, 1, 0, 0, 1, 1}, 0.0f, OpType::kMaxPool, {}, 0, false)},
+      {"another reader of the padded tensor", PadThenPool({0, 0, 1, 1, 0, 0, 1, 1}, 0.0f, OpType::kAveragePool, {}, 0, true)},
+  };
+  for (const Case& c : cases) {
+    ASSERT_FALSE(c.g.nodes.empty()) << c.why;
+    EXPECT_EQ(c.g.nodes[0].op, OpType::kPad) << c.why;
+  }
+}
+
 TEST(Passes, NoFusionWhenTheIntermediateIsShared) {
   G b;
   int x = b.Input("x", {1, 2, 4, 4});

@@ -192,6 +192,65 @@ TEST(OneDnnTest, FallbackNodesBetweenNativeOnes) {
   ExpectMatchesReference(g, 9);
 }
 
+// MNASNet ends in `x.mean([2, 3])`: a ReduceMean over H and W (keepdims 0 or
+// 1, axes positive or negative) runs as a native global average pool, and
+// other reductions stay on the reference kernel; both match the reference.
+TEST(OneDnnTest, ReduceMeanOverThePlaneRunsAsGlobalPooling) {
+  struct Case {
+    std::vector<int64_t> axes;
+    int64_t keepdims;
+    bool native;
+  };
+  for (const Case& c : {Case{{2, 3}, 0, true}, Case{{-2, -1}, 1, true}, Case{{1, 2, 3}, 0, false}, Case{{3}, 1, false}}) {
+    SCOPED_TRACE(::testing::Message() << "axes " << c.axes.size() << " keepdims " << c.keepdims);
+    testing::GraphBuilder b;
+    int x = b.Input("x", {1, 8, 7, 7});
+    x = b.Op(OpType::kRelu, "relu", {b.Conv("conv", x, 8, 16, 3, 1, 1, true)});
+    x = b.Op(OpType::kReduceMean, "mean", {x}, {b.IntsAttr("axes", c.axes), b.Int("keepdims", c.keepdims)});
+    Graph g = b.Finish(x);
+    ASSERT_FALSE(g.nodes.empty());
+    ExpectMatchesReference(g, 21);
+    auto dnn = SegmentExecutor::Create(g, 0, static_cast<int>(g.nodes.size()), OneDnnBackend());
+    ASSERT_TRUE(dnn.ok()) << dnn.status().message();
+    const std::string impl = OneDnnImplementation((*dnn)->kernel((*dnn)->num_nodes() - 1));
+    EXPECT_EQ(impl != "reference", c.native) << impl;
+  }
+}
+
+// Inception v3's avg_pool2d(padding=1): the zero Pad folded into the pool
+// (graph passes) gives the reference's bytes of the unfolded pair, and runs
+// natively on oneDNN within the tolerance.
+TEST(OneDnnTest, AZeroPadFoldedIntoAnAveragePoolKeepsItsResult) {
+  testing::GraphBuilder b;
+  int x = b.Input("x", {1, 8, 9, 9});
+  x = b.Op(OpType::kRelu, "relu", {b.Conv("conv", x, 8, 16, 3, 1, 1, true)});
+  x = b.Op(OpType::kPad, "pad", {x, b.Ints("pads", {0, 0, 1, 1, 0, 0, 1, 1}), b.Scalar("value", 0.0f)});
+  x = b.Op(OpType::kAveragePool, "pool", {x}, {b.IntsAttr("kernel_shape", {3, 3}), b.IntsAttr("strides", {1, 1})});
+  b.g.outputs = {x};
+  Graph unfolded = b.g;
+  ASSERT_TRUE(SortTopologically(unfolded).ok());
+  ASSERT_TRUE(InferShapes(unfolded).ok());
+  Graph folded = b.Finish(x);
+  ASSERT_EQ(unfolded.nodes.size(), 4u);  // conv, relu, pad, pool
+  ASSERT_EQ(folded.nodes.size(), 2u);    // conv + relu, pool with the pads
+  ASSERT_EQ(folded.nodes.back().op, OpType::kAveragePool);
+  ExpectMatchesReference(folded, 5);
+  std::vector<std::vector<float>> outs;
+  for (const Graph* g : {&unfolded, &folded}) {
+    auto ex = SegmentExecutor::Create(*g, 0, static_cast<int>(g->nodes.size()), ReferenceBackend());
+    ASSERT_TRUE(ex.ok()) << ex.status().message();
+    const std::vector<float> input = RandomInput(**ex, 5);
+    std::memcpy((*ex)->input(), input.data(), input.size() * 4);
+    ASSERT_TRUE((*ex)->Invoke().ok());
+    const float* y = static_cast<const float*>((*ex)->output());
+    outs.emplace_back(y, y + (*ex)->output_bytes() / 4);
+  }
+  EXPECT_EQ(outs[0], outs[1]);
+  auto dnn = SegmentExecutor::Create(folded, 0, static_cast<int>(folded.nodes.size()), OneDnnBackend());
+  ASSERT_TRUE(dnn.ok());
+  EXPECT_NE(std::string(OneDnnImplementation((*dnn)->kernel((*dnn)->num_nodes() - 1))), "reference");
+}
+
 // libgomp reads its environment once, before main(): the CLI re-executes
 // itself with the wait policy set. libgomp reports its spin count (the first
 // process shows its default, 300000; the re-executed one reports last):
@@ -289,8 +348,19 @@ TEST(OneDnnTest, SmallNodesRunOnTheCallingThread) {
 // Dense 3x3 stride-1 f32 convs run as oneDNN's Winograd on AVX-512 (on
 // blocked copies in scratch), every other conv as a direct one; the zoo
 // tolerance and every-cut tests above cover its numerics and split equality.
+// Dense 3x3 convs of 48 input channels or more; narrower ones (the stems of
+// EfficientNetV2 and Inception v3) run direct, where Winograd's reorders cost more.
 TEST(OneDnnTest, Dense3x3ConvsRunAsWinogradOnAvx512) {
   Graph g = Load("resnet18:res=64");
+  {  // a 32-channel 3x3 conv
+    testing::GraphBuilder b;
+    const int x = b.Input("x", {1, 32, 20, 20});
+    Graph narrow = b.Finish(b.Conv("narrow", x, 32, 32, 3, 1, 1, true));
+    ASSERT_FALSE(narrow.nodes.empty());
+    PreparedKernel k;
+    ASSERT_TRUE(OneDnnBackend().Prepare(narrow, 0, &k).ok());
+    EXPECT_EQ(std::string(OneDnnImplementation(k)).find("wino"), std::string::npos) << OneDnnImplementation(k);
+  }
   int winograd = 0;
   for (int i = 0; i < static_cast<int>(g.nodes.size()); ++i) {
     const Node& node = g.nodes[i];
@@ -299,7 +369,8 @@ TEST(OneDnnTest, Dense3x3ConvsRunAsWinogradOnAvx512) {
     ASSERT_TRUE(OneDnnBackend().Prepare(g, i, &k).ok());
     const std::string impl = OneDnnImplementation(k);
     const bool dense_3x3 = node.GetInts("kernel_shape") == std::vector<int64_t>{3, 3} && node.GetInt("group", 1) == 1 &&
-                           node.GetInts("strides") == std::vector<int64_t>{1, 1};
+                           node.GetInts("strides") == std::vector<int64_t>{1, 1} &&
+                           g.tensors[node.inputs[0]].shape[1] >= 48;
     const bool wino = impl.find("wino") != std::string::npos;
     winograd += wino;
     if (!dense_3x3) { EXPECT_FALSE(wino) << node.name << ": " << impl; }

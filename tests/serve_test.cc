@@ -506,18 +506,28 @@ TEST(EdgeServer, BadRequestsGetErrorRepliesAndOthersAreStillServed) {
   EXPECT_EQ((*server)->counters().errors, 4);
 }
 
+// One f32 worker that runs one request at a time, and loadgen's devices all
+// sending it their whole input (the most expensive tail): queues form.
+runtime::ServeOptions OneAtATime(const std::string& link) {
+  runtime::ServeOptions o = Serve(link, "f32", 1);
+  o.max_wait_s = 0;
+  return o;
+}
+runtime::LoadgenOptions WholeInputs(const runtime::EdgeServer& server, const std::string& link, int clients, int requests) {
+  runtime::LoadgenOptions l = Load(server, link, "f32", clients, requests);
+  l.cuts = "input";
+  return l;
+}
+
 // More clients than the queue holds: BUSY replies, nothing lost or corrupted,
 // and the queue never exceeds its limit (the memory bound follows from it).
 TEST(EdgeServer, OverloadGetsBusyRepliesNotLosses) {
-  runtime::ServeOptions o = Serve("udp", "f32", 1);
+  runtime::ServeOptions o = OneAtATime("udp");
   o.queue_limit = 2;
-  o.max_wait_s = 0;
   auto server = runtime::EdgeServer::Start(o);
   ASSERT_TRUE(server.ok()) << server.status().message();
   EXPECT_GT((*server)->memory_bound_bytes(), 0);
-  runtime::LoadgenOptions l = Load(**server, "udp", "f32", 24, 5);
-  l.cuts = "input";  // the most expensive tail: the queue fills
-  auto r = runtime::RunLoadgen(l);
+  auto r = runtime::RunLoadgen(WholeInputs(**server, "udp", 24, 5));
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->sent, 24 * 5);
   EXPECT_GT(r->busy, 0);
@@ -527,14 +537,30 @@ TEST(EdgeServer, OverloadGetsBusyRepliesNotLosses) {
   EXPECT_EQ((*server)->counters().busy, r->busy);
 }
 
+// Every result says how long it queued behind other work: with 12 clients
+// sending back to back to one worker that runs one request at a time, most
+// results queued (and that wait is part of their latency); one client alone
+// queues only behind the tail end of its own previous request, if at all.
+TEST(EdgeServer, ResultsCarryTheirQueueWait) {
+  auto server = runtime::EdgeServer::Start(OneAtATime("tcp"));
+  ASSERT_TRUE(server.ok()) << server.status().message();
+  auto r = runtime::RunLoadgen(WholeInputs(**server, "tcp", 12, 6));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ExpectAllVerified(*r, 12 * 6);
+  EXPECT_GT(r->queue_wait_p50_s, 0);
+  EXPECT_GE(r->queue_wait_p99_s, r->queue_wait_p50_s);
+  EXPECT_LT(r->queue_wait_p99_s, r->p99_s);
+  auto alone = runtime::RunLoadgen(WholeInputs(**server, "tcp", 1, 6));
+  ASSERT_TRUE(alone.ok()) << alone.status().message();
+  ExpectAllVerified(*alone, 6);
+  EXPECT_LT(alone->queue_wait_p50_s, r->queue_wait_p50_s);
+}
+
 // A deadline shorter than the queued work: BUSY at once.
 TEST(EdgeServer, RequestsThatCannotStartBeforeTheirDeadlineGetBusy) {
-  runtime::ServeOptions o = Serve("udp", "f32", 1);
-  o.max_wait_s = 0;
-  auto server = runtime::EdgeServer::Start(o);
+  auto server = runtime::EdgeServer::Start(OneAtATime("udp"));
   ASSERT_TRUE(server.ok()) << server.status().message();
-  runtime::LoadgenOptions l = Load(**server, "udp", "f32", 12, 4);
-  l.cuts = "input";
+  runtime::LoadgenOptions l = WholeInputs(**server, "udp", 12, 4);
   l.deadline_s = 1e-6;
   auto r = runtime::RunLoadgen(l);
   ASSERT_TRUE(r.ok()) << r.status().message();

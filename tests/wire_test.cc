@@ -147,7 +147,8 @@ TEST_P(MessageRoundTrip, EveryFieldAndPayloadByteSurvives) {
     h.cut_id = 65535;
     h.quant_scale = c.dtype == DType::kInt8 || c.dtype == DType::kUInt8 ? 0.0123f : 0.0f;
     h.quant_zero_point = -128;
-    h.deadline_budget_us = 150000;
+    // The slot carries the deadline in requests and the queue wait in results.
+    (type == MessageType::kTensorResult ? h.queue_wait_us : h.deadline_budget_us) = 150000;
     h.queue_length = 3;
     h.service_time_us = 4242;
     const Bytes payload = Pattern(PayloadBytes(h), 11);
@@ -165,6 +166,8 @@ TEST_P(MessageRoundTrip, EveryFieldAndPayloadByteSurvives) {
     EXPECT_EQ(d.quant_scale, h.quant_scale);
     EXPECT_EQ(d.quant_zero_point, h.quant_zero_point);
     EXPECT_EQ(d.deadline_budget_us, h.deadline_budget_us);
+    EXPECT_EQ(d.queue_wait_us, h.queue_wait_us);
+    EXPECT_EQ(type == MessageType::kTensorResult ? d.queue_wait_us : d.deadline_budget_us, 150000u);
     EXPECT_EQ(d.queue_length, h.queue_length);
     EXPECT_EQ(d.service_time_us, h.service_time_us);
     EXPECT_EQ(Bytes(m->payload.begin(), m->payload.end()), payload);

@@ -188,10 +188,13 @@ Status SortTopologically(Graph& graph);  // stable: keeps the given order where 
 Status RemoveIdentities(Graph& graph);   // Identity, and Dropout in inference mode
 Status FoldBatchNormIntoConv(Graph& graph);
 Status FuseActivations(Graph& graph);
+// A zero Pad of H and W read only by an AveragePool becomes that pool's pads
+// (count_include_pad=1): torchvision's avg_pool2d(padding=p) export.
+Status FoldPadIntoAveragePool(Graph& graph);
 // Drops nodes whose outputs nobody reads and tensors nobody references; renumbers ids.
 Status RemoveUnused(Graph& graph);
 // The whole canonical pipeline: sort, remove identities, fold BN, fuse
-// activations, remove unused, infer shapes. Importers and builders call this.
+// activations, fold zero pads into average pools, remove unused, infer shapes. Importers and builders call this.
 Status Canonicalize(Graph& graph);
 
 // A standalone graph running nodes [begin, end) of `graph`: its input is the

@@ -148,6 +148,10 @@ struct LoadgenOptions {
   int clients = 1;
   int requests = 1;             // per client
   double request_rate = 0;      // requests/s per client; 0 = as fast as answered
+  // Paced clients move their phase out of a slot where their requests queued
+  // behind another's (PacedSchedule in src/runtime/pacing.h); false: each
+  // keeps its seeded phase.
+  bool spread_phases = true;
   double deadline_s = 0;        // sent as each request's deadline budget; 0 = none
   double timeout_s = 30;        // a request with no reply by then is lost
   bool precompute = false;      // heads computed before the clock starts
@@ -168,7 +172,11 @@ struct LoadgenOptions {
 struct LoadgenReport {
   int64_t sent = 0, completed = 0, busy = 0, lost = 0, duplicated = 0, corrupted = 0, deduplicated = 0;
   int64_t errors = 0;  // error replies (counted in lost)
+  int64_t phase_shifts = 0;  // times a paced client moved its phase (spread_phases)
   double p50_s = 0, p99_s = 0, throughput_rps = 0, wall_s = 0;
+  // Of completed requests: how long they queued at the server behind other
+  // work (the results' queue_wait_us), the part of p50/p99 that is load.
+  double queue_wait_p50_s = 0, queue_wait_p99_s = 0;
   std::map<int, int64_t> batch_sizes;           // batch size -> results
   std::map<std::string, int64_t> per_server;    // server id -> completed
   std::vector<std::string> first_errors;        // up to 5, for the user
@@ -199,6 +207,7 @@ struct DeviceOptions {
   double rate_bytes_per_s = 0;   // a shaped link's rate at start (0: the link profile's)
   int requests = 1;
   double request_rate = 0;       // requests/s; 0 = back to back
+  bool spread_phases = true;     // with a rate: move out of a slot where requests queue (LoadgenOptions)
   double deadline_s = 0;         // sent with each request; 0 = none
   double timeout_s = 10;         // wall s a reply is waited for (dynamic: also bounded by the controller's)
   // The cut tensor's codec (docs/codecs.md): "raw" (default) or any codec name
@@ -226,6 +235,7 @@ struct DeviceRequest {
   bool verified = false;
   bool identical = false;  // the result equals local inference of the whole model bit for bit
   double head_s = 0, exchange_s = 0, total_s = 0, service_s = 0;
+  double queue_wait_s = 0;  // the reply's queue wait (in service_s: time queued behind other work)
   int64_t sent_bytes = 0;
   uint32_t queue_length = 0, batch_size = 0;
   double link_rate_bytes_per_s = 0;  // with a rate schedule: the emulated rate in force (else 0)
@@ -245,6 +255,7 @@ struct DeviceReport {
   std::string model;
   bool emulated = false;  // timings are the emulated device's (a profile or a shaped link)
   std::vector<DeviceRequest> requests;
+  int phase_shifts = 0;  // times the paced schedule moved its phase (spread_phases)
 };
 
 // One device's requests, one at a time: what `edgesplit device` runs in a loop

@@ -98,6 +98,10 @@ struct MessageHeader {
   int32_t quant_zero_point = 0;
   WireErrorCode error_code = 0;  // kError only
   uint32_t deadline_budget_us = 0;  // request: time the client still allows (0 = none given)
+  // Result: how long it queued behind other work before its batch started
+  // (0: it found the server idle). Encoded in the deadline budget's slot,
+  // which only requests use.
+  uint32_t queue_wait_us = 0;
   uint32_t queue_length = 0;        // result/pong: requests queued at the server when it replied
   uint32_t service_time_us = 0;     // result/pong: server time from full receipt to reply
   // Version 2.

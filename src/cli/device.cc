@@ -26,6 +26,7 @@ struct DeviceArgs {
   bool dynamic = false;
   int requests = 1, threads = 1;
   double request_rate = 0, deadline_ms = 0, timeout = 10;
+  std::string phases = "spread";
 };
 
 Status RunDeviceCommand(const DeviceArgs& a) {
@@ -49,6 +50,7 @@ Status RunDeviceCommand(const DeviceArgs& a) {
   o.emulate = a.emulate;
   o.requests = a.requests;
   o.request_rate = a.request_rate;
+  o.spread_phases = a.phases == "spread";
   o.deadline_s = a.deadline_ms / 1e3;
   o.timeout_s = a.timeout;
   o.controller.timeout_s = a.timeout;
@@ -99,6 +101,9 @@ Runner RegisterDevice(CLI::App& app) {
   app.add_option("--server-device", a->server_device, "With --dynamic: the server's device profile")->capture_default_str();
   app.add_option("--requests", a->requests, "Requests to send")->capture_default_str();
   app.add_option("--request-rate", a->request_rate, "Requests/s (0: back to back)")->capture_default_str();
+  app.add_option("--phases", a->phases, "With --request-rate: spread (move the phase when requests queue behind others) or fixed")
+      ->check(CLI::IsMember({"spread", "fixed"}))
+      ->capture_default_str();
   app.add_option("--deadline-ms", a->deadline_ms, "Deadline sent with each request (0: none)")->capture_default_str();
   app.add_option("--timeout", a->timeout, "Seconds to wait for a reply before finishing locally")->capture_default_str();
   app.add_option("--codec", a->codec, "Cut-tensor codec (docs/codecs.md): raw, int8, int4, int2, fp16, each optionally +lz4 or +zstd")

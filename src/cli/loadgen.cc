@@ -21,6 +21,7 @@ struct LoadgenArgs {
   std::string model, connect, mqtt, dtype = "f32", cuts = "strict", format = "json", backend = "onednn", codec = "raw";
   int clients = 1, requests = 1, threads = 1, inputs = 4;
   double request_rate = 0, deadline_ms = 0, timeout = 30, mqtt_retry = 2;
+  std::string phases = "spread";
   bool precompute = false;
 };
 
@@ -43,6 +44,7 @@ Status RunLoadgenCommand(const LoadgenArgs& a) {
   o.clients = a.clients;
   o.requests = a.requests;
   o.request_rate = a.request_rate;
+  o.spread_phases = a.phases == "spread";
   o.deadline_s = a.deadline_ms / 1e3;
   o.timeout_s = a.timeout;
   o.precompute = a.precompute;
@@ -59,7 +61,9 @@ Status RunLoadgenCommand(const LoadgenArgs& a) {
                 static_cast<long long>(r.lost), static_cast<long long>(r.duplicated), static_cast<long long>(r.corrupted));
     std::printf("p50 %.2f ms  p99 %.2f ms  throughput %.1f requests/s over %.2f s\n", r.p50_s * 1e3, r.p99_s * 1e3,
                 r.throughput_rps, r.wall_s);
-    std::printf("batch sizes:");
+    std::printf("queued behind other work: p50 %.2f ms  p99 %.2f ms", r.queue_wait_p50_s * 1e3, r.queue_wait_p99_s * 1e3);
+    if (r.phase_shifts > 0) std::printf("  (paced clients moved their phase %lld times)", static_cast<long long>(r.phase_shifts));
+    std::printf("\nbatch sizes:");
     for (auto& [b, n] : r.batch_sizes) std::printf(" %d:%lld", b, static_cast<long long>(n));
     std::printf("\nper server:");
     for (auto& [s, n] : r.per_server) std::printf(" %s:%lld", s.c_str(), static_cast<long long>(n));
@@ -86,6 +90,9 @@ Runner RegisterLoadgen(CLI::App& app) {
   app.add_option("--clients", a->clients, "Emulated devices (threads), each with one request outstanding")->capture_default_str();
   app.add_option("--requests", a->requests, "Requests per client")->capture_default_str();
   app.add_option("--request-rate", a->request_rate, "Requests/s per client (0: as fast as answered)")->capture_default_str();
+  app.add_option("--phases", a->phases, "With --request-rate: spread (a client whose requests queue behind another's moves its phase) or fixed")
+      ->check(CLI::IsMember({"spread", "fixed"}))
+      ->capture_default_str();
   app.add_option("--deadline-ms", a->deadline_ms, "Deadline sent with each request (0: none)")->capture_default_str();
   app.add_option("--timeout", a->timeout, "Seconds before a request with no reply counts as lost")->capture_default_str();
   app.add_flag("--precompute", a->precompute, "Compute heads before the clock starts");

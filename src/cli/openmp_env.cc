@@ -41,6 +41,7 @@ namespace {
 constexpr const char* kSpinCount = "100000";
 // How long the quiet test watches the CPUs (bench-engine and infer only).
 constexpr long kSampleMs = 150;
+constexpr int kSamples = 4;
 
 // The subcommand: the first argument that is not an option.
 const char* Subcommand(char** argv) {
@@ -77,27 +78,37 @@ bool RealTimeScheduled() {
   return policy == SCHED_FIFO || policy == SCHED_RR;
 }
 
-// Quiet: over a short sample taken now (this process sleeps through it) other
-// tasks kept less than a quarter of the cores busy, and the 1-minute load
-// average is below the core count (a sample can fall in a lull of a loaded
-// machine). Unreadable: not quiet (sleeping is the safe choice). A sample, not
-// /proc/loadavg's running count: that count includes whatever starts beside
-// this process (e.g. the other end of the pipe a benchmark script reads it
-// through), so it called a quiet machine busy at nearly every start.
+// Quiet: short samples taken now (this process sleeps through them) in which
+// other tasks kept less than a quarter of the cores busy: two of up to
+// kSamples, or one while the 1-minute load average is below the core count.
+// One sample alone called a quiet machine busy whenever it overlapped the exit
+// of the process before (a benchmark script's previous engine), and the load
+// average alone lags a minute behind (a build that just ended): both made two
+// threads run slower than one. A loaded machine shows busy samples, and a
+// lull of one sample is not enough. Unreadable: not quiet (sleeping is the
+// safe choice). Not /proc/loadavg's running count: that includes whatever
+// starts beside this process (e.g. the other end of the pipe a benchmark
+// script reads it through).
 bool QuietMachine() {
   const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   double load1 = 0;
   std::FILE* f = std::fopen("/proc/loadavg", "r");
   const bool have_load = f != nullptr && std::fscanf(f, "%lf", &load1) == 1;
   if (f != nullptr) std::fclose(f);
-  long long busy0 = 0, total0 = 0, busy1 = 0, total1 = 0;
-  if (!have_load || cpus < 1 || load1 >= static_cast<double>(cpus) || !CpuJiffies(&busy0, &total0)) return false;
-  const timespec sample{0, kSampleMs * 1000000L};
-  nanosleep(&sample, nullptr);
-  if (!CpuJiffies(&busy1, &total1) || total1 <= total0) return false;
-  // Fraction of all cores' time that was busy during the sample.
-  const double busy = static_cast<double>(busy1 - busy0) / static_cast<double>(total1 - total0);
-  return busy < 0.25;
+  if (cpus < 1) return false;
+  const int needed = have_load && load1 < static_cast<double>(cpus) ? 1 : 2;
+  int quiet = 0;
+  for (int i = 0; i < kSamples && quiet < needed; ++i) {
+    long long busy0 = 0, total0 = 0, busy1 = 0, total1 = 0;
+    if (!CpuJiffies(&busy0, &total0)) return false;
+    const timespec sample{0, kSampleMs * 1000000L};
+    nanosleep(&sample, nullptr);
+    if (!CpuJiffies(&busy1, &total1) || total1 <= total0) return false;
+    // Fraction of all cores' time that was busy during the sample.
+    if (static_cast<double>(busy1 - busy0) / static_cast<double>(total1 - total0) < 0.25) ++quiet;
+    else quiet = 0;  // two quiet samples must follow each other
+  }
+  return quiet >= needed;
 }
 
 }  // namespace

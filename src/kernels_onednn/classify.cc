@@ -61,6 +61,20 @@ bool AcceptsChannelsLast(NativeKind kind) {
   return kind != NativeKind::kNone && kind != NativeKind::kInnerProduct && kind != NativeKind::kInnerProductInt8;
 }
 
+// ReduceMean's axes (attribute; a negative axis counts from the end) are
+// exactly {2, 3} of a rank-4 input.
+bool ReducesPlaneOnly(const Graph& g, const Node& n) {
+  const int64_t rank = static_cast<int64_t>(Rank(g, n.inputs[0]));
+  bool h = false, w = false;
+  for (int64_t a : n.GetInts("axes")) {
+    const int64_t axis = a < 0 ? a + rank : a;
+    if (axis == 2) h = true;
+    else if (axis == 3) w = true;
+    else return false;
+  }
+  return h && w && n.GetInts("axes").size() == 2;
+}
+
 bool IsInt8(const Graph& g, int t) { return t != kNoTensor && g.tensors[t].dtype == DType::kInt8; }
 bool PerTensor(const Graph& g, int t) {
   const QuantParams& q = g.tensors[t].quant;
@@ -131,7 +145,7 @@ NativeKind Classify(const Graph& g, int node_index) {
   // Every FusedActivation kind is expressible as a post-op, so only the op matters.
   if (n.inputs.empty() || n.inputs[0] == kNoTensor || n.outputs.size() != 1) return NativeKind::kNone;
   if (n.op == OpType::kPad) return ClassifyPad(g, n);  // its pads are int64
-  if (n.op == OpType::kReshape || n.op == OpType::kSlice || n.op == OpType::kReduceMean) return ClassifyShape(g, n);
+  if (n.op == OpType::kReshape || n.op == OpType::kSlice) return ClassifyShape(g, n);  // int64 shape, bounds
   if (!AllF32(g, n)) return ClassifyInt8(g, n);
   const int x = n.inputs[0];
   const bool no_activation = n.activation.kind == ActivationKind::kNone;
@@ -168,6 +182,11 @@ NativeKind Classify(const Graph& g, int node_index) {
       return NativeKind::kPool;
     case OpType::kGlobalAveragePool:
       return Rank(g, x) == 4 && no_activation ? NativeKind::kGlobalPool : NativeKind::kNone;
+    case OpType::kReduceMean:
+      // A mean over H and W (MNASNet's `x.mean([2, 3])`) is a global average
+      // pool; with keepdims=0 its [N, C] output has the bytes of [N, C, 1, 1].
+      return Rank(g, x) == 4 && no_activation && n.inputs.size() == 1 && ReducesPlaneOnly(g, n) ? NativeKind::kGlobalPool
+                                                                                                 : NativeKind::kNone;
     case OpType::kAdd:
     case OpType::kSub:
     case OpType::kMul:

@@ -22,7 +22,6 @@ enum class NativeKind : uint8_t {
   kConvInt8, kInnerProductInt8, kAddInt8, kGlobalPoolInt8, kQuantizeInt8,
   kCopy,  // a Pad that pads nothing (fused_groups.cc)
   kReorder,  // a channel-group Reshape or a channel Slice (shuffle.cc)
-  kMean,     // ReduceMean over H and W (shuffle.cc)
 };
 
 // A pure function of the graph: Prepare and the layout rule must agree on it.
@@ -166,9 +165,8 @@ void BuildGroup(GroupKind kind, const Graph& graph, int first, int count, const 
 
 // ShuffleNetV2's channel shuffle (shuffle.cc). ClassifyShape: kReorder for an
 // f32 Reshape between [N,C,H,W] and [N,a,b,H,W] (a*b = C) or an f32 Slice of
-// a 4-D tensor's channels alone, kMean for an f32 ReduceMean over H and W,
-// else kNone. BuildReorder: such a node as a oneDNN reorder between its
-// layouts; BuildMean: the ReduceMean as global average pooling. MatchShuffle: nodes [first, first +
+// a 4-D tensor's channels alone, else kNone. BuildReorder: such a node as a
+// oneDNN reorder between its layouts. MatchShuffle: nodes [first, first +
 // count) are Concat (channels) -> Reshape -> Transpose(0,2,1,3,4) -> Reshape
 // (count 4), then two channel Slices of its output (count 6), their outer
 // tensors on one layout. BuildShuffle: that group as one permutation pass.
@@ -176,7 +174,6 @@ NativeKind ClassifyShape(const Graph& graph, const Node& node);
 void BuildReorder(const Graph& graph, const Node& node, const PreparedKernel& k, PrimitiveState* state);
 // A reorder from input 0's bytes in `from` to output 0's in `to` (BuildCopy's too).
 void BuildReorderBetween(const dnnl::memory::desc& from, const dnnl::memory::desc& to, PrimitiveState* state);
-void BuildMean(const Graph& graph, const Node& node, const PreparedKernel& k, PrimitiveState* state);
 bool MatchShuffle(const Graph& graph, int first, int count);
 void BuildShuffle(const Graph& graph, int first, int count, const PreparedKernel& k, PrimitiveState* state);
 

@@ -92,9 +92,20 @@ bool HasPadding(const std::vector<int64_t>& pads) {
 
 // An f32 conv that may run as Winograd: dense, 3x3, stride 1, no dilation
 // (oneDNN has Winograd for these only; it then also needs AVX-512 and
-// channel counts it takes, else creating the primitive fails).
-bool WinogradCandidate(int64_t groups, int64_t kh, int64_t kw, const Dims& strides, const Dims& dilates) {
-  return groups == 1 && kh == 3 && kw == 3 && strides == Dims{1, 1} && dilates == Dims{0, 0};
+// channel counts it takes, else creating the primitive fails), and at least
+// kWinogradMinChannels input channels. Below that the reorders into and out of
+// Winograd's blocked copies cost more than the transform saves, and the direct
+// conv also takes a fused activation tail (2 threads, per conv, docs/benchmarks.md:
+// EfficientNetV2-S's 24-channel 3x3 at 112x112 0.82 ms as Winograd, 0.48 direct
+// with its SiLU; Inception v3's 32-channel ones 0.99 / 0.81; 48 channels and up
+// Winograd wins: 1.03 / 1.13 at 48, ResNet50's 64-512 by 10-25%). A function of
+// the node alone, so split and whole runs still take the same kernel.
+constexpr int64_t kWinogradMinChannels = 48;
+
+bool WinogradCandidate(int64_t groups, int64_t in_channels, int64_t kh, int64_t kw, const Dims& strides,
+                       const Dims& dilates) {
+  return groups == 1 && in_channels >= kWinogradMinChannels && kh == 3 && kw == 3 && strides == Dims{1, 1} &&
+         dilates == Dims{0, 0};
 }
 
 // A reorder between a tensor's arena layout and a copy in scratch.
@@ -268,7 +279,7 @@ void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, Primitive
   const memory::desc dst_md = ActivationDesc(band ? RowsOf(y, band) : y, int8 ? memory::data_type::s32 : memory::data_type::f32);
   const auto unfusable = [] { return dnnl::error(dnnl_unimplemented, "the conv + Add pair does not fuse"); };
   const bool tail = st->tail.len() > 0;  // eltwise nodes fused after it (fused_groups.cc)
-  if ((add || tail) && (int8 || band || WinogradCandidate(groups, kh, kw, strides, dilates) ||
+  if ((add || tail) && (int8 || band || WinogradCandidate(groups, c, kh, kw, strides, dilates) ||
                         (add && !(ActivationDesc(k.inputs[n.inputs.size()]) == ActivationDesc(y)))))
     throw unfusable();
   dnnl::primitive_attr attr = add ? Attributes(n.activation, true, add->activation)
@@ -285,7 +296,7 @@ void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, Primitive
                                                strides, dilates, pad_l, pad_r);
     return dnnl::convolution_forward::primitive_desc(desc, attr, engine);
   };
-  if (!int8 && WinogradCandidate(groups, kh, kw, strides, dilates)) {
+  if (!int8 && WinogradCandidate(groups, c, kh, kw, strides, dilates)) {
     try {
       return BindThroughScratch(own_layout_pd(dnnl::algorithm::convolution_winograd), w, w_user, has_bias, k, st, engine);
     } catch (const dnnl::error&) {
@@ -352,7 +363,11 @@ void BuildInnerProduct(const Graph& g, const Node& n, const PreparedKernel& k, P
 
 void BuildPool(const Node& n, NativeKind kind, const PreparedKernel& k, PrimitiveState* st, const dnnl::engine& engine) {
   const TensorDesc& x = k.inputs[0];
-  const TensorDesc& y = k.outputs[0];
+  TensorDesc y = k.outputs[0];
+  if (y.rank == 2) {  // ReduceMean over H, W with keepdims=0: pool into [N, C, 1, 1], the same bytes
+    y.rank = 4;
+    y.dims[2] = y.dims[3] = 1;
+  }
   dnnl::algorithm alg = dnnl::algorithm::pooling_avg_exclude_padding;
   Dims kernel{x.dims[2], x.dims[3]}, strides{1, 1}, dilation{0, 0}, pad_l{0, 0}, pad_r{0, 0};
   if (kind == NativeKind::kPool) {
@@ -384,6 +399,11 @@ void BuildPool(const Node& n, NativeKind kind, const PreparedKernel& k, Primitiv
   y_as_x.layout = x.layout;
   if (IsReferenceImpl(pd) && y.layout != x.layout && !IsReferenceImpl(make_pd(ActivationDesc(y_as_x))))
     pd = make_pd(ActivationDesc(y_as_x));
+  // A ReduceMean of a row-major input (the int8 graph's, after a
+  // DequantizeLinear) would get oneDNN 2.6's reference pooling, 8x slower than
+  // the reference backend's loop on [1,1024,7,7]: that one runs it then.
+  if (n.op == OpType::kReduceMean && x.layout != TensorLayout::kChannelsLast && IsReferenceImpl(pd))
+    throw dnnl::error(dnnl_unimplemented, "row-major ReduceMean");
   st->BindAtEval(DNNL_ARG_SRC, pd.src_desc(), ArgSource::kInput, 0, engine);
   st->primitive = dnnl::pooling_v2_forward(pd);
   st->Finish(pd, engine);
@@ -591,8 +611,6 @@ void BuildPrimitive(NativeKind kind, const Graph& graph, const Node& node, const
       return BuildCopy(k, state);
     case NativeKind::kReorder:
       return BuildReorder(graph, node, k, state);
-    case NativeKind::kMean:
-      return BuildMean(graph, node, k, state);
     case NativeKind::kNone:
       break;
   }

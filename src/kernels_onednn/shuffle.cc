@@ -12,9 +12,6 @@
 //   group: a permutation of channels that writes each output straight from
 //   the Concat's inputs (channels-last: two inputs interleaved per pixel).
 // A permutation moves bytes, so the group gives the unfused nodes' bytes.
-// The model's head, ReduceMean over H and W, runs as oneDNN's global average
-// pooling (kMean) instead of the reference kernel (and its conv keeps
-// channels-last).
 #include <omp.h>
 
 #include <algorithm>
@@ -162,13 +159,6 @@ NativeKind ClassifyShape(const Graph& g, const Node& n) {
   if (n.outputs.size() != 1 || n.activation.kind != ActivationKind::kNone || !IsF32Activation(g, n.inputs[0]) ||
       g.tensors[n.outputs[0]].dtype != DType::kFloat32)
     return NativeKind::kNone;
-  if (n.op == OpType::kReduceMean) {  // over H and W of a 4-D tensor, axes as an attribute
-    if (n.inputs.size() != 1 || g.tensors[n.inputs[0]].shape.size() != 4) return NativeKind::kNone;
-    std::vector<int64_t> axes = n.GetInts("axes");
-    for (int64_t& a : axes) a = a < 0 ? a + 4 : a;
-    std::sort(axes.begin(), axes.end());
-    return axes == std::vector<int64_t>{2, 3} ? NativeKind::kMean : NativeKind::kNone;
-  }
   int64_t first = 0, count = 0;
   if (n.op == OpType::kReshape) return IsChannelGroupReshape(g, n) ? NativeKind::kReorder : NativeKind::kNone;
   if (n.op == OpType::kSlice) return ChannelRange(g, n, &first, &count) ? NativeKind::kReorder : NativeKind::kNone;
@@ -203,24 +193,6 @@ void BuildReorderBetween(const memory::desc& from, const memory::desc& to, Primi
   st->BindAtEval(DNNL_ARG_TO, to, ArgSource::kOutput, 0, Engine());
   st->primitive = dnnl::reorder(pd);
   st->Finish(pd, Engine());
-}
-
-void BuildMean(const Graph& g, const Node& n, const PreparedKernel& k, PrimitiveState* st) {
-  // Without keepdims the [N, C] output has the bytes of [N, C, 1, 1].
-  PreparedKernel pool;
-  pool.inputs = {k.inputs[0]};
-  pool.outputs = k.outputs;
-  TensorDesc& y = pool.outputs[0];
-  y.rank = 4;
-  y.dims[0] = k.inputs[0].dims[0];
-  y.dims[1] = k.inputs[0].dims[1];
-  y.dims[2] = y.dims[3] = 1;
-  BuildPrimitive(NativeKind::kGlobalPool, g, n, pool, st);
-  // A row-major input (a reference-kernel producer, e.g. the int8 graph's
-  // DequantizeLinear) gets oneDNN 2.6's reference pooling, 8x slower than the
-  // reference backend's loop on [1,1024,7,7]: that one runs it then.
-  if (k.inputs[0].layout != TensorLayout::kChannelsLast && st->implementation.rfind("ref", 0) == 0)
-    throw dnnl::error(dnnl_unimplemented, "row-major ReduceMean");
 }
 
 bool MatchShuffle(const Graph& g, int first, int count) {

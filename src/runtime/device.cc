@@ -18,6 +18,7 @@
 #include "edgesplit/serve.h"
 #include "edgesplit/wire.h"
 #include "cut_codec.h"
+#include "pacing.h"
 #include "tail_set.h"
 
 namespace edgesplit::runtime {
@@ -358,6 +359,7 @@ Result<DeviceRequest> DeviceSession::Impl::Next(int index) {
       q.outcome = "server";
       q.server = std::string(d->header.sender_id, d->header.sender_id_length);
       q.service_s = d->header.service_time_us / 1e6;
+      q.queue_wait_s = d->header.queue_wait_us / 1e6;
       q.queue_length = d->header.queue_length;
       q.batch_size = d->header.batch_size;
       q.transfer_s = cr.request.transfer_s / scale;
@@ -449,18 +451,19 @@ Result<DeviceReport> RunDevice(const DeviceOptions& o) {
   DeviceReport report;
   report.model = o.model;
   report.emulated = session->emulated();
-  const Clock::time_point start = Clock::now();
+  PacedSchedule schedule(Clock::now(), o.request_rate > 0 ? o.request_rate : 1, 0, o.spread_phases);
   for (int r = 0; r < o.requests; ++r) {
-    if (o.request_rate > 0)
-      net::SleepUntil(start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(r / o.request_rate)));
+    if (o.request_rate > 0) net::SleepUntil(schedule.SendTime(r));
     for (const auto& [at, rate] : o.rate_schedule)  // the emulated channel changes: re-make the link at the new rate
       if (at == r + 1) {
         if (!(rate > 0)) return InvalidArgument("rate schedule: request " + std::to_string(at) + " needs a rate > 0");
         ES_RETURN_IF_ERROR(session->SetLinkRate(rate));
       }
     ES_ASSIGN_OR_RETURN(DeviceRequest q, session->Next(r + 1));
+    if (q.outcome == "server") schedule.NoteReply(q.queue_wait_s, q.service_s);
     report.requests.push_back(std::move(q));
   }
+  report.phase_shifts = schedule.shifts();
   return report;
 }
 
@@ -483,7 +486,7 @@ std::string DeviceJson(const DeviceReport& r) {
     Json e{{"request", q.index}, {"split", q.split}, {"cut", q.cut}, {"codec", q.codec}, {"outcome", q.outcome}, {"verified", q.verified},
            {"head_s", q.head_s}, {"exchange_s", q.exchange_s}, {"total_s", q.total_s}, {"sent_bytes", q.sent_bytes}};
     if (q.outcome == "server")
-      e.update(Json{{"server", q.server}, {"service_s", q.service_s}, {"queue_length", q.queue_length}, {"batch_size", q.batch_size}});
+      e.update(Json{{"server", q.server}, {"service_s", q.service_s}, {"queue_wait_s", q.queue_wait_s}, {"queue_length", q.queue_length}, {"batch_size", q.batch_size}});
     if (!q.reason.empty())
       e.update(Json{{"reason", q.reason}, {"fallback", q.fallback}, {"probe", q.probe},
                     {"rate_estimate_bytes_per_s", q.rate_estimate_bytes_per_s}, {"load_estimate", q.load_estimate}});
@@ -500,6 +503,7 @@ std::string DeviceJson(const DeviceReport& r) {
   j["p50_s"] = SortedPercentile(totals, 0.5);
   j["p99_s"] = SortedPercentile(totals, 0.99);
   j["splits"] = splits;
+  j["phase_shifts"] = r.phase_shifts;
   std::map<std::string, int64_t> codecs;  // requests sent per codec
   for (const DeviceRequest& q : r.requests)
     if (q.outcome == "server") ++codecs[q.codec];

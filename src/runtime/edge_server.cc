@@ -182,6 +182,7 @@ struct EdgeServer::Impl final : RequestLoop::Handler {
       const double waited_s = p.behind ? std::chrono::duration<double>(done.started - p.received).count() / unit : 0.0;
       h.service_time_us = ClampUs(emulated ? waited_s + w.emulated_s
                                            : net::SecondsSince(p.received) / unit);
+      h.queue_wait_us = ClampUs(waited_s);
       wire::SetSenderId(&h, id);
       const std::span<const uint8_t> out = w.tails->Output(tail, i);
       std::vector<uint8_t> message(wire::EncodedMessageBytes(h, out.size()));

@@ -14,6 +14,7 @@
 #include "edgesplit/serve.h"
 #include "edgesplit/wire.h"
 #include "cut_codec.h"
+#include "pacing.h"
 #include "tail_set.h"
 
 namespace edgesplit::runtime {
@@ -158,7 +159,8 @@ class Workload {
 
 struct ClientTally {
   int64_t sent = 0, completed = 0, busy = 0, lost = 0, duplicated = 0, corrupted = 0, errors = 0;
-  std::vector<double> latencies;
+  int64_t phase_shifts = 0;
+  std::vector<double> latencies, queue_waits;
   std::map<int, int64_t> batch_sizes;
   std::map<std::string, int64_t> per_server;
   std::vector<std::string> errors_seen;
@@ -233,14 +235,13 @@ Result<LoadgenReport> RunLoadgen(const LoadgenOptions& o, const std::atomic<bool
     const std::string device = o.device_prefix + "-" + std::to_string(k);
     std::set<uint32_t> done;
     std::vector<uint8_t> scratch;  // --precompute: the request being sent
+    // Each client starts at its own seeded phase within the period: independent
+    // devices are not synchronized (all starting together is the worst case).
     Rng phase_rng(static_cast<uint64_t>(k) + 1);
-    const double phase = phase_rng.Uniform(0.0f, 1.0f);
+    PacedSchedule schedule(start, o.request_rate > 0 ? o.request_rate : 1, phase_rng.Uniform(0.0f, 1.0f), o.spread_phases);
     for (int r = 0; r < o.requests; ++r) {
       if (stop && stop->load()) break;
-      // Each client keeps its own seeded phase within the period: independent
-      // devices are not synchronized (all starting together is the worst case).
-      if (o.request_rate > 0)
-        net::SleepUntil(start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>((r + phase) / o.request_rate)));
+      if (o.request_rate > 0) net::SleepUntil(schedule.SendTime(r));
       const uint32_t id = static_cast<uint32_t>(r + 1);
       const int cut = (k + r) % work->num_cuts();
       const int input = (k * 7 + r) % work->num_inputs();
@@ -297,8 +298,11 @@ Result<LoadgenReport> RunLoadgen(const LoadgenOptions& o, const std::atomic<bool
         continue;
       }
       ++t.completed;
+      schedule.NoteReply(h.queue_wait_us / 1e6, h.service_time_us / 1e6);
       if (o.completed_counter) ++*o.completed_counter;
+      t.phase_shifts = schedule.shifts();
       t.latencies.push_back(net::SecondsSince(t0));
+      t.queue_waits.push_back(h.queue_wait_us / 1e6);
       ++t.batch_sizes[h.batch_size];
       ++t.per_server[std::string(h.sender_id, h.sender_id_length)];
     }
@@ -309,7 +313,7 @@ Result<LoadgenReport> RunLoadgen(const LoadgenOptions& o, const std::atomic<bool
 
   LoadgenReport rep;
   rep.wall_s = net::SecondsSince(start);
-  std::vector<double> latencies;
+  std::vector<double> latencies, queue_waits;
   for (ClientTally& t : tallies) {
     rep.sent += t.sent;
     rep.completed += t.completed;
@@ -318,7 +322,9 @@ Result<LoadgenReport> RunLoadgen(const LoadgenOptions& o, const std::atomic<bool
     rep.duplicated += t.duplicated;
     rep.corrupted += t.corrupted;
     rep.errors += t.errors;
+    rep.phase_shifts += t.phase_shifts;
     latencies.insert(latencies.end(), t.latencies.begin(), t.latencies.end());
+    queue_waits.insert(queue_waits.end(), t.queue_waits.begin(), t.queue_waits.end());
     for (auto& [b, n] : t.batch_sizes) rep.batch_sizes[b] += n;
     for (auto& [s, n] : t.per_server) rep.per_server[s] += n;
     for (auto& e : t.errors_seen)
@@ -328,6 +334,9 @@ Result<LoadgenReport> RunLoadgen(const LoadgenOptions& o, const std::atomic<bool
   std::sort(latencies.begin(), latencies.end());
   rep.p50_s = SortedPercentile(latencies, 0.5);
   rep.p99_s = SortedPercentile(latencies, 0.99);
+  std::sort(queue_waits.begin(), queue_waits.end());
+  rep.queue_wait_p50_s = SortedPercentile(queue_waits, 0.5);
+  rep.queue_wait_p99_s = SortedPercentile(queue_waits, 0.99);
   rep.throughput_rps = rep.wall_s > 0 ? static_cast<double>(rep.completed) / rep.wall_s : 0;
   return rep;
 }
@@ -335,7 +344,8 @@ Result<LoadgenReport> RunLoadgen(const LoadgenOptions& o, const std::atomic<bool
 std::string LoadgenJson(const LoadgenReport& r) {
   nlohmann::ordered_json j{{"schema_version", 1},     {"sent", r.sent},           {"completed", r.completed},
                            {"busy", r.busy},          {"lost", r.lost},           {"duplicated", r.duplicated},
-                           {"corrupted", r.corrupted}, {"deduplicated", r.deduplicated}, {"errors", r.errors},
+                           {"corrupted", r.corrupted}, {"deduplicated", r.deduplicated}, {"errors", r.errors}, {"phase_shifts", r.phase_shifts},
+                           {"queue_wait_p50_s", r.queue_wait_p50_s}, {"queue_wait_p99_s", r.queue_wait_p99_s},
                            {"p50_s", r.p50_s},        {"p99_s", r.p99_s},         {"throughput_rps", r.throughput_rps},
                            {"wall_s", r.wall_s}};
   // JSON object keys are strings: batch sizes as "1", "2", ...

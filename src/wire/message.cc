@@ -117,7 +117,8 @@ void WriteHeader(const MessageHeader& h, size_t payload_bytes, uint8_t* out) {
   PutU32(out + kOffPayloadLength, static_cast<uint32_t>(payload_bytes));
   PutF32(out + kOffQuantScale, h.quant_scale);
   PutU32(out + kOffQuantZeroPoint, static_cast<uint32_t>(h.quant_zero_point));
-  PutU32(out + kOffDeadlineBudget, h.deadline_budget_us);
+  // One slot, two meanings: a request's deadline budget, a result's queue wait.
+  PutU32(out + kOffDeadlineBudget, h.type == MessageType::kTensorResult ? h.queue_wait_us : h.deadline_budget_us);
   PutU32(out + kOffQueueLength, h.queue_length);
   PutU32(out + kOffServiceTime, h.service_time_us);
   PutU32(out + kOffModelHash, h.model_hash);
@@ -259,7 +260,7 @@ Result<DecodedMessage> Decode(std::span<const uint8_t> bytes, const WireLimits& 
   h.error_code = GetU16(p + kOffErrorCode);
   h.quant_scale = GetF32(p + kOffQuantScale);
   h.quant_zero_point = static_cast<int32_t>(GetU32(p + kOffQuantZeroPoint));
-  h.deadline_budget_us = GetU32(p + kOffDeadlineBudget);
+  (h.type == MessageType::kTensorResult ? h.queue_wait_us : h.deadline_budget_us) = GetU32(p + kOffDeadlineBudget);
   h.queue_length = GetU32(p + kOffQueueLength);
   h.service_time_us = GetU32(p + kOffServiceTime);
   h.model_hash = GetU32(p + kOffModelHash);
