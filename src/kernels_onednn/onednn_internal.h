@@ -119,6 +119,9 @@ struct PrimitiveState {
   // A group computed by edgesplit's own loop instead of `primitive` (set:
   // Eval calls it alone), with its per-group constants.
   void (*custom)(const PrimitiveState& state, const void* const* inputs, void* const* outputs) = nullptr;
+  // An edgesplit loop run after `primitive` (and its side steps), in place on
+  // the output: MobileNetV3's HardSigmoid + Mul after a conv (fused_groups.cc).
+  void (*then)(const PrimitiveState& state, const void* const* inputs, void* const* outputs) = nullptr;
   std::vector<float> custom_constants;
   std::vector<int64_t> custom_sizes;
 
@@ -156,11 +159,16 @@ void BuildConvAdd(const Graph& graph, const Node& conv, const Node& add, const P
 // BuildGroup: `k` has FusedTensors()'s descriptors; throws dnnl::error when
 // the group would not give its nodes' bytes (the executor then prepares them
 // one by one).
-enum class GroupKind : uint8_t { kNone, kConvTail, kPadPool, kConcatNorm };
+enum class GroupKind : uint8_t { kNone, kConvTail, kPadPool, kConcatNorm, kConvHardSwish, kHardSwish };
 NativeKind ClassifyPad(const Graph& graph, const Node& node);
 void BuildCopy(const PreparedKernel& k, PrimitiveState* state);
 GroupKind MatchGroup(const Graph& graph, int first, int count);
 void BuildGroup(GroupKind kind, const Graph& graph, int first, int count, const PreparedKernel& k, PrimitiveState* state);
+
+// A Concat on channels of channels-last f32 or int8 tensors as edgesplit's
+// copy loop (concat.cc): true when `state` is built for it, false for any
+// other Concat (oneDNN's concat primitive runs it then).
+bool BuildChannelsConcat(const Node& node, const PreparedKernel& k, PrimitiveState* state);
 
 // The int8 parts (int8_build.cc): the requantization of a conv / inner
 // product (bias folded with the input zero point when `fold_zero_point`),

@@ -410,6 +410,7 @@ void BuildBinary(const Node& n, const PreparedKernel& k, PrimitiveState* st, con
 }
 
 void BuildConcat(const Node& n, const PreparedKernel& k, PrimitiveState* st, const dnnl::engine& engine) {
+  if (BuildChannelsConcat(n, k, st)) return;  // channels-last on channels: concat.cc's loop
   std::vector<memory::desc> srcs;
   for (const TensorDesc& d : k.inputs) srcs.push_back(ActivationDesc(d));
   const dnnl::concat::primitive_desc pd(ActivationDesc(k.outputs[0]), static_cast<int>(n.GetInt("axis", 0)), srcs, engine,
