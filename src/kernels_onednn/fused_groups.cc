@@ -268,6 +268,10 @@ GroupKind MatchGroup(const Graph& g, int first, int count) {
   if (count == 3 && Classify(g, first) == NativeKind::kConv && MatchHardSwish(g, first + 1, g.nodes[first].outputs[0]))
     return GroupKind::kConvHardSwish;
   if (count == 2 && MatchHardSwish(g, first, g.nodes[first].inputs[0])) return GroupKind::kHardSwish;
+  // A Concat that Concat + BatchNormalization would take stays with its BN
+  // (a pass saved, against half a copy).
+  const bool concat_norm = first + 2 < static_cast<int>(g.nodes.size()) && MatchConcatNorm(g, first + 1);
+  if (count == 2 && !concat_norm && MatchConvIntoConcat(g, first)) return GroupKind::kConvIntoConcat;
   if (count == 2 && MatchPadPool(g, first)) return GroupKind::kPadPool;
   if (count == 2 && MatchConcatNorm(g, first)) return GroupKind::kConcatNorm;
   return GroupKind::kNone;
@@ -295,6 +299,8 @@ void BuildGroup(GroupKind kind, const Graph& g, int first, int count, const Prep
       st->custom = HardSwishAlone;
       st->implementation = "edgesplit HardSigmoid * x";
       return;
+    case GroupKind::kConvIntoConcat:
+      return BuildConvIntoConcat(g, first, k, st);
     case GroupKind::kNone:
       break;
   }

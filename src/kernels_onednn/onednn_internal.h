@@ -159,7 +159,7 @@ void BuildConvAdd(const Graph& graph, const Node& conv, const Node& add, const P
 // BuildGroup: `k` has FusedTensors()'s descriptors; throws dnnl::error when
 // the group would not give its nodes' bytes (the executor then prepares them
 // one by one).
-enum class GroupKind : uint8_t { kNone, kConvTail, kPadPool, kConcatNorm, kConvHardSwish, kHardSwish };
+enum class GroupKind : uint8_t { kNone, kConvTail, kPadPool, kConcatNorm, kConvHardSwish, kHardSwish, kConvIntoConcat };
 NativeKind ClassifyPad(const Graph& graph, const Node& node);
 void BuildCopy(const PreparedKernel& k, PrimitiveState* state);
 GroupKind MatchGroup(const Graph& graph, int first, int count);
@@ -169,6 +169,20 @@ void BuildGroup(GroupKind kind, const Graph& graph, int first, int count, const 
 // copy loop (concat.cc): true when `state` is built for it, false for any
 // other Concat (oneDNN's concat primitive runs it then).
 bool BuildChannelsConcat(const Node& node, const PreparedKernel& k, PrimitiveState* state);
+// A conv whose output only the Concat on channels after it reads (f32,
+// channels-last), where the conv runs on copies in scratch (Winograd:
+// SqueezeNet's expand3x3): its output copy is reordered straight into its
+// channels of the Concat's output and the loop copies the other inputs'.
+// BuildConvIntoConcat throws dnnl_unimplemented unless the conv gets the
+// implementation it gets alone (a direct conv on a strided destination gets
+// oneDNN 2.6's reference kernel).
+bool MatchConvIntoConcat(const Graph& graph, int first);
+void BuildConvIntoConcat(const Graph& graph, int first, const PreparedKernel& k, PrimitiveState* state);
+// An f32 conv (`k`: its own descriptors) on copies in scratch whose output
+// copy is reordered into `dst_view` (primitives.cc; throws
+// dnnl_unimplemented for a conv that would write it directly).
+void BuildConvInto(const Graph& graph, const Node& conv, const PreparedKernel& k, const dnnl::memory::desc& dst_view,
+                   PrimitiveState* state);
 
 // The int8 parts (int8_build.cc): the requantization of a conv / inner
 // product (bias folded with the input zero point when `fold_zero_point`),
