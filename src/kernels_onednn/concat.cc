@@ -5,6 +5,11 @@
 // over SqueezeNet1.1's eight, docs/benchmarks.md); this loop copies the runs
 // with 64-byte vector moves, the pixels split between the threads. Bytes
 // move (f32 or int8), so the result is the primitive's bit for bit.
+// A conv on copies in scratch right before the Concat (SqueezeNet's Winograd
+// expand3x3) joins it as a fused group: the reorder of its output copy writes
+// its channels of y (a sub-memory view) and the loop copies the others'. A
+// direct conv cannot: oneDNN 2.6 answers a strided NHWC destination with its
+// reference conv.
 #include <omp.h>
 
 #include <cstdint>

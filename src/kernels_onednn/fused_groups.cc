@@ -8,7 +8,8 @@
 // - DenseNet's Concat + pre-activation BatchNormalization(+Relu) as one pass
 //   that normalizes each input straight into its channels of the output;
 // - MobileNetV3's HardSwish as opset 13 exports it (HardSigmoid, then Mul by
-//   its input) as one pass, after its conv or alone.
+//   its input) as one pass, after its conv or alone;
+// - SqueezeNet's Winograd conv and the Concat after it (concat.cc).
 // Each group gives the bytes of its nodes run one by one, so split runs stay
 // bit-identical to whole runs; where that depends on oneDNN's choice of
 // implementation it is checked at Prepare (else dnnl_unimplemented: the
