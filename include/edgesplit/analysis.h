@@ -63,11 +63,14 @@ Result<SegmentMemory> PlanSegmentMemory(const Graph& graph, int begin, int end, 
 // conv fused with its residual Add, exec.h).
 Result<SegmentMemory> PlanSegmentMemory(const Graph& graph, int begin, int end, DType compute_dtype,
                                         const std::vector<std::pair<int, int>>& in_place,
-                                        const std::vector<std::pair<int, int>>& held_from = {});
+                                        const std::vector<std::pair<int, int>>& held_from = {},
+                                        const std::vector<int>& unplaced = {});
 // `held_from`: each {tensor, node} holds tensor's bytes from node `node` on
 // (before its producer runs), so that they never share bytes with what
 // nodes [node, producer] read: for a fused group that writes its last node's
 // output while reading the first node's inputs (exec.h).
+// `unplaced`: tensors that get no bytes (absent from tensor_ids): those a
+// fused group passes between its own nodes, which its kernel never stores.
 
 // ---- Cut points -------------------------------------------------------------
 // Positions p in [0, nodes.size()] of the topological order where exactly one

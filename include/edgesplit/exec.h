@@ -15,7 +15,9 @@
 // and split), the group runs as one kernel, unless a tensor between them is a
 // segment output (a cut there runs them apart) or the arena plan gives one of
 // the group's outputs the bytes of a tensor it reads.
-// A backend fuses only where the bytes equal the unfused nodes'.
+// A backend fuses only where the bytes equal the unfused nodes'. The tensors
+// a group passes between its own nodes get no arena bytes (no fused kernel
+// stores them), which helps a fused group's plan fit in the arena.
 //
 // Layouts: a backend may keep activations channels-last (TensorDesc::layout);
 // the layout of a tensor is a property of the graph, not of the segment. Users

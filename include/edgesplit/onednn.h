@@ -38,11 +38,19 @@
 // (DenseNet's transitions; alone, a native copy) and the pooling after it;
 // Concat + BatchNormalization(+Relu) in one pass of edgesplit's AVX-512 loop,
 // only where the BatchNormalization alone is oneDNN's bnorm_jit:avx512_core
-// (whose float operations the loop repeats); ShuffleNetV2's channel shuffle
-// (Concat, Reshape, Transpose, Reshape) and the next block's two channel
-// Slices as one permutation pass writing both halves (src/kernels_onednn/
-// shuffle.cc). Their outputs are held apart from every tensor the group
-// reads (exec.h).
+// (whose float operations the loop repeats); opset 13's HardSwish
+// (HardSigmoid(x) * x, MobileNetV3) as one pass of edgesplit's AVX-512 loop
+// repeating the float operations of the two nodes' jit kernels (after a conv,
+// in place on its output; or alone); a conv on copies in scratch (Winograd)
+// and the Concat on channels after it, the conv's output copy reordered
+// straight into its channels (a direct conv on such a strided destination
+// gets oneDNN 2.6's reference kernel, so it is never fused so); ShuffleNetV2's
+// channel shuffle (Concat, Reshape, Transpose, Reshape) and the next block's
+// two channel Slices as one permutation pass writing both halves
+// (src/kernels_onednn/shuffle.cc). Their
+// outputs are held apart from every tensor the group reads, and the tensors
+// passed inside a group get no bytes (exec.h). A Concat on channels of
+// channels-last tensors is edgesplit's copy loop (src/kernels_onednn/concat.cc).
 //
 // Primitives are created, and weights reordered into oneDNN's packed layout,
 // once in Prepare; Eval only points the prepared memory objects at the arena

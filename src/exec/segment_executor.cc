@@ -105,13 +105,15 @@ void Unfuse(std::vector<PreparedKernel>& kernels, size_t k) {
 // Splits every fused group whose output shares bytes in `mem` with an input
 // other than the one it writes in place (the planner may give the last node's
 // output the slot of a tensor the first node reads last).
-void UnfuseOverlapping(const Graph& graph, int begin, std::vector<PreparedKernel>& kernels, const SegmentMemory& mem) {
+// Returns whether it split any.
+bool UnfuseOverlapping(const Graph& graph, int begin, std::vector<PreparedKernel>& kernels, const SegmentMemory& mem) {
   std::vector<int64_t> slot(graph.tensors.size(), -1);
   for (size_t i = 0; i < mem.tensor_ids.size(); ++i) slot[mem.tensor_ids[i]] = mem.offsets[i];
   const auto bytes = [&](int t) {
     return graph.tensors[t].num_elements() * static_cast<int64_t>(DTypeSize(graph.tensors[t].dtype));
   };
   std::vector<int> ins, outs;
+  bool split = false;
   for (size_t k = 0; k < kernels.size(); ++k) {
     const PreparedKernel& kernel = kernels[k];
     if (kernel.fused_nodes < 2) continue;
@@ -128,7 +130,9 @@ void UnfuseOverlapping(const Graph& graph, int begin, std::vector<PreparedKernel
         overlap |= slot[a] < 0 || slot[b] < 0 || (slot[a] < slot[b] + bytes(b) && slot[b] < slot[a] + bytes(a));
       }
     if (overlap) Unfuse(kernels, k);
+    split |= overlap;
   }
+  return split;
 }
 
 }  // namespace
@@ -208,18 +212,31 @@ Result<std::unique_ptr<SegmentExecutor>> SegmentExecutor::Create(const Graph& gr
     }
     // The fused plan when it fits in the planner's arena, else the in-place
     // pairs alone (and UnfuseOverlapping below splits what then overlaps).
+    // The fused plan places no tensor a group passes between its own nodes
+    // (no kernel stores one: a concat's inputs written into its output...).
+    std::vector<int> inner;
+    for (int i = 0; i < end - begin; ++i)
+      for (int n = begin + i; n < begin + i + ex->kernels_[i].fused_nodes - 1; ++n)
+        inner.insert(inner.end(), graph.nodes[n].outputs.begin(), graph.nodes[n].outputs.end());
+    bool without_inner = false;
     if (!held_from.empty()) {
-      ES_ASSIGN_OR_RETURN(SegmentMemory held, PlanSegmentMemory(graph, begin, end, compute_dtype, in_place, held_from));
+      ES_ASSIGN_OR_RETURN(SegmentMemory held,
+                          PlanSegmentMemory(graph, begin, end, compute_dtype, in_place, held_from, inner));
       if (held.arena_bytes <= mem.arena_bytes + mem.arena_bytes / kHeldArenaGrowth) {
         mem = std::move(held);
         in_place.clear();
+        without_inner = true;
       }
     }
     if (!in_place.empty()) {
       ES_ASSIGN_OR_RETURN(SegmentMemory shared, PlanSegmentMemory(graph, begin, end, compute_dtype, in_place));
       if (shared.arena_bytes <= mem.arena_bytes) mem = std::move(shared);
     }
-    UnfuseOverlapping(graph, begin, ex->kernels_, mem);
+    if (UnfuseOverlapping(graph, begin, ex->kernels_, mem) && without_inner) {
+      // A group split up needs bytes for its inner tensors: the plain plan.
+      ES_ASSIGN_OR_RETURN(mem, PlanSegmentMemory(graph, begin, end, compute_dtype));
+      UnfuseOverlapping(graph, begin, ex->kernels_, mem);
+    }
     for (int i = 0; i < end - begin; ++i)  // the groups split up above, node by node
       if (ex->kernels_[i].node_index < 0 && ex->kernels_[i].fused_nodes == 1)
         ES_RETURN_IF_ERROR(backend.Prepare(graph, begin + i, &ex->kernels_[i]).WithContext(context));

@@ -166,7 +166,8 @@ namespace {
 
 SegmentMemory PlanWithLifetimes(const Graph& graph, const detail::TensorLifetimes& lt, int begin, int end,
                                 DType compute_dtype, const std::vector<std::pair<int, int>>& in_place = {},
-                                const std::vector<std::pair<int, int>>& held_from = {}) {
+                                const std::vector<std::pair<int, int>>& held_from = {},
+                                const std::vector<int>& unplaced = {}) {
   SegmentMemory mem;
   if (begin >= end) return mem;
   std::vector<BufferRequest> requests;
@@ -190,6 +191,7 @@ SegmentMemory PlanWithLifetimes(const Graph& graph, const detail::TensorLifetime
     if (lt.live_at(static_cast<int>(t), begin) && lt.first[t] <= begin) add(static_cast<int>(t), 0);
   for (int n = begin; n < end; ++n)
     for (int t : graph.nodes[n].outputs) {
+      if (std::find(unplaced.begin(), unplaced.end(), t) != unplaced.end()) continue;
       int over = -1;
       for (const auto& [tensor, o] : in_place)
         if (tensor == t) over = request_of[o];
@@ -243,10 +245,11 @@ Result<SegmentMemory> PlanSegmentMemory(const Graph& graph, int begin, int end, 
 
 Result<SegmentMemory> PlanSegmentMemory(const Graph& graph, int begin, int end, DType compute_dtype,
                                         const std::vector<std::pair<int, int>>& in_place,
-                                        const std::vector<std::pair<int, int>>& held_from) {
+                                        const std::vector<std::pair<int, int>>& held_from,
+                                        const std::vector<int>& unplaced) {
   if (begin < 0 || end > static_cast<int>(graph.nodes.size()) || begin > end)
     return InvalidArgument("segment [" + std::to_string(begin) + ", " + std::to_string(end) + ") is out of range");
-  return PlanWithLifetimes(graph, detail::ComputeLifetimes(graph), begin, end, compute_dtype, in_place, held_from);
+  return PlanWithLifetimes(graph, detail::ComputeLifetimes(graph), begin, end, compute_dtype, in_place, held_from, unplaced);
 }
 
 // ---- Cut points -------------------------------------------------------------------

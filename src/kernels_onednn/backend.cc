@@ -236,6 +236,7 @@ Status Execute(const PreparedKernel& k, PrimitiveState& st, const void* const* i
   dnnl_stream_wait(stream);
   for (onednn::SideStep& r : st.after)
     if (!RunSideStep(r, inputs, outputs, scratch, stream)) return Internal("oneDNN failed on a step of node " + std::to_string(k.node_index));
+  if (st.then) st.then(st, inputs, outputs);
   onednn::RunInt8Stage(st.int8, inputs, outputs, scratch);  // requantizes an int8 conv's sums (no-op for f32)
   return Status::Ok();
 }

@@ -9,6 +9,9 @@
 //   that normalizes each input straight into its channels of the output;
 // - ShuffleNetV2's channel shuffle (and split) as one permutation pass
 //   (shuffle.cc).
+// - MobileNetV3's HardSwish as opset 13 exports it (HardSigmoid, then Mul by
+//   its input) as one pass, after its conv or alone;
+// - SqueezeNet's Winograd conv and the Concat after it (concat.cc).
 // Each group gives the bytes of its nodes run one by one, so split runs stay
 // bit-identical to whole runs; where that depends on oneDNN's choice of
 // implementation it is checked at Prepare (else dnnl_unimplemented: the
@@ -18,6 +21,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
 
 #include "int8_avx512.h"
 #include "onednn_internal.h"
@@ -158,6 +162,78 @@ void BuildConcatNorm(const Graph& g, const Node& cat, const Node& bn, const Prep
   st->implementation = "edgesplit concat + " + probe.implementation;
 }
 
+// HardSigmoid(x) then Mul of x by it (opset 13's export of HardSwish), f32,
+// full shapes on one layout, the Mul plain. A conv before it keeps x: no
+// oneDNN post-op chain can multiply by its own input (2.6's hardswish takes
+// no alpha and rounds x + 3 and / 6 apart), so the pair is one pass of
+// edgesplit's loop, after the conv (in place on its output) or alone.
+bool MatchHardSwish(const Graph& g, int first, int x) {
+  const Node& hs = g.nodes[first];
+  const Node& mul = g.nodes[first + 1];
+  if (hs.op != OpType::kHardSigmoid || Classify(g, first) != NativeKind::kEltwise || hs.inputs.size() != 1 ||
+      hs.inputs[0] != x || mul.op != OpType::kMul || Classify(g, first + 1) != NativeKind::kBinary ||
+      mul.activation.kind != ActivationKind::kNone || mul.inputs.size() != 2)
+    return false;
+  const int h = hs.outputs[0], y = mul.outputs[0];
+  if (!(mul.inputs[0] == x && mul.inputs[1] == h) && !(mul.inputs[0] == h && mul.inputs[1] == x)) return false;
+  const Shape& s = g.tensors[x].shape;
+  const bool last = KeepChannelsLast(g, x);
+  return g.tensors[h].shape == s && g.tensors[y].shape == s && KeepChannelsLast(g, h) == last &&
+         KeepChannelsLast(g, y) == last;
+}
+
+// x * min(max(fma(x, alpha, beta), 0), 1): the float operations of the two
+// nodes run apart on oneDNN 2.6's jit kernels (eltwise linear is one
+// vfmadd213ps, clip a vmaxps then a vminps, the binary mul src0 * src1, whose
+// operand order `x_first` keeps), which BuildHardSwish checks they get.
+// Sizes: [elements, x_first]; constants: [alpha, beta].
+ES_AVX512_BEGIN
+void HardSwishLoop(const PrimitiveState& st, const float* x, float* y) {
+  const int64_t n = st.custom_sizes[0];
+  const bool x_first = st.custom_sizes[1] != 0;
+  const __m512 alpha = _mm512_set1_ps(st.custom_constants[0]), beta = _mm512_set1_ps(st.custom_constants[1]);
+  const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
+  const int64_t vectors = (n + 15) / 16;
+#pragma omp parallel for schedule(static) if (!st.serial)
+  for (int64_t i = 0; i < vectors; ++i) {
+    const __mmask16 m = avx512::TailMask(n - i * 16);
+    const __m512 v = _mm512_maskz_loadu_ps(m, x + i * 16);
+    const __m512 h = _mm512_min_ps(_mm512_max_ps(_mm512_fmadd_ps(v, alpha, beta), zero), one);
+    _mm512_mask_storeu_ps(y + i * 16, m, x_first ? _mm512_mul_ps(v, h) : _mm512_mul_ps(h, v));
+  }
+}
+ES_AVX512_END
+
+void HardSwishAfterConv(const PrimitiveState& st, const void* const* /*inputs*/, void* const* outputs) {
+  HardSwishLoop(st, static_cast<const float*>(outputs[0]), static_cast<float*>(outputs[0]));
+}
+void HardSwishAlone(const PrimitiveState& st, const void* const* inputs, void* const* outputs) {
+  HardSwishLoop(st, static_cast<const float*>(inputs[0]), static_cast<float*>(outputs[0]));
+}
+
+bool IsJit(const std::string& implementation) { return implementation.compare(0, 3, "jit") == 0; }
+
+// The pair's loop constants, where the two nodes alone get the jit kernels
+// whose float operations HardSwishLoop repeats (else dnnl_unimplemented).
+void BuildHardSwish(const Graph& g, int first, const TensorDesc& y, PrimitiveState* st) {
+  const Node& hs = g.nodes[first];
+  const Node& mul = g.nodes[first + 1];
+  PreparedKernel one, two;
+  one.inputs = one.outputs = two.outputs = {y};
+  two.inputs = {y, y};
+  PrimitiveState hs_alone, mul_alone;
+  BuildPrimitive(NativeKind::kEltwise, g, hs, one, &hs_alone);
+  BuildPrimitive(NativeKind::kBinary, g, mul, two, &mul_alone);
+  const dnnl::eltwise_forward::primitive_desc clip(
+      dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::eltwise_clip, ActivationDesc(y), 0.0f, 1.0f),
+      Engine());
+  if (!Int8UsesAvx512() || !IsJit(hs_alone.implementation) || hs_alone.after.size() != 1 ||
+      !IsJit(mul_alone.implementation) || !IsJit(clip.impl_info_str()))
+    throw Unfusable("HardSigmoid and Mul alone do not run the jit kernels the loop repeats");
+  st->custom_constants = {hs.GetFloat("alpha", 0.2f), hs.GetFloat("beta", 0.5f)};
+  st->custom_sizes = {y.elements, mul.inputs[0] == hs.inputs[0] ? 1 : 0};
+}
+
 }  // namespace
 
 NativeKind ClassifyPad(const Graph& g, const Node& n) {
@@ -187,6 +263,13 @@ GroupKind MatchGroup(const Graph& g, int first, int count) {
   if (count > 3) return GroupKind::kNone;
   dnnl::post_ops ops;
   if (MatchConvTail(g, first, count, &ops)) return GroupKind::kConvTail;
+  if (count == 3 && Classify(g, first) == NativeKind::kConv && MatchHardSwish(g, first + 1, g.nodes[first].outputs[0]))
+    return GroupKind::kConvHardSwish;
+  if (count == 2 && MatchHardSwish(g, first, g.nodes[first].inputs[0])) return GroupKind::kHardSwish;
+  // A Concat that Concat + BatchNormalization would take stays with its BN
+  // (a pass saved, against half a copy).
+  const bool concat_norm = first + 2 < static_cast<int>(g.nodes.size()) && MatchConcatNorm(g, first + 1);
+  if (count == 2 && !concat_norm && MatchConvIntoConcat(g, first)) return GroupKind::kConvIntoConcat;
   if (count == 2 && MatchPadPool(g, first)) return GroupKind::kPadPool;
   if (count == 2 && MatchConcatNorm(g, first)) return GroupKind::kConcatNorm;
   return GroupKind::kNone;
@@ -205,6 +288,19 @@ void BuildGroup(GroupKind kind, const Graph& g, int first, int count, const Prep
       return BuildConcatNorm(g, g.nodes[first], g.nodes[first + 1], k, st);
     case GroupKind::kShuffle:
       return BuildShuffle(g, first, count, k, st);
+    case GroupKind::kConvHardSwish:  // the conv writes x into y, the loop finishes y in place
+      BuildHardSwish(g, first + 1, k.outputs[0], st);
+      BuildPrimitive(NativeKind::kConv, g, g.nodes[first], k, st);
+      st->then = HardSwishAfterConv;
+      st->implementation += " + HardSigmoid * x (edgesplit pass)";
+      return;
+    case GroupKind::kHardSwish:
+      BuildHardSwish(g, first, k.outputs[0], st);
+      st->custom = HardSwishAlone;
+      st->implementation = "edgesplit HardSigmoid * x";
+      return;
+    case GroupKind::kConvIntoConcat:
+      return BuildConvIntoConcat(g, first, k, st);
     case GroupKind::kNone:
       break;
   }

@@ -120,6 +120,9 @@ struct PrimitiveState {
   // A group computed by edgesplit's own loop instead of `primitive` (set:
   // Eval calls it alone), with its per-group constants.
   void (*custom)(const PrimitiveState& state, const void* const* inputs, void* const* outputs) = nullptr;
+  // An edgesplit loop run after `primitive` (and its side steps), in place on
+  // the output: MobileNetV3's HardSigmoid + Mul after a conv (fused_groups.cc).
+  void (*then)(const PrimitiveState& state, const void* const* inputs, void* const* outputs) = nullptr;
   std::vector<float> custom_constants;
   std::vector<int64_t> custom_sizes;
 
@@ -157,7 +160,7 @@ void BuildConvAdd(const Graph& graph, const Node& conv, const Node& add, const P
 // BuildGroup: `k` has FusedTensors()'s descriptors; throws dnnl::error when
 // the group would not give its nodes' bytes (the executor then prepares them
 // one by one).
-enum class GroupKind : uint8_t { kNone, kConvTail, kPadPool, kConcatNorm, kShuffle };
+enum class GroupKind : uint8_t { kNone, kConvTail, kPadPool, kConcatNorm, kShuffle, kConvHardSwish, kHardSwish, kConvIntoConcat };
 NativeKind ClassifyPad(const Graph& graph, const Node& node);
 void BuildCopy(const PreparedKernel& k, PrimitiveState* state);
 GroupKind MatchGroup(const Graph& graph, int first, int count);
@@ -176,6 +179,24 @@ void BuildReorder(const Graph& graph, const Node& node, const PreparedKernel& k,
 void BuildReorderBetween(const dnnl::memory::desc& from, const dnnl::memory::desc& to, PrimitiveState* state);
 bool MatchShuffle(const Graph& graph, int first, int count);
 void BuildShuffle(const Graph& graph, int first, int count, const PreparedKernel& k, PrimitiveState* state);
+// A Concat on channels of channels-last f32 or int8 tensors as edgesplit's
+// copy loop (concat.cc): true when `state` is built for it, false for any
+// other Concat (oneDNN's concat primitive runs it then).
+bool BuildChannelsConcat(const Node& node, const PreparedKernel& k, PrimitiveState* state);
+// A conv whose output only the Concat on channels after it reads (f32,
+// channels-last), where the conv runs on copies in scratch (Winograd:
+// SqueezeNet's expand3x3): its output copy is reordered straight into its
+// channels of the Concat's output and the loop copies the other inputs'.
+// BuildConvIntoConcat throws dnnl_unimplemented unless the conv gets the
+// implementation it gets alone (a direct conv on a strided destination gets
+// oneDNN 2.6's reference kernel).
+bool MatchConvIntoConcat(const Graph& graph, int first);
+void BuildConvIntoConcat(const Graph& graph, int first, const PreparedKernel& k, PrimitiveState* state);
+// An f32 conv (`k`: its own descriptors) on copies in scratch whose output
+// copy is reordered into `dst_view` (primitives.cc; throws
+// dnnl_unimplemented for a conv that would write it directly).
+void BuildConvInto(const Graph& graph, const Node& conv, const PreparedKernel& k, const dnnl::memory::desc& dst_view,
+                   PrimitiveState* state);
 
 // The int8 parts (int8_build.cc): the requantization of a conv / inner
 // product (bias folded with the input zero point when `fold_zero_point`),

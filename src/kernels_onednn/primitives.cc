@@ -145,7 +145,8 @@ bool IsReferenceImpl(const dnnl::primitive_desc_base& pd) { return std::strncmp(
 // Everything is a function of the node, so a split run executes the same
 // three primitives on the same bytes as a whole run.
 void BindThroughScratch(const dnnl::convolution_forward::primitive_desc& pd, const Tensor& w, const memory::desc& w_user,
-                  bool has_bias, const PreparedKernel& k, PrimitiveState* st, const dnnl::engine& engine) {
+                  bool has_bias, const PreparedKernel& k, PrimitiveState* st, const dnnl::engine& engine,
+                  const memory::desc& out) {
   const auto align = [](int64_t b) { return (b + 63) / 64 * 64; };
   const int64_t src_at = align(static_cast<int64_t>(pd.scratchpad_desc().get_size()));
   const int64_t dst_at = align(src_at + static_cast<int64_t>(pd.src_desc().get_size()));
@@ -157,8 +158,7 @@ void BindThroughScratch(const dnnl::convolution_forward::primitive_desc& pd, con
   st->Finish(pd, engine);
   st->before.push_back(MakeReorder(ActivationDesc(k.inputs[0]), {-1, ArgSource::kInput, 0}, pd.src_desc(),
                                    {-1, ArgSource::kScratch, 0, src_at}, engine));
-  st->after.push_back(MakeReorder(pd.dst_desc(), {-1, ArgSource::kScratch, 0, dst_at}, ActivationDesc(k.outputs[0]),
-                                  {-1, ArgSource::kOutput, 0}, engine));
+  st->after.push_back(MakeReorder(pd.dst_desc(), {-1, ArgSource::kScratch, 0, dst_at}, out, {-1, ArgSource::kOutput, 0}, engine));
   st->scratchpad_bytes = dst_at + static_cast<int64_t>(pd.dst_desc().get_size());
   st->implementation += " (on copies in scratch)";
 }
@@ -172,7 +172,7 @@ struct RowSlice {
 };
 
 void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, PrimitiveState* st, const dnnl::engine& engine,
-               const Node* add = nullptr, const RowSlice* slice = nullptr);
+               const Node* add = nullptr, const RowSlice* slice = nullptr, const memory::desc* dst_view = nullptr);
 
 // `t` as the [1, C, 1, rows] image of `rows` of its channels-last pixel rows.
 TensorDesc RowsOf(const TensorDesc& t, int64_t rows) {
@@ -251,8 +251,11 @@ void BuildRowParts(const Graph& g, const Node& n, const PreparedKernel& k, int64
 // the conv alone gets on the same layouts (same accumulation, then one f32
 // add as the binary primitive does: the bytes equal the unfused pair's),
 // else throws dnnl_unimplemented.
+// With `dst_view` (f32, a conv on copies in scratch only: oneDNN 2.6 runs a
+// conv writing a strided destination with its reference kernel): the copy of
+// the output is reordered into that view (a Concat's channels, concat.cc).
 void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, PrimitiveState* st, const dnnl::engine& engine,
-               const Node* add, const RowSlice* slice) {
+               const Node* add, const RowSlice* slice, const memory::desc* dst_view) {
   const TensorDesc& x = k.inputs[0];
   const TensorDesc& y = k.outputs[0];
   const Tensor& w = g.tensors[n.inputs[1]];
@@ -298,7 +301,8 @@ void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, Primitive
   };
   if (!int8 && WinogradCandidate(groups, c, kh, kw, strides, dilates)) {
     try {
-      return BindThroughScratch(own_layout_pd(dnnl::algorithm::convolution_winograd), w, w_user, has_bias, k, st, engine);
+      return BindThroughScratch(own_layout_pd(dnnl::algorithm::convolution_winograd), w, w_user, has_bias, k, st, engine,
+                                dst_view ? *dst_view : ActivationDesc(y));
     } catch (const dnnl::error&) {
       // No Winograd implementation for this conv or CPU: the direct conv below.
     }
@@ -316,8 +320,9 @@ void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, Primitive
   // layout oneDNN picks (a pure function of the node, like the layouts).
   if (!int8 && IsReferenceImpl(pd)) {
     const dnnl::convolution_forward::primitive_desc own = own_layout_pd(dnnl::algorithm::convolution_direct);
-    if (!IsReferenceImpl(own)) return BindThroughScratch(own, w, w_user, has_bias, k, st, engine);
+    if (!IsReferenceImpl(own)) return BindThroughScratch(own, w, w_user, has_bias, k, st, engine, dst_view ? *dst_view : ActivationDesc(y));
   }
+  if (dst_view) throw unfusable();
   st->BindAtEval(DNNL_ARG_SRC, pd.src_desc(), ArgSource::kInput, 0, engine);
   st->BindOwned(DNNL_ARG_WEIGHTS, PackWeights(w, w_user, pd.weights_desc(), engine));
   if (has_bias) st->BindAtEval(DNNL_ARG_BIAS, pd.bias_desc(), ArgSource::kInput, 2, engine);
@@ -430,6 +435,7 @@ void BuildBinary(const Node& n, const PreparedKernel& k, PrimitiveState* st, con
 }
 
 void BuildConcat(const Node& n, const PreparedKernel& k, PrimitiveState* st, const dnnl::engine& engine) {
+  if (BuildChannelsConcat(n, k, st)) return;  // channels-last on channels: concat.cc's loop
   std::vector<memory::desc> srcs;
   for (const TensorDesc& d : k.inputs) srcs.push_back(ActivationDesc(d));
   const dnnl::concat::primitive_desc pd(ActivationDesc(k.outputs[0]), static_cast<int>(n.GetInt("axis", 0)), srcs, engine,
@@ -579,6 +585,12 @@ const dnnl::engine& Engine() {
 
 void BuildConvAdd(const Graph& graph, const Node& conv, const Node& add, const PreparedKernel& k, PrimitiveState* state) {
   BuildConv(graph, conv, k, state, Engine(), &add);
+}
+
+void BuildConvInto(const Graph& graph, const Node& conv, const PreparedKernel& k, const dnnl::memory::desc& dst_view,
+                   PrimitiveState* state) {
+  if (k.inputs[0].dtype != DType::kFloat32) throw dnnl::error(dnnl_unimplemented, "an int8 conv writes int32 sums");
+  BuildConv(graph, conv, k, state, Engine(), nullptr, nullptr, &dst_view);
 }
 
 void BuildPrimitive(NativeKind kind, const Graph& graph, const Node& node, const PreparedKernel& k, PrimitiveState* state) {
