@@ -348,7 +348,7 @@ TEST(OneDnnTest, SmallNodesRunOnTheCallingThread) {
 // Dense 3x3 stride-1 f32 convs run as oneDNN's Winograd on AVX-512 (on
 // blocked copies in scratch), every other conv as a direct one; the zoo
 // tolerance and every-cut tests above cover its numerics and split equality.
-// Dense 3x3 convs of 48 input channels or more; narrower ones (the stems of
+// Dense 3x3 convs of 64 output channels or more; narrower ones (the stems of
 // EfficientNetV2 and Inception v3) run direct, where Winograd's reorders cost more.
 TEST(OneDnnTest, Dense3x3ConvsRunAsWinogradOnAvx512) {
   Graph g = Load("resnet18:res=64");
@@ -370,7 +370,7 @@ TEST(OneDnnTest, Dense3x3ConvsRunAsWinogradOnAvx512) {
     const std::string impl = OneDnnImplementation(k);
     const bool dense_3x3 = node.GetInts("kernel_shape") == std::vector<int64_t>{3, 3} && node.GetInt("group", 1) == 1 &&
                            node.GetInts("strides") == std::vector<int64_t>{1, 1} &&
-                           g.tensors[node.inputs[0]].shape[1] >= 48;
+                           g.tensors[node.outputs[0]].shape[1] >= 64;
     const bool wino = impl.find("wino") != std::string::npos;
     winograd += wino;
     if (!dense_3x3) { EXPECT_FALSE(wino) << node.name << ": " << impl; }

@@ -214,10 +214,16 @@ Result<std::unique_ptr<SegmentExecutor>> SegmentExecutor::Create(const Graph& gr
     // pairs alone (and UnfuseOverlapping below splits what then overlaps).
     // The fused plan places no tensor a group passes between its own nodes
     // (no kernel stores one: a concat's inputs written into its output...).
+    // An earlier node's output that the group hands on (FusedTensors' outputs,
+    // e.g. a channel shuffle's first Slice) is not inner: it keeps its bytes.
     std::vector<int> inner;
-    for (int i = 0; i < end - begin; ++i)
+    for (int i = 0; i < end - begin; ++i) {
+      if (ex->kernels_[i].fused_nodes < 2) continue;
+      FusedTensors(graph, begin + i, ex->kernels_[i].fused_nodes, &ins, &outs);
       for (int n = begin + i; n < begin + i + ex->kernels_[i].fused_nodes - 1; ++n)
-        inner.insert(inner.end(), graph.nodes[n].outputs.begin(), graph.nodes[n].outputs.end());
+        for (int t : graph.nodes[n].outputs)
+          if (std::find(outs.begin(), outs.end(), t) == outs.end()) inner.push_back(t);
+    }
     bool without_inner = false;
     if (!held_from.empty()) {
       ES_ASSIGN_OR_RETURN(SegmentMemory held,

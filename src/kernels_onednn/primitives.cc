@@ -93,18 +93,21 @@ bool HasPadding(const std::vector<int64_t>& pads) {
 // An f32 conv that may run as Winograd: dense, 3x3, stride 1, no dilation
 // (oneDNN has Winograd for these only; it then also needs AVX-512 and
 // channel counts it takes, else creating the primitive fails), and at least
-// kWinogradMinChannels input channels. Below that the reorders into and out of
-// Winograd's blocked copies cost more than the transform saves, and the direct
-// conv also takes a fused activation tail (2 threads, per conv, docs/benchmarks.md:
-// EfficientNetV2-S's 24-channel 3x3 at 112x112 0.82 ms as Winograd, 0.48 direct
-// with its SiLU; Inception v3's 32-channel ones 0.99 / 0.81; 48 channels and up
-// Winograd wins: 1.03 / 1.13 at 48, ResNet50's 64-512 by 10-25%). A function of
-// the node alone, so split and whole runs still take the same kernel.
-constexpr int64_t kWinogradMinChannels = 48;
+// kWinogradMinOutChannels output channels. Below that the reorders into and
+// out of Winograd's blocked copies (their cost per output channel grows as
+// the channels shrink) cost more than the transform saves, and the direct
+// conv also takes a fused activation tail (2 threads, per conv,
+// docs/benchmarks.md: EfficientNetV2-S's 24 -> 24 3x3 at 112x112 0.82 ms as
+// Winograd, 0.48 direct with its SiLU; Inception v3's 32 -> 32 0.99 / 0.81;
+// from 64 outputs Winograd wins or ties: SqueezeNet's 16 -> 64 expand convs
+// (written straight into their Concat) 7% on the whole model, ResNet50's by
+// 10-25%). A function of the node alone, so split and whole runs still take
+// the same kernel.
+constexpr int64_t kWinogradMinOutChannels = 64;
 
-bool WinogradCandidate(int64_t groups, int64_t in_channels, int64_t kh, int64_t kw, const Dims& strides,
+bool WinogradCandidate(int64_t groups, int64_t out_channels, int64_t kh, int64_t kw, const Dims& strides,
                        const Dims& dilates) {
-  return groups == 1 && in_channels >= kWinogradMinChannels && kh == 3 && kw == 3 && strides == Dims{1, 1} &&
+  return groups == 1 && out_channels >= kWinogradMinOutChannels && kh == 3 && kw == 3 && strides == Dims{1, 1} &&
          dilates == Dims{0, 0};
 }
 
@@ -282,7 +285,7 @@ void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, Primitive
   const memory::desc dst_md = ActivationDesc(band ? RowsOf(y, band) : y, int8 ? memory::data_type::s32 : memory::data_type::f32);
   const auto unfusable = [] { return dnnl::error(dnnl_unimplemented, "the conv + Add pair does not fuse"); };
   const bool tail = st->tail.len() > 0;  // eltwise nodes fused after it (fused_groups.cc)
-  if ((add || tail) && (int8 || band || WinogradCandidate(groups, c, kh, kw, strides, dilates) ||
+  if ((add || tail) && (int8 || band || WinogradCandidate(groups, m, kh, kw, strides, dilates) ||
                         (add && !(ActivationDesc(k.inputs[n.inputs.size()]) == ActivationDesc(y)))))
     throw unfusable();
   dnnl::primitive_attr attr = add ? Attributes(n.activation, true, add->activation)
@@ -299,7 +302,7 @@ void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, Primitive
                                                strides, dilates, pad_l, pad_r);
     return dnnl::convolution_forward::primitive_desc(desc, attr, engine);
   };
-  if (!int8 && WinogradCandidate(groups, c, kh, kw, strides, dilates)) {
+  if (!int8 && WinogradCandidate(groups, m, kh, kw, strides, dilates)) {
     try {
       return BindThroughScratch(own_layout_pd(dnnl::algorithm::convolution_winograd), w, w_user, has_bias, k, st, engine,
                                 dst_view ? *dst_view : ActivationDesc(y));
