@@ -300,12 +300,12 @@ Result<LoadgenReport> RunLoadgen(const LoadgenOptions& o, const std::atomic<bool
       ++t.completed;
       schedule.NoteReply(h.queue_wait_us / 1e6, h.service_time_us / 1e6);
       if (o.completed_counter) ++*o.completed_counter;
-      t.phase_shifts = schedule.shifts();
       t.latencies.push_back(net::SecondsSince(t0));
       t.queue_waits.push_back(h.queue_wait_us / 1e6);
       ++t.batch_sizes[h.batch_size];
       ++t.per_server[std::string(h.sender_id, h.sender_id_length)];
     }
+    t.phase_shifts = schedule.shifts();
   };
   std::vector<std::thread> threads;
   for (int k = 0; k < o.clients; ++k) threads.emplace_back(client_loop, k);
