@@ -8,7 +8,7 @@
 #     client, one request at a time), the server with --batching adaptive;
 #  3. a 10x overload burst against a small queue: BUSY replies, nothing lost or
 #     corrupted, and the server's peak RSS growth against its stated bound.
-# Usage: bench/serve_bench.sh [BUILD_DIR]   (env: MODELS, BATCH, ROUNDS, LINK, LATENCY_REQUESTS)
+# Usage: bench/serve_bench.sh [BUILD_DIR]   (env: MODELS, BATCH, ROUNDS, LINK, LATENCY_REQUESTS, POLL_MS)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}
@@ -17,15 +17,17 @@ models=${MODELS:-"mobilenet_v2:alpha=1.0,res=224 resnet50"}
 batch=${BATCH:-8}
 rounds=${ROUNDS:-3}
 link=${LINK:-udp}
+poll_ms=${POLL_MS:-50}
 out=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$out"' EXIT
 py=/usr/bin/python3
 json() { $py -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {'d': d}))" "$@"; }
 
-start_server() {  # model max_batch queue_limit [batching] -> sets server_pid, addr
+start_server() {  # model max_batch queue_limit [batching [extra...]] -> sets server_pid, addr
   local model=$1 mb=$2 ql=$3 batching=${4:-adaptive}
+  shift $(($# < 4 ? $# : 4))
   taskset -c 0 "$es" serve "$model" --link "$link" --cuts input --threads 1 --max-batch "$mb" --queue-limit "$ql" --batching "$batching" \
-    --id bench --insecure > "$out/ready" 2>"$out/serve.err" &
+    --id bench --insecure "$@" > "$out/ready" 2>"$out/serve.err" &
   server_pid=$!
   for _ in $(seq 600); do [[ -s "$out/ready" ]] && break; sleep 0.1; done
   [[ -s "$out/ready" ]] || { cat "$out/serve.err"; exit 1; }
@@ -73,25 +75,31 @@ for model in $models; do
     [[ $mode == 1 ]] && sat1=$($py -c "print($s)")
   done
 
-  # Latency: unloaded service time, then 50% of batch-1 saturation.
-  start_server "$model" "$batch" 1024
-  loadgen "$model" 1 20
-  unloaded=$(json "$out/lg.json" "d['p50_s']")
+  # Latency: unloaded service time, then 50% of batch-1 saturation; the
+  # server as it starts by default, then with its idle worker polling
+  # (--busy-poll-ms POLL_MS: the core stays awake between requests).
   clients=4
   rate=$($py -c "print(0.5 * $sat1 / $clients)")
-  # The same without back-to-back warmth: one client alone at one client's
-  # rate (each request finds the server idle, after an idle gap as long as
-  # the loaded run's: a VM's idle core and caches cool down in between).
-  loadgen "$model" 1 "$($py -c "print(max(40, int($rate * 5)))")" --request-rate "$rate"
-  paced=$(json "$out/lg.json" "d['p50_s']")
   requests=${LATENCY_REQUESTS:-$($py -c "print(max(150, int($rate * 10)))")}
-  # Both ways a paced fleet sends: each client on its fixed seeded phase (the
-  # worst case for the server), and spreading out of slots where requests
-  # queue (the devices' default, docs/serve.md).
-  for phases in fixed spread; do
-    loadgen "$model" "$clients" "$requests" --request-rate "$rate" --phases "$phases"
-    p99=$(json "$out/lg.json" "d['p99_s']")
-    echo "  unloaded p50 $(printf %.4f "$unloaded") s (one client alone at that rate: $(printf %.4f "$paced") s); at 50% of saturation ($clients clients x $(printf %.2f "$rate")/s x $requests, phases $phases, $(json "$out/lg.json" "d['phase_shifts']") shifts, queue wait p99 $(json "$out/lg.json" "f\"{d['queue_wait_p99_s']:.4f}\"") s): p99 $(printf %.4f "$p99") s, ratio $($py -c "print(f'{$p99 / $unloaded:.2f}')") (bar <= 2; $($py -c "print(f'{$p99 / $paced:.2f}')") against the lone client)"
+  for server in sleeps polls; do
+    if [[ $server == polls ]]; then start_server "$model" "$batch" 1024 adaptive --busy-poll-ms "$poll_ms"; else start_server "$model" "$batch" 1024; fi
+    loadgen "$model" 1 20
+    unloaded=$(json "$out/lg.json" "d['p50_s']")
+    # The same without back-to-back warmth: one client alone at one client's
+    # rate (each request finds the server idle, after an idle gap as long as
+    # the loaded run's: a VM's idle core and caches cool down in between).
+    loadgen "$model" 1 "$($py -c "print(max(40, int($rate * 5)))")" --request-rate "$rate"
+    paced=$(json "$out/lg.json" "d['p50_s']")
+    paced99=$(json "$out/lg.json" "d['p99_s']")
+    # Both ways a paced fleet sends: each client on its fixed seeded phase (the
+    # worst case for the server), and spreading out of slots where requests
+    # queue (the devices' default, docs/serve.md).
+    for phases in fixed spread; do
+      loadgen "$model" "$clients" "$requests" --request-rate "$rate" --phases "$phases"
+      p99=$(json "$out/lg.json" "d['p99_s']")
+      echo "  server $server: unloaded p50 $(printf %.4f "$unloaded") s (one client alone at that rate: p50 $(printf %.4f "$paced") s, p99 $(printf %.4f "$paced99") s); at 50% of saturation ($clients clients x $(printf %.2f "$rate")/s x $requests, phases $phases, $(json "$out/lg.json" "d['phase_shifts']") shifts, queue wait p99 $(json "$out/lg.json" "f\"{d['queue_wait_p99_s']:.4f}\"") s, at the server p99 $(json "$out/lg.json" "f\"{d['service_p99_s']:.4f}\"") s): p99 $(printf %.4f "$p99") s, ratio $($py -c "print(f'{$p99 / $unloaded:.2f}')") (bar <= 2; $($py -c "print(f'{$p99 / $paced:.2f}')") against the lone client)"
+    done
+    if [[ $server == sleeps ]]; then stop_server; fi
   done
   # The yardstick queueing theory gives: one FIFO server with a fixed service
   # time S at 50% load and Poisson arrivals (M/D/1) has p99 sojourn ~4.3 S.

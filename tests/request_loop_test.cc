@@ -190,6 +190,44 @@ TEST(RequestLoop, AdaptiveBatchingBatchesOnlyWhereBatchesPay) {
   }
 }
 
+// An idle worker with busy_poll_s polls instead of sleeping: a request that
+// arrives a little after the last one is found by the poll; without it, never.
+TEST(RequestLoop, AnIdleWorkerPollsForWorkOnlyWhenAsked) {
+  for (const double poll_s : {0.0, 1.0}) {
+    LoopOptions o;
+    o.busy_poll_s = poll_s;
+    ASSERT_TRUE(RequestLoop::CheckOptions(o).ok());
+    RecordingHandler h(1, 0ms);
+    RequestLoop loop(o, &h);
+    loop.Start();
+    uint32_t id = 0;
+    // Each request after a short gap, in which the worker finished the last
+    // one and went idle; a few tries, so a stalled machine cannot miss them all.
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      LoopRequest r = Request(++id);
+      ASSERT_TRUE(loop.Enqueue(0, r, 0).ok());
+      ASSERT_TRUE(h.WaitFinished(id));
+      std::this_thread::sleep_for(20ms);
+      if (loop.counters().batches_polled > 0) break;
+    }
+    LoopRequest last = Request(++id);
+    ASSERT_TRUE(loop.Enqueue(0, last, 0).ok());
+    ASSERT_TRUE(h.WaitFinished(id));
+    // Stop ends a poll in progress rather than waiting it out.
+    loop.Stop(5, [] { return true; });
+    EXPECT_EQ(loop.counters().served, static_cast<int64_t>(id));
+    if (poll_s > 0) EXPECT_GT(loop.counters().batches_polled, 0);
+    else EXPECT_EQ(loop.counters().batches_polled, 0);
+  }
+  LoopOptions bad;
+  for (const double poll_s : {-0.001, 1.5}) {
+    bad.busy_poll_s = poll_s;
+    const Status s = RequestLoop::CheckOptions(bad);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(s.message().find("--busy-poll-ms"), std::string::npos) << s.message();
+  }
+}
+
 TEST(RequestLoop, RefusesWorkerCountsOutOfRangeAndNoticesWithSeveralWorkers) {
   LoopOptions o;
   for (int bad : {0, -1, 65}) {

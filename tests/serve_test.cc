@@ -550,10 +550,28 @@ TEST(EdgeServer, ResultsCarryTheirQueueWait) {
   EXPECT_GT(r->queue_wait_p50_s, 0);
   EXPECT_GE(r->queue_wait_p99_s, r->queue_wait_p50_s);
   EXPECT_LT(r->queue_wait_p99_s, r->p99_s);
+  // The server's own time includes the queue wait and is inside the round trip.
+  EXPECT_GE(r->service_p50_s, r->queue_wait_p50_s);
+  EXPECT_GE(r->service_p99_s, r->service_p50_s);
+  EXPECT_LE(r->service_p99_s, r->p99_s);
   auto alone = runtime::RunLoadgen(WholeInputs(**server, "tcp", 1, 6));
   ASSERT_TRUE(alone.ok()) << alone.status().message();
   ExpectAllVerified(*alone, 6);
   EXPECT_LT(alone->queue_wait_p50_s, r->queue_wait_p50_s);
+}
+
+// A server whose idle worker polls (--busy-poll-ms) answers as before, and a
+// client's next request, sent right after its reply, is found by the poll.
+TEST(EdgeServer, APollingWorkerServesAndFindsTheNextRequest) {
+  runtime::ServeOptions o = OneAtATime("tcp");
+  o.busy_poll_s = 0.5;
+  auto server = runtime::EdgeServer::Start(o);
+  ASSERT_TRUE(server.ok()) << server.status().message();
+  auto r = runtime::RunLoadgen(WholeInputs(**server, "tcp", 1, 6));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ExpectAllVerified(*r, 6);
+  EXPECT_GT((*server)->counters().batches_polled, 0);
+  EXPECT_NE((*server)->ReadyJson().find("\"busy_poll_ms\":500.0"), std::string::npos) << (*server)->ReadyJson();
 }
 
 // A deadline shorter than the queued work: BUSY at once.

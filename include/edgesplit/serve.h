@@ -70,6 +70,9 @@ struct ServeOptions {
   // executors (arena_bytes() counts them all): for a server whose cores one
   // request does not fill (a small tail scales poorly over --threads).
   int workers = 1;
+  // > 0: an idle worker polls for work this long before it sleeps (trades an
+  // idle core for the tail latency a sleeping core adds; docs/serve.md).
+  double busy_poll_s = 0;
   std::string id;             // "" = DefaultServerId()
   net::Endpoint listen;       // default 127.0.0.1:0
   LinkSettings link;          // the transport (udp, tcp, espnow, ble) and its shaping
@@ -100,6 +103,7 @@ struct ServerCounters {
   int64_t pings = 0;
   int64_t batches_waited = 0;  // batches whose first request waited for companions (--max-wait-ms)
   int64_t batches_declined = 0;  // times more requests were queued but batching did not pay (--batching adaptive)
+  int64_t batches_polled = 0;  // batches an idle worker found while polling, not asleep (--busy-poll-ms)
   std::map<int, int64_t> batch_sizes;  // batch size -> batches run
 };
 
@@ -177,6 +181,10 @@ struct LoadgenReport {
   // Of completed requests: how long they queued at the server behind other
   // work (the results' queue_wait_us), the part of p50/p99 that is load.
   double queue_wait_p50_s = 0, queue_wait_p99_s = 0;
+  // Of completed requests: the server's own time from full receipt to reply
+  // (the results' service_time_us: queue wait + compute). p99_s minus this is
+  // the links' and both hosts' share (transfer, wake-ups).
+  double service_p50_s = 0, service_p99_s = 0;
   std::map<int, int64_t> batch_sizes;           // batch size -> results
   std::map<std::string, int64_t> per_server;    // server id -> completed
   std::vector<std::string> first_errors;        // up to 5, for the user

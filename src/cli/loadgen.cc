@@ -63,6 +63,7 @@ Status RunLoadgenCommand(const LoadgenArgs& a) {
                 r.throughput_rps, r.wall_s);
     std::printf("queued behind other work: p50 %.2f ms  p99 %.2f ms", r.queue_wait_p50_s * 1e3, r.queue_wait_p99_s * 1e3);
     if (r.phase_shifts > 0) std::printf("  (paced clients moved their phase %lld times)", static_cast<long long>(r.phase_shifts));
+    std::printf("\nat the server (receipt to reply): p50 %.2f ms  p99 %.2f ms", r.service_p50_s * 1e3, r.service_p99_s * 1e3);
     std::printf("\nbatch sizes:");
     for (auto& [b, n] : r.batch_sizes) std::printf(" %d:%lld", b, static_cast<long long>(n));
     std::printf("\nper server:");

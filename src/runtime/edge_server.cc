@@ -202,6 +202,7 @@ Result<std::unique_ptr<EdgeServer>> EdgeServer::Start(const ServeOptions& o) {
   lo.queue_limit = o.queue_limit;
   lo.workers = o.workers;
   lo.adaptive_batching = o.adaptive_batching;
+  lo.busy_poll_s = o.busy_poll_s;
   ES_RETURN_IF_ERROR(RequestLoop::CheckOptions(lo));
   auto impl = std::make_unique<Impl>();
   impl->options = o;
@@ -283,6 +284,7 @@ std::string EdgeServer::ReadyJson() const {
   j["queue_limit"] = impl_->options.queue_limit;
   j["workers"] = impl_->options.workers;
   j["batching"] = impl_->options.adaptive_batching ? "adaptive" : "always";
+  j["busy_poll_ms"] = impl_->options.busy_poll_s * 1e3;
   j["memory_bound_bytes"] = memory_bound_bytes();
   j["arena_bytes"] = arena_bytes();
   if (impl_->emulated) j["emulated"] = impl_->emulated->name;

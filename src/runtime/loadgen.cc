@@ -160,7 +160,7 @@ class Workload {
 struct ClientTally {
   int64_t sent = 0, completed = 0, busy = 0, lost = 0, duplicated = 0, corrupted = 0, errors = 0;
   int64_t phase_shifts = 0;
-  std::vector<double> latencies, queue_waits;
+  std::vector<double> latencies, queue_waits, services;
   std::map<int, int64_t> batch_sizes;
   std::map<std::string, int64_t> per_server;
   std::vector<std::string> errors_seen;
@@ -302,6 +302,7 @@ Result<LoadgenReport> RunLoadgen(const LoadgenOptions& o, const std::atomic<bool
       if (o.completed_counter) ++*o.completed_counter;
       t.latencies.push_back(net::SecondsSince(t0));
       t.queue_waits.push_back(h.queue_wait_us / 1e6);
+      t.services.push_back(h.service_time_us / 1e6);
       ++t.batch_sizes[h.batch_size];
       ++t.per_server[std::string(h.sender_id, h.sender_id_length)];
     }
@@ -313,7 +314,7 @@ Result<LoadgenReport> RunLoadgen(const LoadgenOptions& o, const std::atomic<bool
 
   LoadgenReport rep;
   rep.wall_s = net::SecondsSince(start);
-  std::vector<double> latencies, queue_waits;
+  std::vector<double> latencies, queue_waits, services;
   for (ClientTally& t : tallies) {
     rep.sent += t.sent;
     rep.completed += t.completed;
@@ -325,6 +326,7 @@ Result<LoadgenReport> RunLoadgen(const LoadgenOptions& o, const std::atomic<bool
     rep.phase_shifts += t.phase_shifts;
     latencies.insert(latencies.end(), t.latencies.begin(), t.latencies.end());
     queue_waits.insert(queue_waits.end(), t.queue_waits.begin(), t.queue_waits.end());
+    services.insert(services.end(), t.services.begin(), t.services.end());
     for (auto& [b, n] : t.batch_sizes) rep.batch_sizes[b] += n;
     for (auto& [s, n] : t.per_server) rep.per_server[s] += n;
     for (auto& e : t.errors_seen)
@@ -337,6 +339,9 @@ Result<LoadgenReport> RunLoadgen(const LoadgenOptions& o, const std::atomic<bool
   std::sort(queue_waits.begin(), queue_waits.end());
   rep.queue_wait_p50_s = SortedPercentile(queue_waits, 0.5);
   rep.queue_wait_p99_s = SortedPercentile(queue_waits, 0.99);
+  std::sort(services.begin(), services.end());
+  rep.service_p50_s = SortedPercentile(services, 0.5);
+  rep.service_p99_s = SortedPercentile(services, 0.99);
   rep.throughput_rps = rep.wall_s > 0 ? static_cast<double>(rep.completed) / rep.wall_s : 0;
   return rep;
 }
@@ -346,6 +351,7 @@ std::string LoadgenJson(const LoadgenReport& r) {
                            {"busy", r.busy},          {"lost", r.lost},           {"duplicated", r.duplicated},
                            {"corrupted", r.corrupted}, {"deduplicated", r.deduplicated}, {"errors", r.errors}, {"phase_shifts", r.phase_shifts},
                            {"queue_wait_p50_s", r.queue_wait_p50_s}, {"queue_wait_p99_s", r.queue_wait_p99_s},
+                           {"service_p50_s", r.service_p50_s}, {"service_p99_s", r.service_p99_s},
                            {"p50_s", r.p50_s},        {"p99_s", r.p99_s},         {"throughput_rps", r.throughput_rps},
                            {"wall_s", r.wall_s}};
   // JSON object keys are strings: batch sizes as "1", "2", ...

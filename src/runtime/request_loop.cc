@@ -24,6 +24,7 @@ Status RequestLoop::CheckOptions(const LoopOptions& o) {
   if (o.lanes < 1) return InvalidArgument("a request loop needs at least one lane");
   if (o.max_batch < 1 || o.max_batch > 1024) return InvalidArgument("--max-batch must be in 1..1024");
   if (!(o.max_wait_s >= 0) || o.max_wait_s > 10) return InvalidArgument("--max-wait-ms must be in 0..10000");
+  if (!(o.busy_poll_s >= 0) || o.busy_poll_s > 1) return InvalidArgument("--busy-poll-ms must be in 0..1000");
   if (o.queue_limit < 1) return InvalidArgument("--queue-limit must be at least 1");
   if (o.notice_limit < 0) return InvalidArgument("a request loop's notice limit must be >= 0");
   if (o.workers < 1 || o.workers > 64) return InvalidArgument("--workers must be in 1..64");
@@ -183,6 +184,19 @@ int RequestLoop::OldestLane() const {
   return best;
 }
 
+// Looks at the queue until `ready` or busy_poll_s passed, the lock released
+// between looks and the core yielded (the I/O thread that enqueues may share it).
+void RequestLoop::PollForWork(std::unique_lock<std::mutex>& lock, const std::function<bool()>& ready) {
+  const Clock::time_point until =
+      Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options_.busy_poll_s));
+  do {
+    lock.unlock();
+    std::this_thread::yield();
+    lock.lock();
+  } while (!ready() && Clock::now() < until);
+  if (queued_ + notices_ > 0) ++counters_.batches_polled;
+}
+
 void RequestLoop::Work(int worker) {
   std::vector<LoopRequest> batch, expired;
   const auto idle = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options_.idle_s));
@@ -193,6 +207,7 @@ void RequestLoop::Work(int worker) {
     {
       std::unique_lock<std::mutex> lock(mutex_);
       auto ready = [&] { return queued_ + notices_ > 0 || stopped_; };
+      if (!ready() && options_.busy_poll_s > 0) PollForWork(lock, ready);
       if (options_.idle_s > 0) {
         if (!work_.wait_for(lock, idle, ready)) {
           lock.unlock();

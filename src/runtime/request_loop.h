@@ -69,6 +69,11 @@ struct LoopOptions {
   // Batches only where they are cheaper per image than single runs, as each
   // lane measures them (AdaptiveBatchLimit); false: always up to max_batch.
   bool adaptive_batching = false;
+  // > 0: an idle worker polls the queue (yielding the core to the I/O
+  // thread between looks) for up to this long before it sleeps. A sleeping
+  // virtual core cools down (caches, the host gives it away), which doubles a
+  // short inference's tail; polling trades an idle core for that tail.
+  double busy_poll_s = 0;
 };
 
 // What a finished batch saw: when it started running and the queue then.
@@ -137,6 +142,7 @@ class RequestLoop {
   bool BatchesMayPay(size_t lane) const;
   void NoteCompute(size_t lane, int batch, double seconds_per_request);
   int OldestLane() const;
+  void PollForWork(std::unique_lock<std::mutex>& lock, const std::function<bool()>& ready);
 
   const LoopOptions options_;
   Handler* const handler_;
