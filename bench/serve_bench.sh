@@ -77,29 +77,39 @@ for model in $models; do
 
   # Latency: unloaded service time, then 50% of batch-1 saturation; the
   # server as it starts by default, then with its idle worker polling
-  # (--busy-poll-ms POLL_MS: the core stays awake between requests).
+  # (--busy-poll-ms POLL_MS: the core stays awake between requests), in
+  # alternating rounds; the median ratio of each way with its spread.
   clients=4
   rate=$($py -c "print(0.5 * $sat1 / $clients)")
   requests=${LATENCY_REQUESTS:-$($py -c "print(max(150, int($rate * 10)))")}
-  for server in sleeps polls; do
-    if [[ $server == polls ]]; then start_server "$model" "$batch" 1024 adaptive --busy-poll-ms "$poll_ms"; else start_server "$model" "$batch" 1024; fi
-    loadgen "$model" 1 20
-    unloaded=$(json "$out/lg.json" "d['p50_s']")
-    # The same without back-to-back warmth: one client alone at one client's
-    # rate (each request finds the server idle, after an idle gap as long as
-    # the loaded run's: a VM's idle core and caches cool down in between).
-    loadgen "$model" 1 "$($py -c "print(max(40, int($rate * 5)))")" --request-rate "$rate"
-    paced=$(json "$out/lg.json" "d['p50_s']")
-    paced99=$(json "$out/lg.json" "d['p99_s']")
-    # Both ways a paced fleet sends: each client on its fixed seeded phase (the
-    # worst case for the server), and spreading out of slots where requests
-    # queue (the devices' default, docs/serve.md).
-    for phases in fixed spread; do
-      loadgen "$model" "$clients" "$requests" --request-rate "$rate" --phases "$phases"
-      p99=$(json "$out/lg.json" "d['p99_s']")
-      echo "  server $server: unloaded p50 $(printf %.4f "$unloaded") s (one client alone at that rate: p50 $(printf %.4f "$paced") s, p99 $(printf %.4f "$paced99") s); at 50% of saturation ($clients clients x $(printf %.2f "$rate")/s x $requests, phases $phases, $(json "$out/lg.json" "d['phase_shifts']") shifts, queue wait p99 $(json "$out/lg.json" "f\"{d['queue_wait_p99_s']:.4f}\"") s, at the server p99 $(json "$out/lg.json" "f\"{d['service_p99_s']:.4f}\"") s): p99 $(printf %.4f "$p99") s, ratio $($py -c "print(f'{$p99 / $unloaded:.2f}')") (bar <= 2; $($py -c "print(f'{$p99 / $paced:.2f}')") against the lone client)"
+  declare -A lat_ratios=()
+  for r in $(seq "$rounds"); do
+    for server in sleeps polls; do
+      if [[ $server == polls ]]; then start_server "$model" "$batch" 1024 adaptive --busy-poll-ms "$poll_ms"; else start_server "$model" "$batch" 1024; fi
+      loadgen "$model" 1 100
+      unloaded=$(json "$out/lg.json" "d['p50_s']")
+      # The same without back-to-back warmth: one client alone at one client's
+      # rate (each request finds the server idle, after an idle gap as long as
+      # the loaded run's: a VM's idle core and caches cool down in between).
+      loadgen "$model" 1 "$($py -c "print(max(40, int($rate * 5)))")" --request-rate "$rate"
+      paced=$(json "$out/lg.json" "d['p50_s']")
+      paced99=$(json "$out/lg.json" "d['p99_s']")
+      # Both ways a paced fleet sends: each client on its fixed seeded phase (the
+      # worst case for the server), and spreading out of slots where requests
+      # queue (the devices' default, docs/serve.md).
+      for phases in fixed spread; do
+        loadgen "$model" "$clients" "$requests" --request-rate "$rate" --phases "$phases"
+        p99=$(json "$out/lg.json" "d['p99_s']")
+        ratio=$($py -c "print(f'{$p99 / $unloaded:.2f}')")
+        lat_ratios[$server/$phases]+=" $ratio"
+        echo "  round $r, server $server: unloaded p50 $(printf %.4f "$unloaded") s (one client alone at that rate: p50 $(printf %.4f "$paced") s, p99 $(printf %.4f "$paced99") s); at 50% of saturation ($clients clients x $(printf %.2f "$rate")/s x $requests, phases $phases, $(json "$out/lg.json" "d['phase_shifts']") shifts, queue wait p99 $(json "$out/lg.json" "f\"{d['queue_wait_p99_s']:.4f}\"") s, at the server p99 $(json "$out/lg.json" "f\"{d['service_p99_s']:.4f}\"") s): p99 $(printf %.4f "$p99") s, ratio $ratio ($($py -c "print(f'{$p99 / $paced:.2f}')") against the lone client)"
+      done
+      stop_server
     done
-    if [[ $server == sleeps ]]; then stop_server; fi
+  done
+  for key in sleeps/fixed sleeps/spread polls/fixed polls/spread; do
+    # shellcheck disable=SC2086
+    $py -c "import statistics,sys; v=sorted(map(float,sys.argv[1:])); print(f'  p99 at 50% load / unloaded p50, server ${key%/*}, phases ${key#*/}: median {statistics.median(v):.2f} (spread {v[0]:.2f}-{v[-1]:.2f}); bar <= 2')" ${lat_ratios[$key]}
   done
   # The yardstick queueing theory gives: one FIFO server with a fixed service
   # time S at 50% load and Poisson arrivals (M/D/1) has p99 sojourn ~4.3 S.
@@ -127,7 +137,6 @@ free, s = 0.0, []
 for t in arrivals:
     start = max(t, free); free = start + 1; s.append(free - t)
 s.sort(); print(f'{s[int(len(s) * 0.99)]:.2f}')")"
-  stop_server
 
   # Overload: 10x the batch-1 saturation rate against a 16-request queue.
   start_server "$model" "$batch" 16
