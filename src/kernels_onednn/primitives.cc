@@ -111,6 +111,22 @@ bool WinogradCandidate(int64_t groups, int64_t out_channels, int64_t kh, int64_t
          dilates == Dims{0, 0};
 }
 
+// A grouped (not depthwise) f32 conv on a channels-last input whose rows of
+// channels are a multiple of 2 KiB (512 channels and up, by 512) and whose
+// image has at least 28x28 pixels. oneDNN 2.6's jit (non-brgconv) grouped
+// kernel reads each group's few channels at that power-of-two stride, so they
+// land in the same few L1 sets and thrash: ResNeXt101-32x8d's 512-channel
+// 3x3 (32 groups of 16) takes 1.26 ms at 56x56 stride 2 and 0.35 ms at 28x28,
+// against 0.26 + 0.14 and 0.23 + 0.05 ms for the same conv on blocked copies
+// plus the reorders (2 threads, docs/benchmarks.md "Grouped conv pass"). 768
+// channels (3 KiB rows), 256 at 56x56 and brgconv's 32+ channels per group
+// show no such loss, nor do small images (the reorders cost more there). The
+// caller checks the implementation; the rest is a function of the node.
+bool GroupedRowsAlias(int64_t groups, int64_t in_channels, const TensorDesc& x) {
+  return groups > 1 && groups < in_channels && in_channels % 512 == 0 && x.layout == TensorLayout::kChannelsLast &&
+         x.rank == 4 && x.dims[2] * x.dims[3] >= 28 * 28;
+}
+
 // A reorder between a tensor's arena layout and a copy in scratch.
 SideStep MakeReorder(const memory::desc& from, EvalArg from_at, const memory::desc& to, EvalArg to_at,
                      const dnnl::engine& engine) {
@@ -321,7 +337,9 @@ void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, Primitive
   // neighbour, e.g. MobileNetV3's HardSigmoid) get oneDNN's reference conv,
   // 50-100x slower than its jit ones: then the conv runs on copies in the
   // layout oneDNN picks (a pure function of the node, like the layouts).
-  if (!int8 && IsReferenceImpl(pd)) {
+  // So do grouped convs whose channel rows alias in L1 (GroupedRowsAlias).
+  if (!int8 && (IsReferenceImpl(pd) || (!add && !tail && GroupedRowsAlias(groups, c, x) &&
+                                        std::strncmp(pd.impl_info_str(), "jit:", 4) == 0))) {
     const dnnl::convolution_forward::primitive_desc own = own_layout_pd(dnnl::algorithm::convolution_direct);
     if (!IsReferenceImpl(own)) return BindThroughScratch(own, w, w_user, has_bias, k, st, engine, dst_view ? *dst_view : ActivationDesc(y));
   }
