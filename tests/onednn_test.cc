@@ -379,6 +379,30 @@ TEST(OneDnnTest, Dense3x3ConvsRunAsWinogradOnAvx512) {
   if (__builtin_cpu_supports("avx512f")) { EXPECT_GT(winograd, 0) << "no conv ran as Winograd"; }
 }
 
+// Below 28x28 pixels, dense 3x3s of 96 to 255 input channels (GoogLeNet's
+// 14x14 and 7x7 ones) run direct; 256 channels and up (ResNet50's) and under
+// 96 (SqueezeNet's 13x13 expand convs) stay Winograd on AVX-512.
+TEST(OneDnnTest, SmallImageWinogradDependsOnInputChannels) {
+  struct Case {
+    int64_t cin, cout, side;
+    bool winograd;
+  };
+  for (const Case& c : {Case{128, 256, 14, false}, Case{192, 384, 7, false}, Case{256, 256, 14, true},
+                        Case{64, 256, 13, true}, Case{128, 192, 28, true}}) {
+    testing::GraphBuilder b;
+    const int x = b.Input("x", {1, c.cin, c.side, c.side});
+    Graph g = b.Finish(b.Conv("conv", x, c.cin, c.cout, 3, 1, 1, true));
+    ASSERT_FALSE(g.nodes.empty());
+    PreparedKernel k;
+    ASSERT_TRUE(OneDnnBackend().Prepare(g, 0, &k).ok());
+    const std::string impl = OneDnnImplementation(k);
+    const bool wino = impl.find("wino") != std::string::npos;
+    if (!c.winograd || __builtin_cpu_supports("avx512f")) {
+      EXPECT_EQ(wino, c.winograd) << c.cin << " -> " << c.cout << " at " << c.side << ": " << impl;
+    }
+  }
+}
+
 // No node of the torchvision exports whose reference-kernel neighbours used to
 // mix layouts (MobileNetV3's HardSigmoid, ShuffleNetV2's Reshape/Transpose)
 // runs oneDNN's own reference implementation ("ref:any", 50-100x slower than

@@ -101,14 +101,39 @@ bool HasPadding(const std::vector<int64_t>& pads) {
 // Winograd, 0.48 direct with its SiLU; Inception v3's 32 -> 32 0.99 / 0.81;
 // from 64 outputs Winograd wins or ties: SqueezeNet's 16 -> 64 expand convs
 // (written straight into their Concat) 7% on the whole model, ResNet50's by
-// 10-25%). A function of the node alone, so split and whole runs still take
-// the same kernel.
+// 10-25%). On images below 28x28 (oneDNN's F(2,3) Winograd there) convs of
+// 96 to 255 input channels run direct: GoogLeNet's 96 -> 208 .. 192 -> 384
+// 3x3s at 14x14 and 7x7 run direct 1.1-2.6x faster than Winograd plus its
+// reorders, while ResNet50's 256-channel 14x14 and 512-channel 7x7 ones and
+// SqueezeNet's 48 -> 192 and 64 -> 256 at 13x13 still gain or tie (2 threads,
+// per conv, docs/benchmarks.md "Grouped conv pass"). A function of the node
+// alone, so split and whole runs still take the same kernel.
 constexpr int64_t kWinogradMinOutChannels = 64;
+constexpr int64_t kWinogradSmallImagePixels = 28 * 28;
+constexpr int64_t kDirectOnSmallImagesFrom = 96, kDirectOnSmallImagesBelow = 256;  // input channels
 
 bool WinogradCandidate(int64_t groups, int64_t out_channels, int64_t kh, int64_t kw, const Dims& strides,
-                       const Dims& dilates) {
+                       const Dims& dilates, int64_t in_channels, int64_t out_pixels) {
   return groups == 1 && out_channels >= kWinogradMinOutChannels && kh == 3 && kw == 3 && strides == Dims{1, 1} &&
-         dilates == Dims{0, 0};
+         dilates == Dims{0, 0} &&
+         (out_pixels >= kWinogradSmallImagePixels || in_channels < kDirectOnSmallImagesFrom ||
+          in_channels >= kDirectOnSmallImagesBelow);
+}
+
+// A grouped (not depthwise) f32 conv on a channels-last input whose rows of
+// channels are a multiple of 2 KiB (512 channels and up, by 512) and whose
+// image has at least 28x28 pixels. oneDNN 2.6's jit (non-brgconv) grouped
+// kernel reads each group's few channels at that power-of-two stride, so they
+// land in the same few L1 sets and thrash: ResNeXt101-32x8d's 512-channel
+// 3x3 (32 groups of 16) takes 1.26 ms at 56x56 stride 2 and 0.35 ms at 28x28,
+// against 0.26 + 0.14 and 0.23 + 0.05 ms for the same conv on blocked copies
+// plus the reorders (2 threads, docs/benchmarks.md "Grouped conv pass"). 768
+// channels (3 KiB rows), 256 at 56x56 and brgconv's 32+ channels per group
+// show no such loss, nor do small images (the reorders cost more there). The
+// caller checks the implementation; the rest is a function of the node.
+bool GroupedRowsAlias(int64_t groups, int64_t in_channels, const TensorDesc& x) {
+  return groups > 1 && groups < in_channels && in_channels % 512 == 0 && x.layout == TensorLayout::kChannelsLast &&
+         x.rank == 4 && x.dims[2] * x.dims[3] >= 28 * 28;
 }
 
 // A reorder between a tensor's arena layout and a copy in scratch.
@@ -285,7 +310,7 @@ void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, Primitive
   const memory::desc dst_md = ActivationDesc(band ? RowsOf(y, band) : y, int8 ? memory::data_type::s32 : memory::data_type::f32);
   const auto unfusable = [] { return dnnl::error(dnnl_unimplemented, "the conv + Add pair does not fuse"); };
   const bool tail = st->tail.len() > 0;  // eltwise nodes fused after it (fused_groups.cc)
-  if ((add || tail) && (int8 || band || WinogradCandidate(groups, m, kh, kw, strides, dilates) ||
+  if ((add || tail) && (int8 || band || WinogradCandidate(groups, m, kh, kw, strides, dilates, c, y.dims[2] * y.dims[3]) ||
                         (add && !(ActivationDesc(k.inputs[n.inputs.size()]) == ActivationDesc(y)))))
     throw unfusable();
   dnnl::primitive_attr attr = add ? Attributes(n.activation, true, add->activation)
@@ -302,7 +327,7 @@ void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, Primitive
                                                strides, dilates, pad_l, pad_r);
     return dnnl::convolution_forward::primitive_desc(desc, attr, engine);
   };
-  if (!int8 && WinogradCandidate(groups, m, kh, kw, strides, dilates)) {
+  if (!int8 && WinogradCandidate(groups, m, kh, kw, strides, dilates, c, y.dims[2] * y.dims[3])) {
     try {
       return BindThroughScratch(own_layout_pd(dnnl::algorithm::convolution_winograd), w, w_user, has_bias, k, st, engine,
                                 dst_view ? *dst_view : ActivationDesc(y));
@@ -321,7 +346,9 @@ void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, Primitive
   // neighbour, e.g. MobileNetV3's HardSigmoid) get oneDNN's reference conv,
   // 50-100x slower than its jit ones: then the conv runs on copies in the
   // layout oneDNN picks (a pure function of the node, like the layouts).
-  if (!int8 && IsReferenceImpl(pd)) {
+  // So do grouped convs whose channel rows alias in L1 (GroupedRowsAlias).
+  if (!int8 && (IsReferenceImpl(pd) || (!add && !tail && GroupedRowsAlias(groups, c, x) &&
+                                        std::strncmp(pd.impl_info_str(), "jit:", 4) == 0))) {
     const dnnl::convolution_forward::primitive_desc own = own_layout_pd(dnnl::algorithm::convolution_direct);
     if (!IsReferenceImpl(own)) return BindThroughScratch(own, w, w_user, has_bias, k, st, engine, dst_view ? *dst_view : ActivationDesc(y));
   }
