@@ -4,6 +4,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -125,6 +126,9 @@ struct PrimitiveState {
   void (*then)(const PrimitiveState& state, const void* const* inputs, void* const* outputs) = nullptr;
   std::vector<float> custom_constants;
   std::vector<int64_t> custom_sizes;
+  // Large constants a custom loop streams (gemv.cc's packed weights): 2 MiB
+  // aligned (huge pages where the kernel allows), freed with std::free.
+  std::unique_ptr<float, void (*)(void*)> custom_buffer{nullptr, std::free};
 
   // A memory object for `arg` whose data is given at Eval.
   void BindAtEval(int arg, const dnnl::memory::desc& md, ArgSource source, int index, const dnnl::engine& engine,
@@ -197,6 +201,15 @@ void BuildConvIntoConcat(const Graph& graph, int first, const PreparedKernel& k,
 // dnnl_unimplemented for a conv that would write it directly).
 void BuildConvInto(const Graph& graph, const Node& conv, const PreparedKernel& k, const dnnl::memory::desc& dst_view,
                    PrimitiveState* state);
+
+// An f32 Gemm / MatMul with at most kStreamingGemmMaxRows rows as edgesplit's
+// weight-streaming loop (gemv.cc; AVX-512): true when `state` is built for it
+// (weights packed into panels), false for any other (oneDNN's inner product
+// runs it then). Each image's outputs do not depend on the row count (batch N
+// gives batch 1's bytes). The limit is measured: above it oneDNN's inner
+// product is faster (docs/benchmarks.md, "Weight-streaming Gemm pass").
+inline constexpr int64_t kStreamingGemmMaxRows = 8;
+bool BuildStreamingGemm(const Graph& graph, const Node& node, const PreparedKernel& k, PrimitiveState* state);
 
 // The int8 parts (int8_build.cc): the requantization of a conv / inner
 // product (bias folded with the input zero point when `fold_zero_point`),

@@ -373,6 +373,7 @@ void BuildInnerProduct(const Graph& g, const Node& n, const PreparedKernel& k, P
   const TensorDesc& y = k.outputs[0];
   const Tensor& b = g.tensors[n.inputs[1]];
   const bool int8 = x.dtype == DType::kInt8;
+  if (!int8 && BuildStreamingGemm(g, n, k, st)) return;  // few rows: gemv.cc's loop
   const memory::data_type xt = int8 ? memory::data_type::s8 : memory::data_type::f32;
   const int64_t rows = y.dims[0], cols = y.dims[1], depth = x.dims[1];
   const bool trans_b = n.op == OpType::kGemm && n.GetInt("transB", 0) != 0;
