@@ -9,7 +9,11 @@
 //     blocked copies of its input and output in the kernel's scratch
 //     (reorder, conv, reorder: one node, so cuts never separate them);
 //   * Gemm (transA 0, alpha = beta = 1) and 2-D MatMul with a constant B, as
-//     inner products with the fused activation;
+//     inner products with the fused activation; f32 with at most 8 rows (a
+//     classifier at batch 1..8) as edgesplit's weight-streaming AVX-512 loop
+//     instead (src/kernels_onednn/gemv.cc: weights packed once into panels on
+//     huge pages, each read once for all rows, bias and activation in the
+//     same pass; oneDNN's inner product on CPUs without AVX-512);
 //   * MaxPool / AveragePool 2-D, GlobalAveragePool, ReduceMean over H and W;
 //   * a Reshape between [N,C,H,W] and [N,a,b,H,W] (a*b = C) and a Slice of
 //     channels alone (ShuffleNetV2), as oneDNN reorders between layouts;
@@ -73,7 +77,10 @@
 //
 // Numerics: f32: oneDNN's accumulation order differs from the reference's
 // (Winograd's transforms too); outputs agree within 1e-4 * max|reference|
-// (tests/onednn_test.cc, tests/parity_test.cc against PyTorch). int8:
+// (tests/onednn_test.cc, tests/parity_test.cc against PyTorch). The
+// streaming Gemm's arithmetic per output does not depend on the row count:
+// each row of a batch of up to 8 gets the bytes it gets alone
+// (tests/onednn_gemv_test.cc). int8:
 // integer sums are exact and the requantization is the reference's, so every
 // tensor equals the reference int8 kernels' (the bar is 1 LSB;
 // tests/onednn_int8_test.cc counts differing values: 0 on the zoo and digits

@@ -5,8 +5,11 @@
 // (docs/benchmarks.md). This loop reads every weight exactly once for all
 // rows: the weights are packed at Prepare into panels of kPanel output
 // features, 16 inputs of each feature after another ([panel][block of 16
-// inputs][feature][16], zero-padded), so each thread streams one contiguous
-// run of panels; each input vector loaded serves kPanel features.
+// inputs][feature][16], zero-padded), on 2 MiB pages, so each thread streams
+// one contiguous run of panels (the threads split the panels); each input
+// vector loaded serves kPanel features and each weight vector every row.
+// Above 8 rows the loop turns FMA-bound and oneDNN's blocked GEMM is the
+// faster (docs/benchmarks.md, "Weight-streaming Gemm pass").
 //
 // Numerics: every output is 16 lane sums, each a chain of fused multiply-adds
 // in input order starting from 0, reduced in one fixed tree, then + bias and
@@ -18,9 +21,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <new>
-#include <cstdlib>
 
 #include "int8_avx512.h"
 #include "onednn_internal.h"
@@ -117,7 +120,7 @@ void RunStreamingGemm(const PrimitiveState& st, const void* const* inputs, void*
     const float* wp = w + p * blocks * kPanel * kLanes;
     const int64_t j0 = p * kPanel, n = std::min<int64_t>(kPanel, cols - j0);
     for (int64_t i = 0, m0 = 0; i < passes; ++i) {
-      const int64_t g = (rows - m0) / (passes - i);  // balanced passes (7 rows: 3 + 4)
+      const int64_t g = (rows - m0) / (passes - i);  // balanced passes (one up to kMaxGroup rows)
       float sums[kMaxGroup * kPanel];
       const float* xm = x + m0 * depth;
       switch (g) {
