@@ -115,7 +115,12 @@ void RunStreamingGemm(const PrimitiveState& st, const void* const* inputs, void*
   const __mmask16 tail = static_cast<__mmask16>((1u << (depth % kLanes)) - 1);
   const int64_t panels = (cols + kPanel - 1) / kPanel;
   const int64_t passes = (rows + kMaxGroup - 1) / kMaxGroup;
-#pragma omp parallel for schedule(static) if (!st.serial)
+  // Runs of panels handed out as threads come free (8 per thread): a thread
+  // that loses its core to another process (a loaded machine) leaves its
+  // share to the others instead of holding up the whole pass; each run is
+  // still one contiguous stream, and which thread computes a panel changes no bit.
+  const int64_t run = std::max<int64_t>(1, panels / (8 * static_cast<int64_t>(omp_get_max_threads())));
+#pragma omp parallel for schedule(dynamic, run) if (!st.serial)
   for (int64_t p = 0; p < panels; ++p) {
     const float* wp = w + p * blocks * kPanel * kLanes;
     const int64_t j0 = p * kPanel, n = std::min<int64_t>(kPanel, cols - j0);
