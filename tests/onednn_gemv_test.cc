@@ -13,6 +13,7 @@
 
 #include "edgesplit/exec.h"
 #include "edgesplit/onednn.h"
+#include "../src/kernels_onednn/int8.h"  // SetInt8Avx512: the hand kernels' AVX-512 switch
 #include "graph_builder.h"
 #include "onednn_test_util.h"
 
@@ -132,6 +133,15 @@ TEST(OneDnnGemvTest, FusedActivationsBiasAndMatMul) {
     ExpectMatchesReference({OpType::kMatMul, rows, 33, 11, false, false});
     ExpectMatchesReference({OpType::kMatMul, rows, 48, 6, false, false, OpType::kRelu});
   }
+}
+
+// A CPU without AVX-512 (the hand kernels' switch off) runs oneDNN's inner
+// product, with the same results within f32 rounding.
+TEST(OneDnnGemvTest, WithoutAvx512OneDnnRunsIt) {
+  onednn::SetInt8Avx512(false);
+  const bool streamed = ExpectMatchesReference({OpType::kGemm, 4, 37, 7, true, true, OpType::kRelu});
+  onednn::SetInt8Avx512(true);
+  EXPECT_FALSE(streamed);
 }
 
 // Batch N gives each row batch 1's bytes: the loop's arithmetic per output
