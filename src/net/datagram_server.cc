@@ -86,7 +86,7 @@ class DatagramServer final : public ServerTransport {
     for (size_t i = 0; i < kBurstDatagrams; ++i) slots_.emplace_back(burst_bytes_.get() + i * slot, slot);
     received_.resize(kBurstDatagrams);
     thread_ = std::thread([this] {
-      detail::DeferToComputeOnWakeup();
+      detail::ScheduleIoThread(detail::IoWakeups::kDefer);
       Loop();
     });
   }

@@ -52,7 +52,7 @@ class StreamServer final : public ServerTransport {
     AcceptNext();
     if (secure_) SweepLater();
     thread_ = std::thread([this] {
-      detail::DeferToComputeOnWakeup();
+      detail::ScheduleIoThread(detail::IoWakeups::kPreempt);
       io_.run();
     });
     return Status::Ok();
