@@ -86,7 +86,9 @@ Status RunInfer(const InferArgs& a) {
   for (size_t c = 0; c < 3 && c < a.mean.size(); ++c) pre.mean[c] = a.mean[c];
   for (size_t c = 0; c < 3 && c < a.std_dev.size(); ++c) pre.std[c] = a.std_dev[c];
   // int8: quantized here (input quantized, output dequantized inside the graph: .npy stays float32).
-  ES_ASSIGN_OR_RETURN(g, InDtype(std::move(g), a.engine.dtype, CalibArgs{.folder = a.calib}, pre));
+  CalibArgs calib;
+  calib.folder = a.calib;
+  ES_ASSIGN_OR_RETURN(g, InDtype(std::move(g), a.engine.dtype, calib, pre));
   const Tensor& model_input = g.tensors[g.inputs[0]];
   ES_ASSIGN_OR_RETURN(FloatArray input, LoadModelInput(a.input, model_input, pre));
 
