@@ -254,6 +254,34 @@ TEST(SecureTransport, ForgedTamperedTruncatedReplayedOldAndWrongKeyDatagramsAreA
   EXPECT_EQ(stats().security_dropped, expected);
 }
 
+// A new session from an address that had one (a device restarted, or a new
+// process given the port of one that left) starts its request ids over: they
+// are delivered, not refused as replays of the old session's ids.
+TEST(SecureTransport, ANewSessionFromTheSameAddressStartsItsRequestIdsOver) {
+  SecureEcho server(Channel(net::TransportKind::kUdp));
+  ASSERT_TRUE(server.transport);
+  auto wait_delivered = [&](int n) {
+    for (int i = 0; i < 400 && server.delivered.load() < n; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return server.delivered.load();
+  };
+  RawDevice first(server.transport->local_endpoint());
+  ASSERT_TRUE(first.Handshake().ok());
+  for (uint32_t id = 1; id <= 3; ++id) {
+    ASSERT_TRUE(first.socket->SendTo(first.server, first.SealedMessage(id)).ok());
+    ASSERT_EQ(wait_delivered(static_cast<int>(id)), static_cast<int>(id));
+  }
+  // The next process on the same socket address: a session of its own.
+  RawDevice second(server.transport->local_endpoint());
+  second.socket = std::move(first.socket);
+  ASSERT_TRUE(second.Handshake().ok());
+  for (uint32_t id = 1; id <= 3; ++id) {
+    ASSERT_TRUE(second.socket->SendTo(second.server, second.SealedMessage(id)).ok());
+    EXPECT_EQ(wait_delivered(3 + static_cast<int>(id)), 3 + static_cast<int>(id)) << server.transport->stats().last_rejection;
+  }
+  EXPECT_EQ(server.transport->stats().handshakes, 2);
+  EXPECT_EQ(server.transport->stats().security_dropped, 0) << server.transport->stats().last_rejection;
+}
+
 // Before any handshake nothing is delivered, whatever arrives; a plain
 // (unsealed) wire datagram is dropped too.
 TEST(SecureTransport, UnsealedAndSessionlessDatagramsNeverReachTheReassembler) {

@@ -142,6 +142,10 @@ class DatagramServer final : public ServerTransport {
     const auto outcome = secure_->OnEnvelope(id, static_cast<uint32_t>(id >> 16), *d, &opened_);
     if (!outcome.dropped.empty()) counters_.SecurityDrop(From(id) + outcome.dropped);
     if (outcome.action == detail::ServerSessions::Action::kReply) (void)socket_->SendTo(AddressOf(id), opened_);
+    // A new session from this address is a new client (a device restarted, or
+    // a new process given the port of one that left): its request ids start
+    // over, so the old one's replay window must not refuse them as replays.
+    if (outcome.new_session) RestartReassembly(id);
     if (outcome.action != detail::ServerSessions::Action::kDeliver)
       counters_.Handshakes(secure_->handshakes(), secure_->rate_limited(), secure_->refused());
     if (outcome.action != detail::ServerSessions::Action::kDeliver) return false;
@@ -157,14 +161,26 @@ class DatagramServer final : public ServerTransport {
     const size_t max_message = MaxMessageBytes();
     p.buffer.resize(max_message);
     p.bitmap.resize(wire::BitmapBytes(wire::FragmentCount(max_message, static_cast<size_t>(options_.datagram_bytes))));
+    p.rx = std::make_unique<wire::Reassembler>(p.buffer, p.bitmap, ReassemblerConfigFor());
+    p.last_active = now;
+    peer_count_ = peers_.size();
+    return &p;
+  }
+
+  void RestartReassembly(PeerId id) {
+    auto it = peers_.find(id);
+    if (it == peers_.end()) return;
+    PeerState& p = it->second;
+    p.rx = std::make_unique<wire::Reassembler>(p.buffer, p.bitmap, ReassemblerConfigFor());
+  }
+
+  wire::ReassemblerConfig ReassemblerConfigFor() const {
+    const size_t max_message = MaxMessageBytes();
     wire::ReassemblerConfig config;
     config.datagram_bytes = static_cast<size_t>(options_.datagram_bytes);
     config.reassembly_timeout_us = static_cast<uint64_t>(limits_.frame_timeout_s * 1e6);
     config.limits.max_payload_bytes = static_cast<uint32_t>(max_message);
-    p.rx = std::make_unique<wire::Reassembler>(p.buffer, p.bitmap, config);
-    p.last_active = now;
-    peer_count_ = peers_.size();
-    return &p;
+    return config;
   }
 
   size_t MaxMessageBytes() const {

@@ -220,7 +220,7 @@ ServerSessions::Outcome ServerSessions::OnHandshake(uint64_t peer_key, uint32_t 
   if (!was_established) p.session = MakeSession(p.pending.keys());
   p.last_active_ms = now;
   *out = HandshakeEnvelope(std::span<const uint8_t>(reply, written));
-  return {Action::kReply, ""};
+  return {Action::kReply, "", !was_established};
 }
 
 ServerSessions::Outcome ServerSessions::OnEnvelope(uint64_t peer_key, uint32_t source, std::span<const uint8_t> e,

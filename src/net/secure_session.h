@@ -50,6 +50,10 @@ class ServerSessions {
   struct Outcome {
     Action action = Action::kNone;
     std::string dropped;  // non-empty: the envelope was refused (count it)
+    // A handshake installed a new session for the peer: a new device (or the
+    // same one restarted) whose request ids start over; transport state kept
+    // per peer address (datagram reassembly, its replay window) starts afresh.
+    bool new_session = false;
   };
   // One envelope from `peer` (a datagram address or a connection), whose
   // source IP is `source` (rate-limit bucket). kDeliver: `*out` holds the

@@ -238,7 +238,9 @@ Result<LoadgenReport> RunLoadgen(const LoadgenOptions& o, const std::atomic<bool
     // Each client starts at its own seeded phase within the period: independent
     // devices are not synchronized (all starting together is the worst case).
     Rng phase_rng(static_cast<uint64_t>(k) + 1);
-    PacedSchedule schedule(start, o.request_rate > 0 ? o.request_rate : 1, phase_rng.Uniform(0.0f, 1.0f), o.spread_phases);
+    // Unpaced clients (no --request-rate) have no phase to move.
+    PacedSchedule schedule(start, o.request_rate > 0 ? o.request_rate : 1, phase_rng.Uniform(0.0f, 1.0f),
+                           o.spread_phases && o.request_rate > 0);
     for (int r = 0; r < o.requests; ++r) {
       if (stop && stop->load()) break;
       if (o.request_rate > 0) net::SleepUntil(schedule.SendTime(r));
