@@ -144,8 +144,9 @@ class DatagramServer final : public ServerTransport {
     if (outcome.action == detail::ServerSessions::Action::kReply) (void)socket_->SendTo(AddressOf(id), opened_);
     // A new session from this address is a new client (a device restarted, or
     // a new process given the port of one that left): its request ids start
-    // over, so the old one's replay window must not refuse them as replays.
-    if (outcome.new_session) RestartReassembly(id);
+    // over, so the old one's replay window must not refuse them as replays,
+    // nor the old one's unacknowledged replies (same ids) reach it.
+    if (outcome.new_session) ForgetPeer(id);
     if (outcome.action != detail::ServerSessions::Action::kDeliver)
       counters_.Handshakes(secure_->handshakes(), secure_->rate_limited(), secure_->refused());
     if (outcome.action != detail::ServerSessions::Action::kDeliver) return false;
@@ -161,26 +162,26 @@ class DatagramServer final : public ServerTransport {
     const size_t max_message = MaxMessageBytes();
     p.buffer.resize(max_message);
     p.bitmap.resize(wire::BitmapBytes(wire::FragmentCount(max_message, static_cast<size_t>(options_.datagram_bytes))));
-    p.rx = std::make_unique<wire::Reassembler>(p.buffer, p.bitmap, ReassemblerConfigFor());
+    wire::ReassemblerConfig config;
+    config.datagram_bytes = static_cast<size_t>(options_.datagram_bytes);
+    config.reassembly_timeout_us = static_cast<uint64_t>(limits_.frame_timeout_s * 1e6);
+    config.limits.max_payload_bytes = static_cast<uint32_t>(max_message);
+    p.rx = std::make_unique<wire::Reassembler>(p.buffer, p.bitmap, config);
     p.last_active = now;
     peer_count_ = peers_.size();
     return &p;
   }
 
-  void RestartReassembly(PeerId id) {
+  // Drops a peer's partial message, replay window and replies (counted failed).
+  void ForgetPeer(PeerId id) {
     auto it = peers_.find(id);
     if (it == peers_.end()) return;
-    PeerState& p = it->second;
-    p.rx = std::make_unique<wire::Reassembler>(p.buffer, p.bitmap, ReassemblerConfigFor());
-  }
-
-  wire::ReassemblerConfig ReassemblerConfigFor() const {
-    const size_t max_message = MaxMessageBytes();
-    wire::ReassemblerConfig config;
-    config.datagram_bytes = static_cast<size_t>(options_.datagram_bytes);
-    config.reassembly_timeout_us = static_cast<uint64_t>(limits_.frame_timeout_s * 1e6);
-    config.limits.max_payload_bytes = static_cast<uint32_t>(max_message);
-    return config;
+    for (size_t i = 0; i < it->second.replies.size(); ++i) {
+      --pending_;
+      CountFailedReply();
+    }
+    peers_.erase(it);
+    peer_count_ = peers_.size();
   }
 
   size_t MaxMessageBytes() const {
@@ -302,15 +303,7 @@ class DatagramServer final : public ServerTransport {
 
   void ExpirePeers(Clock::time_point now) {
     if (secure_)  // revoked devices: their sessions, partial messages and replies go
-      for (PeerId revoked : secure_->Sweep()) {
-        auto it = peers_.find(revoked);
-        if (it == peers_.end()) continue;
-        for (size_t i = 0; i < it->second.replies.size(); ++i) {
-          --pending_;
-          CountFailedReply();
-        }
-        peers_.erase(it);
-      }
+      for (PeerId revoked : secure_->Sweep()) ForgetPeer(revoked);
     const auto idle = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(limits_.idle_timeout_s));
     for (auto it = peers_.begin(); it != peers_.end();) {
       it->second.rx->Expire(NowUs(now));
