@@ -316,7 +316,14 @@ Result<LoadgenReport> RunLoadgen(const LoadgenOptions& o, const std::atomic<bool
 
   LoadgenReport rep;
   rep.wall_s = net::SecondsSince(start);
+  // Pooled over the clients, then their p50 and p99.
   std::vector<double> latencies, queue_waits, services;
+  const auto pool = [](std::vector<double>& all, const std::vector<double>& some) { all.insert(all.end(), some.begin(), some.end()); };
+  const auto percentiles = [](std::vector<double>& v, double* p50, double* p99) {
+    std::sort(v.begin(), v.end());
+    *p50 = SortedPercentile(v, 0.5);
+    *p99 = SortedPercentile(v, 0.99);
+  };
   for (ClientTally& t : tallies) {
     rep.sent += t.sent;
     rep.completed += t.completed;
@@ -326,24 +333,18 @@ Result<LoadgenReport> RunLoadgen(const LoadgenOptions& o, const std::atomic<bool
     rep.corrupted += t.corrupted;
     rep.errors += t.errors;
     rep.phase_shifts += t.phase_shifts;
-    latencies.insert(latencies.end(), t.latencies.begin(), t.latencies.end());
-    queue_waits.insert(queue_waits.end(), t.queue_waits.begin(), t.queue_waits.end());
-    services.insert(services.end(), t.services.begin(), t.services.end());
+    pool(latencies, t.latencies);
+    pool(queue_waits, t.queue_waits);
+    pool(services, t.services);
     for (auto& [b, n] : t.batch_sizes) rep.batch_sizes[b] += n;
     for (auto& [s, n] : t.per_server) rep.per_server[s] += n;
     for (auto& e : t.errors_seen)
       if (rep.first_errors.size() < 5) rep.first_errors.push_back(e);
   }
   for (const auto& c : clients) rep.deduplicated += c->suppressed_duplicates();
-  std::sort(latencies.begin(), latencies.end());
-  rep.p50_s = SortedPercentile(latencies, 0.5);
-  rep.p99_s = SortedPercentile(latencies, 0.99);
-  std::sort(queue_waits.begin(), queue_waits.end());
-  rep.queue_wait_p50_s = SortedPercentile(queue_waits, 0.5);
-  rep.queue_wait_p99_s = SortedPercentile(queue_waits, 0.99);
-  std::sort(services.begin(), services.end());
-  rep.service_p50_s = SortedPercentile(services, 0.5);
-  rep.service_p99_s = SortedPercentile(services, 0.99);
+  percentiles(latencies, &rep.p50_s, &rep.p99_s);
+  percentiles(queue_waits, &rep.queue_wait_p50_s, &rep.queue_wait_p99_s);
+  percentiles(services, &rep.service_p50_s, &rep.service_p99_s);
   rep.throughput_rps = rep.wall_s > 0 ? static_cast<double>(rep.completed) / rep.wall_s : 0;
   return rep;
 }
