@@ -213,7 +213,8 @@ bool RunSideStep(onednn::SideStep& r, const void* const* inputs, void* const* ou
 Status Execute(const PreparedKernel& k, PrimitiveState& st, const void* const* inputs, void* const* outputs, void* scratch,
                dnnl_stream_t stream) {
   if (st.custom) {  // a fused group computed by edgesplit's own loop (fused_groups.cc)
-    st.custom(st, inputs, outputs);
+    st.custom(st, inputs, outputs, scratch);
+    if (st.then) st.then(st, inputs, outputs);
     return Status::Ok();
   }
   if (!st.primitive) {  // an int8 op computed by edgesplit's loops alone

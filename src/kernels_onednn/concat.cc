@@ -31,7 +31,7 @@ void CopyRun(const unsigned char* from, unsigned char* to, int64_t bytes) {
   }
 }
 
-void RunChannelsConcat(const PrimitiveState& st, const void* const* inputs, void* const* outputs) {
+void RunChannelsConcat(const PrimitiveState& st, const void* const* inputs, void* const* outputs, void* /*scratch*/) {
   const int64_t pixels = st.custom_sizes[0], out_bytes = st.custom_sizes[1];
   const int64_t count = static_cast<int64_t>(st.custom_sizes.size()) - 2;
   unsigned char* y = static_cast<unsigned char*>(outputs[0]);
@@ -46,18 +46,18 @@ void RunChannelsConcat(const PrimitiveState& st, const void* const* inputs, void
   }
 }
 
-// After a conv reordered its output straight into its channels of y: the
-// other inputs' runs. Sizes: [pixels, output bytes per pixel, then per input
-// of the Concat: bytes per pixel, its index in `inputs` (-1: the conv's)].
+// After a conv wrote its output straight into its channels of y: the other
+// inputs' runs. Sizes: [pixels, output bytes per pixel, inputs, then per
+// input of the Concat: bytes per pixel, its index in `inputs` (-1: the
+// conv's)], then the conv's own when edgesplit's loop runs it (winograd.cc).
 void CopyOtherInputs(const PrimitiveState& st, const void* const* inputs, void* const* outputs) {
-  const int64_t pixels = st.custom_sizes[0], out_bytes = st.custom_sizes[1];
-  const int64_t count = (static_cast<int64_t>(st.custom_sizes.size()) - 2) / 2;
+  const int64_t pixels = st.custom_sizes[0], out_bytes = st.custom_sizes[1], count = st.custom_sizes[2];
   unsigned char* y = static_cast<unsigned char*>(outputs[0]);
 #pragma omp parallel for schedule(static) if (!st.serial)
   for (int64_t p = 0; p < pixels; ++p) {
     unsigned char* yp = y + p * out_bytes;
     for (int64_t i = 0; i < count; ++i) {
-      const int64_t bytes = st.custom_sizes[2 + 2 * i], index = st.custom_sizes[3 + 2 * i];
+      const int64_t bytes = st.custom_sizes[3 + 2 * i], index = st.custom_sizes[4 + 2 * i];
       if (index >= 0) CopyRun(static_cast<const unsigned char*>(inputs[index]) + p * bytes, yp, bytes);
       yp += bytes;
     }
@@ -104,7 +104,7 @@ void BuildConvIntoConcat(const Graph& g, int first, const PreparedKernel& k, Pri
   out.dims[1] = g.tensors[t].shape[1];
   out.elements = out.dims[0] * out.dims[1] * out.dims[2] * out.dims[3];
   alone.outputs = {out};
-  st->custom_sizes = {y.dims[0] * y.dims[2] * y.dims[3], y.dims[1] * 4};
+  st->custom_sizes = {y.dims[0] * y.dims[2] * y.dims[3], y.dims[1] * 4, static_cast<int64_t>(cat.inputs.size())};
   int64_t channel = 0, at = 0;
   int64_t next = static_cast<int64_t>(conv.inputs.size());  // the Concat's other inputs follow, in order
   for (int x : cat.inputs) {
@@ -113,6 +113,11 @@ void BuildConvIntoConcat(const Graph& g, int first, const PreparedKernel& k, Pri
     st->custom_sizes.push_back(x == t ? -1 : next++);
     channel += g.tensors[x].shape[1];
   }
+  st->then = CopyOtherInputs;
+  if (BuildWinograd(g, conv, alone, st, at, y.dims[1])) {  // the loop writes the channels itself
+    st->implementation += " into its Concat";
+    return;
+  }
   const dnnl::memory::desc view = ActivationDesc(y).submemory_desc({out.dims[0], out.dims[1], out.dims[2], out.dims[3]},
                                                                    {0, at, 0, 0});
   BuildConvInto(g, conv, alone, view, st);
@@ -120,7 +125,6 @@ void BuildConvIntoConcat(const Graph& g, int first, const PreparedKernel& k, Pri
   BuildPrimitive(NativeKind::kConv, g, conv, alone, &probe);
   if (probe.implementation != st->implementation)
     throw dnnl::error(dnnl_unimplemented, "the conv into its Concat's channels is not the conv alone");
-  st->then = CopyOtherInputs;
   st->implementation += " into its Concat";
 }
 

@@ -106,7 +106,7 @@ bool MatchConcatNorm(const Graph& g, int first) {
 // implementation the BatchNormalization alone gets. Constants: [a | mean |
 // shift] per output channel; sizes: [pixels, relu, channels of each input...].
 ES_AVX512_BEGIN
-void RunConcatNorm(const PrimitiveState& st, const void* const* inputs, void* const* outputs) {
+void RunConcatNorm(const PrimitiveState& st, const void* const* inputs, void* const* outputs, void* /*scratch*/) {
   const int64_t pixels = st.custom_sizes[0], total = st.custom_sizes.size() - 2;
   const bool relu = st.custom_sizes[1] != 0;
   const int64_t c_out = st.custom_constants.size() / 3;
@@ -207,7 +207,7 @@ ES_AVX512_END
 void HardSwishAfterConv(const PrimitiveState& st, const void* const* /*inputs*/, void* const* outputs) {
   HardSwishLoop(st, static_cast<const float*>(outputs[0]), static_cast<float*>(outputs[0]));
 }
-void HardSwishAlone(const PrimitiveState& st, const void* const* inputs, void* const* outputs) {
+void HardSwishAlone(const PrimitiveState& st, const void* const* inputs, void* const* outputs, void* /*scratch*/) {
   HardSwishLoop(st, static_cast<const float*>(inputs[0]), static_cast<float*>(outputs[0]));
 }
 

@@ -102,7 +102,7 @@ void PanelSums(const float* w, int64_t full, __mmask16 tail, const float* x, int
     for (int r = 0; r < kPanel; ++r) sums[g * kPanel + r] = _mm512_reduce_add_ps(acc[g][r]);
 }
 
-void RunStreamingGemm(const PrimitiveState& st, const void* const* inputs, void* const* outputs) {
+void RunStreamingGemm(const PrimitiveState& st, const void* const* inputs, void* const* outputs, void* /*scratch*/) {
   const int64_t* s = st.custom_sizes.data();
   const int64_t rows = s[kRows], cols = s[kCols], depth = s[kDepth], blocks = s[kBlocks];
   const float* params = st.custom_constants.data();

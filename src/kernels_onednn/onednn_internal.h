@@ -119,8 +119,9 @@ struct PrimitiveState {
   // Sigmoid, HardSwish, HardSigmoid or SiLU after it; fused_groups.cc).
   dnnl::post_ops tail;
   // A group computed by edgesplit's own loop instead of `primitive` (set:
-  // Eval calls it alone), with its per-group constants.
-  void (*custom)(const PrimitiveState& state, const void* const* inputs, void* const* outputs) = nullptr;
+  // Eval calls it alone, with the node's scratch of `scratchpad_bytes`), with
+  // its per-group constants.
+  void (*custom)(const PrimitiveState& state, const void* const* inputs, void* const* outputs, void* scratch) = nullptr;
   // An edgesplit loop run after `primitive` (and its side steps), in place on
   // the output: MobileNetV3's HardSigmoid + Mul after a conv (fused_groups.cc).
   void (*then)(const PrimitiveState& state, const void* const* inputs, void* const* outputs) = nullptr;
@@ -210,6 +211,16 @@ void BuildConvInto(const Graph& graph, const Node& conv, const PreparedKernel& k
 // product is faster (docs/benchmarks.md, "Weight-streaming Gemm pass").
 inline constexpr int64_t kStreamingGemmMaxRows = 8;
 bool BuildStreamingGemm(const Graph& graph, const Node& node, const PreparedKernel& k, PrimitiveState* state);
+
+// An f32 3x3 stride-1 conv on channels-last tensors whose groups have
+// multiples of 16 input and output channels, as edgesplit's Winograd
+// F(4x4, 3x3) loop (winograd.cc; AVX-512) where it beats oneDNN's kernels
+// (measured; a pure function of the node, so split and whole runs take the
+// same kernel): true when `state` is built for it, false for any other conv.
+// With `y_pixel_floats` > 0 the output is written at channel `y_channel` of
+// a wider channels-last tensor (its Concat's) of that many channels a pixel.
+bool BuildWinograd(const Graph& graph, const Node& node, const PreparedKernel& k, PrimitiveState* state,
+                   int64_t y_channel = 0, int64_t y_pixel_floats = 0);
 
 // The int8 parts (int8_build.cc): the requantization of a conv / inner
 // product (bias folded with the input zero point when `fold_zero_point`),

@@ -327,6 +327,7 @@ void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, Primitive
                                                strides, dilates, pad_l, pad_r);
     return dnnl::convolution_forward::primitive_desc(desc, attr, engine);
   };
+  if (!int8 && !add && !tail && !slice && !dst_view && BuildWinograd(g, n, k, st)) return;
   if (!int8 && WinogradCandidate(groups, m, kh, kw, strides, dilates, c, y.dims[2] * y.dims[3])) {
     try {
       return BindThroughScratch(own_layout_pd(dnnl::algorithm::convolution_winograd), w, w_user, has_bias, k, st, engine,

@@ -114,7 +114,7 @@ constexpr int kMaxShuffleInputs = 8;
 // The fused shuffle. Channels-last: per pixel, each output's channels from
 // the inputs' (two inputs interleaved where the table is that pattern).
 // Row-major: each output channel's plane copied from its input channel's.
-void RunShuffle(const PrimitiveState& st, const void* const* inputs, void* const* outputs) {
+void RunShuffle(const PrimitiveState& st, const void* const* inputs, void* const* outputs, void* /*scratch*/) {
   const ShuffleView v{st.custom_sizes};
   const float* in[kMaxShuffleInputs];
   for (int64_t j = 0; j < v.inputs(); ++j) in[j] = static_cast<const float*>(inputs[j]);
