@@ -27,7 +27,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <cstdlib>
 #include <new>
 
 #include "int8_avx512.h"
@@ -308,7 +307,6 @@ bool BuildWinograd(const Graph& g, const Node& n, const PreparedKernel& k, Primi
                    int64_t y_pixel_floats) {
   const TensorDesc& x = k.inputs[0];
   const TensorDesc& y = k.outputs[0];
-  if (!std::getenv("ES_OWN_WINO")) return false;  // DEV
   if (!Int8UsesAvx512() || x.dtype != DType::kFloat32 || y.dtype != DType::kFloat32 || x.rank != 4 || y.rank != 4 ||
       x.layout != TensorLayout::kChannelsLast || y.layout != TensorLayout::kChannelsLast)
     return false;
