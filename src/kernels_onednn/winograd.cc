@@ -9,7 +9,7 @@
 //
 // The work runs in blocks of tiles sized so that a thread's transformed
 // inputs V ([36 points][tiles][channels of a group]) and one slice of output
-// channels' products M ([36][tiles][kKBlock channels]) stay in its L2:
+// channels' products M ([36][tiles][16, 32 or 64 channels]) stay in its L2:
 //   1. V = B^T d B for each tile and 16 channels at a time;
 //   2. for each of the 36 points, M = V x U, U = G w G^T the weights
 //      transformed at Prepare ([group][channel slice][point][in][out]);
@@ -54,7 +54,8 @@ constexpr int64_t kManyTiles = 1024;
 //   49 blocks of a 9.4 MB U);
 // - groups of 16 channels on small images (RegNet's at 14x14: transforms and
 //   tiny products, 46 against 65 us).
-// A function of the node alone: split and whole runs take the same kernel.
+// A function of the node alone (`blocks`: U's reads for one image), so split
+// and whole runs, any thread count and any batch take the same kernel.
 bool WinogradF43Pays(int64_t out_h, int64_t out_w, int64_t groups, int64_t cg, int64_t u_bytes, int64_t blocks) {
   constexpr int64_t kMaxUBytes = 10 << 20, kMaxUTraffic = int64_t{100} << 20;
   const int64_t padded = (out_h + 3) / 4 * 4 * ((out_w + 3) / 4 * 4);
@@ -67,7 +68,7 @@ bool WinogradF43Pays(int64_t out_h, int64_t out_w, int64_t groups, int64_t cg, i
 // PrimitiveState::custom_sizes of the kernel.
 enum : size_t {
   kBatch, kInH, kInW, kInC, kOutH, kOutW, kOutC, kOutStride, kOutOffset, kPadTop, kPadLeft, kGroups, kKBlock,
-  kTilesPerBlock, kThreads, kKSplit, kActivation, kSlabFloats, kSizeCount
+  kTilesPerBlock, kBlocks, kThreads, kKSplit, kActivation, kSlabFloats, kSizeCount
 };
 // They are the last kSizeCount entries: a conv written into its Concat's
 // channels keeps the Concat's copy sizes before them (concat.cc).
@@ -253,7 +254,7 @@ void RunWinograd(const PrimitiveState& st, const void* const* inputs, void* cons
                      (s[kOutH] + 3) / 4, (s[kOutW] + 3) / 4, s[kOutStride]};
   const int64_t groups = s[kGroups], cg = geo.in_c / groups, kg = geo.out_c / groups, kb = s[kKBlock];
   const int64_t tiles = s[kBatch] * geo.tiles_h * geo.tiles_w, per_block = s[kTilesPerBlock];
-  const int64_t blocks = (tiles + per_block - 1) / per_block, slices = kg / kb, split = s[kKSplit];
+  const int64_t blocks = s[kBlocks], slices = kg / kb, split = s[kKSplit];
   const int64_t items = blocks * groups * split, slab = s[kSlabFloats];
   const auto kind = static_cast<ActivationKind>(s[kActivation]);
   const float* params = st.custom_constants.data();
@@ -332,18 +333,22 @@ bool BuildWinograd(const Graph& g, const Node& n, const PreparedKernel& k, Primi
   if (has_bias && g.tensors[n.inputs[2]].dtype != DType::kFloat32) return false;
 
   const int64_t kb = kg % 64 == 0 ? 64 : kg % 32 == 0 ? 32 : 16, slices = kg / kb;
-  const int64_t tiles_h = (y.dims[2] + 3) / 4, tiles_w = (y.dims[3] + 3) / 4, tiles = batch * tiles_h * tiles_w;
+  const int64_t tiles_per_image = ((y.dims[2] + 3) / 4) * ((y.dims[3] + 3) / 4), tiles = batch * tiles_per_image;
   const int64_t per_tile_floats = kPoints * (cg + kb), u_bytes = kPoints * cg * kg * 4;  // one group's U
   // Large images with a small U: blocks sized to leave U its room in L2 (it
   // is read once per block: VGG16's 64-channel 224x224 conv reads it 112
-  // times at the default size, 8.1 against 9.6 ms, 1 thread).
-  const int64_t budget = tiles > kManyTiles && u_bytes < kL2Bytes - kMinSlabBytes ? kL2Bytes - u_bytes : kSlabBudgetBytes;
+  // times at the default size, 8.1 against 9.6 ms, 1 thread). Sizes and the
+  // rule follow from one image, so a batch takes the kernel one image does.
+  const int64_t budget =
+      tiles_per_image > kManyTiles && u_bytes < kL2Bytes - kMinSlabBytes ? kL2Bytes - u_bytes : kSlabBudgetBytes;
   const int64_t max_per_block = std::max<int64_t>(1, budget / (per_tile_floats * 4));
-  const int64_t blocks = (tiles + max_per_block - 1) / max_per_block, per_block = (tiles + blocks - 1) / blocks;
-  if (!WinogradF43Pays(y.dims[2], y.dims[3], groups, cg, u_bytes, blocks)) return false;
+  if (!WinogradF43Pays(y.dims[2], y.dims[3], groups, cg, u_bytes, (tiles_per_image + max_per_block - 1) / max_per_block))
+    return false;
   const int threads = std::max(1, omp_get_max_threads());
-  // Too few (block, group) pairs for the threads: each also takes a share of
-  // the output channel slices (and transforms the block's inputs itself).
+  int64_t blocks = (tiles + max_per_block - 1) / max_per_block;
+  if (blocks > 1 && groups == 1) blocks = (blocks + threads - 1) / threads * threads;  // no thread left idle at the end
+  blocks = std::min(blocks, tiles);
+  const int64_t per_block = (tiles + blocks - 1) / blocks;
   // A thread's consecutive items share the block's inputs (transformed once).
   const int64_t split = threads > 1 && blocks * groups < 2 * threads
                             ? std::min<int64_t>(slices, (4 * threads + blocks * groups - 1) / (blocks * groups))
@@ -387,6 +392,7 @@ bool BuildWinograd(const Graph& g, const Node& n, const PreparedKernel& k, Primi
   s[kGroups] = groups;
   s[kKBlock] = kb;
   s[kTilesPerBlock] = per_block;
+  s[kBlocks] = blocks;
   s[kThreads] = threads;
   s[kKSplit] = split;
   s[kActivation] = static_cast<int64_t>(n.activation.kind);
