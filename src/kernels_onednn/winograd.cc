@@ -26,6 +26,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 
@@ -52,8 +53,9 @@ constexpr int64_t kManyTiles = 1024;
 //   oneDNN's F(2x2, 3x3) reads 16/36 of it);
 // - U is read too often, once per block (VGG16's 256-channel convs at 56x56:
 //   49 blocks of a 9.4 MB U);
-// - groups of 16 channels on small images (RegNet's at 14x14: transforms and
-//   tiny products, 46 against 65 us).
+// - groups of 16 channels (RegNet's: transforms and tiny products; 46
+//   against 65 us a conv at 14x14, RegNetX-400MF 1.05x slower at 28x28 on 2
+//   threads).
 // A function of the node alone (`blocks`: U's reads for one image), so split
 // and whole runs, any thread count and any batch take the same kernel.
 bool WinogradF43Pays(int64_t out_h, int64_t out_w, int64_t groups, int64_t cg, int64_t u_bytes, int64_t blocks) {
@@ -61,8 +63,7 @@ bool WinogradF43Pays(int64_t out_h, int64_t out_w, int64_t groups, int64_t cg, i
   const int64_t padded = (out_h + 3) / 4 * 4 * ((out_w + 3) / 4 * 4);
   if (out_h < 14 || out_w < 14 || padded * 10 > out_h * out_w * 14) return false;
   if (u_bytes > kMaxUBytes || u_bytes * groups * blocks > kMaxUTraffic) return false;
-  const int64_t tiles_per_image = (out_h + 3) / 4 * ((out_w + 3) / 4);
-  return !(groups > 1 && cg < 32 && tiles_per_image < 49);
+  return groups == 1 || cg >= 32;
 }
 
 // PrimitiveState::custom_sizes of the kernel.
@@ -308,7 +309,13 @@ bool BuildWinograd(const Graph& g, const Node& n, const PreparedKernel& k, Primi
                    int64_t y_pixel_floats) {
   const TensorDesc& x = k.inputs[0];
   const TensorDesc& y = k.outputs[0];
-  if (!Int8UsesAvx512() || x.dtype != DType::kFloat32 || y.dtype != DType::kFloat32 || x.rank != 4 || y.rank != 4 ||
+  // EDGESPLIT_WINOGRAD=off leaves every conv to oneDNN (the before/after of
+  // docs/benchmarks.md; a process-wide switch, read once).
+  static const bool off = [] {
+    const char* v = std::getenv("EDGESPLIT_WINOGRAD");
+    return v != nullptr && std::strcmp(v, "off") == 0;
+  }();
+  if (off || !Int8UsesAvx512() || x.dtype != DType::kFloat32 || y.dtype != DType::kFloat32 || x.rank != 4 || y.rank != 4 ||
       x.layout != TensorLayout::kChannelsLast || y.layout != TensorLayout::kChannelsLast)
     return false;
   const Tensor& w = g.tensors[n.inputs[1]];
