@@ -109,33 +109,42 @@ struct Geometry {
 
 // V for `count` tiles from `first` (tile numbers over the batch, row-major
 // in each image) and the channels [c0, c0 + cg): v[point][tile][channel].
+// Each tile's 36 input pixels are found once (a pixel outside the image
+// reads zeros through an empty mask, from a clamped address), then every
+// 16 channels go through the transform unrolled, the loads independent of
+// each other (a branch per load left each one's latency exposed).
 void TransformInputs(const float* x, const Geometry& g, int64_t first, int64_t count, int64_t c0, int64_t cg, float* v) {
   const int64_t per_image = g.tiles_h * g.tiles_w, point_stride = count * cg;
   for (int64_t t = 0; t < count; ++t) {
     const int64_t tile = first + t, image = tile / per_image, in_image = tile % per_image;
     const int64_t iy0 = (in_image / g.tiles_w) * 4 - g.pad_top, ix0 = (in_image % g.tiles_w) * 4 - g.pad_left;
     const float* xi = x + image * g.in_h * g.in_w * g.in_c + c0;
-    bool row_in[6], col_in[6];
-    for (int i = 0; i < 6; ++i) {
-      row_in[i] = iy0 + i >= 0 && iy0 + i < g.in_h;
-      col_in[i] = ix0 + i >= 0 && ix0 + i < g.in_w;
-    }
-    for (int64_t c = 0; c < cg; c += kLanes) {
-      __m512 rows[6][6];  // B^T d, then B^T d B in place row by row
+    const float* src[kPoints];
+    __mmask16 mask[kPoints];
+    for (int i = 0; i < 6; ++i)
       for (int j = 0; j < 6; ++j) {
-        __m512 col[6];
-        for (int i = 0; i < 6; ++i)
-          col[i] = row_in[i] && col_in[j] ? _mm512_loadu_ps(xi + ((iy0 + i) * g.in_w + ix0 + j) * g.in_c + c)
-                                          : _mm512_setzero_ps();
-        __m512 r[6];
-        InputRows(col, r);
-        for (int i = 0; i < 6; ++i) rows[i][j] = r[i];
+        const bool in = iy0 + i >= 0 && iy0 + i < g.in_h && ix0 + j >= 0 && ix0 + j < g.in_w;
+        src[i * 6 + j] = in ? xi + ((iy0 + i) * g.in_w + ix0 + j) * g.in_c : xi;
+        mask[i * 6 + j] = in ? 0xFFFF : 0;
       }
-      float* vt = v + t * cg + c;
+    float* vt = v + t * cg;
+    for (int64_t c = 0; c < cg; c += kLanes) {
+      __m512 half[kPoints];  // B^T d, column by column
+      #pragma GCC unroll 6
+      for (int j = 0; j < 6; ++j) {
+        __m512 col[6], r[6];
+        #pragma GCC unroll 6
+        for (int i = 0; i < 6; ++i) col[i] = _mm512_maskz_loadu_ps(mask[i * 6 + j], src[i * 6 + j] + c);
+        InputRows(col, r);
+        #pragma GCC unroll 6
+        for (int i = 0; i < 6; ++i) half[i * 6 + j] = r[i];
+      }
+      #pragma GCC unroll 6
       for (int i = 0; i < 6; ++i) {
         __m512 r[6];
-        InputRows(rows[i], r);
-        for (int j = 0; j < 6; ++j) _mm512_storeu_ps(vt + (i * 6 + j) * point_stride, r[j]);
+        InputRows(half + i * 6, r);
+        #pragma GCC unroll 6
+        for (int j = 0; j < 6; ++j) _mm512_storeu_ps(vt + (i * 6 + j) * point_stride + c, r[j]);
       }
     }
   }
@@ -227,23 +236,36 @@ void TransformOutputs(const float* m, const Geometry& g, int64_t first, int64_t 
     const int64_t tile = first + t, image = tile / per_image, in_image = tile % per_image;
     const int64_t oy0 = (in_image / g.tiles_w) * 4, ox0 = (in_image % g.tiles_w) * 4;
     const int64_t rows = std::min<int64_t>(4, g.out_h - oy0), cols = std::min<int64_t>(4, g.out_w - ox0);
-    float* yi = y + image * g.out_h * g.out_w * g.out_stride + k0;
+    float* yt = y + image * g.out_h * g.out_w * g.out_stride + (oy0 * g.out_w + ox0) * g.out_stride + k0;
     const float* mt = m + t * kb;
     for (int64_t c = 0; c < kb; c += kLanes) {
       __m512 half[4][6];  // A^T M
+      #pragma GCC unroll 6
       for (int j = 0; j < 6; ++j) {
-        __m512 col[6];
+        __m512 col[6], o[4];
+        #pragma GCC unroll 6
         for (int i = 0; i < 6; ++i) col[i] = _mm512_loadu_ps(mt + (i * 6 + j) * point_stride + c);
-        __m512 o[4];
         OutputRows(col, o);
+        #pragma GCC unroll 4
         for (int i = 0; i < 4; ++i) half[i][j] = o[i];
       }
       const __m512 b = _mm512_loadu_ps(bias + k0 + c);
-      for (int64_t i = 0; i < rows; ++i) {
-        __m512 o[4];
-        OutputRows(half[i], o);
-        float* yr = yi + ((oy0 + i) * g.out_w + ox0) * g.out_stride + c;
-        for (int64_t j = 0; j < cols; ++j) _mm512_storeu_ps(yr + j * g.out_stride, Activate(_mm512_add_ps(o[j], b), kind, params));
+      if (rows == 4 && cols == 4) {  // inside the image: every store, unrolled
+        #pragma GCC unroll 4
+        for (int i = 0; i < 4; ++i) {
+          __m512 o[4];
+          OutputRows(half[i], o);
+          #pragma GCC unroll 4
+          for (int j = 0; j < 4; ++j)
+            _mm512_storeu_ps(yt + (i * g.out_w + j) * g.out_stride + c, Activate(_mm512_add_ps(o[j], b), kind, params));
+        }
+      } else {
+        for (int64_t i = 0; i < rows; ++i) {
+          __m512 o[4];
+          OutputRows(half[i], o);
+          for (int64_t j = 0; j < cols; ++j)
+            _mm512_storeu_ps(yt + (i * g.out_w + j) * g.out_stride + c, Activate(_mm512_add_ps(o[j], b), kind, params));
+        }
       }
     }
   }
