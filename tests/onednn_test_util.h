@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -66,6 +68,24 @@ inline std::vector<unsigned char> WholeModelOutput(const Graph& g, const Backend
   }
   const auto* o = static_cast<const unsigned char*>((*ex)->output());
   return std::vector<unsigned char>(o, o + (*ex)->output_bytes());
+}
+
+// The whole model's output on the oneDNN backend is within `tolerance` x
+// max|output| of the reference backend's, for RandomInput(seed).
+inline void ExpectNearReferenceBackend(const Graph& g, uint64_t seed, float tolerance) {
+  const std::vector<unsigned char> dnn = WholeModelOutput(g, OneDnnBackend(), seed);
+  const std::vector<unsigned char> ref = WholeModelOutput(g, ReferenceBackend(), seed);
+  ASSERT_EQ(dnn.size(), ref.size());
+  ASSERT_FALSE(ref.empty());
+  const auto* a = reinterpret_cast<const float*>(dnn.data());
+  const auto* r = reinterpret_cast<const float*>(ref.data());
+  float err = 0, max_ref = 0;
+  for (size_t i = 0; i < ref.size() / 4; ++i) {
+    err = std::max(err, std::fabs(a[i] - r[i]));
+    max_ref = std::max(max_ref, std::fabs(r[i]));
+  }
+  EXPECT_GT(max_ref, 0.0f);
+  EXPECT_LE(err, tolerance * max_ref);
 }
 
 // For every inner cut of `g`: head [0, cut) then tail [cut, n) on `backend`

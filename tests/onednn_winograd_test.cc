@@ -214,19 +214,7 @@ TEST(OneDnnWinogradTest, WritesIntoItsConcat) {
     into = into || (impl.find("edgesplit winograd") != std::string::npos && impl.find("into its Concat") != std::string::npos);
   }
   if (__builtin_cpu_supports("avx512f")) { EXPECT_TRUE(into); }
-  const std::vector<unsigned char> dnn = testing::WholeModelOutput(g, OneDnnBackend(), 8);
-  const std::vector<unsigned char> ref = testing::WholeModelOutput(g, ReferenceBackend(), 8);
-  ASSERT_EQ(dnn.size(), ref.size());
-  ASSERT_FALSE(ref.empty());
-  const auto* a = reinterpret_cast<const float*>(dnn.data());
-  const auto* r = reinterpret_cast<const float*>(ref.data());
-  float err = 0, max_ref = 0;
-  for (size_t i = 0; i < ref.size() / 4; ++i) {
-    err = std::max(err, std::fabs(a[i] - r[i]));
-    max_ref = std::max(max_ref, std::fabs(r[i]));
-  }
-  EXPECT_GT(max_ref, 0.0f);
-  EXPECT_LE(err, 1e-4f * max_ref);
+  testing::ExpectNearReferenceBackend(g, 8, 1e-4f);
   const int checked = testing::ExpectEveryCutBitExact(g, OneDnnBackend(), testing::RandomInput(**ex, 9),
                                                       [](const CutPoint&, const SegmentExecutor&, const SegmentExecutor&) {});
   EXPECT_GE(checked, 1);
