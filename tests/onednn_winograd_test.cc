@@ -194,6 +194,40 @@ TEST(OneDnnWinogradTest, SameBytesWhateverTheBatchThreadsOrCut) {
   EXPECT_GE(checked, 1);
 }
 
+// A conv the loop takes alone, followed by a residual Add (ResNet's basic
+// block) or by a Sigmoid (a conv's eltwise tail): oneDNN's fused pair would
+// sum otherwise than the loop, so the pair stays apart and fused, unfused
+// and every cut give the same bytes.
+TEST(OneDnnWinogradTest, NoFusedPairChangesItsBytes) {
+  for (const OpType after : {OpType::kAdd, OpType::kSigmoid}) {
+    SCOPED_TRACE(OpTypeName(after));
+    testing::GraphBuilder b;
+    int x = b.Input("x", {1, 16, 16, 16});
+    x = b.Op(OpType::kRelu, "expand.relu", {b.Conv("expand", x, 16, 32, 1, 1, 1, true)});
+    int y = b.Conv("conv3x3", x, 32, 32, 3, 1, 1, true);
+    y = after == OpType::kAdd ? b.Op(OpType::kAdd, "add", {y, x}) : b.Op(OpType::kSigmoid, "sigmoid", {y});
+    const Graph g = b.Finish(b.Conv("project", y, 32, 16, 1));
+    ASSERT_FALSE(g.nodes.empty());
+    const int n = static_cast<int>(g.nodes.size());
+    auto fused = SegmentExecutor::Create(g, 0, n, OneDnnBackend());
+    static const Backend unfused_backend = OneDnnBackend().WithoutFusion();
+    auto apart = SegmentExecutor::Create(g, 0, n, unfused_backend);
+    ASSERT_TRUE(fused.ok()) << fused.status().message();
+    ASSERT_TRUE(apart.ok()) << apart.status().message();
+    if (__builtin_cpu_supports("avx512f")) { EXPECT_TRUE(Winograd((*apart)->kernel(1))); }
+    const std::vector<float> input = testing::RandomInput(**fused, 6);
+    for (auto* ex : {fused->get(), apart->get()}) {
+      std::memcpy(ex->input(), input.data(), input.size() * 4);
+      ASSERT_TRUE(ex->Invoke().ok());
+    }
+    ASSERT_EQ((*fused)->output_bytes(), (*apart)->output_bytes());
+    EXPECT_EQ(std::memcmp((*fused)->output(), (*apart)->output(), static_cast<size_t>((*fused)->output_bytes())), 0);
+    EXPECT_GE(testing::ExpectEveryCutBitExact(g, OneDnnBackend(), input,
+                                              [](const CutPoint&, const SegmentExecutor&, const SegmentExecutor&) {}),
+              1);
+  }
+}
+
 // SqueezeNet's fire module: a 3x3 expand concatenated with a 1x1 one. The
 // loop writes the 3x3's outputs straight into its channels of the Concat
 // (the 1x1's are copied beside them), within the reference's tolerance.

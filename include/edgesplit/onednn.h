@@ -7,7 +7,11 @@
 //     with its fused Relu/Clip/LeakyRelu as a post-op; a dense 3x3 stride-1
 //     f32 conv as oneDNN's Winograd where the CPU has it (AVX-512), on
 //     blocked copies of its input and output in the kernel's scratch
-//     (reorder, conv, reorder: one node, so cuts never separate them);
+//     (reorder, conv, reorder: one node, so cuts never separate them); where
+//     it pays (measured), an f32 3x3 stride-1 conv on channels-last tensors
+//     (dense, or 32+ channels a group) as edgesplit's Winograd F(4x4, 3x3)
+//     AVX-512 loop instead (src/kernels_onednn/winograd.cc), kept apart from
+//     a residual Add or eltwise tail; EDGESPLIT_WINOGRAD=off turns it off;
 //   * Gemm (transA 0, alpha = beta = 1) and 2-D MatMul with a constant B, as
 //     inner products with the fused activation; f32 with at most 8 rows (a
 //     classifier at batch 1..8) as edgesplit's weight-streaming AVX-512 loop
@@ -80,7 +84,8 @@
 // (tests/onednn_test.cc, tests/parity_test.cc against PyTorch). The
 // streaming Gemm's arithmetic per output does not depend on the row count:
 // each row of a batch of up to 8 gets the bytes it gets alone
-// (tests/onednn_gemv_test.cc). int8:
+// (tests/onednn_gemv_test.cc); so does each image through the Winograd loop,
+// at 1 or 2 threads (tests/onednn_winograd_test.cc). int8:
 // integer sums are exact and the requantization is the reference's, so every
 // tensor equals the reference int8 kernels' (the bar is 1 LSB;
 // tests/onednn_int8_test.cc counts differing values: 0 on the zoo and digits

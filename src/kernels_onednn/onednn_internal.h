@@ -127,8 +127,8 @@ struct PrimitiveState {
   void (*then)(const PrimitiveState& state, const void* const* inputs, void* const* outputs) = nullptr;
   std::vector<float> custom_constants;
   std::vector<int64_t> custom_sizes;
-  // Large constants a custom loop streams (gemv.cc's packed weights): 2 MiB
-  // aligned (huge pages where the kernel allows), freed with std::free.
+  // Large constants a custom loop streams (gemv.cc's packed weights on 2 MiB
+  // pages, winograd.cc's transformed ones), freed with std::free.
   std::unique_ptr<float, void (*)(void*)> custom_buffer{nullptr, std::free};
 
   // A memory object for `arg` whose data is given at Eval.
@@ -221,6 +221,10 @@ bool BuildStreamingGemm(const Graph& graph, const Node& node, const PreparedKern
 // a wider channels-last tensor (its Concat's) of that many channels a pixel.
 bool BuildWinograd(const Graph& graph, const Node& node, const PreparedKernel& k, PrimitiveState* state,
                    int64_t y_channel = 0, int64_t y_pixel_floats = 0);
+// Whether BuildWinograd takes the conv alone (`k`: its input 0 and output 0
+// are the conv's): a conv fused with a neighbour must then stay apart, or
+// the pair would give other bytes than the split run of the two.
+bool WinogradRuns(const Graph& graph, const Node& node, const PreparedKernel& k);
 
 // The int8 parts (int8_build.cc): the requantization of a conv / inner
 // product (bias folded with the input zero point when `fold_zero_point`),

@@ -310,8 +310,9 @@ void BuildConv(const Graph& g, const Node& n, const PreparedKernel& k, Primitive
   const memory::desc dst_md = ActivationDesc(band ? RowsOf(y, band) : y, int8 ? memory::data_type::s32 : memory::data_type::f32);
   const auto unfusable = [] { return dnnl::error(dnnl_unimplemented, "the conv + Add pair does not fuse"); };
   const bool tail = st->tail.len() > 0;  // eltwise nodes fused after it (fused_groups.cc)
+  // A conv that runs as a Winograd conv alone stays apart from its neighbour.
   if ((add || tail) && (int8 || band || WinogradCandidate(groups, m, kh, kw, strides, dilates, c, y.dims[2] * y.dims[3]) ||
-                        (add && !(ActivationDesc(k.inputs[n.inputs.size()]) == ActivationDesc(y)))))
+                        WinogradRuns(g, n, k) || (add && !(ActivationDesc(k.inputs[n.inputs.size()]) == ActivationDesc(y)))))
     throw unfusable();
   dnnl::primitive_attr attr = add ? Attributes(n.activation, true, add->activation)
                                   : Attributes(int8 ? FusedActivation() : n.activation, false, FusedActivation(), &st->tail);

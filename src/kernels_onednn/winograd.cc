@@ -325,10 +325,14 @@ void TransformWeights(const float* w, double u[kPoints]) {
     for (int j = 0; j < 6; ++j) u[i * 6 + j] = gw[i][0] * G[j][0] + gw[i][1] * G[j][1] + gw[i][2] * G[j][2];
 }
 
-}  // namespace
 
-bool BuildWinograd(const Graph& g, const Node& n, const PreparedKernel& k, PrimitiveState* st, int64_t y_channel,
-                   int64_t y_pixel_floats) {
+// What the loop needs of a conv it takes: false for any conv it does not
+// (WinogradF43Pays, or a shape, layout or type it has no code for).
+struct Plan {
+  int64_t groups, cg, kg, kb, pad_top, pad_left, tiles_per_image, max_per_block;
+};
+
+bool PlanFor(const Graph& g, const Node& n, const PreparedKernel& k, Plan* plan) {
   const TensorDesc& x = k.inputs[0];
   const TensorDesc& y = k.outputs[0];
   // EDGESPLIT_WINOGRAD=off leaves every conv to oneDNN (the before/after of
@@ -342,7 +346,7 @@ bool BuildWinograd(const Graph& g, const Node& n, const PreparedKernel& k, Primi
     return false;
   const Tensor& w = g.tensors[n.inputs[1]];
   if (w.dtype != DType::kFloat32 || w.shape.size() != 4 || w.shape[2] != 3 || w.shape[3] != 3) return false;
-  const int64_t groups = n.GetInt("group", 1), batch = x.dims[0], c = x.dims[1], m = y.dims[1];
+  const int64_t groups = n.GetInt("group", 1), c = x.dims[1], m = y.dims[1];
   if (groups < 1 || c % groups != 0 || m % groups != 0) return false;
   const int64_t cg = c / groups, kg = m / groups;
   if (cg % kLanes != 0 || kg % kLanes != 0 || w.shape[1] != cg || w.shape[0] != m) return false;
@@ -351,28 +355,49 @@ bool BuildWinograd(const Graph& g, const Node& n, const PreparedKernel& k, Primi
     if (v != 1) return false;
   for (int64_t v : dilations)
     if (v != 1) return false;
-  const int64_t pad_top = pads.size() == 4 ? pads[0] : 0, pad_left = pads.size() == 4 ? pads[1] : 0;
   if (!pads.empty() && pads.size() != 4) return false;
   for (int64_t v : pads)
     if (v < 0 || v > 2) return false;
-  if (y.dims[0] != batch || y.dims[2] != x.dims[2] + pad_top + (pads.empty() ? 0 : pads[2]) - 2 ||
+  const int64_t pad_top = pads.empty() ? 0 : pads[0], pad_left = pads.empty() ? 0 : pads[1];
+  if (y.dims[0] != x.dims[0] || y.dims[2] != x.dims[2] + pad_top + (pads.empty() ? 0 : pads[2]) - 2 ||
       y.dims[3] != x.dims[3] + pad_left + (pads.empty() ? 0 : pads[3]) - 2)
     return false;
-  const bool has_bias = n.HasInput(2);
-  if (has_bias && g.tensors[n.inputs[2]].dtype != DType::kFloat32) return false;
+  if (n.HasInput(2) && g.tensors[n.inputs[2]].dtype != DType::kFloat32) return false;
 
-  const int64_t kb = kg % 64 == 0 ? 64 : kg % 32 == 0 ? 32 : 16, slices = kg / kb;
-  const int64_t tiles_per_image = ((y.dims[2] + 3) / 4) * ((y.dims[3] + 3) / 4), tiles = batch * tiles_per_image;
-  const int64_t per_tile_floats = kPoints * (cg + kb), u_bytes = kPoints * cg * kg * 4;  // one group's U
+  const int64_t kb = kg % 64 == 0 ? 64 : kg % 32 == 0 ? 32 : 16;
+  const int64_t tiles_per_image = ((y.dims[2] + 3) / 4) * ((y.dims[3] + 3) / 4);
+  const int64_t per_tile_bytes = kPoints * (cg + kb) * 4, u_bytes = kPoints * cg * kg * 4;  // one group's U
   // Large images with a small U: blocks sized to leave U its room in L2 (it
   // is read once per block: VGG16's 64-channel 224x224 conv reads it 112
   // times at the default size, 8.1 against 9.6 ms, 1 thread). Sizes and the
   // rule follow from one image, so a batch takes the kernel one image does.
   const int64_t budget =
       tiles_per_image > kManyTiles && u_bytes < kL2Bytes - kMinSlabBytes ? kL2Bytes - u_bytes : kSlabBudgetBytes;
-  const int64_t max_per_block = std::max<int64_t>(1, budget / (per_tile_floats * 4));
+  const int64_t max_per_block = std::max<int64_t>(1, budget / per_tile_bytes);
   if (!WinogradF43Pays(y.dims[2], y.dims[3], groups, cg, u_bytes, (tiles_per_image + max_per_block - 1) / max_per_block))
     return false;
+  *plan = Plan{groups, cg, kg, kb, pad_top, pad_left, tiles_per_image, max_per_block};
+  return true;
+}
+
+}  // namespace
+
+bool WinogradRuns(const Graph& g, const Node& n, const PreparedKernel& k) {
+  Plan plan;
+  return PlanFor(g, n, k, &plan);
+}
+
+bool BuildWinograd(const Graph& g, const Node& n, const PreparedKernel& k, PrimitiveState* st, int64_t y_channel,
+                   int64_t y_pixel_floats) {
+  Plan plan;
+  if (!PlanFor(g, n, k, &plan)) return false;
+  const TensorDesc& x = k.inputs[0];
+  const TensorDesc& y = k.outputs[0];
+  const Tensor& w = g.tensors[n.inputs[1]];
+  const bool has_bias = n.HasInput(2);
+  const int64_t groups = plan.groups, cg = plan.cg, kg = plan.kg, kb = plan.kb, m = y.dims[1], batch = x.dims[0];
+  const int64_t slices = kg / kb, tiles = batch * plan.tiles_per_image, max_per_block = plan.max_per_block;
+  const int64_t per_tile_floats = kPoints * (cg + kb);
   const int threads = std::max(1, omp_get_max_threads());
   int64_t blocks = (tiles + max_per_block - 1) / max_per_block;
   if (blocks > 1 && groups == 1) blocks = (blocks + threads - 1) / threads * threads;  // no thread left idle at the end
@@ -410,14 +435,14 @@ bool BuildWinograd(const Graph& g, const Node& n, const PreparedKernel& k, Primi
   s[kBatch] = batch;
   s[kInH] = x.dims[2];
   s[kInW] = x.dims[3];
-  s[kInC] = c;
+  s[kInC] = x.dims[1];
   s[kOutH] = y.dims[2];
   s[kOutW] = y.dims[3];
   s[kOutC] = m;
   s[kOutStride] = y_pixel_floats > 0 ? y_pixel_floats : m;
   s[kOutOffset] = y_channel;
-  s[kPadTop] = pad_top;
-  s[kPadLeft] = pad_left;
+  s[kPadTop] = plan.pad_top;
+  s[kPadLeft] = plan.pad_left;
   s[kGroups] = groups;
   s[kKBlock] = kb;
   s[kTilesPerBlock] = per_block;
