@@ -53,7 +53,11 @@ struct ReplyTx {
 };
 
 struct PeerState {
-  std::vector<uint8_t> buffer, bitmap;
+  // Not zero-filled: a new peer's first request would wait for 16 MB of
+  // memset (tens of ms on a VM, past a 20 ms retransmission timer). Pages are
+  // touched only as fragments land; only a complete message is ever read.
+  std::unique_ptr<uint8_t[]> buffer;
+  std::vector<uint8_t> bitmap;
   std::unique_ptr<wire::Reassembler> rx;
   std::map<uint32_t, std::unique_ptr<ReplyTx>> replies;  // by request id
   Clock::time_point last_active{};
@@ -160,13 +164,13 @@ class DatagramServer final : public ServerTransport {
     if (static_cast<int>(peers_.size()) >= limits_.max_peers) return nullptr;
     PeerState& p = peers_[id];
     const size_t max_message = MaxMessageBytes();
-    p.buffer.resize(max_message);
+    p.buffer.reset(new uint8_t[max_message]);
     p.bitmap.resize(wire::BitmapBytes(wire::FragmentCount(max_message, static_cast<size_t>(options_.datagram_bytes))));
     wire::ReassemblerConfig config;
     config.datagram_bytes = static_cast<size_t>(options_.datagram_bytes);
     config.reassembly_timeout_us = static_cast<uint64_t>(limits_.frame_timeout_s * 1e6);
     config.limits.max_payload_bytes = static_cast<uint32_t>(max_message);
-    p.rx = std::make_unique<wire::Reassembler>(p.buffer, p.bitmap, config);
+    p.rx = std::make_unique<wire::Reassembler>(std::span<uint8_t>(p.buffer.get(), max_message), p.bitmap, config);
     p.last_active = now;
     peer_count_ = peers_.size();
     return &p;
