@@ -325,7 +325,6 @@ void TransformWeights(const float* w, double u[kPoints]) {
     for (int j = 0; j < 6; ++j) u[i * 6 + j] = gw[i][0] * G[j][0] + gw[i][1] * G[j][1] + gw[i][2] * G[j][2];
 }
 
-
 // What the loop needs of a conv it takes: false for any conv it does not
 // (WinogradF43Pays, or a shape, layout or type it has no code for).
 struct Plan {

@@ -164,7 +164,7 @@ class DatagramServer final : public ServerTransport {
     if (static_cast<int>(peers_.size()) >= limits_.max_peers) return nullptr;
     PeerState& p = peers_[id];
     const size_t max_message = MaxMessageBytes();
-    p.buffer.reset(new uint8_t[max_message]);
+    p.buffer = std::make_unique_for_overwrite<uint8_t[]>(max_message);
     p.bitmap.resize(wire::BitmapBytes(wire::FragmentCount(max_message, static_cast<size_t>(options_.datagram_bytes))));
     wire::ReassemblerConfig config;
     config.datagram_bytes = static_cast<size_t>(options_.datagram_bytes);
