@@ -6,7 +6,8 @@ Usage (Debian's /usr/bin/python3, python3-torch + python3-torchvision):
   torch_bench.py time MODEL DIR --threads N [--repeat R]
                                        one JSON line: eager_ms, jit_ms, best_ms (medians)
 
-MODEL is a torchvision name (mobilenet_v2, resnet50, ...) at 1x3x224x224. `time`
+MODEL is a torchvision name (mobilenet_v2, resnet50, ...) at 1x3x224x224 (Inception v3,
+whose last stages need it, at 1x3x299x299, the size it was trained on). `time`
 loads MODEL.pt, so PyTorch runs exactly the weights edgesplit reads from
 MODEL.onnx. The two PyTorch variants are eager mode and
 torch.jit.freeze(torch.jit.script(...)) + torch.jit.optimize_for_inference
@@ -27,6 +28,13 @@ except ImportError as e:
     sys.exit(f"torch_bench: {e}; run with Debian's /usr/bin/python3 (apt-get install python3-torchvision)")
 
 INPUT_SHAPE = (1, 3, 224, 224)
+# Models whose layers do not fit a 224 px image (Inception v3's 5x5 kernels
+# meet a 3x3 map there and PyTorch refuses to run it).
+INPUT_SHAPES = {"inception_v3": (1, 3, 299, 299)}
+
+
+def input_shape(name):
+    return INPUT_SHAPES.get(name, INPUT_SHAPE)
 
 
 def build(name):
@@ -39,7 +47,7 @@ def build(name):
     model.train()
     with torch.no_grad():
         for _ in range(2):
-            model(torch.randn(4, *INPUT_SHAPE[1:]))
+            model(torch.randn(4, *input_shape(name)[1:]))
     return model.eval()
 
 
@@ -48,7 +56,7 @@ def export(name, out_dir):
     model = build(name)
     torch.save(model.state_dict(), os.path.join(out_dir, name + ".pt"))
     with torch.no_grad():
-        torch.onnx.export(model, torch.randn(*INPUT_SHAPE), os.path.join(out_dir, name + ".onnx"),
+        torch.onnx.export(model, torch.randn(*input_shape(name)), os.path.join(out_dir, name + ".onnx"),
                           opset_version=13, input_names=["input"], output_names=["logits"],
                           do_constant_folding=True)
 
@@ -70,7 +78,7 @@ def time_model(name, out_dir, threads, repeat):
     model = getattr(tvm, name)()
     model.load_state_dict(torch.load(os.path.join(out_dir, name + ".pt")))
     model.eval()
-    x = torch.randn(*INPUT_SHAPE)
+    x = torch.randn(*input_shape(name))
     eager = median_ms(model, x, repeat)
     with torch.no_grad():
         frozen = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.script(model)))
