@@ -23,7 +23,8 @@
 # GPU parts) into the scratch folder, at bench time, once.
 #
 # The torchvision models are exported once (tools/torch_bench.py export:
-# seeded random weights, opset 13, 1x3x224x224 (Inception v3 299x299), batch 1). Then, ROUNDS times,
+# seeded random weights, opset 13, 1x3x224x224 (Inception v3 299x299),
+# batch 1). Then, ROUNDS times,
 # for each model and thread count, it times ONNX Runtime (bench/ort_time.js:
 # graph optimisation "all", intra-op threads = THREADS, REPEAT runs, median)
 # and `edgesplit bench-engine --threads T --repeat REPEAT` (median of whole
@@ -132,7 +133,8 @@ import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 med = statistics.median
 batch = int(sys.argv[4])
-print(f"\nsummary: {sys.argv[2]}, {batch}x3x224x224 (Inception v3 299x299), {max(r['round'] for r in rows)} alternating rounds, "
+size = "224x224" + (" (inception_v3 299x299)" if any(r["model"] == "inception_v3" for r in rows) else "")
+print(f"\nsummary: {sys.argv[2]}, {batch}x3x{size}, {max(r['round'] for r in rows)} alternating rounds, "
       f"ONNX Runtime {sys.argv[3]} (ratio = edgesplit / ONNX Runtime, per round; median and min..max)")
 print(f"{'model':<14} {'threads':>7} {'edgesplit ms':>12} {'onnxrt ms':>10} {'ratio':>6} {'spread':>11}   "
       f"{'best-of: edgesplit':>18} {'onnxrt':>7} {'ratio':>6} {'spread':>11}")
